@@ -1,0 +1,109 @@
+// Playbooks: ordered stages of parallel actions, with onFailure actions (the "parent project").
+import { z } from 'zod';
+import { conditionRef } from './conditions.js';
+import { email, octopusName, recipients } from './common.js';
+
+const actionId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be letters, digits, _ . - (at most 64)');
+
+/** Which release a deploy action deploys. */
+export const releaseSelector = z.union([
+  z.literal('latest'),
+  z.strictObject({ version: z.string().min(1) }),
+  z.strictObject({ range: z.string().min(1) }),
+  z.strictObject({ latestSuccessfulIn: octopusName }),
+]);
+export type ReleaseSelector = z.output<typeof releaseSelector>;
+
+const timeoutMinutes = z.number().positive().max(24 * 60).optional();
+
+const deploy = z.strictObject({
+  type: z.literal('deploy'),
+  id: actionId.optional(),
+  project: octopusName,
+  environment: octopusName,
+  tenants: z.array(octopusName).optional(),
+  release: releaseSelector.default('latest'),
+  /** Octopus's deployment conditions: always, only if not current, only if newer. */
+  when: z.enum(['always', 'ifNotCurrent', 'ifNewer']).default('ifNotCurrent'),
+  /** Allow moving the environment to an older release (a deliberate rollback). */
+  allowDowngrade: z.boolean().default(false),
+  timeoutMinutes,
+});
+
+const wait = z.strictObject({
+  type: z.literal('wait'),
+  id: actionId.optional(),
+  /** Wait a fixed time, until a local time, or until a condition holds. */
+  minutes: z.number().positive().optional(),
+  until: z.string().optional(),
+  condition: conditionRef.optional(),
+  timeoutMinutes,
+});
+
+const notify = z.strictObject({
+  type: z.literal('notify'),
+  id: actionId.optional(),
+  to: z.array(email).min(1),
+  subject: z.string().min(1),
+  body: z.string().optional(),
+});
+
+const webhook = z.strictObject({
+  type: z.literal('webhook'),
+  id: actionId.optional(),
+  url: z.url({ protocol: /^https?$/ }),
+  method: z.enum(['POST', 'PUT', 'GET']).default('POST'),
+  /** Header values may name an app setting as %SETTING% so secrets stay out of the config. */
+  headers: z.record(z.string(), z.string()).default({}),
+  body: z.unknown().optional(),
+  timeoutMinutes,
+});
+
+const runbook = z.strictObject({
+  type: z.literal('runbook'),
+  id: actionId.optional(),
+  project: octopusName,
+  runbook: octopusName,
+  environment: octopusName,
+  tenants: z.array(octopusName).optional(),
+  timeoutMinutes,
+});
+
+const check = z.strictObject({
+  type: z.literal('check'),
+  id: actionId.optional(),
+  condition: conditionRef,
+});
+
+/** onFailure only: redeploy the releases that were current before the run started. */
+const redeployPrevious = z.strictObject({
+  type: z.literal('redeployPrevious'),
+  id: actionId.optional(),
+  projects: z.array(octopusName).min(1),
+  environment: octopusName.optional(),
+  timeoutMinutes,
+});
+
+export const action = z.discriminatedUnion('type', [deploy, wait, notify, webhook, runbook, check]);
+export const failureAction = z.discriminatedUnion('type', [redeployPrevious, notify, webhook, runbook, deploy]);
+export type Action = z.output<typeof action>;
+export type FailureAction = z.output<typeof failureAction>;
+
+export const stage = z.strictObject({
+  name: z.string().min(1),
+  actions: z.array(action).min(1, 'a stage needs at least one action'),
+});
+
+export const playbook = z.strictObject({
+  description: z.string().optional(),
+  space: octopusName.optional(),
+  stages: z.array(stage).min(1, 'a playbook needs at least one stage'),
+  onFailure: z.array(failureAction).default([]),
+  /** Run onFailure when the run is cancelled too (default true). */
+  onFailureWhenCancelled: z.boolean().default(true),
+  timeoutMinutes: z.number().positive().max(7 * 24 * 60).default(120),
+  recipients: recipients.optional(),
+});
+export type Playbook = z.output<typeof playbook>;

@@ -1,0 +1,25 @@
+// Scheduled promotions: move a whole set from one environment to another on a cron, in order.
+import { z } from 'zod';
+import { conditionRef } from './conditions.js';
+import { cronExpression, freezeWindow, octopusName, recipients, timeZone } from './common.js';
+
+export const promotion = z.strictObject({
+  name: z.string().min(1),
+  set: z.string().min(1),
+  from: octopusName,
+  to: octopusName,
+  /** NCRONTAB (6 fields, seconds first) in `timeZone`, e.g. "0 0 18 * * Mon-Fri". */
+  cron: cronExpression,
+  timeZone: timeZone.default('UTC'),
+  tenants: z.array(octopusName).optional(),
+  enabled: z.boolean().default(true),
+  /** Override of CATCH_UP_WINDOW_MINUTES for this promotion. */
+  catchUpMinutes: z.number().int().min(0).optional(),
+  /** Only promote if every source deployment is successful (default true). */
+  requireSuccessfulSource: z.boolean().default(true),
+  rollbackOnFailure: z.boolean().default(false),
+  conditions: z.array(conditionRef).default([]),
+  freezeWindows: z.array(freezeWindow).default([]),
+  recipients: recipients.optional(),
+});
+export type Promotion = z.output<typeof promotion>;

@@ -1,0 +1,196 @@
+// App settings: read once from the environment into a typed, validated object.
+import { z } from 'zod';
+
+/** Defaults for settings that have one. The dev host and the Bicep template use the same values. */
+export const settingDefaults = {
+  OCTOPUS_SPACE: 'Default',
+  WEBHOOK_SECRET_HEADER: 'X-Coordinator-Secret',
+  COORDINATION_CONFIG: 'coordination.json',
+  DAILY_REPORT_SCHEDULE: '0 0 * * * *',
+  REPORT_TIME_ZONE: 'UTC',
+  REPORT_SEND_TIME: '07:00',
+  STATUS_POLL_SCHEDULE: '0 * * * * *',
+  CATCH_UP_WINDOW_MINUTES: '60',
+  PORT: '7071',
+} as const;
+
+/** Settings that hold secrets: never logged, never echoed, redacted from error text. */
+export const secretSettingNames = ['OCTOPUS_API_KEY', 'SENDGRID_API_KEY', 'WEBHOOK_SECRET'] as const;
+
+const keyVaultReference = /^@Microsoft\.KeyVault\(/i;
+
+const optionalText = z
+  .string()
+  .transform((v) => v.trim())
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const settingsSchema = z
+  .object({
+    AzureWebJobsStorage: optionalText,
+    AzureWebJobsStorage__accountName: optionalText,
+    AzureWebJobsStorage__tableServiceUri: optionalText,
+    AzureWebJobsStorage__clientId: optionalText,
+    OCTOPUS_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    OCTOPUS_API_KEY: optionalText,
+    OCTOPUS_SPACE: optionalText.transform((v) => v ?? settingDefaults.OCTOPUS_SPACE),
+    WEBHOOK_SECRET: optionalText,
+    WEBHOOK_SECRET_HEADER: optionalText
+      .transform((v) => v ?? settingDefaults.WEBHOOK_SECRET_HEADER)
+      .pipe(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name (letters, digits, -)')),
+    SENDGRID_API_KEY: optionalText,
+    SENDGRID_API_URL: optionalText.pipe(z.url().optional()),
+    MAIL_FROM: optionalText.pipe(z.email('must be an email address').optional()),
+    MAIL_OUTBOX_DIR: optionalText,
+    COORDINATION_CONFIG: optionalText,
+    DAILY_REPORT_SCHEDULE: optionalText.transform((v) => v ?? settingDefaults.DAILY_REPORT_SCHEDULE),
+    REPORT_TIME_ZONE: optionalText
+      .transform((v) => v ?? settingDefaults.REPORT_TIME_ZONE)
+      .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin'),
+    REPORT_SEND_TIME: optionalText
+      .transform((v) => v ?? settingDefaults.REPORT_SEND_TIME)
+      .pipe(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a local time HH:MM')),
+    STATUS_POLL_SCHEDULE: optionalText.transform((v) => v ?? settingDefaults.STATUS_POLL_SCHEDULE),
+    CATCH_UP_WINDOW_MINUTES: optionalText
+      .transform((v) => v ?? settingDefaults.CATCH_UP_WINDOW_MINUTES)
+      .pipe(z.coerce.number<string>().int().min(0).max(7 * 24 * 60)),
+    PUBLIC_URL: optionalText.pipe(z.url().optional()),
+    PORT: optionalText
+      .transform((v) => v ?? settingDefaults.PORT)
+      .pipe(z.coerce.number<string>().int().min(0).max(65535)),
+  })
+  .superRefine((s, ctx) => {
+    if (s.OCTOPUS_URL && !s.OCTOPUS_API_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OCTOPUS_API_KEY'],
+        message: 'is required when OCTOPUS_URL is set (an API key of a service account)',
+      });
+    }
+    if (s.SENDGRID_API_KEY && !s.MAIL_FROM) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MAIL_FROM'],
+        message: 'is required when SENDGRID_API_KEY is set (a verified sender address)',
+      });
+    }
+  });
+
+type ParsedSettings = z.output<typeof settingsSchema>;
+
+/** The validated app settings. Storage is one of three forms; see `storage`. */
+export interface Settings {
+  storage:
+    | { kind: 'connectionString'; connectionString: string }
+    | { kind: 'identity'; tableServiceUri: string; clientId?: string }
+    | { kind: 'none' };
+  octopus: { url: string; apiKey: string; space: string } | undefined;
+  /** The space to use when a config entry names none. */
+  octopusSpace: string;
+  webhook: { secret: string | undefined; header: string };
+  mail: {
+    from: string;
+    sendGridApiKey: string | undefined;
+    sendGridApiUrl: string | undefined;
+    outboxDir: string;
+  };
+  coordinationConfigPath: string;
+  /** True when COORDINATION_CONFIG was set explicitly (a missing file is then an error). */
+  coordinationConfigExplicit: boolean;
+  schedules: { dailyReport: string; statusPoll: string };
+  report: { timeZone: string; sendTime: string };
+  catchUpWindowMinutes: number;
+  publicUrl: string | undefined;
+  port: number;
+  /** Secret values, to be redacted from anything we print. */
+  secrets: string[];
+}
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid app settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+/** Read and validate settings from an environment (process.env by default). */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && keyVaultReference.test(value.trim()) && name in settingsSchema.shape) {
+      problems.push(
+        `${name} is still an unresolved Key Vault reference: check the app's identity has the Key Vault Secrets User role and the secret exists`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new SettingsError(problems);
+
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(settingsSchema.shape)) input[key] = env[key];
+  const parsed = settingsSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new SettingsError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'} ${i.message}`),
+    );
+  }
+  return toSettings(parsed.data);
+}
+
+function toSettings(s: ParsedSettings): Settings {
+  const accountName = s.AzureWebJobsStorage__accountName;
+  let storage: Settings['storage'] = { kind: 'none' };
+  if (s.AzureWebJobsStorage) {
+    storage = { kind: 'connectionString', connectionString: s.AzureWebJobsStorage };
+  } else if (s.AzureWebJobsStorage__tableServiceUri || accountName) {
+    storage = {
+      kind: 'identity',
+      tableServiceUri:
+        s.AzureWebJobsStorage__tableServiceUri ?? `https://${accountName}.table.core.windows.net`,
+      ...(s.AzureWebJobsStorage__clientId ? { clientId: s.AzureWebJobsStorage__clientId } : {}),
+    };
+  }
+  const secrets = [s.OCTOPUS_API_KEY, s.SENDGRID_API_KEY, s.WEBHOOK_SECRET].filter(
+    (v): v is string => typeof v === 'string' && v.length > 0,
+  );
+  return {
+    storage,
+    octopus:
+      s.OCTOPUS_URL && s.OCTOPUS_API_KEY
+        ? { url: s.OCTOPUS_URL.replace(/\/+$/, ''), apiKey: s.OCTOPUS_API_KEY, space: s.OCTOPUS_SPACE }
+        : undefined,
+    octopusSpace: s.OCTOPUS_SPACE,
+    webhook: { secret: s.WEBHOOK_SECRET, header: s.WEBHOOK_SECRET_HEADER },
+    mail: {
+      from: s.MAIL_FROM ?? 'coordinator@localhost',
+      sendGridApiKey: s.SENDGRID_API_KEY,
+      sendGridApiUrl: s.SENDGRID_API_URL,
+      outboxDir: s.MAIL_OUTBOX_DIR ?? 'outbox',
+    },
+    coordinationConfigPath: s.COORDINATION_CONFIG ?? settingDefaults.COORDINATION_CONFIG,
+    coordinationConfigExplicit: s.COORDINATION_CONFIG !== undefined,
+    schedules: { dailyReport: s.DAILY_REPORT_SCHEDULE, statusPoll: s.STATUS_POLL_SCHEDULE },
+    report: { timeZone: s.REPORT_TIME_ZONE, sendTime: s.REPORT_SEND_TIME },
+    catchUpWindowMinutes: s.CATCH_UP_WINDOW_MINUTES,
+    publicUrl: s.PUBLIC_URL,
+    port: s.PORT,
+    secrets,
+  };
+}
+
+/** Replace every secret value in a text with `***`. */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.split(secret).join('***');
+  }
+  return out;
+}

@@ -1,0 +1,106 @@
+// The one place that makes Table clients: connection string, development storage, or managed identity.
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import type { TableClient } from '@azure/data-tables';
+import type { Settings } from '../config/settings.js';
+
+/** Counts HTTP round trips to Table Storage, so jobs, tests and benchmarks can report them. */
+export class RoundTripCounter {
+  count = 0;
+  reset(): number {
+    const n = this.count;
+    this.count = 0;
+    return n;
+  }
+}
+
+/**
+ * A table store hands out one TableClient per table, creating the table once per process.
+ * Table names are 3-63 letters and digits, starting with a letter.
+ */
+export class TableStore {
+  readonly roundTrips = new RoundTripCounter();
+  private readonly clients = new Map<string, Promise<TableClient>>();
+
+  constructor(
+    private readonly storage: Settings['storage'],
+    /** Prefix for every table name, so tests and several apps can share one account. */
+    private readonly tablePrefix = '',
+  ) {}
+
+  /** Describe where the state lives, for health output (never includes a key). */
+  describe(): string {
+    switch (this.storage.kind) {
+      case 'connectionString': {
+        const endpoint = /TableEndpoint=([^;]+)/i.exec(this.storage.connectionString)?.[1];
+        if (/UseDevelopmentStorage=true/i.test(this.storage.connectionString)) {
+          return 'development storage (Azurite, 127.0.0.1:10002)';
+        }
+        const account = /AccountName=([^;]+)/i.exec(this.storage.connectionString)?.[1];
+        return endpoint ?? (account ? `storage account ${account}` : 'connection string');
+      }
+      case 'identity':
+        return `${this.storage.tableServiceUri} (managed identity)`;
+      case 'none':
+        return 'not configured';
+    }
+  }
+
+  get configured(): boolean {
+    return this.storage.kind !== 'none';
+  }
+
+  /** The client for a table, created (idempotently) on first use. */
+  table(name: string): Promise<TableClient> {
+    const fullName = `${this.tablePrefix}${name}`;
+    if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(fullName)) {
+      throw new Error(`Invalid table name "${fullName}": use 3-63 letters and digits, starting with a letter`);
+    }
+    let client = this.clients.get(fullName);
+    if (!client) {
+      client = this.createClient(fullName).then(async (c) => {
+        await c.createTable();
+        return c;
+      });
+      client.catch(() => this.clients.delete(fullName));
+      this.clients.set(fullName, client);
+    }
+    return client;
+  }
+
+  private async createClient(tableName: string): Promise<TableClient> {
+    // Loaded lazily: the SDK is large and not needed to register functions at start.
+    const { TableClient } = await import('@azure/data-tables');
+    const counter = this.roundTrips;
+    const countingPolicy: PipelinePolicy = {
+      name: 'coordinatorRoundTripCounter',
+      async sendRequest(request, next) {
+        counter.count += 1;
+        return next(request);
+      },
+    };
+    const options = {
+      additionalPolicies: [{ policy: countingPolicy, position: 'perRetry' as const }],
+      retryOptions: { maxRetries: 2 },
+    };
+    switch (this.storage.kind) {
+      case 'connectionString':
+        return TableClient.fromConnectionString(this.storage.connectionString, tableName, {
+          ...options,
+          allowInsecureConnection: /(^|;)\s*(DefaultEndpointsProtocol=http;|TableEndpoint=http:)/i.test(
+            this.storage.connectionString,
+          ),
+        });
+      case 'identity': {
+        const { DefaultAzureCredential, ManagedIdentityCredential } = await import('@azure/identity');
+        const credential = this.storage.clientId
+          ? new ManagedIdentityCredential({ clientId: this.storage.clientId })
+          : new DefaultAzureCredential();
+        return new TableClient(this.storage.tableServiceUri, tableName, credential, options);
+      }
+      case 'none':
+        throw new Error(
+          'Table Storage is not configured: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName (managed identity)',
+        );
+    }
+  }
+}
