@@ -1,0 +1,143 @@
+// Everything `npm start` runs: Azurite, the Octopus simulator (unless OCTOPUS_URL is set) and the
+// function app on the dev host, with embedded defaults so it works with nothing configured.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { settingDefaults } from '../shared/config/settings.js';
+import { createRuntime, setRuntime } from '../shared/runtime/runtime.js';
+import { freePort, startAzuriteTable, type AzuriteTable } from './azurite.js';
+import { FunctionHost } from './functionHost.js';
+
+export interface DevHostOptions {
+  appRoot: string;
+  /** Start the simulator with its live mode (new releases every few minutes). */
+  live?: boolean;
+  /** Don't fire timers on their schedules (tests fire them through the admin endpoint). */
+  timers?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface SimulatorHandle {
+  url: string;
+  apiKey: string;
+  stop(): Promise<void>;
+}
+
+export interface DevHost {
+  host: FunctionHost;
+  azurite: AzuriteTable | undefined;
+  simulator: SimulatorHandle | undefined;
+  outboxDir: string | undefined;
+  stop(): Promise<void>;
+}
+
+/** The development webhook secret the dev host uses when none is set (never used in Azure). */
+export const devWebhookSecret = 'dev-webhook-secret';
+
+/** Read local.settings.json's Values the way `func start` does (they do not override real env vars). */
+function localSettings(appRoot: string): Record<string, string> {
+  const path = join(appRoot, 'local.settings.json');
+  if (!existsSync(path)) return {};
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { Values?: Record<string, unknown> };
+  const values: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed.Values ?? {})) if (typeof v === 'string') values[k] = v;
+  return values;
+}
+
+async function portFree(port: number, host: string): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((r) => {
+    const s = createServer();
+    s.once('error', () => r(false));
+    s.listen(port, host, () => s.close(() => r(true)));
+  });
+}
+
+type SimulatorModule = {
+  startOctopusSimulator(options: { port?: number; live?: boolean; log?: (line: string) => void; webhookSecret?: string }): Promise<SimulatorHandle>;
+};
+
+async function loadSimulator(): Promise<SimulatorModule | undefined> {
+  try {
+    return (await import(new URL('./octopus-sim/server.js', import.meta.url).href)) as SimulatorModule;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw err;
+  }
+}
+
+export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const env = process.env;
+  for (const [k, v] of Object.entries(localSettings(options.appRoot))) env[k] ??= v;
+  const host = '127.0.0.1';
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+
+  try {
+    let azurite: AzuriteTable | undefined;
+    const devStorage = /^\s*UseDevelopmentStorage=true\s*;?\s*$/i.test(env.AzureWebJobsStorage ?? '');
+    if (devStorage || (!env.AzureWebJobsStorage && !env.AzureWebJobsStorage__accountName)) {
+      const wanted = Number(env.AZURITE_TABLE_PORT ?? 10002);
+      const port = (await portFree(wanted, host)) ? wanted : await freePort(host);
+      if (port !== wanted) log(`Port ${wanted} is busy; Azurite uses ${port} instead.`);
+      azurite = await startAzuriteTable({ host, port, location: resolve(options.appRoot, '.data/azurite') });
+      stops.push(() => azurite?.stop() ?? Promise.resolve());
+      env.AzureWebJobsStorage = azurite.connectionString;
+    }
+
+    let simulator: SimulatorHandle | undefined;
+    if (!env.OCTOPUS_URL) {
+      const sim = await loadSimulator();
+      if (sim) {
+        const wanted = Number(env.SIMULATOR_PORT ?? 8065);
+        const port = (await portFree(wanted, host)) ? wanted : 0;
+        simulator = await sim.startOctopusSimulator({ port, live: options.live ?? false, log: (l) => log(`[octopus-sim] ${l}`) });
+        stops.push(() => simulator?.stop() ?? Promise.resolve());
+        env.OCTOPUS_URL = simulator.url;
+        env.OCTOPUS_API_KEY = simulator.apiKey;
+      } else {
+        log('The Octopus simulator is not built; starting without Octopus (set OCTOPUS_URL to use a real server).');
+      }
+    }
+
+    env.WEBHOOK_SECRET ??= devWebhookSecret;
+    env.DAILY_REPORT_SCHEDULE ??= settingDefaults.DAILY_REPORT_SCHEDULE;
+    env.STATUS_POLL_SCHEDULE ??= settingDefaults.STATUS_POLL_SCHEDULE;
+    if (!env.COORDINATION_CONFIG && !existsSync(resolve(options.appRoot, 'coordination.json'))) {
+      env.COORDINATION_CONFIG = resolve(options.appRoot, 'coordination.example.json');
+      log('No coordination.json: using coordination.example.json (the sample scenario).');
+    }
+    if (!env.SENDGRID_API_KEY) env.MAIL_OUTBOX_DIR ??= resolve(options.appRoot, 'outbox');
+
+    // Validate settings and the coordination config now, so a bad one stops the start with every problem.
+    const runtime = await createRuntime();
+    setRuntime(runtime);
+
+    const wantedPort = Number(env.PORT ?? settingDefaults.PORT);
+    const functionHost = new FunctionHost({
+      appRoot: options.appRoot,
+      port: wantedPort,
+      host,
+      env,
+      timers: options.timers ?? true,
+      log,
+      ...(env.FUNCTIONS_KEY ? { functionKey: env.FUNCTIONS_KEY } : {}),
+    });
+    await functionHost.load();
+    await functionHost.start();
+    stops.push(() => functionHost.stop());
+
+    return {
+      host: functionHost,
+      azurite,
+      simulator,
+      outboxDir: runtime.mailer.kind === 'outbox' ? env.MAIL_OUTBOX_DIR : undefined,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

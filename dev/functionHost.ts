@@ -1,0 +1,426 @@
+// The local stand-in for `func start`: loads the compiled app exactly as Azure would (the package's
+// `main` glob), captures its registrations, serves HTTP functions on their routes and fires timers on
+// their NCRONTAB schedules (UTC, as on Linux plans). Invocations go through the library's own
+// InvocationModel, so handlers see the same HttpRequest/Timer objects as in Azure.
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Cron } from 'croner';
+
+interface BindingMetadata {
+  type: string;
+  direction: string;
+  route?: string;
+  methods?: string[];
+  authLevel?: string;
+  schedule?: string;
+  runOnStartup?: boolean;
+  [key: string]: unknown;
+}
+
+interface FunctionMetadata {
+  name: string;
+  bindings: Record<string, BindingMetadata>;
+}
+
+interface CapturedFunction {
+  metadata: FunctionMetadata;
+  callback: (...args: unknown[]) => unknown;
+}
+
+interface RpcHttpResult {
+  statusCode?: string;
+  headers?: Record<string, string>;
+  cookies?: { name: string; value: string }[];
+  body?: { bytes?: Uint8Array; string?: string };
+}
+
+interface InvocationModelLike {
+  getArguments(): Promise<{ context: unknown; inputs: unknown[] }>;
+  invokeFunction(context: unknown, inputs: unknown[], callback: (...args: unknown[]) => unknown): Promise<unknown>;
+  getResponse(context: unknown, result: unknown): Promise<{ returnValue?: { http?: RpcHttpResult } }>;
+}
+
+interface ProgrammingModelLike {
+  getInvocationModel(coreCtx: unknown): InvocationModelLike;
+}
+
+interface Registry {
+  functions: CapturedFunction[];
+  programmingModel: ProgrammingModelLike | undefined;
+}
+
+export interface HttpFunction {
+  name: string;
+  triggerName: string;
+  route: string;
+  methods: string[];
+  authLevel: string;
+  metadata: FunctionMetadata;
+  callback: CapturedFunction['callback'];
+  pattern: RegExp;
+  paramNames: string[];
+  precedence: number[];
+}
+
+export interface TimerFunction {
+  name: string;
+  triggerName: string;
+  schedule: string;
+  runOnStartup: boolean;
+  metadata: FunctionMetadata;
+  callback: CapturedFunction['callback'];
+}
+
+export interface InvocationRecord {
+  name: string;
+  kind: 'http' | 'timer';
+  startedAt: Date;
+  durationMs: number;
+  outcome: string;
+}
+
+export interface FunctionHostOptions {
+  /** The app's root folder (where package.json and host.json are). */
+  appRoot: string;
+  port: number;
+  host?: string;
+  /** Where `%SETTING%` references in schedules are read (defaults to process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** If set, every non-anonymous function needs this key in x-functions-key or ?code=, as in Azure. */
+  functionKey?: string;
+  /** Fire timers on their schedules (default true). */
+  timers?: boolean;
+  log?: (line: string) => void;
+}
+
+const devDir = dirname(new URL(import.meta.url).pathname);
+
+function loadStub(): Registry {
+  const require = createRequire(import.meta.url);
+  // From dist/dev/ the stub sits in the source folder dev/; from dev/ itself it is beside us.
+  const candidates = [join(devDir, 'functions-core-stub.cjs'), resolve(devDir, '../../dev/functions-core-stub.cjs')];
+  const path = candidates.find((c) => existsSync(c));
+  if (!path) throw new Error(`functions-core-stub.cjs not found (looked in ${candidates.join(', ')})`);
+  return require(path) as Registry;
+}
+
+/** Expand the package.json `main` glob (e.g. dist/functions/*.js) into files. */
+export function mainFiles(appRoot: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(appRoot, 'package.json'), 'utf8')) as { main?: string };
+  const main = pkg.main ?? 'index.js';
+  const star = main.lastIndexOf('*');
+  if (star < 0) return [join(appRoot, main)];
+  const dir = join(appRoot, dirname(main));
+  const base = main.slice(main.lastIndexOf('/') + 1);
+  const [prefix = '', suffix = ''] = base.split('*');
+  if (!existsSync(dir)) throw new Error(`${dir} does not exist: run \`npm run build\` first`);
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith(suffix))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+/** Compile an ASP.NET-style route template ({name}, {name?}, {name:int}, {*rest}) to a regex. */
+export function compileRoute(template: string): { pattern: RegExp; paramNames: string[]; precedence: number[] } {
+  const paramNames: string[] = [];
+  const precedence: number[] = [];
+  const parts = template.split('/').filter((p) => p !== '');
+  let source = '';
+  for (const part of parts) {
+    const m = /^\{(\*)?([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?(\?)?\}$/.exec(part);
+    if (!m) {
+      source += `/${part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`;
+      precedence.push(0);
+      continue;
+    }
+    const [, catchAll, name = '', constraint, optional] = m;
+    paramNames.push(name);
+    if (catchAll) {
+      source += '(?:/(.*))?';
+      precedence.push(3);
+    } else {
+      const value = constraint === 'int' ? '(-?\\d+)' : '([^/]+)';
+      source += optional ? `(?:/${value})?` : `/${value}`;
+      precedence.push(optional ? 2 : 1);
+    }
+  }
+  return { pattern: new RegExp(`^${source}/?$`, 'i'), paramNames, precedence };
+}
+
+function comparePrecedence(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? -1;
+    const y = b[i] ?? -1;
+    if (x !== y) return x - y;
+  }
+  return 0;
+}
+
+/** Replace %SETTING% references, as the Functions host does for schedules. */
+export function resolveSettingReferences(value: string, env: NodeJS.ProcessEnv): string {
+  return value.replace(/%([^%]+)%/g, (_, name: string) => {
+    const resolved = env[name];
+    if (resolved === undefined || resolved === '') {
+      throw new Error(`Schedule references %${name}%, but the app setting ${name} is not set`);
+    }
+    return resolved;
+  });
+}
+
+export class FunctionHost {
+  readonly http: HttpFunction[] = [];
+  readonly timers: TimerFunction[] = [];
+  readonly invocations: InvocationRecord[] = [];
+  private server: Server | undefined;
+  private crons: Cron[] = [];
+  private running = new Map<string, Promise<unknown>>();
+  private routePrefix = 'api';
+  private model: ProgrammingModelLike | undefined;
+  private readonly log: (line: string) => void;
+  private readonly env: NodeJS.ProcessEnv;
+  url = '';
+
+  constructor(private readonly options: FunctionHostOptions) {
+    this.log = options.log ?? ((line) => console.log(line));
+    this.env = options.env ?? process.env;
+  }
+
+  /** Load the compiled app and capture its registrations. */
+  async load(): Promise<void> {
+    const registry = loadStub();
+    const hostJson = JSON.parse(readFileSync(join(this.options.appRoot, 'host.json'), 'utf8')) as {
+      extensions?: { http?: { routePrefix?: string } };
+    };
+    this.routePrefix = (hostJson.extensions?.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
+    const before = registry.functions.length;
+    for (const file of mainFiles(this.options.appRoot)) {
+      await import(pathToFileURL(file).href);
+    }
+    this.model = registry.programmingModel;
+    if (!this.model) throw new Error('The app registered no functions (no programming model was set)');
+    for (const fn of registry.functions.slice(before)) this.add(fn);
+    this.http.sort((a, b) => comparePrecedence(a.precedence, b.precedence));
+  }
+
+  private add(fn: CapturedFunction): void {
+    const entry = Object.entries(fn.metadata.bindings).find(([, b]) => /trigger$/i.test(b.type));
+    if (!entry) return;
+    const [triggerName, trigger] = entry;
+    if (trigger.type.toLowerCase() === 'httptrigger') {
+      const route = (trigger.route ?? fn.metadata.name).replace(/^\/+/, '');
+      const full = this.routePrefix ? `${this.routePrefix}/${route}` : route;
+      this.http.push({
+        name: fn.metadata.name,
+        triggerName,
+        route: `/${full}`,
+        methods: (trigger.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()),
+        authLevel: trigger.authLevel ?? 'anonymous',
+        metadata: fn.metadata,
+        callback: fn.callback,
+        ...compileRoute(full),
+      });
+    } else if (trigger.type.toLowerCase() === 'timertrigger') {
+      this.timers.push({
+        name: fn.metadata.name,
+        triggerName,
+        schedule: resolveSettingReferences(String(trigger.schedule ?? ''), this.env),
+        runOnStartup: trigger.runOnStartup === true,
+        metadata: fn.metadata,
+        callback: fn.callback,
+      });
+    }
+  }
+
+  /** Start serving HTTP and (unless disabled) firing timers. */
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.log(`dev host: request failed: ${(err as Error).stack ?? String(err)}`);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'host_error', message: 'The dev host failed to run the function.' } }));
+      });
+    });
+    const host = this.options.host ?? '127.0.0.1';
+    await new Promise<void>((resolveListen, reject) => {
+      this.server?.once('error', reject);
+      this.server?.listen(this.options.port, host, () => resolveListen());
+    });
+    const address = this.server.address();
+    const port = typeof address === 'object' && address ? address.port : this.options.port;
+    this.url = `http://${host}:${port}`;
+    if (this.options.timers !== false) this.scheduleTimers();
+  }
+
+  private scheduleTimers(): void {
+    for (const timer of this.timers) {
+      const cron = new Cron(timer.schedule, { timezone: 'UTC', domAndDow: true, protect: true }, () => {
+        const scheduled = cron.currentRun() ?? new Date();
+        void this.fireTimer(timer, scheduled, cron.nextRun() ?? undefined);
+      });
+      this.crons.push(cron);
+      if (timer.runOnStartup) void this.fireTimer(timer, new Date(), cron.nextRun() ?? undefined);
+    }
+  }
+
+  /** Run a timer function now (as Azure's POST /admin/functions/{name} does), or on its schedule. */
+  async fireTimer(timer: TimerFunction, scheduled = new Date(), next?: Date): Promise<void> {
+    // One invocation at a time per timer, as the host's listener does; an overlap is skipped.
+    if (this.running.has(timer.name)) {
+      this.log(`timer ${timer.name}: previous run still going, skipped this occurrence`);
+      return;
+    }
+    const lateMs = Date.now() - scheduled.getTime();
+    const payload = {
+      Schedule: { AdjustForDST: true },
+      ScheduleStatus: {
+        Last: scheduled.toISOString(),
+        Next: (next ?? new Date(Date.now() + 60_000)).toISOString(),
+        LastUpdated: new Date().toISOString(),
+      },
+      IsPastDue: lateMs > 15_000,
+    };
+    const run = this.invoke(timer, { json: JSON.stringify(payload) }, 'timer');
+    this.running.set(timer.name, run);
+    try {
+      await run;
+    } finally {
+      this.running.delete(timer.name);
+    }
+  }
+
+  timer(name: string): TimerFunction | undefined {
+    return this.timers.find((t) => t.name.toLowerCase() === name.toLowerCase());
+  }
+
+  private async invoke(
+    fn: HttpFunction | TimerFunction,
+    data: unknown,
+    kind: 'http' | 'timer',
+  ): Promise<RpcHttpResult | undefined> {
+    const model = this.model;
+    if (!model) throw new Error('app not loaded');
+    const invocationId = randomUUID();
+    const started = Date.now();
+    const coreCtx = {
+      invocationId,
+      metadata: fn.metadata,
+      request: { inputData: [{ name: fn.triggerName, data }], triggerMetadata: {} },
+      log: (level: string, category: string, message: string) => {
+        if (category === 'user' || level === 'error' || level === 'warning') {
+          this.log(`[${fn.name}] ${level === 'information' ? '' : `${level}: `}${message}`);
+        }
+      },
+      state: undefined,
+    };
+    let outcome = 'ok';
+    try {
+      const invocation = model.getInvocationModel(coreCtx);
+      const { context, inputs } = await invocation.getArguments();
+      const result = await invocation.invokeFunction(context, inputs, fn.callback);
+      const response = await invocation.getResponse(context, result);
+      const http = response.returnValue?.http;
+      if (http?.statusCode) outcome = http.statusCode;
+      return http;
+    } catch (err) {
+      outcome = 'failed';
+      this.log(`[${fn.name}] failed: ${(err as Error).stack ?? String(err)}`);
+      if (kind === 'http') throw err;
+      return undefined;
+    } finally {
+      const durationMs = Date.now() - started;
+      this.invocations.push({ name: fn.name, kind, startedAt: new Date(started), durationMs, outcome });
+      if (this.invocations.length > 500) this.invocations.shift();
+      this.log(`${kind === 'http' ? 'HTTP ' : 'timer'} ${fn.name} -> ${outcome} (${durationMs} ms)`);
+    }
+  }
+
+  private checkKey(req: IncomingMessage, url: URL): boolean {
+    const key = this.options.functionKey;
+    if (!key) return true;
+    return req.headers['x-functions-key'] === key || url.searchParams.get('code') === key;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const method = (req.method ?? 'GET').toUpperCase();
+
+    // Azure's admin endpoint to run a non-HTTP function now.
+    const admin = /^\/admin\/functions\/([^/]+)\/?$/i.exec(url.pathname);
+    if (admin && method === 'POST') {
+      const timer = this.timer(decodeURIComponent(admin[1] ?? ''));
+      if (!timer) return sendJson(res, 404, { error: { code: 'not_found', message: 'No such timer function.' } });
+      void this.fireTimer(timer);
+      res.writeHead(202).end();
+      return;
+    }
+
+    let pathMatched = false;
+    for (const fn of this.http) {
+      const m = fn.pattern.exec(url.pathname);
+      if (!m) continue;
+      pathMatched = true;
+      if (!fn.methods.includes(method)) continue;
+      if (fn.authLevel !== 'anonymous' && !this.checkKey(req, url)) {
+        res.writeHead(401).end();
+        return;
+      }
+      const params: Record<string, string> = {};
+      fn.paramNames.forEach((name, i) => {
+        const value = m[i + 1];
+        if (value !== undefined) params[name] = decodeURIComponent(value);
+      });
+      const body = await readBody(req);
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      }
+      const query: Record<string, string> = {};
+      url.searchParams.forEach((v, k) => {
+        query[k] = v;
+      });
+      const result = await this.invoke(
+        fn,
+        { http: { method, url: url.toString(), headers, query, params, body: { bytes: body } } },
+        'http',
+      );
+      const status = Number(result?.statusCode ?? 200);
+      const outHeaders: Record<string, string | string[]> = { ...(result?.headers ?? {}) };
+      if (result?.cookies?.length) outHeaders['set-cookie'] = result.cookies.map((c) => `${c.name}=${c.value}`);
+      res.writeHead(status, outHeaders);
+      const out = result?.body?.bytes ?? result?.body?.string;
+      res.end(out === undefined ? undefined : Buffer.from(out));
+      return;
+    }
+    if (pathMatched) return sendJson(res, 405, { error: { code: 'method_not_allowed', message: `${method} is not allowed here.` } });
+    sendJson(res, 404, { error: { code: 'not_found', message: `No function serves ${url.pathname}.` } });
+  }
+
+  async stop(): Promise<void> {
+    for (const cron of this.crons) cron.stop();
+    this.crons = [];
+    await Promise.allSettled(this.running.values());
+    const server = this.server;
+    if (!server) return;
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    server.closeAllConnections();
+    await closed;
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolveBody, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolveBody(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,63 @@
+// Read and validate a JSON request body: size limit first, then JSON, then the schema.
+import type { HttpRequest } from '@azure/functions';
+import type { z } from 'zod';
+import { HttpError } from './errors.js';
+
+/** Default limit for API request bodies. */
+export const maxApiBodyBytes = 64 * 1024;
+
+/** Read the body as text, refusing more than `maxBytes` with 413 (checked before and after reading). */
+export async function readBodyText(request: HttpRequest, maxBytes = maxApiBodyBytes): Promise<string> {
+  const declared = Number(request.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new HttpError(413, 'payload_too_large', `The request body is ${declared} bytes; the limit is ${maxBytes}.`);
+  }
+  const text = await request.text();
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > maxBytes) {
+    throw new HttpError(413, 'payload_too_large', `The request body is ${size} bytes; the limit is ${maxBytes}.`);
+  }
+  return text;
+}
+
+/** Describe zod issues as "field: problem" lines that name where the problem is. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'body'}: ${i.message}`);
+}
+
+/** Parse a JSON body against a schema; an empty body is treated as `{}`. 400 names each bad field. */
+export async function readJsonBody<S extends z.ZodType>(
+  request: HttpRequest,
+  schema: S,
+  maxBytes = maxApiBodyBytes,
+): Promise<z.output<S>> {
+  const text = await readBodyText(request, maxBytes);
+  let value: unknown = {};
+  if (text.trim() !== '') {
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new HttpError(400, 'invalid_json', `The request body is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error.issues);
+    throw new HttpError(400, 'invalid_request', `Invalid request: ${problems.join('; ')}`, { problems });
+  }
+  return parsed.data;
+}
+
+/** Validate query parameters against a schema (values are strings). */
+export function readQuery<S extends z.ZodType>(request: HttpRequest, schema: S): z.output<S> {
+  const raw: Record<string, string> = {};
+  request.query.forEach((value, key) => {
+    raw[key] = value;
+  });
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error.issues);
+    throw new HttpError(400, 'invalid_query', `Invalid query: ${problems.join('; ')}`, { problems });
+  }
+  return parsed.data;
+}

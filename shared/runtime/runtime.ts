@@ -1,0 +1,95 @@
+// The composition root: builds the ports (state, Octopus, mail, clock) from settings, once per process.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { systemClock, type Clock } from '../clock.js';
+import { loadCoordinationConfig } from '../config/loadCoordinationConfig.js';
+import type { CoordinationConfig } from '../config/coordination/schema.js';
+import { loadSettings, type Settings } from '../config/settings.js';
+import { HttpError } from '../http/errors.js';
+import { setSecretsForRedaction } from '../http/handler.js';
+import { createMailer, type Mailer } from '../mail/index.js';
+import { createOctopusClient, type OctopusClient } from '../octopus/index.js';
+import { TableStore } from '../storage/tableStore.js';
+
+export interface Runtime {
+  settings: Settings;
+  config: CoordinationConfig;
+  /** Where the config came from: a file path, or a note that there was none. */
+  configSource: string;
+  tables: TableStore;
+  mailer: Mailer;
+  clock: Clock;
+  /** The Octopus client, or undefined when OCTOPUS_URL is not set. */
+  octopus: OctopusClient | undefined;
+  /** Identifies this process in lock holders and logs. */
+  instanceId: string;
+}
+
+export interface RuntimeOptions {
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  /** Prefix for all table names (tests give each suite its own tables). */
+  tablePrefix?: string;
+  /** Use this config instead of reading COORDINATION_CONFIG. */
+  config?: CoordinationConfig;
+  mailer?: Mailer;
+}
+
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const settings = loadSettings(options.env ?? process.env);
+  setSecretsForRedaction(settings.secrets);
+  let config = options.config;
+  let configSource = 'provided in code';
+  if (!config) {
+    const loaded = await loadCoordinationConfig(settings.coordinationConfigPath, {
+      required: settings.coordinationConfigExplicit,
+    });
+    config = loaded.config;
+    configSource = loaded.missing
+      ? `none (${settings.coordinationConfigPath} not found: no sets, watches, promotions or playbooks)`
+      : settings.coordinationConfigPath;
+  }
+  const clock = options.clock ?? systemClock;
+  return {
+    settings,
+    config,
+    configSource,
+    tables: new TableStore(settings.storage, options.tablePrefix ?? ''),
+    mailer: options.mailer ?? createMailer(settings.mail),
+    clock,
+    octopus: settings.octopus
+      ? createOctopusClient({ url: settings.octopus.url, apiKey: settings.octopus.apiKey, space: settings.octopus.space })
+      : undefined,
+    instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`,
+  };
+}
+
+let current: Promise<Runtime> | undefined;
+
+/** The process-wide runtime, created on first use from process.env. */
+export function getRuntime(): Promise<Runtime> {
+  if (!current) {
+    current = createRuntime();
+    current.catch(() => {
+      current = undefined;
+    });
+  }
+  return current;
+}
+
+/** Replace the process-wide runtime (tests, the dev host). */
+export function setRuntime(runtime: Runtime | Promise<Runtime> | undefined): void {
+  current = runtime === undefined ? undefined : Promise.resolve(runtime);
+}
+
+/** The Octopus client, or a 503 that says how to configure it. */
+export function requireOctopus(runtime: Runtime): OctopusClient {
+  if (!runtime.octopus) {
+    throw new HttpError(
+      503,
+      'octopus_not_configured',
+      'Octopus is not configured: set OCTOPUS_URL and OCTOPUS_API_KEY (the dev host starts a simulator when OCTOPUS_URL is unset).',
+    );
+  }
+  return runtime.octopus;
+}

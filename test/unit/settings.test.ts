@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { loadSettings, redactSecrets, SettingsError } from '../../shared/config/settings.js';
+
+describe('app settings', () => {
+  it('applies the documented defaults when nothing is set', () => {
+    const s = loadSettings({});
+    expect(s.octopusSpace).toBe('Default');
+    expect(s.webhook.header).toBe('X-Coordinator-Secret');
+    expect(s.coordinationConfigPath).toBe('coordination.json');
+    expect(s.coordinationConfigExplicit).toBe(false);
+    expect(s.report.timeZone).toBe('UTC');
+    expect(s.port).toBe(7071);
+    expect(s.storage).toEqual({ kind: 'none' });
+    expect(s.octopus).toBeUndefined();
+  });
+
+  it('chooses identity-based storage from AzureWebJobsStorage__accountName', () => {
+    const s = loadSettings({ AzureWebJobsStorage__accountName: 'coordst' });
+    expect(s.storage).toEqual({ kind: 'identity', tableServiceUri: 'https://coordst.table.core.windows.net' });
+  });
+
+  it('refuses an unresolved Key Vault reference and names the setting', () => {
+    const env = {
+      OCTOPUS_URL: 'https://octopus.example.com',
+      OCTOPUS_API_KEY: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/octopus-api-key/)',
+    };
+    expect(() => loadSettings(env)).toThrow(SettingsError);
+    expect(() => loadSettings(env)).toThrow(/OCTOPUS_API_KEY is still an unresolved Key Vault reference/);
+  });
+
+  it('lists every bad setting at once', () => {
+    try {
+      loadSettings({ OCTOPUS_URL: 'not a url', REPORT_TIME_ZONE: 'Mars/Olympus', PORT: 'eighty' });
+      expect.unreachable();
+    } catch (err) {
+      const problems = (err as SettingsError).problems.join('\n');
+      expect(problems).toMatch(/OCTOPUS_URL/);
+      expect(problems).toMatch(/REPORT_TIME_ZONE must be an IANA time zone/);
+      expect(problems).toMatch(/PORT/);
+    }
+  });
+
+  it('requires an API key with an Octopus URL, without echoing any secret', () => {
+    expect(() => loadSettings({ OCTOPUS_URL: 'https://octopus.example.com' })).toThrow(/OCTOPUS_API_KEY is required/);
+  });
+
+  it('redacts secret values from text', () => {
+    const s = loadSettings({ OCTOPUS_URL: 'https://o.example.com', OCTOPUS_API_KEY: 'API-SECRET1234', WEBHOOK_SECRET: 'hook-secret' });
+    expect(redactSecrets('key API-SECRET1234 and hook-secret here', s.secrets)).toBe('key *** and *** here');
+  });
+});
