@@ -82,7 +82,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       const wanted = Number(env.AZURITE_TABLE_PORT ?? 10002);
       const port = (await portFree(wanted, host)) ? wanted : await freePort(host);
       if (port !== wanted) log(`Port ${wanted} is busy; Azurite uses ${port} instead.`);
-      azurite = await startAzuriteTable({ host, port, location: resolve(options.appRoot, '.data/azurite') });
+      azurite = await startAzuriteTable({ host, port, location: resolve(env.DEV_DATA_DIR ?? resolve(options.appRoot, '.data'), 'azurite') });
       stops.push(() => azurite?.stop() ?? Promise.resolve());
       env.AzureWebJobsStorage = azurite.connectionString;
     }

@@ -74,3 +74,18 @@ describe('coordination config', () => {
     expect(readFileSync(jsonSchemaFileName, 'utf8')).toBe(coordinationJsonSchema());
   });
 });
+
+describe('coordination config: one pass', () => {
+  it('reports shape and reference problems together', () => {
+    const problems = problemsOf({
+      projectSets: { s: { projects: ['A'], dependsOn: { A: ['B'] } } },
+      promotions: [{ name: 'p', set: 's', from: 'Test', to: 'Prod', cron: 'never' }],
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\$\.promotions\[0\]\.cron: must have 6 fields/),
+        '$.projectSets.s.dependsOn.A[0]: "B" is not one of the set\'s projects',
+      ]),
+    );
+  });
+});

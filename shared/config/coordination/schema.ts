@@ -132,7 +132,18 @@ function checkReferences(config: CoordinationConfig, ctx: z.RefinementCtx): void
   config.report?.sets?.forEach((s, i) => needSet(s, ['report', 'sets', i]));
 }
 
-export const coordinationConfigSchema = baseSchema.superRefine(checkReferences);
+export const coordinationConfigSchema = baseSchema.superRefine(
+  (config, ctx) => {
+    // Runs even when some shapes are invalid, so one pass reports reference problems too; a section
+    // too malformed to walk has its shape problems reported already.
+    try {
+      checkReferences(config, ctx);
+    } catch {
+      // skip: the shape errors describe what is wrong
+    }
+  },
+  { when: () => true },
+);
 
 /** The schema without cross-reference checks, for JSON Schema generation. */
 export const coordinationConfigShape = baseSchema;
