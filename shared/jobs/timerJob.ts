@@ -1,0 +1,53 @@
+// Wrap a timer job: log start and end through the Functions context, record the outcome, never leak secrets.
+import type { InvocationContext, Timer } from '@azure/functions';
+import { redactSecrets } from '../config/settings.js';
+import type { Log } from '../runtime/log.js';
+import { getRuntime, type Runtime } from '../runtime/runtime.js';
+import { recordJobRun } from './jobHistory.js';
+
+export interface JobResult {
+  outcome: 'ok' | 'skipped';
+  /** One line for the status page and logs, e.g. "3 sets polled, 1 email sent". */
+  summary: string;
+}
+
+export function contextLog(context: InvocationContext): Log {
+  return { info: (m) => context.info(m), warn: (m) => context.warn(m), error: (m) => context.error(m) };
+}
+
+/** Build a timer handler that runs `job` and records its last run. Errors are logged and rethrown. */
+export function timerJob(
+  name: string,
+  job: (runtime: Runtime, log: Log, timer: Timer) => Promise<JobResult>,
+): (timer: Timer, context: InvocationContext) => Promise<void> {
+  return async (timer, context) => {
+    const runtime = await getRuntime();
+    const log = contextLog(context);
+    const started = runtime.clock.now();
+    let result: JobResult | undefined;
+    let failure: unknown;
+    try {
+      result = await job(runtime, log, timer);
+    } catch (err) {
+      failure = err;
+    }
+    const finished = runtime.clock.now();
+    const summary = failure
+      ? redactSecrets(failure instanceof Error ? failure.message : String(failure), runtime.settings.secrets)
+      : (result?.summary ?? '');
+    const outcome = failure ? 'failed' : (result?.outcome ?? 'ok');
+    if (failure) log.error(`${name} failed: ${summary}`);
+    else log.info(`${name}: ${outcome}${summary ? ` (${summary})` : ''}`);
+    await recordJobRun(runtime.tables, {
+      job: name,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationMs: finished.getTime() - started.getTime(),
+      outcome,
+      summary,
+      instance: runtime.instanceId,
+      isPastDue: timer.isPastDue,
+    }).catch((err: unknown) => log.warn(`${name}: could not record the run: ${(err as Error).message}`));
+    if (failure) throw failure instanceof Error ? new Error(summary) : failure;
+  };
+}
