@@ -87,6 +87,9 @@ const settingsSchema = z
 
 type ParsedSettings = z.output<typeof settingsSchema>;
 
+/** Every app setting the code reads (the infra tests check the Bicep template sets them). */
+export const settingNames = Object.keys(settingsSchema.shape);
+
 /** The validated app settings. Storage is one of three forms; see `storage`. */
 export interface Settings {
   storage:
