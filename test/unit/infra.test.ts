@@ -11,7 +11,7 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { secretSettingNames, settingDefaults } from '../../shared/config/settings.js';
+import { secretSettingNames, settingDefaults, settingNames } from '../../shared/config/settings.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');
@@ -68,29 +68,9 @@ function appSettings(): Map<string, string> {
   return settings;
 }
 
-/**
- * Names of the settings shared/config/settings.ts reads. The module exports `settingDefaults` and
- * `secretSettingNames` but not the full list, so the keys of `settingsSchema`'s `z.object({...})` are
- * read from the file text (a test below checks the exported names are among them, so a change of
- * layout that breaks this parse fails loudly rather than silently checking nothing).
- */
+/** Names of the settings shared/config/settings.ts reads (the keys of its schema). */
 function settingNamesReadByCode(): string[] {
-  const text = read('shared/config/settings.ts');
-  const at = text.search(/const settingsSchema\s*=\s*z\s*\.object\(/);
-  if (at < 0)
-    throw new Error('settingsSchema = z.object({...}) not found in shared/config/settings.ts');
-  const body = blockAfter(text, at);
-  const names: string[] = [];
-  let depth = 0;
-  for (const line of body.split('\n')) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:/.exec(line);
-    if (depth === 0 && match?.[1]) names.push(match[1]);
-    for (const ch of line) {
-      if (ch === '(' || ch === '{' || ch === '[') depth++;
-      if (ch === ')' || ch === '}' || ch === ']') depth--;
-    }
-  }
-  return names;
+  return [...settingNames];
 }
 
 /**
