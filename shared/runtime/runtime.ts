@@ -2,13 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { systemClock, type Clock } from '../clock.js';
-import { loadCoordinationConfig } from '../config/loadCoordinationConfig.js';
 import type { CoordinationConfig } from '../config/coordination/schema.js';
-import { loadSettings, type Settings } from '../config/settings.js';
+import type { Settings } from '../config/settings.js';
 import { HttpError } from '../http/errors.js';
 import { setSecretsForRedaction } from '../http/handler.js';
-import { createMailer, type Mailer } from '../mail/index.js';
-import { createOctopusClient, type OctopusClient } from '../octopus/index.js';
+import type { Mailer } from '../mail/index.js';
+import type { OctopusClient } from '../octopus/index.js';
 import { TableStore } from '../storage/tableStore.js';
 
 export interface Runtime {
@@ -36,6 +35,13 @@ export interface RuntimeOptions {
 }
 
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  // Loaded here, not at import: registering functions at start needs none of them (cold start).
+  const [{ loadSettings }, { loadCoordinationConfig }, { createMailer }, { createOctopusClient }] = await Promise.all([
+    import('../config/settings.js'),
+    import('../config/loadCoordinationConfig.js'),
+    import('../mail/index.js'),
+    import('../octopus/index.js'),
+  ]);
   const settings = loadSettings(options.env ?? process.env);
   setSecretsForRedaction(settings.secrets);
   let config = options.config;
