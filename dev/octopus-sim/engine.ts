@@ -1,0 +1,561 @@
+// Runs tasks on the simulator's clock: queueing per concurrency tag, steps one by one, scripted outcomes, cancel.
+import type { SimClock } from './clock.js';
+import { appendDeploymentEvent, systemActor, type Actor } from './eventLog.js';
+import { promotableEnvironments } from './lifecycleRules.js';
+import {
+  activeTaskStates,
+  find,
+  idNumber,
+  nextId,
+  type DeploymentOptions,
+  type DeploymentRecord,
+  type RunbookRunRecord,
+  type SimState,
+  type StepRecord,
+  type TaskRecord,
+} from './store.js';
+
+/** A request the simulator refuses as Octopus would, with a 400 and the listed problems. */
+export class SimValidationError extends Error {
+  constructor(
+    readonly errors: string[],
+    readonly status = 400,
+  ) {
+    super(errors.join(' '));
+  }
+}
+
+export interface OutcomeScript {
+  projectId: string;
+  environmentId: string;
+  /** undefined = any tenant. */
+  tenantId: string | undefined;
+  outcome: 'fail' | 'success';
+  failAtStep: number | undefined;
+  errorMessage: string | undefined;
+  remaining: number;
+}
+
+/** Something else that acts on the clock (webhook batches, live mode). */
+export interface ClockParticipant {
+  nextDue(): number | undefined;
+  process(at: number): void;
+}
+
+export interface DeploymentRequest {
+  releaseId: string;
+  environmentId: string;
+  tenantId: string | null;
+  projectId: string | undefined;
+  channelId: string | undefined;
+  comments: string | null;
+  queueTime: number | undefined;
+  queueTimeExpiry: number | undefined;
+  options: DeploymentOptions;
+}
+
+export const defaultDeploymentOptions = (): DeploymentOptions => ({
+  skipActions: [],
+  specificMachineIds: [],
+  excludedMachineIds: [],
+  forcePackageDownload: false,
+  forcePackageRedeployment: false,
+  useGuidedFailure: false,
+  priority: 'LifecycleDefault',
+  debugMode: false,
+  formValues: {},
+});
+
+export const workerName = 'sim-worker-01';
+const cancelDelayMs = 200;
+
+export class SimEngine {
+  scripts: OutcomeScript[] = [];
+  private stepDurationOverride: number | undefined;
+  private projectStepDurations = new Map<string, number>();
+  private processedUpTo: number;
+  private participants: ClockParticipant[] = [];
+  private processing = false;
+
+  constructor(
+    public state: SimState,
+    readonly clock: SimClock,
+    private readonly onChange: () => void = () => undefined,
+  ) {
+    this.processedUpTo = clock.now();
+  }
+
+  /** Replaces the state (a scenario load); scripts and duration overrides are cleared. */
+  reset(state: SimState): void {
+    this.state = state;
+    this.scripts = [];
+    this.stepDurationOverride = undefined;
+    this.projectStepDurations.clear();
+    this.processedUpTo = this.clock.now();
+    this.onChange();
+  }
+
+  addParticipant(participant: ClockParticipant): void {
+    this.participants.push(participant);
+  }
+
+  setStepDuration(ms: number, projectId?: string): void {
+    if (projectId) this.projectStepDurations.set(projectId, ms);
+    else {
+      this.stepDurationOverride = ms;
+      this.projectStepDurations.clear();
+    }
+  }
+
+  stepDuration(projectId: string): number {
+    const project = find.project(this.state, projectId);
+    return (
+      this.projectStepDurations.get(projectId) ??
+      this.stepDurationOverride ??
+      project?.stepDurationMs ??
+      this.state.defaultStepDurationMs
+    );
+  }
+
+  /** Brings every task and participant up to the clock's present. */
+  catchUp(): void {
+    this.advanceTo(this.clock.now());
+  }
+
+  advanceTo(target: number): void {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      for (let guard = 0; guard < 1_000_000; guard += 1) {
+        const due = this.nextDue();
+        if (due === undefined || due > target) break;
+        this.processAt(Math.max(due, this.processedUpTo));
+      }
+      this.processedUpTo = Math.max(this.processedUpTo, target);
+    } finally {
+      this.processing = false;
+    }
+    this.onChange();
+  }
+
+  nextDue(): number | undefined {
+    let due: number | undefined;
+    const consider = (at: number | undefined): void => {
+      if (at !== undefined && (due === undefined || at < due)) due = at;
+    };
+    for (const task of this.activeTasks()) {
+      if (task.state === 'Queued') {
+        consider(task.queueTimeExpiry);
+        if (task.queueTime !== undefined && task.queueTime > this.processedUpTo)
+          consider(task.queueTime);
+      } else if (task.state === 'Executing') consider(task.stepEndsAt);
+      else consider(task.cancelAt);
+    }
+    for (const participant of this.participants) consider(participant.nextDue());
+    return due;
+  }
+
+  private activeTasks(): TaskRecord[] {
+    return this.state.tasks.filter((t) => activeTaskStates.includes(t.state));
+  }
+
+  private processAt(at: number): void {
+    this.processedUpTo = at;
+    for (const task of this.activeTasks()) {
+      if (
+        task.state === 'Queued' &&
+        task.queueTimeExpiry !== undefined &&
+        at >= task.queueTimeExpiry
+      ) {
+        this.finish(
+          task,
+          'TimedOut',
+          at,
+          'The task was not started before its queue time expired.',
+        );
+      } else if (
+        task.state === 'Executing' &&
+        task.stepEndsAt !== undefined &&
+        task.stepEndsAt <= at
+      ) {
+        this.endStep(task, task.stepEndsAt);
+      } else if (
+        task.state === 'Cancelling' &&
+        task.cancelAt !== undefined &&
+        task.cancelAt <= at
+      ) {
+        this.finish(task, 'Canceled', task.cancelAt, 'The task was canceled.');
+      }
+    }
+    this.startEligible(at);
+    for (const participant of this.participants) {
+      const due = participant.nextDue();
+      if (due !== undefined && due <= at) participant.process(at);
+    }
+  }
+
+  /** Starts, per concurrency tag, the oldest queued task whose queue time has come, if the tag is free. */
+  private startEligible(at: number): void {
+    const busy = new Set(
+      this.state.tasks
+        .filter((t) => t.state === 'Executing' || t.state === 'Cancelling')
+        .map((t) => t.concurrencyTag),
+    );
+    const queued = this.state.tasks
+      .filter((t) => t.state === 'Queued' && (t.queueTime === undefined || t.queueTime <= at))
+      .sort((a, b) => idNumber(a.id) - idNumber(b.id));
+    for (const task of queued) {
+      if (busy.has(task.concurrencyTag)) continue;
+      busy.add(task.concurrencyTag);
+      this.start(task, at);
+    }
+  }
+
+  private start(task: TaskRecord, at: number): void {
+    task.state = 'Executing';
+    task.startTime = at;
+    task.lastUpdated = at;
+    const deployment = this.deploymentOf(task);
+    if (deployment)
+      appendDeploymentEvent(this.state, 'DeploymentStarted', deployment, at, systemActor);
+    this.beginStep(task, 0, at);
+  }
+
+  private beginStep(task: TaskRecord, index: number, at: number): void {
+    const step = task.steps[index];
+    if (!step) return;
+    task.currentStep = index;
+    step.status = 'Running';
+    step.started = at;
+    step.logs.push({
+      category: 'Info',
+      occurredAt: at,
+      messageText: `Running "${stepTitle(step)}" on ${workerName}`,
+    });
+    task.stepEndsAt = at + this.stepDuration(task.projectId);
+    task.lastUpdated = at;
+  }
+
+  private endStep(task: TaskRecord, at: number): void {
+    const index = task.currentStep;
+    const step = task.steps[index];
+    if (!step) return;
+    step.ended = at;
+    if (task.failAtStep === index + 1) {
+      step.status = 'Failed';
+      const message = task.failMessage ?? `The step failed: ${stepTitle(step)} exited with code 1.`;
+      step.logs.push({ category: 'Error', occurredAt: at, messageText: message });
+      this.finish(
+        task,
+        'Failed',
+        at,
+        `The deployment failed at Step ${index + 1}: ${stepTitle(step)}`,
+      );
+      return;
+    }
+    step.status = 'Success';
+    step.logs.push({
+      category: 'Info',
+      occurredAt: at,
+      messageText: `${stepTitle(step)} completed successfully`,
+    });
+    if (index + 1 < task.steps.length) this.beginStep(task, index + 1, at);
+    else this.finish(task, 'Success', at, '');
+  }
+
+  private finish(
+    task: TaskRecord,
+    state: 'Success' | 'Failed' | 'Canceled' | 'TimedOut',
+    at: number,
+    error: string,
+  ): void {
+    task.state = state;
+    task.completedTime = at;
+    task.lastUpdated = at;
+    task.errorMessage = error;
+    task.stepEndsAt = undefined;
+    task.cancelAt = undefined;
+    const started = task.startTime !== undefined;
+    for (const step of task.steps) {
+      if (step.status === 'Running') {
+        step.status = state === 'Canceled' ? 'Canceled' : 'Failed';
+        step.ended = at;
+      } else if (step.status === 'Pending' && started) step.status = 'Skipped';
+    }
+    const deployment = this.deploymentOf(task);
+    if (!deployment) return;
+    if (state === 'Success')
+      appendDeploymentEvent(this.state, 'DeploymentSucceeded', deployment, at, systemActor);
+    else if (state === 'Failed')
+      appendDeploymentEvent(this.state, 'DeploymentFailed', deployment, at, systemActor);
+    else if (state === 'Canceled')
+      appendDeploymentEvent(this.state, 'TaskCanceled', deployment, at, systemActor);
+  }
+
+  private deploymentOf(task: TaskRecord): DeploymentRecord | undefined {
+    return task.deploymentId ? find.deployment(this.state, task.deploymentId) : undefined;
+  }
+
+  /** Validates and queues a deployment as POST /deployments does; throws SimValidationError for a 400. */
+  createDeployment(request: DeploymentRequest, actor: Actor, at?: number): DeploymentRecord {
+    this.catchUp();
+    const state = this.state;
+    const problems: string[] = [];
+    const release = request.releaseId ? find.release(state, request.releaseId) : undefined;
+    const environment = state.environments.find((e) => e.id === request.environmentId);
+    if (!request.releaseId) problems.push('ReleaseId is required.');
+    else if (!release) problems.push(`Release ${request.releaseId} was not found.`);
+    if (!request.environmentId) problems.push('EnvironmentId is required.');
+    else if (!environment) problems.push(`Environment ${request.environmentId} was not found.`);
+    if (!release || !environment) throw new SimValidationError(problems);
+    const project = find.project(state, release.projectId);
+    if (!project) throw new SimValidationError([`Project ${release.projectId} was not found.`]);
+    if (request.projectId && request.projectId !== project.id)
+      problems.push(
+        `ProjectId ${request.projectId} does not match the release's project ${project.id}.`,
+      );
+    if (request.channelId && request.channelId !== release.channelId)
+      problems.push(
+        `ChannelId ${request.channelId} does not match the release's channel ${release.channelId}.`,
+      );
+    const tenant = request.tenantId ? find.tenant(state, request.tenantId) : undefined;
+    if (request.tenantId && (!tenant || tenant.id !== request.tenantId))
+      problems.push(`Tenant ${request.tenantId} was not found.`);
+    if (project.tenantedDeploymentMode === 'Tenanted' && !request.tenantId)
+      problems.push(
+        `Project ${project.name} is Tenanted: a TenantId is required (one deployment per tenant).`,
+      );
+    if (project.tenantedDeploymentMode === 'Untenanted' && request.tenantId)
+      problems.push(`Project ${project.name} is Untenanted: it cannot be deployed for a tenant.`);
+    if (tenant && !(tenant.projectEnvironments[project.id] ?? []).includes(environment.id))
+      problems.push(
+        `Tenant ${tenant.name} is not connected to ${project.name} in ${environment.name}.`,
+      );
+    if (
+      problems.length === 0 &&
+      !promotableEnvironments(state, release, tenant?.id ?? null).includes(environment.id)
+    )
+      problems.push(
+        `Release ${release.version} of ${project.name} cannot be deployed to ${environment.name}: its lifecycle requires earlier phases to be deployed successfully first.`,
+      );
+    if (problems.length > 0) throw new SimValidationError(problems);
+
+    const now = at ?? this.clock.now();
+    const deploymentId = nextId(state, 'Deployments');
+    const taskId = nextId(state, 'ServerTasks');
+    const name = `Deploy to ${environment.name}${tenant ? ` for ${tenant.name}` : ''}`;
+    const deployment: DeploymentRecord = {
+      id: deploymentId,
+      name,
+      projectId: project.id,
+      releaseId: release.id,
+      channelId: release.channelId,
+      environmentId: environment.id,
+      tenantId: tenant?.id ?? null,
+      taskId,
+      created: now,
+      queueTime: request.queueTime,
+      queueTimeExpiry: request.queueTimeExpiry,
+      comments: request.comments,
+      deployedBy: actor.username,
+      deployedById: actor.userId === systemActor.userId ? null : actor.userId,
+      options: request.options,
+    };
+    const script = this.takeScript(project.id, environment.id, tenant?.id ?? null);
+    const steps = project.steps.filter(
+      (_, i) => !request.options.skipActions.includes(`step-${i + 1}`),
+    );
+    const task = newTask({
+      id: taskId,
+      name: 'Deploy',
+      description: `Deploy ${project.name} release ${release.version} to ${environment.name}${tenant ? ` for ${tenant.name}` : ''}`,
+      projectId: project.id,
+      environmentId: environment.id,
+      tenantId: tenant?.id ?? null,
+      deploymentId,
+      runbookRunId: undefined,
+      queued: now,
+      queueTime: request.queueTime,
+      queueTimeExpiry: request.queueTimeExpiry,
+      steps,
+      concurrencyTag: concurrencyTag(
+        project.concurrencyTag,
+        project.id,
+        environment.id,
+        tenant?.id ?? null,
+      ),
+    });
+    if (script?.outcome === 'fail') {
+      task.failAtStep = Math.min(Math.max(script.failAtStep ?? steps.length, 1), steps.length);
+      task.failMessage = script.errorMessage;
+    }
+    state.deployments.push(deployment);
+    state.tasks.push(task);
+    appendDeploymentEvent(state, 'DeploymentQueued', deployment, now, actor);
+    this.startEligible(now);
+    this.onChange();
+    return deployment;
+  }
+
+  createRunbookRun(
+    request: {
+      runbookId: string;
+      environmentId: string;
+      tenantId: string | null;
+      comments: string | null;
+      queueTime: number | undefined;
+    },
+    actor: Actor,
+  ): RunbookRunRecord {
+    this.catchUp();
+    const state = this.state;
+    const runbook = state.runbooks.find((r) => r.id === request.runbookId);
+    const environment = state.environments.find((e) => e.id === request.environmentId);
+    const problems: string[] = [];
+    if (!runbook)
+      problems.push(
+        request.runbookId
+          ? `Runbook ${request.runbookId} was not found.`
+          : 'RunbookId is required.',
+      );
+    if (!environment)
+      problems.push(
+        request.environmentId
+          ? `Environment ${request.environmentId} was not found.`
+          : 'EnvironmentId is required.',
+      );
+    const tenant = request.tenantId ? find.tenant(state, request.tenantId) : undefined;
+    if (request.tenantId && !tenant) problems.push(`Tenant ${request.tenantId} was not found.`);
+    if (!runbook || !environment || problems.length > 0) throw new SimValidationError(problems);
+    const now = this.clock.now();
+    const id = nextId(state, 'RunbookRuns');
+    const taskId = nextId(state, 'ServerTasks');
+    const run: RunbookRunRecord = {
+      id,
+      name: `Run ${runbook.name} in ${environment.name}${tenant ? ` for ${tenant.name}` : ''}`,
+      runbookId: runbook.id,
+      projectId: runbook.projectId,
+      environmentId: environment.id,
+      tenantId: tenant?.id ?? null,
+      taskId,
+      created: now,
+      queueTime: request.queueTime,
+      comments: request.comments,
+      deployedBy: actor.username,
+    };
+    const task = newTask({
+      id: taskId,
+      name: 'RunbookRun',
+      description: `Run runbook ${runbook.name} in ${environment.name}${tenant ? ` for ${tenant.name}` : ''}`,
+      projectId: runbook.projectId,
+      environmentId: environment.id,
+      tenantId: tenant?.id ?? null,
+      deploymentId: undefined,
+      runbookRunId: id,
+      queued: now,
+      queueTime: request.queueTime,
+      queueTimeExpiry: undefined,
+      steps: runbook.steps,
+      concurrencyTag: `${tenant?.id ?? ''}/${runbook.id}/${environment.id}`,
+    });
+    state.runbookRuns.push(run);
+    state.tasks.push(task);
+    this.startEligible(now);
+    this.onChange();
+    return run;
+  }
+
+  /** Queued -> Canceled at once; Executing -> Cancelling -> Canceled shortly after. Returns the task. */
+  cancelTask(taskId: string): TaskRecord | undefined {
+    this.catchUp();
+    const task = find.task(this.state, taskId);
+    if (!task) return undefined;
+    const now = this.clock.now();
+    if (task.state === 'Queued') {
+      this.finish(task, 'Canceled', now, 'The task was canceled.');
+      this.startEligible(now);
+    } else if (task.state === 'Executing') {
+      task.state = 'Cancelling';
+      task.lastUpdated = now;
+      task.cancelAt = now + Math.min(cancelDelayMs, Math.max(0, (task.stepEndsAt ?? now) - now));
+      task.stepEndsAt = undefined;
+    }
+    this.onChange();
+    return task;
+  }
+
+  private takeScript(
+    projectId: string,
+    environmentId: string,
+    tenantId: string | null,
+  ): OutcomeScript | undefined {
+    const index = this.scripts.findIndex(
+      (s) =>
+        s.projectId === projectId &&
+        s.environmentId === environmentId &&
+        (s.tenantId === undefined || s.tenantId === tenantId),
+    );
+    const script = this.scripts[index];
+    if (!script) return undefined;
+    script.remaining -= 1;
+    if (script.remaining <= 0) this.scripts.splice(index, 1);
+    return script;
+  }
+}
+
+export function stepTitle(step: StepRecord): string {
+  return step.name.replace(/^Step \d+: /, '');
+}
+
+/** Octopus.Task.ConcurrencyTag with the default "#{Octopus.Deployment.Tenant.Id}/#{Octopus.Project.Id}/#{Octopus.Environment.Id}". */
+export function concurrencyTag(
+  template: string | undefined,
+  projectId: string,
+  environmentId: string,
+  tenantId: string | null,
+): string {
+  return (
+    template ?? '#{Octopus.Deployment.Tenant.Id}/#{Octopus.Project.Id}/#{Octopus.Environment.Id}'
+  )
+    .replace(/#\{Octopus\.Deployment\.Tenant\.Id\}/g, tenantId ?? '')
+    .replace(/#\{Octopus\.Project\.Id\}/g, projectId)
+    .replace(/#\{Octopus\.Environment\.Id\}/g, environmentId);
+}
+
+export function newTask(fields: {
+  id: string;
+  name: 'Deploy' | 'RunbookRun';
+  description: string;
+  projectId: string;
+  environmentId: string;
+  tenantId: string | null;
+  deploymentId: string | undefined;
+  runbookRunId: string | undefined;
+  queued: number;
+  queueTime: number | undefined;
+  queueTimeExpiry: number | undefined;
+  steps: string[];
+  concurrencyTag: string;
+}): TaskRecord {
+  const { steps, ...rest } = fields;
+  return {
+    ...rest,
+    state: 'Queued',
+    startTime: undefined,
+    completedTime: undefined,
+    lastUpdated: fields.queued,
+    errorMessage: '',
+    steps: steps.map((name, i) => ({
+      name: `Step ${i + 1}: ${name}`,
+      status: 'Pending',
+      started: undefined,
+      ended: undefined,
+      logs: [],
+    })),
+    failAtStep: undefined,
+    failMessage: undefined,
+    currentStep: -1,
+    stepEndsAt: undefined,
+    cancelAt: undefined,
+  };
+}

@@ -1,0 +1,382 @@
+// The Octopus simulator: an HTTP server (node:http) answering Octopus's REST API, plus a /_sim/ control API.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SimClock } from './clock.js';
+import type { SimContext } from './context.js';
+import {
+  ControlError,
+  SimControl,
+  type ClockInput,
+  type CreateReleaseInput,
+  type FaultsInput,
+  type OutcomeScriptInput,
+  type RequestCounts,
+  type StepDurationInput,
+} from './control.js';
+import { SimEngine, SimValidationError } from './engine.js';
+import { FaultInjector } from './faults.js';
+import { LiveMode, type LiveOptions } from './live.js';
+import { dashboardRoutes } from './resources/dashboard.js';
+import { deploymentRoutes } from './resources/deployments.js';
+import { environmentRoutes } from './resources/environments.js';
+import { eventRoutes } from './resources/events.js';
+import { interruptionRoutes } from './resources/interruptions.js';
+import { lifecycleRoutes } from './resources/lifecycles.js';
+import { projectRoutes } from './resources/projects.js';
+import { releaseRoutes } from './resources/releases.js';
+import { rootRoutes } from './resources/root.js';
+import { runbookRoutes } from './resources/runbooks.js';
+import { subscriptionRoutes } from './resources/subscriptions.js';
+import { taskRoutes } from './resources/tasks.js';
+import { tenantRoutes } from './resources/tenants.js';
+import {
+  matchRoute,
+  SimHttpError,
+  type Route,
+  type SimRequest,
+  type SimResponse,
+} from './router.js';
+import type { Scenario } from './scenario.js';
+import sampleScenario from './scenarios/sample.json' with { type: 'json' };
+import { emptyState } from './store.js';
+import { WebhookDispatcher, type WebhookDelivery } from './webhooks.js';
+
+export type { Scenario } from './scenario.js';
+export type { WebhookDelivery } from './webhooks.js';
+export type { LiveOptions } from './live.js';
+
+export const defaultApiKey = 'API-SIMULATOR0000000000000000000';
+const maxBodyBytes = 1024 * 1024;
+
+export interface OctopusSimulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  apiKey?: string;
+  /** Default: the sample scenario (dev/octopus-sim/scenarios/sample.json). */
+  scenario?: Scenario;
+  /** Create and deploy new releases every few minutes (true = every 3 minutes). */
+  live?: boolean | LiveOptions;
+  log?: (line: string) => void;
+}
+
+export interface OctopusSimulator {
+  /** Base URL without a trailing slash, e.g. http://127.0.0.1:51234. */
+  readonly url: string;
+  readonly apiKey: string;
+  stop(): Promise<void>;
+  /** POST /_sim/scenario */
+  loadScenario(scenario: Scenario): { projects: number; environments: number; deployments: number };
+  /** POST /_sim/script */
+  script(script: OutcomeScriptInput): { scripts: number };
+  /** POST /_sim/step-duration */
+  setStepDuration(input: StepDurationInput): { ms: number; project: string | null };
+  /** POST /_sim/webhook-interval */
+  setWebhookBatchInterval(input: { ms: number }): { ms: number };
+  /** POST /_sim/faults */
+  faults(input: FaultsInput): { faults: unknown[] };
+  /** POST /_sim/clock */
+  clock(input: ClockInput): { now: string; paused: boolean };
+  /** The simulator's current time in ms since the epoch. */
+  now(): number;
+  /** GET /_sim/requests */
+  requests(): RequestCounts;
+  /** POST /_sim/requests/reset */
+  resetRequests(): RequestCounts;
+  /** POST /_sim/releases: returns the Octopus release resource (PascalCase). */
+  createRelease(input: CreateReleaseInput): Record<string, unknown>;
+  /** GET /_sim/state */
+  state(): Record<string, unknown>;
+  /** POST /_sim/webhooks/flush */
+  flushWebhooks(): Promise<{ deliveries: number }>;
+  /** GET /_sim/webhooks */
+  webhookDeliveries(): WebhookDelivery[];
+}
+
+const apiRoutes: Route[] = [
+  ...rootRoutes,
+  ...projectRoutes,
+  ...environmentRoutes,
+  ...tenantRoutes,
+  ...lifecycleRoutes,
+  ...releaseRoutes,
+  ...deploymentRoutes,
+  ...taskRoutes,
+  ...dashboardRoutes,
+  ...eventRoutes,
+  ...interruptionRoutes,
+  ...runbookRoutes,
+  ...subscriptionRoutes,
+];
+
+function octopusError(status: number, message: string, errors: string[] = []): SimResponse {
+  return {
+    status,
+    body: {
+      ErrorMessage: message,
+      Errors: errors,
+      Details: null,
+      HelpText: null,
+      HelpLink: null,
+      FullException: null,
+    },
+  };
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        reject(new SimHttpError(413, 'The request body is larger than 1 MB.'));
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new SimHttpError(400, 'The request body is not valid JSON.', [
+      'Send a JSON object with Content-Type: application/json.',
+    ]);
+  }
+}
+
+function send(response: ServerResponse, result: SimResponse): void {
+  const headers: Record<string, string> = { ...result.headers };
+  if (result.status === 204 || result.body === undefined) {
+    response.writeHead(result.status, headers);
+    response.end();
+    return;
+  }
+  const text = JSON.stringify(result.body);
+  headers['Content-Type'] = 'application/json; charset=utf-8';
+  response.writeHead(result.status, headers);
+  response.end(text);
+}
+
+function headerValue(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export async function startOctopusSimulator(
+  options: OctopusSimulatorOptions = {},
+): Promise<OctopusSimulator> {
+  const apiKey = options.apiKey ?? defaultApiKey;
+  const log = options.log ?? (() => undefined);
+  const clock = new SimClock();
+  const faults = new FaultInjector();
+  let url = '';
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const schedule = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (stopped || clock.paused) return;
+    const due = engine.nextDue();
+    if (due === undefined) return;
+    const delay = Math.min(Math.max(0, due - clock.now()), 2_147_000_000);
+    timer = setTimeout(() => engine.catchUp(), delay);
+    timer.unref();
+  };
+  const engine = new SimEngine(emptyState(), clock, schedule);
+  const webhooks = new WebhookDispatcher(
+    () => engine.state,
+    clock,
+    faults,
+    () => url,
+    log,
+  );
+  engine.addParticipant(webhooks);
+  const sim: SimContext = {
+    engine,
+    clock,
+    webhooks,
+    apiUser: { userId: 'Users-1', username: 'api-user', userAgent: 'OctopusClient-js' },
+    state: () => engine.state,
+  };
+  const control = new SimControl(sim, faults);
+  control.loadScenario(options.scenario ?? sampleScenario);
+  if (options.live)
+    engine.addParticipant(new LiveMode(engine, options.live === true ? {} : options.live, log));
+
+  const controlRoutes: Record<string, (body: unknown) => unknown> = {
+    'POST /_sim/scenario': (body) => control.loadScenario(body),
+    'POST /_sim/script': (body) => control.script(body),
+    'POST /_sim/step-duration': (body) => control.setStepDuration(body),
+    'POST /_sim/webhook-interval': (body) => control.setWebhookBatchInterval(body),
+    'POST /_sim/faults': (body) => control.faults(body),
+    'POST /_sim/clock': (body) => control.clock(body),
+    'GET /_sim/requests': () => control.requests(),
+    'POST /_sim/requests/reset': () => control.resetRequests(),
+    'POST /_sim/releases': (body) => control.createRelease(body),
+    'GET /_sim/state': () => control.summary(),
+    'POST /_sim/webhooks/flush': () => control.flushWebhooks(),
+    'GET /_sim/webhooks': () => control.webhookDeliveries(),
+  };
+
+  async function handleControl(
+    method: string,
+    path: string,
+    request: IncomingMessage,
+  ): Promise<SimResponse> {
+    const handler = controlRoutes[`${method} ${path.replace(/\/$/, '')}`];
+    if (!handler)
+      return {
+        status: 404,
+        body: {
+          error: {
+            code: 'not_found',
+            message: `No control endpoint ${method} ${path}. See GET /_sim/state.`,
+          },
+        },
+      };
+    try {
+      const body = parseJson(await readBody(request));
+      const result = await handler(body ?? {});
+      return { status: 200, body: result };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const status = error instanceof ControlError || error instanceof SimHttpError ? 400 : 500;
+      return {
+        status,
+        body: { error: { code: status === 400 ? 'bad_request' : 'internal', message } },
+      };
+    }
+  }
+
+  async function handleApi(
+    method: string,
+    url: URL,
+    request: IncomingMessage,
+  ): Promise<SimResponse> {
+    const path = url.pathname;
+    const match = matchRoute(apiRoutes, method, path);
+    const endpoint =
+      match && 'route' in match ? `${method} ${match.route.template}` : `${method} ${path}`;
+    control.countRequest(endpoint);
+
+    for (const fault of faults.takeHttp(method, path)) {
+      if (fault.type === 'delay')
+        await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      else if (fault.type === 'rateLimit')
+        return {
+          ...octopusError(
+            429,
+            'You have exceeded the rate limit. Wait before sending more requests.',
+            ['Too many requests (simulated).'],
+          ),
+          headers: { 'Retry-After': String(fault.retryAfterSeconds) },
+        };
+      else
+        return octopusError(
+          fault.status,
+          `The server had a problem handling the request (simulated ${fault.status}).`,
+        );
+    }
+
+    const key =
+      headerValue(request, 'x-octopus-apikey') ??
+      [...url.searchParams].find(([k]) => k.toLowerCase() === 'apikey')?.[1];
+    if (key !== apiKey)
+      return octopusError(
+        401,
+        'You must be logged in to perform this action. Please provide a valid API key in the X-Octopus-ApiKey header.',
+      );
+
+    if (!match)
+      return octopusError(404, 'The resource you requested was not found.', [
+        `There is no resource at ${method} ${path}.`,
+      ]);
+    if ('methodNotAllowed' in match)
+      return octopusError(405, `The method ${method} is not allowed on ${path}.`);
+    const simRequest: SimRequest = {
+      method,
+      path,
+      params: match.params,
+      query: url.searchParams,
+      body: parseJson(await readBody(request)),
+      headers: request.headers,
+    };
+    engine.catchUp();
+    return await match.route.handler(simRequest, sim);
+  }
+
+  const server = http.createServer((request, response) => {
+    const method = (request.method ?? 'GET').toUpperCase();
+    const requestUrl = new URL(request.url ?? '/', 'http://localhost');
+    const isControl = requestUrl.pathname === '/_sim' || requestUrl.pathname.startsWith('/_sim/');
+    const work = isControl
+      ? handleControl(method, requestUrl.pathname, request)
+      : handleApi(method, requestUrl, request);
+    work
+      .catch((error: unknown) => {
+        if (error instanceof SimHttpError)
+          return octopusError(error.status, error.message, error.errors);
+        if (error instanceof SimValidationError)
+          return octopusError(error.status, 'There was a problem with your request.', error.errors);
+        log(
+          `simulator error on ${method} ${requestUrl.pathname}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        );
+        return octopusError(500, 'The simulator failed while handling the request; see its log.');
+      })
+      .then((result) => send(response, result))
+      .catch(() => response.destroy());
+  });
+  server.keepAliveTimeout = 1000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  url = `http://${host}:${address.port}`;
+  log(
+    `Octopus simulator listening on ${url} (space ${engine.state.space.name}, ${engine.state.projects.length} projects)`,
+  );
+  schedule();
+
+  return {
+    url,
+    apiKey,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      webhooks.stop();
+      // A receiver that never answers must not hold stop() up for its whole WebhookTimeout.
+      await Promise.race([webhooks.idle(), new Promise((resolve) => setTimeout(resolve, 500))]);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+    loadScenario: (scenario) => control.loadScenario(scenario),
+    script: (input) => control.script(input),
+    setStepDuration: (input) => control.setStepDuration(input),
+    setWebhookBatchInterval: (input) => control.setWebhookBatchInterval(input),
+    faults: (input) => control.faults(input),
+    clock: (input) => control.clock(input),
+    now: () => clock.now(),
+    requests: () => control.requests(),
+    resetRequests: () => control.resetRequests(),
+    createRelease: (input) => control.createRelease(input),
+    state: () => control.summary(),
+    flushWebhooks: () => control.flushWebhooks(),
+    webhookDeliveries: () => control.webhookDeliveries(),
+  };
+}
