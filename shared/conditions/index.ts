@@ -1,0 +1,33 @@
+// Conditions about what is deployed where, and Octopus's version ordering.
+export {
+  checkCondition,
+  checkConditions,
+  expandCondition,
+  judgeLeaf,
+  judgeLeaves,
+  leafNeeds,
+  type ConditionLeaf,
+  type ConditionResult,
+  type ConditionScope,
+} from './evaluate.js';
+export {
+  DeploymentSnapshot,
+  UnknownNamesError,
+  emptyNeeds,
+  isActiveState,
+  mergeNeeds,
+  readSnapshot,
+  type NamedCell,
+  type SnapshotNeeds,
+} from './snapshot.js';
+export {
+  compareVersions,
+  highestInRange,
+  inRange,
+  parseVersion,
+  parseVersionRange,
+  versionAtLeast,
+  VersionRangeError,
+  type ParsedVersion,
+  type VersionRange,
+} from './semver.js';
