@@ -22,12 +22,7 @@ export {
 } from './snapshot.js';
 export {
   compareVersions,
-  highestInRange,
-  inRange,
-  parseVersion,
+  isSemanticVersion,
   parseVersionRange,
-  versionAtLeast,
-  VersionRangeError,
-  type ParsedVersion,
-  type VersionRange,
-} from './semver.js';
+  satisfiesRange,
+} from './versions.js';
