@@ -1,0 +1,68 @@
+// Builds the daily report for one local date: gather each space's day (and the day before), summarize.
+import type { Clock } from '../clock.js';
+import type { OctopusClient } from '../octopus/index.js';
+import { addDays, dayWindow, type LocalDate } from './dayWindow.js';
+import { describeScope, gatherSpace, type GatherOptions, type ReportScope } from './gather.js';
+import type { DailyReport, ReportDeployment, ReportTotals } from './model.js';
+import { summarize, totalsOf } from './summarize.js';
+
+export interface ReportSources {
+  /** The Octopus client of a space (name, slug or id). */
+  clientFor(space: string): OctopusClient;
+  scope: ReportScope;
+  clock: Clock;
+}
+
+export interface BuildOptions extends Pick<GatherOptions, 'pageSize' | 'idsPerCall'> {
+  /**
+   * Totals of the day before, when already known (the job keeps them with each sent report);
+   * `'read'` (default) reads them from Octopus, `'skip'` leaves the change out.
+   */
+  previous?: ReportTotals | 'read' | 'skip';
+}
+
+export async function buildDailyReport(
+  sources: ReportSources,
+  date: LocalDate,
+  zone: string,
+  options: BuildOptions = {},
+): Promise<DailyReport> {
+  const window = dayWindow(date, zone);
+  const clients = sources.scope.spaces.map((space) => ({ space, client: sources.clientFor(space) }));
+  const before = new Map(clients.map(({ client }) => [client, client.calls.total]));
+  const gather = { pageSize: options.pageSize, idsPerCall: options.idsPerCall };
+
+  const rows: ReportDeployment[] = [];
+  const notes: string[] = [];
+  for (const { space, client } of clients) {
+    const day = await gatherSpace(client, space, window, sources.scope, gather);
+    rows.push(...day.rows);
+    notes.push(...day.notes);
+  }
+
+  let previous: ReportTotals | undefined;
+  const wanted = options.previous ?? 'read';
+  if (wanted === 'read') {
+    const previousWindow = dayWindow(addDays(date, -1), zone);
+    const previousRows: ReportDeployment[] = [];
+    for (const { space, client } of clients) {
+      const day = await gatherSpace(client, space, previousWindow, sources.scope, { ...gather, totalsOnly: true });
+      previousRows.push(...day.rows);
+    }
+    previous = totalsOf(previousRows);
+  } else if (wanted !== 'skip') {
+    previous = wanted;
+  }
+
+  let calls = 0;
+  for (const [client, total] of before) calls += client.calls.total - total;
+  return summarize({
+    window,
+    rows,
+    previous,
+    scope: describeScope(sources.scope),
+    notes: [...new Set(notes)],
+    octopusCalls: calls,
+    generatedAt: sources.clock.now(),
+  });
+}

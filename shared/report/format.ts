@@ -1,0 +1,76 @@
+// Shared wording for both parts of the report: durations, rates, changes, dates, outcomes.
+import { localTimeOf } from './dayWindow.js';
+import type { Outcome, ReportTotals } from './model.js';
+
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined) return '–';
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${String(seconds % 60).padStart(2, '0')} s`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
+}
+
+export function formatRate(rate: number | undefined): string {
+  return rate === undefined ? '–' : `${(rate * 100).toFixed(rate === 1 || rate === 0 ? 0 : 1)}%`;
+}
+
+/** "+12", "−3", "±0" against the day before; empty when there is no day before. */
+export function formatChange(now: number, before: number | undefined): string {
+  if (before === undefined) return '';
+  const diff = now - before;
+  if (diff === 0) return '±0';
+  return diff > 0 ? `+${diff}` : `−${Math.abs(diff)}`;
+}
+
+/** Change of a rate in percentage points. */
+export function formatRateChange(now: number | undefined, before: number | undefined): string {
+  if (now === undefined || before === undefined) return '';
+  const points = (now - before) * 100;
+  if (Math.abs(points) < 0.05) return '±0 pts';
+  return `${points > 0 ? '+' : '−'}${Math.abs(points).toFixed(1)} pts`;
+}
+
+export function formatDurationChange(now: number | undefined, before: number | undefined): string {
+  if (now === undefined || before === undefined) return '';
+  const diff = now - before;
+  if (Math.abs(diff) < 1000) return '±0 s';
+  return `${diff > 0 ? '+' : '−'}${formatDuration(Math.abs(diff))}`;
+}
+
+export function outcomeLabel(outcome: Outcome, state: string): string {
+  switch (outcome) {
+    case 'Success':
+      return 'Succeeded';
+    case 'Failed':
+      return 'Failed';
+    case 'TimedOut':
+      return 'Timed out';
+    case 'Canceled':
+      return 'Canceled';
+    case 'Other':
+      return state;
+  }
+}
+
+/** "Friday, 20 November 2026". */
+export function longDate(date: string): string {
+  const [y, m, d] = date.split('-').map(Number);
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'UTC',
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+  }).format(new Date(Date.UTC(y ?? 0, (m ?? 1) - 1, d ?? 1)));
+}
+
+export function localTime(ms: number | undefined, zone: string): string {
+  return ms === undefined ? '–' : localTimeOf(ms, zone);
+}
+
+export function subjectOf(date: string, totals: ReportTotals): string {
+  if (totals.deployments === 0) return `Deployments ${date}: none`;
+  const failed = totals.failed > 0 ? `, ${totals.failed} failed` : '';
+  return `Deployments ${date}: ${totals.deployments} (${formatRate(totals.successRate)} succeeded${failed})`;
+}

@@ -1,0 +1,99 @@
+// The report as plain text: the same facts as the HTML part, for clients that show text only.
+import {
+  formatChange,
+  formatDuration,
+  formatDurationChange,
+  formatRate,
+  formatRateChange,
+  localTime,
+  longDate,
+  outcomeLabel,
+} from './format.js';
+import type { DailyReport } from './model.js';
+
+export interface TextOptions {
+  /** Most deployment rows listed by environment (failures are always listed). Default: all. */
+  maxRows?: number;
+  fullReportUrl?: string;
+}
+
+function withChange(value: string, change: string): string {
+  return change ? `${value} (${change} vs day before)` : value;
+}
+
+export function renderText(report: DailyReport, options: TextOptions = {}): string {
+  const t = report.totals;
+  const p = report.previous;
+  const lines: string[] = [];
+  lines.push(`Deployments on ${longDate(report.date)}`);
+  lines.push(`${report.zone}, ${report.window.hours} hours${report.window.hours !== 24 ? ' (clocks changed)' : ''} · ${report.scope}`);
+  lines.push('');
+  if (t.deployments === 0) {
+    lines.push(`No deployments finished on ${longDate(report.date)} (${report.zone}) in ${report.scope}.`);
+    if (p) lines.push(`The day before had ${p.deployments}.`);
+  } else {
+    lines.push(`Deployments:     ${withChange(String(t.deployments), formatChange(t.deployments, p?.deployments))}`);
+    lines.push(`Succeeded:       ${withChange(String(t.succeeded), formatChange(t.succeeded, p?.succeeded))}`);
+    lines.push(`Failed:          ${withChange(String(t.failed), formatChange(t.failed, p?.failed))}`);
+    lines.push(`Canceled:        ${withChange(String(t.canceled), formatChange(t.canceled, p?.canceled))}`);
+    lines.push(`Success rate:    ${withChange(formatRate(t.successRate), formatRateChange(t.successRate, p?.successRate))}`);
+    lines.push(
+      `Median duration: ${withChange(formatDuration(t.medianDurationMs), formatDurationChange(t.medianDurationMs, p?.medianDurationMs))}`,
+    );
+    lines.push(
+      `Longest:         ${withChange(formatDuration(t.longestDurationMs), formatDurationChange(t.longestDurationMs, p?.longestDurationMs))}`,
+    );
+
+    if (report.failures.length > 0) {
+      lines.push('', `FAILURES (${report.failures.length})`);
+      for (const d of report.failures) {
+        lines.push('');
+        lines.push(`* ${[d.project, d.environment, d.tenant, d.version].filter((x) => !!x).join(' · ')}`);
+        lines.push(`  ${outcomeLabel(d.outcome, d.state)}: ${d.error || 'Octopus recorded no error message.'}`);
+        lines.push(`  Started by ${d.deployedBy} at ${localTime(d.started, report.zone)}, ran ${formatDuration(d.durationMs)}`);
+        if (d.taskUrl) lines.push(`  ${d.taskUrl}`);
+      }
+    }
+
+    lines.push('', 'PER HOUR (finished; succeeded/failed/other)');
+    lines.push(
+      report.hours
+        .filter((h) => h.succeeded + h.failed + h.other > 0)
+        .map((h) => `${h.label}h ${h.succeeded}/${h.failed}/${h.other}`)
+        .join('  '),
+    );
+
+    lines.push('', 'BY ENVIRONMENT AND PROJECT');
+    let budget = options.maxRows ?? Number.POSITIVE_INFINITY;
+    let omitted = 0;
+    for (const env of report.groups) {
+      lines.push('', `${env.environment} (${env.count})`);
+      for (const project of env.projects) {
+        lines.push(
+          `  ${project.project}: ${project.deployments.length} deployed, ${project.succeeded} succeeded${project.failed ? `, ${project.failed} failed` : ''}`,
+        );
+        for (const d of project.deployments) {
+          if (budget <= 0) {
+            omitted += 1;
+            continue;
+          }
+          budget -= 1;
+          const tenant = d.tenant ? ` for ${d.tenant}` : '';
+          lines.push(
+            `    ${d.version || '–'}${tenant} · ${localTime(d.started, report.zone)} · ${formatDuration(d.durationMs)} · ${d.deployedBy} · ${outcomeLabel(d.outcome, d.state)}`,
+          );
+        }
+      }
+    }
+    if (omitted > 0) {
+      lines.push(
+        '',
+        `${omitted} more deployments are not listed to keep this email small; the totals count them.` +
+          (options.fullReportUrl ? ` Full report: ${options.fullReportUrl}` : ''),
+      );
+    }
+  }
+  if (report.notes.length > 0) lines.push('', ...report.notes.map((n) => `Note: ${n}`));
+  lines.push('', `Generated ${report.generatedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC by Octopus Coordinator from ${report.octopusCalls} Octopus requests.`);
+  return `${lines.join('\n')}\n`;
+}
