@@ -22,6 +22,7 @@ import { environmentRoutes } from './resources/environments.js';
 import { eventRoutes } from './resources/events.js';
 import { interruptionRoutes } from './resources/interruptions.js';
 import { lifecycleRoutes } from './resources/lifecycles.js';
+import { progressionRoutes } from './resources/progression.js';
 import { projectRoutes } from './resources/projects.js';
 import { releaseRoutes } from './resources/releases.js';
 import { rootRoutes } from './resources/root.js';
@@ -101,6 +102,7 @@ const apiRoutes: Route[] = [
   ...tenantRoutes,
   ...lifecycleRoutes,
   ...releaseRoutes,
+  ...progressionRoutes,
   ...deploymentRoutes,
   ...taskRoutes,
   ...dashboardRoutes,

@@ -7,7 +7,7 @@ import { isoOrNull, isoTime, proseDuration } from '../time.js';
 import { spaceOf } from './common.js';
 import { projectGroupId } from './projects.js';
 
-function renderItem(
+export function renderDashboardItem(
   deployment: DeploymentRecord,
   sim: SimContext,
   isCurrent: boolean,
@@ -85,12 +85,12 @@ function dashboard(
     );
     const [current, ...older] = ordered;
     if (!current) continue;
-    items.push(renderItem(current, sim, true, false));
+    items.push(renderDashboardItem(current, sim, true, false));
     if (filter.includePrevious) {
       const previous = older.find(
         (d) => state.tasks.find((t) => t.id === d.taskId)?.state === 'Success',
       );
-      if (previous) items.push(renderItem(previous, sim, false, true));
+      if (previous) items.push(renderDashboardItem(previous, sim, false, true));
     }
   }
   const lifecycleEnvironments = (lifecycleId: string): string[] => {
