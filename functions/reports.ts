@@ -1,0 +1,46 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { readQuery } from '../shared/http/body.js';
+import { jsonApi } from '../shared/http/handler.js';
+import {
+  addDays,
+  buildReportFor,
+  localDateOf,
+  parseReportDate,
+  parseTimeZone,
+  renderHtml,
+  ReportDateError,
+} from '../shared/report/index.js';
+import { getRuntime } from '../shared/runtime/runtime.js';
+
+function checked(parse: (value: string) => string) {
+  return z.string().transform((value, ctx) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof ReportDateError ? err.message : String(err) });
+      return z.NEVER;
+    }
+  });
+}
+
+const query = z.object({
+  date: checked(parseReportDate).optional(),
+  zone: checked(parseTimeZone).optional(),
+});
+
+/** GET /api/reports/daily?date=YYYY-MM-DD[&zone=…]: the day's full report as HTML (default: yesterday). */
+export async function dailyReportPage(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const { date, zone } = readQuery(request, query);
+  const runtime = await getRuntime();
+  const reportZone = zone ?? runtime.settings.report.timeZone;
+  const day = date ?? addDays(localDateOf(runtime.clock.now(), reportZone), -1);
+  const report = await buildReportFor(runtime, day, reportZone);
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+    body: renderHtml(report),
+  };
+}
+
+app.http('reportsDaily', { route: 'reports/daily', methods: ['GET'], authLevel: 'function', handler: jsonApi(dailyReportPage) });
