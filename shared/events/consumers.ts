@@ -1,0 +1,33 @@
+// Who hears about each stored Octopus event. Add a consumer here to act on events (runs, rules, ...).
+//
+// A consumer must be idempotent: the same event can reach it more than once (a retry after another
+// consumer failed, the poll and the immediate pass racing, two instances). Claim side effects with
+// createIfAbsent, as the watches do. Throwing leaves the event pending; it is retried on later polls.
+import type { Log } from '../runtime/log.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { StatusSnapshot } from '../status/snapshot.js';
+import { watchEventConsumer } from '../watches/consumers.js';
+import type { OctopusWebhookEvent } from './payload.js';
+
+export interface EventContext {
+  /** Set when the status poll processes the event: a dashboard read taken after the event was stored. */
+  snapshot?: StatusSnapshot;
+  /**
+   * Project sets already re-read from Octopus during this pass. Every event of a pass was stored
+   * before the pass began, so a set in here needs no second read for a later event of the pass.
+   */
+  refreshedSets: Set<string>;
+}
+
+export interface EventConsumer {
+  /** Shown in logs and in the error recorded on a failed event. */
+  name: string;
+  handle(
+    runtime: Runtime,
+    event: OctopusWebhookEvent,
+    log: Log,
+    context: EventContext,
+  ): Promise<void>;
+}
+
+export const eventConsumers: EventConsumer[] = [watchEventConsumer];

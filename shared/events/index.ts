@@ -1,0 +1,13 @@
+// Octopus events in: the webhook's steps (verify, read, parse, store, process) and the consumer registry.
+export { receiveOctopusEvent, type WebhookAnswer } from './receive.js';
+export { eventConsumers, type EventConsumer, type EventContext } from './consumers.js';
+export {
+  deploymentCategories,
+  deploymentEventFacts,
+  relatedId,
+  type DeploymentCategory,
+  type DeploymentEventFacts,
+  type OctopusWebhookEvent,
+} from './payload.js';
+export { processPendingEvents, processStoredEvents, immediateProcessingIdle } from './process.js';
+export { storeHeldEvents, unstoredEventCount } from './unstored.js';

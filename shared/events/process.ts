@@ -1,0 +1,154 @@
+// Step 5: hand stored events to the consumers, after the webhook has answered. Runs twice over:
+// right after storing (in the receiving instance) and from the status poll (any instance), so an
+// event is not lost when an instance stops between answering and processing.
+import type { Log } from '../runtime/log.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { StatusSnapshot } from '../status/snapshot.js';
+import { eventConsumers, type EventConsumer, type EventContext } from './consumers.js';
+import {
+  advanceWatermark,
+  markEventsProcessed,
+  readRecentEvents,
+  recordEventFailure,
+  type StoredEvent,
+} from './store.js';
+
+export interface ProcessResult {
+  processed: number;
+  failed: number;
+  setAside: number;
+}
+
+/** Run every consumer on each event; mark the ones all consumers accepted, record failures on the rest. */
+export async function processStoredEvents(
+  runtime: Runtime,
+  events: readonly StoredEvent[],
+  log: Log,
+  context: EventContext,
+  consumers: readonly EventConsumer[] = eventConsumers,
+): Promise<ProcessResult> {
+  const done: string[] = [];
+  const result: ProcessResult = { processed: 0, failed: 0, setAside: 0 };
+  for (const stored of events) {
+    const failures: string[] = [];
+    for (const consumer of consumers) {
+      try {
+        await consumer.handle(runtime, stored.event, log, context);
+      } catch (err) {
+        failures.push(`${consumer.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (failures.length === 0) {
+      done.push(stored.rowKey);
+      continue;
+    }
+    result.failed += 1;
+    const message = failures.join('; ');
+    log.warn(
+      `Event ${stored.event.Id} (${stored.event.Category}) failed and stays pending: ${message}`,
+    );
+    const setAside = await recordEventFailure(
+      runtime.tables,
+      stored,
+      message,
+      runtime.clock.now(),
+    ).catch(() => false);
+    if (setAside) {
+      result.setAside += 1;
+      log.error(
+        `Event ${stored.event.Id} failed ${stored.attempts + 1} times and is set aside; see lastError on its row in the events table.`,
+      );
+    }
+  }
+  await markEventsProcessed(runtime.tables, done, runtime.clock.now());
+  result.processed = done.length;
+  return result;
+}
+
+/**
+ * The status poll's pass: every stored event not yet processed (after the watermark), then the
+ * watermark moves over the prefix that is done. `snapshot` was taken after the events were listed.
+ */
+export async function processPendingEvents(
+  runtime: Runtime,
+  log: Log,
+  takeSnapshot: () => Promise<StatusSnapshot | undefined>,
+): Promise<ProcessResult & { snapshot: StatusSnapshot | undefined }> {
+  const { events } = await readRecentEvents(runtime.tables);
+  const pending = events.filter((e) => !e.processed);
+  const snapshot = await takeSnapshot();
+  const result = await processStoredEvents(runtime, pending, log, {
+    refreshedSets: new Set(),
+    ...(snapshot ? { snapshot } : {}),
+  });
+  const failedKeys = new Set<string>();
+  if (result.failed > result.setAside) {
+    // Events still pending stop the watermark; re-read to learn which (a cheap key-range read).
+    const again = await readRecentEvents(runtime.tables);
+    for (const e of again.events) if (!e.processed) failedKeys.add(e.rowKey);
+  }
+  let watermark: string | undefined;
+  for (const e of events) {
+    if (failedKeys.has(e.rowKey)) break;
+    watermark = e.rowKey;
+  }
+  if (watermark) await advanceWatermark(runtime.tables, watermark);
+  return { ...result, snapshot };
+}
+
+/** Per-runtime queue for processing right after the answer: coalesces bursts into passes. */
+class ImmediatePass {
+  private queue: StoredEvent[] = [];
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly log: Log,
+  ) {}
+
+  add(stored: StoredEvent): void {
+    this.queue.push(stored);
+    this.running ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+  }
+
+  idle(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        await processStoredEvents(this.runtime, batch, this.log, {
+          refreshedSets: new Set(),
+        }).catch((err: unknown) => {
+          // The events stay pending in storage; the status poll picks them up.
+          this.log.warn(
+            `Processing ${batch.length} event(s) right after receipt failed; the status poll will retry: ${(err as Error).message}`,
+          );
+        });
+      }
+    } finally {
+      // No await between the empty check and here, so nothing can be queued unseen.
+      this.running = undefined;
+    }
+  }
+}
+
+const passes = new WeakMap<Runtime, ImmediatePass>();
+
+/** Process a just-stored event soon, without delaying the webhook's answer. */
+export function processSoon(runtime: Runtime, stored: StoredEvent, log: Log): void {
+  let pass = passes.get(runtime);
+  if (!pass) {
+    pass = new ImmediatePass(runtime, log);
+    passes.set(runtime, pass);
+  }
+  pass.add(stored);
+}
+
+/** Resolves when this runtime's immediate processing has nothing left (tests, benchmarks, shutdown). */
+export function immediateProcessingIdle(runtime: Runtime): Promise<void> {
+  return passes.get(runtime)?.idle() ?? Promise.resolve();
+}

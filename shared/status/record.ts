@@ -1,0 +1,168 @@
+// Each set's combined state per environment (and tenant), kept in Table Storage for GET /api/status.
+// A row is written only when what it shows changed, so an idle poll costs one read per set.
+import { createIfAbsent, listPartition, updateIfMatch } from '../storage/conditional.js';
+import { encodeKey } from '../storage/keys.js';
+import { toJsonProperty } from '../storage/limits.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { SetCell, SetCellState, StatusSnapshot } from './snapshot.js';
+
+export const setStatusTable = 'setstatus';
+const pollPartition = '~poll';
+const pollRow = 'last';
+
+/** A project's current deployment as recorded. */
+export interface RecordedProject {
+  project: string;
+  projectId: string;
+  release: string | null;
+  releaseId: string | null;
+  state: string | null;
+  deploymentId: string | null;
+  taskId: string | null;
+  created: string | null;
+  completedTime: string | null;
+}
+
+export interface SetStatusRow {
+  set: string;
+  space: string;
+  spaceId: string;
+  environment: string;
+  environmentId: string;
+  tenant: string;
+  tenantId: string;
+  state: SetCellState;
+  fingerprint: string;
+  /** When this state and these deployments were first seen. */
+  since: string;
+  projects: string;
+}
+
+export function setPartition(set: string): string {
+  return encodeKey(set);
+}
+
+export function cellRowKey(environment: string, tenant: string | null): string {
+  return encodeKey(`${environment}\u0001${tenant ?? ''}`);
+}
+
+export function recordedProjects(cell: SetCell): RecordedProject[] {
+  return cell.projects.map((p) => ({
+    project: p.project,
+    projectId: p.projectId,
+    release: p.current?.ReleaseVersion ?? null,
+    releaseId: p.current?.ReleaseId ?? null,
+    state: p.current?.State ?? null,
+    deploymentId: p.current?.DeploymentId ?? p.current?.Id ?? null,
+    taskId: p.current?.TaskId ?? null,
+    created: p.current?.Created ?? null,
+    completedTime: p.current?.CompletedTime ?? null,
+  }));
+}
+
+/** Write the cells that changed; returns how many rows were written. */
+export async function recordSetStatus(runtime: Runtime, snapshot: StatusSnapshot): Promise<number> {
+  const table = await runtime.tables.table(setStatusTable);
+  const bySet = new Map<string, SetCell[]>();
+  for (const cell of snapshot.cells) bySet.set(cell.set, [...(bySet.get(cell.set) ?? []), cell]);
+  let written = 0;
+  const now = snapshot.takenAt.toISOString();
+  await Promise.all(
+    [...bySet].map(async ([set, cells]) => {
+      const existing = new Map(
+        (await listPartition<SetStatusRow>(table, setPartition(set))).map((row) => [
+          row.rowKey ?? '',
+          row,
+        ]),
+      );
+      for (const cell of cells) {
+        const projects = recordedProjects(cell);
+        const fingerprint = JSON.stringify([
+          cell.state,
+          projects.map((p) => [p.deploymentId, p.state]),
+        ]);
+        const rowKey = cellRowKey(cell.environment, cell.tenant?.name ?? null);
+        const before = existing.get(rowKey);
+        if (before?.fingerprint === fingerprint) continue;
+        const row = {
+          partitionKey: setPartition(set),
+          rowKey,
+          set,
+          space: cell.space,
+          spaceId: cell.spaceId,
+          environment: cell.environment,
+          environmentId: cell.environmentId,
+          tenant: cell.tenant?.name ?? '',
+          tenantId: cell.tenant?.id ?? '',
+          state: cell.state,
+          fingerprint,
+          since: now,
+          projects: toJsonProperty(setStatusTable, 'projects', projects),
+        };
+        // A lost race means another instance recorded a reading at least as fresh: leave it.
+        const outcome = before?.etag
+          ? await updateIfMatch(table, row, before.etag)
+          : await createIfAbsent(table, row);
+        if (outcome.ok) written += 1;
+      }
+    }),
+  );
+  const problems = toJsonProperty(setStatusTable, 'problems', snapshot.problems.slice(0, 50));
+  await table.upsertEntity(
+    {
+      partitionKey: pollPartition,
+      rowKey: pollRow,
+      at: now,
+      instance: runtime.instanceId,
+      problems,
+      octopusCalls: snapshot.octopusCalls,
+    },
+    'Replace',
+  );
+  return written;
+}
+
+export interface LastPoll {
+  at: string;
+  instance: string;
+  problems: { set: string; message: string }[];
+}
+
+export async function readSetStatusRows(
+  runtime: Runtime,
+  set?: string,
+): Promise<{ rows: SetStatusRow[]; lastPoll: LastPoll | undefined }> {
+  const table = await runtime.tables.table(setStatusTable);
+  const rows: SetStatusRow[] = [];
+  let lastPoll: LastPoll | undefined;
+  const filter = set === undefined ? undefined : setPartition(set);
+  const all =
+    filter === undefined
+      ? table.listEntities<SetStatusRow & { at?: string; instance?: string; problems?: string }>()
+      : undefined;
+  if (all) {
+    for await (const row of all) {
+      if (row.partitionKey === pollPartition) {
+        lastPoll = {
+          at: row.at ?? '',
+          instance: row.instance ?? '',
+          problems: JSON.parse(row.problems ?? '[]') as LastPoll['problems'],
+        };
+      } else rows.push(row);
+    }
+    return { rows, lastPoll };
+  }
+  rows.push(...(await listPartition<SetStatusRow>(table, filter ?? '')));
+  const poll = await listPartition<{ at: string; instance: string; problems: string }>(
+    table,
+    pollPartition,
+  );
+  const p = poll[0];
+  if (p)
+    lastPoll = {
+      at: p.at,
+      instance: p.instance,
+      problems: JSON.parse(p.problems) as LastPoll['problems'],
+    };
+  return { rows, lastPoll };
+}

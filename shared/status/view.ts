@@ -1,0 +1,103 @@
+// What GET /api/status shows: each set x environment (x tenant) as last recorded by the poll or a webhook.
+import { notFound } from '../http/errors.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { lastNotifications, type LastNotification } from '../watches/notify.js';
+import { readSetStatusRows, type RecordedProject, type SetStatusRow } from './record.js';
+import { spaceOfSet, taskWebUrl } from './spaceClients.js';
+
+export interface CellView {
+  environment: string;
+  tenant: string | null;
+  state: SetStatusRow['state'];
+  complete: boolean;
+  /** When this state with these deployments was first seen. */
+  since: string;
+  projects: (RecordedProject & { taskUrl: string | null })[];
+  lastNotified: { watch: string; at: string; releases: LastNotification['releases'] } | null;
+}
+
+export interface SetView {
+  set: string;
+  description: string | null;
+  space: string;
+  projects: string[];
+  watches: string[];
+  cells: CellView[];
+  /** Why this set could not be read on the last poll, if it could not. */
+  problem: string | null;
+}
+
+export interface StatusView {
+  lastPoll: { at: string; instance: string } | null;
+  sets: SetView[];
+}
+
+function cellView(runtime: Runtime, row: SetStatusRow, notices: LastNotification[]): CellView {
+  const projects = (JSON.parse(row.projects) as RecordedProject[]).map((p) => ({
+    ...p,
+    taskUrl: p.taskId ? (taskWebUrl(runtime, row.spaceId, p.taskId) ?? null) : null,
+  }));
+  const tenant = row.tenant || null;
+  const mine = notices
+    .filter(
+      (n) =>
+        n.environment.toLowerCase() === row.environment.toLowerCase() &&
+        (n.tenant === tenant || (n.tenant === 'all tenants' && tenant !== null)),
+    )
+    .sort((a, b) => b.at.localeCompare(a.at))[0];
+  return {
+    environment: row.environment,
+    tenant,
+    state: row.state,
+    complete: row.state === 'complete',
+    since: row.since,
+    projects,
+    lastNotified: mine ? { watch: mine.watch, at: mine.at, releases: mine.releases } : null,
+  };
+}
+
+export async function statusView(runtime: Runtime, only?: string): Promise<StatusView> {
+  const sets = runtime.config.projectSets;
+  const wanted =
+    only === undefined
+      ? Object.keys(sets)
+      : Object.keys(sets).filter((s) => s.toLowerCase() === only.toLowerCase());
+  if (only !== undefined && wanted.length === 0) {
+    const known = Object.keys(sets).join(', ') || 'none';
+    throw notFound(
+      `There is no project set "${only}" in the coordination config (sets: ${known}).`,
+    );
+  }
+  const { rows, lastPoll } = await readSetStatusRows(
+    runtime,
+    wanted.length === 1 ? wanted[0] : undefined,
+  );
+  const watchNames = runtime.config.watches
+    .filter((w) => wanted.includes(w.set))
+    .map((w) => w.name);
+  const notices = await lastNotifications(runtime, watchNames);
+  return {
+    lastPoll: lastPoll ? { at: lastPoll.at, instance: lastPoll.instance } : null,
+    sets: wanted.map((name) => {
+      const set = sets[name];
+      const watches = runtime.config.watches.filter((w) => w.set === name);
+      const watchNoticeList = notices.filter((n) => watches.some((w) => w.name === n.watch));
+      return {
+        set: name,
+        description: set?.description ?? null,
+        space: spaceOfSet(runtime, name),
+        projects: set?.projects ?? [],
+        watches: watches.map((w) => w.name),
+        cells: rows
+          .filter((r) => r.set === name)
+          .map((r) => cellView(runtime, r, watchNoticeList))
+          .sort(
+            (a, b) =>
+              a.environment.localeCompare(b.environment) ||
+              (a.tenant ?? '').localeCompare(b.tenant ?? ''),
+          ),
+        problem: lastPoll?.problems.find((p) => p.set === name || p.set === '*')?.message ?? null,
+      };
+    }),
+  };
+}

@@ -1,0 +1,104 @@
+// Watches plugged into the two registries: the status poll's snapshot and each stored webhook event.
+import type { EventConsumer } from '../events/consumers.js';
+import { deploymentEventFacts } from '../events/payload.js';
+import type { Log } from '../runtime/log.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { StatusConsumer } from '../status/consumers.js';
+import { recordSetStatus } from '../status/record.js';
+import { takeStatusSnapshot, type StatusSnapshot } from '../status/snapshot.js';
+import { octopusForSpace, spaceOfSet } from '../status/spaceClients.js';
+import { watchNotices } from './evaluate.js';
+import { deliverNotice, type DeliveryOutcome } from './notify.js';
+
+/** Evaluate the watches of `sets` (default all) against a snapshot and deliver what is due. */
+export async function fireWatches(
+  runtime: Runtime,
+  snapshot: StatusSnapshot,
+  log: Log,
+  sets?: ReadonlySet<string>,
+): Promise<Record<DeliveryOutcome, number>> {
+  const counts: Record<DeliveryOutcome, number> = {
+    sent: 0,
+    'already-sent': 0,
+    'in-progress': 0,
+    failed: 0,
+    rejected: 0,
+  };
+  for (const watch of runtime.config.watches) {
+    if (sets && !sets.has(watch.set)) continue;
+    const { notices, skipped } = watchNotices(watch, snapshot.cells);
+    for (const s of skipped)
+      log.info(
+        `Watch ${s.watch} (${s.environment}${s.tenant ? `, ${s.tenant}` : ''}): not announced because ${s.reason}.`,
+      );
+    for (const notice of notices) counts[await deliverNotice(runtime, notice, log)] += 1;
+  }
+  return counts;
+}
+
+export const watchStatusConsumer: StatusConsumer = {
+  name: 'watches',
+  async run(runtime, snapshot, log) {
+    logDeliveries(log, await fireWatches(runtime, snapshot, log));
+  },
+};
+
+/** Which watched sets an event is about: the event's project is a member and the space matches. */
+async function watchedSetsOf(
+  runtime: Runtime,
+  projectId: string,
+  spaceId: string | undefined,
+): Promise<string[]> {
+  const watched = [...new Set(runtime.config.watches.map((w) => w.set))];
+  const hits: string[] = [];
+  for (const name of watched) {
+    const set = runtime.config.projectSets[name];
+    const client = octopusForSpace(runtime, spaceOfSet(runtime, name));
+    if (!set || !client) continue;
+    if (spaceId && (await client.spaceId()) !== spaceId) continue;
+    const ids = await client.resolve.ids('project', set.projects).catch(() => [] as string[]);
+    if (ids.includes(projectId)) hits.push(name);
+  }
+  return hits;
+}
+
+/**
+ * A deployment that finished (or failed) may complete a watched set: confirm from the dashboard
+ * (the event is a hint, octopus-api.md §9) and deliver. Nothing to do when the poll's snapshot,
+ * taken after the event was stored, already covers the set: the poll's watch pass handles it.
+ */
+export const watchEventConsumer: EventConsumer = {
+  name: 'watches',
+  async handle(runtime, event, log, context) {
+    const facts = deploymentEventFacts(event);
+    if (
+      !facts ||
+      (facts.category !== 'DeploymentSucceeded' && facts.category !== 'DeploymentFailed')
+    )
+      return;
+    if (runtime.config.watches.length === 0 || !runtime.octopus) return;
+    const sets = (await watchedSetsOf(runtime, facts.projectId, facts.spaceId)).filter(
+      (s) =>
+        !context.refreshedSets.has(s) &&
+        !(context.snapshot && !context.snapshot.problems.some((p) => p.set === s)),
+    );
+    if (sets.length === 0) return;
+    const snapshot = await takeStatusSnapshot(runtime, { sets });
+    for (const s of sets) context.refreshedSets.add(s);
+    const unread = snapshot.problems.filter((p) => sets.includes(p.set));
+    await recordSetStatus(runtime, snapshot);
+    await fireWatches(runtime, snapshot, log, new Set(sets));
+    if (unread.length > 0) {
+      for (const s of unread) context.refreshedSets.delete(s.set);
+      throw new Error(unread.map((p) => `set ${p.set}: ${p.message}`).join('; '));
+    }
+  },
+};
+
+export function logDeliveries(log: Log, counts: Record<DeliveryOutcome, number>): void {
+  if (counts.sent + counts.failed + counts.rejected > 0) {
+    log.info(
+      `Watches: ${counts.sent} sent, ${counts.failed} failed (retried later), ${counts.rejected} refused.`,
+    );
+  }
+}

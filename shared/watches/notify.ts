@@ -1,0 +1,198 @@
+// Sending a watch's email exactly once per announcement, across polls, webhooks and instances:
+// claim (the intent) with createIfAbsent, send, record the outcome. A failed send is retried later.
+import type { TableEntityResult } from '@azure/data-tables';
+import { MailError } from '../mail/index.js';
+import type { Log } from '../runtime/log.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { octopusForSpace, spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import {
+  createIfAbsent,
+  getOrUndefined,
+  listPartition,
+  updateIfMatch,
+} from '../storage/conditional.js';
+import { encodeKey } from '../storage/keys.js';
+import { toJsonProperty } from '../storage/limits.js';
+import type { WatchNotice } from './evaluate.js';
+import { watchMessage } from './message.js';
+
+export const watchMailTable = 'watchmail';
+/** A claim older than this with no outcome is taken to be from a crashed sender and sent again. */
+export const staleClaimMs = 10 * 60_000;
+/** A send that keeps failing (SendGrid down) is given up after this many attempts. */
+export const maxSendAttempts = 20;
+
+type MailState = 'sending' | 'sent' | 'failed' | 'rejected';
+
+interface MailRow {
+  watch: string;
+  set: string;
+  kind: string;
+  environment: string;
+  tenant: string;
+  releases: string;
+  state: MailState;
+  attempts: number;
+  claimedBy: string;
+  claimedAt: string;
+  sentAt?: string;
+  messageId?: string;
+  lastError?: string;
+}
+
+export type DeliveryOutcome = 'sent' | 'already-sent' | 'in-progress' | 'failed' | 'rejected';
+
+async function claim(
+  runtime: Runtime,
+  notice: WatchNotice,
+): Promise<{ etag: string; attempts: number } | DeliveryOutcome> {
+  const table = await runtime.tables.table(watchMailTable);
+  const now = runtime.clock.now();
+  const base = {
+    partitionKey: encodeKey(notice.watch.name),
+    rowKey: notice.claimKey,
+    claimedBy: runtime.instanceId,
+    claimedAt: now.toISOString(),
+    state: 'sending' as const,
+  };
+  const created = await createIfAbsent<MailRow>(table, {
+    ...base,
+    watch: notice.watch.name,
+    set: notice.set,
+    kind: notice.kind,
+    environment: notice.environment,
+    tenant: notice.tenant ?? '',
+    releases: toJsonProperty(watchMailTable, 'releases', notice.releases),
+    attempts: 1,
+  });
+  if (created.ok) return { etag: created.etag, attempts: 1 };
+  const row = await getOrUndefined<MailRow>(table, base.partitionKey, base.rowKey);
+  if (!row) return 'in-progress';
+  if (row.state === 'sent') return 'already-sent';
+  if (row.state === 'rejected') return 'rejected';
+  const stale = now.getTime() - new Date(row.claimedAt).getTime() > staleClaimMs;
+  if (row.state === 'sending' && !stale) return 'in-progress';
+  if (row.attempts >= maxSendAttempts) return 'rejected';
+  const attempts = row.attempts + 1;
+  const taken = await updateIfMatch(table, { ...base, attempts }, row.etag, 'Merge');
+  return taken.ok ? { etag: taken.etag, attempts } : 'in-progress';
+}
+
+async function record(
+  runtime: Runtime,
+  notice: WatchNotice,
+  etag: string,
+  fields: Partial<MailRow>,
+): Promise<void> {
+  const table = await runtime.tables.table(watchMailTable);
+  await updateIfMatch(
+    table,
+    { partitionKey: encodeKey(notice.watch.name), rowKey: notice.claimKey, ...fields },
+    etag,
+    'Merge',
+  );
+}
+
+/** Who started each deployment: one Octopus call; an unreadable answer leaves "unknown" in the email. */
+async function deployedBy(
+  runtime: Runtime,
+  notice: WatchNotice,
+  log: Log,
+): Promise<Map<string, string>> {
+  const client = octopusForSpace(runtime, spaceOfSet(runtime, notice.set));
+  const out = new Map<string, string>();
+  if (!client) return out;
+  try {
+    const deployments = await client.deployments.getMany(
+      notice.releases.map((r) => r.deploymentId),
+    );
+    for (const d of deployments) if (d.DeployedBy) out.set(d.Id, d.DeployedBy);
+  } catch (err) {
+    log.warn(
+      `Could not read who started the deployments for watch ${notice.watch.name}: ${(err as Error).message}`,
+    );
+  }
+  return out;
+}
+
+/** Claim, send and record one announcement. Safe to call from any number of places at once. */
+export async function deliverNotice(
+  runtime: Runtime,
+  notice: WatchNotice,
+  log: Log,
+): Promise<DeliveryOutcome> {
+  const claimed = await claim(runtime, notice);
+  if (typeof claimed === 'string') return claimed;
+  const publicUrl = runtime.settings.publicUrl?.replace(/\/+$/, '');
+  const message = watchMessage(notice, {
+    deployedBy: await deployedBy(runtime, notice, log),
+    taskUrl: (spaceId, taskId) => taskWebUrl(runtime, spaceId, taskId),
+    statusUrl: publicUrl ? `${publicUrl}/api/status/${encodeURIComponent(notice.set)}` : undefined,
+  });
+  try {
+    const sent = await runtime.mailer.send(message);
+    await record(runtime, notice, claimed.etag, {
+      state: 'sent',
+      sentAt: runtime.clock.now().toISOString(),
+      messageId: sent.id,
+    });
+    log.info(
+      `Watch ${notice.watch.name}: sent "${message.subject}" to ${message.to.length} recipient(s).`,
+    );
+    return 'sent';
+  } catch (err) {
+    const permanent = err instanceof MailError && !err.retryable;
+    const error = (err as Error).message;
+    await record(runtime, notice, claimed.etag, {
+      state: permanent ? 'rejected' : 'failed',
+      lastError: error.slice(0, 4000),
+    });
+    log.error(
+      permanent
+        ? `Watch ${notice.watch.name}: the mail service refused "${message.subject}" (${error}); fix the recipients or MAIL_FROM; it is not retried.`
+        : `Watch ${notice.watch.name}: sending "${message.subject}" failed (${error}); it is retried on the next status poll (attempt ${claimed.attempts} of ${maxSendAttempts}).`,
+    );
+    return permanent ? 'rejected' : 'failed';
+  }
+}
+
+export interface LastNotification {
+  watch: string;
+  environment: string;
+  tenant: string | null;
+  at: string;
+  releases: { project: string; version: string; tenant: string | null }[];
+}
+
+/** The latest "set is live" email sent by each watch, per environment and tenant. */
+export async function lastNotifications(
+  runtime: Runtime,
+  watchNames: readonly string[],
+): Promise<LastNotification[]> {
+  const table = await runtime.tables.table(watchMailTable);
+  const latest = new Map<string, LastNotification>();
+  for (const name of watchNames) {
+    const rows: TableEntityResult<MailRow>[] = await listPartition<MailRow>(table, encodeKey(name));
+    for (const row of rows) {
+      if (row.kind !== 'live' || row.state !== 'sent' || !row.sentAt) continue;
+      const key = `${name}\u0001${row.environment.toLowerCase()}\u0001${row.tenant}`;
+      const prior = latest.get(key);
+      if (prior && prior.at >= row.sentAt) continue;
+      const releases = (
+        JSON.parse(row.releases) as { project: string; version: string; tenant: string | null }[]
+      ).map((r) => ({
+        project: r.project,
+        version: r.version,
+        tenant: r.tenant,
+      }));
+      latest.set(key, {
+        watch: name,
+        environment: row.environment,
+        tenant: row.tenant || null,
+        at: row.sentAt,
+        releases,
+      });
+    }
+  }
+  return [...latest.values()];
+}
