@@ -16,4 +16,5 @@ export type {
 } from './control.js';
 export type { FaultInput } from './faults.js';
 export { parseScenario } from './scenario.js';
+export { sampleScenario } from './sampleScenario.js';
 export type * from './scenario.js';

@@ -38,7 +38,7 @@ import {
   type SimResponse,
 } from './router.js';
 import type { Scenario } from './scenario.js';
-import sampleScenario from './scenarios/sample.json' with { type: 'json' };
+import { sampleScenario } from './sampleScenario.js';
 import { emptyState } from './store.js';
 import { WebhookDispatcher, type WebhookDelivery } from './webhooks.js';
 
