@@ -36,6 +36,11 @@ export interface OctopusClientOptions {
   retryMaxMs?: number;
   /** A `Retry-After` longer than this is not waited for. Default 120 000 ms. */
   maxRetryAfterMs?: number;
+  /**
+   * After a create got no answer (timeout, dropped connection), how long to let Octopus finish it
+   * before checking whether it happened. Default: the request timeout, at most 30 000 ms.
+   */
+  createSettleMs?: number;
   log?: OctopusLog;
   sleep?: (ms: number) => Promise<void>;
   /** Randomness for backoff jitter, in [0, 1). */
@@ -96,6 +101,7 @@ export class OctopusClient {
       retryBaseMs: options.retryBaseMs ?? 1_000,
       retryMaxMs: options.retryMaxMs ?? 30_000,
       maxRetryAfterMs: options.maxRetryAfterMs ?? 120_000,
+      createSettleMs: options.createSettleMs ?? Math.min(options.timeoutMs ?? 30_000, 30_000),
       log: options.log ?? (() => undefined),
       sleep: options.sleep ?? realSleep,
       random: options.random ?? Math.random,

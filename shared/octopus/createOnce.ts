@@ -30,8 +30,11 @@ export async function createOnce<T>(ctx: OctopusContext, steps: CreateOnceSteps<
       );
     }
     if (http.waitTooLong(failure.retryAfterMs)) throw failure;
-    // Wait first: after a timeout the first request may still be finishing on the server.
-    await http.sleep(http.retryDelay(attempt, failure.retryAfterMs));
+    // Wait first. Without an answer (timeout, dropped connection) the first request may still be
+    // running on the server: give it time to finish, so the check sees what it did.
+    const unanswered = failure.code === 'Timeout' || failure.code === 'NetworkError';
+    const backoff = http.retryDelay(attempt, failure.retryAfterMs);
+    await http.sleep(unanswered ? Math.max(backoff, http.createSettleMs) : backoff);
     let existing: T | undefined;
     try {
       existing = await steps.find();

@@ -21,6 +21,8 @@ export interface HttpSettings {
   retryMaxMs: number;
   /** A `Retry-After` longer than this is not waited for; the error is thrown instead. */
   maxRetryAfterMs: number;
+  /** After a create got no answer, how long to let the server finish it before checking. */
+  createSettleMs: number;
   log: OctopusLog;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
@@ -114,6 +116,10 @@ export class OctopusHttp {
 
   get serverOrigin(): string {
     return this.#origin;
+  }
+
+  get createSettleMs(): number {
+    return this.#settings.createSettleMs;
   }
 
   get maxRetries(): number {

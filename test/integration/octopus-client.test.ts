@@ -432,8 +432,14 @@ describe('faults and retries', () => {
     expect(client.calls.byEndpoint()['POST /api/{spaceId}/deployments']).toBe(1);
   });
 
-  it('does not blindly repeat a create that timed out', async () => {
-    const slow = makeClient({ timeoutMs: 300 });
+  it('does not blindly repeat a create that timed out: it lets the server settle, checks, then decides', async () => {
+    const order: string[] = [];
+    // Real waits here: the settle time after a timeout is what gives the first request its chance.
+    const slow = makeClient({
+      timeoutMs: 300,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      log: (level, message) => order.push(`${level} ${message}`),
+    });
     const projectId = await slow.resolve.projectId('Web App');
     const environmentId = await slow.resolve.environmentId('Development');
     const release = await slow.releases.latest(projectId);
@@ -442,7 +448,7 @@ describe('faults and retries', () => {
       type: 'delay',
       method: 'POST',
       path: '^/api/Spaces-1/deployments$',
-      delayMs: 1500,
+      delayMs: 1000,
       count: 1,
     });
     const marker = `coordinator run=timeout-${Date.now()}`;
@@ -452,8 +458,8 @@ describe('faults and retries', () => {
       EnvironmentId: environmentId,
       Comments: marker,
     });
-    // Let the slow first request finish on the simulator, then count what exists.
-    await new Promise((resolve) => setTimeout(resolve, 1600));
+    // Let the slow first request run its course on the simulator, then count what exists.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const withMarker = (
       await collect(
         client.deployments.list({
@@ -465,7 +471,51 @@ describe('faults and retries', () => {
     ).filter((d) => d.Comments === marker);
     expect(withMarker.map((d) => d.Id)).toEqual([created.Id]);
     const counts = slow.calls.byEndpoint();
-    expect(counts['GET /api/{spaceId}/deployments']).toBeGreaterThanOrEqual(1); // the check ran
+    expect(counts['GET /api/{spaceId}/deployments']).toBe(1); // the check, between the attempts
+    const decided = order.filter(
+      (l) => l.includes('not repeating it') || l.includes('was not created; trying again'),
+    );
+    expect(decided).toHaveLength(1);
+    // Repeated only when the check found nothing.
+    expect(counts['POST /api/{spaceId}/deployments']).toBe(
+      decided[0]?.includes('trying again') ? 2 : 1,
+    );
+  });
+
+  it('retries a create answered with 503 only after checking it did not happen', async () => {
+    const projectId = await client.resolve.projectId('Web App');
+    const environmentId = await client.resolve.environmentId('Test');
+    const release = await client.releases.latest(projectId);
+    await control('POST', 'faults', {
+      type: 'error',
+      status: 503,
+      method: 'POST',
+      path: '^/api/Spaces-1/deployments$',
+      count: 1,
+    });
+    client.calls.reset();
+    const marker = `coordinator run=503-${Date.now()}`;
+    const created = await client.deployments.create({
+      ReleaseId: release?.Id ?? '',
+      ProjectId: projectId,
+      EnvironmentId: environmentId,
+      Comments: marker,
+    });
+    expect(created.Comments).toBe(marker);
+    expect(client.calls.byEndpoint()).toEqual({
+      'POST /api/{spaceId}/deployments': 2,
+      'GET /api/{spaceId}/deployments': 1,
+    });
+    const withMarker = (
+      await collect(
+        client.deployments.list({
+          projects: [projectId],
+          environments: [environmentId],
+          maxItems: 30,
+        }),
+      )
+    ).filter((d) => d.Comments === marker);
+    expect(withMarker).toHaveLength(1);
   });
 
   it('refuses to retry an unconfirmable create without a Comments marker', async () => {
