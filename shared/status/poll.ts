@@ -1,0 +1,64 @@
+// One status poll, the safety net under the webhook: processes stored events, reads the dashboard once per space, records each set's state, and hands the snapshot to consumers.
+import { processPendingEvents, type ProcessResult } from '../events/process.js';
+import { storeHeldEvents } from '../events/unstored.js';
+import type { Log } from '../runtime/log.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { statusConsumers } from './consumers.js';
+import { recordSetStatus } from './record.js';
+import { takeStatusSnapshot, type StatusSnapshot } from './snapshot.js';
+
+export interface PollResult {
+  ran: true;
+  events: ProcessResult;
+  cells: number;
+  rowsWritten: number;
+  octopusCalls: number;
+  problems: StatusSnapshot['problems'];
+  consumers: { name: string; error?: string }[];
+}
+
+/** One poll without the lock (the lock is the caller's business; tests call this directly). */
+export async function pollOnce(runtime: Runtime, log: Log): Promise<PollResult> {
+  await storeHeldEvents(runtime, log);
+  let snapshot: StatusSnapshot | undefined;
+  const events = await processPendingEvents(runtime, log, async () => {
+    if (!runtime.octopus) return undefined;
+    snapshot = await takeStatusSnapshot(runtime);
+    return snapshot;
+  });
+  if (!snapshot) {
+    log.warn('Status poll: Octopus is not configured (OCTOPUS_URL), so no set status was read.');
+    return {
+      ran: true,
+      events,
+      cells: 0,
+      rowsWritten: 0,
+      octopusCalls: 0,
+      problems: [],
+      consumers: [],
+    };
+  }
+  for (const p of snapshot.problems)
+    log.warn(`Status poll: set ${p.set} was not read: ${p.message}`);
+  const rowsWritten = await recordSetStatus(runtime, snapshot);
+  const consumers: { name: string; error?: string }[] = [];
+  for (const consumer of statusConsumers) {
+    try {
+      await consumer.run(runtime, snapshot, log);
+      consumers.push({ name: consumer.name });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log.error(`Status poll: consumer ${consumer.name} failed: ${error}`);
+      consumers.push({ name: consumer.name, error });
+    }
+  }
+  return {
+    ran: true,
+    events,
+    cells: snapshot.cells.length,
+    rowsWritten,
+    octopusCalls: snapshot.octopusCalls,
+    problems: snapshot.problems,
+    consumers,
+  };
+}

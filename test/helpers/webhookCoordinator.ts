@@ -1,0 +1,78 @@
+// A coordinator "instance" for webhook tests: its own runtime, serving the real webhook handler over
+// real HTTP, so the simulator's subscriptions POST to it exactly as Octopus would.
+import { createServer, type Server } from 'node:http';
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import type { CoordinationConfig } from '../../shared/config/coordination/schema.js';
+import { receiveOctopusEvent } from '../../shared/events/receive.js';
+import { jsonApi } from '../../shared/http/handler.js';
+import { silentLog } from '../../shared/runtime/log.js';
+import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
+
+export interface CoordinatorInstance {
+  runtime: Runtime;
+  url: string;
+  /** Status of every webhook answer this instance gave. */
+  answers: number[];
+  stop(): Promise<void>;
+}
+
+export async function startCoordinatorInstance(options: {
+  env: NodeJS.ProcessEnv;
+  config: CoordinationConfig;
+  tablePrefix: string;
+}): Promise<CoordinatorInstance> {
+  const runtime = await createRuntime({
+    env: options.env,
+    config: options.config,
+    tablePrefix: options.tablePrefix,
+  });
+  const handler = jsonApi((request) => receiveOctopusEvent(runtime, request, silentLog));
+  const answers: number[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+      const request = new HttpRequest({
+        method: req.method ?? 'POST',
+        url: `http://127.0.0.1${req.url ?? '/'}`,
+        headers,
+        body: { string: Buffer.concat(chunks).toString('utf8') },
+      });
+      void Promise.resolve(handler(request, new InvocationContext())).then((result) => {
+        const status = result.status ?? 200;
+        const body = 'jsonBody' in result ? (result.jsonBody as unknown) : null;
+        answers.push(status);
+        res
+          .writeHead(status, { 'content-type': 'application/json' })
+          .end(JSON.stringify(body ?? null));
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    runtime,
+    url: `http://127.0.0.1:${port}`,
+    answers,
+    stop: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
