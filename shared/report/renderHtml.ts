@@ -71,14 +71,16 @@ function bar(height: number, color: string): string {
 function chartHtml(hours: HourBucket[]): string {
   const max = Math.max(1, ...hours.map((h) => h.succeeded + h.failed + h.other));
   const scale = (n: number): number => (n === 0 ? 0 : Math.max(2, Math.round((n / max) * CHART_HEIGHT)));
+  // Column width including 1 px padding each side, so the columns never add up to more than 560 px.
   const width = Math.floor(560 / Math.max(1, hours.length));
+  const barWidth = width - 2;
   const columns = hours
     .map((h) => {
       const total = h.succeeded + h.failed + h.other;
       const title = `${h.label}:00 – ${h.succeeded} succeeded, ${h.failed} failed${h.other ? `, ${h.other} other` : ''}`;
       const stack = total === 0 ? '' : bar(scale(h.failed), RED) + bar(scale(h.other), GREY) + bar(scale(h.succeeded), GREEN);
       return (
-        `<td width="${width}" valign="bottom" title="${e(title)}" style="width:${width}px;height:${CHART_HEIGHT}px;padding:0 1px;vertical-align:bottom">` +
+        `<td width="${barWidth}" valign="bottom" title="${e(title)}" style="width:${barWidth}px;height:${CHART_HEIGHT}px;padding:0 1px;vertical-align:bottom">` +
         (stack
           ? `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="width:100%;border-collapse:collapse">${stack}</table>`
           : '&nbsp;') +
@@ -129,13 +131,15 @@ function section(id: string, title: string, body: string): string {
   );
 }
 
+// Content widths; with 4 px padding each side the six columns fill exactly 560 px.
+const CELL_PADDING = 4;
 const COLS: [string, number][] = [
-  ['Project / version', 170],
-  ['Tenant', 90],
-  ['Started', 50],
-  ['Duration', 70],
-  ['By', 95],
-  ['Outcome', 85],
+  ['Project / version', 162],
+  ['Tenant', 82],
+  ['Started', 42],
+  ['Duration', 62],
+  ['By', 87],
+  ['Outcome', 77],
 ];
 
 function outcomeColor(d: ReportDeployment): string {
@@ -147,16 +151,16 @@ function outcomeColor(d: ReportDeployment): string {
 function groupsHtml(report: DailyReport, options: HtmlOptions): string {
   let budget = options.maxRows ?? Number.POSITIVE_INFINITY;
   let omitted = 0;
-  const cell = 'padding:4px 4px;border-bottom:1px solid #eee;font-size:12px;vertical-align:top';
+  const cell = `padding:${CELL_PADDING}px;border-bottom:1px solid #eee;font-size:12px;vertical-align:top`;
   const head = COLS.map(
     ([name, w]) =>
-      `<th width="${w}" align="left" style="width:${w}px;padding:4px;font-size:11px;color:#666;border-bottom:1px solid #ccc;${FONT}">${e(name)}</th>`,
+      `<th width="${w}" align="left" style="width:${w}px;padding:${CELL_PADDING}px;font-size:11px;color:#666;border-bottom:1px solid #ccc;${FONT}">${e(name)}</th>`,
   ).join('');
   const parts = report.groups.map((env) => {
     const rows: string[] = [];
     for (const project of env.projects) {
       rows.push(
-        `<tr><td colspan="6" style="padding:8px 4px 2px;font-size:13px;font-weight:bold;${FONT};${WRAP}">${e(project.project)}` +
+        `<tr><td colspan="6" style="padding:8px ${CELL_PADDING}px 2px;font-size:13px;font-weight:bold;${FONT};${WRAP}">${e(project.project)}` +
           ` <span style="font-weight:normal;color:#666;font-size:12px">${project.deployments.length} deployed, ${project.succeeded} succeeded${project.failed ? `, <span style="color:${RED}">${project.failed} failed</span>` : ''}</span></td></tr>`,
       );
       for (const d of project.deployments) {
