@@ -5,6 +5,7 @@
 // createIfAbsent, as the watches do. Throwing leaves the event pending; it is retried on later polls.
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { runsEventConsumer } from '../runs/consumers.js';
 import type { StatusSnapshot } from '../status/snapshot.js';
 import { watchEventConsumer } from '../watches/consumers.js';
 import type { OctopusWebhookEvent } from './payload.js';
@@ -30,4 +31,4 @@ export interface EventConsumer {
   ): Promise<void>;
 }
 
-export const eventConsumers: EventConsumer[] = [watchEventConsumer];
+export const eventConsumers: EventConsumer[] = [watchEventConsumer, runsEventConsumer];

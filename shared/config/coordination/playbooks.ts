@@ -1,7 +1,7 @@
 // Playbooks: ordered stages of parallel actions, with onFailure actions (the "parent project").
 import { z } from 'zod';
 import { conditionRef } from './conditions.js';
-import { email, octopusName, recipients } from './common.js';
+import { email, octopusName, recipients, timeZone } from './common.js';
 
 const actionId = z
   .string()
@@ -16,7 +16,11 @@ export const releaseSelector = z.union([
 ]);
 export type ReleaseSelector = z.output<typeof releaseSelector>;
 
-const timeoutMinutes = z.number().positive().max(24 * 60).optional();
+const timeoutMinutes = z
+  .number()
+  .positive()
+  .max(24 * 60)
+  .optional();
 
 const deploy = z.strictObject({
   type: z.literal('deploy'),
@@ -35,9 +39,16 @@ const deploy = z.strictObject({
 const wait = z.strictObject({
   type: z.literal('wait'),
   id: actionId.optional(),
-  /** Wait a fixed time, until a local time, or until a condition holds. */
+  /** Wait a fixed time, until a time of day (HH:mm in timeZone) or an ISO date-time, or until a condition holds. */
   minutes: z.number().positive().optional(),
-  until: z.string().optional(),
+  until: z
+    .string()
+    .regex(
+      /^(\d{2}:\d{2}(:\d{2})?|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))$/,
+      'must be a time of day such as 18:00 or a date-time with offset such as 2026-11-21T18:00:00Z',
+    )
+    .optional(),
+  timeZone: timeZone.optional(),
   condition: conditionRef.optional(),
   timeoutMinutes,
 });
@@ -87,7 +98,13 @@ const redeployPrevious = z.strictObject({
 });
 
 export const action = z.discriminatedUnion('type', [deploy, wait, notify, webhook, runbook, check]);
-export const failureAction = z.discriminatedUnion('type', [redeployPrevious, notify, webhook, runbook, deploy]);
+export const failureAction = z.discriminatedUnion('type', [
+  redeployPrevious,
+  notify,
+  webhook,
+  runbook,
+  deploy,
+]);
 export type Action = z.output<typeof action>;
 export type FailureAction = z.output<typeof failureAction>;
 
@@ -103,7 +120,11 @@ export const playbook = z.strictObject({
   onFailure: z.array(failureAction).default([]),
   /** Run onFailure when the run is cancelled too (default true). */
   onFailureWhenCancelled: z.boolean().default(true),
-  timeoutMinutes: z.number().positive().max(7 * 24 * 60).default(120),
+  timeoutMinutes: z
+    .number()
+    .positive()
+    .max(7 * 24 * 60)
+    .default(120),
   recipients: recipients.optional(),
 });
 export type Playbook = z.output<typeof playbook>;

@@ -1,0 +1,186 @@
+import {
+  app,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
+import { z } from 'zod';
+import { readJsonBody, readQuery } from '../shared/http/body.js';
+import { HttpError, notFound } from '../shared/http/errors.js';
+import { jsonApi } from '../shared/http/handler.js';
+import type { Log } from '../shared/runtime/log.js';
+import { getRuntime, requireOctopus } from '../shared/runtime/runtime.js';
+import {
+  cancelRun,
+  dryRunPlan,
+  InvalidPlanError,
+  planFromPlaybook,
+  RunStore,
+  runView,
+  startRun,
+  UnknownPlaybookError,
+  type RunStatus,
+} from '../shared/runs/index.js';
+
+const startBody = z.strictObject({
+  playbook: z.string().min(1),
+  environment: z.string().trim().min(1).optional(),
+  tenant: z.string().trim().min(1).optional(),
+  dryRun: z.boolean().default(false),
+  /** Who asked, shown in the run and its email. */
+  requestedBy: z.string().max(200).optional(),
+});
+
+const runStatuses = [
+  'running',
+  'failing',
+  'cancelling',
+  'rollingBack',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const satisfies readonly RunStatus[];
+
+const listQuery = z.object({
+  state: z.enum(runStatuses).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+const cancelBody = z.strictObject({
+  reason: z.string().max(500).optional(),
+  by: z.string().max(200).optional(),
+});
+
+const logOf = (context: InvocationContext): Log => ({
+  info: (m) => context.log(m),
+  warn: (m) => context.warn(m),
+  error: (m) => context.error(m),
+});
+
+/** POST /api/runs: start a playbook run, or with dryRun the plan with exact releases, deploying nothing. */
+export async function startRunHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const body = await readJsonBody(request, startBody);
+  const runtime = await getRuntime();
+  const octopus = requireOctopus(runtime);
+  let plan;
+  try {
+    plan = planFromPlaybook(runtime.config, body.playbook, {
+      environment: body.environment,
+      tenant: body.tenant,
+    });
+  } catch (err) {
+    if (err instanceof UnknownPlaybookError)
+      throw new HttpError(404, 'unknown_playbook', err.message, { known: err.known });
+    throw err;
+  }
+  if (body.dryRun) return { status: 200, jsonBody: await dryRunPlan(octopus, plan) };
+  try {
+    const { state } = await startRun(
+      runtime,
+      plan,
+      { kind: 'api', by: body.requestedBy },
+      { log: logOf(context) },
+    );
+    return {
+      status: 201,
+      headers: { location: `/api/runs/${state.id}` },
+      jsonBody: runView(state),
+    };
+  } catch (err) {
+    if (err instanceof InvalidPlanError) throw new HttpError(400, 'invalid_plan', err.message);
+    throw err;
+  }
+}
+
+/** GET /api/runs?state=&limit=: newest first. */
+export async function listRunsHandler(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const query = readQuery(request, listQuery);
+  const runtime = await getRuntime();
+  const runs = await new RunStore(runtime.tables).list({ status: query.state, limit: query.limit });
+  return {
+    status: 200,
+    jsonBody: {
+      runs: runs.map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        name: r.name,
+        status: r.status,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+        finishedAt: r.finishedAt,
+      })),
+    },
+  };
+}
+
+/** GET /api/runs/{id}: stage by stage, action by action. */
+export async function getRunHandler(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  const runtime = await getRuntime();
+  const stored = await new RunStore(runtime.tables).get(id);
+  if (!stored) throw notFound(`There is no run "${id}". List runs with GET /api/runs.`);
+  return { status: 200, jsonBody: runView(stored.state) };
+}
+
+/** POST /api/runs/{id}/cancel: cancels the Octopus tasks the run started, then its onFailure if the playbook says so. */
+export async function cancelRunHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  const body = await readJsonBody(request, cancelBody);
+  const runtime = await getRuntime();
+  const outcome = await cancelRun(runtime, id, body.by, body.reason, logOf(context));
+  switch (outcome.kind) {
+    case 'notFound':
+      throw notFound(`There is no run "${id}". List runs with GET /api/runs.`);
+    case 'finished':
+      throw new HttpError(
+        409,
+        'run_finished',
+        `Run ${id} already ${outcome.state.status}; there is nothing to cancel.`,
+      );
+    case 'rollingBack':
+      throw new HttpError(
+        409,
+        'run_rolling_back',
+        `Run ${id} has failed and is running its onFailure actions; it cannot be cancelled now and finishes on its own.`,
+      );
+    case 'cancelling':
+      return { status: 202, jsonBody: runView(outcome.state) };
+  }
+}
+
+app.http('runsStart', {
+  route: 'runs',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(startRunHandler),
+});
+app.http('runsList', {
+  route: 'runs',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: jsonApi(listRunsHandler),
+});
+app.http('runsGet', {
+  route: 'runs/{id}',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: jsonApi(getRunHandler),
+});
+app.http('runsCancel', {
+  route: 'runs/{id}/cancel',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(cancelRunHandler),
+});

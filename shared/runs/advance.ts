@@ -1,0 +1,316 @@
+// Advancing runs: take the run's lease, observe, decide, record intents, execute, repeat. Also start and cancel.
+import { randomBytes, randomUUID, createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { OctopusClient } from '../octopus/index.js';
+import { silentLog, type Log } from '../runtime/log.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { decide, newRunState, watchedTaskIds } from './decide.js';
+import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js';
+import { duplicateActionIds } from './plan.js';
+import { RunStore } from './store.js';
+import {
+  isTerminalRunStatus,
+  type Command,
+  type Observation,
+  type RunPlan,
+  type RunState,
+  type RunTrigger,
+} from './types.js';
+
+/** How long an instance may act on a run without writing it again. */
+export const defaultLeaseSeconds = 90;
+/** Stop before the lease ends: time for a slow call to return and the write to land. */
+const leaseMarginMs = 15_000;
+const maxIterations = 25;
+
+export class RunsNotAvailableError extends Error {
+  override readonly name = 'RunsNotAvailableError';
+}
+
+function requireOctopusClient(runtime: Runtime): OctopusClient {
+  if (!runtime.octopus) {
+    throw new RunsNotAvailableError(
+      'Octopus is not configured, so runs cannot advance: set OCTOPUS_URL and OCTOPUS_API_KEY.',
+    );
+  }
+  return runtime.octopus;
+}
+
+export interface AdvanceOptions {
+  log?: Log;
+  /** Observations gathered elsewhere (a batched task poll); when given, the run's tasks are not read again. */
+  observations?: Observation[];
+  leaseSeconds?: number;
+  /** Tests: called after an irreversible call returns, before its result is recorded. */
+  afterIrreversible?: ExecutorPorts['afterIrreversible'];
+}
+
+export interface AdvanceResult {
+  state: RunState | undefined;
+  /** False when nothing was done: unknown run, finished run, or another instance holds the run. */
+  advanced: boolean;
+  heldBy?: string;
+}
+
+/**
+ * Move one run forward as far as it can go now. Safe to call from any number of instances at once:
+ * the run row's ETag and the lease inside it let one act at a time, and intents make a crash safe.
+ */
+export async function advanceRun(
+  runtime: Runtime,
+  runId: string,
+  options: AdvanceOptions = {},
+): Promise<AdvanceResult> {
+  const log = options.log ?? silentLog;
+  const store = new RunStore(runtime.tables);
+  const octopus = requireOctopusClient(runtime);
+  const leaseMs = (options.leaseSeconds ?? defaultLeaseSeconds) * 1000;
+  const myLease = randomUUID();
+
+  let loaded = await store.get(runId);
+  if (!loaded) return { state: undefined, advanced: false };
+  let { state, etag } = loaded;
+  if (!hasWork(state)) return { state, advanced: false };
+  const now0 = runtime.clock.now();
+  if (state.lease && state.lease.id !== myLease && Date.parse(state.lease.until) > now0.getTime()) {
+    return { state, advanced: false, heldBy: state.lease.owner };
+  }
+
+  let observations: Observation[] = options.observations ? [...options.observations] : [];
+  if (!options.observations) {
+    try {
+      observations = await observeTasks(octopus, watchedTaskIds(state));
+    } catch (err) {
+      log.warn(
+        `Run ${runId}: could not read its Octopus tasks (${(err as Error).message}); deciding without them.`,
+      );
+    }
+  }
+
+  let renewedAt = performance.now();
+  const ports: ExecutorPorts = {
+    octopus,
+    mailer: runtime.mailer,
+    config: runtime.config,
+    log,
+    env: process.env,
+    mayAct: () => performance.now() - renewedAt < leaseMs - Math.min(leaseMarginMs, leaseMs / 3),
+    afterIrreversible: options.afterIrreversible,
+  };
+
+  for (let iteration = 0; iteration < maxIterations; iteration++) {
+    const now = runtime.clock.now();
+    const withLease: RunState = {
+      ...state,
+      lease: {
+        id: myLease,
+        owner: runtime.instanceId,
+        until: new Date(now.getTime() + leaseMs).toISOString(),
+      },
+    };
+    const decision = decide(withLease, observations, now);
+    const next = decision.state;
+    const commands: Command[] = decision.commands;
+    if (commands.length === 0) next.lease = undefined;
+    const writeStarted = performance.now();
+    const newEtag = await store.replace(next, etag);
+    if (newEtag === undefined) {
+      // Someone else wrote the run (a cancel request, or another instance after our lease ran out).
+      loaded = await store.get(runId);
+      if (!loaded) return { state: undefined, advanced: iteration > 0 };
+      const theirs = loaded.state.lease;
+      if (
+        theirs &&
+        theirs.id !== myLease &&
+        Date.parse(theirs.until) > runtime.clock.now().getTime()
+      ) {
+        log.warn(
+          `Run ${runId}: another instance (${theirs.owner}) is advancing it; leaving it to them.`,
+        );
+        return { state: loaded.state, advanced: iteration > 0, heldBy: theirs.owner };
+      }
+      // Apply the same facts to the newer state and decide again.
+      ({ state, etag } = loaded);
+      continue;
+    }
+    etag = newEtag;
+    state = next;
+    renewedAt = writeStarted;
+    if (commands.length === 0) return { state, advanced: true };
+    observations = await executeCommands(state, commands, ports);
+  }
+  // Out of iterations: release the lease so the next poll carries on.
+  const parked: RunState = { ...state, lease: undefined };
+  const parkedEtag = await store.replace(parked, etag);
+  return { state: parkedEtag ? parked : state, advanced: true };
+}
+
+function hasWork(state: RunState): boolean {
+  return (
+    !isTerminalRunStatus(state.status) ||
+    state.finishedMail.status === 'pending' ||
+    state.finishedMail.status === 'sending'
+  );
+}
+
+/** A new run id: sortable by creation time, unique. */
+export function newRunId(now: Date, seed?: string): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const suffix = seed
+    ? createHash('sha256').update(seed).digest('hex').slice(0, 10)
+    : randomBytes(5).toString('hex');
+  return `run-${stamp}-${suffix}`;
+}
+
+export class InvalidPlanError extends Error {
+  override readonly name = 'InvalidPlanError';
+}
+
+export interface StartRunOptions {
+  /** A fixed id makes starting idempotent (the same rule event, the same promotion slot). */
+  runId?: string;
+  log?: Log;
+  /** Advance at once (default true). */
+  advance?: boolean;
+}
+
+/**
+ * Store a new run of the plan and advance it once. With a fixed `runId`, a second start of the same id
+ * returns the existing run with `created: false`.
+ */
+export async function startRun(
+  runtime: Runtime,
+  plan: RunPlan,
+  trigger: RunTrigger,
+  options: StartRunOptions = {},
+): Promise<{ state: RunState; created: boolean }> {
+  const dupes = duplicateActionIds(plan);
+  if (dupes.length > 0)
+    throw new InvalidPlanError(
+      `The plan uses these action ids more than once: ${dupes.join(', ')}. Give each action its own id.`,
+    );
+  const now = runtime.clock.now();
+  const state = newRunState(options.runId ?? newRunId(now), plan, trigger, now);
+  const store = new RunStore(runtime.tables);
+  const created = await store.create(state);
+  if (!created) {
+    const existing = await store.get(state.id);
+    if (!existing) throw new Error(`Run ${state.id} both exists and does not; try again.`);
+    return { state: existing.state, created: false };
+  }
+  if (options.advance === false) return { state, created: true };
+  try {
+    const result = await advanceRun(runtime, state.id, { log: options.log });
+    return { state: result.state ?? state, created: true };
+  } catch (err) {
+    options.log?.warn(
+      `Run ${state.id} was created but its first step failed (${(err as Error).message}); the status poll carries on.`,
+    );
+    return { state, created: true };
+  }
+}
+
+export type CancelOutcome =
+  | { kind: 'cancelling'; state: RunState }
+  | { kind: 'notFound' }
+  | { kind: 'finished'; state: RunState }
+  | { kind: 'rollingBack'; state: RunState };
+
+/** Ask a run to stop: it cancels the Octopus tasks it started, then runs onFailure if the playbook says so. */
+export async function cancelRun(
+  runtime: Runtime,
+  runId: string,
+  by?: string,
+  reason?: string,
+  log: Log = silentLog,
+): Promise<CancelOutcome> {
+  const store = new RunStore(runtime.tables);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const loaded = await store.get(runId);
+    if (!loaded) return { kind: 'notFound' };
+    const { state, etag } = loaded;
+    if (isTerminalRunStatus(state.status)) return { kind: 'finished', state };
+    if (state.status === 'rollingBack') return { kind: 'rollingBack', state };
+    if (state.cancelRequest || state.cancel) return { kind: 'cancelling', state };
+    const next: RunState = {
+      ...state,
+      cancelRequest: { requestedAt: runtime.clock.now().toISOString(), by, reason },
+    };
+    if ((await store.replace(next, etag)) === undefined) continue;
+    try {
+      const advanced = await advanceRun(runtime, runId, { log });
+      return { kind: 'cancelling', state: advanced.state ?? next };
+    } catch (err) {
+      log.warn(
+        `Run ${runId}: cancel recorded, but acting on it failed (${(err as Error).message}); the status poll carries on.`,
+      );
+      return { kind: 'cancelling', state: next };
+    }
+  }
+  throw new Error(`Run ${runId} changed too often to record the cancel request; try again.`);
+}
+
+/**
+ * Advance every run that still has work, reading all their Octopus tasks in one batched call
+ * (the status poll calls this every minute; it is what carries runs on when a webhook is lost).
+ */
+export async function advanceActiveRuns(
+  runtime: Runtime,
+  log: Log = silentLog,
+): Promise<{ advanced: string[]; failed: string[] }> {
+  const store = new RunStore(runtime.tables);
+  const active = await store.list({ active: true });
+  if (active.length === 0) return { advanced: [], failed: [] };
+  const octopus = requireOctopusClient(runtime);
+  const taskIds = [...new Set(active.flatMap((r) => r.watchedTasks))];
+  let taskObservations: Observation[] | undefined;
+  try {
+    taskObservations = await observeTasks(octopus, taskIds);
+  } catch (err) {
+    log.warn(
+      `Could not read the Octopus tasks of ${active.length} runs (${(err as Error).message}); each run reads its own.`,
+    );
+  }
+  const advanced: string[] = [];
+  const failed: string[] = [];
+  for (const run of active) {
+    const mine = taskObservations?.filter(
+      (o) => o.kind === 'task' && run.watchedTasks.includes(o.taskId),
+    );
+    try {
+      const result = await advanceRun(runtime, run.id, { log, observations: mine });
+      if (result.advanced) advanced.push(run.id);
+    } catch (err) {
+      failed.push(run.id);
+      log.error(`Run ${run.id} could not advance: ${(err as Error).message}`);
+    }
+  }
+  return { advanced, failed };
+}
+
+/** Advance the runs that wait on any of these Octopus tasks (a webhook event about their deployments). */
+export async function advanceRunsWaitingOn(
+  runtime: Runtime,
+  taskIds: readonly string[],
+  log: Log = silentLog,
+): Promise<string[]> {
+  if (taskIds.length === 0) return [];
+  const store = new RunStore(runtime.tables);
+  const active = await store.list({ active: true });
+  const concerned = active.filter((r) => r.watchedTasks.some((t) => taskIds.includes(t)));
+  const advanced: string[] = [];
+  for (const run of concerned) {
+    try {
+      const result = await advanceRun(runtime, run.id, { log });
+      if (result.advanced) advanced.push(run.id);
+    } catch (err) {
+      log.warn(
+        `Run ${run.id} could not advance on the event: ${(err as Error).message}; the status poll carries on.`,
+      );
+    }
+  }
+  return advanced;
+}

@@ -1,0 +1,147 @@
+// A dry run: the plan with the exact releases each deploy would use and why, read from Octopus, deploying nothing.
+import type { OctopusClient } from '../octopus/index.js';
+import { deployDecision } from './decide.js';
+import { capturePrevious, resolveDeploy } from './executor.js';
+import { cellsToCapture } from './plan.js';
+import type { CapturedCell, PlanAction, PlanFailureAction, RunPlan } from './types.js';
+
+export interface DryRunAction {
+  id: string;
+  type: string;
+  project?: string;
+  environment?: string;
+  tenant?: string | null;
+  /** For deploys: the exact release. */
+  release?: { version: string; releaseId: string; why: string };
+  current?: { version: string; state: string };
+  /** deploy | join | skip | refuse (deploys); otherwise what the action would do. */
+  outcome: string;
+  why: string;
+}
+
+export interface DryRunPlan {
+  dryRun: true;
+  kind: RunPlan['kind'];
+  name: string;
+  environment?: string;
+  tenant?: string;
+  /** True when some deploy would be refused (a downgrade) or could not be resolved: the run would fail. */
+  wouldFail: boolean;
+  stages: { name: string; actions: DryRunAction[] }[];
+  onFailure: DryRunAction[];
+  previous: { project: string; environment: string; tenant: string | null; version?: string }[];
+  note: string;
+}
+
+function describeOther(a: PlanAction | PlanFailureAction): DryRunAction {
+  switch (a.type) {
+    case 'notify':
+      return {
+        id: a.id,
+        type: a.type,
+        outcome: 'email',
+        why: `would email ${a.to.join(', ')}: "${a.subject}"`,
+      };
+    case 'webhook':
+      return {
+        id: a.id,
+        type: a.type,
+        outcome: 'call',
+        why: `would call ${a.method} ${new URL(a.url).host}`,
+      };
+    case 'wait':
+      return {
+        id: a.id,
+        type: a.type,
+        outcome: 'wait',
+        why: a.minutes
+          ? `would wait ${a.minutes} minutes`
+          : a.until
+            ? `would wait until ${a.until}`
+            : 'would wait until its condition holds',
+      };
+    case 'check':
+      return { id: a.id, type: a.type, outcome: 'check', why: `checked when its stage starts` };
+    case 'runbook':
+      return {
+        id: a.id,
+        type: a.type,
+        project: a.project,
+        environment: a.environment,
+        tenant: a.tenant,
+        outcome: 'run',
+        why: `would run runbook ${a.runbook}`,
+      };
+    case 'redeployPrevious':
+      return {
+        id: a.id,
+        type: a.type,
+        outcome: 'rollback',
+        why: `on failure, would put back the releases of ${a.projects.join(', ')} captured at the start (see previous)`,
+      };
+    case 'deploy':
+      return {
+        id: a.id,
+        type: a.type,
+        project: a.project,
+        environment: a.environment,
+        tenant: a.tenant,
+        outcome: 'deploy',
+        why: 'on failure',
+      };
+  }
+}
+
+async function dryDeploy(octopus: OctopusClient, a: PlanAction): Promise<DryRunAction> {
+  if (a.type !== 'deploy') return describeOther(a);
+  const base = {
+    id: a.id,
+    type: a.type,
+    project: a.project,
+    environment: a.environment,
+    tenant: a.tenant,
+  };
+  try {
+    const r = await resolveDeploy(octopus, a);
+    const d = deployDecision(a, r);
+    return {
+      ...base,
+      release: { ...r.release, why: r.why },
+      current: r.current ? { version: r.current.version, state: r.current.state } : undefined,
+      outcome: d.kind,
+      why: d.why,
+    };
+  } catch (err) {
+    return { ...base, outcome: 'error', why: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** The plan as it would run now. Reads Octopus only; creates nothing, stores nothing. */
+export async function dryRunPlan(octopus: OctopusClient, plan: RunPlan): Promise<DryRunPlan> {
+  const stages = [];
+  for (const stage of plan.stages)
+    stages.push({
+      name: stage.name,
+      actions: await Promise.all(stage.actions.map((a) => dryDeploy(octopus, a))),
+    });
+  const captured = await capturePrevious(octopus, cellsToCapture(plan));
+  const cells: CapturedCell[] = captured.kind === 'previousCaptured' ? captured.cells : [];
+  const all = stages.flatMap((s) => s.actions);
+  return {
+    dryRun: true,
+    kind: plan.kind,
+    name: plan.name,
+    environment: plan.environment,
+    tenant: plan.tenant,
+    wouldFail: all.some((a) => a.outcome === 'refuse' || a.outcome === 'error'),
+    stages,
+    onFailure: plan.onFailure.map(describeOther),
+    previous: cells.map((c) => ({
+      project: c.project,
+      environment: c.environment,
+      tenant: c.tenant,
+      version: c.lastSuccessful?.version,
+    })),
+    note: 'Releases are chosen as of now; a later stage that takes its release from an environment an earlier stage changes may choose differently when it runs.',
+  };
+}

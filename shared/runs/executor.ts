@@ -1,0 +1,474 @@
+// Performs the commands decide() asks for (Octopus, mail, outbound webhooks) and reports what happened as observations.
+import { checkCondition } from '../conditions/evaluate.js';
+import { compareVersions, satisfiesRange } from '../conditions/versions.js';
+import type { CoordinationConfig } from '../config/coordination/schema.js';
+import { MailError, type Mailer } from '../mail/index.js';
+import {
+  collect,
+  dashboardCell,
+  linkToUrl,
+  OctopusError,
+  type OctopusClient,
+  type Release,
+  type ServerTask,
+} from '../octopus/index.js';
+import type { Log } from '../runtime/log.js';
+import { runFinishedMail } from './mail.js';
+import {
+  isChosenRelease,
+  type Command,
+  type DeployResolution,
+  type Observation,
+  type PlanDeploy,
+  type PlanRunbook,
+  type PlanWebhook,
+  type RunState,
+} from './types.js';
+
+export interface ExecutorPorts {
+  octopus: OctopusClient;
+  mailer: Mailer;
+  config: CoordinationConfig;
+  log: Log;
+  /** App settings for %NAME% references in webhook headers. */
+  env: NodeJS.ProcessEnv;
+  /** False when this instance's lease on the run may have run out: then no irreversible call is made. */
+  mayAct: () => boolean;
+  /** Called after an irreversible call returned, before its result is recorded (tests use it to crash there). */
+  afterIrreversible?: (command: Command, observation: Observation) => void | Promise<void>;
+}
+
+/** A failure a later attempt can fix. */
+function isRetryable(err: unknown): boolean {
+  if (err instanceof OctopusError) return err.retryable || err.code === 'CreateUnconfirmed';
+  if (err instanceof MailError) return err.retryable;
+  return false;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A problem in the plan or the config that no retry fixes. */
+class PlanProblem extends Error {}
+
+/** The Octopus web address of a task, for people. */
+export function taskWebLink(
+  octopus: OctopusClient,
+  task: Pick<ServerTask, 'Id' | 'Links'>,
+  spaceId: string,
+): string {
+  const web = task.Links?.Web;
+  if (typeof web === 'string' && web !== '') return linkToUrl(octopus.url, web);
+  return `${octopus.url}/app#/${spaceId}/tasks/${task.Id}`;
+}
+
+/** The current state of these tasks as observations (one call per 100 tasks). */
+export async function observeTasks(
+  octopus: OctopusClient,
+  taskIds: readonly string[],
+): Promise<Observation[]> {
+  if (taskIds.length === 0) return [];
+  const [tasks, spaceId] = await Promise.all([octopus.tasks.getMany(taskIds), octopus.spaceId()]);
+  return tasks.map((t) => ({
+    kind: 'task',
+    taskId: t.Id,
+    state: t.State,
+    errorMessage: t.ErrorMessage || undefined,
+    hasPendingInterruptions: t.HasPendingInterruptions,
+    link: taskWebLink(octopus, t, spaceId),
+  }));
+}
+
+async function chooseRelease(
+  octopus: OctopusClient,
+  spec: PlanDeploy,
+  projectId: string,
+  tenantId: string | null,
+): Promise<{ release: Release; why: string }> {
+  const selector = spec.release;
+  if (isChosenRelease(selector)) {
+    return { release: await octopus.releases.get(selector.releaseId), why: selector.why };
+  }
+  if (selector === 'latest') {
+    const release = await octopus.releases.latest(projectId);
+    if (!release)
+      throw new PlanProblem(`${spec.project} has no releases yet: create one in Octopus first.`);
+    return { release, why: `the newest release of ${spec.project}` };
+  }
+  if ('version' in selector) {
+    const release = await octopus.releases.byVersion(projectId, selector.version);
+    if (!release)
+      throw new PlanProblem(
+        `${spec.project} has no release ${selector.version}: check the version in the playbook.`,
+      );
+    return { release, why: `version ${selector.version} as the playbook says` };
+  }
+  if ('range' in selector) {
+    let matching: Release[];
+    try {
+      const recent = await collect(octopus.releases.listForProject(projectId, { maxItems: 200 }));
+      matching = recent.filter((r) => satisfiesRange(r.Version, selector.range));
+    } catch (err) {
+      if (err instanceof OctopusError) throw err;
+      throw new PlanProblem(
+        `The release range "${selector.range}" of ${spec.project} is not valid: ${messageOf(err)}`,
+      );
+    }
+    const best = matching.sort((a, b) => compareVersions(b.Version, a.Version))[0];
+    if (!best)
+      throw new PlanProblem(
+        `None of the 200 newest releases of ${spec.project} is in the range ${selector.range}.`,
+      );
+    return { release: best, why: `the highest release of ${spec.project} in ${selector.range}` };
+  }
+  const sourceId = await octopus.resolve.environmentId(selector.latestSuccessfulIn);
+  const dashboard = await octopus.dashboard.dynamic({
+    projects: [projectId],
+    environments: [sourceId],
+    includePrevious: true,
+  });
+  const cell = dashboardCell(dashboard, { projectId, environmentId: sourceId, tenantId });
+  if (!cell.lastSuccessful) {
+    throw new PlanProblem(
+      `${spec.project} has no successful deployment in ${selector.latestSuccessfulIn} to take the release from.`,
+    );
+  }
+  return {
+    release: await octopus.releases.get(cell.lastSuccessful.ReleaseId),
+    why: `the release current and successful in ${selector.latestSuccessfulIn}`,
+  };
+}
+
+/** Read everything a deploy action's decision needs: ids, the release, what is current there. Read-only. */
+export async function resolveDeploy(
+  octopus: OctopusClient,
+  spec: PlanDeploy,
+): Promise<DeployResolution> {
+  const [projectId, environmentId, tenantId] = await Promise.all([
+    octopus.resolve.projectId(spec.project),
+    octopus.resolve.environmentId(spec.environment),
+    spec.tenant ? octopus.resolve.tenantId(spec.tenant) : Promise.resolve(null),
+  ]);
+  const { release, why } = await chooseRelease(octopus, spec, projectId, tenantId);
+  const dashboard = await octopus.dashboard.dynamic({
+    projects: [projectId],
+    environments: [environmentId],
+    includePrevious: true,
+  });
+  const cell = dashboardCell(dashboard, { projectId, environmentId, tenantId });
+  return {
+    projectId,
+    environmentId,
+    tenantId,
+    channelId: release.ChannelId,
+    release: { releaseId: release.Id, version: release.Version },
+    why,
+    current: cell.current
+      ? {
+          releaseId: cell.current.ReleaseId,
+          version: cell.current.ReleaseVersion,
+          state: cell.current.State,
+          deploymentId: cell.current.DeploymentId,
+          taskId: cell.current.TaskId,
+        }
+      : undefined,
+    lastSuccessful: cell.lastSuccessful
+      ? { releaseId: cell.lastSuccessful.ReleaseId, version: cell.lastSuccessful.ReleaseVersion }
+      : undefined,
+  };
+}
+
+/** Read the releases current (and last successful) in each cell, in one dashboard call. Read-only. */
+export async function capturePrevious(
+  octopus: OctopusClient,
+  cells: Extract<Command, { kind: 'capturePrevious' }>['cells'],
+): Promise<Observation> {
+  if (cells.length === 0) return { kind: 'previousCaptured', cells: [] };
+  const resolved = await Promise.all(
+    cells.map(async (c) => ({
+      cell: c,
+      projectId: await octopus.resolve.projectId(c.project),
+      environmentId: await octopus.resolve.environmentId(c.environment),
+      tenantId: c.tenant ? await octopus.resolve.tenantId(c.tenant) : null,
+    })),
+  );
+  const dashboard = await octopus.dashboard.dynamic({
+    projects: [...new Set(resolved.map((r) => r.projectId))],
+    environments: [...new Set(resolved.map((r) => r.environmentId))],
+    includePrevious: true,
+  });
+  return {
+    kind: 'previousCaptured',
+    cells: resolved.map(({ cell, projectId, environmentId, tenantId }) => {
+      const found = dashboardCell(dashboard, { projectId, environmentId, tenantId });
+      return {
+        ...cell,
+        projectId,
+        environmentId,
+        tenantId,
+        current: found.current
+          ? {
+              releaseId: found.current.ReleaseId,
+              version: found.current.ReleaseVersion,
+              state: found.current.State,
+            }
+          : undefined,
+        lastSuccessful: found.lastSuccessful
+          ? {
+              releaseId: found.lastSuccessful.ReleaseId,
+              version: found.lastSuccessful.ReleaseVersion,
+            }
+          : undefined,
+      };
+    }),
+  };
+}
+
+async function runRunbook(
+  octopus: OctopusClient,
+  spec: PlanRunbook,
+  marker: string,
+  recover: boolean,
+  actionId: string,
+): Promise<Observation> {
+  const [projectId, environmentId, tenantId] = await Promise.all([
+    octopus.resolve.projectId(spec.project),
+    octopus.resolve.environmentId(spec.environment),
+    spec.tenant ? octopus.resolve.tenantId(spec.tenant) : Promise.resolve(null),
+  ]);
+  const runbooks = await collect(
+    octopus.runbooks.listForProject(projectId, { partialName: spec.runbook }),
+  );
+  const runbook =
+    runbooks.find((r) => r.Name === spec.runbook) ??
+    runbooks.find((r) => r.Name.toLowerCase() === spec.runbook.toLowerCase());
+  if (!runbook) {
+    throw new PlanProblem(
+      `${spec.project} has no runbook "${spec.runbook}" (found: ${runbooks.map((r) => r.Name).join(', ') || 'none'}).`,
+    );
+  }
+  if (recover) {
+    const recent = await collect(
+      octopus.runbooks.listRuns({
+        runbooks: [runbook.Id],
+        environments: [environmentId],
+        tenants: tenantId ? [tenantId] : undefined,
+        maxItems: 30,
+      }),
+    );
+    const found = recent.find((r) => typeof r.Comments === 'string' && r.Comments.includes(marker));
+    if (found)
+      return {
+        kind: 'runbookStarted',
+        actionId,
+        runbookRunId: found.Id,
+        taskId: found.TaskId,
+        recovered: true,
+      };
+  }
+  const run = await octopus.runbooks.run({
+    RunbookId: runbook.Id,
+    EnvironmentId: environmentId,
+    TenantId: tenantId,
+    Comments: marker,
+  });
+  return {
+    kind: 'runbookStarted',
+    actionId,
+    runbookRunId: run.Id,
+    taskId: run.TaskId,
+    recovered: false,
+  };
+}
+
+function webhookHeaders(spec: PlanWebhook, env: NodeJS.ProcessEnv): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(spec.headers)) {
+    headers[name] = value.replace(/%([A-Za-z0-9_]+)%/g, (_m, setting: string) => {
+      const found = env[setting];
+      if (found === undefined) {
+        throw new PlanProblem(
+          `The webhook header ${name} names app setting ${setting}, which is not set: add it to the app settings.`,
+        );
+      }
+      return found;
+    });
+  }
+  return headers;
+}
+
+async function callWebhook(
+  spec: PlanWebhook,
+  env: NodeJS.ProcessEnv,
+  actionId: string,
+): Promise<Observation> {
+  const headers = webhookHeaders(spec, env);
+  const hasBody = spec.method !== 'GET' && spec.body !== undefined;
+  if (hasBody && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+    headers['content-type'] = 'application/json';
+  const timeoutMs = Math.min((spec.timeoutMinutes ?? 0.5) * 60_000, 5 * 60_000);
+  let response: Response;
+  try {
+    response = await fetch(spec.url, {
+      method: spec.method,
+      headers,
+      body: hasBody
+        ? typeof spec.body === 'string'
+          ? spec.body
+          : JSON.stringify(spec.body)
+        : undefined,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    throw new Error(`The call to ${new URL(spec.url).host} failed: ${messageOf(err)}`);
+  }
+  await response.arrayBuffer().catch(() => undefined);
+  if (!response.ok)
+    throw new Error(`${new URL(spec.url).host} answered ${response.status} ${response.statusText}`);
+  return { kind: 'webhookCalled', actionId, status: response.status };
+}
+
+async function perform(
+  run: RunState,
+  command: Command,
+  ports: ExecutorPorts,
+): Promise<Observation[]> {
+  const { octopus } = ports;
+  switch (command.kind) {
+    case 'capturePrevious':
+      return [await capturePrevious(octopus, command.cells)];
+    case 'resolveDeploy': {
+      const resolution = await resolveDeploy(octopus, command.spec);
+      return [{ kind: 'deployResolved', actionId: command.actionId, resolution }];
+    }
+    case 'evaluateCondition': {
+      const result = await checkCondition(octopus, ports.config, command.condition, {
+        environment: command.environment,
+        tenant: command.tenant,
+      });
+      return [
+        {
+          kind: 'conditionEvaluated',
+          actionId: command.actionId,
+          ok: result.ok,
+          reasons: result.ok ? [] : result.reasons,
+        },
+      ];
+    }
+    case 'cancelTask': {
+      const task = await octopus.tasks.cancel(command.taskId);
+      return [
+        { kind: 'taskCancelRequested', taskId: command.taskId },
+        {
+          kind: 'task',
+          taskId: task.Id,
+          state: task.State,
+          errorMessage: task.ErrorMessage || undefined,
+        },
+      ];
+    }
+    case 'createDeployment': {
+      const r = command.resolution;
+      if (command.recover) {
+        const found = await octopus.deployments.findByMarker({
+          projectId: r.projectId,
+          environmentId: r.environmentId,
+          tenantId: r.tenantId,
+          releaseId: r.release.releaseId,
+          marker: command.marker,
+        });
+        if (found)
+          return [
+            {
+              kind: 'deploymentStarted',
+              actionId: command.actionId,
+              deploymentId: found.Id,
+              taskId: found.TaskId,
+              recovered: true,
+            },
+          ];
+      }
+      const deployment = await octopus.deployments.create({
+        ReleaseId: r.release.releaseId,
+        EnvironmentId: r.environmentId,
+        ProjectId: r.projectId,
+        ChannelId: r.channelId,
+        TenantId: r.tenantId,
+        Comments: command.marker,
+      });
+      return [
+        {
+          kind: 'deploymentStarted',
+          actionId: command.actionId,
+          deploymentId: deployment.Id,
+          taskId: deployment.TaskId,
+          recovered: false,
+        },
+      ];
+    }
+    case 'runRunbook':
+      return [
+        await runRunbook(octopus, command.spec, command.marker, command.recover, command.actionId),
+      ];
+    case 'sendMail':
+      await ports.mailer.send({
+        to: command.to,
+        subject: command.subject,
+        text: command.text,
+        category: 'run-notify',
+      });
+      return [{ kind: 'mailSent', actionId: command.actionId }];
+    case 'callWebhook':
+      return [await callWebhook(command.spec, ports.env, command.actionId)];
+    case 'sendFinishedMail': {
+      const mail = runFinishedMail(run);
+      await ports.mailer.send({ to: command.to, ...mail, category: 'run-finished' });
+      return [{ kind: 'finishedMailSent' }];
+    }
+  }
+}
+
+const irreversible = new Set<Command['kind']>([
+  'createDeployment',
+  'runRunbook',
+  'sendMail',
+  'callWebhook',
+  'sendFinishedMail',
+]);
+
+/**
+ * Perform commands in parallel. Failures become `commandFailed` observations; an irreversible command
+ * is skipped (no observation: its intent stays and is reconciled later) when `mayAct()` says the lease may be gone.
+ */
+export async function executeCommands(
+  run: RunState,
+  commands: readonly Command[],
+  ports: ExecutorPorts,
+): Promise<Observation[]> {
+  const results = await Promise.all(
+    commands.map(async (command): Promise<Observation[]> => {
+      if (irreversible.has(command.kind) && !ports.mayAct()) {
+        ports.log.warn(
+          `Run ${run.id}: not performing ${command.kind}: this instance's lease on the run may have expired; the next advance reconciles it.`,
+        );
+        return [];
+      }
+      try {
+        const observations = await perform(run, command, ports);
+        if (irreversible.has(command.kind) && ports.afterIrreversible) {
+          for (const o of observations) await ports.afterIrreversible(command, o);
+        }
+        return observations;
+      } catch (err) {
+        const message = messageOf(err);
+        const retryable = !(err instanceof PlanProblem) && isRetryable(err);
+        ports.log.warn(
+          `Run ${run.id}: ${command.kind}${'actionId' in command ? ` for ${command.actionId}` : ''} failed${retryable ? ' (will retry)' : ''}: ${message}`,
+        );
+        return [{ kind: 'commandFailed', command, message, retryable }];
+      }
+    }),
+  );
+  return results.flat();
+}

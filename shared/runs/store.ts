@@ -1,0 +1,160 @@
+// Runs in Table Storage: one row per run, its state as JSON split over several properties, every write ETag-checked.
+import type { TableClient } from '@azure/data-tables';
+import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
+import { EntityTooLargeError, maxStringPropertyChars } from '../storage/limits.js';
+import type { TableStore } from '../storage/tableStore.js';
+import { watchedTaskIds } from './decide.js';
+import { isTerminalRunStatus, type RunState, type RunStatus } from './types.js';
+
+export const runsTable = 'runs';
+const partition = 'run';
+/** 14 parts of 32K characters stay under the 1 MiB entity limit (2 bytes per character). */
+const maxParts = 14;
+
+interface RunRow {
+  status: RunStatus;
+  kind: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  /** Comma-separated Octopus task ids the run waits on (for routing webhook events without reading state). */
+  watchedTasks: string;
+  /** True while the run still has work, including its "finished" email. */
+  active: boolean;
+  stateParts: number;
+  [part: `state${number}`]: string;
+}
+
+export interface RunSummary {
+  id: string;
+  status: RunStatus;
+  kind: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  watchedTasks: string[];
+  active: boolean;
+}
+
+export type StoredRun = { state: RunState; etag: string };
+
+function hasWork(state: RunState): boolean {
+  return (
+    !isTerminalRunStatus(state.status) ||
+    state.finishedMail.status === 'pending' ||
+    state.finishedMail.status === 'sending'
+  );
+}
+
+function toRow(state: RunState): RunRow & { partitionKey: string; rowKey: string } {
+  const json = JSON.stringify(state);
+  const parts = Math.max(1, Math.ceil(json.length / maxStringPropertyChars));
+  if (parts > maxParts) {
+    throw new EntityTooLargeError(
+      runsTable,
+      `run ${state.id} state is ${json.length} characters of JSON (at most ${maxParts * maxStringPropertyChars})`,
+    );
+  }
+  const row: RunRow & { partitionKey: string; rowKey: string } = {
+    partitionKey: partition,
+    rowKey: state.id,
+    status: state.status,
+    kind: state.plan.kind,
+    name: state.plan.name,
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+    watchedTasks: watchedTaskIds(state).join(','),
+    active: hasWork(state),
+    stateParts: parts,
+  };
+  if (state.finishedAt) row.finishedAt = state.finishedAt;
+  for (let i = 0; i < parts; i++)
+    row[`state${i}`] = json.slice(i * maxStringPropertyChars, (i + 1) * maxStringPropertyChars);
+  return row;
+}
+
+function fromRow(row: Record<string, unknown>): RunState {
+  const parts = Number(row.stateParts ?? 0);
+  let json = '';
+  for (let i = 0; i < parts; i++) json += String(row[`state${i}`] ?? '');
+  return JSON.parse(json) as RunState;
+}
+
+function summaryOf(row: Record<string, unknown>): RunSummary {
+  const text = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : '');
+  return {
+    id: text('rowKey'),
+    status: text('status') as RunStatus,
+    kind: text('kind'),
+    name: text('name'),
+    createdAt: text('createdAt'),
+    updatedAt: text('updatedAt'),
+    finishedAt: text('finishedAt') || undefined,
+    watchedTasks: text('watchedTasks')
+      .split(',')
+      .filter((t) => t !== ''),
+    active: row.active === true,
+  };
+}
+
+export class RunStore {
+  constructor(private readonly tables: TableStore) {}
+
+  private table(): Promise<TableClient> {
+    return this.tables.table(runsTable);
+  }
+
+  /** Store a new run; false when a run with that id exists already (a repeated trigger). */
+  async create(state: RunState): Promise<boolean> {
+    const outcome = await createIfAbsent(await this.table(), toRow(state));
+    return outcome.ok;
+  }
+
+  async get(id: string): Promise<StoredRun | undefined> {
+    const row = await getOrUndefined<Record<string, unknown>>(await this.table(), partition, id);
+    if (!row) return undefined;
+    return { state: fromRow(row), etag: row.etag ?? '*' };
+  }
+
+  /** Replace the run if nobody wrote it since `etag` was read; undefined on a conflict. */
+  async replace(state: RunState, etag: string): Promise<string | undefined> {
+    const outcome = await updateIfMatch(await this.table(), toRow(state), etag, 'Replace');
+    return outcome.ok ? outcome.etag : undefined;
+  }
+
+  /** Summaries (no state), newest first; `active` keeps only runs that still have work. */
+  async list(
+    options: { status?: RunStatus; active?: boolean; limit?: number } = {},
+  ): Promise<RunSummary[]> {
+    const { odata } = await import('@azure/data-tables');
+    let filter = odata`PartitionKey eq ${partition}`;
+    if (options.status) filter += ` and ${odata`status eq ${options.status}`}`;
+    if (options.active) filter += ' and active eq true';
+    const client = await this.table();
+    const out: RunSummary[] = [];
+    for await (const row of client.listEntities<Record<string, unknown>>({
+      queryOptions: {
+        filter,
+        select: [
+          'RowKey',
+          'status',
+          'kind',
+          'name',
+          'createdAt',
+          'updatedAt',
+          'finishedAt',
+          'watchedTasks',
+          'active',
+        ],
+      },
+    })) {
+      out.push(summaryOf(row));
+    }
+    out.sort((a, b) =>
+      a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1,
+    );
+    return options.limit ? out.slice(0, options.limit) : out;
+  }
+}

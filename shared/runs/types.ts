@@ -1,0 +1,388 @@
+// The run engine's vocabulary: the plan a run executes, its stored state, and what decide() reads and asks for.
+import type { ConditionRef } from '../config/coordination/conditions.js';
+import type { ReleaseSelector } from '../config/coordination/playbooks.js';
+
+/** An exact release chosen before the run (a promotion's choice, or a rollback target). */
+export interface ChosenRelease {
+  releaseId: string;
+  version: string;
+  /** Why this release, in words for people ("current and successful in Test"). */
+  why: string;
+}
+
+export type PlanRelease = ReleaseSelector | ChosenRelease;
+
+export function isChosenRelease(release: PlanRelease): release is ChosenRelease {
+  return typeof release === 'object' && 'releaseId' in release;
+}
+
+/** Deploy one project to one environment for one tenant (null = untenanted). */
+export interface PlanDeploy {
+  type: 'deploy';
+  id: string;
+  project: string;
+  environment: string;
+  tenant: string | null;
+  release: PlanRelease;
+  when: 'always' | 'ifNotCurrent' | 'ifNewer';
+  allowDowngrade: boolean;
+  /** A deliberate rollback: may move the environment to an older release. */
+  rollback: boolean;
+  timeoutMinutes?: number;
+}
+
+export interface PlanWait {
+  type: 'wait';
+  id: string;
+  minutes?: number;
+  until?: string;
+  timeZone?: string;
+  condition?: ConditionRef;
+  timeoutMinutes?: number;
+}
+
+export interface PlanNotify {
+  type: 'notify';
+  id: string;
+  to: string[];
+  subject: string;
+  body?: string;
+}
+
+export interface PlanWebhook {
+  type: 'webhook';
+  id: string;
+  url: string;
+  method: 'POST' | 'PUT' | 'GET';
+  headers: Record<string, string>;
+  body?: unknown;
+  timeoutMinutes?: number;
+}
+
+export interface PlanRunbook {
+  type: 'runbook';
+  id: string;
+  project: string;
+  runbook: string;
+  environment: string;
+  tenant: string | null;
+  timeoutMinutes?: number;
+}
+
+export interface PlanCheck {
+  type: 'check';
+  id: string;
+  condition: ConditionRef;
+}
+
+/** onFailure only: put back the releases that were current before the run (expanded when it starts). */
+export interface PlanRedeployPrevious {
+  type: 'redeployPrevious';
+  id: string;
+  projects: string[];
+  environment?: string;
+  timeoutMinutes?: number;
+}
+
+export type PlanAction = PlanDeploy | PlanWait | PlanNotify | PlanWebhook | PlanRunbook | PlanCheck;
+export type PlanFailureAction =
+  PlanRedeployPrevious | PlanNotify | PlanWebhook | PlanRunbook | PlanDeploy;
+
+export interface PlanStage {
+  name: string;
+  actions: PlanAction[];
+}
+
+/** A project/environment/tenant whose release before the run is captured (for redeployPrevious and the story). */
+export interface PlanCell {
+  project: string;
+  environment: string;
+  tenant: string | null;
+}
+
+/** What a run executes. A playbook becomes one (planFromPlaybook); a promotion can build one directly. */
+export interface RunPlan {
+  kind: 'playbook' | 'promotion' | 'adhoc';
+  /** The playbook or promotion name. */
+  name: string;
+  description?: string;
+  /** The environment and tenant conditions are checked in when they name none. */
+  environment?: string;
+  tenant?: string;
+  stages: PlanStage[];
+  /** Run in order after a failure (each entry's deploys in parallel). */
+  onFailure: PlanFailureAction[];
+  onFailureWhenCancelled: boolean;
+  timeoutMinutes: number;
+  /** Who gets the "run finished" email (none: no email). */
+  recipients: string[];
+  /** Cells to capture before the first stage; derived from the stages and onFailure when omitted. */
+  capture?: PlanCell[];
+}
+
+export type RunStatus =
+  'running' | 'failing' | 'cancelling' | 'rollingBack' | 'succeeded' | 'failed' | 'cancelled';
+export const terminalRunStatuses: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
+export const isTerminalRunStatus = (s: RunStatus): boolean => terminalRunStatuses.includes(s);
+
+export type ActionStatus =
+  | 'pending'
+  /** Reading Octopus (release choice, condition): safe to repeat. */
+  | 'resolving'
+  /** An irreversible call is intended or in flight (see intent). */
+  | 'starting'
+  /** An Octopus task runs (deploy, runbook). */
+  | 'running'
+  /** A wait action waits for its time or condition. */
+  | 'waiting'
+  | 'succeeded'
+  | 'skipped'
+  | 'failed'
+  | 'timedOut'
+  | 'cancelled';
+
+export const finishedActionStatuses: readonly ActionStatus[] = [
+  'succeeded',
+  'skipped',
+  'failed',
+  'timedOut',
+  'cancelled',
+];
+export const isFinishedAction = (s: ActionStatus): boolean => finishedActionStatuses.includes(s);
+export const isFailedAction = (s: ActionStatus): boolean => s === 'failed' || s === 'timedOut';
+
+/** An irreversible call recorded before it is made, so a crash between call and record is reconciled. */
+export interface Intent {
+  kind: 'createDeployment' | 'runRunbook' | 'sendMail' | 'callWebhook';
+  attempt: number;
+  recordedAt: string;
+  /** The advancing lease under which it was recorded; another lease finding it means the caller died. */
+  leaseId: string;
+  /** Set after an ambiguous failure: look for what the attempt created before calling again. */
+  recover?: boolean;
+}
+
+export interface ReleaseRef {
+  releaseId: string;
+  version: string;
+}
+
+/** What the executor read from Octopus about a deploy action's target. */
+export interface DeployResolution {
+  projectId: string;
+  environmentId: string;
+  tenantId: string | null;
+  channelId?: string;
+  release: ReleaseRef;
+  /** Why this release was chosen. */
+  why: string;
+  /** The dashboard's current deployment there (latest by creation, any state). */
+  current?: ReleaseRef & { state: string; deploymentId: string; taskId: string };
+  /** The last successful deployment there. */
+  lastSuccessful?: ReleaseRef;
+}
+
+export type DeployDecision =
+  | { kind: 'deploy'; why: string }
+  | { kind: 'join'; deploymentId: string; taskId: string; why: string }
+  | { kind: 'skip'; why: string }
+  | { kind: 'refuse'; why: string };
+
+export interface ActionState {
+  /** Unique within the run; tenants get `<id>@<tenant>`, onFailure entries `onFailure.<n>.<id>`. */
+  id: string;
+  spec: PlanAction | PlanDeploy;
+  status: ActionStatus;
+  startedAt?: string;
+  finishedAt?: string;
+  /** When the action times out. */
+  deadline?: string;
+  attempt: number;
+  intent?: Intent;
+  /** A command for this action was issued and its observation has not arrived yet. */
+  awaiting?: boolean;
+  /** The lease under which that command was issued (another lease means its issuer died). */
+  issuedUnder?: string;
+  /** The run asked Octopus to cancel this action's task. */
+  cancelRequested?: boolean;
+  /** Do not repeat a failed read before this time. */
+  retryAt?: string;
+  failures: number;
+  resolution?: DeployResolution;
+  decision?: DeployDecision;
+  deploymentId?: string;
+  runbookRunId?: string;
+  taskId?: string;
+  taskState?: string;
+  taskLink?: string;
+  /** True when the run joined a deployment someone else started (the run never cancels those). */
+  joined?: boolean;
+  /** Wait actions: when the wait ends; condition waits: when to check again. */
+  waitUntil?: string;
+  nextCheckAt?: string;
+  /** What happened, for people. */
+  note?: string;
+  error?: string;
+}
+
+export interface StageState {
+  name: string;
+  status: 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+  startedAt?: string;
+  finishedAt?: string;
+  actions: ActionState[];
+}
+
+export interface CapturedCell extends PlanCell {
+  projectId?: string;
+  environmentId?: string;
+  tenantId?: string | null;
+  current?: ReleaseRef & { state: string };
+  lastSuccessful?: ReleaseRef;
+}
+
+export interface OnFailureStep {
+  entry: PlanFailureAction;
+  status: 'pending' | 'running' | 'succeeded' | 'failed';
+  actions: ActionState[];
+}
+
+export interface RunTrigger {
+  kind: 'api' | 'rule' | 'schedule' | 'promotion';
+  /** Who or what started it: the API caller, the rule name, the promotion slot. */
+  by?: string;
+  /** The Octopus event that fired a rule. */
+  eventId?: string;
+}
+
+export interface RunState {
+  schema: 1;
+  id: string;
+  plan: RunPlan;
+  trigger: RunTrigger;
+  status: RunStatus;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  /** createdAt + plan.timeoutMinutes. */
+  deadline: string;
+  stageIndex: number;
+  stages: StageState[];
+  previous: {
+    captured: boolean;
+    retryAt?: string;
+    failures: number;
+    cells: CapturedCell[];
+    error?: string;
+    awaiting?: boolean;
+    issuedUnder?: string;
+  };
+  /** Why the run failed (first failure). */
+  failure?: { stage?: string; actionId?: string; message: string };
+  /** Written by the cancel API (outside any lease); decide() turns it into `cancel`. */
+  cancelRequest?: { requestedAt: string; by?: string; reason?: string };
+  cancel?: { requestedAt: string; by?: string; reason?: string };
+  /** The run's own timeout passed. */
+  timedOut?: boolean;
+  onFailure: {
+    status: 'notRun' | 'running' | 'succeeded' | 'failed' | 'skipped';
+    stepIndex: number;
+    steps: OnFailureStep[];
+  };
+  /** Octopus tasks the run asked to cancel and has not yet had acknowledged. */
+  pendingCancels: string[];
+  cancelRetryAt?: string;
+  cancelAwaiting?: boolean;
+  cancelIssuedUnder?: string;
+  /** The "run finished" email. */
+  finishedMail: {
+    status: 'none' | 'pending' | 'sending' | 'sent' | 'failed' | 'unknown';
+    intent?: Intent;
+    retryAt?: string;
+    failures?: number;
+    error?: string;
+  };
+  /** Who advances the run now (a lease in the row: at most one instance acts on a run at a time). */
+  lease?: { id: string; owner: string; until: string };
+  /** Newest last, capped: what happened, for people. */
+  history: { at: string; message: string }[];
+}
+
+/** What the executor does. Only these touch the outside world. */
+export type Command =
+  | { kind: 'capturePrevious'; cells: PlanCell[] }
+  | { kind: 'resolveDeploy'; actionId: string; spec: PlanDeploy }
+  | {
+      kind: 'createDeployment';
+      actionId: string;
+      attempt: number;
+      marker: string;
+      recover: boolean;
+      resolution: DeployResolution;
+    }
+  | {
+      kind: 'runRunbook';
+      actionId: string;
+      attempt: number;
+      marker: string;
+      recover: boolean;
+      spec: PlanRunbook;
+    }
+  | { kind: 'cancelTask'; taskId: string }
+  | {
+      kind: 'evaluateCondition';
+      actionId: string;
+      condition: ConditionRef;
+      environment?: string;
+      tenant?: string;
+    }
+  | { kind: 'sendMail'; actionId: string; to: string[]; subject: string; text: string }
+  | { kind: 'callWebhook'; actionId: string; spec: PlanWebhook }
+  | { kind: 'sendFinishedMail'; to: string[] };
+
+export const irreversibleCommands: ReadonlySet<Command['kind']> = new Set([
+  'createDeployment',
+  'runRunbook',
+  'sendMail',
+  'callWebhook',
+  'sendFinishedMail',
+]);
+
+/** What the executor (or a poll, or a webhook) saw. */
+export type Observation =
+  | { kind: 'previousCaptured'; cells: CapturedCell[] }
+  | { kind: 'deployResolved'; actionId: string; resolution: DeployResolution }
+  | {
+      kind: 'deploymentStarted';
+      actionId: string;
+      deploymentId: string;
+      taskId: string;
+      recovered: boolean;
+    }
+  | {
+      kind: 'runbookStarted';
+      actionId: string;
+      runbookRunId: string;
+      taskId: string;
+      recovered: boolean;
+    }
+  | {
+      kind: 'task';
+      taskId: string;
+      state: string;
+      errorMessage?: string;
+      hasPendingInterruptions?: boolean;
+      link?: string;
+    }
+  | { kind: 'taskCancelRequested'; taskId: string }
+  | { kind: 'conditionEvaluated'; actionId: string; ok: boolean; reasons: string[] }
+  | { kind: 'mailSent'; actionId: string }
+  | { kind: 'finishedMailSent' }
+  | { kind: 'webhookCalled'; actionId: string; status: number }
+  | { kind: 'cancelRequested'; by?: string; reason?: string }
+  | { kind: 'commandFailed'; command: Command; message: string; retryable: boolean };
+
+export interface Decision {
+  state: RunState;
+  commands: Command[];
+}

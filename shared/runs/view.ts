@@ -1,0 +1,163 @@
+// What the API and emails show of a run: stage by stage, action by action, without engine internals.
+import type { ActionState, RunState } from './types.js';
+
+export interface ActionView {
+  id: string;
+  type: string;
+  describe: string;
+  status: string;
+  project?: string;
+  environment?: string;
+  tenant?: string | null;
+  release?: { version: string; releaseId: string; why: string };
+  decision?: string;
+  deploymentId?: string;
+  taskId?: string;
+  taskState?: string;
+  taskLink?: string;
+  joined?: boolean;
+  startedAt?: string;
+  finishedAt?: string;
+  note?: string;
+  error?: string;
+}
+
+export function actionView(a: ActionState): ActionView {
+  const spec = a.spec;
+  const base: ActionView = {
+    id: a.id,
+    type: spec.type,
+    describe: `${spec.type} ${a.id}`,
+    status: a.status,
+  };
+  if (spec.type === 'deploy') {
+    base.describe = `deploy ${spec.project} to ${spec.environment}${spec.tenant ? ` for ${spec.tenant}` : ''}`;
+    base.project = spec.project;
+    base.environment = spec.environment;
+    base.tenant = spec.tenant;
+    if (a.resolution) base.release = { ...a.resolution.release, why: a.resolution.why };
+    if (a.decision) base.decision = `${a.decision.kind}: ${a.decision.why}`;
+  } else if (spec.type === 'runbook') {
+    base.describe = `run runbook ${spec.runbook} of ${spec.project} in ${spec.environment}${spec.tenant ? ` for ${spec.tenant}` : ''}`;
+    base.project = spec.project;
+    base.environment = spec.environment;
+    base.tenant = spec.tenant;
+  } else if (spec.type === 'notify') base.describe = `email "${spec.subject}"`;
+  else if (spec.type === 'webhook') base.describe = `call ${spec.method} ${new URL(spec.url).host}`;
+  else if (spec.type === 'check')
+    base.describe = `check ${typeof spec.condition === 'string' ? spec.condition : spec.condition.type}`;
+  else if (spec.type === 'wait')
+    base.describe = spec.minutes
+      ? `wait ${spec.minutes} minutes`
+      : spec.until
+        ? `wait until ${spec.until}`
+        : 'wait for a condition';
+  const optional = {
+    deploymentId: a.deploymentId,
+    taskId: a.taskId,
+    taskState: a.taskState,
+    taskLink: a.taskLink,
+    joined: a.joined,
+    startedAt: a.startedAt,
+    finishedAt: a.finishedAt,
+    note: a.note,
+    error: a.error,
+  };
+  for (const [k, v] of Object.entries(optional))
+    if (v !== undefined) Object.assign(base, { [k]: v });
+  return base;
+}
+
+export interface RunView {
+  id: string;
+  kind: string;
+  name: string;
+  status: string;
+  /** One sentence for people. */
+  summary: string;
+  trigger: RunState['trigger'];
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  deadline: string;
+  failure?: RunState['failure'];
+  cancel?: RunState['cancel'];
+  stages: {
+    name: string;
+    status: string;
+    startedAt?: string;
+    finishedAt?: string;
+    actions: ActionView[];
+  }[];
+  onFailure: { status: string; steps: { type: string; status: string; actions: ActionView[] }[] };
+  previous: {
+    project: string;
+    environment: string;
+    tenant: string | null;
+    version?: string;
+    releaseId?: string;
+  }[];
+  finishedMail: string;
+  history: RunState['history'];
+}
+
+export function runSummary(run: RunState): string {
+  const name = `${run.plan.kind} "${run.plan.name}"`;
+  switch (run.status) {
+    case 'running':
+      return `${name} is running stage ${run.stageIndex + 1} of ${run.stages.length} (${run.stages[run.stageIndex]?.name ?? ''})`;
+    case 'failing':
+      return `${name} failed (${run.failure?.message ?? ''}); waiting for running deployments to end before onFailure`;
+    case 'cancelling':
+      return `${name} is being cancelled; waiting for the Octopus tasks it started to stop`;
+    case 'rollingBack':
+      return `${name} failed (${run.failure?.message ?? 'cancelled'}); running onFailure`;
+    case 'succeeded':
+      return `${name} succeeded`;
+    case 'cancelled':
+      return `${name} was cancelled${run.onFailure.status === 'succeeded' ? '; onFailure ran' : ''}`;
+    case 'failed':
+      return `${name} failed: ${run.failure?.message ?? ''}${run.onFailure.status === 'succeeded' ? '; rolled back' : run.onFailure.status === 'failed' ? '; onFailure failed too' : ''}`;
+  }
+}
+
+export function runView(run: RunState): RunView {
+  return {
+    id: run.id,
+    kind: run.plan.kind,
+    name: run.plan.name,
+    status: run.status,
+    summary: runSummary(run),
+    trigger: run.trigger,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    finishedAt: run.finishedAt,
+    deadline: run.deadline,
+    failure: run.failure,
+    cancel: run.cancel,
+    stages: run.stages.map((s) => ({
+      name: s.name,
+      status: s.status,
+      startedAt: s.startedAt,
+      finishedAt: s.finishedAt,
+      actions: s.actions.map(actionView),
+    })),
+    onFailure: {
+      status: run.onFailure.status,
+      steps: run.onFailure.steps.map((st) => ({
+        type: st.entry.type,
+        status: st.status,
+        actions: st.actions.map(actionView),
+      })),
+    },
+    previous: run.previous.cells.map((c) => ({
+      project: c.project,
+      environment: c.environment,
+      tenant: c.tenant,
+      version: c.lastSuccessful?.version,
+      releaseId: c.lastSuccessful?.releaseId,
+    })),
+    finishedMail: run.finishedMail.status,
+    history: run.history,
+  };
+}
