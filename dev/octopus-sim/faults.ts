@@ -20,7 +20,13 @@ export const faultSchema = z.discriminatedUnion('type', [
     retryAfterSeconds: z.number().min(0).default(1),
     ...common,
   }),
-  z.object({ type: z.literal('delay'), delayMs: z.number().int().min(0), ...common }),
+  z.object({
+    type: z.literal('delay'),
+    delayMs: z.number().int().min(0),
+    /** true: handle the request first, then hold the answer (a create that happened but whose answer is lost to a client timeout). */
+    after: z.boolean().default(false),
+    ...common,
+  }),
   z.object({
     type: z.literal('webhook'),
     /** drop: not sent; duplicate: sent twice; fail: not delivered and the rest of its batch dropped; slow: sent, then treated as timed out and sent again. */

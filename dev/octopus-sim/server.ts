@@ -271,8 +271,19 @@ export async function startOctopusSimulator(
       match && 'route' in match ? `${method} ${match.route.template}` : `${method} ${path}`;
     control.countRequest(endpoint);
 
+    const key =
+      headerValue(request, 'x-octopus-apikey') ??
+      [...url.searchParams].find(([k]) => k.toLowerCase() === 'apikey')?.[1];
+    if (key !== apiKey)
+      return octopusError(
+        401,
+        'You must be logged in to perform this action. Please provide a valid API key in the X-Octopus-ApiKey header.',
+      );
+
+    let delayAfterMs = 0;
     for (const fault of faults.takeHttp(method, path)) {
-      if (fault.type === 'delay')
+      if (fault.type === 'delay' && fault.after) delayAfterMs += fault.delayMs;
+      else if (fault.type === 'delay')
         await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
       else if (fault.type === 'rateLimit')
         return {
@@ -290,15 +301,6 @@ export async function startOctopusSimulator(
         );
     }
 
-    const key =
-      headerValue(request, 'x-octopus-apikey') ??
-      [...url.searchParams].find(([k]) => k.toLowerCase() === 'apikey')?.[1];
-    if (key !== apiKey)
-      return octopusError(
-        401,
-        'You must be logged in to perform this action. Please provide a valid API key in the X-Octopus-ApiKey header.',
-      );
-
     if (!match)
       return octopusError(404, 'The resource you requested was not found.', [
         `There is no resource at ${method} ${path}.`,
@@ -314,7 +316,9 @@ export async function startOctopusSimulator(
       headers: request.headers,
     };
     engine.catchUp();
-    return await match.route.handler(simRequest, sim);
+    const result = await match.route.handler(simRequest, sim);
+    if (delayAfterMs > 0) await new Promise((resolve) => setTimeout(resolve, delayAfterMs));
+    return result;
   }
 
   const server = http.createServer((request, response) => {

@@ -482,6 +482,44 @@ describe('faults and retries', () => {
     );
   });
 
+  it('finds a create whose answer was lost (created, then timed out) and never posts it again', async () => {
+    const slow = makeClient({
+      timeoutMs: 300,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    });
+    const projectId = await slow.resolve.projectId('Web App');
+    const environmentId = await slow.resolve.environmentId('Development');
+    const release = await slow.releases.latest(projectId);
+    if (!release) throw new Error('no Web App release');
+    // The simulator creates the deployment, then holds the answer past the client's timeout.
+    await control('POST', 'faults', {
+      type: 'delay',
+      after: true,
+      method: 'POST',
+      path: '^/api/Spaces-1/deployments$',
+      delayMs: 1500,
+      count: 1,
+    });
+    const marker = `coordinator run=lost-${Date.now()}`;
+    const created = await slow.deployments.create({
+      ReleaseId: release.Id,
+      ProjectId: projectId,
+      EnvironmentId: environmentId,
+      Comments: marker,
+    });
+    const withMarker = (
+      await collect(
+        client.deployments.list({
+          projects: [projectId],
+          environments: [environmentId],
+          maxItems: 30,
+        }),
+      )
+    ).filter((d) => d.Comments === marker);
+    expect(withMarker.map((d) => d.Id)).toEqual([created.Id]);
+    expect(slow.calls.byEndpoint()['POST /api/{spaceId}/deployments']).toBe(1);
+  });
+
   it('retries a create answered with 503 only after checking it did not happen', async () => {
     const projectId = await client.resolve.projectId('Web App');
     const environmentId = await client.resolve.environmentId('Test');
