@@ -1,0 +1,54 @@
+// The lock service of a runtime: its `locks` table, and Octopus for task-bound leases.
+import { isFinishedTaskState, type OctopusClient } from '../octopus/index.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { LeaseLocks, type EndedTaskLookup } from './leaseLock.js';
+import { locksTableName } from './rows.js';
+
+const services = new WeakMap<Runtime, LeaseLocks>();
+
+/** Ended tasks among `ids`, in one batched Octopus call (`/tasks?ids=`). Unknown ids count as not ended. */
+export function octopusEndedTasks(octopus: OctopusClient): EndedTaskLookup {
+  return async (ids) => {
+    if (ids.length === 0) return new Set();
+    const tasks = await octopus.tasks.getMany(ids);
+    return new Set(tasks.filter((t) => isFinishedTaskState(t.State)).map((t) => t.Id));
+  };
+}
+
+/** One LeaseLocks per runtime (so in-process wake-ups reach every waiter of this process). */
+export function locksFor(runtime: Runtime): LeaseLocks {
+  let locks = services.get(runtime);
+  if (!locks) {
+    const octopus = runtime.octopus;
+    locks = new LeaseLocks({
+      table: () => runtime.tables.table(locksTableName),
+      ...(octopus ? { endedTasks: octopusEndedTasks(octopus) } : {}),
+    });
+    services.set(runtime, locks);
+  }
+  return locks;
+}
+
+/**
+ * Free the task-bound leases whose Octopus task has finished, failed or been cancelled. Given
+ * `endedTaskIds` (for example from the status poll's own task reads) no Octopus call is made;
+ * otherwise all bound tasks are looked up in one batched call. Returns how many leases were freed.
+ */
+export function releaseLeasesOfEndedTasks(
+  runtime: Runtime,
+  endedTaskIds?: Set<string>,
+): Promise<number> {
+  return locksFor(runtime).releaseEndedTaskLeases(endedTaskIds);
+}
+
+/** How long the grant history of locks is kept by default. */
+export const defaultLockHistoryDays = 14;
+
+/** Delete lock history older than `retentionDays` (call daily, e.g. from the status poll). */
+export function pruneLockHistory(
+  runtime: Runtime,
+  retentionDays = defaultLockHistoryDays,
+): Promise<number> {
+  const cutoff = new Date(runtime.clock.now().getTime() - retentionDays * 86_400_000);
+  return locksFor(runtime).pruneHistory(cutoff);
+}
