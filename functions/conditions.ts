@@ -1,0 +1,57 @@
+import {
+  app,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
+import { z } from 'zod';
+import { checkCondition, UnknownNamesError } from '../shared/conditions/index.js';
+import { conditionRef } from '../shared/config/coordination/conditions.js';
+import { octopusName } from '../shared/config/coordination/common.js';
+import { readJsonBody } from '../shared/http/body.js';
+import { HttpError } from '../shared/http/errors.js';
+import { jsonApi } from '../shared/http/handler.js';
+import { getRuntime, requireOctopus } from '../shared/runtime/runtime.js';
+
+const checkBody = z.strictObject({
+  /** A condition name from the config, or a condition written inline. */
+  condition: conditionRef,
+  /** The environment (and tenant) for conditions that name none ("the same environment"). */
+  environment: octopusName.optional(),
+  tenant: octopusName.optional(),
+});
+
+/** POST /api/conditions/check: 200 `{ ok: true }` or `{ ok: false, reasons: [...] }`. */
+export async function checkConditionHandler(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const body = await readJsonBody(request, checkBody);
+  const runtime = await getRuntime();
+  try {
+    const result = await checkCondition(requireOctopus(runtime), runtime.config, body.condition, {
+      environment: body.environment,
+      tenant: body.tenant,
+    });
+    return {
+      status: 200,
+      jsonBody: {
+        condition: body.condition,
+        environment: body.environment ?? null,
+        tenant: body.tenant ?? null,
+        ...result,
+      },
+    };
+  } catch (err) {
+    if (err instanceof UnknownNamesError)
+      throw new HttpError(400, 'unknown_name', err.message, { problems: err.problems });
+    throw err;
+  }
+}
+
+app.http('conditionsCheck', {
+  route: 'conditions/check',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(checkConditionHandler),
+});

@@ -1,0 +1,94 @@
+// Read what a promotion plan needs from Octopus: one dashboard call, plus one lifecycle check per release to deploy.
+import type { CoordinationConfig } from '../config/coordination/schema.js';
+import type { Promotion } from '../config/coordination/promotions.js';
+import {
+  expandCondition,
+  judgeLeaves,
+  leafNeeds,
+  mergeNeeds,
+  readSnapshot,
+} from '../conditions/index.js';
+import type { OctopusClient, ReleaseDeploymentTemplate } from '../octopus/index.js';
+import { applyLifecycle, planPromotion, type PromotionPlan } from './plan.js';
+
+export class UnknownPromotionError extends Error {
+  constructor(name: string, known: string[]) {
+    super(
+      `There is no promotion "${name}" in the coordination config (known: ${known.length ? known.join(', ') : 'none'}). ` +
+        'Add it under "promotions" or use one of the known names.',
+    );
+    this.name = 'UnknownPromotionError';
+  }
+}
+
+export function findPromotion(config: CoordinationConfig, name: string): Promotion {
+  const found = config.promotions.find((p) => p.name === name);
+  if (!found)
+    throw new UnknownPromotionError(
+      name,
+      config.promotions.map((p) => p.name),
+    );
+  return found;
+}
+
+/**
+ * The plan of a promotion at `at`. Octopus calls: one dynamic dashboard (the set's projects in the
+ * source and target environments plus whatever the promotion's conditions need), then, unless a
+ * guard already stops it, one deployment template per distinct release to deploy. Names are
+ * resolved through the client's cached lists (three calls once per process).
+ */
+export async function readPromotionPlan(
+  octopus: OctopusClient,
+  config: CoordinationConfig,
+  promotion: Promotion,
+  at: Date,
+): Promise<PromotionPlan> {
+  const set = Object.hasOwn(config.projectSets, promotion.set)
+    ? config.projectSets[promotion.set]
+    : undefined;
+  if (!set)
+    throw new Error(
+      `Promotion "${promotion.name}" names project set "${promotion.set}", which is not in the coordination config.`,
+    );
+  const leaves = promotion.conditions.flatMap((c) =>
+    expandCondition(c, config, { environment: promotion.to }),
+  );
+  const { needs, tenants } = leafNeeds(leaves);
+  mergeNeeds(needs, {
+    projects: new Set(set.projects),
+    environments: new Set([promotion.from, promotion.to]),
+  });
+  (promotion.tenants ?? set.tenants ?? []).forEach((t) => tenants.add(t));
+  const snapshot = await readSnapshot(octopus, needs, tenants);
+  const plan = planPromotion({
+    promotion,
+    set,
+    freezeWindows: config.freezeWindows,
+    at,
+    snapshot,
+    conditions: judgeLeaves(leaves, snapshot),
+  });
+  if (plan.blockers.length > 0 || plan.deployCount === 0) return plan;
+
+  const releaseIds = new Set(
+    plan.stages.flatMap((s) =>
+      s.items.flatMap((i) => (i.action === 'deploy' && i.release ? [i.release.id] : [])),
+    ),
+  );
+  const templates = new Map<string, ReleaseDeploymentTemplate>();
+  await Promise.all(
+    [...releaseIds].map(async (id) =>
+      templates.set(id, await octopus.releases.deploymentTemplate(id)),
+    ),
+  );
+  const environmentId = snapshot.environmentId(promotion.to);
+  return applyLifecycle(plan, (item) => {
+    const template = item.release ? templates.get(item.release.id) : undefined;
+    if (!template || !environmentId) return undefined;
+    if (template.PromoteTo.some((e) => e.Id === environmentId)) return true;
+    if (item.tenant === null) return false;
+    const tenantId = snapshot.tenantId(item.tenant);
+    const forTenant = template.TenantPromotions?.find((t) => t.Id === tenantId);
+    return forTenant ? forTenant.PromoteTo.some((e) => e.Id === environmentId) : false;
+  });
+}
