@@ -6,6 +6,7 @@ import { settingDefaults } from '../shared/config/settings.js';
 import { createRuntime, setRuntime } from '../shared/runtime/runtime.js';
 import { freePort, startAzuriteTable, type AzuriteTable } from './azurite.js';
 import { FunctionHost } from './functionHost.js';
+import { wireSimulatorToCoordinator } from './wireSimulator.js';
 
 export interface DevHostOptions {
   appRoot: string;
@@ -53,7 +54,7 @@ async function portFree(port: number, host: string): Promise<boolean> {
 }
 
 type SimulatorModule = {
-  startOctopusSimulator(options: { port?: number; live?: boolean; log?: (line: string) => void; webhookSecret?: string }): Promise<SimulatorHandle>;
+  startOctopusSimulator(options: { port?: number; live?: boolean; log?: (line: string) => void }): Promise<SimulatorHandle>;
 };
 
 async function loadSimulator(): Promise<SimulatorModule | undefined> {
@@ -128,6 +129,18 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
     await functionHost.load();
     await functionHost.start();
     stops.push(() => functionHost.stop());
+
+    if (simulator) {
+      // As a person would in Octopus: a subscription that posts events to our webhook with the secret header.
+      await wireSimulatorToCoordinator({
+        simulatorUrl: simulator.url,
+        apiKey: simulator.apiKey,
+        coordinatorUrl: functionHost.url,
+        header: runtime.settings.webhook.header,
+        secret: runtime.settings.webhook.secret ?? devWebhookSecret,
+        ...(env.FUNCTIONS_KEY ? { functionKey: env.FUNCTIONS_KEY } : {}),
+      });
+    }
 
     return {
       host: functionHost,
