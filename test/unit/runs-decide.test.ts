@@ -1,12 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { decide, deployDecision, newRunState, runMarker } from '../../shared/runs/decide.js';
-import type { Command, DeployResolution, Observation, PlanDeploy, RunPlan, RunState } from '../../shared/runs/types.js';
+import type {
+  Command,
+  DeployResolution,
+  Observation,
+  PlanDeploy,
+  RunPlan,
+  RunState,
+} from '../../shared/runs/types.js';
 
 const t0 = new Date('2026-11-21T10:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
 
 function deploy(id: string, project: string, extra: Partial<PlanDeploy> = {}): PlanDeploy {
-  return { type: 'deploy', id, project, environment: 'Production', tenant: null, release: 'latest', when: 'ifNotCurrent', allowDowngrade: false, rollback: false, ...extra };
+  return {
+    type: 'deploy',
+    id,
+    project,
+    environment: 'Production',
+    tenant: null,
+    release: 'latest',
+    when: 'ifNotCurrent',
+    allowDowngrade: false,
+    rollback: false,
+    ...extra,
+  };
 }
 
 function plan(extra: Partial<RunPlan> = {}): RunPlan {
@@ -26,7 +44,12 @@ function plan(extra: Partial<RunPlan> = {}): RunPlan {
   };
 }
 
-function resolution(project: string, version: string, current?: { version: string; state: string }, lastSuccessful?: string): DeployResolution {
+function resolution(
+  project: string,
+  version: string,
+  current?: { version: string; state: string },
+  lastSuccessful?: string,
+): DeployResolution {
   return {
     projectId: `Projects-${project}`,
     environmentId: 'Environments-3',
@@ -34,9 +57,17 @@ function resolution(project: string, version: string, current?: { version: strin
     release: { releaseId: `Releases-${project}-${version}`, version },
     why: 'the newest release',
     current: current
-      ? { releaseId: `Releases-${project}-${current.version}`, version: current.version, state: current.state, deploymentId: `Deployments-${project}`, taskId: `ServerTasks-${project}-old` }
+      ? {
+          releaseId: `Releases-${project}-${current.version}`,
+          version: current.version,
+          state: current.state,
+          deploymentId: `Deployments-${project}`,
+          taskId: `ServerTasks-${project}-old`,
+        }
       : undefined,
-    lastSuccessful: lastSuccessful ? { releaseId: `Releases-${project}-${lastSuccessful}`, version: lastSuccessful } : undefined,
+    lastSuccessful: lastSuccessful
+      ? { releaseId: `Releases-${project}-${lastSuccessful}`, version: lastSuccessful }
+      : undefined,
   };
 }
 
@@ -48,13 +79,19 @@ class Driver {
     this.state = newRunState('run-1', p, { kind: 'api' }, t0);
   }
   step(observations: Observation[] = [], seconds = 1): Command[] {
-    const withLease = { ...this.state, lease: { id: this.lease, owner: 'test', until: at(seconds + 90).toISOString() } };
+    const withLease = {
+      ...this.state,
+      lease: { id: this.lease, owner: 'test', until: at(seconds + 90).toISOString() },
+    };
     const { state, commands } = decide(withLease, observations, at(seconds));
     this.state = state;
     return commands;
   }
   action(id: string) {
-    const all = [...this.state.stages.flatMap((s) => s.actions), ...this.state.onFailure.steps.flatMap((s) => s.actions)];
+    const all = [
+      ...this.state.stages.flatMap((s) => s.actions),
+      ...this.state.onFailure.steps.flatMap((s) => s.actions),
+    ];
     const found = all.find((a) => a.id === id);
     if (!found) throw new Error(`no action ${id}`);
     return found;
@@ -64,9 +101,24 @@ class Driver {
       {
         kind: 'previousCaptured',
         cells: [
-          { project: 'Database', environment: 'Production', tenant: null, lastSuccessful: { releaseId: 'Releases-Database-1.5.0', version: '1.5.0' } },
-          { project: 'Web API', environment: 'Production', tenant: null, lastSuccessful: { releaseId: 'Releases-Web API-2.16.0', version: '2.16.0' } },
-          { project: 'Web App', environment: 'Production', tenant: null, lastSuccessful: { releaseId: 'Releases-Web App-3.1.0', version: '3.1.0' } },
+          {
+            project: 'Database',
+            environment: 'Production',
+            tenant: null,
+            lastSuccessful: { releaseId: 'Releases-Database-1.5.0', version: '1.5.0' },
+          },
+          {
+            project: 'Web API',
+            environment: 'Production',
+            tenant: null,
+            lastSuccessful: { releaseId: 'Releases-Web API-2.16.0', version: '2.16.0' },
+          },
+          {
+            project: 'Web App',
+            environment: 'Production',
+            tenant: null,
+            lastSuccessful: { releaseId: 'Releases-Web App-3.1.0', version: '3.1.0' },
+          },
         ],
       },
     ]);
@@ -76,8 +128,26 @@ class Driver {
     this.step();
     this.capture();
     return this.step([
-      { kind: 'deployResolved', actionId: 'db', resolution: resolution('Database', '1.6.0', { version: '1.5.0', state: 'Success' }, '1.5.0') },
-      { kind: 'deployResolved', actionId: 'api', resolution: resolution('Web API', '2.18.0', { version: '2.17.0', state: 'Failed' }, '2.16.0') },
+      {
+        kind: 'deployResolved',
+        actionId: 'db',
+        resolution: resolution(
+          'Database',
+          '1.6.0',
+          { version: '1.5.0', state: 'Success' },
+          '1.5.0',
+        ),
+      },
+      {
+        kind: 'deployResolved',
+        actionId: 'api',
+        resolution: resolution(
+          'Web API',
+          '2.18.0',
+          { version: '2.17.0', state: 'Failed' },
+          '2.16.0',
+        ),
+      },
     ]);
   }
 }
@@ -100,25 +170,64 @@ describe('decide: a run from start to finish', () => {
     const d = new Driver();
     const creates = d.startBackend();
     expect(creates).toEqual([
-      expect.objectContaining({ kind: 'createDeployment', actionId: 'db', marker: 'coordinator run=run-1 action=db attempt=1', recover: false }),
-      expect.objectContaining({ kind: 'createDeployment', actionId: 'api', marker: runMarker('run-1', 'api', 1), recover: false }),
+      expect.objectContaining({
+        kind: 'createDeployment',
+        actionId: 'db',
+        marker: 'coordinator run=run-1 action=db attempt=1',
+        recover: false,
+      }),
+      expect.objectContaining({
+        kind: 'createDeployment',
+        actionId: 'api',
+        marker: runMarker('run-1', 'api', 1),
+        recover: false,
+      }),
     ]);
-    expect(d.action('db')).toMatchObject({ status: 'starting', intent: { kind: 'createDeployment', attempt: 1, leaseId: 'lease-1' } });
+    expect(d.action('db')).toMatchObject({
+      status: 'starting',
+      intent: { kind: 'createDeployment', attempt: 1, leaseId: 'lease-1' },
+    });
   });
 
   it('moves to the next stage when every deployment succeeded, and finishes with the email', () => {
     const d = new Driver();
     d.startBackend();
     d.step([
-      { kind: 'deploymentStarted', actionId: 'db', deploymentId: 'Deployments-1', taskId: 'ServerTasks-1', recovered: false },
-      { kind: 'deploymentStarted', actionId: 'api', deploymentId: 'Deployments-2', taskId: 'ServerTasks-2', recovered: false },
+      {
+        kind: 'deploymentStarted',
+        actionId: 'db',
+        deploymentId: 'Deployments-1',
+        taskId: 'ServerTasks-1',
+        recovered: false,
+      },
+      {
+        kind: 'deploymentStarted',
+        actionId: 'api',
+        deploymentId: 'Deployments-2',
+        taskId: 'ServerTasks-2',
+        recovered: false,
+      },
     ]);
     expect(d.step([{ kind: 'task', taskId: 'ServerTasks-1', state: 'Success' }])).toEqual([]);
     expect(d.state.stageIndex).toBe(0);
     const next = d.step([{ kind: 'task', taskId: 'ServerTasks-2', state: 'Success' }]);
     expect(next).toEqual([expect.objectContaining({ kind: 'resolveDeploy', actionId: 'web' })]);
-    d.step([{ kind: 'deployResolved', actionId: 'web', resolution: resolution('Web App', '3.2.0', { version: '3.1.0', state: 'Success' }, '3.1.0') }]);
-    d.step([{ kind: 'deploymentStarted', actionId: 'web', deploymentId: 'Deployments-3', taskId: 'ServerTasks-3', recovered: false }]);
+    d.step([
+      {
+        kind: 'deployResolved',
+        actionId: 'web',
+        resolution: resolution('Web App', '3.2.0', { version: '3.1.0', state: 'Success' }, '3.1.0'),
+      },
+    ]);
+    d.step([
+      {
+        kind: 'deploymentStarted',
+        actionId: 'web',
+        deploymentId: 'Deployments-3',
+        taskId: 'ServerTasks-3',
+        recovered: false,
+      },
+    ]);
     const done = d.step([{ kind: 'task', taskId: 'ServerTasks-3', state: 'Success' }]);
     expect(d.state.status).toBe('succeeded');
     expect(done).toEqual([{ kind: 'sendFinishedMail', to: ['ops@example.com'] }]);
@@ -132,7 +241,15 @@ describe('decide: a run from start to finish', () => {
     d.startBackend();
     const lease = { id: 'lease-2', owner: 'x', until: at(500).toISOString() };
     const input = { ...d.state, lease };
-    const obs: Observation[] = [{ kind: 'deploymentStarted', actionId: 'db', deploymentId: 'Deployments-1', taskId: 'ServerTasks-1', recovered: false }];
+    const obs: Observation[] = [
+      {
+        kind: 'deploymentStarted',
+        actionId: 'db',
+        deploymentId: 'Deployments-1',
+        taskId: 'ServerTasks-1',
+        recovered: false,
+      },
+    ];
     expect(decide(input, obs, at(10))).toEqual(decide(input, obs, at(10)));
   });
 });
@@ -141,21 +258,42 @@ describe('decide: deploy decisions', () => {
   it('refuses a downgrade unless the action allows it or is a rollback', () => {
     const r = resolution('Web API', '2.16.0', { version: '2.18.0', state: 'Success' }, '2.18.0');
     expect(deployDecision(deploy('api', 'Web API'), r)).toMatchObject({ kind: 'refuse' });
-    expect(deployDecision(deploy('api', 'Web API', { allowDowngrade: true }), r)).toMatchObject({ kind: 'deploy' });
-    expect(deployDecision(deploy('api', 'Web API', { rollback: true }), r)).toMatchObject({ kind: 'deploy' });
+    expect(deployDecision(deploy('api', 'Web API', { allowDowngrade: true }), r)).toMatchObject({
+      kind: 'deploy',
+    });
+    expect(deployDecision(deploy('api', 'Web API', { rollback: true }), r)).toMatchObject({
+      kind: 'deploy',
+    });
   });
 
   it('joins a queued or running deployment of the same release instead of creating another', () => {
     const r = resolution('Web API', '2.18.0', { version: '2.18.0', state: 'Executing' }, '2.16.0');
-    expect(deployDecision(deploy('api', 'Web API', { when: 'always' }), r)).toMatchObject({ kind: 'join', taskId: 'ServerTasks-Web API-old' });
+    expect(deployDecision(deploy('api', 'Web API', { when: 'always' }), r)).toMatchObject({
+      kind: 'join',
+      taskId: 'ServerTasks-Web API-old',
+    });
   });
 
   it('skips what is already current (ifNotCurrent) and what is not newer (ifNewer)', () => {
-    const current = resolution('Web API', '2.18.0', { version: '2.18.0', state: 'Success' }, '2.18.0');
+    const current = resolution(
+      'Web API',
+      '2.18.0',
+      { version: '2.18.0', state: 'Success' },
+      '2.18.0',
+    );
     expect(deployDecision(deploy('api', 'Web API'), current)).toMatchObject({ kind: 'skip' });
-    expect(deployDecision(deploy('api', 'Web API', { when: 'always' }), current)).toMatchObject({ kind: 'deploy' });
-    const older = resolution('Web API', '2.17.0', { version: '2.18.0', state: 'Success' }, '2.18.0');
-    expect(deployDecision(deploy('api', 'Web API', { when: 'ifNewer' }), older)).toMatchObject({ kind: 'skip' });
+    expect(deployDecision(deploy('api', 'Web API', { when: 'always' }), current)).toMatchObject({
+      kind: 'deploy',
+    });
+    const older = resolution(
+      'Web API',
+      '2.17.0',
+      { version: '2.18.0', state: 'Success' },
+      '2.18.0',
+    );
+    expect(deployDecision(deploy('api', 'Web API', { when: 'ifNewer' }), older)).toMatchObject({
+      kind: 'skip',
+    });
   });
 
   it('fails the stage when a deploy would downgrade', () => {
@@ -163,8 +301,26 @@ describe('decide: deploy decisions', () => {
     d.step();
     d.capture();
     d.step([
-      { kind: 'deployResolved', actionId: 'db', resolution: resolution('Database', '1.4.0', { version: '1.5.0', state: 'Success' }, '1.5.0') },
-      { kind: 'deployResolved', actionId: 'api', resolution: resolution('Web API', '2.18.0', { version: '2.18.0', state: 'Success' }, '2.18.0') },
+      {
+        kind: 'deployResolved',
+        actionId: 'db',
+        resolution: resolution(
+          'Database',
+          '1.4.0',
+          { version: '1.5.0', state: 'Success' },
+          '1.5.0',
+        ),
+      },
+      {
+        kind: 'deployResolved',
+        actionId: 'api',
+        resolution: resolution(
+          'Web API',
+          '2.18.0',
+          { version: '2.18.0', state: 'Success' },
+          '2.18.0',
+        ),
+      },
     ]);
     expect(d.action('db').status).toBe('failed');
     expect(d.action('db').error).toMatch(/back from 1\.5\.0/);
@@ -177,31 +333,92 @@ describe('decide: failure and rollback', () => {
     const d = new Driver();
     d.startBackend();
     d.step([
-      { kind: 'deploymentStarted', actionId: 'db', deploymentId: 'Deployments-1', taskId: 'ServerTasks-1', recovered: false },
-      { kind: 'deploymentStarted', actionId: 'api', deploymentId: 'Deployments-2', taskId: 'ServerTasks-2', recovered: false },
+      {
+        kind: 'deploymentStarted',
+        actionId: 'db',
+        deploymentId: 'Deployments-1',
+        taskId: 'ServerTasks-1',
+        recovered: false,
+      },
+      {
+        kind: 'deploymentStarted',
+        actionId: 'api',
+        deploymentId: 'Deployments-2',
+        taskId: 'ServerTasks-2',
+        recovered: false,
+      },
     ]);
-    const afterFailure = d.step([{ kind: 'task', taskId: 'ServerTasks-2', state: 'Failed', errorMessage: 'The deployment failed at Step 2: Smoke test' }]);
+    const afterFailure = d.step([
+      {
+        kind: 'task',
+        taskId: 'ServerTasks-2',
+        state: 'Failed',
+        errorMessage: 'The deployment failed at Step 2: Smoke test',
+      },
+    ]);
     expect(d.state.status).toBe('failing');
     expect(afterFailure).toEqual([]); // db still runs: no cancel, no rollback yet
     const rollback = d.step([{ kind: 'task', taskId: 'ServerTasks-1', state: 'Success' }]);
     expect(d.state.status).toBe('rollingBack');
     expect(d.state.stages[1]?.status).toBe('skipped');
-    expect(rollback.map((c) => (c.kind === 'resolveDeploy' ? [c.spec.project, c.spec.release, c.spec.rollback] : c.kind))).toEqual([
-      ['Database', expect.objectContaining({ releaseId: 'Releases-Database-1.5.0', version: '1.5.0' }), true],
-      ['Web API', expect.objectContaining({ releaseId: 'Releases-Web API-2.16.0', version: '2.16.0' }), true],
+    expect(
+      rollback.map((c) =>
+        c.kind === 'resolveDeploy' ? [c.spec.project, c.spec.release, c.spec.rollback] : c.kind,
+      ),
+    ).toEqual([
+      [
+        'Database',
+        expect.objectContaining({ releaseId: 'Releases-Database-1.5.0', version: '1.5.0' }),
+        true,
+      ],
+      [
+        'Web API',
+        expect.objectContaining({ releaseId: 'Releases-Web API-2.16.0', version: '2.16.0' }),
+        true,
+      ],
     ]);
     const dbBack = d.state.onFailure.steps[0]?.actions[0];
     const apiBack = d.state.onFailure.steps[0]?.actions[1];
     if (!dbBack || !apiBack) throw new Error('rollback actions missing');
     const creates = d.step([
-      { kind: 'deployResolved', actionId: dbBack.id, resolution: resolution('Database', '1.5.0', { version: '1.6.0', state: 'Success' }, '1.6.0') },
-      { kind: 'deployResolved', actionId: apiBack.id, resolution: resolution('Web API', '2.16.0', { version: '2.18.0', state: 'Failed' }, '2.16.0') },
+      {
+        kind: 'deployResolved',
+        actionId: dbBack.id,
+        resolution: resolution(
+          'Database',
+          '1.5.0',
+          { version: '1.6.0', state: 'Success' },
+          '1.6.0',
+        ),
+      },
+      {
+        kind: 'deployResolved',
+        actionId: apiBack.id,
+        resolution: resolution(
+          'Web API',
+          '2.16.0',
+          { version: '2.18.0', state: 'Failed' },
+          '2.16.0',
+        ),
+      },
     ]);
     // Web API's last successful release is already 2.16.0 but its current deployment failed: it is redeployed.
     expect(kinds(creates)).toEqual(['createDeployment', 'createDeployment']);
     d.step([
-      { kind: 'deploymentStarted', actionId: dbBack.id, deploymentId: 'Deployments-4', taskId: 'ServerTasks-4', recovered: false },
-      { kind: 'deploymentStarted', actionId: apiBack.id, deploymentId: 'Deployments-5', taskId: 'ServerTasks-5', recovered: false },
+      {
+        kind: 'deploymentStarted',
+        actionId: dbBack.id,
+        deploymentId: 'Deployments-4',
+        taskId: 'ServerTasks-4',
+        recovered: false,
+      },
+      {
+        kind: 'deploymentStarted',
+        actionId: apiBack.id,
+        deploymentId: 'Deployments-5',
+        taskId: 'ServerTasks-5',
+        recovered: false,
+      },
     ]);
     const end = d.step([
       { kind: 'task', taskId: 'ServerTasks-4', state: 'Success' },
@@ -213,11 +430,31 @@ describe('decide: failure and rollback', () => {
   });
 
   it('skips putting back a cell that had nothing deployed before the run', () => {
-    const d = new Driver(plan({ stages: [{ name: 'Only', actions: [deploy('db', 'Database')] }], onFailure: [{ type: 'redeployPrevious', id: 'rb', projects: ['Database'] }] }));
+    const d = new Driver(
+      plan({
+        stages: [{ name: 'Only', actions: [deploy('db', 'Database')] }],
+        onFailure: [{ type: 'redeployPrevious', id: 'rb', projects: ['Database'] }],
+      }),
+    );
     d.step();
-    d.step([{ kind: 'previousCaptured', cells: [{ project: 'Database', environment: 'Production', tenant: null }] }]);
-    d.step([{ kind: 'deployResolved', actionId: 'db', resolution: resolution('Database', '1.6.0') }]);
-    d.step([{ kind: 'deploymentStarted', actionId: 'db', deploymentId: 'Deployments-1', taskId: 'ServerTasks-1', recovered: false }]);
+    d.step([
+      {
+        kind: 'previousCaptured',
+        cells: [{ project: 'Database', environment: 'Production', tenant: null }],
+      },
+    ]);
+    d.step([
+      { kind: 'deployResolved', actionId: 'db', resolution: resolution('Database', '1.6.0') },
+    ]);
+    d.step([
+      {
+        kind: 'deploymentStarted',
+        actionId: 'db',
+        deploymentId: 'Deployments-1',
+        taskId: 'ServerTasks-1',
+        recovered: false,
+      },
+    ]);
     const commands = d.step([{ kind: 'task', taskId: 'ServerTasks-1', state: 'Failed' }]);
     expect(commands.filter((c) => c.kind === 'resolveDeploy')).toEqual([]);
     expect(d.state.onFailure.steps[0]?.actions[0]?.status).toBe('skipped');
@@ -238,11 +475,31 @@ describe('decide: crash safety', () => {
     d.lease = 'lease-2';
     const commands = d.step([], 120);
     expect(commands).toEqual([
-      expect.objectContaining({ kind: 'createDeployment', actionId: 'db', marker: 'coordinator run=run-1 action=db attempt=1', recover: true }),
+      expect.objectContaining({
+        kind: 'createDeployment',
+        actionId: 'db',
+        marker: 'coordinator run=run-1 action=db attempt=1',
+        recover: true,
+      }),
       expect.objectContaining({ kind: 'createDeployment', actionId: 'api', recover: true }),
     ]);
-    d.step([{ kind: 'deploymentStarted', actionId: 'db', deploymentId: 'Deployments-1', taskId: 'ServerTasks-1', recovered: true }], 121);
-    expect(d.action('db')).toMatchObject({ status: 'running', taskId: 'ServerTasks-1', attempt: 1 });
+    d.step(
+      [
+        {
+          kind: 'deploymentStarted',
+          actionId: 'db',
+          deploymentId: 'Deployments-1',
+          taskId: 'ServerTasks-1',
+          recovered: true,
+        },
+      ],
+      121,
+    );
+    expect(d.action('db')).toMatchObject({
+      status: 'running',
+      taskId: 'ServerTasks-1',
+      attempt: 1,
+    });
   });
 
   it('looks for the deployment before retrying a create that failed ambiguously', () => {
@@ -252,11 +509,23 @@ describe('decide: crash safety', () => {
     d.step([{ kind: 'commandFailed', command: create, message: 'timeout', retryable: true }], 2);
     expect(d.step([], 3)).toEqual([]);
     const retry = d.step([], 120);
-    expect(retry).toEqual([expect.objectContaining({ kind: 'createDeployment', actionId: 'db', recover: true, attempt: 1 })]);
+    expect(retry).toEqual([
+      expect.objectContaining({
+        kind: 'createDeployment',
+        actionId: 'db',
+        recover: true,
+        attempt: 1,
+      }),
+    ]);
   });
 
   it('never sends the finished email twice: an unrecorded send is given up as unknown', () => {
-    const d = new Driver(plan({ stages: [{ name: 'Only', actions: [{ type: 'wait', id: 'w', minutes: 1 }] }], onFailure: [] }));
+    const d = new Driver(
+      plan({
+        stages: [{ name: 'Only', actions: [{ type: 'wait', id: 'w', minutes: 1 }] }],
+        onFailure: [],
+      }),
+    );
     d.step();
     d.step([{ kind: 'previousCaptured', cells: [] }]);
     expect(kinds(d.step([], 61))).toEqual(['sendFinishedMail']);
@@ -272,17 +541,49 @@ describe('decide: cancel and timeouts', () => {
     d.step();
     d.capture();
     d.step([
-      { kind: 'deployResolved', actionId: 'db', resolution: resolution('Database', '1.6.0', { version: '1.5.0', state: 'Success' }, '1.5.0') },
-      { kind: 'deployResolved', actionId: 'api', resolution: resolution('Web API', '2.18.0', { version: '2.18.0', state: 'Queued' }, '2.16.0') },
+      {
+        kind: 'deployResolved',
+        actionId: 'db',
+        resolution: resolution(
+          'Database',
+          '1.6.0',
+          { version: '1.5.0', state: 'Success' },
+          '1.5.0',
+        ),
+      },
+      {
+        kind: 'deployResolved',
+        actionId: 'api',
+        resolution: resolution(
+          'Web API',
+          '2.18.0',
+          { version: '2.18.0', state: 'Queued' },
+          '2.16.0',
+        ),
+      },
     ]);
     expect(d.action('api')).toMatchObject({ status: 'running', joined: true });
-    d.step([{ kind: 'deploymentStarted', actionId: 'db', deploymentId: 'Deployments-1', taskId: 'ServerTasks-1', recovered: false }]);
+    d.step([
+      {
+        kind: 'deploymentStarted',
+        actionId: 'db',
+        deploymentId: 'Deployments-1',
+        taskId: 'ServerTasks-1',
+        recovered: false,
+      },
+    ]);
     d.state = { ...d.state, cancelRequest: { requestedAt: at(3).toISOString(), by: 'sam' } };
     const commands = d.step([], 4);
     expect(commands).toEqual([{ kind: 'cancelTask', taskId: 'ServerTasks-1' }]);
     expect(d.state.status).toBe('cancelling');
     expect(d.action('api').status).toBe('cancelled');
-    d.step([{ kind: 'taskCancelRequested', taskId: 'ServerTasks-1' }, { kind: 'task', taskId: 'ServerTasks-1', state: 'Cancelling' }], 5);
+    d.step(
+      [
+        { kind: 'taskCancelRequested', taskId: 'ServerTasks-1' },
+        { kind: 'task', taskId: 'ServerTasks-1', state: 'Cancelling' },
+      ],
+      5,
+    );
     const after = d.step([{ kind: 'task', taskId: 'ServerTasks-1', state: 'Canceled' }], 6);
     expect(d.action('db').status).toBe('cancelled');
     expect(d.state.status).toBe('rollingBack');
@@ -290,19 +591,42 @@ describe('decide: cancel and timeouts', () => {
   });
 
   it('times out an action, cancels its task and fails the stage', () => {
-    const d = new Driver(plan({ stages: [{ name: 'Only', actions: [deploy('db', 'Database', { timeoutMinutes: 1 })] }], onFailure: [] }));
+    const d = new Driver(
+      plan({
+        stages: [{ name: 'Only', actions: [deploy('db', 'Database', { timeoutMinutes: 1 })] }],
+        onFailure: [],
+      }),
+    );
     d.step();
     d.step([{ kind: 'previousCaptured', cells: [] }]);
-    d.step([{ kind: 'deployResolved', actionId: 'db', resolution: resolution('Database', '1.6.0') }]);
-    d.step([{ kind: 'deploymentStarted', actionId: 'db', deploymentId: 'Deployments-1', taskId: 'ServerTasks-1', recovered: false }]);
+    d.step([
+      { kind: 'deployResolved', actionId: 'db', resolution: resolution('Database', '1.6.0') },
+    ]);
+    d.step([
+      {
+        kind: 'deploymentStarted',
+        actionId: 'db',
+        deploymentId: 'Deployments-1',
+        taskId: 'ServerTasks-1',
+        recovered: false,
+      },
+    ]);
     const commands = d.step([{ kind: 'task', taskId: 'ServerTasks-1', state: 'Executing' }], 90);
     expect(d.action('db').status).toBe('timedOut');
-    expect(commands).toEqual(expect.arrayContaining([{ kind: 'cancelTask', taskId: 'ServerTasks-1' }]));
+    expect(commands).toEqual(
+      expect.arrayContaining([{ kind: 'cancelTask', taskId: 'ServerTasks-1' }]),
+    );
     expect(d.state.status).toBe('failed');
   });
 
   it('stops the run at its own timeout', () => {
-    const d = new Driver(plan({ timeoutMinutes: 1, stages: [{ name: 'Only', actions: [{ type: 'wait', id: 'w', minutes: 10 }] }], onFailure: [] }));
+    const d = new Driver(
+      plan({
+        timeoutMinutes: 1,
+        stages: [{ name: 'Only', actions: [{ type: 'wait', id: 'w', minutes: 10 }] }],
+        onFailure: [],
+      }),
+    );
     d.step();
     d.step([{ kind: 'previousCaptured', cells: [] }]);
     d.step([], 61);
