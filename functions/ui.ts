@@ -1,0 +1,49 @@
+import {
+  app,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
+import { z } from 'zod';
+import { readQuery } from '../shared/http/body.js';
+import { toErrorResponse } from '../shared/http/handler.js';
+import { getRuntime } from '../shared/runtime/runtime.js';
+import { pageHeaders, renderErrorPage } from '../shared/ui/errorPage.js';
+import { readStatusPage } from '../shared/ui/readStatusPage.js';
+import { renderStatusPage } from '../shared/ui/renderStatusPage.js';
+
+const query = z.object({
+  /** Seconds between the page's own reloads. */
+  refresh: z.coerce.number().int().min(5).max(3600).default(30),
+});
+
+/** GET /api/ui: the status page (sets, runs, locks, timer jobs) as HTML, read from storage only. */
+export async function statusPage(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  let refreshSeconds = 30;
+  try {
+    refreshSeconds = readQuery(request, query).refresh;
+    const runtime = await getRuntime();
+    const model = await readStatusPage(runtime, { refreshSeconds });
+    return { status: 200, headers: pageHeaders, body: renderStatusPage(model) };
+  } catch (err) {
+    const mapped = toErrorResponse(err, context);
+    const message =
+      (mapped.jsonBody as { error?: { message?: string } } | undefined)?.error?.message ??
+      'unexpected error';
+    return {
+      status: mapped.status ?? 500,
+      headers: pageHeaders,
+      body: renderErrorPage(message, refreshSeconds),
+    };
+  }
+}
+
+app.http('ui', {
+  route: 'ui',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: statusPage,
+});

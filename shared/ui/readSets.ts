@@ -1,0 +1,67 @@
+// The set matrix as the status poll last recorded it: one query of the setstatus table, no Octopus call.
+import type { Runtime } from '../runtime/runtime.js';
+import { readSetStatusRows, type RecordedProject, type SetStatusRow } from '../status/record.js';
+import { spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import { environmentComparator } from './environmentOrder.js';
+import type { MatrixCell, SetsSection } from './model.js';
+
+export interface SetsReading {
+  section: SetsSection;
+  /** Space name (lower case) -> space id, as recorded by the poll (for task links elsewhere on the page). */
+  spaceIds: Map<string, string>;
+}
+
+function parseProjects(row: SetStatusRow): RecordedProject[] {
+  try {
+    const parsed: unknown = JSON.parse(row.projects);
+    return Array.isArray(parsed) ? (parsed as RecordedProject[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+function cellOf(runtime: Runtime, row: SetStatusRow): MatrixCell {
+  return {
+    environment: row.environment,
+    tenant: row.tenant || null,
+    state: row.state,
+    since: row.since,
+    projects: parseProjects(row).map((p) => ({
+      ...p,
+      taskUrl: p.taskId ? taskWebUrl(runtime, row.spaceId, p.taskId) : undefined,
+    })),
+  };
+}
+
+export async function readSets(runtime: Runtime): Promise<SetsReading> {
+  const { rows, lastPoll } = await readSetStatusRows(runtime);
+  const byEnvironment = environmentComparator(runtime.config);
+  const spaceIds = new Map<string, string>();
+  for (const row of rows) if (row.spaceId) spaceIds.set(row.space.toLowerCase(), row.spaceId);
+  const problems = lastPoll?.problems ?? [];
+  const sets = Object.entries(runtime.config.projectSets).map(([name, set]) => ({
+    set: name,
+    description: set.description,
+    space: spaceOfSet(runtime, name),
+    projects: set.projects,
+    cells: rows
+      .filter((r) => r.set === name)
+      .map((r) => cellOf(runtime, r))
+      .sort(
+        (a, b) =>
+          byEnvironment(a.environment, b.environment) ||
+          (a.tenant ?? '').localeCompare(b.tenant ?? ''),
+      ),
+    problem: problems.find((p) => p.set === name)?.message,
+  }));
+  return {
+    section: {
+      lastPoll: lastPoll ? { at: lastPoll.at, instance: lastPoll.instance } : undefined,
+      problems: problems
+        .filter((p) => !(p.set in runtime.config.projectSets))
+        .map((p) => p.message),
+      sets,
+    },
+    spaceIds,
+  };
+}

@@ -1,0 +1,71 @@
+// Locks: who holds each (with its fence), who waits in which order, and why each waits.
+import { badge, utc, when } from './format.js';
+import { html, link, type SafeHtml } from './html.js';
+import type { LockPageView } from './model.js';
+
+function task(taskId: string | undefined, url: string | undefined): SafeHtml | '' {
+  return taskId ? html` · bound to ${link(url, html`task ${taskId}`)}` : '';
+}
+
+function lock(l: LockPageView, now: Date): SafeHtml {
+  const holders =
+    l.holders.length === 0
+      ? html`<span class="empty">free</span>`
+      : html`<ul class="actions">
+          ${l.holders.map(
+            (h) =>
+              html`<li>
+                <strong>${h.holder}</strong> · fence ${h.fence} · since ${when(h.grantedAt, now)} ·
+                ${
+                  h.expired
+                    ? html`${badge('failed', 'expired')} at ${utc(h.expiresAt)} (freed on the next
+                      request)`
+                    : html`expires ${when(h.expiresAt, now)}`
+                }${task(h.octopusTaskId, h.taskUrl)}
+              </li>`,
+          )}
+        </ul>`;
+  const waiters =
+    l.waiters.length === 0
+      ? html`<span class="empty">none</span>`
+      : html`<ol class="waiters">
+          ${l.waiters.map(
+            (w) =>
+              html`<li>
+                <strong>${w.holder}</strong>${w.priority > 0 ? html` · priority ${w.priority}` : ''}
+                · waiting since ${when(w.queuedAt, now)}${task(w.octopusTaskId, w.taskUrl)}<br /><small
+                  >${w.why}</small
+                >
+              </li>`,
+          )}
+        </ol>`;
+  return html`<tr>
+    <th scope="row">${l.name}</th>
+    <td>
+      ${l.holders.filter((h) => !h.expired).length} of ${l.permits}<br /><small
+        >last fence ${l.lastFence}</small
+      >
+    </td>
+    <td>${holders}</td>
+    <td>${waiters}</td>
+  </tr>`;
+}
+
+export function renderLocks(locks: LockPageView[], now: Date): SafeHtml {
+  if (locks.length === 0) return html`<p class="empty">No lock has been taken yet.</p>`;
+  return html`<div class="scroll">
+    <table>
+      <thead>
+        <tr>
+          <th scope="col">Lock</th>
+          <th scope="col">Permits held</th>
+          <th scope="col">Holders</th>
+          <th scope="col">Waiters, in order</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${locks.map((l) => lock(l, now))}
+      </tbody>
+    </table>
+  </div>`;
+}

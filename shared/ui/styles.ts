@@ -1,0 +1,58 @@
+// The page's only CSS, embedded in a <style> element that the Content-Security-Policy allows by hash.
+import { createHash } from 'node:crypto';
+
+export const pageCss = `
+:root{color-scheme:light dark;--fg:#1b1f24;--muted:#5b6470;--bg:#fff;--panel:#f5f7f9;--line:#d8dee4;
+--good:#1a7f37;--good-bg:#dafbe1;--bad:#b42318;--bad-bg:#ffe4e1;--busy:#8a5a00;--busy-bg:#fff4cc;--idle-bg:#eef1f4}
+@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9aa5b1;--bg:#0d1117;--panel:#161b22;--line:#30363d;
+--good:#56d364;--good-bg:#12361d;--bad:#ff7b72;--bad-bg:#3d1512;--busy:#e3b341;--busy-bg:#3a2c05;--idle-bg:#21262d}}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+header,main{max-width:1200px;margin:0 auto;padding:12px 16px}
+header{border-bottom:1px solid var(--line)}
+h1{font-size:1.3rem;margin:0 0 4px}
+h2{font-size:1.15rem;margin:28px 0 8px;padding-bottom:4px;border-bottom:1px solid var(--line)}
+h3{font-size:1rem;margin:18px 0 6px}
+p{margin:6px 0}
+.muted,small{color:var(--muted)}
+nav a{margin-right:12px}
+a{color:inherit}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%}
+table{border-collapse:collapse;font-size:.92rem}
+th,td{border:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
+thead th{background:var(--panel)}
+tbody th{font-weight:600;white-space:nowrap}
+td{overflow-wrap:anywhere;min-width:7em}
+.badge{display:inline-block;padding:0 7px;border-radius:10px;font-size:.8rem;font-weight:600;white-space:nowrap;background:var(--idle-bg)}
+.good{color:var(--good);background:var(--good-bg)}
+.bad{color:var(--bad);background:var(--bad-bg)}
+.busy{color:var(--busy);background:var(--busy-bg)}
+td.good,td.bad,td.busy{background:none;color:inherit;border-left:4px solid}
+td.good{border-left-color:var(--good)}td.bad{border-left-color:var(--bad)}td.busy{border-left-color:var(--busy)}
+.version{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.88rem}
+.notice{padding:8px 12px;border-radius:6px;background:var(--busy-bg);margin:8px 0}
+.notice.bad{background:var(--bad-bg);color:inherit}
+.empty{color:var(--muted);font-style:italic}
+.run{border:1px solid var(--line);border-radius:8px;padding:8px 12px;margin:10px 0;background:var(--panel)}
+.run>summary{cursor:pointer;font-weight:600}
+ol.stages{padding-left:22px;margin:8px 0}
+ol.stages>li{margin:6px 0}
+ul.actions{padding-left:18px;margin:4px 0}
+ul.actions li{margin:2px 0}
+ol.waiters{padding-left:22px;margin:0}
+@media (max-width:600px){body{font-size:14px}header,main{padding:10px}th,td{padding:4px 6px}}
+`.trim();
+
+/** For the Content-Security-Policy: exactly this stylesheet may apply, nothing else inline. */
+export const pageCssHash = `sha256-${createHash('sha256').update(pageCss).digest('base64')}`;
+
+/** No scripts, no plugins, no framing, no forms; only the embedded stylesheet. */
+export const contentSecurityPolicy = [
+  "default-src 'none'",
+  "script-src 'none'",
+  `style-src '${pageCssHash}'`,
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
