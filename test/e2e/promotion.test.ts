@@ -9,6 +9,10 @@ import {
 import { checkConditionHandler } from '../../functions/conditions.js';
 import { ensureDeployedHandler } from '../../functions/ensureDeployed.js';
 import { progressHandler } from '../../functions/progress.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../shared/cli/program.js';
 import { ManualClock } from '../../shared/clock.js';
 import { jsonApi } from '../../shared/http/handler.js';
 import {
@@ -478,5 +482,60 @@ describe('cooperating projects', () => {
     )) as HttpResponseInit;
     expect(unknown.status).toBe(400);
     expect(JSON.stringify(unknown.jsonBody)).toContain('there is no step 9');
+  });
+});
+
+describe('promote CLI', () => {
+  it('prints the dry-run plan: stages, releases, skips and what would stop it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'promote-cli-'));
+    const file = join(dir, 'coordination.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        projectSets: {
+          'web-stack': {
+            projects: ['Web App', 'Web API', 'Database'],
+            dependsOn: { 'Web App': ['Web API'], 'Web API': ['Database'] },
+          },
+        },
+        promotions: [
+          {
+            name: 'nightly',
+            set: 'web-stack',
+            from: 'Test',
+            to: 'Production',
+            cron: '0 0 18 * * *',
+            freezeWindows: [{ start: '2026-12-24', end: '2026-12-27', reason: 'Christmas' }],
+          },
+        ],
+      }),
+    );
+    let out = '';
+    let err = '';
+    const env = {
+      AzureWebJobsStorage: azuriteConnectionString(),
+      OCTOPUS_URL: sim.url,
+      OCTOPUS_API_KEY: sim.apiKey,
+      COORDINATION_CONFIG: file,
+    };
+    const io = { out: (t: string) => (out += t), err: (t: string) => (err += t), env };
+    expect(
+      await runCli(
+        ['promote', '--promotion', 'nightly', '--dry-run', '--at', '2026-12-25T18:00:00Z'],
+        io,
+      ),
+    ).toBe(0);
+    expect(out).toContain('Dry run: nothing is deployed.');
+    expect(out).toMatch(
+      /Stage 1: Database\n\s+- Database: deploy 1\.5\.0: 1\.5\.0 is current and successful in Test \(Production has 1\.4\.0\)/,
+    );
+    expect(out).toMatch(
+      /Stage 3: Web App\n\s+- Web App: skip: 3\.2\.0 is already current in Production/,
+    );
+    expect(out).toContain(
+      'a freeze window is in force from 2026-12-24 to 2026-12-27 (UTC): Christmas',
+    );
+    expect(await runCli(['promote', '--promotion', 'weekly', '--dry-run'], io)).toBe(2);
+    expect(err).toContain('There is no promotion "weekly"');
   });
 });
