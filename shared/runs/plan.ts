@@ -35,8 +35,9 @@ function tenantsFor(listed: string[] | undefined, overrides: PlaybookOverrides):
   return listed && listed.length > 0 ? listed : [null];
 }
 
+/** Ids go into Octopus Comments markers, so a tenant's spaces become underscores. */
 const withTenant = (id: string, tenant: string | null, many: boolean): string =>
-  tenant && many ? `${id}@${tenant}` : id;
+  tenant && many ? `${id}@${tenant.replace(/\s+/g, '_')}` : id;
 
 function expandAction(
   action: Action | FailureAction,

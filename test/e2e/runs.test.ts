@@ -139,7 +139,7 @@ async function advanceUntilDone(
   runId: string,
   advance: () => Promise<unknown> = () => advanceRun(runtime, runId),
 ): Promise<RunState> {
-  const until = Date.now() + 25_000;
+  const until = Date.now() + 45_000;
   for (;;) {
     await advance();
     const stored = await new RunStore(runtime.tables).get(runId);
@@ -389,6 +389,47 @@ describe('runs on the simulator', () => {
       if (!finished(state)) await sleep(100);
     }
     expect(state?.status).toBe('succeeded');
+  });
+
+  it('starts a playbook once when a configured rule matches an event, even if the event arrives twice', async () => {
+    const withRule = coordinationConfigSchema.parse({
+      ...rawConfig,
+      rules: [
+        {
+          name: 'after-database-dev',
+          when: { project: 'Database', environment: 'Development' },
+          start: playbook,
+        },
+      ],
+    });
+    const instance = await startCoordinatorInstance({ env: env(), config: withRule, tablePrefix });
+    instances.push(instance);
+    await wireSimulatorToCoordinator({
+      simulatorUrl: sim.url,
+      apiKey: sim.apiKey,
+      coordinatorUrl: instance.url,
+      header: 'X-Coordinator-Secret',
+      secret: 'runs-secret',
+      name: 'Rules',
+    });
+    const octopus = instance.runtime.octopus;
+    if (!octopus) throw new Error('no octopus');
+    const projectId = await octopus.resolve.projectId('Database');
+    const release = await octopus.releases.byVersion(projectId, '1.6.0');
+    if (!release) throw new Error('no release');
+    sim.faults({ type: 'webhook', mode: 'duplicate', category: 'DeploymentSucceeded' });
+    await octopus.deployments.create({
+      ProjectId: projectId,
+      ReleaseId: release.Id,
+      EnvironmentId: await octopus.resolve.environmentId('Development'),
+    });
+    await sleep(400);
+    await sim.flushWebhooks();
+    await immediateProcessingIdle(instance.runtime);
+    const runs = await new RunStore(instance.runtime.tables).list();
+    expect(runs).toHaveLength(1);
+    const stored = await new RunStore(instance.runtime.tables).get(runs[0]?.id ?? '');
+    expect(stored?.state.trigger).toMatchObject({ kind: 'rule', by: 'after-database-dev' });
   });
 
   it('gets through Octopus answering 500s and 429s for a while', async () => {
