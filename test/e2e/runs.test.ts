@@ -452,7 +452,7 @@ describe('runs on the simulator', () => {
     const deployments = await deploymentsOfRun(runtime, created.id);
     expect(deployments).toHaveLength(3);
     expectOneDeploymentPerAction(deployments);
-  });
+  }, 60_000);
 
   it('cancels mid-stage: cancels the tasks it started, then puts back what was there before', async () => {
     const runtime = await newRuntime();
