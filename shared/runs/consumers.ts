@@ -35,11 +35,18 @@ export async function startRulesForEvent(
   const tenantId = relatedId(event, 'Tenants');
   const started: string[] = [];
   for (const rule of rules) {
-    const [p, e, t] = await Promise.all([
-      octopus.resolve.projectId(rule.when.project),
-      octopus.resolve.environmentId(rule.when.environment),
-      rule.when.tenant ? octopus.resolve.tenantId(rule.when.tenant) : Promise.resolve(undefined),
-    ]);
+    let p: string, e: string, t: string | undefined;
+    try {
+      [p, e, t] = await Promise.all([
+        octopus.resolve.projectId(rule.when.project),
+        octopus.resolve.environmentId(rule.when.environment),
+        rule.when.tenant ? octopus.resolve.tenantId(rule.when.tenant) : Promise.resolve(undefined),
+      ]);
+    } catch (err) {
+      // A rule naming something Octopus does not have can never match: say so, do not fail the event.
+      log.warn(`Rule ${rule.name} was skipped: ${(err as Error).message}`);
+      continue;
+    }
     if (p !== projectId || e !== environmentId || (t !== undefined && t !== tenantId)) continue;
     const plan = planFromPlaybook(runtime.config, rule.start, {});
     const occurred = new Date(event.Occurred);

@@ -75,6 +75,10 @@ export function runFinishedMail(run: RunState): Pick<MailMessage, 'subject' | 't
     );
   }
   const plain = text.join('\n');
-  const html = `<!doctype html><html><body style="font-family:sans-serif"><h2>${escape(headline)}</h2><pre style="font-family:inherit">${escape(plain)}</pre></body></html>`;
+  const linked = escape(plain).replace(
+    /&lt;(https?:\/\/[^\s&]+)&gt;/g,
+    (_m, url: string) => `<a href="${url}">task log</a>`,
+  );
+  const html = `<!doctype html><html><body style="font-family:sans-serif"><h2>${escape(headline)}</h2><pre style="font-family:inherit">${linked}</pre></body></html>`;
   return { subject: `${headline} (run ${run.id})`, text: plain, html };
 }
