@@ -1,6 +1,6 @@
 // When the page cannot be built at all (settings, config, storage client), say so in HTML, not JSON.
-import { html, SafeHtml } from './html.js';
-import { contentSecurityPolicy, pageCss } from './styles.js';
+import { html } from './html.js';
+import { contentSecurityPolicy, styleElement } from './styles.js';
 
 export const pageHeaders = {
   'content-type': 'text/html; charset=utf-8',
@@ -18,9 +18,7 @@ export function renderErrorPage(message: string, refreshSeconds: number): string
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta http-equiv="refresh" content="${refreshSeconds}" />
         <title>Octopus Coordinator status: unavailable</title>
-        <style>
-          ${new SafeHtml(pageCss)}
-        </style>
+        ${styleElement}
       </head>
       <body>
         <main>

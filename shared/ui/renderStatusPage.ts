@@ -1,12 +1,12 @@
 // The status page as one HTML document: sets, runs, locks and timer jobs; no script, self-refreshing.
 import { utc, when } from './format.js';
-import { html, SafeHtml } from './html.js';
+import { html, type SafeHtml } from './html.js';
 import type { Section, StatusPageModel } from './model.js';
 import { renderJobs, type LastPoll } from './renderJobs.js';
 import { renderLocks } from './renderLocks.js';
 import { renderRuns } from './renderRuns.js';
 import { renderSets } from './renderSets.js';
-import { pageCss } from './styles.js';
+import { styleElement } from './styles.js';
 
 /** A poll older than this is called out: the timer may have stopped. */
 const stalePollMs = 5 * 60_000;
@@ -41,9 +41,7 @@ export function renderStatusPage(model: StatusPageModel): string {
         <meta http-equiv="refresh" content="${model.refreshSeconds}" />
         <meta name="robots" content="noindex" />
         <title>Octopus Coordinator status</title>
-        <style>
-          ${new SafeHtml(pageCss)}
-        </style>
+        ${styleElement}
       </head>
       <body>
         <header>

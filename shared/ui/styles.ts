@@ -1,5 +1,6 @@
 // The page's only CSS, embedded in a <style> element that the Content-Security-Policy allows by hash.
 import { createHash } from 'node:crypto';
+import { SafeHtml } from './html.js';
 
 export const pageCss = `
 :root{color-scheme:light dark;--fg:#1b1f24;--muted:#5b6470;--bg:#fff;--panel:#f5f7f9;--line:#d8dee4;
@@ -42,6 +43,9 @@ ul.actions li{margin:2px 0}
 ol.waiters{padding-left:22px;margin:0}
 @media (max-width:600px){body{font-size:14px}header,main{padding:10px}th,td{padding:4px 6px}}
 `.trim();
+
+/** The <style> element, made here so that formatting a page template can never change its content (and hash). */
+export const styleElement = new SafeHtml(`<style>${pageCss}</style>`);
 
 /** For the Content-Security-Policy: exactly this stylesheet may apply, nothing else inline. */
 export const pageCssHash = `sha256-${createHash('sha256').update(pageCss).digest('base64')}`;

@@ -1,0 +1,278 @@
+// The status page renderer: everything shown is escaped, empty and failed sections say so, no script.
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { JobRunRecord } from '../../shared/jobs/jobHistory.js';
+import type { RunView } from '../../shared/runs/view.js';
+import { escapeHtml, html, link } from '../../shared/ui/html.js';
+import type { LockPageView, StatusPageModel } from '../../shared/ui/model.js';
+import { renderStatusPage } from '../../shared/ui/renderStatusPage.js';
+import { contentSecurityPolicy } from '../../shared/ui/styles.js';
+
+const now = new Date('2026-11-20T12:00:00Z');
+const evil = '<script>alert("x")</script>';
+const evilAttr = '"><img src=x onerror=alert(1)>';
+
+function emptyModel(over: Partial<StatusPageModel> = {}): StatusPageModel {
+  return {
+    generatedAt: now,
+    refreshSeconds: 30,
+    octopusUrl: undefined,
+    sets: { ok: true, value: { lastPoll: undefined, problems: [], sets: [] } },
+    runs: { ok: true, value: { active: [], recent: [], notShown: 0 } },
+    locks: { ok: true, value: [] },
+    jobs: { ok: true, value: [] },
+    ...over,
+  };
+}
+
+function hostileModel(): StatusPageModel {
+  const run: RunView = {
+    id: `run-1${evil}`,
+    kind: 'playbook',
+    name: `release ${evil}`,
+    status: 'running',
+    summary: `playbook ${evil} is running stage 1 of 1`,
+    trigger: { kind: 'api', by: evilAttr },
+    createdAt: '2026-11-20T11:58:00Z',
+    updatedAt: '2026-11-20T11:59:00Z',
+    deadline: '2026-11-20T12:58:00Z',
+    stages: [
+      {
+        name: `Stage ${evil}`,
+        status: 'running',
+        actions: [
+          {
+            id: 'db',
+            type: 'deploy',
+            describe: `deploy ${evil} to Test`,
+            status: 'running',
+            release: { version: `1.0.0${evil}`, releaseId: 'Releases-1', why: evil },
+            taskId: `ServerTasks-1${evilAttr}`,
+            taskLink: 'javascript:alert(1)',
+            note: evil,
+          },
+        ],
+      },
+    ],
+    onFailure: { status: 'notRun', steps: [] },
+    previous: [],
+    finishedMail: 'none',
+    history: [],
+  };
+  const lock: LockPageView = {
+    name: `db-migrations ${evil}`,
+    permits: 1,
+    lastFence: 7,
+    holders: [
+      {
+        holder: `deploy ${evilAttr}`,
+        fence: 7,
+        grantedAt: '2026-11-20T11:59:00Z',
+        expiresAt: '2026-11-20T12:01:00Z',
+        expired: false,
+        octopusTaskId: 'ServerTasks-9',
+        taskUrl: 'https://octopus.example.com/app#/Spaces-1/tasks/ServerTasks-9',
+      },
+    ],
+    waiters: [
+      {
+        position: 1,
+        holder: `waiter ${evil}`,
+        priority: 0,
+        queuedAt: '2026-11-20T11:59:30Z',
+        octopusTaskId: undefined,
+        taskUrl: undefined,
+        why: `1 of 1 permit(s) held by deploy ${evilAttr}; it is next in line`,
+      },
+    ],
+  };
+  const job: JobRunRecord = {
+    job: `job ${evil}`,
+    startedAt: '2026-11-20T11:59:00Z',
+    finishedAt: '2026-11-20T11:59:01Z',
+    durationMs: 1000,
+    outcome: 'failed',
+    summary: `failed: ${evil}`,
+    instance: evilAttr,
+    isPastDue: false,
+  };
+  return emptyModel({
+    octopusUrl: `https://octopus.example.com/${evil}`,
+    sets: {
+      ok: true,
+      value: {
+        lastPoll: { at: '2026-11-20T11:59:30Z', instance: evil },
+        problems: [evil],
+        sets: [
+          {
+            set: `web ${evil}`,
+            description: evilAttr,
+            space: evil,
+            projects: [`Project ${evil}`],
+            problem: evil,
+            cells: [
+              {
+                environment: `Env ${evil}`,
+                tenant: `Tenant ${evilAttr}`,
+                state: 'deploying',
+                since: '2026-11-20T11:59:30Z',
+                projects: [
+                  {
+                    project: `Project ${evil}`,
+                    projectId: 'Projects-1',
+                    release: `2.0.0${evil}`,
+                    releaseId: 'Releases-2',
+                    state: `Executing${evil}`,
+                    deploymentId: 'Deployments-1',
+                    taskId: 'ServerTasks-2',
+                    created: '2026-11-20T11:59:00Z',
+                    completedTime: null,
+                    taskUrl: `https://octopus.example.com/app#/Spaces-1/tasks/ServerTasks-2?x="${evil}`,
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    },
+    runs: { ok: true, value: { active: [run], recent: [], notShown: 0 } },
+    locks: { ok: true, value: [lock] },
+    jobs: { ok: true, value: [job] },
+  });
+}
+
+describe('escapeHtml', () => {
+  it('escapes every character that could end text or an attribute', () => {
+    expect(escapeHtml(`<a href="x" title='y'>&\`</a>`)).toBe(
+      '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&#96;&lt;/a&gt;',
+    );
+    expect(escapeHtml(undefined)).toBe('');
+    expect(escapeHtml(42)).toBe('42');
+  });
+
+  it('is what the html tag applies to every interpolated value, arrays included', () => {
+    const out = html`<p title="${evilAttr}">${[evil, html`<b>${evil}</b>`]}</p>`.markup;
+    expect(out).toBe(
+      `<p title="${escapeHtml(evilAttr)}">${escapeHtml(evil)}<b>${escapeHtml(evil)}</b></p>`,
+    );
+  });
+
+  it('links only http and https addresses', () => {
+    expect(link('javascript:alert(1)', 'task').markup).toBe('task');
+    expect(link('data:text/html,<script>', 'task').markup).toBe('task');
+    expect(link('https://octopus.example.com/app#/Spaces-1/tasks/T-1', 'task').markup).toBe(
+      '<a href="https://octopus.example.com/app#/Spaces-1/tasks/T-1" rel="noreferrer">task</a>',
+    );
+  });
+});
+
+describe('renderStatusPage', () => {
+  it('renders names containing <script> and attribute breakers as inert text', () => {
+    const page = renderStatusPage(hostileModel());
+    expect(page).not.toMatch(/<script/i);
+    expect(page).not.toMatch(/<img/i);
+    expect(page).not.toMatch(/javascript:/i);
+    expect(page).not.toContain('"><');
+    // The hostile names are all there, as text.
+    for (const shown of [
+      `web ${evil}`,
+      `Project ${evil}`,
+      `Env ${evil}`,
+      `db-migrations ${evil}`,
+      `waiter ${evil}`,
+      `job ${evil}`,
+      `release ${evil}`,
+    ])
+      expect(page).toContain(escapeHtml(shown));
+    expect(page).toContain(escapeHtml(`deploy ${evilAttr}`));
+  });
+
+  it('shows every section as empty, and says why, when nothing has happened yet', () => {
+    const page = renderStatusPage(emptyModel());
+    expect(page).toContain('The status poll has not run yet');
+    expect(page).toContain('No project sets are configured');
+    expect(page).toContain('No run is in progress.');
+    expect(page).toContain('No run has finished yet.');
+    expect(page).toContain('No lock has been taken yet.');
+    expect(page).toContain('No timer job has run yet.');
+  });
+
+  it('shows a configured set the poll has not recorded as not recorded yet', () => {
+    const page = renderStatusPage(
+      emptyModel({
+        sets: {
+          ok: true,
+          value: {
+            lastPoll: undefined,
+            problems: [],
+            sets: [
+              {
+                set: 'web',
+                description: undefined,
+                space: 'Default',
+                projects: ['A'],
+                cells: [],
+                problem: undefined,
+              },
+            ],
+          },
+        },
+      }),
+    );
+    expect(page).toContain('No status recorded for this set yet');
+  });
+
+  it('shows a section that could not be read with its reason, and still renders the others', () => {
+    const page = renderStatusPage(
+      emptyModel({
+        locks: { ok: false, message: 'The locks could not be read from Table Storage (boom).' },
+      }),
+    );
+    expect(page).toContain('The locks could not be read from Table Storage (boom).');
+    expect(page).toContain('No run is in progress.');
+  });
+
+  it('shows the status poll from its own record when it keeps no job history', () => {
+    const page = renderStatusPage(
+      emptyModel({
+        sets: {
+          ok: true,
+          value: {
+            lastPoll: { at: '2026-11-20T11:59:00Z', instance: 'i-1' },
+            problems: [],
+            sets: [],
+          },
+        },
+      }),
+    );
+    expect(page).toContain('<th scope="row">statusPoll</th>');
+    expect(page).not.toContain('No timer job has run yet.');
+  });
+
+  it('warns when the last status poll is old', () => {
+    const page = renderStatusPage(
+      emptyModel({
+        sets: {
+          ok: true,
+          value: {
+            lastPoll: { at: '2026-11-20T11:00:00Z', instance: 'i-1' },
+            problems: [],
+            sets: [],
+          },
+        },
+      }),
+    );
+    expect(page).toContain('set status may be out of date');
+  });
+
+  it('refreshes itself and has no script, with its one stylesheet allowed by hash', () => {
+    const page = renderStatusPage(emptyModel({ refreshSeconds: 15 }));
+    expect(page).toContain('<meta http-equiv="refresh" content="15" />');
+    expect(page).not.toMatch(/<script|\son[a-z]+=/i);
+    const css = /<style>([\s\S]*?)<\/style>/.exec(page)?.[1] ?? '';
+    const hash = createHash('sha256').update(css).digest('base64');
+    expect(contentSecurityPolicy).toContain(`'sha256-${hash}'`);
+    expect(contentSecurityPolicy).toContain("script-src 'none'");
+  });
+});
