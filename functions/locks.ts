@@ -1,0 +1,179 @@
+import {
+  app,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
+import { z } from 'zod';
+import { readJsonBody, readQuery } from '../shared/http/body.js';
+import { badRequest, notFound } from '../shared/http/errors.js';
+import { jsonApi } from '../shared/http/handler.js';
+import { locksFor, maxPermits, maxPriority, maxTtlSeconds } from '../shared/locks/index.js';
+import { getRuntime } from '../shared/runtime/runtime.js';
+
+/** A long-poll answers within this many seconds (Azure's load balancer cuts HTTP calls at about 230 s). */
+export const maxWaitSeconds = 200;
+
+const optionalTaskId = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .pipe(
+    z
+      .string()
+      .regex(/^ServerTasks-\d+$/, 'must be an Octopus task id such as ServerTasks-123')
+      .optional(),
+  )
+  .optional();
+
+const acquireBody = z.strictObject({
+  holder: z.string().trim().min(1, 'is required: who is asking (shown to others)').max(256),
+  permits: z.number().int().min(1).max(maxPermits).optional(),
+  ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
+  wait: z.number().min(0).optional(),
+  octopusTaskId: optionalTaskId,
+  priority: z.number().int().min(0).max(maxPriority).optional(),
+  requestId: z.string().trim().min(1).max(256).optional(),
+  queue: z.boolean().optional(),
+});
+
+const leaseBody = z.strictObject({
+  leaseId: z.string().trim().min(1, 'is required: the leaseId that acquire returned'),
+});
+
+const renewBody = leaseBody.extend({
+  ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
+});
+
+const lockQuery = z.object({ history: z.enum(['true', 'false', '1', '0']).optional() });
+
+/**
+ * The lock name from the raw request URL, decoded exactly once, so names with any characters
+ * (including `/`, sent as %2F) work the same on Azure and on the dev host.
+ */
+export function lockNameOf(request: HttpRequest): string {
+  const path = new URL(request.url).pathname;
+  const m = /\/locks\/([^/]+)(?:\/(?:acquire|renew|release))?\/?$/i.exec(path);
+  let name: string | undefined;
+  try {
+    name = m?.[1] !== undefined ? decodeURIComponent(m[1]) : request.params.name;
+  } catch {
+    throw badRequest('name: the lock name in the URL is not valid percent-encoding.');
+  }
+  if (!name || name.length > 512) {
+    throw badRequest(
+      'name: give a lock name of 1 to 512 characters in the URL, percent-encoded (e.g. locks/web01%2Fstep-b/acquire).',
+    );
+  }
+  return name;
+}
+
+/** POST /api/locks/{name}/acquire → 200 granted, or 202 with the queue position. */
+export async function acquireLock(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const name = lockNameOf(request);
+  const body = await readJsonBody(request, acquireBody);
+  const locks = locksFor(await getRuntime());
+  const { wait, ...options } = body;
+  const waitMs = Math.min(wait ?? 0, maxWaitSeconds) * 1000;
+  const result = await locks.acquireWaiting(name, options, { waitMs });
+  if (result.granted) {
+    return { status: 200, jsonBody: { ...result, expiresAt: result.expiresAt.toISOString() } };
+  }
+  return { status: 202, headers: { 'Retry-After': '1' }, jsonBody: result };
+}
+
+/** POST /api/locks/{name}/renew */
+export async function renewLock(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const name = lockNameOf(request);
+  const body = await readJsonBody(request, renewBody);
+  const renewed = await locksFor(await getRuntime()).renew(name, body.leaseId, body.ttlSeconds);
+  return {
+    status: 200,
+    jsonBody: { lock: name, ...renewed, expiresAt: renewed.expiresAt.toISOString() },
+  };
+}
+
+/** POST /api/locks/{name}/release */
+export async function releaseLock(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const name = lockNameOf(request);
+  const body = await readJsonBody(request, leaseBody);
+  const released = await locksFor(await getRuntime()).release(name, body.leaseId);
+  return { status: 200, jsonBody: { lock: name, ...released } };
+}
+
+/** GET /api/locks/{name}[?history=true]: holders, waiters in order and why, fences; with the grant history. */
+export async function getLock(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const name = lockNameOf(request);
+  const query = readQuery(request, lockQuery);
+  const locks = locksFor(await getRuntime());
+  const view = await locks.inspect(name);
+  if (!view) throw notFound(`No lock named "${name}" has been used yet.`);
+  if (query.history !== 'true' && query.history !== '1') return { status: 200, jsonBody: view };
+  const history = await locks.history(name);
+  const { overlaps, fenceOrderViolations } = await locks.checkOverlaps(name);
+  return {
+    status: 200,
+    jsonBody: {
+      ...view,
+      history: history.map((g) => ({
+        ...g,
+        grantedAt: new Date(Math.floor(g.grantedAt / 1000)).toISOString(),
+        endedAt:
+          g.endedAt === undefined ? null : new Date(Math.floor(g.endedAt / 1000)).toISOString(),
+      })),
+      overlaps,
+      fenceOrderViolations,
+    },
+  };
+}
+
+/** GET /api/locks */
+export async function listLocks(
+  _request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  return { status: 200, jsonBody: { locks: await locksFor(await getRuntime()).list() } };
+}
+
+app.http('lockAcquire', {
+  route: 'locks/{name}/acquire',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(acquireLock),
+});
+app.http('lockRenew', {
+  route: 'locks/{name}/renew',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(renewLock),
+});
+app.http('lockRelease', {
+  route: 'locks/{name}/release',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(releaseLock),
+});
+app.http('lockGet', {
+  route: 'locks/{name}',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: jsonApi(getLock),
+});
+app.http('locksList', {
+  route: 'locks',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: jsonApi(listLocks),
+});

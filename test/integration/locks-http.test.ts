@@ -1,0 +1,135 @@
+// The lock API on the dev host, driven by the shell client (infra/octopus/coordinator-lock.sh) and by fetch.
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDevHostProcess, type DevHostProcess } from '../helpers/devHostProcess.js';
+
+const script = resolve('infra/octopus/coordinator-lock.sh');
+let dev: DevHostProcess;
+
+beforeAll(async () => {
+  dev = await startDevHostProcess({ args: ['--no-timers'] });
+}, 90_000);
+
+afterAll(async () => {
+  await dev?.stop();
+});
+
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      'bash',
+      [script, ...args],
+      { env: { ...process.env, COORDINATOR_URL: dev.url, ...env } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        done({ code, stdout: stdout.trim(), stderr });
+      },
+    );
+  });
+}
+
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${dev.url}/api/${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+describe('coordinator-lock.sh against the dev host', () => {
+  it('acquires, makes the next caller wait and time out, releases, and hands over', async () => {
+    const lock = 'web01/step b: "deploy" #1';
+    const first = await run(['acquire', lock, '--holder', 'tenant A', '--ttl', '120']);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^1\.[0-9a-f]{24}$/);
+
+    const second = await run(['acquire', lock, '--holder', 'tenant B', '--wait', '1']);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/position 1/);
+
+    const waiting = run(['acquire', lock, '--holder', 'tenant B', '--wait', '30']);
+    await new Promise((r) => setTimeout(r, 300));
+    const status = await run(['status', lock]);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      name: lock,
+      holders: [{ holder: 'tenant A', fence: 1 }],
+    });
+
+    expect((await run(['release', lock, first.stdout])).code).toBe(0);
+    const handedOver = await waiting;
+    expect(handedOver.code).toBe(0);
+    expect(handedOver.stdout).toMatch(/^2\./);
+
+    // The old lease is no longer the holder's: renew is refused with exit 3; a stranger's release too.
+    expect((await run(['renew', lock, first.stdout])).code).toBe(3);
+    expect((await run(['release', lock, `2.${'a'.repeat(24)}`])).code).toBe(3);
+    expect((await run(['release', lock, handedOver.stdout])).code).toBe(0);
+  });
+
+  it('fails clearly when the coordinator is unreachable or the input is bad', async () => {
+    const unreachable = await run(['acquire', 'x', '--wait', '0'], {
+      COORDINATOR_URL: 'http://127.0.0.1:9',
+    });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/did not answer/);
+    const bad = await run(['acquire', 'x', '--task', 'task-12']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/octopusTaskId/);
+  });
+});
+
+describe('the lock HTTP API', () => {
+  it('answers 400 naming the field, 409 for strangers and permit mismatches, 404 for unknown locks', async () => {
+    const bad = await api('POST', 'locks/a/acquire', { holder: 'x', ttlSeconds: 0, ttl: 5 });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.json)).toMatch(/ttlSeconds/);
+    expect(JSON.stringify(bad.json)).toMatch(/ttl/);
+    expect((await api('POST', 'locks/a/release', {})).status).toBe(400);
+
+    const granted = await api('POST', 'locks/pool%2F1/acquire', { holder: 'x', permits: 2 });
+    expect(granted).toMatchObject({
+      status: 200,
+      json: { granted: true, fence: 1, lock: 'pool/1' },
+    });
+    expect(
+      (await api('POST', 'locks/pool%2F1/acquire', { holder: 'y', permits: 3 })).json,
+    ).toMatchObject({
+      error: { code: 'permits_mismatch' },
+    });
+    const stranger = await api('POST', 'locks/pool%2F1/release', {
+      leaseId: `1.${'0'.repeat(24)}`,
+    });
+    expect(stranger).toMatchObject({ status: 409, json: { error: { code: 'not_holder' } } });
+    expect((await api('GET', 'locks/never%20used')).status).toBe(404);
+
+    const list = await api('GET', 'locks');
+    expect(list.json.locks).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'pool/1', holders: ['x'] })]),
+    );
+    const withHistory = await api('GET', 'locks/pool%2F1?history=true');
+    expect(withHistory.json).toMatchObject({
+      permits: 2,
+      overlaps: [],
+      history: [{ fence: 1, state: 'held' }],
+    });
+  });
+
+  it('a long-poll answers as soon as the lease is released', async () => {
+    const first = await api('POST', 'locks/poll/acquire', { holder: 'A' });
+    const waiting = api('POST', 'locks/poll/acquire', { holder: 'B', wait: 20 });
+    await new Promise((r) => setTimeout(r, 300));
+    await api('POST', 'locks/poll/release', { leaseId: first.json.leaseId });
+    const second = await waiting;
+    expect(second).toMatchObject({ status: 200, json: { granted: true, holder: 'B', fence: 2 } });
+  });
+});
