@@ -6,6 +6,7 @@ import {
 } from '@azure/functions';
 import { z } from 'zod';
 import { octopusName } from '../shared/config/coordination/common.js';
+import { conditionRef } from '../shared/config/coordination/conditions.js';
 import { ensureDeployed } from '../shared/cooperation/ensureDeployed.js';
 import { readJsonBody } from '../shared/http/body.js';
 import { jsonApi } from '../shared/http/handler.js';
@@ -18,6 +19,8 @@ const ensureBody = z.strictObject({
   tenant: octopusName.optional(),
   /** An exact release version; default the newest the lifecycle allows into the environment. */
   release: z.string().trim().min(1).max(349).optional(),
+  /** A condition (name or inline) that must hold in this environment first; 409 with its reasons if not. */
+  condition: conditionRef.optional(),
 });
 
 /**

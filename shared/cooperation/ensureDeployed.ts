@@ -1,6 +1,8 @@
 // "Ensure project A is deployed here": already current, join what is deploying it, or start one run (never two).
 import type { TableClient } from '@azure/data-tables';
+import { checkCondition } from '../conditions/evaluate.js';
 import { compareVersions } from '../conditions/versions.js';
+import type { ConditionRef } from '../config/coordination/conditions.js';
 import { HttpError } from '../http/errors.js';
 import { collect, dashboardCell, type OctopusClient, type Release } from '../octopus/index.js';
 import type { Log } from '../runtime/log.js';
@@ -17,6 +19,8 @@ export interface EnsureRequest {
   tenant?: string;
   /** An exact version; default the newest release the lifecycle lets into the environment. */
   release?: string;
+  /** A condition (name or inline) that must hold in this environment before anything is deployed. */
+  condition?: ConditionRef;
 }
 
 export type EnsureResult =
@@ -198,6 +202,20 @@ export async function ensureDeployed(
     );
   }
 
+  if (req.condition !== undefined) {
+    const check = await checkCondition(octopus, runtime.config, req.condition, {
+      environment: req.environment,
+      tenant: req.tenant,
+    });
+    if (!check.ok) {
+      throw new HttpError(
+        409,
+        'condition_not_met',
+        `${req.project} was not deployed: ${check.reasons.join('; ')}`,
+        { reasons: check.reasons },
+      );
+    }
+  }
   const table = await runtime.tables.table(ensureTable);
   const key = {
     partitionKey: encodeKey(`${projectId}/${environmentId}/${tenantId ?? ''}`),

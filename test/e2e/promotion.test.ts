@@ -441,6 +441,28 @@ describe('cooperating projects', () => {
     expect(again.jsonBody).toMatchObject({ status: 'current', release: '1.5.0' });
   });
 
+  it('ensure-deployed deploys nothing when its condition does not hold, and says why', async () => {
+    setRuntime(await runtimeFor(configWith(), new ManualClock(atSlot)));
+    const response = (await jsonApi(ensureDeployedHandler)(
+      new HttpRequest({
+        method: 'POST',
+        url: 'http://localhost/api/ensure-deployed',
+        body: {
+          string: JSON.stringify({
+            project: 'Web API',
+            environment: 'Production',
+            condition: { type: 'minVersion', project: 'Database', atLeast: '1.5.0' },
+          }),
+        },
+      }),
+      new InvocationContext(),
+    )) as HttpResponseInit;
+    expect(response.status).toBe(409);
+    expect(JSON.stringify(response.jsonBody)).toContain(
+      'Database is at 1.4.0 in Production; it needs 1.5.0 or higher',
+    );
+  });
+
   it('progress waits until the step asked for is done', async () => {
     sim.setStepDuration({ ms: 1500, project: 'Web App' });
     const config = configWith();
