@@ -96,6 +96,9 @@ export async function processPendingEvents(
   return { ...result, snapshot };
 }
 
+/** How long the first event of a burst waits for the others before they are processed together. */
+export const immediatePassDelayMs = 100;
+
 /** Per-runtime queue for processing right after the answer: coalesces bursts into passes. */
 class ImmediatePass {
   private queue: StoredEvent[] = [];
@@ -108,7 +111,11 @@ class ImmediatePass {
 
   add(stored: StoredEvent): void {
     this.queue.push(stored);
-    this.running ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+    // Wait a moment so a burst (a batch from Octopus) becomes one pass: one dashboard read per set
+    // and one storage transaction to mark them, instead of one per event.
+    this.running ??= new Promise<void>((resolve) => setTimeout(resolve, immediatePassDelayMs)).then(
+      () => this.drain(),
+    );
   }
 
   idle(): Promise<void> {

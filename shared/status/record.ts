@@ -3,6 +3,7 @@
 import { createIfAbsent, listPartition, updateIfMatch } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
 import { toJsonProperty } from '../storage/limits.js';
+import { jsonParts } from './jsonParts.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { SetCell, SetCellState, StatusSnapshot } from './snapshot.js';
 
@@ -35,6 +36,7 @@ export interface SetStatusRow {
   fingerprint: string;
   /** When this state and these deployments were first seen. */
   since: string;
+  /** JSON of RecordedProject[], over numbered properties (see jsonParts). */
   projects: string;
 }
 
@@ -97,7 +99,7 @@ export async function recordSetStatus(runtime: Runtime, snapshot: StatusSnapshot
           state: cell.state,
           fingerprint,
           since: now,
-          projects: toJsonProperty(setStatusTable, 'projects', projects),
+          ...jsonParts(setStatusTable, 'projects', projects),
         };
         // A lost race means another instance recorded a reading at least as fresh: leave it.
         const outcome = before?.etag

@@ -2,6 +2,7 @@
 import { notFound } from '../http/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { lastNotifications, type LastNotification } from '../watches/notify.js';
+import { fromJsonParts } from './jsonParts.js';
 import { readSetStatusRows, type RecordedProject, type SetStatusRow } from './record.js';
 import { spaceOfSet, taskWebUrl } from './spaceClients.js';
 
@@ -33,7 +34,7 @@ export interface StatusView {
 }
 
 function cellView(runtime: Runtime, row: SetStatusRow, notices: LastNotification[]): CellView {
-  const projects = (JSON.parse(row.projects) as RecordedProject[]).map((p) => ({
+  const projects = fromJsonParts<RecordedProject[]>(row, 'projects').map((p) => ({
     ...p,
     taskUrl: p.taskId ? (taskWebUrl(runtime, row.spaceId, p.taskId) ?? null) : null,
   }));

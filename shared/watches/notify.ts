@@ -12,7 +12,7 @@ import {
   updateIfMatch,
 } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
-import { toJsonProperty } from '../storage/limits.js';
+import { fromJsonParts, jsonParts } from '../status/jsonParts.js';
 import type { WatchNotice } from './evaluate.js';
 import { watchMessage } from './message.js';
 
@@ -30,7 +30,8 @@ interface MailRow {
   kind: string;
   environment: string;
   tenant: string;
-  releases: string;
+  /** The announced releases are JSON in `releases`, `releases1`, ... (see jsonParts). */
+  releasesParts?: number;
   state: MailState;
   attempts: number;
   claimedBy: string;
@@ -62,7 +63,7 @@ async function claim(
     kind: notice.kind,
     environment: notice.environment,
     tenant: notice.tenant ?? '',
-    releases: toJsonProperty(watchMailTable, 'releases', notice.releases),
+    ...jsonParts(watchMailTable, 'releases', notice.releases),
     attempts: 1,
   });
   if (created.ok) return { etag: created.etag, attempts: 1 };
@@ -178,8 +179,9 @@ export async function lastNotifications(
       const key = `${name}\u0001${row.environment.toLowerCase()}\u0001${row.tenant}`;
       const prior = latest.get(key);
       if (prior && prior.at >= row.sentAt) continue;
-      const releases = (
-        JSON.parse(row.releases) as { project: string; version: string; tenant: string | null }[]
+      const releases = fromJsonParts<{ project: string; version: string; tenant: string | null }[]>(
+        row,
+        'releases',
       ).map((r) => ({
         project: r.project,
         version: r.version,
