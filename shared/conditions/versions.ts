@@ -74,6 +74,10 @@ export function parseVersionRange(range: string): Bound[] {
   const interval = /^([[(])\s*([^,\])]*)\s*(?:,\s*([^\])]*)\s*)?([\])])$/.exec(text);
   if (interval) {
     const [, open, low = '', high, close] = interval;
+    for (const bound of [low, high?.trim() ?? '']) {
+      if (bound !== '' && !isSemanticVersion(bound))
+        throw new Error(`"${range}" is not a valid range: "${bound}" is not a version`);
+    }
     if (high === undefined) {
       if (open !== '[' || close !== ']' || low === '')
         throw new Error(`"${range}" is not a valid range: an exact version is written [1.2.3]`);
@@ -86,12 +90,16 @@ export function parseVersionRange(range: string): Bound[] {
       throw new Error(`"${range}" is not a valid range: give at least one bound`);
     return bounds;
   }
-  const parts = text.split(/[\s,]+/).filter((p) => p !== '');
+  // ">= 2.3" and ">=2.3" mean the same: attach each operator to the version after it first.
+  const parts = text
+    .replace(/(>=|<=|>|<|=)\s+/g, '$1')
+    .split(/[\s,]+/)
+    .filter((p) => p !== '');
   if (parts.length === 0) throw new Error('The version range is empty');
   return parts.map((part) => {
-    const m = /^(>=|<=|>|<|=)?\s*(.+)$/.exec(part);
+    const m = /^(>=|<=|>|<|=)?(.+)$/.exec(part);
     const version = m?.[2];
-    if (!m || version === undefined)
+    if (!m || version === undefined || !isSemanticVersion(version))
       throw new Error(`"${part}" in range "${range}" is not a comparison such as >=2.3.0`);
     const op = (m[1] ?? '>=') as Bound['op'];
     return { op, version };
