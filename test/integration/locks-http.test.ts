@@ -1,6 +1,8 @@
 // The lock API on the dev host, driven by the shell client (infra/octopus/coordinator-lock.sh) and by fetch.
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevHostProcess, type DevHostProcess } from '../helpers/devHostProcess.js';
 
@@ -131,5 +133,120 @@ describe('the lock HTTP API', () => {
     await api('POST', 'locks/poll/release', { leaseId: first.json.leaseId });
     const second = await waiting;
     expect(second).toMatchObject({ status: 200, json: { granted: true, holder: 'B', fence: 2 } });
+  });
+});
+
+/**
+ * Run a Bash step template's script the way Tentacle does: Octopus variables through
+ * get_octopusvariable, output variables through set_octopusvariable (stubbed here; outputs are
+ * collected from stdout).
+ */
+function runStepTemplate(
+  file: string,
+  variables: Record<string, string>,
+): Promise<{ code: number; stdout: string; outputs: Record<string, string> }> {
+  const template = JSON.parse(
+    readFileSync(resolve('infra/octopus/step-templates', file), 'utf8'),
+  ) as {
+    Properties: Record<string, string>;
+    Parameters: { Name: string; DefaultValue: string }[];
+  };
+  const values: Record<string, string> = {};
+  for (const p of template.Parameters) values[p.Name] = p.DefaultValue;
+  Object.assign(values, variables);
+  // Octopus substitutes #{...} in parameter values before the script runs.
+  for (const [k, v] of Object.entries(values))
+    values[k] = v.replace(/#\{([^}]+)\}/g, (_, name: string) => values[name] ?? '');
+  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  const prelude = [
+    'declare -A OCTO_VARS',
+    ...Object.entries(values).map(([k, v]) => `OCTO_VARS[${quote(k)}]=${quote(v)}`),
+    'get_octopusvariable() { printf "%s" "${OCTO_VARS[$1]-}"; }',
+    'set_octopusvariable() { echo "##output $1=$2"; }',
+    'write_warning() { echo "WARNING: $1"; }',
+  ].join('\n');
+  const dir = mkdtempSync(join(tmpdir(), 'step-template-'));
+  const path = join(dir, 'script.sh');
+  writeFileSync(
+    path,
+    `${prelude}\n${template.Properties['Octopus.Action.Script.ScriptBody'] ?? ''}`,
+  );
+  return new Promise((done) => {
+    execFile('bash', [path], (err, stdout) => {
+      const outputs: Record<string, string> = {};
+      for (const m of stdout.matchAll(/^##output ([^=]+)=(.*)$/gm))
+        outputs[m[1] ?? ''] = m[2] ?? '';
+      done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, outputs });
+    });
+  });
+}
+
+describe('the Bash step templates against the dev host', () => {
+  const deployment = (tenant: string, task: string) => ({
+    'Coordinator.Url': dev.url,
+    'Octopus.Project.Name': 'Shop',
+    'Octopus.Step.Name': 'Lock step b',
+    'Octopus.Machine.Name': 'web01',
+    'Octopus.Machine.Id': 'Machines-1',
+    'Octopus.Action.Id': 'action-1',
+    'Octopus.Release.Number': '1.2.3',
+    'Octopus.Environment.Name': 'Production',
+    'Octopus.Deployment.Tenant.Name': tenant,
+    'Octopus.Task.Id': task,
+  });
+
+  it('acquire sets the output variables; a second tenant waits and times out; release frees it', async () => {
+    const a = await runStepTemplate(
+      'coordinator-acquire-lock-bash.json',
+      deployment('Tenant A', 'ServerTasks-100'),
+    );
+    expect(a.code).toBe(0);
+    expect(a.outputs).toMatchObject({
+      CoordinatorLockName: 'Shop/Lock step b/web01',
+      CoordinatorFence: '1',
+    });
+    expect(a.outputs.CoordinatorLeaseId).toMatch(/^1\./);
+
+    const b = await runStepTemplate('coordinator-acquire-lock-bash.json', {
+      ...deployment('Tenant B', 'ServerTasks-101'),
+      'CoordinatorLock.WaitSeconds': '1',
+    });
+    expect(b.code).toBe(1);
+    const lock = await api('GET', `locks/${encodeURIComponent('Shop/Lock step b/web01')}`);
+    expect(lock.json).toMatchObject({
+      holders: [{ octopusTaskId: 'ServerTasks-100' }],
+      waiters: [{ octopusTaskId: 'ServerTasks-101' }],
+    });
+
+    const released = await runStepTemplate('coordinator-release-lock-bash.json', {
+      'Coordinator.Url': dev.url,
+      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLeaseId':
+        a.outputs.CoordinatorLeaseId ?? '',
+      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLockName':
+        a.outputs.CoordinatorLockName ?? '',
+    });
+    expect(released.code).toBe(0);
+    expect(released.stdout).toMatch(/released/);
+    // Released again (the 'always' step of a retried deployment): a warning, not a failure.
+    const again = await runStepTemplate('coordinator-release-lock-bash.json', {
+      'Coordinator.Url': dev.url,
+      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLeaseId':
+        a.outputs.CoordinatorLeaseId ?? '',
+      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLockName':
+        a.outputs.CoordinatorLockName ?? '',
+    });
+    expect(again.code).toBe(0);
+    const none = await runStepTemplate('coordinator-release-lock-bash.json', {
+      'Coordinator.Url': dev.url,
+    });
+    expect(none).toMatchObject({ code: 0 });
+    expect(none.stdout).toMatch(/nothing to release/);
+
+    const b2 = await runStepTemplate(
+      'coordinator-acquire-lock-bash.json',
+      deployment('Tenant B', 'ServerTasks-101'),
+    );
+    expect(b2.code).toBe(0);
+    expect(b2.outputs.CoordinatorFence).toBe('2');
   });
 });
