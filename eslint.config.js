@@ -1,9 +1,11 @@
 // Lint rules: recommended JS + TypeScript sets; `any` is an error everywhere.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.data/', 'outbox/', 'test-artifacts/', 'infra/octopus/'] },
+  { ignores: ['dist/', 'node_modules/', '.data/', 'outbox/', 'test-artifacts/', 'infra/octopus/', '.scratch*/'] },
+  { languageOptions: { globals: { ...globals.node } } },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,7 +17,7 @@ export default tseslint.config(
   },
   {
     files: ['**/*.cjs'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
+    languageOptions: { sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -54,7 +54,7 @@ describe('version ranges', () => {
 
   it('refuses bounds that are not versions, saying which', () => {
     expect(() => parseVersionRange('>=latest')).toThrow(
-      /"\>=latest" in range ">=latest" is not a comparison/,
+      /">=latest" in range ">=latest" is not a comparison/,
     );
     expect(() => parseVersionRange('[abc,2.0)')).toThrow(/"abc" is not a version/);
     expect(() => parseVersionRange('   ')).toThrow(/empty/);
