@@ -24,6 +24,9 @@ if (!haveChromium) {
 }
 
 const artifacts = resolve('test-artifacts');
+/** As in Azure, the page needs the function key (here set for the whole dev host). */
+const functionKey = 'ui-test-function-key';
+const keyHeader = { 'x-functions-key': functionKey };
 
 interface StatusJson {
   sets: {
@@ -40,7 +43,7 @@ interface StatusJson {
 async function post(url: string, body: unknown = {}): Promise<unknown> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...keyHeader },
     body: JSON.stringify(body),
   });
   const text = await res.text();
@@ -49,7 +52,7 @@ async function post(url: string, body: unknown = {}): Promise<unknown> {
 }
 
 async function lastPollAt(url: string): Promise<string | null> {
-  const status = (await (await fetch(`${url}/api/status`)).json()) as {
+  const status = (await (await fetch(`${url}/api/status`, { headers: keyHeader })).json()) as {
     lastPoll: { at: string } | null;
   };
   return status.lastPoll?.at ?? null;
@@ -116,7 +119,7 @@ describe.skipIf(!haveChromium)('status page (GET /api/ui) in Chromium', () => {
 
   beforeAll(async () => {
     [dev, browser] = await Promise.all([
-      startDevHostProcess({ args: ['--no-timers'] }),
+      startDevHostProcess({ args: ['--no-timers'], env: { FUNCTIONS_KEY: functionKey } }),
       chromium.launch({
         executablePath: chromiumPath,
         args: [
@@ -142,9 +145,12 @@ describe.skipIf(!haveChromium)('status page (GET /api/ui) in Chromium', () => {
   });
 
   it('shows every set x environment x tenant the poll recorded, with releases, states and task links; no script runs', async () => {
-    const status = (await (await fetch(`${dev.url}/api/status`)).json()) as StatusJson;
+    const status = (await (
+      await fetch(`${dev.url}/api/status`, { headers: keyHeader })
+    ).json()) as StatusJson;
+    expect((await fetch(`${dev.url}/api/ui`)).status).toBe(401);
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    const response = await page.goto(`${dev.url}/api/ui`);
+    const response = await page.goto(`${dev.url}/api/ui?code=${functionKey}`);
     expect(response?.status()).toBe(200);
     const csp = response?.headers()['content-security-policy'] ?? '';
     expect(csp).toContain("script-src 'none'");
@@ -212,7 +218,7 @@ describe.skipIf(!haveChromium)('status page (GET /api/ui) in Chromium', () => {
     expect(runId, cli).not.toBe('');
 
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    await page.goto(`${dev.url}/api/ui`);
+    await page.goto(`${dev.url}/api/ui?code=${functionKey}`);
     const inProgress = page.locator('#runs details.run[open]', { hasText: runId });
     expect(await inProgress.count()).toBe(1);
     expect(await stagesOf(page, runId)).toEqual([
