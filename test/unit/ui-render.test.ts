@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { JobRunRecord } from '../../shared/jobs/jobHistory.js';
 import type { RunView } from '../../shared/runs/view.js';
+import { renderErrorPage } from '../../shared/ui/errorPage.js';
 import { escapeHtml, html, link } from '../../shared/ui/html.js';
 import type { LockPageView, StatusPageModel } from '../../shared/ui/model.js';
 import { renderStatusPage } from '../../shared/ui/renderStatusPage.js';
@@ -274,5 +275,13 @@ describe('renderStatusPage', () => {
     const hash = createHash('sha256').update(css).digest('base64');
     expect(contentSecurityPolicy).toContain(`'sha256-${hash}'`);
     expect(contentSecurityPolicy).toContain("script-src 'none'");
+  });
+
+  it('says why when the page cannot be built, escaped like everything else', () => {
+    const page = renderErrorPage(`settings are wrong: ${evil}`, 30);
+    expect(page).toContain(
+      `The status page could not be built: settings are wrong: ${escapeHtml(evil)}`,
+    );
+    expect(page).not.toMatch(/<script/i);
   });
 });
