@@ -13,7 +13,7 @@ import { HttpError } from '../shared/http/errors.js';
 import { jsonApi } from '../shared/http/handler.js';
 import { getRuntime, requireOctopus } from '../shared/runtime/runtime.js';
 
-const checkBody = z.strictObject({
+export const checkBody = z.strictObject({
   /** A condition name from the config, or a condition written inline. */
   condition: conditionRef,
   /** The environment (and tenant) for conditions that name none ("the same environment"). */

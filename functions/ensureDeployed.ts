@@ -13,7 +13,7 @@ import { jsonApi } from '../shared/http/handler.js';
 import { contextLog } from '../shared/jobs/timerJob.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
-const ensureBody = z.strictObject({
+export const ensureBody = z.strictObject({
   project: octopusName,
   environment: octopusName,
   tenant: octopusName.optional(),

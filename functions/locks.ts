@@ -26,7 +26,7 @@ const optionalTaskId = z
   )
   .optional();
 
-const acquireBody = z.strictObject({
+export const acquireBody = z.strictObject({
   holder: z.string().trim().min(1, 'is required: who is asking (shown to others)').max(256),
   permits: z.number().int().min(1).max(maxPermits).optional(),
   ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
@@ -37,7 +37,7 @@ const acquireBody = z.strictObject({
   queue: z.boolean().optional(),
 });
 
-const leaseBody = z.strictObject({
+export const leaseBody = z.strictObject({
   leaseId: z.string().trim().min(1, 'is required: the leaseId that acquire returned'),
 });
 
@@ -45,7 +45,7 @@ const renewBody = leaseBody.extend({
   ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
 });
 
-const lockQuery = z.object({ history: z.enum(['true', 'false', '1', '0']).optional() });
+export const lockQuery = z.object({ history: z.enum(['true', 'false', '1', '0']).optional() });
 
 /**
  * The lock name from the raw request URL, decoded exactly once, so names with any characters

@@ -11,7 +11,7 @@ import { readQuery } from '../shared/http/body.js';
 import { jsonApi } from '../shared/http/handler.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
-const progressQuery = z.object({
+export const progressQuery = z.object({
   project: octopusName,
   environment: octopusName,
   tenant: octopusName.optional(),

@@ -24,14 +24,14 @@ function checked(parse: (value: string) => string) {
   });
 }
 
-const query = z.object({
+export const dailyReportQuery = z.object({
   date: checked(parseReportDate).optional(),
   zone: checked(parseTimeZone).optional(),
 });
 
 /** GET /api/reports/daily?date=YYYY-MM-DD[&zone=…]: the day's full report as HTML (default: yesterday). */
 export async function dailyReportPage(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
-  const { date, zone } = readQuery(request, query);
+  const { date, zone } = readQuery(request, dailyReportQuery);
   const runtime = await getRuntime();
   const reportZone = zone ?? runtime.settings.report.timeZone;
   const day = date ?? addDays(localDateOf(runtime.clock.now(), reportZone), -1);

@@ -22,7 +22,7 @@ import {
   type RunStatus,
 } from '../shared/runs/index.js';
 
-const startBody = z.strictObject({
+export const startBody = z.strictObject({
   playbook: z.string().min(1),
   environment: z.string().trim().min(1).optional(),
   tenant: z.string().trim().min(1).optional(),
@@ -41,12 +41,12 @@ const runStatuses = [
   'cancelled',
 ] as const satisfies readonly RunStatus[];
 
-const listQuery = z.object({
+export const listQuery = z.object({
   state: z.enum(runStatuses).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
-const cancelBody = z.strictObject({
+export const cancelBody = z.strictObject({
   reason: z.string().max(500).optional(),
   by: z.string().max(200).optional(),
 });
