@@ -1,15 +1,17 @@
-import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { getRuntime } from '../shared/runtime/runtime.js';
-import { runStatusPoll } from '../shared/status/statusPollJob.js';
+import { app } from '@azure/functions';
+import { timerJob } from '../shared/jobs/timerJob.js';
 
 /** Every minute by default: pending events, the dashboard once per space, set status, watches, consumers. */
-export async function statusPoll(_timer: Timer, context: InvocationContext): Promise<void> {
-  const result = await runStatusPoll(await getRuntime(), context);
-  if (result.ran) {
-    context.log(
-      `Status poll: ${result.events.processed} event(s) processed, ${result.cells} cell(s) read with ${result.octopusCalls} Octopus call(s), ${result.rowsWritten} changed.`,
-    );
-  }
-}
+export const statusPoll = timerJob('statusPoll', async (runtime, log) => {
+  // Loaded on first run, not at start: registering the function needs none of it (cold start).
+  const { runStatusPoll } = await import('../shared/status/statusPollJob.js');
+  const result = await runStatusPoll(runtime, log);
+  if (!result.ran)
+    return { outcome: 'skipped', summary: `another poll holds the job lock (${result.heldBy})` };
+  return {
+    outcome: 'ok',
+    summary: `${result.events.processed} event(s) processed, ${result.cells} cell(s) read with ${result.octopusCalls} Octopus call(s), ${result.rowsWritten} changed`,
+  };
+});
 
 app.timer('statusPoll', { schedule: '%STATUS_POLL_SCHEDULE%', handler: statusPoll });
