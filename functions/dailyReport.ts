@@ -12,11 +12,15 @@ export async function dailyReport(timer: Timer, context: InvocationContext): Pro
     log: (level, message) => context[level](message),
   });
   if (results === 'not-configured') {
-    context.log('Daily report: the coordination config has no "report" section, so no report is sent.');
+    context.log(
+      'Daily report: the coordination config has no "report" section, so no report is sent.',
+    );
     return;
   }
   for (const r of results) {
-    context.log(`Daily report ${r.date}: ${r.outcome}${r.detail ? ` (${r.detail})` : ''}${timer.isPastDue ? ' [past due run]' : ''}`);
+    context.log(
+      `Daily report ${r.date}: ${r.outcome}${r.detail ? ` (${r.detail})` : ''}${timer.isPastDue ? ' [past due run]' : ''}`,
+    );
   }
 }
 

@@ -1,4 +1,9 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import {
+  app,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
 import { z } from 'zod';
 import { readQuery } from '../shared/http/body.js';
 import { jsonApi } from '../shared/http/handler.js';
@@ -18,7 +23,10 @@ function checked(parse: (value: string) => string) {
     try {
       return parse(value);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', message: err instanceof ReportDateError ? err.message : String(err) });
+      ctx.addIssue({
+        code: 'custom',
+        message: err instanceof ReportDateError ? err.message : String(err),
+      });
       return z.NEVER;
     }
   });
@@ -30,7 +38,10 @@ export const dailyReportQuery = z.object({
 });
 
 /** GET /api/reports/daily?date=YYYY-MM-DD[&zone=…]: the day's full report as HTML (default: yesterday). */
-export async function dailyReportPage(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+export async function dailyReportPage(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
   const { date, zone } = readQuery(request, dailyReportQuery);
   const runtime = await getRuntime();
   const reportZone = zone ?? runtime.settings.report.timeZone;
@@ -43,4 +54,9 @@ export async function dailyReportPage(request: HttpRequest, _context: Invocation
   };
 }
 
-app.http('reportsDaily', { route: 'reports/daily', methods: ['GET'], authLevel: 'function', handler: jsonApi(dailyReportPage) });
+app.http('reportsDaily', {
+  route: 'reports/daily',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: jsonApi(dailyReportPage),
+});

@@ -56,7 +56,9 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
       return 2;
     }
     if (err instanceof SettingsError) {
-      io.err(`${err.message}\nFix these app settings (environment variables or local.settings.json) and run again.\n`);
+      io.err(
+        `${err.message}\nFix these app settings (environment variables or local.settings.json) and run again.\n`,
+      );
       return 2;
     }
     const secrets = secretsIn(io.env);

@@ -28,7 +28,10 @@ export async function buildDailyReport(
   options: BuildOptions = {},
 ): Promise<DailyReport> {
   const window = dayWindow(date, zone);
-  const clients = sources.scope.spaces.map((space) => ({ space, client: sources.clientFor(space) }));
+  const clients = sources.scope.spaces.map((space) => ({
+    space,
+    client: sources.clientFor(space),
+  }));
   const before = new Map(clients.map(({ client }) => [client, client.calls.total]));
   const gather = { pageSize: options.pageSize, idsPerCall: options.idsPerCall };
 
@@ -46,7 +49,10 @@ export async function buildDailyReport(
     const previousWindow = dayWindow(addDays(date, -1), zone);
     const previousRows: ReportDeployment[] = [];
     for (const { space, client } of clients) {
-      const day = await gatherSpace(client, space, previousWindow, sources.scope, { ...gather, totalsOnly: true });
+      const day = await gatherSpace(client, space, previousWindow, sources.scope, {
+        ...gather,
+        totalsOnly: true,
+      });
       previousRows.push(...day.rows);
     }
     previous = totalsOf(previousRows);

@@ -23,10 +23,17 @@ export const RETRY_WINDOW_MS = 12 * 3_600_000;
 export const MAX_ATTEMPTS = 6;
 /** How long one attempt may take before another instance may take over (building is the slow part). */
 export const ATTEMPT_LEASE_MS = 10 * 60_000;
-/** Rows listed in the email; the totals and chart count everything, the full report has every row. */
-export const EMAIL_MAX_ROWS = 300;
+/**
+ * Rows listed in the email (about 0.6 KB each), so the email stays near Gmail's 102 KB clipping size;
+ * the totals and chart count everything, and the full report (HTTP route, CLI) has every row.
+ */
+export const EMAIL_MAX_ROWS = 120;
+/** Failures listed in the email (about 1 KB each); all are counted. */
+export const EMAIL_MAX_FAILURES = 40;
+export const EMAIL_LIMITS = { maxRows: EMAIL_MAX_ROWS, maxFailures: EMAIL_MAX_FAILURES };
 
-export type SlotStatus = 'building' | 'sending' | 'sent' | 'failed' | 'unknown' | 'missed' | 'abandoned';
+export type SlotStatus =
+  'building' | 'sending' | 'sent' | 'failed' | 'unknown' | 'missed' | 'abandoned';
 
 export interface SlotRow {
   status: SlotStatus;
@@ -63,7 +70,9 @@ export interface SlotResult {
   detail?: string;
 }
 
-export type JobLock = <T>(fn: () => Promise<T>) => Promise<{ ran: true; value: T } | { ran: false; heldBy: string }>;
+export type JobLock = <T>(
+  fn: () => Promise<T>,
+) => Promise<{ ran: true; value: T } | { ran: false; heldBy: string }>;
 
 export interface DailyReportJobDeps {
   tables: TableStore;
@@ -101,7 +110,11 @@ export async function runDailyReportTick(deps: DailyReportJobDeps): Promise<Slot
     const work = () => handleSlot(deps, slot, claimWindowMs);
     if (deps.lock) {
       const locked = await deps.lock(work);
-      results.push(locked.ran ? locked.value : { date: slot.date, outcome: 'busy', detail: `held by ${locked.heldBy}` });
+      results.push(
+        locked.ran
+          ? locked.value
+          : { date: slot.date, outcome: 'busy', detail: `held by ${locked.heldBy}` },
+      );
     } else {
       results.push(await work());
     }
@@ -113,15 +126,27 @@ function rowOf(entity: Record<string, unknown>): SlotRow {
   return entity as unknown as SlotRow;
 }
 
-async function handleSlot(deps: DailyReportJobDeps, slot: ReportSlot, claimWindowMs: number): Promise<SlotResult> {
+async function handleSlot(
+  deps: DailyReportJobDeps,
+  slot: ReportSlot,
+  claimWindowMs: number,
+): Promise<SlotResult> {
   const table = await deps.tables.table(JOBS_TABLE);
   const now = deps.clock.now();
   const key = { partitionKey: REPORT_PARTITION, rowKey: slot.date };
   const lease = new Date(now.getTime() + ATTEMPT_LEASE_MS);
   const age = now.getTime() - slot.dueAt.getTime();
-  const result = (outcome: TickOutcome, detail?: string): SlotResult => ({ date: slot.date, outcome, ...(detail ? { detail } : {}) });
+  const result = (outcome: TickOutcome, detail?: string): SlotResult => ({
+    date: slot.date,
+    outcome,
+    ...(detail ? { detail } : {}),
+  });
 
-  const existing = await getOrUndefined<Record<string, unknown>>(table, key.partitionKey, key.rowKey);
+  const existing = await getOrUndefined<Record<string, unknown>>(
+    table,
+    key.partitionKey,
+    key.rowKey,
+  );
   let etag: string;
   let attempts: number;
   if (!existing) {
@@ -137,7 +162,10 @@ async function handleSlot(deps: DailyReportJobDeps, slot: ReportSlot, claimWindo
     } satisfies SlotRow & typeof key);
     if (!claim.ok) return result('claimed-elsewhere');
     if (status === 'missed') {
-      deps.log?.('warn', `The daily report for ${slot.date} was due at ${slot.dueAt.toISOString()} but no run came within the catch-up window (${deps.catchUpWindowMinutes} min); it is not sent. Build it with the CLI report command if it is needed.`);
+      deps.log?.(
+        'warn',
+        `The daily report for ${slot.date} was due at ${slot.dueAt.toISOString()} but no run came within the catch-up window (${deps.catchUpWindowMinutes} min); it is not sent. Build it with the CLI report command if it is needed.`,
+      );
       return result('missed');
     }
     etag = claim.etag;
@@ -157,8 +185,22 @@ async function handleSlot(deps: DailyReportJobDeps, slot: ReportSlot, claimWindo
         if (leaseActive) return result('in-progress');
         // The previous attempt recorded its intent to send and then stopped: the email may have gone
         // out. Sending again could duplicate it, so this is recorded and left to a person.
-        await updateIfMatch(table, { ...key, status: 'unknown', updatedAt: now, lastError: 'An attempt stopped while sending; the email may or may not have been delivered.' }, existing.etag, 'Merge');
-        deps.log?.('error', `The daily report for ${slot.date} may or may not have been sent (an attempt stopped while sending); it is not sent again. Check the recipients' inboxes or the mail provider's activity log.`);
+        await updateIfMatch(
+          table,
+          {
+            ...key,
+            status: 'unknown',
+            updatedAt: now,
+            lastError:
+              'An attempt stopped while sending; the email may or may not have been delivered.',
+          },
+          existing.etag,
+          'Merge',
+        );
+        deps.log?.(
+          'error',
+          `The daily report for ${slot.date} may or may not have been sent (an attempt stopped while sending); it is not sent again. Check the recipients' inboxes or the mail provider's activity log.`,
+        );
         return result('unknown');
       case 'building':
         if (leaseActive) return result('in-progress');
@@ -167,14 +209,29 @@ async function handleSlot(deps: DailyReportJobDeps, slot: ReportSlot, claimWindo
         break;
     }
     if (row.attempts >= MAX_ATTEMPTS || age > RETRY_WINDOW_MS) {
-      await updateIfMatch(table, { ...key, status: 'abandoned', updatedAt: now }, existing.etag, 'Merge');
-      deps.log?.('error', `The daily report for ${slot.date} was not sent after ${row.attempts} attempts; last error: ${row.lastError ?? 'none recorded'}. It is not retried any more; send it with the CLI if needed.`);
+      await updateIfMatch(
+        table,
+        { ...key, status: 'abandoned', updatedAt: now },
+        existing.etag,
+        'Merge',
+      );
+      deps.log?.(
+        'error',
+        `The daily report for ${slot.date} was not sent after ${row.attempts} attempts; last error: ${row.lastError ?? 'none recorded'}. It is not retried any more; send it with the CLI if needed.`,
+      );
       return result('gave-up', row.lastError);
     }
     attempts = row.attempts + 1;
     const retry = await updateIfMatch(
       table,
-      { ...key, status: 'building', attempts, owner: deps.owner, leaseUntil: lease, updatedAt: now },
+      {
+        ...key,
+        status: 'building',
+        attempts,
+        owner: deps.owner,
+        leaseUntil: lease,
+        updatedAt: now,
+      },
       existing.etag,
       'Merge',
     );
@@ -185,8 +242,16 @@ async function handleSlot(deps: DailyReportJobDeps, slot: ReportSlot, claimWindo
   return buildAndSend(deps, table, slot, etag, attempts);
 }
 
-async function previousTotals(table: TableClient, date: LocalDate, scope: string | undefined): Promise<ReportTotals | undefined> {
-  const row = await getOrUndefined<Record<string, unknown>>(table, REPORT_PARTITION, addDays(date, -1));
+async function previousTotals(
+  table: TableClient,
+  date: LocalDate,
+  scope: string | undefined,
+): Promise<ReportTotals | undefined> {
+  const row = await getOrUndefined<Record<string, unknown>>(
+    table,
+    REPORT_PARTITION,
+    addDays(date, -1),
+  );
   const stored = row ? rowOf(row) : undefined;
   if (!stored?.totals || (scope !== undefined && stored.scope !== scope)) return undefined;
   try {
@@ -207,8 +272,22 @@ async function buildAndSend(
   const secrets = deps.secrets ?? [];
   const fail = async (etag: string, err: unknown): Promise<SlotResult> => {
     const lastError = errorText(err, secrets);
-    await updateIfMatch(table, { ...key, status: 'failed', lastError, updatedAt: deps.clock.now(), leaseUntil: deps.clock.now() }, etag, 'Merge');
-    deps.log?.('warn', `The daily report for ${slot.date} failed (attempt ${attempts} of at most ${MAX_ATTEMPTS}): ${lastError} It is retried on the next timer run.`);
+    await updateIfMatch(
+      table,
+      {
+        ...key,
+        status: 'failed',
+        lastError,
+        updatedAt: deps.clock.now(),
+        leaseUntil: deps.clock.now(),
+      },
+      etag,
+      'Merge',
+    );
+    deps.log?.(
+      'warn',
+      `The daily report for ${slot.date} failed (attempt ${attempts} of at most ${MAX_ATTEMPTS}): ${lastError} It is retried on the next timer run.`,
+    );
     return { date: slot.date, outcome: 'failed', detail: lastError };
   };
 
@@ -222,19 +301,29 @@ async function buildAndSend(
   const message = {
     to: deps.recipients,
     subject: subjectOf(slot.date, report.totals),
-    text: renderText(report, { maxRows: EMAIL_MAX_ROWS, fullReportUrl }),
-    html: renderHtml(report, { maxRows: EMAIL_MAX_ROWS, fullReportUrl }),
+    text: renderText(report, { ...EMAIL_LIMITS, fullReportUrl }),
+    html: renderHtml(report, { ...EMAIL_LIMITS, fullReportUrl }),
     category: 'daily-report',
   };
 
   // The intent: from here on a crash leaves the row in 'sending', which is never sent again.
   const intent = await updateIfMatch(
     table,
-    { ...key, status: 'sending', updatedAt: deps.clock.now(), leaseUntil: new Date(deps.clock.now().getTime() + ATTEMPT_LEASE_MS) },
+    {
+      ...key,
+      status: 'sending',
+      updatedAt: deps.clock.now(),
+      leaseUntil: new Date(deps.clock.now().getTime() + ATTEMPT_LEASE_MS),
+    },
     claimEtag,
     'Merge',
   );
-  if (!intent.ok) return { date: slot.date, outcome: 'claimed-elsewhere', detail: 'another instance took over this attempt' };
+  if (!intent.ok)
+    return {
+      date: slot.date,
+      outcome: 'claimed-elsewhere',
+      detail: 'another instance took over this attempt',
+    };
 
   let messageId: string;
   try {
@@ -260,7 +349,14 @@ async function buildAndSend(
     intent.etag,
     'Merge',
   );
-  if (!outcome.ok) deps.log?.('warn', `The daily report for ${slot.date} was sent (${messageId}) but recording that failed: ${outcome.reason}.`);
-  deps.log?.('info', `Sent the daily report for ${slot.date} to ${deps.recipients.length} recipient(s): ${report.totals.deployments} deployments, ${report.octopusCalls} Octopus requests.`);
+  if (!outcome.ok)
+    deps.log?.(
+      'warn',
+      `The daily report for ${slot.date} was sent (${messageId}) but recording that failed: ${outcome.reason}.`,
+    );
+  deps.log?.(
+    'info',
+    `Sent the daily report for ${slot.date} to ${deps.recipients.length} recipient(s): ${report.totals.deployments} deployments, ${report.octopusCalls} Octopus requests.`,
+  );
   return { date: slot.date, outcome: 'sent', detail: messageId };
 }

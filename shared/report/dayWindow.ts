@@ -132,7 +132,13 @@ export function addDays(date: LocalDate, days: number): LocalDate {
 export function dayWindow(date: LocalDate, zone: string): DayWindow {
   const start = startOfLocalDay(date, zone);
   const end = startOfLocalDay(addDays(date, 1), zone);
-  return { date, zone, start: new Date(start), end: new Date(end), hours: Math.round((end - start) / 3_600_000) };
+  return {
+    date,
+    zone,
+    start: new Date(start),
+    end: new Date(end),
+    hours: Math.round((end - start) / 3_600_000),
+  };
 }
 
 /** Checks a `YYYY-MM-DD` date given by a person; throws ReportDateError saying how to fix it. */
@@ -140,12 +146,16 @@ export function parseReportDate(text: string): LocalDate {
   const trimmed = text.trim();
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(trimmed);
   if (!match) {
-    throw new ReportDateError(`"${text}" is not a date: write it as YYYY-MM-DD, for example 2026-11-20.`);
+    throw new ReportDateError(
+      `"${text}" is not a date: write it as YYYY-MM-DD, for example 2026-11-20.`,
+    );
   }
   const [, y, m, d] = match;
   const t = new Date(Date.UTC(Number(y), Number(m) - 1, Number(d)));
   if (t.toISOString().slice(0, 10) !== trimmed) {
-    throw new ReportDateError(`${trimmed} is not a day of the calendar: check the month and day (YYYY-MM-DD).`);
+    throw new ReportDateError(
+      `${trimmed} is not a day of the calendar: check the month and day (YYYY-MM-DD).`,
+    );
   }
   return trimmed;
 }

@@ -42,7 +42,8 @@ export function scopeFromConfig(config: CoordinationConfig, defaultSpace: string
   const sets = report?.sets ?? [];
   const projects = [...new Set(sets.flatMap((name) => config.projectSets[name]?.projects ?? []))];
   return {
-    spaces: report?.spaces && report.spaces.length > 0 ? report.spaces : [config.space ?? defaultSpace],
+    spaces:
+      report?.spaces && report.spaces.length > 0 ? report.spaces : [config.space ?? defaultSpace],
     sets,
     projects,
     environments: report?.environments ?? [],
@@ -51,7 +52,8 @@ export function scopeFromConfig(config: CoordinationConfig, defaultSpace: string
 
 export function describeScope(scope: ReportScope): string {
   const parts = [`${scope.spaces.length === 1 ? 'space' : 'spaces'} ${scope.spaces.join(', ')}`];
-  if (scope.sets.length > 0) parts.push(`${scope.sets.length === 1 ? 'set' : 'sets'} ${scope.sets.join(', ')}`);
+  if (scope.sets.length > 0)
+    parts.push(`${scope.sets.length === 1 ? 'set' : 'sets'} ${scope.sets.join(', ')}`);
   if (scope.environments.length > 0) parts.push(`environments ${scope.environments.join(', ')}`);
   return parts.join('; ');
 }
@@ -75,7 +77,11 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** Runs batch fetches a few at a time and concatenates the results. */
-async function inBatches<T>(ids: readonly string[], size: number, fetch: (batch: string[]) => Promise<T[]>): Promise<T[]> {
+async function inBatches<T>(
+  ids: readonly string[],
+  size: number,
+  fetch: (batch: string[]) => Promise<T[]>,
+): Promise<T[]> {
   const batches = chunk(ids, size);
   const out: T[] = [];
   for (let i = 0; i < batches.length; i += PARALLEL_BATCHES) {
@@ -97,7 +103,11 @@ function deploymentIdOf(task: ServerTask): string | undefined {
 }
 
 /** Finished Deploy tasks whose completion lies in [start, end). */
-async function finishedTasks(client: OctopusClient, window: DayWindow, pageSize: number): Promise<ServerTask[]> {
+async function finishedTasks(
+  client: OctopusClient,
+  window: DayWindow,
+  pageSize: number,
+): Promise<ServerTask[]> {
   const start = window.start.getTime();
   const end = window.end.getTime();
   const tasks: ServerTask[] = [];
@@ -111,7 +121,8 @@ async function finishedTasks(client: OctopusClient, window: DayWindow, pageSize:
   for await (const task of list) {
     const completed = time(task.CompletedTime);
     if (completed === undefined || completed < start || completed >= end) continue;
-    if (task.State === 'Queued' || task.State === 'Executing' || task.State === 'Cancelling') continue;
+    if (task.State === 'Queued' || task.State === 'Executing' || task.State === 'Cancelling')
+      continue;
     tasks.push(task);
   }
   return tasks;
@@ -135,7 +146,10 @@ function resolveFilter(
   for (const name of wanted) {
     const match = matchNamed(items as { Id: string; Name: string }[], name);
     if (match) ids.add(match.Id);
-    else notes.push(`The ${kind} "${name}" named in the report scope does not exist in space ${space}; check the coordination config.`);
+    else
+      notes.push(
+        `The ${kind} "${name}" named in the report scope does not exist in space ${space}; check the coordination config.`,
+      );
   }
   return ids;
 }
@@ -151,33 +165,47 @@ export async function gatherSpace(
   const pageSize = options.pageSize ?? TASK_PAGE_SIZE;
   const idsPerCall = options.idsPerCall ?? IDS_PER_CALL;
   const notes: string[] = [];
-  const needNames = !options.totalsOnly || scope.projects.length > 0 || scope.environments.length > 0;
+  const needNames =
+    !options.totalsOnly || scope.projects.length > 0 || scope.environments.length > 0;
   const namesPromise: Promise<Names | undefined> = needNames
     ? Promise.all([
         client.projects.all(),
         client.environments.all(),
-        options.totalsOnly && scope.environments.length === 0 ? Promise.resolve([]) : client.tenants.all(),
+        options.totalsOnly && scope.environments.length === 0
+          ? Promise.resolve([])
+          : client.tenants.all(),
       ]).then(([projects, environments, tenants]) => ({ projects, environments, tenants }))
     : Promise.resolve(undefined);
   // Both run at once; a failure of either is reported once the other settles.
-  const [tasksResult, namesResult] = await Promise.allSettled([finishedTasks(client, window, pageSize), namesPromise]);
+  const [tasksResult, namesResult] = await Promise.allSettled([
+    finishedTasks(client, window, pageSize),
+    namesPromise,
+  ]);
   if (tasksResult.status === 'rejected') throw tasksResult.reason;
   if (namesResult.status === 'rejected') throw namesResult.reason;
   let tasks = tasksResult.value;
   const names = namesResult.value;
 
-  const projectFilter = names ? resolveFilter(scope.projects, names.projects, 'project', space, notes) : undefined;
+  const projectFilter = names
+    ? resolveFilter(scope.projects, names.projects, 'project', space, notes)
+    : undefined;
   const environmentFilter = names
     ? resolveFilter(scope.environments, names.environments, 'environment', space, notes)
     : undefined;
   // Newer servers put ProjectId on the task: filter before any lookup.
   if (projectFilter) tasks = tasks.filter((t) => !t.ProjectId || projectFilter.has(t.ProjectId));
 
-  if (options.totalsOnly && !environmentFilter && !tasks.some((t) => projectFilter && !t.ProjectId)) {
+  if (
+    options.totalsOnly &&
+    !environmentFilter &&
+    !tasks.some((t) => projectFilter && !t.ProjectId)
+  ) {
     return { rows: tasks.map((t) => rowFromTask(t, space)), notes };
   }
 
-  const deploymentIds = [...new Set(tasks.map(deploymentIdOf).filter((id): id is string => id !== undefined))];
+  const deploymentIds = [
+    ...new Set(tasks.map(deploymentIdOf).filter((id): id is string => id !== undefined)),
+  ];
   const deployments = await inBatches<Deployment>(deploymentIds, idsPerCall, (batch) =>
     collect(client.deployments.list({ ids: batch, pageSize: batch.length })),
   );
@@ -185,19 +213,27 @@ export async function gatherSpace(
   const wantedTasks = tasks.filter((t) => {
     const d = deploymentById.get(deploymentIdOf(t) ?? '');
     if (!d) return !projectFilter && !environmentFilter;
-    return (!projectFilter || projectFilter.has(d.ProjectId)) && (!environmentFilter || environmentFilter.has(d.EnvironmentId));
+    return (
+      (!projectFilter || projectFilter.has(d.ProjectId)) &&
+      (!environmentFilter || environmentFilter.has(d.EnvironmentId))
+    );
   });
   if (options.totalsOnly) return { rows: wantedTasks.map((t) => rowFromTask(t, space)), notes };
 
   const releaseIds = [
     ...new Set(
-      wantedTasks.map((t) => deploymentById.get(deploymentIdOf(t) ?? '')?.ReleaseId).filter((id): id is string => !!id),
+      wantedTasks
+        .map((t) => deploymentById.get(deploymentIdOf(t) ?? '')?.ReleaseId)
+        .filter((id): id is string => !!id),
     ),
   ];
-  const releases: Release[] = releaseIds.length > 0 ? await client.releases.getMany(releaseIds) : [];
+  const releases: Release[] =
+    releaseIds.length > 0 ? await client.releases.getMany(releaseIds) : [];
   const releaseById = new Map(releases.map((r) => [r.Id, r]));
   const projectById = new Map((names?.projects ?? []).map((p) => [p.Id, p.Name]));
-  const environmentById = new Map((names?.environments ?? []).map((e, i) => [e.Id, { name: e.Name, order: e.SortOrder ?? i }]));
+  const environmentById = new Map(
+    (names?.environments ?? []).map((e, i) => [e.Id, { name: e.Name, order: e.SortOrder ?? i }]),
+  );
   const tenantById = new Map((names?.tenants ?? []).map((t) => [t.Id, t.Name]));
   const spaceId = await client.spaceId();
 

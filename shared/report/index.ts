@@ -8,8 +8,23 @@ import type { DailyReport } from './model.js';
 import { reportSources } from './sources.js';
 
 export { buildDailyReport, type BuildOptions, type ReportSources } from './buildReport.js';
-export { runDailyReportTick, type DailyReportJobDeps, type JobLock, type SlotResult, type SlotRow } from './dailyReportJob.js';
-export { dayWindow, parseReportDate, parseTimeZone, localDateOf, addDays, ReportDateError, type DayWindow, type LocalDate } from './dayWindow.js';
+export {
+  runDailyReportTick,
+  type DailyReportJobDeps,
+  type JobLock,
+  type SlotResult,
+  type SlotRow,
+} from './dailyReportJob.js';
+export {
+  dayWindow,
+  parseReportDate,
+  parseTimeZone,
+  localDateOf,
+  addDays,
+  ReportDateError,
+  type DayWindow,
+  type LocalDate,
+} from './dayWindow.js';
 export { renderHtml, type HtmlOptions } from './renderHtml.js';
 export { renderText, type TextOptions } from './renderText.js';
 export { subjectOf } from './format.js';
@@ -18,8 +33,18 @@ export { reportSources, OctopusNotConfiguredError } from './sources.js';
 export type { DailyReport, ReportDeployment, ReportTotals } from './model.js';
 
 /** The report of one local date in a zone (default the configured report zone), read from Octopus. */
-export function buildReportFor(runtime: Runtime, date: LocalDate, zone?: string, options: BuildOptions = {}): Promise<DailyReport> {
-  return buildDailyReport(reportSources(runtime), date, zone ?? runtime.settings.report.timeZone, options);
+export function buildReportFor(
+  runtime: Runtime,
+  date: LocalDate,
+  zone?: string,
+  options: BuildOptions = {},
+): Promise<DailyReport> {
+  return buildDailyReport(
+    reportSources(runtime),
+    date,
+    zone ?? runtime.settings.report.timeZone,
+    options,
+  );
 }
 
 /** Where the full report of a date can be opened (needs a function key in Azure). */
@@ -34,7 +59,10 @@ export interface TickOptions {
 }
 
 /** One timer tick with the runtime's ports; does nothing when the config has no report section. */
-export async function dailyReportTick(runtime: Runtime, options: TickOptions = {}): Promise<SlotResult[] | 'not-configured'> {
+export async function dailyReportTick(
+  runtime: Runtime,
+  options: TickOptions = {},
+): Promise<SlotResult[] | 'not-configured'> {
   const report = runtime.config.report;
   if (!report) return 'not-configured';
   const sources = reportSources(runtime);
@@ -49,7 +77,8 @@ export async function dailyReportTick(runtime: Runtime, options: TickOptions = {
     recipients: report.recipients,
     owner: runtime.instanceId,
     scope: describeScope(sources.scope),
-    build: (date, previous) => buildDailyReport(sources, date, zone, { previous: previous ?? 'read' }),
+    build: (date, previous) =>
+      buildDailyReport(sources, date, zone, { previous: previous ?? 'read' }),
     fullReportUrl: (date) => fullReportUrl(runtime, date),
     secrets: runtime.settings.secrets,
     ...(options.lock ? { lock: options.lock } : {}),

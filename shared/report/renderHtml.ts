@@ -15,6 +15,8 @@ import type { DailyReport, HourBucket, ReportDeployment } from './model.js';
 export interface HtmlOptions {
   /** Most deployment rows listed by environment (failures are always listed). Default: all. */
   maxRows?: number;
+  /** Most failures listed; the rest are counted. Default: all. */
+  maxFailures?: number;
   /** Where the full report can be read, linked when rows were left out. */
   fullReportUrl?: string;
 }
@@ -47,13 +49,30 @@ function totalsHtml(report: DailyReport): string {
   const row1 = [
     stat('Deployments', String(t.deployments), formatChange(t.deployments, p?.deployments)),
     stat('Succeeded', String(t.succeeded), formatChange(t.succeeded, p?.succeeded), GREEN),
-    stat('Failed', String(t.failed), formatChange(t.failed, p?.failed), t.failed > 0 ? RED : '#222'),
+    stat(
+      'Failed',
+      String(t.failed),
+      formatChange(t.failed, p?.failed),
+      t.failed > 0 ? RED : '#222',
+    ),
     stat('Canceled', String(t.canceled), formatChange(t.canceled, p?.canceled)),
   ].join('');
   const row2 = [
-    stat('Success rate', formatRate(t.successRate), formatRateChange(t.successRate, p?.successRate)),
-    stat('Median duration', formatDuration(t.medianDurationMs), formatDurationChange(t.medianDurationMs, p?.medianDurationMs)),
-    stat('Longest', formatDuration(t.longestDurationMs), formatDurationChange(t.longestDurationMs, p?.longestDurationMs)),
+    stat(
+      'Success rate',
+      formatRate(t.successRate),
+      formatRateChange(t.successRate, p?.successRate),
+    ),
+    stat(
+      'Median duration',
+      formatDuration(t.medianDurationMs),
+      formatDurationChange(t.medianDurationMs, p?.medianDurationMs),
+    ),
+    stat(
+      'Longest',
+      formatDuration(t.longestDurationMs),
+      formatDurationChange(t.longestDurationMs, p?.longestDurationMs),
+    ),
     stat('Day before', p ? String(p.deployments) : '–', ''),
   ].join('');
   return (
@@ -70,7 +89,8 @@ function bar(height: number, color: string): string {
 /** Deployments per hour: one column per hour, failed stacked on succeeded, heights in pixels. */
 function chartHtml(hours: HourBucket[]): string {
   const max = Math.max(1, ...hours.map((h) => h.succeeded + h.failed + h.other));
-  const scale = (n: number): number => (n === 0 ? 0 : Math.max(2, Math.round((n / max) * CHART_HEIGHT)));
+  const scale = (n: number): number =>
+    n === 0 ? 0 : Math.max(2, Math.round((n / max) * CHART_HEIGHT));
   // Column width including 1 px padding each side, so the columns never add up to more than 560 px.
   const width = Math.floor(560 / Math.max(1, hours.length));
   const barWidth = width - 2;
@@ -78,7 +98,10 @@ function chartHtml(hours: HourBucket[]): string {
     .map((h) => {
       const total = h.succeeded + h.failed + h.other;
       const title = `${h.label}:00 – ${h.succeeded} succeeded, ${h.failed} failed${h.other ? `, ${h.other} other` : ''}`;
-      const stack = total === 0 ? '' : bar(scale(h.failed), RED) + bar(scale(h.other), GREY) + bar(scale(h.succeeded), GREEN);
+      const stack =
+        total === 0
+          ? ''
+          : bar(scale(h.failed), RED) + bar(scale(h.other), GREY) + bar(scale(h.succeeded), GREEN);
       return (
         `<td width="${barWidth}" valign="bottom" title="${e(title)}" style="width:${barWidth}px;height:${CHART_HEIGHT}px;padding:0 1px;vertical-align:bottom">` +
         (stack
@@ -104,12 +127,22 @@ function chartHtml(hours: HourBucket[]): string {
 }
 
 function where(d: ReportDeployment): string {
-  return [d.project, d.environment, d.tenant, d.version].filter((x): x is string => !!x).join(' · ');
+  return [d.project, d.environment, d.tenant, d.version]
+    .filter((x): x is string => !!x)
+    .join(' · ');
 }
 
-function failuresHtml(report: DailyReport): string {
+function moreLink(options: HtmlOptions): string {
+  return options.fullReportUrl
+    ? ` <a href="${e(options.fullReportUrl)}" style="color:#1565c0">Open the full report</a>.`
+    : ' Run the report command of the coordinator CLI for the full list.';
+}
+
+function failuresHtml(report: DailyReport, options: HtmlOptions): string {
   if (report.failures.length === 0) return '';
-  const items = report.failures
+  const shown = report.failures.slice(0, options.maxFailures ?? report.failures.length);
+  const hidden = report.failures.length - shown.length;
+  const items = shown
     .map(
       (d) =>
         `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" class="failure" style="width:100%;table-layout:fixed;border-collapse:collapse;margin:0 0 8px">` +
@@ -117,11 +150,17 @@ function failuresHtml(report: DailyReport): string {
         `<div style="font-weight:bold">${e(where(d))}</div>` +
         `<div style="margin:4px 0;color:${RED}">${e(outcomeLabel(d.outcome, d.state))}: ${e(d.error || 'Octopus recorded no error message.')}</div>` +
         `<div style="color:#555;font-size:12px">Started by ${e(d.deployedBy)} at ${e(localTime(d.started, report.zone))}, ran ${e(formatDuration(d.durationMs))}` +
-        (d.taskUrl ? ` · <a href="${e(d.taskUrl)}" style="color:#1565c0">open the task in Octopus</a>` : '') +
+        (d.taskUrl
+          ? ` · <a href="${e(d.taskUrl)}" style="color:#1565c0">open the task in Octopus</a>`
+          : '') +
         `</div></td></tr></table>`,
     )
     .join('');
-  return section('failures', `Failures (${report.failures.length})`, items);
+  const more =
+    hidden > 0
+      ? `<p style="margin:4px 0 0;font-size:12px;color:#555">${hidden} more failure${hidden === 1 ? ' is' : 's are'} not listed here to keep this email small.${moreLink(options)}</p>`
+      : '';
+  return section('failures', `Failures (${report.failures.length})`, items + more);
 }
 
 function section(id: string, title: string, body: string): string {
@@ -151,17 +190,18 @@ function outcomeColor(d: ReportDeployment): string {
 function groupsHtml(report: DailyReport, options: HtmlOptions): string {
   let budget = options.maxRows ?? Number.POSITIVE_INFINITY;
   let omitted = 0;
-  const cell = `padding:${CELL_PADDING}px;border-bottom:1px solid #eee;font-size:12px;vertical-align:top`;
+  // Font, size and wrapping come from the table: rows stay small so a busy day's email stays small.
+  const cell = 'border-bottom:1px solid #eee';
   const head = COLS.map(
     ([name, w]) =>
-      `<th width="${w}" align="left" style="width:${w}px;padding:${CELL_PADDING}px;font-size:11px;color:#666;border-bottom:1px solid #ccc;${FONT}">${e(name)}</th>`,
+      `<th width="${w}" align="left" style="width:${w}px;font-size:11px;color:#666;border-bottom:1px solid #ccc">${e(name)}</th>`,
   ).join('');
   const parts = report.groups.map((env) => {
     const rows: string[] = [];
     for (const project of env.projects) {
       rows.push(
-        `<tr><td colspan="6" style="padding:8px ${CELL_PADDING}px 2px;font-size:13px;font-weight:bold;${FONT};${WRAP}">${e(project.project)}` +
-          ` <span style="font-weight:normal;color:#666;font-size:12px">${project.deployments.length} deployed, ${project.succeeded} succeeded${project.failed ? `, <span style="color:${RED}">${project.failed} failed</span>` : ''}</span></td></tr>`,
+        `<tr><td colspan="6" style="padding-top:8px;font-size:13px"><b>${e(project.project)}</b>` +
+          ` <span style="color:#666;font-size:12px">${project.deployments.length} deployed, ${project.succeeded} succeeded${project.failed ? `, <span style="color:${RED}">${project.failed} failed</span>` : ''}</span></td></tr>`,
       );
       for (const d of project.deployments) {
         if (budget <= 0) {
@@ -170,28 +210,28 @@ function groupsHtml(report: DailyReport, options: HtmlOptions): string {
         }
         budget -= 1;
         rows.push(
-          `<tr>` +
-            `<td style="${cell};${FONT};${WRAP}">${e(d.version || '–')}</td>` +
-            `<td style="${cell};${FONT};${WRAP}">${e(d.tenant ?? '')}</td>` +
-            `<td style="${cell};${FONT}">${e(localTime(d.started, report.zone))}</td>` +
-            `<td style="${cell};${FONT}">${e(formatDuration(d.durationMs))}</td>` +
-            `<td style="${cell};${FONT};${WRAP}">${e(d.deployedBy)}</td>` +
-            `<td style="${cell};${FONT};color:${outcomeColor(d)};${WRAP}">` +
-            (d.taskUrl ? `<a href="${e(d.taskUrl)}" style="color:${outcomeColor(d)}">${e(outcomeLabel(d.outcome, d.state))}</a>` : e(outcomeLabel(d.outcome, d.state))) +
+          `<tr valign="top">` +
+            `<td style="${cell}">${e(d.version || '–')}</td>` +
+            `<td style="${cell}">${e(d.tenant ?? '')}</td>` +
+            `<td style="${cell}">${e(localTime(d.started, report.zone))}</td>` +
+            `<td style="${cell}">${e(formatDuration(d.durationMs))}</td>` +
+            `<td style="${cell}">${e(d.deployedBy)}</td>` +
+            `<td style="${cell};color:${outcomeColor(d)}">` +
+            (d.taskUrl
+              ? `<a href="${e(d.taskUrl)}" style="color:${outcomeColor(d)}">${e(outcomeLabel(d.outcome, d.state))}</a>`
+              : e(outcomeLabel(d.outcome, d.state))) +
             `</td></tr>`,
         );
       }
     }
     return (
       `<h3 style="margin:14px 0 4px;font-size:14px;color:#222;${FONT}">${e(env.environment)} <span style="font-weight:normal;color:#666;font-size:12px">(${env.count})</span></h3>` +
-      `<table role="presentation" width="560" cellpadding="0" cellspacing="0" style="width:560px;max-width:100%;table-layout:fixed;border-collapse:collapse">` +
+      `<table role="presentation" width="560" cellpadding="${CELL_PADDING}" cellspacing="0" style="width:560px;max-width:100%;table-layout:fixed;border-collapse:collapse;font-size:12px;${FONT};${WRAP}">` +
       `<tr>${head}</tr>${rows.join('')}</table>`
     );
   });
   if (omitted > 0) {
-    const link = options.fullReportUrl
-      ? ` <a href="${e(options.fullReportUrl)}" style="color:#1565c0">Open the full report</a>.`
-      : ' Run the report command of the coordinator CLI for the full list.';
+    const link = moreLink(options);
     parts.push(
       `<p style="margin:10px 0 0;font-size:12px;color:#555;${FONT}">${omitted} more deployment${omitted === 1 ? ' is' : 's are'} not listed here to keep this email small; the totals and chart above count them.${link}</p>`,
     );
@@ -218,7 +258,7 @@ export function renderHtml(report: DailyReport, options: HtmlOptions = {}): stri
         )
       : [
           `<tr><td id="totals" style="padding:8px 20px">${totalsHtml(report)}</td></tr>`,
-          failuresHtml(report),
+          failuresHtml(report, options),
           section('chart', 'Deployments per hour', chartHtml(report.hours)),
           groupsHtml(report, options),
         ].join('');

@@ -14,6 +14,8 @@ import type { DailyReport } from './model.js';
 export interface TextOptions {
   /** Most deployment rows listed by environment (failures are always listed). Default: all. */
   maxRows?: number;
+  /** Most failures listed; the rest are counted. Default: all. */
+  maxFailures?: number;
   fullReportUrl?: string;
 }
 
@@ -26,17 +28,31 @@ export function renderText(report: DailyReport, options: TextOptions = {}): stri
   const p = report.previous;
   const lines: string[] = [];
   lines.push(`Deployments on ${longDate(report.date)}`);
-  lines.push(`${report.zone}, ${report.window.hours} hours${report.window.hours !== 24 ? ' (clocks changed)' : ''} · ${report.scope}`);
+  lines.push(
+    `${report.zone}, ${report.window.hours} hours${report.window.hours !== 24 ? ' (clocks changed)' : ''} · ${report.scope}`,
+  );
   lines.push('');
   if (t.deployments === 0) {
-    lines.push(`No deployments finished on ${longDate(report.date)} (${report.zone}) in ${report.scope}.`);
+    lines.push(
+      `No deployments finished on ${longDate(report.date)} (${report.zone}) in ${report.scope}.`,
+    );
     if (p) lines.push(`The day before had ${p.deployments}.`);
   } else {
-    lines.push(`Deployments:     ${withChange(String(t.deployments), formatChange(t.deployments, p?.deployments))}`);
-    lines.push(`Succeeded:       ${withChange(String(t.succeeded), formatChange(t.succeeded, p?.succeeded))}`);
-    lines.push(`Failed:          ${withChange(String(t.failed), formatChange(t.failed, p?.failed))}`);
-    lines.push(`Canceled:        ${withChange(String(t.canceled), formatChange(t.canceled, p?.canceled))}`);
-    lines.push(`Success rate:    ${withChange(formatRate(t.successRate), formatRateChange(t.successRate, p?.successRate))}`);
+    lines.push(
+      `Deployments:     ${withChange(String(t.deployments), formatChange(t.deployments, p?.deployments))}`,
+    );
+    lines.push(
+      `Succeeded:       ${withChange(String(t.succeeded), formatChange(t.succeeded, p?.succeeded))}`,
+    );
+    lines.push(
+      `Failed:          ${withChange(String(t.failed), formatChange(t.failed, p?.failed))}`,
+    );
+    lines.push(
+      `Canceled:        ${withChange(String(t.canceled), formatChange(t.canceled, p?.canceled))}`,
+    );
+    lines.push(
+      `Success rate:    ${withChange(formatRate(t.successRate), formatRateChange(t.successRate, p?.successRate))}`,
+    );
     lines.push(
       `Median duration: ${withChange(formatDuration(t.medianDurationMs), formatDurationChange(t.medianDurationMs, p?.medianDurationMs))}`,
     );
@@ -46,12 +62,26 @@ export function renderText(report: DailyReport, options: TextOptions = {}): stri
 
     if (report.failures.length > 0) {
       lines.push('', `FAILURES (${report.failures.length})`);
-      for (const d of report.failures) {
+      const shown = report.failures.slice(0, options.maxFailures ?? report.failures.length);
+      for (const d of shown) {
         lines.push('');
-        lines.push(`* ${[d.project, d.environment, d.tenant, d.version].filter((x) => !!x).join(' · ')}`);
-        lines.push(`  ${outcomeLabel(d.outcome, d.state)}: ${d.error || 'Octopus recorded no error message.'}`);
-        lines.push(`  Started by ${d.deployedBy} at ${localTime(d.started, report.zone)}, ran ${formatDuration(d.durationMs)}`);
+        lines.push(
+          `* ${[d.project, d.environment, d.tenant, d.version].filter((x) => !!x).join(' · ')}`,
+        );
+        lines.push(
+          `  ${outcomeLabel(d.outcome, d.state)}: ${d.error || 'Octopus recorded no error message.'}`,
+        );
+        lines.push(
+          `  Started by ${d.deployedBy} at ${localTime(d.started, report.zone)}, ran ${formatDuration(d.durationMs)}`,
+        );
         if (d.taskUrl) lines.push(`  ${d.taskUrl}`);
+      }
+      const hidden = report.failures.length - shown.length;
+      if (hidden > 0) {
+        lines.push(
+          '',
+          `${hidden} more failures are not listed to keep this email small.${options.fullReportUrl ? ` Full report: ${options.fullReportUrl}` : ''}`,
+        );
       }
     }
 
@@ -94,6 +124,9 @@ export function renderText(report: DailyReport, options: TextOptions = {}): stri
     }
   }
   if (report.notes.length > 0) lines.push('', ...report.notes.map((n) => `Note: ${n}`));
-  lines.push('', `Generated ${report.generatedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC by Octopus Coordinator from ${report.octopusCalls} Octopus requests.`);
+  lines.push(
+    '',
+    `Generated ${report.generatedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC by Octopus Coordinator from ${report.octopusCalls} Octopus requests.`,
+  );
   return `${lines.join('\n')}\n`;
 }

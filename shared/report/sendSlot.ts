@@ -16,7 +16,12 @@ export function slotFor(date: LocalDate, zone: string, sendTime: string): Report
  * Slots that are due at `now` and at most `lookbackMs` old, oldest first. Yesterday's report is
  * due at today's send time; the day before's is still considered for late retries.
  */
-export function dueSlots(now: Date, zone: string, sendTime: string, lookbackMs: number): ReportSlot[] {
+export function dueSlots(
+  now: Date,
+  zone: string,
+  sendTime: string,
+  lookbackMs: number,
+): ReportSlot[] {
   const today = localDateOf(now, zone);
   const slots: ReportSlot[] = [];
   for (const back of [2, 1]) {

@@ -1,6 +1,13 @@
 // Pure: from the day's deployment rows to totals, per-hour buckets and environment/project groups.
 import { hourLabels, type DayWindow } from './dayWindow.js';
-import type { DailyReport, EnvironmentGroup, HourBucket, Outcome, ReportDeployment, ReportTotals } from './model.js';
+import type {
+  DailyReport,
+  EnvironmentGroup,
+  HourBucket,
+  Outcome,
+  ReportDeployment,
+  ReportTotals,
+} from './model.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -21,7 +28,9 @@ export function isFailure(outcome: Outcome): boolean {
 }
 
 /** Totals from outcomes and durations (durations may be missing, e.g. a task that timed out in the queue). */
-export function totalsOf(rows: readonly { outcome: Outcome; durationMs: number | undefined }[]): ReportTotals {
+export function totalsOf(
+  rows: readonly { outcome: Outcome; durationMs: number | undefined }[],
+): ReportTotals {
   let succeeded = 0;
   let failed = 0;
   let canceled = 0;
@@ -56,7 +65,10 @@ export function hourBuckets(window: DayWindow, rows: readonly ReportDeployment[]
   const buckets = hourLabels(window).map((label) => ({ label, succeeded: 0, failed: 0, other: 0 }));
   const start = window.start.getTime();
   for (const row of rows) {
-    const index = Math.min(buckets.length - 1, Math.max(0, Math.floor((row.completed - start) / HOUR_MS)));
+    const index = Math.min(
+      buckets.length - 1,
+      Math.max(0, Math.floor((row.completed - start) / HOUR_MS)),
+    );
     const bucket = buckets[index];
     if (!bucket) continue;
     if (row.outcome === 'Success') bucket.succeeded += 1;
@@ -68,7 +80,10 @@ export function hourBuckets(window: DayWindow, rows: readonly ReportDeployment[]
 
 /** By environment (Octopus's order), then project (alphabetical), then start time. */
 export function groupRows(rows: readonly ReportDeployment[]): EnvironmentGroup[] {
-  const byEnvironment = new Map<string, { order: number; projects: Map<string, ReportDeployment[]> }>();
+  const byEnvironment = new Map<
+    string,
+    { order: number; projects: Map<string, ReportDeployment[]> }
+  >();
   for (const row of rows) {
     let env = byEnvironment.get(row.environment);
     if (!env) {
@@ -95,7 +110,11 @@ export function groupRows(rows: readonly ReportDeployment[]): EnvironmentGroup[]
           }
           return { project, deployments, succeeded, failed };
         });
-      return { environment, projects, count: projects.reduce((n, p) => n + p.deployments.length, 0) };
+      return {
+        environment,
+        projects,
+        count: projects.reduce((n, p) => n + p.deployments.length, 0),
+      };
     });
 }
 

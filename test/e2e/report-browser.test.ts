@@ -23,7 +23,12 @@ function sampleReport() {
   const window = dayWindow('2026-10-25', 'Europe/Berlin');
   const start = window.start.getTime();
   const rows: ReportDeployment[] = [];
-  const projects = ['Web API', 'Database', 'Billing Worker', 'A project with an unusually long name that would push a fixed layout wider than it should be'];
+  const projects = [
+    'Web API',
+    'Database',
+    'Billing Worker',
+    'A project with an unusually long name that would push a fixed layout wider than it should be',
+  ];
   const environments = ['Development', 'Test', 'Production'];
   for (let i = 0; i < 60; i++) {
     const outcome = i % 11 === 3 ? 'Failed' : i % 17 === 5 ? 'Canceled' : 'Success';
@@ -36,7 +41,10 @@ function sampleReport() {
       environment: environments[i % environments.length] ?? 'Test',
       environmentOrder: i % environments.length,
       tenant: i % 4 === 2 ? 'Acme Corporation International Holdings (Europe) Limited' : undefined,
-      version: i % 5 === 0 ? '2026.10.25-feature-branch-with-a-very-long-prerelease-tag.1234567' : `1.${i}.0`,
+      version:
+        i % 5 === 0
+          ? '2026.10.25-feature-branch-with-a-very-long-prerelease-tag.1234567'
+          : `1.${i}.0`,
       outcome,
       state: outcome,
       started: completed - (30 + i * 7) * 1000,
@@ -53,7 +61,15 @@ function sampleReport() {
   return summarize({
     window,
     rows,
-    previous: { deployments: 50, succeeded: 48, failed: 2, canceled: 0, successRate: 0.96, medianDurationMs: 90_000, longestDurationMs: 400_000 },
+    previous: {
+      deployments: 50,
+      succeeded: 48,
+      failed: 2,
+      canceled: 0,
+      successRate: 0.96,
+      medianDurationMs: 90_000,
+      longestDurationMs: 400_000,
+    },
     scope: 'space Default',
     notes: [],
     octopusCalls: 7,
@@ -85,7 +101,10 @@ describe.skipIf(!haveChromium)('daily report in a browser', () => {
   });
 
   it('fits 600 px, shows failures before the per-environment tables, and runs no scripts', async () => {
-    const html = renderHtml(sampleReport(), { maxRows: 40, fullReportUrl: 'https://coordinator.example.com/api/reports/daily?date=2026-10-25' });
+    const html = renderHtml(sampleReport(), {
+      maxRows: 40,
+      fullReportUrl: 'https://coordinator.example.com/api/reports/daily?date=2026-10-25',
+    });
     await mkdir(artifacts, { recursive: true });
     await writeFile(resolve(artifacts, 'daily-report.html'), html);
     const page = await browser.newPage({ viewport: { width: 800, height: 900 } });
@@ -96,12 +115,20 @@ describe.skipIf(!haveChromium)('daily report in a browser', () => {
       const report = document.getElementById('report');
       if (!report) return undefined;
       const box = report.getBoundingClientRect();
-      const overflowing = [...report.querySelectorAll('*')]
+      const overflowing = Array.from(report.querySelectorAll('*'))
         .filter((el) => {
           const r = el.getBoundingClientRect();
-          return r.width > 0 && (r.right > box.left + 600.5 || r.left < box.left - 0.5 || el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflow !== 'visible');
+          return (
+            r.width > 0 &&
+            (r.right > box.left + 600.5 ||
+              r.left < box.left - 0.5 ||
+              (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflow !== 'visible'))
+          );
         })
-        .map((el) => `${el.tagName}${el.id ? `#${el.id}` : ''}: ${(el.textContent ?? '').slice(0, 40)}`);
+        .map(
+          (el) =>
+            `${el.tagName}${el.id ? `#${el.id}` : ''}: ${(el.textContent ?? '').slice(0, 40)}`,
+        );
       const top = (id: string) => document.getElementById(id)?.getBoundingClientRect().top ?? -1;
       return {
         width: box.width,

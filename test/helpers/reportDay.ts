@@ -30,7 +30,11 @@ export function reportScenario(entries: readonly DayEntry[], now: number): Scena
   const projects = [
     { name: 'Database', steps: ['Back up database', 'Apply migrations'] },
     { name: 'Web API', steps: ['Deploy API', 'Smoke test'] },
-    { name: 'Billing Worker', steps: ['Deploy worker', 'Run checks'], tenantedDeploymentMode: 'Tenanted' as const },
+    {
+      name: 'Billing Worker',
+      steps: ['Deploy worker', 'Run checks'],
+      tenantedDeploymentMode: 'Tenanted' as const,
+    },
   ];
   return {
     space: { name: 'Default' },
@@ -42,7 +46,11 @@ export function reportScenario(entries: readonly DayEntry[], now: number): Scena
       { name: 'Globex', projectEnvironments: { 'Billing Worker': reportEnvironments } },
     ],
     releases: projects.flatMap((p) =>
-      [...(versions.get(p.name) ?? new Set(['0.0.1']))].map((version) => ({ project: p.name, version, createdMinutesAgo: 60 * 24 * 400 })),
+      [...(versions.get(p.name) ?? new Set(['0.0.1']))].map((version) => ({
+        project: p.name,
+        version,
+        createdMinutesAgo: 60 * 24 * 400,
+      })),
     ),
     history: entries.map((e) => {
       const created = Date.parse(e.completedAt) - e.durationSeconds * 1000;

@@ -15,14 +15,30 @@ beforeAll(async () => {
   sim.loadScenario(
     reportScenario(
       [
-        { project: 'Web API', release: '1.0.0', environment: 'Test', completedAt: '2026-11-20T10:00:00Z', durationSeconds: 60 },
-        { project: 'Database', release: '2.0.0', environment: 'Production', outcome: 'Failed', completedAt: '2026-11-20T12:00:00Z', durationSeconds: 60 },
+        {
+          project: 'Web API',
+          release: '1.0.0',
+          environment: 'Test',
+          completedAt: '2026-11-20T10:00:00Z',
+          durationSeconds: 60,
+        },
+        {
+          project: 'Database',
+          release: '2.0.0',
+          environment: 'Production',
+          outcome: 'Failed',
+          completedAt: '2026-11-20T12:00:00Z',
+          durationSeconds: 60,
+        },
       ],
       sim.now(),
     ),
   );
   dir = await mkdtemp(join(tmpdir(), 'cli-report-'));
-  await writeFile(join(dir, 'coordination.json'), JSON.stringify({ report: { recipients: ['ops@example.com'] } }));
+  await writeFile(
+    join(dir, 'coordination.json'),
+    JSON.stringify({ report: { recipients: ['ops@example.com'] } }),
+  );
 });
 
 afterAll(async () => {
@@ -59,7 +75,9 @@ describe('coordinator report', () => {
   it('previews the email on a dry run without sending', async () => {
     const run = await cli('report', '--date', '2026-11-20', '--zone', 'UTC', '--dry-run');
     expect(run.code).toBe(0);
-    expect(run.out).toContain('Dry run: nothing is sent. The daily job would email ops@example.com');
+    expect(run.out).toContain(
+      'Dry run: nothing is sent. The daily job would email ops@example.com',
+    );
     expect(run.out).toContain('Subject: Deployments 2026-11-20: 2 (50.0% succeeded, 1 failed)');
     expect(run.out).toContain('UTC, 24 hours');
   });

@@ -19,9 +19,28 @@ beforeAll(async () => {
   sim.loadScenario(
     reportScenario(
       [
-        { project: 'Web API', release: '1.0.0', environment: 'Test', completedAt: '2026-11-19T10:00:00Z', durationSeconds: 60 },
-        { project: 'Web API', release: '1.0.0', environment: 'Production', outcome: 'Failed', completedAt: '2026-11-19T12:00:00Z', durationSeconds: 60 },
-        { project: 'Web API', release: '1.0.1', environment: 'Production', completedAt: '2026-11-20T09:00:00Z', durationSeconds: 60 },
+        {
+          project: 'Web API',
+          release: '1.0.0',
+          environment: 'Test',
+          completedAt: '2026-11-19T10:00:00Z',
+          durationSeconds: 60,
+        },
+        {
+          project: 'Web API',
+          release: '1.0.0',
+          environment: 'Production',
+          outcome: 'Failed',
+          completedAt: '2026-11-19T12:00:00Z',
+          durationSeconds: 60,
+        },
+        {
+          project: 'Web API',
+          release: '1.0.1',
+          environment: 'Production',
+          completedAt: '2026-11-20T09:00:00Z',
+          durationSeconds: 60,
+        },
       ],
       sim.now(),
     ),
@@ -69,21 +88,29 @@ describe('daily report sending', () => {
     const clock = new ManualClock('2026-11-21T06:00:05Z'); // 07:00:05 Berlin
     const [a, b] = await Promise.all([instance(clock, prefix), instance(clock, prefix)]);
     const results = await Promise.all([dailyReportTick(a), dailyReportTick(b)]);
-    const outcomes = results.flatMap((r) => (r === 'not-configured' ? [] : r.map((s) => s.outcome))).sort();
+    const outcomes = results
+      .flatMap((r) => (r === 'not-configured' ? [] : r.map((s) => s.outcome)))
+      .sort();
     expect(outcomes).toHaveLength(2);
     expect(outcomes.filter((o) => o === 'sent')).toHaveLength(1);
     expect(mailsFor('2026-11-20')).toBe(1);
 
     // A past-due run and a manual re-run later within the window.
     clock.set('2026-11-21T06:40:00Z');
-    expect(await dailyReportTick(b)).toEqual([expect.objectContaining({ date: '2026-11-20', outcome: 'already-sent' })]);
+    expect(await dailyReportTick(b)).toEqual([
+      expect.objectContaining({ date: '2026-11-20', outcome: 'already-sent' }),
+    ]);
     expect(mailsFor('2026-11-20')).toBe(1);
 
     const mail = sendGrid.received.find((m) => m.body.subject.includes('2026-11-20'));
     expect(mail?.body.personalizations[0]?.to).toEqual([{ email: 'release-managers@example.com' }]);
     expect(mail?.body.content.map((c) => c.type)).toEqual(['text/plain', 'text/html']);
     // The day before came from Octopus; its totals are recorded for the next day's change.
-    const row = await getOrUndefined<Record<string, unknown>>(await a.tables.table(JOBS_TABLE), REPORT_PARTITION, '2026-11-20');
+    const row = await getOrUndefined<Record<string, unknown>>(
+      await a.tables.table(JOBS_TABLE),
+      REPORT_PARTITION,
+      '2026-11-20',
+    );
     expect(row).toMatchObject({ status: 'sent', attempts: 1, deployments: 1 });
   });
 
@@ -97,23 +124,34 @@ describe('daily report sending', () => {
     const first = await dailyReportTick(runtime);
     expect(first).toEqual([expect.objectContaining({ date: '2026-11-19', outcome: 'failed' })]);
     const table = await runtime.tables.table(JOBS_TABLE);
-    expect(await getOrUndefined(table, REPORT_PARTITION, '2026-11-19')).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(await getOrUndefined(table, REPORT_PARTITION, '2026-11-19')).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+    });
     expect(mailsFor('2026-11-19')).toBe(before);
 
     clock.set('2026-11-20T07:00:10Z'); // the next hourly tick
     const second = await dailyReportTick(runtime);
     expect(second).toEqual([expect.objectContaining({ date: '2026-11-19', outcome: 'sent' })]);
-    expect(await getOrUndefined(table, REPORT_PARTITION, '2026-11-19')).toMatchObject({ status: 'sent', attempts: 2, lastError: '' });
+    expect(await getOrUndefined(table, REPORT_PARTITION, '2026-11-19')).toMatchObject({
+      status: 'sent',
+      attempts: 2,
+      lastError: '',
+    });
     expect(mailsFor('2026-11-19')).toBe(before + 1);
 
     clock.set('2026-11-20T08:00:10Z');
-    expect(await dailyReportTick(runtime)).toEqual([expect.objectContaining({ outcome: 'already-sent' })]);
+    expect(await dailyReportTick(runtime)).toEqual([
+      expect.objectContaining({ outcome: 'already-sent' }),
+    ]);
     expect(mailsFor('2026-11-19')).toBe(before + 1);
   });
 
   it('records a slot missed outside the catch-up window instead of sending it late', async () => {
     const runtime = await instance(new ManualClock('2026-11-21T09:30:00Z'), uniqueTablePrefix()); // 10:30 Berlin
-    expect(await dailyReportTick(runtime)).toEqual([expect.objectContaining({ date: '2026-11-20', outcome: 'missed' })]);
+    expect(await dailyReportTick(runtime)).toEqual([
+      expect.objectContaining({ date: '2026-11-20', outcome: 'missed' }),
+    ]);
   });
 
   it('never resends after an attempt stopped between intent and outcome', async () => {
@@ -132,8 +170,12 @@ describe('daily report sending', () => {
       updatedAt: new Date('2026-11-21T05:59:00Z'),
     });
     const before = sendGrid.received.length;
-    expect(await dailyReportTick(runtime)).toEqual([expect.objectContaining({ outcome: 'unknown' })]);
+    expect(await dailyReportTick(runtime)).toEqual([
+      expect.objectContaining({ outcome: 'unknown' }),
+    ]);
     expect(sendGrid.received.length).toBe(before);
-    expect(await getOrUndefined(table, REPORT_PARTITION, '2026-11-20')).toMatchObject({ status: 'unknown' });
+    expect(await getOrUndefined(table, REPORT_PARTITION, '2026-11-20')).toMatchObject({
+      status: 'unknown',
+    });
   });
 });

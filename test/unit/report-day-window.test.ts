@@ -1,6 +1,12 @@
 // Local days and send times in IANA zones, including DST changes and zones off the whole hour.
 import { describe, expect, it } from 'vitest';
-import { dayWindow, instantOfLocal, parseReportDate, parseTimeZone, ReportDateError } from '../../shared/report/dayWindow.js';
+import {
+  dayWindow,
+  instantOfLocal,
+  parseReportDate,
+  parseTimeZone,
+  ReportDateError,
+} from '../../shared/report/dayWindow.js';
 import { dueSlots } from '../../shared/report/sendSlot.js';
 import { totalsOf } from '../../shared/report/summarize.js';
 
@@ -26,17 +32,33 @@ describe('day windows', () => {
   });
 
   it('maps a send time skipped by DST to just after the gap', () => {
-    expect(instantOfLocal('2026-03-29', '02:30', 'Europe/Berlin').toISOString()).toBe('2026-03-29T01:30:00.000Z');
-    expect(instantOfLocal('2026-11-21', '07:00', 'Europe/Berlin').toISOString()).toBe('2026-11-21T06:00:00.000Z');
-    expect(instantOfLocal('2026-07-01', '07:00', 'Europe/Berlin').toISOString()).toBe('2026-07-01T05:00:00.000Z');
+    expect(instantOfLocal('2026-03-29', '02:30', 'Europe/Berlin').toISOString()).toBe(
+      '2026-03-29T01:30:00.000Z',
+    );
+    expect(instantOfLocal('2026-11-21', '07:00', 'Europe/Berlin').toISOString()).toBe(
+      '2026-11-21T06:00:00.000Z',
+    );
+    expect(instantOfLocal('2026-07-01', '07:00', 'Europe/Berlin').toISOString()).toBe(
+      '2026-07-01T05:00:00.000Z',
+    );
   });
 
   it('makes yesterday due at the local send time, not before', () => {
     const window = 60 * 60_000;
-    expect(dueSlots(new Date('2026-11-21T05:59:00Z'), 'Europe/Berlin', '07:00', window)).toEqual([]);
-    expect(dueSlots(new Date('2026-11-21T06:00:00Z'), 'Europe/Berlin', '07:00', window).map((s) => s.date)).toEqual(['2026-11-20']);
+    expect(dueSlots(new Date('2026-11-21T05:59:00Z'), 'Europe/Berlin', '07:00', window)).toEqual(
+      [],
+    );
+    expect(
+      dueSlots(new Date('2026-11-21T06:00:00Z'), 'Europe/Berlin', '07:00', window).map(
+        (s) => s.date,
+      ),
+    ).toEqual(['2026-11-20']);
     // The day after clocks went back, 07:00 is 06:00Z.
-    expect(dueSlots(new Date('2026-10-26T06:00:00Z'), 'Europe/Berlin', '07:00', window).map((s) => s.date)).toEqual(['2026-10-25']);
+    expect(
+      dueSlots(new Date('2026-10-26T06:00:00Z'), 'Europe/Berlin', '07:00', window).map(
+        (s) => s.date,
+      ),
+    ).toEqual(['2026-10-25']);
   });
 
   it('rejects a bad date or zone with a message that says how to fix it', () => {

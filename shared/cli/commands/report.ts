@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { createRuntime } from '../../runtime/runtime.js';
-import { EMAIL_MAX_ROWS } from '../../report/dailyReportJob.js';
+import { EMAIL_LIMITS } from '../../report/dailyReportJob.js';
 import {
   buildReportFor,
   fullReportUrl,
@@ -36,7 +36,10 @@ function parseOption<T>(option: string, parse: () => T): T {
 
 async function runReport(options: ReportOptions, io: CliIO): Promise<void> {
   const date = parseOption('--date', () => parseReportDate(options.date));
-  const zone = options.zone === undefined ? undefined : parseOption('--zone', () => parseTimeZone(options.zone ?? ''));
+  const zone =
+    options.zone === undefined
+      ? undefined
+      : parseOption('--zone', () => parseTimeZone(options.zone ?? ''));
   const runtime = await createRuntime({ env: io.env });
   if (!runtime.octopus) {
     throw new CliUsageError(
@@ -47,7 +50,7 @@ async function runReport(options: ReportOptions, io: CliIO): Promise<void> {
   // A dry run shows the email the daily job would send (row cap, recipients, subject); otherwise the full report.
   const recipients = runtime.config.report?.recipients ?? [];
   const link = fullReportUrl(runtime, date);
-  const renderOptions = options.dryRun ? { maxRows: EMAIL_MAX_ROWS, fullReportUrl: link } : {};
+  const renderOptions = options.dryRun ? { ...EMAIL_LIMITS, fullReportUrl: link } : {};
   if (options.dryRun) {
     io.out(
       `Dry run: nothing is sent. The daily job would email ${recipients.length > 0 ? recipients.join(', ') : 'nobody (the coordination config has no report.recipients)'}\n` +
@@ -68,10 +71,20 @@ export const command: CliCommand = {
   register(program: Command, io: CliIO) {
     program
       .command('report')
-      .description("Build the deployment report of one day without sending it: prints the text, writes the HTML with --out.")
+      .description(
+        'Build the deployment report of one day without sending it: prints the text, writes the HTML with --out.',
+      )
       .requiredOption('--date <YYYY-MM-DD>', 'the local calendar day to report, e.g. 2026-11-20')
-      .addOption(new Option('--zone <IANA zone>', 'time zone of the day (default: REPORT_TIME_ZONE), e.g. Europe/Berlin'))
-      .option('--dry-run', 'preview the daily email instead: recipients, subject, and the rows the email would list')
+      .addOption(
+        new Option(
+          '--zone <IANA zone>',
+          'time zone of the day (default: REPORT_TIME_ZONE), e.g. Europe/Berlin',
+        ),
+      )
+      .option(
+        '--dry-run',
+        'preview the daily email instead: recipients, subject, and the rows the email would list',
+      )
       .option('--out <file>', 'write the HTML to this file')
       .action((options: ReportOptions) => runReport(options, io));
   },

@@ -1,0 +1,238 @@
+// Daily report benchmark: build time (wall and CPU), peak memory and Octopus calls for days of
+// 100 and 10,000 deployments. The simulator runs in a child process, so the CPU and memory measured
+// here are the coordinator's alone. Run: `npm run build && node dist/bench/report.js [sizes...]`.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startOctopusSimulator, type Scenario } from '../dev/octopus-sim/index.js';
+import { systemClock } from '../shared/clock.js';
+import { createOctopusClient } from '../shared/octopus/index.js';
+import { buildDailyReport } from '../shared/report/buildReport.js';
+import { addDays, dayWindow, localDateOf } from '../shared/report/dayWindow.js';
+import { EMAIL_LIMITS } from '../shared/report/dailyReportJob.js';
+import { IDS_PER_CALL, TASK_PAGE_SIZE } from '../shared/report/gather.js';
+import { renderHtml } from '../shared/report/renderHtml.js';
+import { renderText } from '../shared/report/renderText.js';
+
+const zone = 'UTC';
+const PROJECTS = 50;
+const TENANTED = 10;
+const TENANTS = 25;
+const VERSIONS = 10;
+const environments = ['Development', 'Test', 'Staging', 'Production'];
+// The simulator answers `?ids=` lists slowly at tens of thousands of deployments (seconds per call);
+// a long timeout keeps the figures about the coordinator, whose CPU is measured separately.
+const SIM_TIMEOUT_MS = 300_000;
+
+/** `perDay` deployments finishing evenly through `date` and through the day before, 5% failed, 1% canceled. */
+function scenarioFor(perDay: number, date: string, now: number): Scenario {
+  const projects = Array.from({ length: PROJECTS }, (_, p) => ({
+    name: `Service ${String(p + 1).padStart(2, '0')}`,
+    steps: ['Deploy', 'Verify'],
+    tenantedDeploymentMode: p < TENANTED ? ('Tenanted' as const) : ('Untenanted' as const),
+  }));
+  const tenants = Array.from({ length: TENANTS }, (_, t) => ({
+    name: `Customer ${t + 1}`,
+    projectEnvironments: Object.fromEntries(
+      projects.slice(0, TENANTED).map((p) => [p.name, environments]),
+    ),
+  }));
+  const history: NonNullable<Scenario['history']> = [];
+  for (const day of [addDays(date, -1), date]) {
+    const window = dayWindow(day, zone);
+    const span = window.end.getTime() - window.start.getTime() - 20 * 60_000;
+    for (let i = 0; i < perDay; i++) {
+      const p = i % PROJECTS;
+      const project = projects[p];
+      if (!project) continue;
+      const durationSeconds = 30 + ((i * 53) % 570);
+      const completed = window.start.getTime() + 60_000 + Math.floor((span * i) / perDay);
+      history.push({
+        project: project.name,
+        release: `1.${(i >> 3) % VERSIONS}.0`,
+        environment: environments[Math.floor(i / PROJECTS) % environments.length] ?? 'Test',
+        ...(p < TENANTED ? { tenant: `Customer ${(Math.floor(i / PROJECTS) % TENANTS) + 1}` } : {}),
+        outcome: i % 20 === 7 ? 'Failed' : i % 100 === 42 ? 'Canceled' : 'Success',
+        minutesAgo: (now - (completed - durationSeconds * 1000)) / 60_000,
+        durationSeconds,
+      });
+    }
+  }
+  return {
+    space: { name: 'Default' },
+    environments,
+    lifecycles: [{ name: 'Default Lifecycle', phases: [{ environments: [] }] }],
+    projects,
+    tenants,
+    releases: projects.flatMap((p) =>
+      Array.from({ length: VERSIONS }, (_, v) => ({
+        project: p.name,
+        version: `1.${v}.0`,
+        createdMinutesAgo: 60 * 24 * 30,
+      })),
+    ),
+    history,
+  };
+}
+
+/** Child process: serve a simulator with the scenario and report its URL. */
+async function serveSimulator(perDay: number, date: string): Promise<void> {
+  const sim = await startOctopusSimulator({ port: 0 });
+  const loaded = sim.loadScenario(scenarioFor(perDay, date, sim.now()));
+  process.send?.({ url: sim.url, apiKey: sim.apiKey, deployments: loaded.deployments });
+  process.on('disconnect', () => void sim.stop().then(() => process.exit(0)));
+}
+
+interface Served {
+  url: string;
+  apiKey: string;
+  deployments: number;
+}
+
+function startChild(
+  perDay: number,
+  date: string,
+): Promise<{ child: ChildProcess; served: Served }> {
+  const child = fork(fileURLToPath(import.meta.url), ['--serve-sim', String(perDay), date], {
+    execArgv: ['--max-old-space-size=4096'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (served) => resolve({ child, served: served as Served }));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      reject(new Error(`The simulator process exited early (${code}).`)),
+    );
+  });
+}
+
+interface Figures {
+  deployments: number;
+  wallMs: number;
+  cpuMs: number;
+  renderMs: number;
+  peakHeapMb: number;
+  heapGrowthMb: number;
+  calls: number;
+  callsStoredPrevious: number;
+  target: number;
+  byEndpoint: Record<string, number>;
+  htmlKb: number;
+  emailHtmlKb: number;
+}
+
+async function measure(perDay: number, date: string): Promise<Figures> {
+  const { child, served } = await startChild(perDay, date);
+  try {
+    const scope = { spaces: ['Default'], sets: [], projects: [], environments: [] };
+    const warm = createOctopusClient({
+      url: served.url,
+      apiKey: served.apiKey,
+      space: 'Default',
+      timeoutMs: SIM_TIMEOUT_MS,
+    });
+    // Warm-up (connections, JIT) on the following day, which has no deployments.
+    await buildDailyReport(
+      { clientFor: () => warm, scope, clock: systemClock },
+      addDays(date, 1),
+      zone,
+      { previous: 'skip' },
+    );
+
+    // As the CLI and HTTP route do: the day before is read from Octopus too.
+    const client = createOctopusClient({
+      url: served.url,
+      apiKey: served.apiKey,
+      space: 'Default',
+      timeoutMs: SIM_TIMEOUT_MS,
+    });
+    global.gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
+    let peak = heapBefore;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+    }, 5);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const report = await buildDailyReport(
+      { clientFor: () => client, scope, clock: systemClock },
+      date,
+      zone,
+    );
+    const r0 = performance.now();
+    const html = renderHtml(report);
+    const emailHtml = renderHtml(report, EMAIL_LIMITS);
+    renderText(report);
+    renderText(report, EMAIL_LIMITS);
+    const t1 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+    if (report.totals.deployments !== perDay) {
+      throw new Error(
+        `The report counted ${report.totals.deployments} deployments, expected ${perDay}.`,
+      );
+    }
+
+    // As the timer job does on consecutive days: the day before's totals come from its stored row.
+    const job = createOctopusClient({
+      url: served.url,
+      apiKey: served.apiKey,
+      space: 'Default',
+      timeoutMs: SIM_TIMEOUT_MS,
+    });
+    await buildDailyReport({ clientFor: () => job, scope, clock: systemClock }, date, zone, {
+      previous: report.previous ?? 'skip',
+    });
+
+    return {
+      deployments: perDay,
+      wallMs: t1 - t0,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      renderMs: t1 - r0,
+      peakHeapMb: peak / 1048576,
+      heapGrowthMb: (peak - heapBefore) / 1048576,
+      calls: client.calls.total,
+      callsStoredPrevious: job.calls.total,
+      target: Math.ceil(perDay / TASK_PAGE_SIZE) + 10,
+      byEndpoint: job.calls.byEndpoint(),
+      htmlKb: Buffer.byteLength(html) / 1024,
+      emailHtmlKb: Buffer.byteLength(emailHtml) / 1024,
+    };
+  } finally {
+    child.disconnect();
+  }
+}
+
+async function main(): Promise<void> {
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
+  const date = addDays(localDateOf(Date.now(), zone), -1);
+  console.log(
+    `Daily report benchmark: ${date} (${zone}), task page ${TASK_PAGE_SIZE}, ${IDS_PER_CALL} ids per call, node ${process.version}`,
+  );
+  console.log(
+    '| deployments | build wall | build CPU | of which render | peak heap (growth) | Octopus calls (day before read / stored) | target ceil(n/1000)+10 | HTML full / email |',
+  );
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const endpoints: string[] = [];
+  for (const n of sizes.length > 0 ? sizes : [100, 10_000]) {
+    const f = await measure(n, date);
+    console.log(
+      `| ${f.deployments} | ${f.wallMs.toFixed(0)} ms | ${f.cpuMs.toFixed(0)} ms | ${f.renderMs.toFixed(0)} ms | ${f.peakHeapMb.toFixed(0)} MB (+${f.heapGrowthMb.toFixed(0)}) | ${f.calls} / ${f.callsStoredPrevious} | ${f.target} | ${f.htmlKb.toFixed(0)} KB / ${f.emailHtmlKb.toFixed(0)} KB |`,
+    );
+    endpoints.push(
+      `${n}: ${Object.entries(f.byEndpoint)
+        .map(([e, c]) => `${e} ×${c}`)
+        .join(', ')}`,
+    );
+  }
+  console.log('\nCalls per endpoint (stored day-before totals):');
+  for (const line of endpoints) console.log(`  ${line}`);
+}
+
+if (process.argv[2] === '--serve-sim') {
+  await serveSimulator(Number(process.argv[3]), process.argv[4] ?? '');
+} else {
+  await main();
+}
