@@ -318,7 +318,7 @@ export class LeaseLocks {
 
   /**
    * Acquire, waiting up to `waitMs` for a grant and answering as soon as it is granted. The place in
-   * the queue is kept by asking again: every 50 ms when next in line, less often further back, and
+   * the queue is kept by asking again: every 50 ms near the front, less often further back, and
    * at once when a lease of this lock is released in this process.
    */
   async acquireWaiting(
@@ -602,9 +602,8 @@ export class LeaseLocks {
 
 /** How soon a waiter asks again: often at the front of the queue (the hand-off gap), rarely at the back. */
 function pollIntervalMs(position: number, permits: number): number {
-  if (position <= permits) return 50;
-  if (position <= 2 * permits) return 100;
-  return position <= 4 * permits ? 250 : 1000;
+  if (position <= 2 * permits) return 50;
+  return position <= 4 * permits ? 150 : 500;
 }
 
 function holderView(h: Stored<HolderRow>, readDate: Micros): HolderView {

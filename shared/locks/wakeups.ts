@@ -26,7 +26,9 @@ export class LockWakeups {
     const cancel = () => {
       listeners.delete(listener);
       signal?.removeEventListener('abort', listener);
-      if (listeners.size === 0) this.listeners.delete(partitionKey);
+      // Only drop the entry if it is still this set: a newer one may hold other waiters.
+      if (listeners.size === 0 && this.listeners.get(partitionKey) === listeners)
+        this.listeners.delete(partitionKey);
     };
     return { promise, cancel };
   }
