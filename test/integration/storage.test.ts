@@ -51,7 +51,7 @@ describe('table storage helpers (Azurite)', () => {
     await expect(createIfAbsent(table, { partitionKey: 'p', rowKey: 'big', text: 'x'.repeat(32 * 1024 + 1) })).rejects.toThrow(
       EntityTooLargeError,
     );
-    const wide: Record<string, string> = { partitionKey: 'p', rowKey: 'wide' };
+    const wide: Record<string, string> & { partitionKey: string; rowKey: string } = { partitionKey: 'p', rowKey: 'wide' };
     for (let i = 0; i < 40; i++) wide[`p${i}`] = 'y'.repeat(30_000);
     await expect(createIfAbsent(table, wide)).rejects.toThrow(/bytes/);
   });
