@@ -5,6 +5,7 @@
 // They may run twice for one minute (manual runs, a lost host lease): make them idempotent.
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { locksStatusConsumer } from '../locks/consumers.js';
 import { runsStatusConsumer } from '../runs/consumers.js';
 import { watchStatusConsumer } from '../watches/consumers.js';
 import type { StatusSnapshot } from './snapshot.js';
@@ -14,4 +15,8 @@ export interface StatusConsumer {
   run(runtime: Runtime, snapshot: StatusSnapshot, log: Log): Promise<void>;
 }
 
-export const statusConsumers: StatusConsumer[] = [watchStatusConsumer, runsStatusConsumer];
+export const statusConsumers: StatusConsumer[] = [
+  watchStatusConsumer,
+  runsStatusConsumer,
+  locksStatusConsumer,
+];

@@ -3,6 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/server.js';
 import { LeaseLocks, locksFor, releaseLeasesOfEndedTasks } from '../../shared/locks/index.js';
+import { locksStatusConsumer } from '../../shared/locks/consumers.js';
+import { silentLog } from '../../shared/runtime/log.js';
+import { statusConsumers } from '../../shared/status/consumers.js';
+import type { StatusSnapshot } from '../../shared/status/snapshot.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { assertBuilt, startLockWorker } from '../helpers/lockWorkers.js';
 import {
@@ -117,5 +121,40 @@ describe('task-bound leases with the Octopus simulator', () => {
 
     expect(await releaseLeasesOfEndedTasks(runtime)).toBe(1);
     expect((await locks.inspect('web01/step c'))?.holders).toEqual([]);
+  });
+
+  it('is freed by the status poll: the locks consumer sweeps ended tasks and prunes history once a day', async () => {
+    expect(statusConsumers.map((c) => c.name)).toContain('locks');
+    const taskId = await startDeployment();
+    const locks = locksFor(runtime);
+    expect(
+      (
+        await locks.acquire('web02/step b', {
+          holder: 'h',
+          octopusTaskId: taskId,
+          ttlSeconds: 3600,
+        })
+      ).granted,
+    ).toBe(true);
+    await fetch(`${sim.url}/api/tasks/${taskId}/cancel`, {
+      method: 'POST',
+      headers: { 'X-Octopus-ApiKey': sim.apiKey },
+    });
+    for (let i = 0; i < 50; i++) {
+      const task = (await (
+        await fetch(`${sim.url}/api/tasks/${taskId}`, {
+          headers: { 'X-Octopus-ApiKey': sim.apiKey },
+        })
+      ).json()) as { State: string };
+      if (task.State === 'Canceled') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const snapshot = {} as unknown as StatusSnapshot; // the consumer looks tasks up itself
+    await locksStatusConsumer.run(runtime, snapshot, silentLog);
+    expect((await locks.inspect('web02/step b'))?.holders).toEqual([]);
+    const claims = await runtime.tables.table('jobs');
+    const day = new Date().toISOString().slice(0, 10);
+    expect((await claims.getEntity('lock-history-prune', day)).by).toBe(runtime.instanceId);
+    await locksStatusConsumer.run(runtime, snapshot, silentLog); // second poll the same day: no second claim
   });
 });
