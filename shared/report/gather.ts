@@ -102,15 +102,32 @@ function deploymentIdOf(task: ServerTask): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
+/** What the report keeps of a task: raw pages are dropped as they are read, so a busy day stays small. */
+interface FinishedTask {
+  row: ReportDeployment;
+  projectId: string | undefined;
+  webLink: string | undefined;
+}
+
+/** What the report keeps of a deployment. */
+interface DeploymentFacts {
+  projectId: string;
+  environmentId: string;
+  tenantId: string | null | undefined;
+  releaseId: string;
+  deployedBy: string | undefined;
+}
+
 /** Finished Deploy tasks whose completion lies in [start, end). */
 async function finishedTasks(
   client: OctopusClient,
+  space: string,
   window: DayWindow,
   pageSize: number,
-): Promise<ServerTask[]> {
+): Promise<FinishedTask[]> {
   const start = window.start.getTime();
   const end = window.end.getTime();
-  const tasks: ServerTask[] = [];
+  const tasks: FinishedTask[] = [];
   // Whether Octopus's date bounds are inclusive is unconfirmed: ask for the closed range, filter here.
   const list = client.tasks.list({
     name: 'Deploy',
@@ -123,7 +140,11 @@ async function finishedTasks(
     if (completed === undefined || completed < start || completed >= end) continue;
     if (task.State === 'Queued' || task.State === 'Executing' || task.State === 'Cancelling')
       continue;
-    tasks.push(task);
+    tasks.push({
+      row: rowFromTask(task, space),
+      projectId: task.ProjectId ?? undefined,
+      webLink: task.Links?.Web,
+    });
   }
   return tasks;
 }
@@ -178,7 +199,7 @@ export async function gatherSpace(
     : Promise.resolve(undefined);
   // Both run at once; a failure of either is reported once the other settles.
   const [tasksResult, namesResult] = await Promise.allSettled([
-    finishedTasks(client, window, pageSize),
+    finishedTasks(client, space, window, pageSize),
     namesPromise,
   ]);
   if (tasksResult.status === 'rejected') throw tasksResult.reason;
@@ -193,37 +214,51 @@ export async function gatherSpace(
     ? resolveFilter(scope.environments, names.environments, 'environment', space, notes)
     : undefined;
   // Newer servers put ProjectId on the task: filter before any lookup.
-  if (projectFilter) tasks = tasks.filter((t) => !t.ProjectId || projectFilter.has(t.ProjectId));
+  if (projectFilter) tasks = tasks.filter((t) => !t.projectId || projectFilter.has(t.projectId));
 
   if (
     options.totalsOnly &&
     !environmentFilter &&
-    !tasks.some((t) => projectFilter && !t.ProjectId)
+    !tasks.some((t) => projectFilter && !t.projectId)
   ) {
-    return { rows: tasks.map((t) => rowFromTask(t, space)), notes };
+    return { rows: tasks.map((t) => t.row), notes };
   }
 
   const deploymentIds = [
-    ...new Set(tasks.map(deploymentIdOf).filter((id): id is string => id !== undefined)),
+    ...new Set(tasks.map((t) => t.row.deploymentId).filter((id) => id !== '')),
   ];
-  const deployments = await inBatches<Deployment>(deploymentIds, idsPerCall, (batch) =>
-    collect(client.deployments.list({ ids: batch, pageSize: batch.length })),
+  const deployments = await inBatches<[string, DeploymentFacts]>(
+    deploymentIds,
+    idsPerCall,
+    async (batch) =>
+      (await collect(client.deployments.list({ ids: batch, pageSize: batch.length }))).map(
+        (d: Deployment) => [
+          d.Id,
+          {
+            projectId: d.ProjectId,
+            environmentId: d.EnvironmentId,
+            tenantId: d.TenantId,
+            releaseId: d.ReleaseId,
+            deployedBy: d.DeployedBy,
+          },
+        ],
+      ),
   );
-  const deploymentById = new Map(deployments.map((d) => [d.Id, d]));
+  const deploymentById = new Map(deployments);
   const wantedTasks = tasks.filter((t) => {
-    const d = deploymentById.get(deploymentIdOf(t) ?? '');
+    const d = deploymentById.get(t.row.deploymentId);
     if (!d) return !projectFilter && !environmentFilter;
     return (
-      (!projectFilter || projectFilter.has(d.ProjectId)) &&
-      (!environmentFilter || environmentFilter.has(d.EnvironmentId))
+      (!projectFilter || projectFilter.has(d.projectId)) &&
+      (!environmentFilter || environmentFilter.has(d.environmentId))
     );
   });
-  if (options.totalsOnly) return { rows: wantedTasks.map((t) => rowFromTask(t, space)), notes };
+  if (options.totalsOnly) return { rows: wantedTasks.map((t) => t.row), notes };
 
   const releaseIds = [
     ...new Set(
       wantedTasks
-        .map((t) => deploymentById.get(deploymentIdOf(t) ?? '')?.ReleaseId)
+        .map((t) => deploymentById.get(t.row.deploymentId)?.releaseId)
         .filter((id): id is string => !!id),
     ),
   ];
@@ -238,24 +273,28 @@ export async function gatherSpace(
   const spaceId = await client.spaceId();
 
   let missing = 0;
+  const origin = new URL(client.url).origin;
   const rows = wantedTasks.map((task) => {
-    const row = rowFromTask(task, space);
+    const row = task.row;
     const d = deploymentById.get(row.deploymentId);
     if (!d) {
       missing += 1;
-      if (task.ProjectId) row.project = projectById.get(task.ProjectId) ?? task.ProjectId;
+      if (task.projectId) row.project = projectById.get(task.projectId) ?? task.projectId;
     } else {
-      row.project = projectById.get(d.ProjectId) ?? d.ProjectId;
-      const env = environmentById.get(d.EnvironmentId);
-      row.environment = env?.name ?? d.EnvironmentId;
+      row.project = projectById.get(d.projectId) ?? d.projectId;
+      const env = environmentById.get(d.environmentId);
+      row.environment = env?.name ?? d.environmentId;
       row.environmentOrder = env?.order ?? Number.MAX_SAFE_INTEGER;
-      row.tenant = d.TenantId ? (tenantById.get(d.TenantId) ?? d.TenantId) : undefined;
-      row.version = releaseById.get(d.ReleaseId)?.Version ?? d.ReleaseId;
-      row.deployedBy = d.DeployedBy ?? 'unknown';
+      row.tenant = d.tenantId ? (tenantById.get(d.tenantId) ?? d.tenantId) : undefined;
+      row.version = releaseById.get(d.releaseId)?.Version ?? d.releaseId;
+      row.deployedBy = d.deployedBy ?? 'unknown';
     }
-    row.taskUrl = task.Links?.Web
-      ? linkToUrl(client.url, task.Links.Web)
-      : `${client.url}/app#/${spaceId}/tasks/${encodeURIComponent(task.Id)}`;
+    // Links are paths from the server root (see linkToUrl); joining to the origin once is cheaper per row.
+    row.taskUrl = task.webLink
+      ? task.webLink.startsWith('/')
+        ? `${origin}${task.webLink}`
+        : linkToUrl(client.url, task.webLink)
+      : `${client.url}/app#/${spaceId}/tasks/${encodeURIComponent(row.taskId)}`;
     return row;
   });
   if (missing > 0) {
