@@ -72,7 +72,7 @@ export interface SlotResult {
 
 export type JobLock = <T>(
   fn: () => Promise<T>,
-) => Promise<{ ran: true; value: T } | { ran: false; heldBy: string }>;
+) => Promise<{ ran: true; value: T } | { ran: false; heldBy: string | undefined }>;
 
 export interface DailyReportJobDeps {
   tables: TableStore;
@@ -113,7 +113,11 @@ export async function runDailyReportTick(deps: DailyReportJobDeps): Promise<Slot
       results.push(
         locked.ran
           ? locked.value
-          : { date: slot.date, outcome: 'busy', detail: `held by ${locked.heldBy}` },
+          : {
+              date: slot.date,
+              outcome: 'busy',
+              detail: `held by ${locked.heldBy ?? 'another instance'}`,
+            },
       );
     } else {
       results.push(await work());

@@ -1,7 +1,13 @@
 // The daily deployment report: build it for a date, render it, and send it once per day.
+import { withJobLock } from '../locks/index.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { buildDailyReport, type BuildOptions } from './buildReport.js';
-import { runDailyReportTick, type JobLock, type SlotResult } from './dailyReportJob.js';
+import {
+  ATTEMPT_LEASE_MS,
+  runDailyReportTick,
+  type JobLock,
+  type SlotResult,
+} from './dailyReportJob.js';
 import type { LocalDate } from './dayWindow.js';
 import { describeScope } from './gather.js';
 import type { DailyReport } from './model.js';
@@ -81,7 +87,11 @@ export async function dailyReportTick(
       buildDailyReport(sources, date, zone, { previous: previous ?? 'read' }),
     fullReportUrl: (date) => fullReportUrl(runtime, date),
     secrets: runtime.settings.secrets,
-    ...(options.lock ? { lock: options.lock } : {}),
+    // So two instances never build at once; exactly-once itself comes from the slot row.
+    lock:
+      options.lock ??
+      ((fn) =>
+        withJobLock(runtime, 'dailyReport', { ttlSeconds: ATTEMPT_LEASE_MS / 1000 }, () => fn())),
     ...(options.log ? { log: options.log } : {}),
   });
 }
