@@ -5,7 +5,6 @@ import {
   type InvocationContext,
 } from '@azure/functions';
 import { z } from 'zod';
-import { checkCondition, UnknownNamesError } from '../shared/conditions/index.js';
 import { conditionRef } from '../shared/config/coordination/conditions.js';
 import { octopusName } from '../shared/config/coordination/common.js';
 import { readJsonBody } from '../shared/http/body.js';
@@ -26,6 +25,7 @@ export async function checkConditionHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const { checkCondition, UnknownNamesError } = await import('../shared/conditions/index.js');
   const body = await readJsonBody(request, checkBody);
   const runtime = await getRuntime();
   try {

@@ -7,10 +7,9 @@ import {
 import { z } from 'zod';
 import { octopusName } from '../shared/config/coordination/common.js';
 import { conditionRef } from '../shared/config/coordination/conditions.js';
-import { ensureDeployed } from '../shared/cooperation/ensureDeployed.js';
 import { readJsonBody } from '../shared/http/body.js';
 import { jsonApi } from '../shared/http/handler.js';
-import { contextLog } from '../shared/jobs/timerJob.js';
+import { contextLog } from '../shared/runtime/log.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
 export const ensureBody = z.strictObject({
@@ -31,6 +30,7 @@ export async function ensureDeployedHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const { ensureDeployed } = await import('../shared/cooperation/ensureDeployed.js');
   const body = await readJsonBody(request, ensureBody);
   const result = await ensureDeployed(await getRuntime(), body, contextLog(context));
   if (result.status === 'current') return { status: 200, jsonBody: result };

@@ -1,13 +1,26 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import {
+  app,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
 import { checkHealth } from '../shared/health/health.js';
 import { jsonApi } from '../shared/http/handler.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 import { appVersion } from '../shared/version.js';
 
 /** GET /api/health: each port's state; 503 when storage is unreachable. */
-export async function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+export async function health(
+  _request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
   const report = await checkHealth(await getRuntime(), appVersion);
   return { status: report.storage.reachable ? 200 : 503, jsonBody: report };
 }
 
-app.http('health', { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: jsonApi(health) });
+app.http('health', {
+  route: 'health',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: jsonApi(health),
+});

@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { readJsonBody, readQuery } from '../shared/http/body.js';
 import { badRequest, notFound } from '../shared/http/errors.js';
 import { jsonApi } from '../shared/http/handler.js';
-import { locksFor, maxPermits, maxPriority, maxTtlSeconds } from '../shared/locks/index.js';
+import type { LeaseLocks } from '../shared/locks/index.js';
+import { maxPermits, maxPriority, maxTtlSeconds } from '../shared/locks/limits.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
 /** A long-poll answers within this many seconds (Azure's load balancer cuts HTTP calls at about 230 s). */
@@ -47,6 +48,12 @@ const renewBody = leaseBody.extend({
 
 export const lockQuery = z.object({ history: z.enum(['true', 'false', '1', '0']).optional() });
 
+/** The lock service, loaded on first use rather than at start (cold start). */
+async function lockService(): Promise<LeaseLocks> {
+  const { locksFor } = await import('../shared/locks/index.js');
+  return locksFor(await getRuntime());
+}
+
 /**
  * The lock name from the raw request URL, decoded exactly once, so names with any characters
  * (including `/`, sent as %2F) work the same on Azure and on the dev host.
@@ -75,7 +82,7 @@ export async function acquireLock(
 ): Promise<HttpResponseInit> {
   const name = lockNameOf(request);
   const body = await readJsonBody(request, acquireBody);
-  const locks = locksFor(await getRuntime());
+  const locks = await lockService();
   const { wait, ...options } = body;
   const waitMs = Math.min(wait ?? 0, maxWaitSeconds) * 1000;
   const result = await locks.acquireWaiting(name, options, { waitMs });
@@ -92,7 +99,7 @@ export async function renewLock(
 ): Promise<HttpResponseInit> {
   const name = lockNameOf(request);
   const body = await readJsonBody(request, renewBody);
-  const renewed = await locksFor(await getRuntime()).renew(name, body.leaseId, body.ttlSeconds);
+  const renewed = await (await lockService()).renew(name, body.leaseId, body.ttlSeconds);
   return {
     status: 200,
     jsonBody: { lock: name, ...renewed, expiresAt: renewed.expiresAt.toISOString() },
@@ -106,7 +113,7 @@ export async function releaseLock(
 ): Promise<HttpResponseInit> {
   const name = lockNameOf(request);
   const body = await readJsonBody(request, leaseBody);
-  const released = await locksFor(await getRuntime()).release(name, body.leaseId);
+  const released = await (await lockService()).release(name, body.leaseId);
   return { status: 200, jsonBody: { lock: name, ...released } };
 }
 
@@ -117,7 +124,7 @@ export async function getLock(
 ): Promise<HttpResponseInit> {
   const name = lockNameOf(request);
   const query = readQuery(request, lockQuery);
-  const locks = locksFor(await getRuntime());
+  const locks = await lockService();
   const view = await locks.inspect(name);
   if (!view) throw notFound(`No lock named "${name}" has been used yet.`);
   if (query.history !== 'true' && query.history !== '1') return { status: 200, jsonBody: view };
@@ -144,7 +151,7 @@ export async function listLocks(
   _request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  return { status: 200, jsonBody: { locks: await locksFor(await getRuntime()).list() } };
+  return { status: 200, jsonBody: { locks: await (await lockService()).list() } };
 }
 
 app.http('lockAcquire', {

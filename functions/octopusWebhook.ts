@@ -4,7 +4,6 @@ import {
   type HttpResponseInit,
   type InvocationContext,
 } from '@azure/functions';
-import { receiveOctopusEvent } from '../shared/events/receive.js';
 import { jsonApi } from '../shared/http/handler.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
@@ -13,6 +12,7 @@ export async function octopusWebhook(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const { receiveOctopusEvent } = await import('../shared/events/receive.js');
   return receiveOctopusEvent(await getRuntime(), request, context);
 }
 

@@ -6,7 +6,6 @@ import {
 } from '@azure/functions';
 import { z } from 'zod';
 import { octopusName } from '../shared/config/coordination/common.js';
-import { deploymentProgress, maxWaitSeconds } from '../shared/cooperation/progress.js';
 import { readQuery } from '../shared/http/body.js';
 import { jsonApi } from '../shared/http/handler.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
@@ -25,6 +24,7 @@ export async function progressHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const { deploymentProgress, maxWaitSeconds } = await import('../shared/cooperation/progress.js');
   const query = readQuery(request, progressQuery);
   const waitSeconds =
     query.waitSeconds === undefined ? undefined : Math.min(query.waitSeconds, maxWaitSeconds);

@@ -8,19 +8,12 @@ import { z } from 'zod';
 import { readJsonBody, readQuery } from '../shared/http/body.js';
 import { HttpError, notFound } from '../shared/http/errors.js';
 import { jsonApi } from '../shared/http/handler.js';
-import type { Log } from '../shared/runtime/log.js';
+import { contextLog } from '../shared/runtime/log.js';
 import { getRuntime, requireOctopus } from '../shared/runtime/runtime.js';
-import {
-  cancelRun,
-  dryRunPlan,
-  InvalidPlanError,
-  planFromPlaybook,
-  RunStore,
-  runView,
-  startRun,
-  UnknownPlaybookError,
-  type RunStatus,
-} from '../shared/runs/index.js';
+import type { RunStatus } from '../shared/runs/index.js';
+
+/** The runs engine, loaded on first use rather than at start (cold start). */
+const runsEngine = () => import('../shared/runs/index.js');
 
 export const startBody = z.strictObject({
   playbook: z.string().min(1),
@@ -51,17 +44,19 @@ export const cancelBody = z.strictObject({
   by: z.string().max(200).optional(),
 });
 
-const logOf = (context: InvocationContext): Log => ({
-  info: (m) => context.log(m),
-  warn: (m) => context.warn(m),
-  error: (m) => context.error(m),
-});
-
 /** POST /api/runs: start a playbook run, or with dryRun the plan with exact releases, deploying nothing. */
 export async function startRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const {
+    dryRunPlan,
+    InvalidPlanError,
+    planFromPlaybook,
+    runView,
+    startRun,
+    UnknownPlaybookError,
+  } = await runsEngine();
   const body = await readJsonBody(request, startBody);
   const runtime = await getRuntime();
   const octopus = requireOctopus(runtime);
@@ -82,7 +77,7 @@ export async function startRunHandler(
       runtime,
       plan,
       { kind: 'api', by: body.requestedBy },
-      { log: logOf(context) },
+      { log: contextLog(context) },
     );
     return {
       status: 201,
@@ -100,6 +95,7 @@ export async function listRunsHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const { RunStore } = await runsEngine();
   const query = readQuery(request, listQuery);
   const runtime = await getRuntime();
   const runs = await new RunStore(runtime.tables).list({ status: query.state, limit: query.limit });
@@ -124,6 +120,7 @@ export async function getRunHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const { RunStore, runView } = await runsEngine();
   const id = request.params.id ?? '';
   const runtime = await getRuntime();
   const stored = await new RunStore(runtime.tables).get(id);
@@ -136,10 +133,11 @@ export async function cancelRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const { cancelRun, runView } = await runsEngine();
   const id = request.params.id ?? '';
   const body = await readJsonBody(request, cancelBody);
   const runtime = await getRuntime();
-  const outcome = await cancelRun(runtime, id, body.by, body.reason, logOf(context));
+  const outcome = await cancelRun(runtime, id, body.by, body.reason, contextLog(context));
   switch (outcome.kind) {
     case 'notFound':
       throw notFound(`There is no run "${id}". List runs with GET /api/runs.`);

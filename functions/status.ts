@@ -6,13 +6,13 @@ import {
 } from '@azure/functions';
 import { jsonApi } from '../shared/http/handler.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
-import { statusView } from '../shared/status/view.js';
 
 /** GET /api/status and /api/status/{set}: each set x environment (x tenant) as last recorded. */
 export async function status(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const { statusView } = await import('../shared/status/view.js');
   const set = request.params.set;
   const view = await statusView(await getRuntime(), set);
   return {

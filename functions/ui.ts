@@ -9,8 +9,6 @@ import { readQuery } from '../shared/http/body.js';
 import { toErrorResponse } from '../shared/http/handler.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 import { pageHeaders, renderErrorPage } from '../shared/ui/errorPage.js';
-import { readStatusPage } from '../shared/ui/readStatusPage.js';
-import { renderStatusPage } from '../shared/ui/renderStatusPage.js';
 
 const query = z.object({
   /** Seconds between the page's own reloads. */
@@ -25,6 +23,10 @@ export async function statusPage(
   let refreshSeconds = 30;
   try {
     refreshSeconds = readQuery(request, query).refresh;
+    const [{ readStatusPage }, { renderStatusPage }] = await Promise.all([
+      import('../shared/ui/readStatusPage.js'),
+      import('../shared/ui/renderStatusPage.js'),
+    ]);
     const runtime = await getRuntime();
     const model = await readStatusPage(runtime, { refreshSeconds });
     return { status: 200, headers: pageHeaders, body: renderStatusPage(model) };

@@ -27,7 +27,12 @@ async function table(tables: TableStore): Promise<TableClient> {
 export async function recordJobRun(tables: TableStore, record: JobRunRecord): Promise<void> {
   const client = await table(tables);
   await client.upsertEntity(
-    { partitionKey: partition, rowKey: encodeKey(record.job), ...record, summary: record.summary.slice(0, 4000) },
+    {
+      partitionKey: partition,
+      rowKey: encodeKey(record.job),
+      ...record,
+      summary: record.summary.slice(0, 4000),
+    },
     'Replace',
   );
 }
@@ -37,7 +42,9 @@ export async function listJobRuns(tables: TableStore): Promise<JobRunRecord[]> {
   const { odata } = await import('@azure/data-tables');
   const out: JobRunRecord[] = [];
   try {
-    for await (const row of client.listEntities<JobRunRecord>({ queryOptions: { filter: odata`PartitionKey eq ${partition}` } })) {
+    for await (const row of client.listEntities<JobRunRecord>({
+      queryOptions: { filter: odata`PartitionKey eq ${partition}` },
+    })) {
       out.push({
         job: row.job,
         startedAt: row.startedAt,

@@ -1,7 +1,7 @@
 // Wrap a timer job: log start and end through the Functions context, record the outcome, never leak secrets.
 import type { InvocationContext, Timer } from '@azure/functions';
 import { redactSecrets } from '../config/settings.js';
-import type { Log } from '../runtime/log.js';
+import { contextLog, type Log } from '../runtime/log.js';
 import { getRuntime, type Runtime } from '../runtime/runtime.js';
 import { recordJobRun } from './jobHistory.js';
 
@@ -9,10 +9,6 @@ export interface JobResult {
   outcome: 'ok' | 'skipped';
   /** One line for the status page and logs, e.g. "3 sets polled, 1 email sent". */
   summary: string;
-}
-
-export function contextLog(context: InvocationContext): Log {
-  return { info: (m) => context.info(m), warn: (m) => context.warn(m), error: (m) => context.error(m) };
 }
 
 /** Build a timer handler that runs `job` and records its last run. Errors are logged and rethrown. */
@@ -33,7 +29,10 @@ export function timerJob(
     }
     const finished = runtime.clock.now();
     const summary = failure
-      ? redactSecrets(failure instanceof Error ? failure.message : String(failure), runtime.settings.secrets)
+      ? redactSecrets(
+          failure instanceof Error ? failure.message : String(failure),
+          runtime.settings.secrets,
+        )
       : (result?.summary ?? '');
     const outcome = failure ? 'failed' : (result?.outcome ?? 'ok');
     if (failure) log.error(`${name} failed: ${summary}`);
@@ -47,7 +46,9 @@ export function timerJob(
       summary,
       instance: runtime.instanceId,
       isPastDue: timer.isPastDue,
-    }).catch((err: unknown) => log.warn(`${name}: could not record the run: ${(err as Error).message}`));
+    }).catch((err: unknown) =>
+      log.warn(`${name}: could not record the run: ${(err as Error).message}`),
+    );
     if (failure) throw failure instanceof Error ? new Error(summary) : failure;
   };
 }

@@ -1,5 +1,6 @@
 // The acquire decision: from one snapshot, grant, queue, or refuse, and the single batch that does it.
 // Pure (no I/O), so the FIFO, priority, permits and reaping rules are testable without storage.
+import { maxPermits } from './limits.js';
 import type { TableEntity, TransactionAction } from '@azure/data-tables';
 import { formatMicros, leaseEnd } from './expiry.js';
 import { LockError } from './errors.js';
@@ -16,7 +17,7 @@ import { holderExpired, waiterLive, type LockSnapshot, type Stored } from './sna
 
 /** Table transactions take at most 100 actions. */
 const maxBatchActions = 100;
-export const maxPermits = 40;
+export { maxPermits } from './limits.js';
 
 export interface AcquireRequest {
   holder: string;

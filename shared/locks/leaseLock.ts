@@ -1,4 +1,5 @@
 // Named lease locks with N permits on Table Storage: acquire (FIFO, priorities, try-lock), renew, release, inspect.
+import { maxTtlSeconds } from './limits.js';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -162,7 +163,7 @@ export interface ReleaseResult {
 }
 
 const defaultTtlSeconds = 60;
-export const maxTtlSeconds = 86_400;
+export { maxTtlSeconds } from './limits.js';
 const maxAttempts = 60;
 
 const isConflict = (err: unknown): boolean => [404, 409, 412].includes(storageStatus(err) ?? 0);

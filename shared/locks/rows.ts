@@ -7,6 +7,7 @@
 //   h-<fence>-end               history: how that grant ended (released, expired, task-ended)
 //   l-<fence>-<secret>          a live holder; its Timestamp is the last grant/renewal (the TTL base)
 //   w-<band>-<ticket>           a waiter; key order is queue order (band 0 = highest priority)
+import { maxPriority } from './limits.js';
 import { randomBytes } from 'node:crypto';
 import { paddedNumberKey } from '../storage/keys.js';
 
@@ -17,8 +18,7 @@ export const holderPrefix = 'l-';
 export const waiterPrefix = 'w-';
 export const historyPrefix = 'h-';
 
-/** Priority 0..9 (higher first) maps to band 9..0, so that key order is queue order. */
-export const maxPriority = 9;
+export { maxPriority } from './limits.js';
 
 export interface LockRow {
   name: string;

@@ -36,12 +36,13 @@ export interface RuntimeOptions {
 
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   // Loaded here, not at import: registering functions at start needs none of them (cold start).
-  const [{ loadSettings }, { loadCoordinationConfig }, { createMailer }, { createOctopusClient }] = await Promise.all([
-    import('../config/settings.js'),
-    import('../config/loadCoordinationConfig.js'),
-    import('../mail/index.js'),
-    import('../octopus/index.js'),
-  ]);
+  const [{ loadSettings }, { loadCoordinationConfig }, { createMailer }, { createOctopusClient }] =
+    await Promise.all([
+      import('../config/settings.js'),
+      import('../config/loadCoordinationConfig.js'),
+      import('../mail/index.js'),
+      import('../octopus/index.js'),
+    ]);
   const settings = loadSettings(options.env ?? process.env);
   setSecretsForRedaction(settings.secrets);
   let config = options.config;
@@ -64,7 +65,11 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     mailer: options.mailer ?? createMailer(settings.mail),
     clock,
     octopus: settings.octopus
-      ? createOctopusClient({ url: settings.octopus.url, apiKey: settings.octopus.apiKey, space: settings.octopus.space })
+      ? createOctopusClient({
+          url: settings.octopus.url,
+          apiKey: settings.octopus.apiKey,
+          space: settings.octopus.space,
+        })
       : undefined,
     instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`,
   };
