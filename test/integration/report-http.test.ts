@@ -1,5 +1,5 @@
 // GET /api/reports/daily: the day's report as HTML; a bad date or zone is a 400 that says how to fix it.
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { dailyReportPage } from '../../functions/reports.js';
