@@ -13,11 +13,11 @@ let sim: OctopusSimulator;
 const handler = jsonApi(dailyReportPage);
 const context = () =>
   new InvocationContext({ functionName: 'reportsDaily', logHandler: () => undefined });
-const get = (query: string) =>
-  handler(
+const get = async (query: string): Promise<HttpResponseInit> =>
+  (await handler(
     new HttpRequest({ method: 'GET', url: `http://localhost/api/reports/daily${query}` }),
     context(),
-  );
+  )) as HttpResponseInit;
 
 beforeAll(async () => {
   sim = await startOctopusSimulator({ port: 0 });
