@@ -9,13 +9,11 @@ import { readQuery } from '../shared/http/body.js';
 import { jsonApi } from '../shared/http/handler.js';
 import {
   addDays,
-  buildReportFor,
   localDateOf,
   parseReportDate,
   parseTimeZone,
-  renderHtml,
   ReportDateError,
-} from '../shared/report/index.js';
+} from '../shared/report/dayWindow.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
 function checked(parse: (value: string) => string) {
@@ -42,6 +40,8 @@ export async function dailyReportPage(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  // The report builder is loaded on first use rather than at start (cold start).
+  const { buildReportFor, renderHtml } = await import('../shared/report/index.js');
   const { date, zone } = readQuery(request, dailyReportQuery);
   const runtime = await getRuntime();
   const reportZone = zone ?? runtime.settings.report.timeZone;
