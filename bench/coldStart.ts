@@ -12,11 +12,19 @@ const runs = Number(process.env.COLD_START_RUNS ?? 15);
 
 function measure(script: string): { ms: number; heapMb: number; functions: number } {
   // performance.now() counts from the process's start, so Node's own boot is in both figures.
-  const out = execFileSync(process.execPath, ['--require', stub, '--input-type=module', '-e', script], {
-    cwd: appRoot,
-    encoding: 'utf8',
-  });
-  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { ms: number; heapMb: number; functions: number };
+  const out = execFileSync(
+    process.execPath,
+    ['--require', stub, '--input-type=module', '-e', script],
+    {
+      cwd: appRoot,
+      encoding: 'utf8',
+    },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
+    ms: number;
+    heapMb: number;
+    functions: number;
+  };
 }
 
 const report = `
@@ -49,7 +57,15 @@ for (let i = 0; i < runs; i++) {
   baseHeap = b.heapMb;
 }
 const ratio = median(app) / median(base);
-console.log(`cold start (${runs} alternating runs, median; ${files.length} files, ${functions} functions registered)`);
-console.log(`  baseline  @azure/functions + @azure/data-tables: ${median(base).toFixed(1)} ms, heap ${baseHeap.toFixed(1)} MB`);
-console.log(`  function app with all registrations:            ${median(app).toFixed(1)} ms, heap ${appHeap.toFixed(1)} MB`);
-console.log(`  ratio app / baseline: ${ratio.toFixed(2)} (target <= 1.5) ${ratio <= 1.5 ? 'OK' : 'OVER TARGET'}`);
+console.log(
+  `cold start (${runs} alternating runs, median; ${files.length} files, ${functions} functions registered)`,
+);
+console.log(
+  `  baseline  @azure/functions + @azure/data-tables: ${median(base).toFixed(1)} ms, heap ${baseHeap.toFixed(1)} MB`,
+);
+console.log(
+  `  function app with all registrations:            ${median(app).toFixed(1)} ms, heap ${appHeap.toFixed(1)} MB`,
+);
+console.log(
+  `  ratio app / baseline: ${ratio.toFixed(2)} (target <= 1.5) ${ratio <= 1.5 ? 'OK' : 'OVER TARGET'}`,
+);

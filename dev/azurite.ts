@@ -51,7 +51,16 @@ export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<A
   const port = options.port || (await freePort(host));
   const require = createRequire(import.meta.url);
   const main = join(dirname(require.resolve('azurite/package.json')), 'dist/src/table/main.js');
-  const args = [main, '--tableHost', host, '--tablePort', String(port), '--disableTelemetry', '--skipApiVersionCheck', '--loose'];
+  const args = [
+    main,
+    '--tableHost',
+    host,
+    '--tablePort',
+    String(port),
+    '--disableTelemetry',
+    '--skipApiVersionCheck',
+    '--loose',
+  ];
   if (options.location) {
     mkdirSync(options.location, { recursive: true });
     args.push('--location', options.location);
@@ -64,11 +73,14 @@ export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<A
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('successfully started')) resolveStart();
-      if (/EADDRINUSE|Error:/i.test(output)) reject(new Error(`Azurite did not start on ${host}:${port}:\n${output.trim()}`));
+      if (/EADDRINUSE|Error:/i.test(output))
+        reject(new Error(`Azurite did not start on ${host}:${port}:\n${output.trim()}`));
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`Azurite exited with code ${code}:\n${output.trim()}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`Azurite exited with code ${code}:\n${output.trim()}`)),
+    );
   });
   const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
   try {

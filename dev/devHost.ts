@@ -40,7 +40,8 @@ function localSettings(appRoot: string): Record<string, string> {
   if (!existsSync(path)) return {};
   const parsed = JSON.parse(readFileSync(path, 'utf8')) as { Values?: Record<string, unknown> };
   const values: Record<string, string> = {};
-  for (const [k, v] of Object.entries(parsed.Values ?? {})) if (typeof v === 'string') values[k] = v;
+  for (const [k, v] of Object.entries(parsed.Values ?? {}))
+    if (typeof v === 'string') values[k] = v;
   return values;
 }
 
@@ -54,12 +55,18 @@ async function portFree(port: number, host: string): Promise<boolean> {
 }
 
 type SimulatorModule = {
-  startOctopusSimulator(options: { port?: number; live?: boolean; log?: (line: string) => void }): Promise<SimulatorHandle>;
+  startOctopusSimulator(options: {
+    port?: number;
+    live?: boolean;
+    log?: (line: string) => void;
+  }): Promise<SimulatorHandle>;
 };
 
 async function loadSimulator(): Promise<SimulatorModule | undefined> {
   try {
-    return (await import(new URL('./octopus-sim/server.js', import.meta.url).href)) as SimulatorModule;
+    return (await import(
+      new URL('./octopus-sim/server.js', import.meta.url).href
+    )) as SimulatorModule;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
     throw err;
@@ -78,12 +85,18 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
 
   try {
     let azurite: AzuriteTable | undefined;
-    const devStorage = /^\s*UseDevelopmentStorage=true\s*;?\s*$/i.test(env.AzureWebJobsStorage ?? '');
+    const devStorage = /^\s*UseDevelopmentStorage=true\s*;?\s*$/i.test(
+      env.AzureWebJobsStorage ?? '',
+    );
     if (devStorage || (!env.AzureWebJobsStorage && !env.AzureWebJobsStorage__accountName)) {
       const wanted = Number(env.AZURITE_TABLE_PORT ?? 10002);
       const port = (await portFree(wanted, host)) ? wanted : await freePort(host);
       if (port !== wanted) log(`Port ${wanted} is busy; Azurite uses ${port} instead.`);
-      azurite = await startAzuriteTable({ host, port, location: resolve(env.DEV_DATA_DIR ?? resolve(options.appRoot, '.data'), 'azurite') });
+      azurite = await startAzuriteTable({
+        host,
+        port,
+        location: resolve(env.DEV_DATA_DIR ?? resolve(options.appRoot, '.data'), 'azurite'),
+      });
       stops.push(() => azurite?.stop() ?? Promise.resolve());
       env.AzureWebJobsStorage = azurite.connectionString;
     }
@@ -94,12 +107,18 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       if (sim) {
         const wanted = Number(env.SIMULATOR_PORT ?? 8065);
         const port = (await portFree(wanted, host)) ? wanted : 0;
-        simulator = await sim.startOctopusSimulator({ port, live: options.live ?? false, log: (l) => log(`[octopus-sim] ${l}`) });
+        simulator = await sim.startOctopusSimulator({
+          port,
+          live: options.live ?? false,
+          log: (l) => log(`[octopus-sim] ${l}`),
+        });
         stops.push(() => simulator?.stop() ?? Promise.resolve());
         env.OCTOPUS_URL = simulator.url;
         env.OCTOPUS_API_KEY = simulator.apiKey;
       } else {
-        log('The Octopus simulator is not built; starting without Octopus (set OCTOPUS_URL to use a real server).');
+        log(
+          'The Octopus simulator is not built; starting without Octopus (set OCTOPUS_URL to use a real server).',
+        );
       }
     }
 

@@ -40,8 +40,15 @@ interface RpcHttpResult {
 
 interface InvocationModelLike {
   getArguments(): Promise<{ context: unknown; inputs: unknown[] }>;
-  invokeFunction(context: unknown, inputs: unknown[], callback: (...args: unknown[]) => unknown): Promise<unknown>;
-  getResponse(context: unknown, result: unknown): Promise<{ returnValue?: { http?: RpcHttpResult } }>;
+  invokeFunction(
+    context: unknown,
+    inputs: unknown[],
+    callback: (...args: unknown[]) => unknown,
+  ): Promise<unknown>;
+  getResponse(
+    context: unknown,
+    result: unknown,
+  ): Promise<{ returnValue?: { http?: RpcHttpResult } }>;
 }
 
 interface ProgrammingModelLike {
@@ -102,9 +109,13 @@ const devDir = dirname(new URL(import.meta.url).pathname);
 function loadStub(): Registry {
   const require = createRequire(import.meta.url);
   // From dist/dev/ the stub sits in the source folder dev/; from dev/ itself it is beside us.
-  const candidates = [join(devDir, 'functions-core-stub.cjs'), resolve(devDir, '../../dev/functions-core-stub.cjs')];
+  const candidates = [
+    join(devDir, 'functions-core-stub.cjs'),
+    resolve(devDir, '../../dev/functions-core-stub.cjs'),
+  ];
   const path = candidates.find((c) => existsSync(c));
-  if (!path) throw new Error(`functions-core-stub.cjs not found (looked in ${candidates.join(', ')})`);
+  if (!path)
+    throw new Error(`functions-core-stub.cjs not found (looked in ${candidates.join(', ')})`);
   return require(path) as Registry;
 }
 
@@ -125,7 +136,11 @@ export function mainFiles(appRoot: string): string[] {
 }
 
 /** Compile an ASP.NET-style route template ({name}, {name?}, {name:int}, {*rest}) to a regex. */
-export function compileRoute(template: string): { pattern: RegExp; paramNames: string[]; precedence: number[] } {
+export function compileRoute(template: string): {
+  pattern: RegExp;
+  paramNames: string[];
+  precedence: number[];
+} {
   const paramNames: string[] = [];
   const precedence: number[] = [];
   const parts = template.split('/').filter((p) => p !== '');
@@ -201,7 +216,8 @@ export class FunctionHost {
       await import(pathToFileURL(file).href);
     }
     this.model = registry.programmingModel;
-    if (!this.model) throw new Error('The app registered no functions (no programming model was set)');
+    if (!this.model)
+      throw new Error('The app registered no functions (no programming model was set)');
     for (const fn of registry.functions.slice(before)) this.add(fn);
     this.http.sort((a, b) => comparePrecedence(a.precedence, b.precedence));
   }
@@ -241,7 +257,11 @@ export class FunctionHost {
       this.handle(req, res).catch((err: unknown) => {
         this.log(`dev host: request failed: ${(err as Error).stack ?? String(err)}`);
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: 'host_error', message: 'The dev host failed to run the function.' } }));
+        res.end(
+          JSON.stringify({
+            error: { code: 'host_error', message: 'The dev host failed to run the function.' },
+          }),
+        );
       });
     });
     const host = this.options.host ?? '127.0.0.1';
@@ -257,10 +277,14 @@ export class FunctionHost {
 
   private scheduleTimers(): void {
     for (const timer of this.timers) {
-      const cron = new Cron(timer.schedule, { timezone: 'UTC', domAndDow: true, protect: true }, () => {
-        const scheduled = cron.currentRun() ?? new Date();
-        void this.fireTimer(timer, scheduled, cron.nextRun() ?? undefined);
-      });
+      const cron = new Cron(
+        timer.schedule,
+        { timezone: 'UTC', domAndDow: true, protect: true },
+        () => {
+          const scheduled = cron.currentRun() ?? new Date();
+          void this.fireTimer(timer, scheduled, cron.nextRun() ?? undefined);
+        },
+      );
       this.crons.push(cron);
       if (timer.runOnStartup) void this.fireTimer(timer, new Date(), cron.nextRun() ?? undefined);
     }
@@ -332,9 +356,17 @@ export class FunctionHost {
       return undefined;
     } finally {
       const durationMs = Date.now() - started;
-      this.invocations.push({ name: fn.name, kind, startedAt: new Date(started), durationMs, outcome });
+      this.invocations.push({
+        name: fn.name,
+        kind,
+        startedAt: new Date(started),
+        durationMs,
+        outcome,
+      });
       if (this.invocations.length > 500) this.invocations.shift();
-      this.log(`${kind === 'http' ? 'HTTP ' : 'timer'} ${fn.name} -> ${outcome} (${durationMs} ms)`);
+      this.log(
+        `${kind === 'http' ? 'HTTP ' : 'timer'} ${fn.name} -> ${outcome} (${durationMs} ms)`,
+      );
     }
   }
 
@@ -352,7 +384,10 @@ export class FunctionHost {
     const admin = /^\/admin\/functions\/([^/]+)\/?$/i.exec(url.pathname);
     if (admin && method === 'POST') {
       const timer = this.timer(decodeURIComponent(admin[1] ?? ''));
-      if (!timer) return sendJson(res, 404, { error: { code: 'not_found', message: 'No such timer function.' } });
+      if (!timer)
+        return sendJson(res, 404, {
+          error: { code: 'not_found', message: 'No such timer function.' },
+        });
       void this.fireTimer(timer);
       res.writeHead(202).end();
       return;
@@ -389,14 +424,20 @@ export class FunctionHost {
       );
       const status = Number(result?.statusCode ?? 200);
       const outHeaders: Record<string, string | string[]> = { ...(result?.headers ?? {}) };
-      if (result?.cookies?.length) outHeaders['set-cookie'] = result.cookies.map((c) => `${c.name}=${c.value}`);
+      if (result?.cookies?.length)
+        outHeaders['set-cookie'] = result.cookies.map((c) => `${c.name}=${c.value}`);
       res.writeHead(status, outHeaders);
       const out = result?.body?.bytes ?? result?.body?.string;
       res.end(out === undefined ? undefined : Buffer.from(out));
       return;
     }
-    if (pathMatched) return sendJson(res, 405, { error: { code: 'method_not_allowed', message: `${method} is not allowed here.` } });
-    sendJson(res, 404, { error: { code: 'not_found', message: `No function serves ${url.pathname}.` } });
+    if (pathMatched)
+      return sendJson(res, 405, {
+        error: { code: 'method_not_allowed', message: `${method} is not allowed here.` },
+      });
+    sendJson(res, 404, {
+      error: { code: 'not_found', message: `No function serves ${url.pathname}.` },
+    });
   }
 
   async stop(): Promise<void> {

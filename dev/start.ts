@@ -18,7 +18,11 @@ coordinator's functions on http://127.0.0.1:$PORT (default 7071).
 }
 
 try {
-  const dev = await startDevHost({ appRoot, live: args.has('--live'), timers: !args.has('--no-timers') });
+  const dev = await startDevHost({
+    appRoot,
+    live: args.has('--live'),
+    timers: !args.has('--no-timers'),
+  });
   const { host } = dev;
   const lines = [
     '',
@@ -31,7 +35,10 @@ try {
     'HTTP functions:',
     ...host.http.map((f) => `  ${f.methods.join(',').padEnd(10)} ${host.url}${f.route}`),
     'Timer functions (UTC):',
-    ...host.timers.map((t) => `  ${t.name.padEnd(20)} ${t.schedule}   run now: curl -X POST ${host.url}/admin/functions/${t.name}`),
+    ...host.timers.map(
+      (t) =>
+        `  ${t.name.padEnd(20)} ${t.schedule}   run now: curl -X POST ${host.url}/admin/functions/${t.name}`,
+    ),
     '',
     'Press Ctrl-C to stop.',
   ];

@@ -34,7 +34,10 @@ function lineAndColumn(text: string, offset: number): string {
 }
 
 /** Validate an already-parsed value as a coordination config. */
-export function parseCoordinationConfig(value: unknown, source = 'coordination config'): CoordinationConfig {
+export function parseCoordinationConfig(
+  value: unknown,
+  source = 'coordination config',
+): CoordinationConfig {
   const result = coordinationConfigSchema.safeParse(value);
   if (result.success) return result.data;
   throw new CoordinationConfigError(
@@ -44,9 +47,15 @@ export function parseCoordinationConfig(value: unknown, source = 'coordination c
 }
 
 /** Parse JSON-with-comments text as a coordination config. */
-export function parseCoordinationConfigText(text: string, source = 'coordination config'): CoordinationConfig {
+export function parseCoordinationConfigText(
+  text: string,
+  source = 'coordination config',
+): CoordinationConfig {
   const errors: ParseError[] = [];
-  const value: unknown = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false });
+  const value: unknown = parseJsonc(text, errors, {
+    allowTrailingComma: true,
+    disallowComments: false,
+  });
   if (errors.length > 0) {
     throw new CoordinationConfigError(
       source,

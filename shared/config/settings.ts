@@ -15,7 +15,11 @@ export const settingDefaults = {
 } as const;
 
 /** Settings that hold secrets: never logged, never echoed, redacted from error text. */
-export const secretSettingNames = ['OCTOPUS_API_KEY', 'SENDGRID_API_KEY', 'WEBHOOK_SECRET'] as const;
+export const secretSettingNames = [
+  'OCTOPUS_API_KEY',
+  'SENDGRID_API_KEY',
+  'WEBHOOK_SECRET',
+] as const;
 
 const keyVaultReference = /^@Microsoft\.KeyVault\(/i;
 
@@ -46,13 +50,17 @@ const settingsSchema = z
     WEBHOOK_SECRET: optionalText,
     WEBHOOK_SECRET_HEADER: optionalText
       .transform((v) => v ?? settingDefaults.WEBHOOK_SECRET_HEADER)
-      .pipe(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name (letters, digits, -)')),
+      .pipe(
+        z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name (letters, digits, -)'),
+      ),
     SENDGRID_API_KEY: optionalText,
     SENDGRID_API_URL: optionalText.pipe(z.url().optional()),
     MAIL_FROM: optionalText.pipe(z.email('must be an email address').optional()),
     MAIL_OUTBOX_DIR: optionalText,
     COORDINATION_CONFIG: optionalText,
-    DAILY_REPORT_SCHEDULE: optionalText.transform((v) => v ?? settingDefaults.DAILY_REPORT_SCHEDULE),
+    DAILY_REPORT_SCHEDULE: optionalText.transform(
+      (v) => v ?? settingDefaults.DAILY_REPORT_SCHEDULE,
+    ),
     REPORT_TIME_ZONE: optionalText
       .transform((v) => v ?? settingDefaults.REPORT_TIME_ZONE)
       .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin'),
@@ -62,7 +70,13 @@ const settingsSchema = z
     STATUS_POLL_SCHEDULE: optionalText.transform((v) => v ?? settingDefaults.STATUS_POLL_SCHEDULE),
     CATCH_UP_WINDOW_MINUTES: optionalText
       .transform((v) => v ?? settingDefaults.CATCH_UP_WINDOW_MINUTES)
-      .pipe(z.coerce.number<string>().int().min(0).max(7 * 24 * 60)),
+      .pipe(
+        z.coerce
+          .number<string>()
+          .int()
+          .min(0)
+          .max(7 * 24 * 60),
+      ),
     PUBLIC_URL: optionalText.pipe(z.url().optional()),
     PORT: optionalText
       .transform((v) => v ?? settingDefaults.PORT)
@@ -129,7 +143,11 @@ export class SettingsError extends Error {
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const problems: string[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && keyVaultReference.test(value.trim()) && name in settingsSchema.shape) {
+    if (
+      value !== undefined &&
+      keyVaultReference.test(value.trim()) &&
+      name in settingsSchema.shape
+    ) {
       problems.push(
         `${name} is still an unresolved Key Vault reference: check the app's identity has the Key Vault Secrets User role and the secret exists`,
       );
@@ -168,7 +186,11 @@ function toSettings(s: ParsedSettings): Settings {
     storage,
     octopus:
       s.OCTOPUS_URL && s.OCTOPUS_API_KEY
-        ? { url: s.OCTOPUS_URL.replace(/\/+$/, ''), apiKey: s.OCTOPUS_API_KEY, space: s.OCTOPUS_SPACE }
+        ? {
+            url: s.OCTOPUS_URL.replace(/\/+$/, ''),
+            apiKey: s.OCTOPUS_API_KEY,
+            space: s.OCTOPUS_SPACE,
+          }
         : undefined,
     octopusSpace: s.OCTOPUS_SPACE,
     webhook: { secret: s.WEBHOOK_SECRET, header: s.WEBHOOK_SECRET_HEADER },

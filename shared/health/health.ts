@@ -7,7 +7,14 @@ export interface HealthReport {
   version: string;
   instance: string;
   storage: { target: string; reachable: boolean; error?: string };
-  octopus: { configured: boolean; url?: string; space?: string; reachable?: boolean; version?: string; error?: string };
+  octopus: {
+    configured: boolean;
+    url?: string;
+    space?: string;
+    reachable?: boolean;
+    version?: string;
+    error?: string;
+  };
   mail: { adapter: 'sendgrid' | 'outbox'; target: string };
   webhook: { secretConfigured: boolean; header: string; problem?: string };
   config: {
@@ -44,9 +51,14 @@ async function checkOctopus(runtime: Runtime): Promise<HealthReport['octopus']> 
       headers: { 'X-Octopus-ApiKey': octopus.apiKey, Accept: 'application/json' },
       signal: AbortSignal.timeout(checkTimeoutMs),
     });
-    if (!response.ok) return { ...base, reachable: false, error: `GET /api answered HTTP ${response.status}` };
+    if (!response.ok)
+      return { ...base, reachable: false, error: `GET /api answered HTTP ${response.status}` };
     const root = (await response.json()) as { Version?: unknown };
-    return { ...base, reachable: true, ...(typeof root.Version === 'string' ? { version: root.Version } : {}) };
+    return {
+      ...base,
+      reachable: true,
+      ...(typeof root.Version === 'string' ? { version: root.Version } : {}),
+    };
   } catch (err) {
     return { ...base, reachable: false, error: describeError(err) };
   }
@@ -96,7 +108,10 @@ export async function checkHealth(runtime: Runtime, version: string): Promise<He
       header: webhook.header,
       ...(secretConfigured
         ? {}
-        : { problem: 'WEBHOOK_SECRET is not set, so every Octopus webhook is refused with 401. Set it and put the same value in the subscription header.' }),
+        : {
+            problem:
+              'WEBHOOK_SECRET is not set, so every Octopus webhook is refused with 401. Set it and put the same value in the subscription header.',
+          }),
     },
     config: {
       source: runtime.configSource,

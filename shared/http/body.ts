@@ -7,15 +7,26 @@ import { HttpError } from './errors.js';
 export const maxApiBodyBytes = 64 * 1024;
 
 /** Read the body as text, refusing more than `maxBytes` with 413 (checked before and after reading). */
-export async function readBodyText(request: HttpRequest, maxBytes = maxApiBodyBytes): Promise<string> {
+export async function readBodyText(
+  request: HttpRequest,
+  maxBytes = maxApiBodyBytes,
+): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    throw new HttpError(413, 'payload_too_large', `The request body is ${declared} bytes; the limit is ${maxBytes}.`);
+    throw new HttpError(
+      413,
+      'payload_too_large',
+      `The request body is ${declared} bytes; the limit is ${maxBytes}.`,
+    );
   }
   const text = await request.text();
   const size = Buffer.byteLength(text, 'utf8');
   if (size > maxBytes) {
-    throw new HttpError(413, 'payload_too_large', `The request body is ${size} bytes; the limit is ${maxBytes}.`);
+    throw new HttpError(
+      413,
+      'payload_too_large',
+      `The request body is ${size} bytes; the limit is ${maxBytes}.`,
+    );
   }
   return text;
 }
@@ -37,13 +48,19 @@ export async function readJsonBody<S extends z.ZodType>(
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new HttpError(400, 'invalid_json', `The request body is not valid JSON: ${(err as Error).message}`);
+      throw new HttpError(
+        400,
+        'invalid_json',
+        `The request body is not valid JSON: ${(err as Error).message}`,
+      );
     }
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const problems = describeIssues(parsed.error.issues);
-    throw new HttpError(400, 'invalid_request', `Invalid request: ${problems.join('; ')}`, { problems });
+    throw new HttpError(400, 'invalid_request', `Invalid request: ${problems.join('; ')}`, {
+      problems,
+    });
   }
   return parsed.data;
 }
@@ -57,7 +74,9 @@ export function readQuery<S extends z.ZodType>(request: HttpRequest, schema: S):
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const problems = describeIssues(parsed.error.issues);
-    throw new HttpError(400, 'invalid_query', `Invalid query: ${problems.join('; ')}`, { problems });
+    throw new HttpError(400, 'invalid_query', `Invalid query: ${problems.join('; ')}`, {
+      problems,
+    });
   }
   return parsed.data;
 }

@@ -1,5 +1,10 @@
 // Wrap an HTTP handler: map thrown errors to JSON responses, log failures without secrets.
-import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type {
+  HttpHandler,
+  HttpRequest,
+  HttpResponseInit,
+  InvocationContext,
+} from '@azure/functions';
 import { redactSecrets } from '../config/settings.js';
 import { EntityTooLargeError } from '../storage/limits.js';
 import { errorResponse, HttpError } from './errors.js';
@@ -10,7 +15,9 @@ export interface HttpMappable {
 }
 
 function isHttpMappable(err: unknown): err is HttpMappable {
-  return typeof err === 'object' && err !== null && typeof (err as HttpMappable).toHttp === 'function';
+  return (
+    typeof err === 'object' && err !== null && typeof (err as HttpMappable).toHttp === 'function'
+  );
 }
 
 let secretsForRedaction: readonly string[] = [];
@@ -31,9 +38,16 @@ export function toErrorResponse(err: unknown, context?: InvocationContext): Http
   if (err instanceof EntityTooLargeError) {
     return errorResponse(413, 'too_large', err.message);
   }
-  const message = redactSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err), secretsForRedaction);
+  const message = redactSecrets(
+    err instanceof Error ? (err.stack ?? err.message) : String(err),
+    secretsForRedaction,
+  );
   context?.error(`Unhandled error: ${message}`);
-  return errorResponse(500, 'internal_error', 'The coordinator hit an unexpected error; see its logs for the invocation id.');
+  return errorResponse(
+    500,
+    'internal_error',
+    'The coordinator hit an unexpected error; see its logs for the invocation id.',
+  );
 }
 
 /** Run a handler and turn any error into the API's JSON error response. */

@@ -34,8 +34,13 @@ export class MailError extends Error {
 }
 
 export function assertSendable(message: MailMessage): void {
-  if (message.to.length === 0) throw new MailError('An email needs at least one recipient.', undefined, false);
+  if (message.to.length === 0)
+    throw new MailError('An email needs at least one recipient.', undefined, false);
   if (message.to.length > 1000) {
-    throw new MailError(`An email may go to at most 1000 recipients; this one has ${message.to.length}.`, undefined, false);
+    throw new MailError(
+      `An email may go to at most 1000 recipients; this one has ${message.to.length}.`,
+      undefined,
+      false,
+    );
   }
 }

@@ -5,11 +5,17 @@ import { resolve } from 'node:path';
 import { assertSendable, type Mailer, type MailMessage, type SentMail } from './mailer.js';
 
 function encodeHeader(value: string): string {
-  return /^[\x20-\x7e]*$/.test(value) ? value : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+  return /^[\x20-\x7e]*$/.test(value)
+    ? value
+    : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
 }
 
 function base64Lines(text: string): string {
-  return (Buffer.from(text, 'utf8').toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
+  return (
+    Buffer.from(text, 'utf8')
+      .toString('base64')
+      .match(/.{1,76}/g) ?? []
+  ).join('\r\n');
 }
 
 /** Render a message as RFC 5322 text with a multipart/alternative body. */
@@ -63,7 +69,9 @@ export class OutboxMailer implements Mailer {
     const date = this.now();
     const id = `${date.toISOString().replace(/[:.]/g, '-')}-${message.category ?? 'mail'}-${randomUUID().slice(0, 8)}`;
     await writeFile(resolve(this.dir, `${id}.eml`), toEml(message, this.from, date, id));
-    const html = message.html ?? `<pre>${message.text.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`)}</pre>`;
+    const html =
+      message.html ??
+      `<pre>${message.text.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`)}</pre>`;
     await writeFile(resolve(this.dir, `${id}.html`), html);
     return { id };
   }

@@ -2,7 +2,13 @@
 import { createRequire } from 'node:module';
 import type { Client } from '@sendgrid/client';
 import type { MailService } from '@sendgrid/mail';
-import { assertSendable, MailError, type Mailer, type MailMessage, type SentMail } from './mailer.js';
+import {
+  assertSendable,
+  MailError,
+  type Mailer,
+  type MailMessage,
+  type SentMail,
+} from './mailer.js';
 
 export interface SendGridOptions {
   apiKey: string;
@@ -30,7 +36,9 @@ export class SendGridMailer implements Mailer {
     this.service ??= (async () => {
       // The SDK's typings declare only its singletons; the classes are exported at run time too.
       const require = createRequire(import.meta.url);
-      const { MailService: Service } = require('@sendgrid/mail') as { MailService: new () => MailService };
+      const { MailService: Service } = require('@sendgrid/mail') as {
+        MailService: new () => MailService;
+      };
       const { Client: ClientClass } = require('@sendgrid/client') as { Client: new () => Client };
       const client = new ClientClass();
       client.setApiKey(this.options.apiKey);
@@ -46,7 +54,9 @@ export class SendGridMailer implements Mailer {
   async send(message: MailMessage): Promise<SentMail> {
     assertSendable(message);
     const service = await this.getService();
-    const content: { type: string; value: string }[] = [{ type: 'text/plain', value: message.text }];
+    const content: { type: string; value: string }[] = [
+      { type: 'text/plain', value: message.text },
+    ];
     if (message.html) content.push({ type: 'text/html', value: message.html });
     try {
       const [response] = await service.send(
@@ -68,8 +78,15 @@ export class SendGridMailer implements Mailer {
         ?.map((x) => (x.field ? `${x.field}: ${x.message ?? ''}` : (x.message ?? '')))
         .join('; ');
       const retryable = status === undefined || status === 429 || status >= 500;
-      const why = status === undefined ? (err as Error).message : `HTTP ${status}${details ? ` (${details})` : ''}`;
-      throw new MailError(`SendGrid did not accept the email "${message.subject}": ${why}`, status, retryable);
+      const why =
+        status === undefined
+          ? (err as Error).message
+          : `HTTP ${status}${details ? ` (${details})` : ''}`;
+      throw new MailError(
+        `SendGrid did not accept the email "${message.subject}": ${why}`,
+        status,
+        retryable,
+      );
     }
   }
 }

@@ -19,9 +19,14 @@ export class EntityTooLargeError extends Error {
 
 /** Throw EntityTooLargeError if the entity would be refused by Azure Table Storage. */
 export function assertEntityFits(table: string, entity: Record<string, unknown>): void {
-  const keys = Object.keys(entity).filter((k) => k !== 'partitionKey' && k !== 'rowKey' && k !== 'etag');
+  const keys = Object.keys(entity).filter(
+    (k) => k !== 'partitionKey' && k !== 'rowKey' && k !== 'etag',
+  );
   if (keys.length > maxCustomProperties) {
-    throw new EntityTooLargeError(table, `${keys.length} properties (at most ${maxCustomProperties})`);
+    throw new EntityTooLargeError(
+      table,
+      `${keys.length} properties (at most ${maxCustomProperties})`,
+    );
   }
   let bytes = 0;
   for (const key of keys) {

@@ -53,7 +53,9 @@ export class TableStore {
   table(name: string): Promise<TableClient> {
     const fullName = `${this.tablePrefix}${name}`;
     if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(fullName)) {
-      throw new Error(`Invalid table name "${fullName}": use 3-63 letters and digits, starting with a letter`);
+      throw new Error(
+        `Invalid table name "${fullName}": use 3-63 letters and digits, starting with a letter`,
+      );
     }
     let client = this.clients.get(fullName);
     if (!client) {
@@ -86,12 +88,14 @@ export class TableStore {
       case 'connectionString':
         return TableClient.fromConnectionString(this.storage.connectionString, tableName, {
           ...options,
-          allowInsecureConnection: /(^|;)\s*(DefaultEndpointsProtocol=http;|TableEndpoint=http:)/i.test(
-            this.storage.connectionString,
-          ),
+          allowInsecureConnection:
+            /(^|;)\s*(DefaultEndpointsProtocol=http;|TableEndpoint=http:)/i.test(
+              this.storage.connectionString,
+            ),
         });
       case 'identity': {
-        const { DefaultAzureCredential, ManagedIdentityCredential } = await import('@azure/identity');
+        const { DefaultAzureCredential, ManagedIdentityCredential } =
+          await import('@azure/identity');
         const credential = this.storage.clientId
           ? new ManagedIdentityCredential({ clientId: this.storage.clientId })
           : new DefaultAzureCredential();

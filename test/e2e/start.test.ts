@@ -41,7 +41,10 @@ describe('npm start with nothing configured', () => {
         promotions: [{ name: 'p', set: 's', from: 'Test', to: 'Prod', cron: 'never' }],
       }),
     );
-    const refused = await startDevHostProcess({ waitForHealth: false, env: { COORDINATION_CONFIG: bad } });
+    const refused = await startDevHostProcess({
+      waitForHealth: false,
+      env: { COORDINATION_CONFIG: bad },
+    });
     const code = await waitForExit(refused.child);
     expect(code).toBe(1);
     expect(refused.output()).toContain('$.promotions[0].cron');

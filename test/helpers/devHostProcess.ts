@@ -19,7 +19,14 @@ export interface DevHostProcess {
 /** Env of the test process minus what the test setup added, so the dev host starts from nothing. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of ['AzureWebJobsStorage', 'OCTOPUS_URL', 'OCTOPUS_API_KEY', 'SENDGRID_API_KEY', 'COORDINATION_CONFIG', 'WEBHOOK_SECRET']) {
+  for (const key of [
+    'AzureWebJobsStorage',
+    'OCTOPUS_URL',
+    'OCTOPUS_API_KEY',
+    'SENDGRID_API_KEY',
+    'COORDINATION_CONFIG',
+    'WEBHOOK_SECRET',
+  ]) {
     delete env[key];
   }
   return { ...env, ...extra };
@@ -62,7 +69,8 @@ export async function startDevHostProcess(
   if (options.waitForHealth ?? true) {
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`dev host exited with ${child.exitCode}:\n${output}`);
+      if (child.exitCode !== null)
+        throw new Error(`dev host exited with ${child.exitCode}:\n${output}`);
       try {
         const res = await fetch(`${url}/api/health`);
         if (res.status === 200) break;

@@ -29,14 +29,20 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (req.method !== 'POST' || req.url !== '/v3/mail/send') {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'not found' }] }));
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ errors: [{ message: 'not found' }] }));
         return;
       }
       const failure = failures.shift();
       if (failure !== undefined) {
         res
           .writeHead(failure, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ errors: [{ message: `simulated failure ${failure}`, field: null, help: null }] }));
+          .end(
+            JSON.stringify({
+              errors: [{ message: `simulated failure ${failure}`, field: null, help: null }],
+            }),
+          );
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ReceivedMail['body'];

@@ -23,11 +23,14 @@ export function loadRegistrations(): Promise<Registration[]> {
   loaded ??= (async () => {
     const require = createRequire(import.meta.url);
     const registry = require(resolve('dev/functions-core-stub.cjs')) as Registry;
-    for (const file of readdirSync('functions').filter((f) => f.endsWith('.ts')).sort()) {
+    for (const file of readdirSync('functions')
+      .filter((f) => f.endsWith('.ts'))
+      .sort()) {
       await import(resolve('functions', file));
     }
     return registry.functions.map(({ metadata }) => {
-      const trigger = Object.values(metadata.bindings).find((b) => /trigger$/i.test(String(b.type))) ?? {};
+      const trigger =
+        Object.values(metadata.bindings).find((b) => /trigger$/i.test(String(b.type))) ?? {};
       return {
         name: metadata.name,
         type: String(trigger.type),

@@ -13,5 +13,8 @@ export function uniqueTablePrefix(): string {
 }
 
 export function tableStoreForTest(prefix = uniqueTablePrefix()): TableStore {
-  return new TableStore({ kind: 'connectionString', connectionString: azuriteConnectionString() }, prefix);
+  return new TableStore(
+    { kind: 'connectionString', connectionString: azuriteConnectionString() },
+    prefix,
+  );
 }

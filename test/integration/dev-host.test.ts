@@ -38,35 +38,53 @@ describe('dev host with a fixture app', () => {
   });
 
   it('fires a timer on its schedule, through the library, with the timer object', async () => {
-    const ticks = (globalThis as unknown as { fixtureTicks: { isPastDue: boolean; invocationId: string }[] }).fixtureTicks;
+    const ticks = (
+      globalThis as unknown as { fixtureTicks: { isPastDue: boolean; invocationId: string }[] }
+    ).fixtureTicks;
     const deadline = Date.now() + 5000;
     while (ticks.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(ticks.length).toBeGreaterThanOrEqual(2);
     expect(ticks[0]?.isPastDue).toBe(false);
     expect(new Set(ticks.map((t) => t.invocationId)).size).toBe(ticks.length);
-    expect(host.invocations.some((i) => i.name === 'tick' && i.kind === 'timer' && i.outcome === 'ok')).toBe(true);
+    expect(
+      host.invocations.some((i) => i.name === 'tick' && i.kind === 'timer' && i.outcome === 'ok'),
+    ).toBe(true);
   });
 
   it('serves HTTP functions on their routes, with params, query, body and status', async () => {
-    const res = await fetch(`${host.url}/api/echo/web%20api/x?q=1&code=test-key`, { method: 'POST', body: 'hello' });
+    const res = await fetch(`${host.url}/api/echo/web%20api/x?q=1&code=test-key`, {
+      method: 'POST',
+      body: 'hello',
+    });
     expect(res.status).toBe(201);
     expect(await res.json()).toEqual({ name: 'web api', rest: 'x', q: '1', body: 'hello' });
-    expect(await (await fetch(`${host.url}/api/echo/fixed`)).text()).toBe('fixed route wins over {name}');
+    expect(await (await fetch(`${host.url}/api/echo/fixed`)).text()).toBe(
+      'fixed route wins over {name}',
+    );
   });
 
   it('asks for the function key when one is set, and answers 404/405 for unknown routes and methods', async () => {
     expect((await fetch(`${host.url}/api/echo/a`)).status).toBe(401);
-    expect((await fetch(`${host.url}/api/echo/a`, { headers: { 'x-functions-key': 'test-key' } })).status).toBe(201);
+    expect(
+      (await fetch(`${host.url}/api/echo/a`, { headers: { 'x-functions-key': 'test-key' } }))
+        .status,
+    ).toBe(201);
     expect((await fetch(`${host.url}/api/nothing`)).status).toBe(404);
     expect((await fetch(`${host.url}/api/echo/fixed`, { method: 'DELETE' })).status).toBe(405);
   });
 
   it('runs a timer now through the admin endpoint, as Azure does', async () => {
     const before = host.invocations.filter((i) => i.name === 'tick').length;
-    const res = await fetch(`${host.url}/admin/functions/tick`, { method: 'POST', body: '{"input":""}' });
+    const res = await fetch(`${host.url}/admin/functions/tick`, {
+      method: 'POST',
+      body: '{"input":""}',
+    });
     expect(res.status).toBe(202);
     const deadline = Date.now() + 3000;
-    while (host.invocations.filter((i) => i.name === 'tick').length <= before && Date.now() < deadline) {
+    while (
+      host.invocations.filter((i) => i.name === 'tick').length <= before &&
+      Date.now() < deadline
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(host.invocations.filter((i) => i.name === 'tick').length).toBeGreaterThan(before);

@@ -13,7 +13,11 @@ describe('SendGrid adapter (real SDK against a local mail/send server)', () => {
   let mailer: SendGridMailer;
   beforeAll(async () => {
     fake = await startFakeSendGrid();
-    mailer = new SendGridMailer({ apiKey: 'SG.test-key', from: 'coordinator@example.com', baseUrl: fake.url });
+    mailer = new SendGridMailer({
+      apiKey: 'SG.test-key',
+      from: 'coordinator@example.com',
+      baseUrl: fake.url,
+    });
   });
   afterAll(() => fake.stop());
 
@@ -29,26 +33,38 @@ describe('SendGrid adapter (real SDK against a local mail/send server)', () => {
     const mail = fake.received.at(-1);
     expect(mail?.authorization).toBe('Bearer SG.test-key');
     expect(mail?.body.from.email).toBe('coordinator@example.com');
-    expect(mail?.body.personalizations.map((p) => p.to[0]?.email)).toEqual(['a@example.com', 'b@example.com']);
+    expect(mail?.body.personalizations.map((p) => p.to[0]?.email)).toEqual([
+      'a@example.com',
+      'b@example.com',
+    ]);
     expect(mail?.body.content.map((c) => c.type)).toEqual(['text/plain', 'text/html']);
     expect(mail?.body.categories).toEqual(['set-deployed']);
   });
 
   it('turns a 5xx into a retryable MailError and a 400 into a final one, without the key', async () => {
     fake.failNext(503);
-    const err5 = await mailer.send({ to: ['a@example.com'], subject: 's', text: 't' }).catch((e: unknown) => e);
+    const err5 = await mailer
+      .send({ to: ['a@example.com'], subject: 's', text: 't' })
+      .catch((e: unknown) => e);
     expect(err5).toBeInstanceOf(MailError);
     expect((err5 as MailError).status).toBe(503);
     expect((err5 as MailError).retryable).toBe(true);
     fake.failNext(400);
-    const err4 = (await mailer.send({ to: ['a@example.com'], subject: 's', text: 't' }).catch((e: unknown) => e)) as MailError;
+    const err4 = (await mailer
+      .send({ to: ['a@example.com'], subject: 's', text: 't' })
+      .catch((e: unknown) => e)) as MailError;
     expect(err4.retryable).toBe(false);
     expect(err4.message).toMatch(/HTTP 400 \(simulated failure 400\)/);
     expect(err4.message).not.toContain('SG.test-key');
   });
 
   it('is chosen when SENDGRID_API_KEY is set', () => {
-    const chosen = createMailer({ from: 'x@example.com', sendGridApiKey: 'k', sendGridApiUrl: fake.url, outboxDir: 'outbox' });
+    const chosen = createMailer({
+      from: 'x@example.com',
+      sendGridApiKey: 'k',
+      sendGridApiUrl: fake.url,
+      outboxDir: 'outbox',
+    });
     expect(chosen.kind).toBe('sendgrid');
   });
 });
@@ -57,13 +73,28 @@ describe('outbox adapter', () => {
   it('writes each email as .eml and .html', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'outbox-'));
     const mailer = new OutboxMailer(dir, 'coordinator@localhost');
-    await mailer.send({ to: ['a@example.com'], subject: 'Ünïcode subject', text: 'plain', html: '<b>html</b>', category: 'test' });
+    await mailer.send({
+      to: ['a@example.com'],
+      subject: 'Ünïcode subject',
+      text: 'plain',
+      html: '<b>html</b>',
+      category: 'test',
+    });
     const files = (await readdir(dir)).sort();
     expect(files.map((f) => f.split('.').pop())).toEqual(['eml', 'html']);
     const eml = await readFile(join(dir, files[0] ?? ''), 'utf8');
-    expect(eml).toMatch(/^From: coordinator@localhost\r\nTo: a@example.com\r\nSubject: =\?UTF-8\?B\?/);
+    expect(eml).toMatch(
+      /^From: coordinator@localhost\r\nTo: a@example.com\r\nSubject: =\?UTF-8\?B\?/,
+    );
     expect(eml).toContain('Content-Type: multipart/alternative');
     expect(await readFile(join(dir, files[1] ?? ''), 'utf8')).toBe('<b>html</b>');
-    expect(createMailer({ from: 'x@example.com', sendGridApiKey: undefined, sendGridApiUrl: undefined, outboxDir: dir }).kind).toBe('outbox');
+    expect(
+      createMailer({
+        from: 'x@example.com',
+        sendGridApiKey: undefined,
+        sendGridApiUrl: undefined,
+        outboxDir: dir,
+      }).kind,
+    ).toBe('outbox');
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createIfAbsent, deleteIfMatch, getOrUndefined, listPartition, updateIfMatch } from '../../shared/storage/conditional.js';
+import {
+  createIfAbsent,
+  deleteIfMatch,
+  getOrUndefined,
+  listPartition,
+  updateIfMatch,
+} from '../../shared/storage/conditional.js';
 import { decodeKey, encodeKey, maxKeyLength } from '../../shared/storage/keys.js';
 import { EntityTooLargeError } from '../../shared/storage/limits.js';
 import { tableStoreForTest } from '../helpers/storage.js';
@@ -9,8 +15,16 @@ describe('table storage helpers (Azurite)', () => {
 
   it('claims a row once: the second create is a typed "exists", not an exception', async () => {
     const table = await store.table('claims');
-    const first = await createIfAbsent(table, { partitionKey: 'report', rowKey: '2026-11-20', by: 'a' });
-    const second = await createIfAbsent(table, { partitionKey: 'report', rowKey: '2026-11-20', by: 'b' });
+    const first = await createIfAbsent(table, {
+      partitionKey: 'report',
+      rowKey: '2026-11-20',
+      by: 'a',
+    });
+    const second = await createIfAbsent(table, {
+      partitionKey: 'report',
+      rowKey: '2026-11-20',
+      by: 'b',
+    });
     expect(first.ok).toBe(true);
     expect(second).toEqual({ ok: false, reason: 'exists' });
     const row = await getOrUndefined<{ by: string }>(table, 'report', '2026-11-20');
@@ -29,36 +43,55 @@ describe('table storage helpers (Azurite)', () => {
     const gone = await updateIfMatch(table, { partitionKey: 'p', rowKey: 'missing', n: 1 }, '*');
     expect(gone).toEqual({ ok: false, reason: 'missing' });
     if (!won.ok) throw new Error('update failed');
-    expect(await deleteIfMatch(table, 'p', 'r', created.etag)).toEqual({ ok: false, reason: 'conflict' });
+    expect(await deleteIfMatch(table, 'p', 'r', created.etag)).toEqual({
+      ok: false,
+      reason: 'conflict',
+    });
     expect((await deleteIfMatch(table, 'p', 'r', won.etag)).ok).toBe(true);
   });
 
   it('stores names with forbidden key characters and reads them back', async () => {
     const table = await store.table('keys');
-    const names = ['web/api', 'back\\slash', 'hash#tag', 'what?', 'tab\there', 'per%cent', "it's ok"];
+    const names = [
+      'web/api',
+      'back\\slash',
+      'hash#tag',
+      'what?',
+      'tab\there',
+      'per%cent',
+      "it's ok",
+    ];
     for (const name of names) {
-      expect((await createIfAbsent(table, { partitionKey: encodeKey(name), rowKey: 'x', name })).ok).toBe(true);
+      expect(
+        (await createIfAbsent(table, { partitionKey: encodeKey(name), rowKey: 'x', name })).ok,
+      ).toBe(true);
       expect(decodeKey(encodeKey(name))).toBe(name);
     }
     const long = 'x'.repeat(2000);
     expect(encodeKey(long).length).toBeLessThanOrEqual(maxKeyLength);
     expect(encodeKey(long)).not.toBe(encodeKey(`${long}y`));
-    expect((await createIfAbsent(table, { partitionKey: encodeKey(long), rowKey: 'x' })).ok).toBe(true);
+    expect((await createIfAbsent(table, { partitionKey: encodeKey(long), rowKey: 'x' })).ok).toBe(
+      true,
+    );
   });
 
   it('refuses entities Azure would refuse, even though Azurite accepts them', async () => {
     const table = await store.table('limits');
-    await expect(createIfAbsent(table, { partitionKey: 'p', rowKey: 'big', text: 'x'.repeat(32 * 1024 + 1) })).rejects.toThrow(
-      EntityTooLargeError,
-    );
-    const wide: Record<string, string> & { partitionKey: string; rowKey: string } = { partitionKey: 'p', rowKey: 'wide' };
+    await expect(
+      createIfAbsent(table, { partitionKey: 'p', rowKey: 'big', text: 'x'.repeat(32 * 1024 + 1) }),
+    ).rejects.toThrow(EntityTooLargeError);
+    const wide: Record<string, string> & { partitionKey: string; rowKey: string } = {
+      partitionKey: 'p',
+      rowKey: 'wide',
+    };
     for (let i = 0; i < 40; i++) wide[`p${i}`] = 'y'.repeat(30_000);
     await expect(createIfAbsent(table, wide)).rejects.toThrow(/bytes/);
   });
 
   it('lists a whole partition across pages and counts round trips', async () => {
     const table = await store.table('pages');
-    for (let i = 0; i < 12; i++) await createIfAbsent(table, { partitionKey: 'many', rowKey: String(i).padStart(2, '0') });
+    for (let i = 0; i < 12; i++)
+      await createIfAbsent(table, { partitionKey: 'many', rowKey: String(i).padStart(2, '0') });
     store.roundTrips.reset();
     const rows = await listPartition(table, 'many');
     expect(rows.map((r) => r.rowKey)).toHaveLength(12);

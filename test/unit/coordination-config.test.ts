@@ -20,7 +20,10 @@ function problemsOf(value: unknown): string[] {
 
 describe('coordination config', () => {
   it('accepts the shipped example (JSON with comments)', () => {
-    const config = parseCoordinationConfigText(readFileSync('coordination.example.json', 'utf8'), 'example');
+    const config = parseCoordinationConfigText(
+      readFileSync('coordination.example.json', 'utf8'),
+      'example',
+    );
     expect(Object.keys(config.projectSets)).toEqual(['web-stack', 'billing']);
     expect(config.promotions[0]?.timeZone).toBe('Europe/London');
     expect(config.playbooks['release-web-stack']?.stages).toHaveLength(3);
@@ -29,8 +32,19 @@ describe('coordination config', () => {
   it('reports every problem with its JSON path, not just the first', () => {
     const problems = problemsOf({
       projectSets: { web: { projects: ['A', 'B'], dependsOn: { B: ['C'] } } },
-      watches: [{ name: 'w', set: 'missing', environments: ['Prod'], recipients: ['not-an-email'] }],
-      promotions: [{ name: 'p', set: 'web', from: 'Test', to: 'Prod', cron: '61 * * * *', timeZone: 'Nowhere/City' }],
+      watches: [
+        { name: 'w', set: 'missing', environments: ['Prod'], recipients: ['not-an-email'] },
+      ],
+      promotions: [
+        {
+          name: 'p',
+          set: 'web',
+          from: 'Test',
+          to: 'Prod',
+          cron: '61 * * * *',
+          timeZone: 'Nowhere/City',
+        },
+      ],
       unknownSection: true,
     });
     expect(problems).toEqual(
@@ -46,7 +60,9 @@ describe('coordination config', () => {
   it('checks references between sections once the shapes are valid', () => {
     const problems = problemsOf({
       projectSets: { web: { projects: ['A', 'B'], dependsOn: { B: ['C'] } } },
-      watches: [{ name: 'w', set: 'missing', environments: ['Prod'], recipients: ['a@example.com'] }],
+      watches: [
+        { name: 'w', set: 'missing', environments: ['Prod'], recipients: ['a@example.com'] },
+      ],
       rules: [{ name: 'r', when: { project: 'A', environment: 'Test' }, start: 'nope' }],
     });
     expect(problems).toEqual(
@@ -60,14 +76,20 @@ describe('coordination config', () => {
 
   it('refuses a dependency cycle and names it', () => {
     const problems = problemsOf({
-      projectSets: { s: { projects: ['A', 'B', 'C'], dependsOn: { A: ['B'], B: ['C'], C: ['A'] } } },
+      projectSets: {
+        s: { projects: ['A', 'B', 'C'], dependsOn: { A: ['B'], B: ['C'], C: ['A'] } },
+      },
     });
-    expect(problems).toEqual(['$.projectSets.s.dependsOn: has a dependency cycle: A -> B -> C -> A']);
+    expect(problems).toEqual([
+      '$.projectSets.s.dependsOn: has a dependency cycle: A -> B -> C -> A',
+    ]);
     expect(findDependencyCycle({ A: ['B'], B: [] })).toBeUndefined();
   });
 
   it('gives the line and column of a JSON syntax error', () => {
-    expect(() => parseCoordinationConfigText('{\n  "projectSets": {,\n}', 'bad.json')).toThrow(/line 2, column/);
+    expect(() => parseCoordinationConfigText('{\n  "projectSets": {,\n}', 'bad.json')).toThrow(
+      /line 2, column/,
+    );
   });
 
   it('keeps the committed JSON Schema in step with the zod schema (run `npm run schema` if this fails)', () => {

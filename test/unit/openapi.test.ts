@@ -10,12 +10,19 @@ describe('OpenAPI document', () => {
       .flatMap((r) => (r.methods ?? []).map((m) => `${m.toUpperCase()} ${r.route} ${r.authLevel}`))
       .sort();
     const documented = operations
-      .map((o) => `${o.method.toUpperCase()} ${o.route} ${o.auth === 'anonymous' ? 'anonymous' : 'function'}`)
+      .map(
+        (o) =>
+          `${o.method.toUpperCase()} ${o.route} ${o.auth === 'anonymous' ? 'anonymous' : 'function'}`,
+      )
       .sort();
     expect(documented).toEqual(registered);
-    const doc = openApiDocument() as { paths: Record<string, Record<string, { requestBody?: unknown }>> };
+    const doc = openApiDocument() as {
+      paths: Record<string, Record<string, { requestBody?: unknown }>>;
+    };
     expect(Object.keys(doc.paths)).toContain('/api/locks/{name}/acquire');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/status', '/api/status/{set}']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/status', '/api/status/{set}']),
+    );
     expect(doc.paths['/api/runs']?.post?.requestBody).toMatchObject({
       content: { 'application/json': { schema: { type: 'object', required: ['playbook'] } } },
     });
@@ -23,7 +30,11 @@ describe('OpenAPI document', () => {
 
   it('gives every timer a schedule that is an app setting or a literal NCRONTAB', async () => {
     const timers = (await loadRegistrations()).filter((r) => r.type === 'timerTrigger');
-    expect(timers.map((t) => t.name).sort()).toEqual(['dailyReport', 'scheduledPromotion', 'statusPoll']);
+    expect(timers.map((t) => t.name).sort()).toEqual([
+      'dailyReport',
+      'scheduledPromotion',
+      'statusPoll',
+    ]);
     for (const t of timers) expect(t.schedule).toMatch(/^(%[A-Z_]+%|(\S+\s+){5}\S+)$/);
   });
 });

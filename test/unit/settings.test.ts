@@ -16,16 +16,22 @@ describe('app settings', () => {
 
   it('chooses identity-based storage from AzureWebJobsStorage__accountName', () => {
     const s = loadSettings({ AzureWebJobsStorage__accountName: 'coordst' });
-    expect(s.storage).toEqual({ kind: 'identity', tableServiceUri: 'https://coordst.table.core.windows.net' });
+    expect(s.storage).toEqual({
+      kind: 'identity',
+      tableServiceUri: 'https://coordst.table.core.windows.net',
+    });
   });
 
   it('refuses an unresolved Key Vault reference and names the setting', () => {
     const env = {
       OCTOPUS_URL: 'https://octopus.example.com',
-      OCTOPUS_API_KEY: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/octopus-api-key/)',
+      OCTOPUS_API_KEY:
+        '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/octopus-api-key/)',
     };
     expect(() => loadSettings(env)).toThrow(SettingsError);
-    expect(() => loadSettings(env)).toThrow(/OCTOPUS_API_KEY is still an unresolved Key Vault reference/);
+    expect(() => loadSettings(env)).toThrow(
+      /OCTOPUS_API_KEY is still an unresolved Key Vault reference/,
+    );
   });
 
   it('lists every bad setting at once', () => {
@@ -41,11 +47,19 @@ describe('app settings', () => {
   });
 
   it('requires an API key with an Octopus URL, without echoing any secret', () => {
-    expect(() => loadSettings({ OCTOPUS_URL: 'https://octopus.example.com' })).toThrow(/OCTOPUS_API_KEY is required/);
+    expect(() => loadSettings({ OCTOPUS_URL: 'https://octopus.example.com' })).toThrow(
+      /OCTOPUS_API_KEY is required/,
+    );
   });
 
   it('redacts secret values from text', () => {
-    const s = loadSettings({ OCTOPUS_URL: 'https://o.example.com', OCTOPUS_API_KEY: 'API-SECRET1234', WEBHOOK_SECRET: 'hook-secret' });
-    expect(redactSecrets('key API-SECRET1234 and hook-secret here', s.secrets)).toBe('key *** and *** here');
+    const s = loadSettings({
+      OCTOPUS_URL: 'https://o.example.com',
+      OCTOPUS_API_KEY: 'API-SECRET1234',
+      WEBHOOK_SECRET: 'hook-secret',
+    });
+    expect(redactSecrets('key API-SECRET1234 and hook-secret here', s.secrets)).toBe(
+      'key *** and *** here',
+    );
   });
 });

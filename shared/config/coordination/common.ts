@@ -39,14 +39,20 @@ export const cronExpression = z.string().superRefine((value, ctx) => {
   try {
     parseCron(value);
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `is not a valid cron expression: ${(err as Error).message}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `is not a valid cron expression: ${(err as Error).message}`,
+    });
   }
 });
 
 /** A local date-time without offset, read in the time zone given beside it. */
 export const localDateTime = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$/, 'must be a local date or date-time, e.g. 2026-12-24T18:00');
+  .regex(
+    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$/,
+    'must be a local date or date-time, e.g. 2026-12-24T18:00',
+  );
 
 export const freezeWindow = z.strictObject({
   start: localDateTime,

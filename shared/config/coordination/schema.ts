@@ -9,7 +9,9 @@ import { rule } from './rules.js';
 import { projectSet } from './sets.js';
 import { watch } from './watches.js';
 
-const setName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'set names are letters, digits, _ . - (at most 64)');
+const setName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'set names are letters, digits, _ . - (at most 64)');
 
 const baseSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -58,11 +60,13 @@ function checkReferences(config: CoordinationConfig, ctx: z.RefinementCtx): void
   const problem = (path: Path, message: string) => ctx.addIssue({ code: 'custom', path, message });
   const sets = config.projectSets;
   const needSet = (name: string, path: Path) => {
-    if (!(name in sets)) problem(path, `names project set "${name}", which is not defined in projectSets`);
+    if (!(name in sets))
+      problem(path, `names project set "${name}", which is not defined in projectSets`);
   };
   const checkConditionRef = (ref: ConditionRef, path: Path) => {
     if (typeof ref === 'string') {
-      if (!(ref in config.conditions)) problem(path, `names condition "${ref}", which is not defined in conditions`);
+      if (!(ref in config.conditions))
+        problem(path, `names condition "${ref}", which is not defined in conditions`);
       return;
     }
     if (ref.type === 'setCurrent') needSet(ref.set, [...path, 'set']);
@@ -70,30 +74,41 @@ function checkReferences(config: CoordinationConfig, ctx: z.RefinementCtx): void
       if (ref.set) needSet(ref.set, [...path, 'set']);
       if (!ref.set && !ref.project) problem(path, 'needs a project or a set');
     }
-    if (ref.type === 'allOf') ref.conditions.forEach((c, i) => checkConditionRef(c, [...path, 'conditions', i]));
+    if (ref.type === 'allOf')
+      ref.conditions.forEach((c, i) => checkConditionRef(c, [...path, 'conditions', i]));
   };
 
   for (const [name, set] of Object.entries(sets)) {
     const members = new Set(set.projects);
     set.projects.forEach((p, i) => {
-      if (set.projects.indexOf(p) !== i) problem(['projectSets', name, 'projects', i], `lists "${p}" twice`);
+      if (set.projects.indexOf(p) !== i)
+        problem(['projectSets', name, 'projects', i], `lists "${p}" twice`);
     });
     for (const [project, needs] of Object.entries(set.dependsOn)) {
       if (!members.has(project)) {
-        problem(['projectSets', name, 'dependsOn', project], `"${project}" is not one of the set's projects`);
+        problem(
+          ['projectSets', name, 'dependsOn', project],
+          `"${project}" is not one of the set's projects`,
+        );
       }
       needs.forEach((n, i) => {
-        if (!members.has(n)) problem(['projectSets', name, 'dependsOn', project, i], `"${n}" is not one of the set's projects`);
+        if (!members.has(n))
+          problem(
+            ['projectSets', name, 'dependsOn', project, i],
+            `"${n}" is not one of the set's projects`,
+          );
       });
     }
     const cycle = findDependencyCycle(set.dependsOn);
-    if (cycle) problem(['projectSets', name, 'dependsOn'], `has a dependency cycle: ${cycle.join(' -> ')}`);
+    if (cycle)
+      problem(['projectSets', name, 'dependsOn'], `has a dependency cycle: ${cycle.join(' -> ')}`);
   }
 
   const unique = (items: { name: string }[], section: string) => {
     const seen = new Set<string>();
     items.forEach((item, i) => {
-      if (seen.has(item.name)) problem([section, i, 'name'], `"${item.name}" is used by another entry`);
+      if (seen.has(item.name))
+        problem([section, i, 'name'], `"${item.name}" is used by another entry`);
       seen.add(item.name);
     });
   };
@@ -107,14 +122,16 @@ function checkReferences(config: CoordinationConfig, ctx: z.RefinementCtx): void
     if (p.from === p.to) problem(['promotions', i, 'to'], 'must differ from `from`');
     p.conditions.forEach((c, j) => checkConditionRef(c, ['promotions', i, 'conditions', j]));
   });
-  for (const [name, c] of Object.entries(config.conditions)) checkConditionRef(c, ['conditions', name]);
+  for (const [name, c] of Object.entries(config.conditions))
+    checkConditionRef(c, ['conditions', name]);
   for (const [name, pb] of Object.entries(config.playbooks)) {
     const ids = new Set<string>();
     pb.stages.forEach((stage, s) =>
       stage.actions.forEach((a, j) => {
         const path: Path = ['playbooks', name, 'stages', s, 'actions', j];
         if (a.id) {
-          if (ids.has(a.id)) problem([...path, 'id'], `action id "${a.id}" is used twice in this playbook`);
+          if (ids.has(a.id))
+            problem([...path, 'id'], `action id "${a.id}" is used twice in this playbook`);
           ids.add(a.id);
         }
         if (a.type === 'check') checkConditionRef(a.condition, [...path, 'condition']);
@@ -127,7 +144,11 @@ function checkReferences(config: CoordinationConfig, ctx: z.RefinementCtx): void
     );
   }
   config.rules.forEach((r, i) => {
-    if (!(r.start in config.playbooks)) problem(['rules', i, 'start'], `names playbook "${r.start}", which is not defined in playbooks`);
+    if (!(r.start in config.playbooks))
+      problem(
+        ['rules', i, 'start'],
+        `names playbook "${r.start}", which is not defined in playbooks`,
+      );
   });
   config.report?.sets?.forEach((s, i) => needSet(s, ['report', 'sets', i]));
 }
