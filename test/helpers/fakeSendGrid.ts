@@ -36,13 +36,11 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
       }
       const failure = failures.shift();
       if (failure !== undefined) {
-        res
-          .writeHead(failure, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              errors: [{ message: `simulated failure ${failure}`, field: null, help: null }],
-            }),
-          );
+        res.writeHead(failure, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            errors: [{ message: `simulated failure ${failure}`, field: null, help: null }],
+          }),
+        );
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ReceivedMail['body'];
