@@ -1,10 +1,9 @@
 // The lock API on the dev host, driven by the shell client (infra/octopus/coordinator-lock.sh) and by fetch.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevHostProcess, type DevHostProcess } from '../helpers/devHostProcess.js';
+import { runStepTemplate } from '../helpers/stepTemplate.js';
 
 const script = resolve('infra/octopus/coordinator-lock.sh');
 let dev: DevHostProcess;
@@ -135,51 +134,6 @@ describe('the lock HTTP API', () => {
     expect(second).toMatchObject({ status: 200, json: { granted: true, holder: 'B', fence: 2 } });
   });
 });
-
-/**
- * Run a Bash step template's script the way Tentacle does: Octopus variables through
- * get_octopusvariable, output variables through set_octopusvariable (stubbed here; outputs are
- * collected from stdout).
- */
-function runStepTemplate(
-  file: string,
-  variables: Record<string, string>,
-): Promise<{ code: number; stdout: string; outputs: Record<string, string> }> {
-  const template = JSON.parse(
-    readFileSync(resolve('infra/octopus/step-templates', file), 'utf8'),
-  ) as {
-    Properties: Record<string, string>;
-    Parameters: { Name: string; DefaultValue: string }[];
-  };
-  const values: Record<string, string> = {};
-  for (const p of template.Parameters) values[p.Name] = p.DefaultValue;
-  Object.assign(values, variables);
-  // Octopus substitutes #{...} in parameter values before the script runs.
-  for (const [k, v] of Object.entries(values))
-    values[k] = v.replace(/#\{([^}]+)\}/g, (_, name: string) => values[name] ?? '');
-  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
-  const prelude = [
-    'declare -A OCTO_VARS',
-    ...Object.entries(values).map(([k, v]) => `OCTO_VARS[${quote(k)}]=${quote(v)}`),
-    'get_octopusvariable() { printf "%s" "${OCTO_VARS[$1]-}"; }',
-    'set_octopusvariable() { echo "##output $1=$2"; }',
-    'write_warning() { echo "WARNING: $1"; }',
-  ].join('\n');
-  const dir = mkdtempSync(join(tmpdir(), 'step-template-'));
-  const path = join(dir, 'script.sh');
-  writeFileSync(
-    path,
-    `${prelude}\n${template.Properties['Octopus.Action.Script.ScriptBody'] ?? ''}`,
-  );
-  return new Promise((done) => {
-    execFile('bash', [path], (err, stdout) => {
-      const outputs: Record<string, string> = {};
-      for (const m of stdout.matchAll(/^##output ([^=]+)=(.*)$/gm))
-        outputs[m[1] ?? ''] = m[2] ?? '';
-      done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, outputs });
-    });
-  });
-}
 
 describe('the Bash step templates against the dev host', () => {
   const deployment = (tenant: string, task: string) => ({
