@@ -1,4 +1,5 @@
 // App settings: read once from the environment into a typed, validated object.
+import { isTimeZone } from '../time/zones.js';
 import { z } from 'zod';
 
 /** Defaults for settings that have one. The dev host and the Bicep template use the same values. */
@@ -28,15 +29,6 @@ const optionalText = z
   .transform((v) => v.trim())
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const settingsSchema = z
   .object({

@@ -1,7 +1,15 @@
 // Calendar days in an IANA time zone as UTC instants: 23-, 24- and 25-hour days, local send times.
+import { addDays, isTimeZone, localDateOf, localParts, type LocalDate } from '../time/zones.js';
 
-/** A local calendar date, `YYYY-MM-DD`. */
-export type LocalDate = string;
+export {
+  addDays,
+  instantOfLocal,
+  localDateOf,
+  localParts,
+  localTimeOf,
+  type LocalDate,
+  type LocalParts,
+} from '../time/zones.js';
 
 export interface DayWindow {
   date: LocalDate;
@@ -21,90 +29,8 @@ export class ReportDateError extends Error {
   }
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(zone: string): Intl.DateTimeFormat {
-  let f = formatters.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-CA', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(zone, f);
-  }
-  return f;
-}
-
-export interface LocalParts {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
-
-/** The wall-clock reading of an instant in a zone. */
-export function localParts(instant: Date | number, zone: string): LocalParts {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(zone).formatToParts(instant)) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  }
-  return {
-    year: parts.year ?? 0,
-    month: parts.month ?? 1,
-    day: parts.day ?? 1,
-    hour: (parts.hour ?? 0) % 24,
-    minute: parts.minute ?? 0,
-    second: parts.second ?? 0,
-  };
-}
-
 function pad(n: number, width = 2): string {
   return String(n).padStart(width, '0');
-}
-
-export function localDateOf(instant: Date | number, zone: string): LocalDate {
-  const p = localParts(instant, zone);
-  return `${pad(p.year, 4)}-${pad(p.month)}-${pad(p.day)}`;
-}
-
-/** `HH:MM` of an instant in a zone. */
-export function localTimeOf(instant: Date | number, zone: string): string {
-  const p = localParts(instant, zone);
-  return `${pad(p.hour)}:${pad(p.minute)}`;
-}
-
-/** Offset of the zone from UTC at an instant, in milliseconds (east positive). */
-function offsetAt(ms: number, zone: string): number {
-  const p = localParts(ms, zone);
-  const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-  return asUtc - (ms - (((ms % 1000) + 1000) % 1000));
-}
-
-/**
- * The instant a local wall-clock time happens in a zone. A time skipped by a DST change
- * (02:30 on a spring-forward night) maps to the instant just after the gap, like clocks do.
- */
-export function instantOfLocal(date: LocalDate, time: string, zone: string): Date {
-  const [y, m, d] = date.split('-').map(Number);
-  const [hh, mm] = time.split(':').map(Number);
-  const wall = Date.UTC(y ?? 0, (m ?? 1) - 1, d ?? 1, hh ?? 0, mm ?? 0);
-  let guess = wall - offsetAt(wall, zone);
-  guess = wall - offsetAt(guess, zone);
-  // In a gap the reading differs from the wall time asked for: take the later offset.
-  const back = localParts(guess, zone);
-  if (back.hour !== hh || back.minute !== mm) {
-    const later = wall - offsetAt(guess + 3 * 3_600_000, zone);
-    if (later > guess) guess = later;
-  }
-  return new Date(guess);
 }
 
 /** First instant whose local date is `date` (midnight, or the end of a gap over midnight). */
@@ -120,12 +46,6 @@ function startOfLocalDay(date: LocalDate, zone: string): number {
     else lo = mid;
   }
   return hi;
-}
-
-export function addDays(date: LocalDate, days: number): LocalDate {
-  const [y, m, d] = date.split('-').map(Number);
-  const t = new Date(Date.UTC(y ?? 0, (m ?? 1) - 1, (d ?? 1) + days));
-  return t.toISOString().slice(0, 10);
 }
 
 /** The window of one local calendar day. */
@@ -160,19 +80,10 @@ export function parseReportDate(text: string): LocalDate {
   return trimmed;
 }
 
-export function isTimeZoneName(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Checks an IANA zone name given by a person; throws ReportDateError saying how to fix it. */
 export function parseTimeZone(zone: string): string {
   const trimmed = zone.trim();
-  if (trimmed === '' || !isTimeZoneName(trimmed)) {
+  if (trimmed === '' || !isTimeZone(trimmed)) {
     throw new ReportDateError(
       `"${zone}" is not a time zone this system knows: use an IANA name such as Europe/Berlin, America/New_York or UTC.`,
     );

@@ -1,4 +1,5 @@
 // Building blocks shared by every section of the coordination config.
+import { isTimeZone } from '../../time/zones.js';
 import { Cron } from 'croner';
 import { z } from 'zod';
 
@@ -8,14 +9,7 @@ export const octopusName = z.string().trim().min(1, 'must not be empty').max(200
 export const email = z.email('must be an email address');
 export const recipients = z.array(email).min(1, 'must list at least one recipient');
 
-export function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isTimeZone };
 
 export const timeZone = z
   .string()
