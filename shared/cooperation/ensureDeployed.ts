@@ -234,24 +234,26 @@ export async function ensureDeployed(
     tenant: req.tenant ?? '',
     createdAt: runtime.clock.now().toISOString(),
   };
+  // Start the run of a claim (the run id comes from the claim, so a second start is a no-op) and answer.
+  const deploy = async (claim: typeof row, started: boolean) => {
+    const { state } = await startRun(
+      runtime,
+      planFor(claim),
+      { kind: 'api', by: `ensure-deployed ${req.project}` },
+      { runId: claim.runId, log },
+    );
+    return {
+      status: 'deploying' as const,
+      started,
+      ...base,
+      release: claim.version,
+      runId: state.id,
+      ...deploymentOf(state),
+    };
+  };
   for (let attempt = 0; attempt < 5; attempt++) {
     const claimed = await claimOrRead(table, key, row);
-    if (claimed.mine) {
-      const { state } = await startRun(
-        runtime,
-        planFor(row),
-        { kind: 'api', by: `ensure-deployed ${req.project}` },
-        { runId: row.runId, log },
-      );
-      return {
-        status: 'deploying',
-        started: true,
-        ...base,
-        release: row.version,
-        runId: state.id,
-        ...deploymentOf(state),
-      };
-    }
+    if (claimed.mine) return deploy(row, true);
     const other = claimed.row;
     const run = await new RunStore(runtime.tables).get(other.runId);
     const finished = run !== undefined && isTerminalRunStatus(run.state.status);
@@ -265,43 +267,19 @@ export async function ensureDeployed(
         );
       }
       // Joined: the run may not be stored yet if its starter is between claim and start; start it (same id: once).
-      const state =
-        run?.state ??
-        (
-          await startRun(
-            runtime,
-            planFor(other),
-            { kind: 'api', by: `ensure-deployed ${req.project}` },
-            { runId: other.runId, log },
-          )
-        ).state;
+      if (!run) return deploy(other, false);
       return {
         status: 'deploying',
         started: false,
         ...base,
         release: other.version,
-        runId: state.id,
-        ...deploymentOf(state),
+        runId: run.state.id,
+        ...deploymentOf(run.state),
       };
     }
     // The recorded run has finished (and the wanted release is not current): replace the claim, ETag-checked.
     const replaced = await updateIfMatch(table, { ...key, ...row }, claimed.etag);
-    if (replaced.ok) {
-      const { state } = await startRun(
-        runtime,
-        planFor(row),
-        { kind: 'api', by: `ensure-deployed ${req.project}` },
-        { runId: row.runId, log },
-      );
-      return {
-        status: 'deploying',
-        started: true,
-        ...base,
-        release: row.version,
-        runId: state.id,
-        ...deploymentOf(state),
-      };
-    }
+    if (replaced.ok) return deploy(row, true);
   }
   throw new HttpError(
     409,
