@@ -6,6 +6,7 @@
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { locksStatusConsumer } from '../locks/consumers.js';
+import { retentionStatusConsumer } from '../retention/consumers.js';
 import { runsStatusConsumer } from '../runs/consumers.js';
 import { watchStatusConsumer } from '../watches/consumers.js';
 import type { StatusSnapshot } from './snapshot.js';
@@ -19,4 +20,5 @@ export const statusConsumers: StatusConsumer[] = [
   watchStatusConsumer,
   runsStatusConsumer,
   locksStatusConsumer,
+  retentionStatusConsumer,
 ];

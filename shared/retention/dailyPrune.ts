@@ -1,0 +1,100 @@
+// The daily prune: the first status poll of a UTC day claims it (a create-if-absent row in `jobs`,
+// as the lock history prune does), and each poll does one bounded pass until nothing is left. A
+// pass that ran out of budget leaves the day's row "running", and the next poll (any instance)
+// continues; once a pass finishes, the row says "done" and later polls that day do nothing.
+import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
+import type { Clock } from '../clock.js';
+import type { TableStore } from '../storage/tableStore.js';
+import { JOBS_TABLE } from '../report/dailyReportJob.js';
+import { retentionPolicy, type RetentionPolicy } from './policy.js';
+import { prunePass, type PassResult } from './prunePass.js';
+import { retentionPrunePartition } from './pruneSlots.js';
+
+export interface DailyPruneDeps {
+  tables: TableStore;
+  clock: Clock;
+  /** Who claims the day (instance id). */
+  instanceId: string;
+  policy?: RetentionPolicy;
+}
+
+export type DailyPruneOutcome =
+  /** Today's prune has finished already (here or on another instance). */
+  | { kind: 'doneToday' }
+  /** Another instance is in a pass right now. */
+  | { kind: 'busy'; by: string }
+  | { kind: 'pruned'; pass: PassResult };
+
+type ClaimState = 'running' | 'done';
+
+interface ClaimRow {
+  state: ClaimState;
+  by: string;
+  /** Until when the pass in progress holds the day; after it another poll may continue. */
+  leaseUntil: string;
+  passes: number;
+  deleted: number;
+  updatedAt: string;
+}
+
+export async function runDailyPrune(deps: DailyPruneDeps): Promise<DailyPruneOutcome> {
+  const policy = deps.policy ?? retentionPolicy();
+  const table = await deps.tables.table(JOBS_TABLE);
+  const now = deps.clock.now();
+  const key = { partitionKey: retentionPrunePartition, rowKey: now.toISOString().slice(0, 10) };
+  const lease = new Date(now.getTime() + policy.passLeaseMinutes * 60_000).toISOString();
+
+  let etag: string;
+  let before: Pick<ClaimRow, 'passes' | 'deleted'> = { passes: 0, deleted: 0 };
+  const claim = await createIfAbsent<ClaimRow>(table, {
+    ...key,
+    state: 'running',
+    by: deps.instanceId,
+    leaseUntil: lease,
+    passes: 1,
+    deleted: 0,
+    updatedAt: now.toISOString(),
+  });
+  if (claim.ok) {
+    etag = claim.etag;
+  } else {
+    const row = await getOrUndefined<ClaimRow>(table, key.partitionKey, key.rowKey);
+    if (!row) return { kind: 'busy', by: 'another instance' };
+    if (row.state === 'done') return { kind: 'doneToday' };
+    if (Date.parse(row.leaseUntil) > now.getTime()) return { kind: 'busy', by: row.by };
+    // The last pass ran out of budget (or its instance stopped): continue, ETag-checked.
+    before = { passes: row.passes, deleted: row.deleted };
+    const taken = await updateIfMatch<Partial<ClaimRow>>(
+      table,
+      {
+        ...key,
+        by: deps.instanceId,
+        leaseUntil: lease,
+        passes: row.passes + 1,
+        updatedAt: now.toISOString(),
+      },
+      row.etag ?? '*',
+      'Merge',
+    );
+    if (!taken.ok) return { kind: 'busy', by: 'another instance' };
+    etag = taken.etag;
+  }
+
+  // A pass that throws leaves the row "running" under its lease: a later poll retries after it.
+  const pass = await prunePass(deps.tables, now, policy);
+  const finished = deps.clock.now().toISOString();
+  await updateIfMatch<Partial<ClaimRow>>(
+    table,
+    {
+      ...key,
+      state: pass.complete ? 'done' : 'running',
+      leaseUntil: finished,
+      passes: before.passes + 1,
+      deleted: before.deleted + pass.total,
+      updatedAt: finished,
+    },
+    etag,
+    'Merge',
+  );
+  return { kind: 'pruned', pass };
+}
