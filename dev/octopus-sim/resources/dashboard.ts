@@ -2,21 +2,39 @@
 import type { SimContext } from '../context.js';
 import { boolParam, listParam, queryValue } from '../paging.js';
 import { ok, route, type Route } from '../router.js';
-import { activeTaskStates, idNumber, phaseEnvironments, type DeploymentRecord } from '../store.js';
+import {
+  activeTaskStates,
+  idNumber,
+  phaseEnvironments,
+  type DeploymentRecord,
+  type ReleaseRecord,
+  type TaskRecord,
+} from '../store.js';
 import { isoOrNull, isoTime, proseDuration } from '../time.js';
 import { spaceOf } from './common.js';
 import { projectGroupId } from './projects.js';
+
+/** Tasks and releases by id, built once per dashboard: a `find` per item was quadratic. */
+interface DashboardIndex {
+  tasks: ReadonlyMap<string, TaskRecord>;
+  releases: ReadonlyMap<string, ReleaseRecord>;
+}
 
 export function renderDashboardItem(
   deployment: DeploymentRecord,
   sim: SimContext,
   isCurrent: boolean,
   isPrevious: boolean,
+  index?: DashboardIndex,
 ) {
   const state = sim.state();
   const spaceId = state.space.id;
-  const task = state.tasks.find((t) => t.id === deployment.taskId);
-  const release = state.releases.find((r) => r.id === deployment.releaseId);
+  const task = index
+    ? index.tasks.get(deployment.taskId)
+    : state.tasks.find((t) => t.id === deployment.taskId);
+  const release = index
+    ? index.releases.get(deployment.releaseId)
+    : state.releases.find((r) => r.id === deployment.releaseId);
   const taskState = task?.state ?? 'Queued';
   const started = task?.startTime;
   return {
@@ -71,11 +89,17 @@ function dashboard(
   );
   const projectIds = new Set(projects.map((p) => p.id));
   const environmentIds = new Set(environments.map((e) => e.id));
+  const index: DashboardIndex = {
+    tasks: new Map(state.tasks.map((t) => [t.id, t])),
+    releases: new Map(state.releases.map((r) => [r.id, r])),
+  };
   const byCell = new Map<string, DeploymentRecord[]>();
   for (const d of state.deployments) {
     if (!projectIds.has(d.projectId) || !environmentIds.has(d.environmentId)) continue;
     const key = `${d.projectId}|${d.environmentId}|${d.tenantId ?? ''}`;
-    byCell.set(key, [...(byCell.get(key) ?? []), d]);
+    const cell = byCell.get(key);
+    if (cell) cell.push(d);
+    else byCell.set(key, [d]);
   }
   const items: unknown[] = [];
   for (const cell of byCell.values()) {
@@ -85,12 +109,10 @@ function dashboard(
     );
     const [current, ...older] = ordered;
     if (!current) continue;
-    items.push(renderDashboardItem(current, sim, true, false));
+    items.push(renderDashboardItem(current, sim, true, false, index));
     if (filter.includePrevious) {
-      const previous = older.find(
-        (d) => state.tasks.find((t) => t.id === d.taskId)?.state === 'Success',
-      );
-      if (previous) items.push(renderDashboardItem(previous, sim, false, true));
+      const previous = older.find((d) => index.tasks.get(d.taskId)?.state === 'Success');
+      if (previous) items.push(renderDashboardItem(previous, sim, false, true, index));
     }
   }
   const lifecycleEnvironments = (lifecycleId: string): string[] => {

@@ -11,7 +11,7 @@ import {
   stringField,
 } from '../paging.js';
 import { notFound, ok, route, SimHttpError, type Route, type SimRequest } from '../router.js';
-import { idNumber, type DeploymentRecord } from '../store.js';
+import { idNumber, type DeploymentRecord, type TaskRecord } from '../store.js';
 import { isoOrNull, isoTime, parseTime } from '../time.js';
 import { spaceOf } from './common.js';
 
@@ -19,13 +19,21 @@ export function newestFirst<T extends { id: string; created: number }>(items: T[
   return [...items].sort((a, b) => b.created - a.created || idNumber(b.id) - idNumber(a.id));
 }
 
+/** Tasks by id, built once per request: a list renders many deployments (a `find` each was quadratic). */
+export function tasksById(sim: SimContext): Map<string, TaskRecord> {
+  return new Map(sim.state().tasks.map((t) => [t.id, t]));
+}
+
 export function renderDeployment(
   deployment: DeploymentRecord,
   sim: SimContext,
+  tasks?: ReadonlyMap<string, TaskRecord>,
 ): Record<string, unknown> {
   const spaceId = sim.state().space.id;
   const o = deployment.options;
-  const task = sim.state().tasks.find((t) => t.id === deployment.taskId);
+  const task = tasks
+    ? tasks.get(deployment.taskId)
+    : sim.state().tasks.find((t) => t.id === deployment.taskId);
   return {
     Id: deployment.id,
     Name: deployment.name,
@@ -75,21 +83,25 @@ export function renderDeployment(
   };
 }
 
-function filterDeployments(request: SimRequest, sim: SimContext): DeploymentRecord[] {
-  const ids = listParam(request, 'ids');
+function filterDeployments(
+  request: SimRequest,
+  sim: SimContext,
+  tasks: ReadonlyMap<string, TaskRecord>,
+): DeploymentRecord[] {
+  const idList = listParam(request, 'ids');
+  const ids = idList ? new Set(idList) : undefined;
   const projects = listParam(request, 'projects');
   const environments = listParam(request, 'environments');
   const tenants = listParam(request, 'tenants');
   const channels = listParam(request, 'channels');
   const states = listParam(request, 'taskState');
   const partial = queryValue(request, 'partialName')?.toLowerCase();
-  const tasks = new Map(sim.state().tasks.map((t) => [t.id, t]));
   return newestFirst(
     sim
       .state()
       .deployments.filter(
         (d) =>
-          (!ids || ids.includes(d.id)) &&
+          (!ids || ids.has(d.id)) &&
           (!projects || projects.includes(d.projectId)) &&
           (!environments || environments.includes(d.environmentId)) &&
           (!tenants || (d.tenantId !== null && tenants.includes(d.tenantId))) &&
@@ -149,9 +161,10 @@ function parseDeploymentBody(body: unknown): DeploymentRequest {
 export const deploymentRoutes: Route[] = [
   route('GET', '/api/{spaceId}/deployments', (req, sim) => {
     const spaceId = spaceOf(req, sim);
+    const tasks = tasksById(sim);
     return ok(
       paged(
-        filterDeployments(req, sim),
+        filterDeployments(req, sim, tasks),
         req,
         {
           itemType: 'Deployment',
@@ -166,7 +179,7 @@ export const deploymentRoutes: Route[] = [
             'partialName',
           ],
         },
-        (d) => renderDeployment(d, sim),
+        (d) => renderDeployment(d, sim, tasks),
       ),
     );
   }),

@@ -7,7 +7,7 @@ import { idNumber, type ReleaseRecord } from '../store.js';
 import { isoTime } from '../time.js';
 import { spaceOf } from './common.js';
 import { projectFromRoute } from './projects.js';
-import { newestFirst, renderDeployment } from './deployments.js';
+import { newestFirst, renderDeployment, tasksById } from './deployments.js';
 
 export function renderRelease(release: ReleaseRecord, spaceId: string): Record<string, unknown> {
   const base = `/api/${spaceId}/releases/${release.id}`;
@@ -127,6 +127,7 @@ export const releaseRoutes: Route[] = [
     const spaceId = spaceOf(req, sim);
     const release = releaseById(sim, req.params.id ?? '');
     const items = newestFirst(sim.state().deployments.filter((d) => d.releaseId === release.id));
+    const tasks = tasksById(sim);
     return ok(
       paged(
         items,
@@ -136,7 +137,7 @@ export const releaseRoutes: Route[] = [
           basePath: `/api/${spaceId}/releases/${release.id}/deployments`,
           queryNames: [],
         },
-        (d) => renderDeployment(d, sim),
+        (d) => renderDeployment(d, sim, tasks),
       ),
     );
   }),
