@@ -11,8 +11,10 @@
 // * The holder never reads a clock of the storage service: it starts a monotonic countdown
 //   (performance.now) *before* sending the write that set T, so its countdown starts no later than T,
 //   and stops trusting the lease at start + ttl − holderMargin, holderMargin = max(2 s, ttl / 10).
-//   The margin absorbs the rate drift of the local clock and timer lateness; renewal every ttl / 3
-//   means it is normally never reached.
+//   The margin absorbs the rate drift of the local clock and timer lateness. Renewal comes every
+//   ttl / 3, or every half of the trusted window (ttl − margin) when that is shorter (TTLs of 3–5 s),
+//   so with storage answering the countdown is normally never reached. A TTL of 2 s or less leaves
+//   no trusted window at all: job locks refuse it (see `minJobTtlSeconds`).
 // * Clock skew between instances therefore cannot create a second live holder. A holder that is
 //   *paused* past its countdown (GC, VM freeze) can still act late: that is what fences and
 //   `assertHeld()` before irreversible steps are for.
@@ -26,9 +28,16 @@ export function holderMarginMs(ttlSeconds: number): number {
   return Math.max(2000, ttlSeconds * 100);
 }
 
-/** How often a holder renews. */
+/** The shortest lease a holder can use: anything shorter is untrusted from the moment it is granted. */
+export const minJobTtlSeconds = 3;
+
+/**
+ * How often a holder renews: every ttl / 3, but at least twice per trusted window (ttl − margin), so
+ * the next renewal is always sent before the countdown of the last one runs out.
+ */
 export function renewIntervalMs(ttlSeconds: number): number {
-  return Math.max(250, Math.floor((ttlSeconds * 1000) / 3));
+  const trustedMs = ttlSeconds * 1000 - holderMarginMs(ttlSeconds);
+  return Math.max(250, Math.floor(Math.min((ttlSeconds * 1000) / 3, trustedMs / 2)));
 }
 
 /** Storage time as integer microseconds since the epoch (safe in a double until the year 2255). */

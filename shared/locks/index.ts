@@ -16,7 +16,7 @@ export {
 } from './leaseLock.js';
 export { maxPermits } from './acquireDecision.js';
 export { LockError, LeaseLostError, isLockError, type LockErrorCode } from './errors.js';
-export { expiryGraceMicros, holderMarginMs, renewIntervalMs } from './expiry.js';
+export { expiryGraceMicros, holderMarginMs, minJobTtlSeconds, renewIntervalMs } from './expiry.js';
 export {
   findOverlaps,
   pruneHistory,

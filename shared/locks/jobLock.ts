@@ -1,7 +1,7 @@
 // The lock around every coordinator job: try once, renew in the background, abort when lost, release.
 import type { Runtime } from '../runtime/runtime.js';
 import { LeaseLostError, isLockError } from './errors.js';
-import { holderMarginMs, renewIntervalMs } from './expiry.js';
+import { holderMarginMs, minJobTtlSeconds, renewIntervalMs } from './expiry.js';
 import type { LeaseLocks } from './leaseLock.js';
 import { locksFor } from './runtimeLocks.js';
 
@@ -50,6 +50,12 @@ export async function runUnderLease<T>(
   ttlSeconds: number,
   fn: (lease: JobLease) => Promise<T>,
 ): Promise<JobLockResult<T>> {
+  if (ttlSeconds < minJobTtlSeconds) {
+    throw new RangeError(
+      `ttlSeconds of the job lock "${lockName}" is ${ttlSeconds}; it must be at least ${minJobTtlSeconds}: ` +
+        `the holder stops trusting its lease ${holderMarginMs(ttlSeconds) / 1000} s before storage ends it, so a shorter lease could never be used.`,
+    );
+  }
   const started = performance.now();
   const result = await locks.acquire(lockName, {
     holder,
