@@ -140,7 +140,8 @@ export async function pruneHistory(client: TableClient, olderThan: Date): Promis
   const filter = odata`RowKey ge ${historyPrefix} and RowKey lt ${'i'} and kind eq ${'end'} and Timestamp lt ${olderThan}`;
   const byPartition = new Map<string, number[]>();
   for await (const row of client.listEntities<Row>({
-    queryOptions: { filter, select: ['fence'] },
+    // Keys are selected explicitly: the service returns only the properties named in $select.
+    queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'fence'] },
   })) {
     const pk = String(row.partitionKey ?? '');
     const list = byPartition.get(pk) ?? [];
