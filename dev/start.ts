@@ -28,12 +28,15 @@ try {
     '',
     `Octopus Coordinator is running at ${host.url}`,
     `  health:     ${host.url}/api/health`,
+    `  status page: ${host.url}/api/ui`,
     `  storage:    ${dev.azurite ? `Azurite table service on ${dev.azurite.host}:${dev.azurite.port} (data in .data/azurite)` : 'from AzureWebJobsStorage'}`,
     `  octopus:    ${dev.simulator ? `simulator at ${dev.simulator.url} (sample scenario)` : (process.env.OCTOPUS_URL ?? 'not configured')}`,
     `  mail:       ${dev.outboxDir ? `outbox folder ${dev.outboxDir}` : 'SendGrid'}`,
     '',
     'HTTP functions:',
-    ...host.http.map((f) => `  ${f.methods.join(',').padEnd(10)} ${host.url}${f.route}`),
+    ...[...host.http]
+      .sort((a, b) => a.route.localeCompare(b.route))
+      .map((f) => `  ${f.methods.join(',').padEnd(10)} ${host.url}${f.route}`),
     'Timer functions (UTC):',
     ...host.timers.map(
       (t) =>
