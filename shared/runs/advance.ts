@@ -1,7 +1,19 @@
-// Advancing runs: take the run's lease, observe, decide, record intents, execute, repeat. Also start and cancel.
-import { randomBytes, randomUUID, createHash } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+// Advancing runs: take the run's lock, observe, decide, record intents, execute, repeat. Also start and cancel.
+//
+// Who may advance a run is decided by the lock module (shared/locks), like every other coordinator
+// job: one try-lock `job/run/<id>` per advancement, renewed in the background, expiry judged by
+// storage time. Every run-row write stays ETag-checked, and the row carries the fence of the grant
+// that wrote it (`lockFence`): an advancer that finds a newer fence there stops, so a holder that was
+// paused past its lease never writes over its successor. Before each irreversible call (create a
+// deployment, run a runbook, send mail, call a webhook) the executor asks `lease.assertHeld()`.
+// Crash safety: intents name the lease id they were recorded under; a later grant has another id, so
+// an intent left by a dead instance is reconciled by whoever takes the lock after it expires.
+// Cost: one lock partition per run in the `locks` table (its `a-lock` row keeps the fence counter and
+// is never deleted; history rows age out with the lock history), and about three more Table round
+// trips per advancement (acquire, release, and one conditional touch per batch of irreversible calls).
+import { randomBytes, createHash } from 'node:crypto';
 import type { OctopusClient } from '../octopus/index.js';
+import { withJobLock, type JobLease } from '../locks/jobLock.js';
 import { silentLog, type Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { decide, newRunState, watchedTaskIds } from './decide.js';
@@ -17,11 +29,17 @@ import {
   type RunTrigger,
 } from './types.js';
 
-/** How long an instance may act on a run without writing it again. */
+/** TTL of the run lock: how long a crashed advancer keeps others off the run. Renewed while it works. */
 export const defaultLeaseSeconds = 90;
-/** Stop before the lease ends: time for a slow call to return and the write to land. */
-const leaseMarginMs = 15_000;
+/**
+ * Shorter TTLs are raised to this: a lock holder stops trusting its lease 2 s before it ends
+ * (shared/locks/expiry.ts), so a shorter lease would leave an advancer almost no time to act.
+ */
+export const minLeaseSeconds = 5;
 const maxIterations = 25;
+
+/** The job name of a run's lock (the lock itself is `job/run/<id>`). */
+export const runLockJob = (runId: string): string => `run/${runId}`;
 
 export class RunsNotAvailableError extends Error {
   override readonly name = 'RunsNotAvailableError';
@@ -40,6 +58,7 @@ export interface AdvanceOptions {
   log?: Log;
   /** Observations gathered elsewhere (a batched task poll); when given, the run's tasks are not read again. */
   observations?: Observation[];
+  /** TTL of the run lock (default 90 s, at least 5 s). */
   leaseSeconds?: number;
   /** Tests: called after an irreversible call returns, before its result is recorded. */
   afterIrreversible?: ExecutorPorts['afterIrreversible'];
@@ -52,29 +71,50 @@ export interface AdvanceResult {
   heldBy?: string;
 }
 
+/** A newer grant of the run lock has written the row: this advancer's lease is stale. */
+const writtenByNewer = (state: RunState, lease: JobLease): boolean =>
+  (state.lockFence ?? 0) > lease.fence;
+
 /**
  * Move one run forward as far as it can go now. Safe to call from any number of instances at once:
- * the run row's ETag and the lease inside it let one act at a time, and intents make a crash safe.
+ * the run's lock lets one act at a time, ETag-checked writes and fences keep a late one from
+ * overwriting, and intents make a crash safe.
  */
 export async function advanceRun(
   runtime: Runtime,
   runId: string,
   options: AdvanceOptions = {},
 ): Promise<AdvanceResult> {
-  const log = options.log ?? silentLog;
   const store = new RunStore(runtime.tables);
   const octopus = requireOctopusClient(runtime);
-  const leaseMs = (options.leaseSeconds ?? defaultLeaseSeconds) * 1000;
-  const myLease = randomUUID();
+  // A finished or unknown run takes no lock (and leaves no lock row behind).
+  const before = await store.get(runId);
+  if (!before) return { state: undefined, advanced: false };
+  if (!hasWork(before.state)) return { state: before.state, advanced: false };
 
+  const ttlSeconds = Math.max(minLeaseSeconds, options.leaseSeconds ?? defaultLeaseSeconds);
+  const locked = await withJobLock(runtime, runLockJob(runId), { ttlSeconds }, (lease) =>
+    advanceUnderLock(runtime, store, octopus, runId, lease, options),
+  );
+  if (!locked.ran) return { state: before.state, advanced: false, heldBy: locked.heldBy };
+  return locked.value;
+}
+
+async function advanceUnderLock(
+  runtime: Runtime,
+  store: RunStore,
+  octopus: OctopusClient,
+  runId: string,
+  lease: JobLease,
+  options: AdvanceOptions,
+): Promise<AdvanceResult> {
+  const log = options.log ?? silentLog;
+  // Read again under the lock: the row may have moved on since the caller looked.
   let loaded = await store.get(runId);
   if (!loaded) return { state: undefined, advanced: false };
   let { state, etag } = loaded;
   if (!hasWork(state)) return { state, advanced: false };
-  const now0 = runtime.clock.now();
-  if (state.lease && state.lease.id !== myLease && Date.parse(state.lease.until) > now0.getTime()) {
-    return { state, advanced: false, heldBy: state.lease.owner };
-  }
+  if (writtenByNewer(state, lease)) return { state, advanced: false, heldBy: state.lease?.owner };
 
   let observations: Observation[] = options.observations ? [...options.observations] : [];
   if (!options.observations) {
@@ -87,47 +127,44 @@ export async function advanceRun(
     }
   }
 
-  let renewedAt = performance.now();
   const ports: ExecutorPorts = {
     octopus,
     mailer: runtime.mailer,
     config: runtime.config,
     log,
     env: process.env,
-    mayAct: () => performance.now() - renewedAt < leaseMs - Math.min(leaseMarginMs, leaseMs / 3),
+    mayAct: () =>
+      lease.assertHeld().then(
+        () => true,
+        () => false,
+      ),
     afterIrreversible: options.afterIrreversible,
   };
+  const mark = { id: lease.leaseId, owner: runtime.instanceId, fence: lease.fence };
 
   for (let iteration = 0; iteration < maxIterations; iteration++) {
+    if (lease.signal.aborted) {
+      log.warn(
+        `Run ${runId}: this instance's lock on the run was lost; stopping here, the next advance carries on.`,
+      );
+      return { state, advanced: iteration > 0 };
+    }
     const now = runtime.clock.now();
-    const withLease: RunState = {
-      ...state,
-      lease: {
-        id: myLease,
-        owner: runtime.instanceId,
-        until: new Date(now.getTime() + leaseMs).toISOString(),
-      },
-    };
+    const withLease: RunState = { ...state, lease: mark, lockFence: lease.fence };
     const decision = decide(withLease, observations, now);
     const next = decision.state;
     const commands: Command[] = decision.commands;
     if (commands.length === 0) next.lease = undefined;
-    const writeStarted = performance.now();
     const newEtag = await store.replace(next, etag);
     if (newEtag === undefined) {
-      // Someone else wrote the run (a cancel request, or another instance after our lease ran out).
+      // Someone else wrote the run: a cancel request, or a newer holder after our lock ran out.
       loaded = await store.get(runId);
       if (!loaded) return { state: undefined, advanced: iteration > 0 };
-      const theirs = loaded.state.lease;
-      if (
-        theirs &&
-        theirs.id !== myLease &&
-        Date.parse(theirs.until) > runtime.clock.now().getTime()
-      ) {
+      if (writtenByNewer(loaded.state, lease)) {
         log.warn(
-          `Run ${runId}: another instance (${theirs.owner}) is advancing it; leaving it to them.`,
+          `Run ${runId}: another instance (${loaded.state.lease?.owner ?? 'unknown'}) took the run over; leaving it to them.`,
         );
-        return { state: loaded.state, advanced: iteration > 0, heldBy: theirs.owner };
+        return { state: loaded.state, advanced: iteration > 0, heldBy: loaded.state.lease?.owner };
       }
       // Apply the same facts to the newer state and decide again.
       ({ state, etag } = loaded);
@@ -135,11 +172,10 @@ export async function advanceRun(
     }
     etag = newEtag;
     state = next;
-    renewedAt = writeStarted;
     if (commands.length === 0) return { state, advanced: true };
     observations = await executeCommands(state, commands, ports);
   }
-  // Out of iterations: release the lease so the next poll carries on.
+  // Out of iterations: clear the mark (the lock itself is released by withJobLock); the next poll carries on.
   const parked: RunState = { ...state, lease: undefined };
   const parkedEtag = await store.replace(parked, etag);
   return { state: parkedEtag ? parked : state, advanced: true };

@@ -32,8 +32,11 @@ export interface ExecutorPorts {
   log: Log;
   /** App settings for %NAME% references in webhook headers. */
   env: NodeJS.ProcessEnv;
-  /** False when this instance's lease on the run may have run out: then no irreversible call is made. */
-  mayAct: () => boolean;
+  /**
+   * Asked just before each irreversible call: false when this instance's lock on the run is gone or
+   * cannot be confirmed (the run lock's `assertHeld()`); then the call is not made.
+   */
+  mayAct: () => Promise<boolean>;
   /** Called after an irreversible call returned, before its result is recorded (tests use it to crash there). */
   afterIrreversible?: (command: Command, observation: Observation) => void | Promise<void>;
 }
@@ -439,7 +442,7 @@ const irreversible = new Set<Command['kind']>([
 
 /**
  * Perform commands in parallel. Failures become `commandFailed` observations; an irreversible command
- * is skipped (no observation: its intent stays and is reconciled later) when `mayAct()` says the lease may be gone.
+ * is skipped (no observation: its intent stays and is reconciled later) when `mayAct()` says the run's lock may be gone.
  */
 export async function executeCommands(
   run: RunState,
@@ -448,9 +451,9 @@ export async function executeCommands(
 ): Promise<Observation[]> {
   const results = await Promise.all(
     commands.map(async (command): Promise<Observation[]> => {
-      if (irreversible.has(command.kind) && !ports.mayAct()) {
+      if (irreversible.has(command.kind) && !(await ports.mayAct())) {
         ports.log.warn(
-          `Run ${run.id}: not performing ${command.kind}: this instance's lease on the run may have expired; the next advance reconciles it.`,
+          `Run ${run.id}: not performing ${command.kind}: this instance's lock on the run is lost or could not be confirmed; the next advance reconciles it.`,
         );
         return [];
       }

@@ -302,8 +302,15 @@ export interface RunState {
     failures?: number;
     error?: string;
   };
-  /** Who advances the run now (a lease in the row: at most one instance acts on a run at a time). */
-  lease?: { id: string; owner: string; until: string };
+  /**
+   * Who advances the run now: the lease id and fence of the run's lock (`job/run/<id>` in shared/locks),
+   * which is what lets at most one instance act on a run at a time. Intents and issued commands name
+   * `id`, so a later advancer (another grant) knows their issuer is gone. `until` is only in rows
+   * written before runs took their lock from shared/locks; it is not read.
+   */
+  lease?: { id: string; owner: string; fence?: number; until?: string };
+  /** The fence of the newest run-lock grant that wrote this row: a holder with an older one stops. */
+  lockFence?: number;
   /** Newest last, capped: what happened, for people. */
   history: { at: string; message: string }[];
 }
