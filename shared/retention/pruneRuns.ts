@@ -1,7 +1,10 @@
 // Finished runs past their retention. A run that still has work (not finished, or its "run finished"
 // email pending) is `active` and never deleted; finished runs are never written again.
 import { odata } from '@azure/data-tables';
+import { jobLockName } from '../locks/jobLock.js';
+import { locksTableName } from '../locks/rows.js';
 import { runsTable } from '../runs/store.js';
+import { encodeKey } from '../storage/keys.js';
 import { isTerminalRunStatus, type RunStatus } from '../runs/types.js';
 import { findCandidates } from './budget.js';
 import { deleteRows, keyOf } from './deleteRows.js';
@@ -27,6 +30,21 @@ export const finishedRunsPhase: PrunePhase = {
     );
     const deleted = await deleteRows(client, found.rows.map(keyOf));
     budget.deleted += found.rows.length;
+    // Each run advanced under its own lock (job/run/<id>); a finished run never takes it again.
+    const locks = await tables.table(locksTableName);
+    for (const run of found.rows) {
+      const partition = encodeKey(jobLockName(`run/${run.rowKey ?? ''}`));
+      const lockRows: { partitionKey: string; rowKey: string }[] = [];
+      for await (const row of locks.listEntities({
+        queryOptions: {
+          filter: odata`PartitionKey eq ${partition}`,
+          select: ['PartitionKey', 'RowKey'],
+        },
+      })) {
+        lockRows.push(keyOf(row));
+      }
+      await deleteRows(locks, lockRows);
+    }
     return { deleted, complete: found.complete };
   },
 };

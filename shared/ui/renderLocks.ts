@@ -51,21 +51,34 @@ function lock(l: LockPageView, now: Date): SafeHtml {
   </tr>`;
 }
 
-export function renderLocks(locks: LockPageView[], now: Date): SafeHtml {
-  if (locks.length === 0) return html`<p class="empty">No lock has been taken yet.</p>`;
-  return html`<div class="scroll">
-    <table>
-      <thead>
-        <tr>
-          <th scope="col">Lock</th>
-          <th scope="col">Permits held</th>
-          <th scope="col">Holders</th>
-          <th scope="col">Waiters, in order</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${locks.map((l) => lock(l, now))}
-      </tbody>
-    </table>
-  </div>`;
+/** Each run takes its own lock (job/run/<id>) while it advances; idle ones are noise on this page. */
+function isIdleRunLock(l: LockPageView): boolean {
+  return l.name.startsWith('job/run/') && l.holders.length === 0 && l.waiters.length === 0;
+}
+
+export function renderLocks(all: LockPageView[], now: Date): SafeHtml {
+  if (all.length === 0) return html`<p class="empty">No lock has been taken yet.</p>`;
+  const locks = all.filter((l) => !isIdleRunLock(l));
+  const hidden = all.length - locks.length;
+  const note = hidden > 0 ? html`<p class="empty">${hidden} idle run lock(s) not shown.</p>` : '';
+  if (locks.length === 0) {
+    return html`<p class="empty">No lock is held or waited for.</p>
+      ${note}`;
+  }
+  return html`${note}
+    <div class="scroll">
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Lock</th>
+            <th scope="col">Permits held</th>
+            <th scope="col">Holders</th>
+            <th scope="col">Waiters, in order</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${locks.map((l) => lock(l, now))}
+        </tbody>
+      </table>
+    </div>`;
 }

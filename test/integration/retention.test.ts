@@ -3,6 +3,7 @@ import type { TableClient } from '@azure/data-tables';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { ensureTable } from '../../shared/cooperation/ensureDeployed.js';
+import { locksTableName } from '../../shared/locks/rows.js';
 import { octopusEventSchema } from '../../shared/events/payload.js';
 import {
   advanceWatermark,
@@ -20,6 +21,7 @@ import { newRunState } from '../../shared/runs/decide.js';
 import { RunStore, runsTable } from '../../shared/runs/store.js';
 import type { RunPlan, RunState } from '../../shared/runs/types.js';
 import { statusConsumers } from '../../shared/status/consumers.js';
+import { encodeKey } from '../../shared/storage/keys.js';
 import type { TableStore } from '../../shared/storage/tableStore.js';
 import { tableStoreForTest } from '../helpers/storage.js';
 
@@ -149,6 +151,26 @@ describe('the daily prune', () => {
       'run/run-old-mail-pending',
       'run/run-old-still-running',
       'run/run-started-long-ago-finished-recently',
+    ]);
+  });
+
+  it('deletes the lock a pruned run advanced under, and no other lock', async () => {
+    const { tables, prune } = setup();
+    await storeRun(tables, 'run-gone', 120, 100);
+    await storeRun(tables, 'run-kept', 120, 10);
+    const locks = await tables.table(locksTableName);
+    for (const name of ['job/run/run-gone', 'job/run/run-kept', 'db-migrations']) {
+      await locks.createEntity({ partitionKey: encodeKey(name), rowKey: 'a-lock', fence: 3 });
+      await locks.createEntity({ partitionKey: encodeKey(name), rowKey: 'h-0001', fence: 3 });
+    }
+
+    await prune();
+
+    expect(await rowKeys(locks)).toEqual([
+      `${encodeKey('db-migrations')}/a-lock`,
+      `${encodeKey('db-migrations')}/h-0001`,
+      `${encodeKey('job/run/run-kept')}/a-lock`,
+      `${encodeKey('job/run/run-kept')}/h-0001`,
     ]);
   });
 

@@ -285,3 +285,40 @@ describe('renderStatusPage', () => {
     expect(page).not.toMatch(/<script/i);
   });
 });
+
+describe('status page: run locks', () => {
+  const idleRunLock = (id: string): LockPageView => ({
+    name: `job/run/${id}`,
+    permits: 1,
+    lastFence: 3,
+    holders: [],
+    waiters: [],
+  });
+
+  it('leaves out idle run locks but shows a run lock while it is held', () => {
+    const held: LockPageView = {
+      ...idleRunLock('r-busy'),
+      holders: [
+        {
+          holder: 'vm-1',
+          fence: 4,
+          grantedAt: '2026-11-20T11:59:00Z',
+          expiresAt: '2026-11-20T12:01:00Z',
+          expired: false,
+          octopusTaskId: undefined,
+          taskUrl: undefined,
+        },
+      ],
+    };
+    const page = renderStatusPage(
+      emptyModel({ locks: { ok: true, value: [idleRunLock('r-1'), idleRunLock('r-2'), held] } }),
+    );
+    expect(page).not.toContain('job/run/r-1');
+    expect(page).toContain('job/run/r-busy');
+    expect(page).toContain('2 idle run lock(s) not shown.');
+    const onlyIdle = renderStatusPage(
+      emptyModel({ locks: { ok: true, value: [idleRunLock('r-1')] } }),
+    );
+    expect(onlyIdle).toContain('No lock is held or waited for.');
+  });
+});
