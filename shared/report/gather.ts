@@ -1,29 +1,38 @@
-// Reads one day of deployments from Octopus in few calls: finished Deploy tasks paged with a large
-// take, their deployments and releases by id in batches, names from the `/all` lists.
+// Reads one day of deployments from Octopus in few calls: finished Deploy tasks paged (state, times,
+// error), the deployments list paged newest first (project, environment, tenant, release, deployer)
+// and joined by deployment id, stragglers and releases by id in batches, names from the dashboard.
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import {
   collect,
   linkToUrl,
   matchNamed,
   type Deployment,
-  type Environment,
   type OctopusClient,
-  type Project,
   type Release,
+  type ResourceCollection,
   type ServerTask,
-  type Tenant,
 } from '../octopus/index.js';
 import type { DayWindow } from './dayWindow.js';
 import type { Outcome, ReportDeployment } from './model.js';
 import { outcomeOf } from './summarize.js';
 
-/** Tasks per page. Large, so a busy day is a handful of calls; a page of tasks is ~1 KB each. */
+/** Items per page of tasks and of deployments: a busy day is a handful of calls (~1 KB an item). */
 export const TASK_PAGE_SIZE = 1000;
 /**
  * Ids per `?ids=` call. 400 ids of ~18 characters keep the URL near 8 KB, under the 16 KB request
  * line limits of common servers (and Node's, which the simulator runs on).
  */
 export const IDS_PER_CALL = 400;
+/**
+ * How far before the day's start the deployments list is read for deployments that were created
+ * before the day and finished in it. Paging stops earlier once every finished task's deployment has
+ * been seen. A deployment created before this (scheduled ahead with QueueTime, or queued or paused
+ * for over an hour) is read by id instead: one call per 400 such stragglers, where reading further
+ * back costs a page per 1,000 deployments of history (an hour is a page only at 24,000 a day).
+ */
+export const LOOKBACK_MS = 60 * 60_000;
+/** A deployment's `Created` is at or before its task's `QueueTime` (equal unless scheduled); allow for clock skew. */
+const CREATED_SLACK_MS = 5 * 60_000;
 /** Batches fetched at once. */
 const PARALLEL_BATCHES = 4;
 
@@ -107,6 +116,8 @@ interface FinishedTask {
   row: ReportDeployment;
   projectId: string | undefined;
   webLink: string | undefined;
+  /** Epoch ms the task was queued (its deployment was created then or earlier). */
+  queued: number | undefined;
 }
 
 /** What the report keeps of a deployment. */
@@ -116,6 +127,16 @@ interface DeploymentFacts {
   tenantId: string | null | undefined;
   releaseId: string;
   deployedBy: string | undefined;
+}
+
+function factsOf(d: Deployment): DeploymentFacts {
+  return {
+    projectId: d.ProjectId,
+    environmentId: d.EnvironmentId,
+    tenantId: d.TenantId,
+    releaseId: d.ReleaseId,
+    deployedBy: d.DeployedBy,
+  };
 }
 
 /** Finished Deploy tasks whose completion lies in [start, end). */
@@ -144,38 +165,219 @@ async function finishedTasks(
       row: rowFromTask(task, space),
       projectId: task.ProjectId ?? undefined,
       webLink: task.Links?.Web,
+      queued: time(task.QueueTime) ?? time(task.StartTime),
     });
   }
   return tasks;
 }
 
-interface Names {
-  projects: Project[];
-  environments: Environment[];
-  tenants: Tenant[];
+interface Named {
+  Id: string;
+  Name: string;
 }
 
-function resolveFilter(
-  wanted: readonly string[],
-  items: readonly { Id: string; Name: string }[],
-  kind: string,
-  space: string,
-  notes: string[],
-): Set<string> | undefined {
-  if (wanted.length === 0) return undefined;
-  const ids = new Set<string>();
-  for (const name of wanted) {
-    const match = matchNamed(items as { Id: string; Name: string }[], name);
-    if (match) ids.add(match.Id);
-    else
-      notes.push(
-        `The ${kind} "${name}" named in the report scope does not exist in space ${space}; check the coordination config.`,
-      );
+type NameKind = 'projects' | 'environments' | 'tenants';
+
+/**
+ * Names of projects, environments (in display order) and tenants. The dashboard has all three in
+ * one call (and release versions of current deployments); the `/all` list of a kind is read only
+ * when an id or a scope name is missing from it (a server may truncate the dashboard, see
+ * `ProjectLimit`, or leave out disabled projects).
+ */
+class NameBook {
+  private readonly lists = new Map<NameKind, Named[]>();
+  private readonly complete = new Set<NameKind>();
+  private readonly byId = new Map<NameKind, Map<string, { name: string; order: number }>>();
+  readonly versions = new Map<string, string>();
+
+  constructor(private readonly client: OctopusClient) {}
+
+  async load(): Promise<void> {
+    const dashboard = await this.client.dashboard.get();
+    this.set('projects', dashboard.Projects);
+    this.set('environments', dashboard.Environments);
+    this.set('tenants', dashboard.Tenants ?? []);
+    for (const item of dashboard.Items)
+      if (item.ReleaseVersion) this.versions.set(item.ReleaseId, item.ReleaseVersion);
   }
-  return ids;
+
+  private set(kind: NameKind, items: readonly Named[], complete = false): void {
+    this.lists.set(
+      kind,
+      items.map((i) => ({ Id: i.Id, Name: i.Name })),
+    );
+    this.byId.set(kind, new Map(items.map((i, order) => [i.Id, { name: i.Name, order }])));
+    if (complete) this.complete.add(kind);
+  }
+
+  private async loadAll(kind: NameKind): Promise<void> {
+    if (this.complete.has(kind)) return;
+    const items =
+      kind === 'projects'
+        ? await this.client.projects.all()
+        : kind === 'environments'
+          ? await this.client.environments.all()
+          : await this.client.tenants.all();
+    this.set(kind, items, true);
+  }
+
+  /** Reads a kind's `/all` list if any of these ids is not known yet. */
+  async ensure(kind: NameKind, ids: Iterable<string>): Promise<void> {
+    const known = this.byId.get(kind);
+    for (const id of ids) {
+      if (!known?.has(id)) return this.loadAll(kind);
+    }
+  }
+
+  get(kind: NameKind, id: string): { name: string; order: number } | undefined {
+    return this.byId.get(kind)?.get(id);
+  }
+
+  /** Ids of the scope's names; undefined when the scope names none. */
+  async resolve(
+    kind: 'projects' | 'environments',
+    wanted: readonly string[],
+    space: string,
+    notes: string[],
+  ): Promise<Set<string> | undefined> {
+    if (wanted.length === 0) return undefined;
+    const match = (name: string): Named | undefined => matchNamed(this.lists.get(kind) ?? [], name);
+    if (wanted.some((name) => !match(name))) await this.loadAll(kind);
+    const ids = new Set<string>();
+    const singular = kind === 'projects' ? 'project' : 'environment';
+    for (const name of wanted) {
+      const found = match(name);
+      if (found) ids.add(found.Id);
+      else
+        notes.push(
+          `The ${singular} "${name}" named in the report scope does not exist in space ${space}; check the coordination config.`,
+        );
+    }
+    return ids;
+  }
 }
 
-/** Reads one space's day. Calls: ceil(tasks / pageSize) + ceil(deployments / idsPerCall) + ceil(releases / 100) + 3. */
+function isDeploymentPage(value: unknown): value is ResourceCollection<Deployment> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Array.isArray((value as { Items?: unknown }).Items)
+  );
+}
+
+/**
+ * The deployments of these tasks. Pages the deployments list (newest first by `Created`) until
+ * every task's deployment has been seen or the list reaches deployments created before the floor
+ * (the earliest unseen task's queue time less a little, but no earlier than LOOKBACK_MS before the
+ * day); the rest are read by id. When the first page holds only deployments created after the day
+ * (a report for an earlier date), one task count finds where the day begins and paging skips there.
+ */
+async function deploymentsOf(
+  client: OctopusClient,
+  tasks: readonly FinishedTask[],
+  window: DayWindow,
+  pageSize: number,
+  idsPerCall: number,
+  projects: Set<string> | undefined,
+): Promise<Map<string, DeploymentFacts>> {
+  const facts = new Map<string, DeploymentFacts>();
+  const start = window.start.getTime();
+  const end = window.end.getTime();
+  const unseen = new Map<string, number>();
+  for (const t of tasks) {
+    if (t.row.deploymentId !== '')
+      unseen.set(t.row.deploymentId, t.queued ?? t.row.started ?? t.row.completed);
+  }
+  if (unseen.size === 0) return facts;
+  const spaceId = await client.spaceId();
+  const floorCap = start - LOOKBACK_MS;
+  const floor = (): number => {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const queued of unseen.values()) if (queued < earliest) earliest = queued;
+    return Math.max(floorCap, earliest - CREATED_SLACK_MS);
+  };
+  let skip = 0;
+  for (let pageNumber = 0; unseen.size > 0; pageNumber++) {
+    const page = await client.getLink(`/api/${spaceId}/deployments{?skip,take,projects}`, {
+      skip,
+      take: pageSize,
+      projects: projects ? [...projects] : undefined,
+    });
+    if (!isDeploymentPage(page)) {
+      throw new Error(
+        `Octopus answered the deployments list of space ${spaceId} with something other than a page of deployments.`,
+      );
+    }
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const d of page.Items) {
+      if (unseen.delete(d.Id)) facts.set(d.Id, factsOf(d));
+      const created = time(d.Created);
+      if (created !== undefined && created < oldest) oldest = created;
+    }
+    skip += page.Items.length;
+    const applied = Math.min(page.ItemsPerPage ?? pageSize, pageSize);
+    if (page.Items.length === 0 || page.Items.length < applied) break;
+    if (typeof page.TotalResults === 'number' && skip >= page.TotalResults) break;
+    if (oldest < floor()) break;
+    if (pageNumber === 0 && oldest >= end) {
+      // Tasks queued since the day ended are at least the deployments created since (a deployment
+      // is created no later than its task is queued); any overshoot leaves a few stragglers.
+      let count = 0;
+      const since = client.tasks.list({
+        name: 'Deploy',
+        fromQueueDate: window.end,
+        pageSize: 1,
+        maxItems: 1,
+      });
+      for await (const first of since.byPage()) {
+        count = first.totalResults ?? 0;
+        break;
+      }
+      skip = Math.max(skip, count - Math.floor(pageSize / 20));
+    }
+  }
+  if (unseen.size > 0) {
+    const stragglers = await inBatches([...unseen.keys()], idsPerCall, async (batch) =>
+      collect(client.deployments.list({ ids: batch, pageSize: batch.length })),
+    );
+    for (const d of stragglers) facts.set(d.Id, factsOf(d));
+  }
+  return facts;
+}
+
+/** Release versions by id: the dashboard's where it has them, the rest by id in batches. */
+async function versionsOf(
+  client: OctopusClient,
+  releaseIds: Iterable<string>,
+  known: ReadonlyMap<string, string>,
+  idsPerCall: number,
+): Promise<Map<string, string>> {
+  const versions = new Map<string, string>();
+  const wanted: string[] = [];
+  for (const id of releaseIds) {
+    const version = known.get(id);
+    if (version) versions.set(id, version);
+    else wanted.push(id);
+  }
+  if (wanted.length === 0) return versions;
+  const spaceId = await client.spaceId();
+  const releases = await inBatches<Release>(wanted, idsPerCall, async (batch) => {
+    const page = await client.getLink(`/api/${spaceId}/releases{?ids,take}`, {
+      ids: batch,
+      take: batch.length,
+    });
+    const items = (page as { Items?: unknown } | null)?.Items;
+    return Array.isArray(items) ? (items as Release[]) : [];
+  });
+  for (const r of releases) versions.set(r.Id, r.Version);
+  return versions;
+}
+
+/**
+ * Reads one space's day. Calls: ceil(tasks / pageSize) + about ceil(deployments since the day's
+ * first / pageSize) + ceil(stragglers / idsPerCall) + ceil(releases / idsPerCall) + 2 (dashboard,
+ * space), plus one when reporting an earlier date and `/all` lists for names the dashboard lacks.
+ */
 export async function gatherSpace(
   client: OctopusClient,
   space: string,
@@ -188,30 +390,21 @@ export async function gatherSpace(
   const notes: string[] = [];
   const needNames =
     !options.totalsOnly || scope.projects.length > 0 || scope.environments.length > 0;
-  const namesPromise: Promise<Names | undefined> = needNames
-    ? Promise.all([
-        client.projects.all(),
-        client.environments.all(),
-        options.totalsOnly && scope.environments.length === 0
-          ? Promise.resolve([])
-          : client.tenants.all(),
-      ]).then(([projects, environments, tenants]) => ({ projects, environments, tenants }))
-    : Promise.resolve(undefined);
+  const names = needNames ? new NameBook(client) : undefined;
   // Both run at once; a failure of either is reported once the other settles.
   const [tasksResult, namesResult] = await Promise.allSettled([
     finishedTasks(client, space, window, pageSize),
-    namesPromise,
+    names?.load(),
   ]);
   if (tasksResult.status === 'rejected') throw tasksResult.reason;
   if (namesResult.status === 'rejected') throw namesResult.reason;
   let tasks = tasksResult.value;
-  const names = namesResult.value;
 
   const projectFilter = names
-    ? resolveFilter(scope.projects, names.projects, 'project', space, notes)
+    ? await names.resolve('projects', scope.projects, space, notes)
     : undefined;
   const environmentFilter = names
-    ? resolveFilter(scope.environments, names.environments, 'environment', space, notes)
+    ? await names.resolve('environments', scope.environments, space, notes)
     : undefined;
   // Newer servers put ProjectId on the task: filter before any lookup.
   if (projectFilter) tasks = tasks.filter((t) => !t.projectId || projectFilter.has(t.projectId));
@@ -224,27 +417,20 @@ export async function gatherSpace(
     return { rows: tasks.map((t) => t.row), notes };
   }
 
-  const deploymentIds = [
-    ...new Set(tasks.map((t) => t.row.deploymentId).filter((id) => id !== '')),
-  ];
-  const deployments = await inBatches<[string, DeploymentFacts]>(
-    deploymentIds,
+  // The deployments list is filtered by project only when every task is known to be in scope:
+  // a task missing from a filtered list could not be told apart from one created long ago.
+  const listProjects =
+    projectFilter && projectFilter.size > 0 && tasks.every((t) => t.projectId)
+      ? projectFilter
+      : undefined;
+  const deploymentById = await deploymentsOf(
+    client,
+    tasks,
+    window,
+    pageSize,
     idsPerCall,
-    async (batch) =>
-      (await collect(client.deployments.list({ ids: batch, pageSize: batch.length }))).map(
-        (d: Deployment) => [
-          d.Id,
-          {
-            projectId: d.ProjectId,
-            environmentId: d.EnvironmentId,
-            tenantId: d.TenantId,
-            releaseId: d.ReleaseId,
-            deployedBy: d.DeployedBy,
-          },
-        ],
-      ),
+    listProjects,
   );
-  const deploymentById = new Map(deployments);
   const wantedTasks = tasks.filter((t) => {
     const d = deploymentById.get(t.row.deploymentId);
     if (!d) return !projectFilter && !environmentFilter;
@@ -253,23 +439,29 @@ export async function gatherSpace(
       (!environmentFilter || environmentFilter.has(d.environmentId))
     );
   });
-  if (options.totalsOnly) return { rows: wantedTasks.map((t) => t.row), notes };
+  if (options.totalsOnly || !names) return { rows: wantedTasks.map((t) => t.row), notes };
 
-  const releaseIds = [
-    ...new Set(
-      wantedTasks
-        .map((t) => deploymentById.get(t.row.deploymentId)?.releaseId)
-        .filter((id): id is string => !!id),
-    ),
-  ];
-  const releases: Release[] =
-    releaseIds.length > 0 ? await client.releases.getMany(releaseIds) : [];
-  const releaseById = new Map(releases.map((r) => [r.Id, r]));
-  const projectById = new Map((names?.projects ?? []).map((p) => [p.Id, p.Name]));
-  const environmentById = new Map(
-    (names?.environments ?? []).map((e, i) => [e.Id, { name: e.Name, order: e.SortOrder ?? i }]),
-  );
-  const tenantById = new Map((names?.tenants ?? []).map((t) => [t.Id, t.Name]));
+  const used = {
+    projects: new Set<string>(),
+    environments: new Set<string>(),
+    tenants: new Set<string>(),
+    releases: new Set<string>(),
+  };
+  for (const t of wantedTasks) {
+    const d = deploymentById.get(t.row.deploymentId);
+    if (d) {
+      used.projects.add(d.projectId);
+      used.environments.add(d.environmentId);
+      if (d.tenantId) used.tenants.add(d.tenantId);
+      used.releases.add(d.releaseId);
+    } else if (t.projectId) used.projects.add(t.projectId);
+  }
+  const [versions] = await Promise.all([
+    versionsOf(client, used.releases, names.versions, idsPerCall),
+    names.ensure('projects', used.projects),
+    names.ensure('environments', used.environments),
+    names.ensure('tenants', used.tenants),
+  ]);
   const spaceId = await client.spaceId();
 
   let missing = 0;
@@ -279,14 +471,15 @@ export async function gatherSpace(
     const d = deploymentById.get(row.deploymentId);
     if (!d) {
       missing += 1;
-      if (task.projectId) row.project = projectById.get(task.projectId) ?? task.projectId;
+      if (task.projectId)
+        row.project = names.get('projects', task.projectId)?.name ?? task.projectId;
     } else {
-      row.project = projectById.get(d.projectId) ?? d.projectId;
-      const env = environmentById.get(d.environmentId);
+      row.project = names.get('projects', d.projectId)?.name ?? d.projectId;
+      const env = names.get('environments', d.environmentId);
       row.environment = env?.name ?? d.environmentId;
       row.environmentOrder = env?.order ?? Number.MAX_SAFE_INTEGER;
-      row.tenant = d.tenantId ? (tenantById.get(d.tenantId) ?? d.tenantId) : undefined;
-      row.version = releaseById.get(d.releaseId)?.Version ?? d.releaseId;
+      row.tenant = d.tenantId ? (names.get('tenants', d.tenantId)?.name ?? d.tenantId) : undefined;
+      row.version = versions.get(d.releaseId) ?? d.releaseId;
       row.deployedBy = d.deployedBy ?? 'unknown';
     }
     // Links are paths from the server root (see linkToUrl); joining to the origin once is cheaper per row.
