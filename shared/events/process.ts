@@ -99,6 +99,8 @@ export async function processPendingEvents(
 /** How long the first event of a burst waits for the others before they are processed together. */
 export const immediatePassDelayMs = 100;
 
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Per-runtime queue for processing right after the answer: coalesces bursts into passes. */
 class ImmediatePass {
   private queue: StoredEvent[] = [];
@@ -113,9 +115,7 @@ class ImmediatePass {
     this.queue.push(stored);
     // Wait a moment so a burst (a batch from Octopus) becomes one pass: one dashboard read per set
     // and one storage transaction to mark them, instead of one per event.
-    this.running ??= new Promise<void>((resolve) => setTimeout(resolve, immediatePassDelayMs)).then(
-      () => this.drain(),
-    );
+    this.running ??= pause(immediatePassDelayMs).then(() => this.drain());
   }
 
   idle(): Promise<void> {
@@ -135,6 +135,9 @@ class ImmediatePass {
             `Processing ${batch.length} event(s) right after receipt failed; the status poll will retry: ${(err as Error).message}`,
           );
         });
+        // Events that came in during the pass are the next burst: they wait too, so a steady stream
+        // is marked in a few large transactions, not in one small transaction per storage round trip.
+        if (this.queue.length > 0) await pause(immediatePassDelayMs);
       }
     } finally {
       // No await between the empty check and here, so nothing can be queued unseen.

@@ -13,6 +13,13 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
+/** The configured secret's digest, hashed once per secret rather than on every request. */
+let expected: { secret: string; digest: Buffer } | undefined;
+function expectedDigest(secret: string): Buffer {
+  if (expected?.secret !== secret) expected = { secret, digest: digest(secret) };
+  return expected.digest;
+}
+
 /** Throws 401 unless the request carries the configured secret. Never echoes either value. */
 export function verifyWebhookSecret(webhook: Settings['webhook'], headers: HeaderSource): void {
   if (!webhook.secret) {
@@ -30,7 +37,7 @@ export function verifyWebhookSecret(webhook: Settings['webhook'], headers: Heade
       `The request has no ${webhook.header} header. In the Octopus subscription, set the webhook header key to ${webhook.header} and its value to the coordinator's WEBHOOK_SECRET.`,
     );
   }
-  if (!timingSafeEqual(digest(sent), digest(webhook.secret))) {
+  if (!timingSafeEqual(digest(sent), expectedDigest(webhook.secret))) {
     throw new HttpError(
       401,
       'webhook_secret_wrong',
