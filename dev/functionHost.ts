@@ -410,7 +410,8 @@ export class FunctionHost {
       });
       const body = await readBody(req);
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) {
+      for (const k in req.headers) {
+        const v = req.headers[k];
         if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       }
       const query: Record<string, string> = {};
@@ -427,8 +428,9 @@ export class FunctionHost {
       if (result?.cookies?.length)
         outHeaders['set-cookie'] = result.cookies.map((c) => `${c.name}=${c.value}`);
       res.writeHead(status, outHeaders);
+      // res.end takes bytes and strings as they are; copying them into a Buffer first is waste.
       const out = result?.body?.bytes ?? result?.body?.string;
-      res.end(out === undefined ? undefined : Buffer.from(out));
+      res.end(out);
       return;
     }
     if (pathMatched)
@@ -456,7 +458,10 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolveBody, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolveBody(Buffer.concat(chunks)));
+    // A webhook body usually arrives in one chunk: hand that on without copying it.
+    req.on('end', () =>
+      resolveBody(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks)),
+    );
     req.on('error', reject);
   });
 }
