@@ -1,0 +1,47 @@
+// The function app for the webhook benchmark, in a process of its own as the Functions host is in
+// Azure: the compiled app on the dev host, real HTTP. Started by bench/webhooks.ts with fork();
+// it sends `{ url }` when serving and answers `idle` (after-answer processing done), `cpu` (its CPU
+// time so far, for the per-event breakdown) and `stop`.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FunctionHost } from '../dev/functionHost.js';
+import { coordinationConfigSchema } from '../shared/config/coordination/schema.js';
+import { settingDefaults } from '../shared/config/settings.js';
+import { immediateProcessingIdle } from '../shared/events/process.js';
+import { createRuntime, setRuntime } from '../shared/runtime/runtime.js';
+
+const appRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+const send = (message: unknown): void => void process.send?.(message);
+
+const env: NodeJS.ProcessEnv = {
+  AzureWebJobsStorage: process.env.AzureWebJobsStorage,
+  WEBHOOK_SECRET: process.env.WEBHOOK_SECRET,
+  WEBHOOK_SECRET_HEADER: process.env.WEBHOOK_SECRET_HEADER,
+  MAIL_OUTBOX_DIR: '/tmp/bench-outbox',
+};
+const runtime = await createRuntime({
+  env,
+  config: coordinationConfigSchema.parse({}),
+  tablePrefix: 'benchwh',
+});
+setRuntime(runtime);
+const host = new FunctionHost({
+  appRoot,
+  port: 0,
+  env: { ...env, ...settingDefaults },
+  timers: false,
+  log: () => undefined,
+});
+await host.load();
+await host.start();
+
+process.on('message', (message: unknown) => {
+  if (message === 'idle') {
+    void immediateProcessingIdle(runtime).then(() => send('idle'));
+  } else if (message === 'cpu') {
+    send({ cpu: process.cpuUsage() });
+  } else if (message === 'stop') {
+    void host.stop().then(() => process.exit(0));
+  }
+});
+send({ url: host.url });
