@@ -128,11 +128,14 @@ export const operations: Operation[] = [
     operationId: 'runsStart',
     auth: 'function',
     body: startBody,
-    summary: 'Start a playbook run, or with dryRun get the plan with exact releases',
+    summary: 'Start a playbook run or a promotion now; with dryRun, the plan with exact releases',
     responses: {
       '201': 'The run',
-      '200': 'Dry run: the plan',
-      '404': 'No such playbook',
+      '200':
+        'Dry run: the plan; for a promotion also nothing to do, or already started this minute',
+      '404': 'No such playbook or promotion',
+      '409': 'A promotion guard or condition stopped it (the reasons are in the body)',
+      '502': 'A promotion could not be planned (Octopus unreachable, unknown names)',
       ...errorResponses,
     },
   },

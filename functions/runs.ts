@@ -9,20 +9,27 @@ import { readJsonBody, readQuery } from '../shared/http/body.js';
 import { HttpError, notFound } from '../shared/http/errors.js';
 import { jsonApi } from '../shared/http/handler.js';
 import { contextLog } from '../shared/runtime/log.js';
-import { getRuntime, requireOctopus } from '../shared/runtime/runtime.js';
+import { getRuntime, requireOctopus, type Runtime } from '../shared/runtime/runtime.js';
 import type { RunStatus } from '../shared/runs/index.js';
 
 /** The runs engine, loaded on first use rather than at start (cold start). */
 const runsEngine = () => import('../shared/runs/index.js');
 
-export const startBody = z.strictObject({
-  playbook: z.string().min(1),
-  environment: z.string().trim().min(1).optional(),
-  tenant: z.string().trim().min(1).optional(),
-  dryRun: z.boolean().default(false),
-  /** Who asked, shown in the run and its email. */
-  requestedBy: z.string().max(200).optional(),
-});
+export const startBody = z
+  .strictObject({
+    /** A playbook from the coordination config, or… */
+    playbook: z.string().min(1).optional(),
+    /** …a scheduled promotion, started now (claimed per minute: a repeat starts nothing). */
+    promotion: z.string().min(1).optional(),
+    environment: z.string().trim().min(1).optional(),
+    tenant: z.string().trim().min(1).optional(),
+    dryRun: z.boolean().default(false),
+    /** Who asked, shown in the run and its email. */
+    requestedBy: z.string().max(200).optional(),
+  })
+  .refine((b) => (b.playbook === undefined) !== (b.promotion === undefined), {
+    message: 'give either "playbook" or "promotion" (one of them)',
+  });
 
 const runStatuses = [
   'running',
@@ -60,9 +67,10 @@ export async function startRunHandler(
   const body = await readJsonBody(request, startBody);
   const runtime = await getRuntime();
   const octopus = requireOctopus(runtime);
+  if (body.promotion !== undefined) return startPromotion(runtime, body.promotion, body, context);
   let plan;
   try {
-    plan = planFromPlaybook(runtime.config, body.playbook, {
+    plan = planFromPlaybook(runtime.config, body.playbook ?? '', {
       environment: body.environment,
       tenant: body.tenant,
     });
@@ -87,6 +95,75 @@ export async function startRunHandler(
   } catch (err) {
     if (err instanceof InvalidPlanError) throw new HttpError(400, 'invalid_plan', err.message);
     throw err;
+  }
+}
+
+/** POST /api/runs with `promotion`: its plan (dryRun), or the promotion started now as a run. */
+async function startPromotion(
+  runtime: Runtime,
+  name: string,
+  body: { dryRun: boolean; requestedBy?: string | undefined },
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const [
+    { findPromotion, readPromotionPlan, UnknownPromotionError },
+    { startPromotionNow },
+    { describePlan },
+  ] = await Promise.all([
+    import('../shared/promotion/readPlan.js'),
+    import('../shared/promotion/schedule.js'),
+    import('../shared/promotion/plan.js'),
+  ]);
+  let promotion;
+  try {
+    promotion = findPromotion(runtime.config, name);
+  } catch (err) {
+    if (err instanceof UnknownPromotionError)
+      throw new HttpError(404, 'unknown_promotion', err.message);
+    throw err;
+  }
+  if (body.dryRun) {
+    const plan = await readPromotionPlan(
+      requireOctopus(runtime),
+      runtime.config,
+      promotion,
+      runtime.clock.now(),
+    );
+    return { status: 200, jsonBody: { promotion: name, plan, text: describePlan(plan) } };
+  }
+  const outcome = await startPromotionNow(
+    runtime,
+    promotion,
+    body.requestedBy ?? `api on ${runtime.instanceId}`,
+    contextLog(context),
+  );
+  const jsonBody = {
+    promotion: name,
+    slot: outcome.slot,
+    state: outcome.state,
+    runId: outcome.runId ?? null,
+    detail: outcome.detail ?? null,
+    ...(outcome.plan ? { text: describePlan(outcome.plan) } : {}),
+  };
+  switch (outcome.state) {
+    case 'started':
+      return { status: 201, headers: { location: `/api/runs/${outcome.runId ?? ''}` }, jsonBody };
+    case 'blocked':
+      throw new HttpError(
+        409,
+        'promotion_blocked',
+        `The promotion did not run: ${outcome.detail ?? ''}`,
+        jsonBody,
+      );
+    case 'failed':
+      throw new HttpError(
+        502,
+        'promotion_failed',
+        `The promotion could not be planned: ${outcome.detail ?? ''}`,
+        jsonBody,
+      );
+    default:
+      return { status: 200, jsonBody };
   }
 }
 

@@ -257,3 +257,21 @@ export async function scheduledPromotionJob(runtime: Runtime, log: Log): Promise
   if (errors.length > 0) throw new Error(`Scheduled promotion failed for ${errors.join('; ')}`);
   return { outcome: 'ok', summary: parts.length > 0 ? parts.join('; ') : 'no slot due' };
 }
+
+/**
+ * Start a promotion now, outside its schedule (the CLI, `POST /api/runs { promotion }`). Manual runs
+ * are claimed per minute, so the same request sent twice, or from two places, starts one run.
+ */
+export function startPromotionNow(
+  runtime: Runtime,
+  promotion: Promotion,
+  by: string,
+  log: Log,
+): Promise<SlotOutcome> {
+  const minute = new Date(Math.floor(runtime.clock.now().getTime() / 60_000) * 60_000);
+  return runPromotionSlot(runtime, promotion, `manual-${slotKey(minute)}`, {
+    by,
+    log,
+    trigger: 'manual',
+  });
+}

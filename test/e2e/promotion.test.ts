@@ -9,6 +9,7 @@ import {
 import { checkConditionHandler } from '../../functions/conditions.js';
 import { ensureDeployedHandler } from '../../functions/ensureDeployed.js';
 import { progressHandler } from '../../functions/progress.js';
+import { startRunHandler } from '../../functions/runs.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -559,5 +560,41 @@ describe('promote CLI', () => {
     );
     expect(await runCli(['promote', '--promotion', 'weekly', '--dry-run'], io)).toBe(2);
     expect(err).toContain('There is no promotion "weekly"');
+  });
+});
+
+describe('POST /api/runs with a promotion', () => {
+  const post = (body: unknown) =>
+    jsonApi(startRunHandler)(
+      new HttpRequest({
+        method: 'POST',
+        url: 'http://localhost/api/runs',
+        body: { string: JSON.stringify(body) },
+      }),
+      new InvocationContext(),
+    ) as Promise<HttpResponseInit>;
+
+  it('shows the plan with dryRun, starts it now once per minute, and refuses bad names', async () => {
+    const runtime = await runtimeFor(configWith(), new ManualClock(beforeSlot));
+    setRuntime(runtime);
+
+    const dry = await post({ promotion: 'nightly', dryRun: true });
+    expect(dry.status).toBe(200);
+    expect((dry.jsonBody as { text: string }).text).toMatch(/Database/);
+    expect(await deploymentsOf(runtime, 'Database', 'Production')).toHaveLength(1);
+
+    const started = await post({ promotion: 'nightly', requestedBy: 'alice' });
+    expect(started.status).toBe(201);
+    const { runId } = started.jsonBody as { runId: string };
+    const again = await post({ promotion: 'nightly' });
+    expect(again).toMatchObject({ status: 200, jsonBody: { state: 'alreadyClaimed', runId } });
+    expect((await runToEnd(runtime, runId)).status).toBe('succeeded');
+
+    expect((await post({ promotion: 'weekly' })).status).toBe(404);
+    const both = await post({ promotion: 'nightly', playbook: 'x' });
+    expect(both.status).toBe(400);
+    expect((both.jsonBody as { error: { message: string } }).error.message).toMatch(
+      /either "playbook" or "promotion"/,
+    );
   });
 });

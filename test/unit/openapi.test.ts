@@ -24,7 +24,11 @@ describe('OpenAPI document', () => {
       expect.arrayContaining(['/api/status', '/api/status/{set}']),
     );
     expect(doc.paths['/api/runs']?.post?.requestBody).toMatchObject({
-      content: { 'application/json': { schema: { type: 'object', required: ['playbook'] } } },
+      content: {
+        'application/json': {
+          schema: { type: 'object', properties: { playbook: {}, promotion: {}, dryRun: {} } },
+        },
+      },
     });
   });
 

@@ -7,8 +7,7 @@ import {
   readPromotionPlan,
   UnknownPromotionError,
 } from '../../promotion/readPlan.js';
-import { runPromotionSlot } from '../../promotion/schedule.js';
-import { slotKey } from '../../promotion/slots.js';
+import { startPromotionNow } from '../../promotion/schedule.js';
 import { consoleLog } from '../../runtime/log.js';
 import { createRuntime } from '../../runtime/runtime.js';
 import { CliUsageError, type CliCommand, type CliIO } from '../command.js';
@@ -52,12 +51,13 @@ async function runPromote(options: PromoteOptions, io: CliIO): Promise<void> {
   if (options.at !== undefined)
     throw new CliUsageError('--at only goes with --dry-run: a real promotion runs now.');
   // A manual run is claimed per minute, so the same command entered twice (or on two machines) runs once.
-  const slot = `manual-${slotKey(new Date(Math.floor(at.getTime() / 60_000) * 60_000))}`;
-  const outcome = await runPromotionSlot(runtime, promotion, slot, {
-    by: `cli on ${runtime.instanceId}`,
-    log: consoleLog,
-    trigger: 'manual',
-  });
+  const outcome = await startPromotionNow(
+    runtime,
+    promotion,
+    `cli on ${runtime.instanceId}`,
+    consoleLog,
+  );
+  const slot = outcome.slot;
   if (outcome.plan) io.out(`${describePlan(outcome.plan)}\n`);
   switch (outcome.state) {
     case 'started':
