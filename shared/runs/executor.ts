@@ -2,6 +2,7 @@
 import { checkCondition } from '../conditions/evaluate.js';
 import { compareVersions, satisfiesRange } from '../conditions/versions.js';
 import type { CoordinationConfig } from '../config/coordination/schema.js';
+import { redactSecrets, secretSettingNames } from '../config/settings.js';
 import { MailError, type Mailer } from '../mail/index.js';
 import {
   collect,
@@ -39,6 +40,13 @@ export interface ExecutorPorts {
   mayAct: () => Promise<boolean>;
   /** Called after an irreversible call returned, before its result is recorded (tests use it to crash there). */
   afterIrreversible?: (command: Command, observation: Observation) => void | Promise<void>;
+}
+
+/** The values of the coordinator's own credentials, redacted from every failure a run records. */
+function ownSecretValues(env: NodeJS.ProcessEnv): string[] {
+  return secretSettingNames
+    .map((name) => env[name]?.trim())
+    .filter((v): v is string => v !== undefined && v !== '');
 }
 
 /** A failure a later attempt can fix. */
@@ -285,20 +293,38 @@ async function runRunbook(
   };
 }
 
-function webhookHeaders(spec: PlanWebhook, env: NodeJS.ProcessEnv): Record<string, string> {
+/**
+ * App settings a playbook may not send to a third party: the coordinator's own credentials. A
+ * playbook names its own setting for each webhook secret instead (see docs/security.md).
+ */
+const ownSecretSetting = (name: string): boolean =>
+  (secretSettingNames as readonly string[]).includes(name) || /^AzureWebJobs/i.test(name);
+
+/** Header values with their %SETTING% references resolved, and the resolved values (to redact). */
+function webhookHeaders(
+  spec: PlanWebhook,
+  env: NodeJS.ProcessEnv,
+): { headers: Record<string, string>; secrets: string[] } {
   const headers: Record<string, string> = {};
+  const secrets: string[] = [];
   for (const [name, value] of Object.entries(spec.headers)) {
     headers[name] = value.replace(/%([A-Za-z0-9_]+)%/g, (_m, setting: string) => {
+      if (ownSecretSetting(setting)) {
+        throw new PlanProblem(
+          `The webhook header ${name} names app setting ${setting}, one of the coordinator's own credentials, which are never sent to other services: put the value the receiver expects in a setting of its own and name that.`,
+        );
+      }
       const found = env[setting];
       if (found === undefined) {
         throw new PlanProblem(
           `The webhook header ${name} names app setting ${setting}, which is not set: add it to the app settings.`,
         );
       }
+      secrets.push(found);
       return found;
     });
   }
-  return headers;
+  return { headers, secrets };
 }
 
 async function callWebhook(
@@ -306,11 +332,14 @@ async function callWebhook(
   env: NodeJS.ProcessEnv,
   actionId: string,
 ): Promise<Observation> {
-  const headers = webhookHeaders(spec, env);
+  const { headers, secrets } = webhookHeaders(spec, env);
+  // Whatever the receiver or the HTTP stack says may quote a header value: it never reaches the run.
+  const clean = (text: string) => redactSecrets(text, secrets);
   const hasBody = spec.method !== 'GET' && spec.body !== undefined;
   if (hasBody && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
     headers['content-type'] = 'application/json';
   const timeoutMs = Math.min((spec.timeoutMinutes ?? 0.5) * 60_000, 5 * 60_000);
+  const host = new URL(spec.url).host;
   let response: Response;
   try {
     response = await fetch(spec.url, {
@@ -321,15 +350,34 @@ async function callWebhook(
           ? spec.body
           : JSON.stringify(spec.body)
         : undefined,
+      // A redirect would carry the headers (secrets included) to wherever it points.
+      redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    throw new Error(`The call to ${new URL(spec.url).host} failed: ${messageOf(err)}`);
+    throw new Error(clean(`The call to ${host} failed: ${messageOf(err)}`));
   }
-  await response.arrayBuffer().catch(() => undefined);
+  // The answer's body is not used: do not read (and hold) what could be any size.
+  await response.body?.cancel().catch(() => undefined);
+  if (response.status >= 300 && response.status < 400) {
+    throw new PlanProblem(
+      clean(
+        `${host} answered ${response.status} (a redirect${response.headers.get('location') ? ` to ${safeOrigin(response.headers.get('location') ?? '', spec.url)}` : ''}); webhook calls do not follow redirects, so that their headers go nowhere else: put the final URL in the playbook.`,
+      ),
+    );
+  }
   if (!response.ok)
-    throw new Error(`${new URL(spec.url).host} answered ${response.status} ${response.statusText}`);
+    throw new Error(clean(`${host} answered ${response.status} ${response.statusText}`));
   return { kind: 'webhookCalled', actionId, status: response.status };
+}
+
+/** Only the origin of a redirect target (its path or query may carry tokens). */
+function safeOrigin(location: string, base: string): string {
+  try {
+    return new URL(location, base).origin;
+  } catch {
+    return 'an unreadable address';
+  }
 }
 
 async function perform(
@@ -464,7 +512,7 @@ export async function executeCommands(
         }
         return observations;
       } catch (err) {
-        const message = messageOf(err);
+        const message = redactSecrets(messageOf(err), ownSecretValues(ports.env));
         const retryable = !(err instanceof PlanProblem) && isRetryable(err);
         ports.log.warn(
           `Run ${run.id}: ${command.kind}${'actionId' in command ? ` for ${command.actionId}` : ''} failed${retryable ? ' (will retry)' : ''}: ${message}`,

@@ -1,8 +1,10 @@
 // Attempts to break the outward-facing paths: the webhook's secret check, body limits and payload
 // validation, the lock API's lease secrecy, playbook webhook calls carrying %SETTING% secrets, and the
 // redaction of the Octopus API key and the SendGrid key in errors.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { acquireLock, getLock, listLocks, releaseLock, renewLock } from '../../functions/locks.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { immediateProcessingIdle } from '../../shared/events/process.js';
@@ -13,10 +15,50 @@ import { HttpError } from '../../shared/http/errors.js';
 import { jsonApi } from '../../shared/http/handler.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime/runtime.js';
+import {
+  advanceRun,
+  planFromPlaybook,
+  RunStore,
+  runView,
+  startRun,
+  type RunState,
+} from '../../shared/runs/index.js';
+import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
 const webhookSecret = 'w3bhook-Secret-0123456789-abcdefghij';
 const header = 'X-Coordinator-Secret';
+
+interface Recorded {
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** A throwaway HTTP server: `answer` writes the response; every request is recorded. */
+async function startServer(
+  answer: (url: string, res: import('node:http').ServerResponse) => void,
+): Promise<{ url: string; seen: Recorded[]; stop: () => Promise<void> }> {
+  const seen: Recorded[] = [];
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push({ url: req.url ?? '/', headers: req.headers });
+      answer(req.url ?? '/', res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    stop: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
 
 function expectStatus(err: unknown, status: number, code?: string): HttpError {
   expect(err).toBeInstanceOf(HttpError);
@@ -376,5 +418,156 @@ describe('lock API', () => {
     const holder = (listed.json.holders as { holder: string }[])[0]?.holder ?? '';
     const thief = await call(acquireLock, 'POST', path(name, 'acquire'), { holder });
     expect(thief.json.leaseId).not.toBe(a.json.leaseId);
+  });
+});
+
+describe('playbook webhook actions with %SETTING% secrets', () => {
+  const token = 'hook-token-5ecret-abcdefghijklmnop';
+  let sim: OctopusSimulator;
+  let mail: FakeSendGrid;
+  let target: Awaited<ReturnType<typeof startServer>>;
+  let elsewhere: Awaited<ReturnType<typeof startServer>>;
+
+  beforeAll(async () => {
+    sim = await startOctopusSimulator({ port: 0 });
+    mail = await startFakeSendGrid();
+    elsewhere = await startServer((_url, res) => res.writeHead(200).end('ok'));
+    target = await startServer((url, res) => {
+      if (url.startsWith('/redirect')) {
+        res.writeHead(302, { location: `${elsewhere.url}/landed` }).end();
+      } else if (url.startsWith('/echo')) {
+        res.writeHead(500, `Broken ${token}`, { 'content-type': 'text/plain' }).end(token);
+      } else res.writeHead(200).end('ok');
+    });
+  });
+
+  afterAll(async () => {
+    await sim.stop();
+    await mail.stop();
+    await target.stop();
+    await elsewhere.stop();
+    delete process.env.SECURITY_TEST_HOOK_TOKEN;
+  });
+
+  afterEach(() => {
+    mail.received.length = 0;
+  });
+
+  async function runPlaybook(
+    url: string,
+    headerValue: string,
+    tokenValue: string,
+  ): Promise<{ state: RunState; dump: string }> {
+    process.env.SECURITY_TEST_HOOK_TOKEN = tokenValue;
+    const config = coordinationConfigSchema.parse({
+      space: 'Default',
+      playbooks: {
+        hook: {
+          stages: [
+            {
+              name: 'Call',
+              actions: [
+                {
+                  type: 'webhook',
+                  id: 'call',
+                  url,
+                  headers: { 'X-Hook-Token': headerValue },
+                  body: { hello: 'world' },
+                },
+              ],
+            },
+          ],
+          recipients: ['ops@example.com'],
+        },
+      },
+    });
+    const runtime = await createRuntime({
+      env: {
+        AzureWebJobsStorage: azuriteConnectionString(),
+        OCTOPUS_URL: sim.url,
+        OCTOPUS_API_KEY: sim.apiKey,
+        SENDGRID_API_KEY: 'SG.fake-key',
+        SENDGRID_API_URL: mail.url,
+        MAIL_FROM: 'coordinator@example.com',
+        WEBHOOK_SECRET: webhookSecret,
+      },
+      config,
+      tablePrefix: uniqueTablePrefix(),
+    });
+    const { state: first } = await startRun(runtime, planFromPlaybook(config, 'hook'), {
+      kind: 'api',
+    });
+    const store = new RunStore(runtime.tables);
+    const until = Date.now() + 20_000;
+    for (;;) {
+      await advanceRun(runtime, first.id);
+      const stored = await store.get(first.id);
+      const s = stored?.state;
+      if (
+        s &&
+        ['succeeded', 'failed', 'cancelled'].includes(s.status) &&
+        !['pending', 'sending'].includes(s.finishedMail.status)
+      ) {
+        const table = await runtime.tables.table('runs');
+        const rows: unknown[] = [];
+        for await (const row of table.listEntities()) rows.push(row);
+        const dump = JSON.stringify({ rows, view: runView(s), mail: mail.received });
+        return { state: s, dump };
+      }
+      if (Date.now() > until) throw new Error(`run did not finish: ${JSON.stringify(s?.history)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it('keeps the secret out of the run, its view and its email when the server answers 500 with it', async () => {
+    const { state, dump } = await runPlaybook(
+      `${target.url}/echo`,
+      'Bearer %SECURITY_TEST_HOOK_TOKEN%',
+      token,
+    );
+    expect(state.status).toBe('failed');
+    expect(target.seen.at(-1)?.headers['x-hook-token']).toBe(`Bearer ${token}`);
+    expect(mail.received.length).toBeGreaterThan(0);
+    expect(dump).not.toContain(token);
+  });
+
+  it('keeps the secret out of the run, its view and its email when the value cannot be sent', async () => {
+    const bad = `${token}\nsecond-line`;
+    const { state, dump } = await runPlaybook(
+      `${target.url}/ok`,
+      '%SECURITY_TEST_HOOK_TOKEN%',
+      bad,
+    );
+    expect(state.status).toBe('failed');
+    expect(mail.received.length).toBeGreaterThan(0);
+    expect(dump).not.toContain(token);
+    expect(dump).toContain('X-Hook-Token');
+  });
+
+  it('does not follow a redirect, so the secret header never reaches another server', async () => {
+    const before = elsewhere.seen.length;
+    const { state, dump } = await runPlaybook(
+      `${target.url}/redirect`,
+      '%SECURITY_TEST_HOOK_TOKEN%',
+      token,
+    );
+    expect(elsewhere.seen.length).toBe(before);
+    expect(state.status).toBe('failed');
+    expect(dump).toContain('redirect');
+  });
+
+  it("refuses to put the coordinator's own secrets in a webhook header", async () => {
+    const before = target.seen.length;
+    // Runs read %SETTING% values from the process environment, as on Azure.
+    process.env.OCTOPUS_API_KEY = sim.apiKey;
+    try {
+      const { state, dump } = await runPlaybook(`${target.url}/ok`, '%OCTOPUS_API_KEY%', token);
+      expect(state.status).toBe('failed');
+      expect(target.seen.length).toBe(before);
+      expect(dump).toContain("OCTOPUS_API_KEY, one of the coordinator's own credentials");
+      expect(dump).not.toContain(sim.apiKey);
+    } finally {
+      delete process.env.OCTOPUS_API_KEY;
+    }
   });
 });
