@@ -111,7 +111,12 @@ export class OctopusHttp {
   constructor(settings: HttpSettings) {
     this.#settings = { ...settings, url: settings.url.replace(/\/+$/, '') };
     this.#origin = new URL(this.#settings.url).origin;
-    this.#axios = axios.create({ validateStatus: () => true, maxRedirects: 3 });
+    this.#axios = axios.create({
+      validateStatus: () => true,
+      maxRedirects: 3,
+      // A redirect to another origin (or from https to http) must not take the API key with it.
+      sensitiveHeaders: ['X-Octopus-ApiKey'],
+    });
   }
 
   get serverOrigin(): string {

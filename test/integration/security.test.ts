@@ -12,7 +12,9 @@ import { maxWebhookBodyBytes } from '../../shared/events/read.js';
 import { receiveOctopusEvent } from '../../shared/events/receive.js';
 import { verifyWebhookSecret } from '../../shared/events/verify.js';
 import { HttpError } from '../../shared/http/errors.js';
-import { jsonApi } from '../../shared/http/handler.js';
+import { jsonApi, toErrorResponse } from '../../shared/http/handler.js';
+import { OctopusHttp } from '../../shared/octopus/http.js';
+import { createOctopusClient, OctopusError } from '../../shared/octopus/index.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import {
@@ -569,5 +571,85 @@ describe('playbook webhook actions with %SETTING% secrets', () => {
     } finally {
       delete process.env.OCTOPUS_API_KEY;
     }
+  });
+});
+
+describe('Octopus errors', () => {
+  const apiKey = 'API-ABCDEFGHIJKLMNOPQRSTUVWX12';
+  let octopus: Awaited<ReturnType<typeof startServer>>;
+  let elsewhere: Awaited<ReturnType<typeof startServer>>;
+
+  beforeAll(async () => {
+    elsewhere = await startServer((_url, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"Items":[]}'),
+    );
+    octopus = await startServer((url, res) => {
+      if (url.startsWith('/api/redirect')) {
+        res.writeHead(302, { location: `${elsewhere.url}/api/spaces` }).end();
+        return;
+      }
+      res.writeHead(400, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          ErrorMessage: `The key ${apiKey} may not do this`,
+          Errors: [`key=${apiKey}`],
+        }),
+      );
+    });
+  });
+
+  afterAll(async () => {
+    await octopus.stop();
+    await elsewhere.stop();
+  });
+
+  it('redacts the API key from the message, details, JSON, logs and the HTTP answer', async () => {
+    const logs: string[] = [];
+    const client = createOctopusClient({
+      url: octopus.url,
+      apiKey,
+      space: 'Spaces-1',
+      log: (_level, message) => logs.push(message),
+    });
+    const err = await client.spaces.all().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OctopusError);
+    const warned: string[] = [];
+    const context = new InvocationContext({
+      logHandler: (_level, ...args) => warned.push(args.map(String).join(' ')),
+    });
+    const answer = toErrorResponse(err, context);
+    const everything = [
+      (err as Error).message,
+      JSON.stringify(err),
+      String((err as Error).stack),
+      JSON.stringify(answer),
+      ...logs,
+      ...warned,
+    ].join('\n');
+    expect(everything).toContain('may not do this');
+    expect(everything).not.toContain(apiKey);
+  });
+
+  it('does not send the API key to another origin when Octopus redirects there', async () => {
+    const http = new OctopusHttp({
+      url: octopus.url,
+      apiKey,
+      timeoutMs: 5000,
+      maxRetries: 0,
+      retryBaseMs: 1,
+      retryMaxMs: 1,
+      maxRetryAfterMs: 1,
+      createSettleMs: 1,
+      log: () => undefined,
+      sleep: async () => undefined,
+      random: () => 0,
+    });
+    await http
+      .request({ method: 'GET', endpoint: '/api/redirect', path: '/api/redirect' })
+      .catch(() => undefined);
+    expect(elsewhere.seen.length).toBeGreaterThan(0);
+    for (const r of elsewhere.seen) expect(r.headers['x-octopus-apikey']).toBeUndefined();
   });
 });
