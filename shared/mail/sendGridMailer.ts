@@ -82,11 +82,21 @@ export class SendGridMailer implements Mailer {
         status === undefined
           ? (err as Error).message
           : `HTTP ${status}${details ? ` (${details})` : ''}`;
+      // The service (or a proxy) may quote the key back; it never goes into an error.
       throw new MailError(
-        `SendGrid did not accept the email "${message.subject}": ${why}`,
+        redactKey(
+          `SendGrid did not accept the email "${message.subject}": ${why}`,
+          this.options.apiKey,
+        ),
         status,
         retryable,
       );
     }
   }
+}
+
+/** Text without the SendGrid key, nor anything shaped like one (`SG.` and two base64url parts). */
+function redactKey(text: string, apiKey: string): string {
+  const withoutKey = apiKey.length >= 4 ? text.split(apiKey).join('[redacted]') : text;
+  return withoutKey.replace(/SG\.[\w-]{16,}\.[\w-]{16,}/g, 'SG.[redacted]');
 }

@@ -13,6 +13,8 @@ import { receiveOctopusEvent } from '../../shared/events/receive.js';
 import { verifyWebhookSecret } from '../../shared/events/verify.js';
 import { HttpError } from '../../shared/http/errors.js';
 import { jsonApi, toErrorResponse } from '../../shared/http/handler.js';
+import { MailError } from '../../shared/mail/index.js';
+import { SendGridMailer } from '../../shared/mail/sendGridMailer.js';
 import { OctopusHttp } from '../../shared/octopus/http.js';
 import { createOctopusClient, OctopusError } from '../../shared/octopus/index.js';
 import { silentLog } from '../../shared/runtime/log.js';
@@ -651,5 +653,52 @@ describe('Octopus errors', () => {
       .catch(() => undefined);
     expect(elsewhere.seen.length).toBeGreaterThan(0);
     for (const r of elsewhere.seen) expect(r.headers['x-octopus-apikey']).toBeUndefined();
+  });
+});
+
+describe('SendGrid errors', () => {
+  const key = 'SG.abcdefghijklmnopqrstuv.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef';
+
+  it('never carry the SendGrid key, even when the service echoes it', async () => {
+    const server = await startServer((_url, res) =>
+      res.writeHead(401, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          errors: [{ message: `The API key ${key} is not valid`, field: `key ${key}` }],
+        }),
+      ),
+    );
+    try {
+      const mailer = new SendGridMailer({
+        apiKey: key,
+        from: 'coordinator@example.com',
+        baseUrl: `${server.url}/`,
+      });
+      const err = await mailer.send({ to: ['a@example.com'], subject: 'Hi', text: 'x' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(MailError);
+      expect((err as MailError).status).toBe(401);
+      expect((err as MailError).retryable).toBe(false);
+      expect(`${(err as Error).message} ${JSON.stringify(err)}`).not.toContain(key);
+      expect(server.seen[0]?.headers.authorization).toBe(`Bearer ${key}`);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('never carry the SendGrid key when the service cannot be reached', async () => {
+    const mailer = new SendGridMailer({
+      apiKey: key,
+      from: 'coordinator@example.com',
+      baseUrl: 'http://127.0.0.1:9/',
+    });
+    const err = await mailer.send({ to: ['a@example.com'], subject: 'Hi', text: 'x' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(MailError);
+    expect((err as MailError).retryable).toBe(true);
+    expect(`${(err as Error).message} ${JSON.stringify(err)}`).not.toContain(key);
   });
 });
