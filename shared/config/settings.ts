@@ -171,7 +171,9 @@ function toSettings(s: ParsedSettings): Settings {
       ...(s.AzureWebJobsStorage__clientId ? { clientId: s.AzureWebJobsStorage__clientId } : {}),
     };
   }
-  const secrets = [s.OCTOPUS_API_KEY, s.SENDGRID_API_KEY, s.WEBHOOK_SECRET].filter(
+  // The storage account key inside a connection string is a secret too (identity-based storage has none).
+  const accountKey = /AccountKey=([^;]+)/i.exec(s.AzureWebJobsStorage ?? '')?.[1];
+  const secrets = [s.OCTOPUS_API_KEY, s.SENDGRID_API_KEY, s.WEBHOOK_SECRET, accountKey].filter(
     (v): v is string => typeof v === 'string' && v.length > 0,
   );
   return {

@@ -6,29 +6,41 @@ import { HttpError } from './errors.js';
 /** Default limit for API request bodies. */
 export const maxApiBodyBytes = 64 * 1024;
 
-/** Read the body as text, refusing more than `maxBytes` with 413 (checked before and after reading). */
+/**
+ * Read the body as text, at most `maxBytes`: refused from `Content-Length` before reading, and while
+ * reading when the body comes without one (chunked), so an oversized body is never read to its end.
+ * `advice` is added to the 413 message (what the caller should check).
+ */
 export async function readBodyText(
   request: HttpRequest,
   maxBytes = maxApiBodyBytes,
+  advice = '',
 ): Promise<string> {
+  const tooLarge = (bytes: number, atLeast: boolean) =>
+    new HttpError(
+      413,
+      'payload_too_large',
+      `The request body is ${atLeast ? 'more than ' : ''}${bytes} bytes; the limit is ${maxBytes}.${advice ? ` ${advice}` : ''}`,
+    );
   const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    throw new HttpError(
-      413,
-      'payload_too_large',
-      `The request body is ${declared} bytes; the limit is ${maxBytes}.`,
-    );
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(declared, false);
+  const body = request.body;
+  if (!body) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = (await reader.read()) as { done: boolean; value?: Uint8Array };
+    if (done) break;
+    if (!value) continue;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(maxBytes, true);
+    }
+    chunks.push(value);
   }
-  const text = await request.text();
-  const size = Buffer.byteLength(text, 'utf8');
-  if (size > maxBytes) {
-    throw new HttpError(
-      413,
-      'payload_too_large',
-      `The request body is ${size} bytes; the limit is ${maxBytes}.`,
-    );
-  }
-  return text;
+  return new TextDecoder().decode(Buffer.concat(chunks, size));
 }
 
 /** Describe zod issues as "field: problem" lines that name where the problem is. */

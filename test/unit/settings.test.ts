@@ -62,4 +62,14 @@ describe('app settings', () => {
       'key *** and *** here',
     );
   });
+
+  it('treats the account key of a storage connection string as a secret', () => {
+    const s = loadSettings({
+      AzureWebJobsStorage:
+        'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=c2VjcmV0a2V5PT0=;EndpointSuffix=core.windows.net',
+    });
+    expect(redactSecrets('failed: AccountKey=c2VjcmV0a2V5PT0=;', s.secrets)).toBe(
+      'failed: AccountKey=***;',
+    );
+  });
 });
