@@ -31,6 +31,11 @@ export interface DevHost {
   stop(): Promise<void>;
 }
 
+/** A start failure whose message says what to do; printed without a stack trace. */
+export class DevHostStartError extends Error {
+  override name = 'DevHostStartError';
+}
+
 /** The development webhook secret the dev host uses when none is set (never used in Azure). */
 export const devWebhookSecret = 'dev-webhook-secret';
 
@@ -43,6 +48,29 @@ function localSettings(appRoot: string): Record<string, string> {
   for (const [k, v] of Object.entries(parsed.Values ?? {}))
     if (typeof v === 'string') values[k] = v;
   return values;
+}
+
+/**
+ * The dev host's defaults for settings left unset. An empty value counts as unset, as in the app's
+ * settings: `local.settings.example.json` lists most settings with "" as its value.
+ */
+export function applyDevDefaults(
+  env: NodeJS.ProcessEnv,
+  appRoot: string,
+  log: (line: string) => void,
+): void {
+  const unset = (name: string) => (env[name] ?? '').trim() === '';
+  if (unset('WEBHOOK_SECRET')) env.WEBHOOK_SECRET = devWebhookSecret;
+  if (unset('DAILY_REPORT_SCHEDULE'))
+    env.DAILY_REPORT_SCHEDULE = settingDefaults.DAILY_REPORT_SCHEDULE;
+  if (unset('STATUS_POLL_SCHEDULE'))
+    env.STATUS_POLL_SCHEDULE = settingDefaults.STATUS_POLL_SCHEDULE;
+  if (unset('COORDINATION_CONFIG') && !existsSync(resolve(appRoot, 'coordination.json'))) {
+    env.COORDINATION_CONFIG = resolve(appRoot, 'coordination.example.json');
+    log('No coordination.json: using coordination.example.json (the sample scenario).');
+  }
+  if (unset('SENDGRID_API_KEY') && unset('MAIL_OUTBOX_DIR'))
+    env.MAIL_OUTBOX_DIR = resolve(appRoot, 'outbox');
 }
 
 async function portFree(port: number, host: string): Promise<boolean> {
@@ -107,6 +135,10 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       if (sim) {
         const wanted = Number(env.SIMULATOR_PORT ?? 8065);
         const port = (await portFree(wanted, host)) ? wanted : 0;
+        if (port !== wanted)
+          log(
+            `Port ${wanted} is busy; the simulator uses a free port instead (SIMULATOR_PORT sets it).`,
+          );
         simulator = await sim.startOctopusSimulator({
           port,
           live: options.live ?? false,
@@ -122,14 +154,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       }
     }
 
-    env.WEBHOOK_SECRET ??= devWebhookSecret;
-    env.DAILY_REPORT_SCHEDULE ??= settingDefaults.DAILY_REPORT_SCHEDULE;
-    env.STATUS_POLL_SCHEDULE ??= settingDefaults.STATUS_POLL_SCHEDULE;
-    if (!env.COORDINATION_CONFIG && !existsSync(resolve(options.appRoot, 'coordination.json'))) {
-      env.COORDINATION_CONFIG = resolve(options.appRoot, 'coordination.example.json');
-      log('No coordination.json: using coordination.example.json (the sample scenario).');
-    }
-    if (!env.SENDGRID_API_KEY) env.MAIL_OUTBOX_DIR ??= resolve(options.appRoot, 'outbox');
+    applyDevDefaults(env, options.appRoot, log);
 
     // Validate settings and the coordination config now, so a bad one stops the start with every problem.
     const runtime = await createRuntime();
@@ -146,7 +171,14 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       ...(env.FUNCTIONS_KEY ? { functionKey: env.FUNCTIONS_KEY } : {}),
     });
     await functionHost.load();
-    await functionHost.start();
+    try {
+      await functionHost.start();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      throw new DevHostStartError(
+        `Port ${wantedPort} is busy, so the function app cannot listen on it: another program (or an earlier \`npm start\`) uses it. Stop that program, or set PORT to a free port (PORT=7072 npm start).`,
+      );
+    }
     stops.push(() => functionHost.stop());
 
     if (simulator) {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoordinationConfigError } from '../shared/config/loadCoordinationConfig.js';
 import { SettingsError } from '../shared/config/settings.js';
-import { startDevHost } from './devHost.js';
+import { DevHostStartError, startDevHost } from './devHost.js';
 
 const appRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const args = new Set(process.argv.slice(2));
@@ -59,7 +59,11 @@ try {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 } catch (err) {
-  if (err instanceof CoordinationConfigError || err instanceof SettingsError) {
+  if (
+    err instanceof CoordinationConfigError ||
+    err instanceof SettingsError ||
+    err instanceof DevHostStartError
+  ) {
     console.error(err.message);
   } else {
     console.error(`The dev host could not start: ${(err as Error).stack ?? String(err)}`);
