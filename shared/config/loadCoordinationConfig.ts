@@ -1,6 +1,6 @@
 // Load the coordination config: read JSON with comments, validate all of it, report every problem.
 import { readFile } from 'node:fs/promises';
-import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { parse as parseJsonc, ParseErrorCode, type ParseError } from 'jsonc-parser';
 import { coordinationConfigSchema, type CoordinationConfig } from './coordination/schema.js';
 
 export class CoordinationConfigError extends Error {
@@ -57,12 +57,48 @@ export function parseCoordinationConfigText(
     disallowComments: false,
   });
   if (errors.length > 0) {
-    throw new CoordinationConfigError(
-      source,
-      errors.map((e) => `${lineAndColumn(text, e.offset)}: ${printParseErrorCode(e.error)}`),
+    const problems = errors.map(
+      (e) => `${lineAndColumn(text, e.offset)}: ${syntaxErrorText(e.error)}`,
     );
+    throw new CoordinationConfigError(source, [...new Set(problems)]);
   }
   return parseCoordinationConfig(value, source);
+}
+
+/** A JSON syntax error in words (the parser reports some twice; callers drop repeats). */
+function syntaxErrorText(code: ParseErrorCode): string {
+  switch (code) {
+    case ParseErrorCode.InvalidSymbol:
+    case ParseErrorCode.InvalidCharacter:
+      return 'unexpected character (names and text need double quotes)';
+    case ParseErrorCode.InvalidNumberFormat:
+    case ParseErrorCode.UnexpectedEndOfNumber:
+      return 'not a valid number';
+    case ParseErrorCode.PropertyNameExpected:
+      return 'a property name in double quotes is expected';
+    case ParseErrorCode.ValueExpected:
+      return 'a value is expected';
+    case ParseErrorCode.ColonExpected:
+      return '":" is expected after the property name';
+    case ParseErrorCode.CommaExpected:
+      return '"," is expected between two entries';
+    case ParseErrorCode.CloseBraceExpected:
+      return '"}" is expected: an object is not closed';
+    case ParseErrorCode.CloseBracketExpected:
+      return '"]" is expected: a list is not closed';
+    case ParseErrorCode.EndOfFileExpected:
+      return 'more text after the end of the config';
+    case ParseErrorCode.InvalidCommentToken:
+    case ParseErrorCode.UnexpectedEndOfComment:
+      return 'a comment is not closed or not valid (use // or /* */)';
+    case ParseErrorCode.UnexpectedEndOfString:
+      return 'a string is not closed (missing ")';
+    case ParseErrorCode.InvalidUnicode:
+    case ParseErrorCode.InvalidEscapeCharacter:
+      return 'an invalid escape (\\) in a string';
+    default:
+      return 'a JSON syntax error';
+  }
 }
 
 /** An empty config: no sets, no jobs. Used when no config file exists at the default path. */

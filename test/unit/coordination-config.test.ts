@@ -92,6 +92,18 @@ describe('coordination config', () => {
     );
   });
 
+  it('says in words what is wrong with the syntax, once per place', () => {
+    try {
+      parseCoordinationConfigText('{ "space": "Default", "projectSets": { ', 'bad.json');
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(CoordinationConfigError);
+      expect((err as CoordinationConfigError).problems).toEqual([
+        'line 1, column 40: "}" is expected: an object is not closed',
+      ]);
+    }
+  });
+
   it('keeps the committed JSON Schema in step with the zod schema (run `npm run schema` if this fails)', () => {
     expect(readFileSync(jsonSchemaFileName, 'utf8')).toBe(coordinationJsonSchema());
   });
