@@ -19,7 +19,12 @@ set -euo pipefail
 die() { echo "coordinator-lock: $*" >&2; exit 1; }
 say() { echo "coordinator-lock: $*" >&2; }
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
+# usage [0]: the header above as help; asked for (0) on stdout, after a mistake on stderr with exit 1.
+usage() {
+  if [[ ${1:-1} == 0 ]]; then sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 1
+}
 
 json_escape() {
   local s=$1 out='' c i code
@@ -85,6 +90,7 @@ call() {
 }
 
 [[ $# -ge 1 ]] || usage
+case $1 in -h | --help | help) usage 0 ;; esac
 command=$1
 shift
 [[ -n ${COORDINATOR_URL:-} ]] || die "COORDINATOR_URL is not set: set it to the coordinator's address, e.g. https://my-coordinator.azurewebsites.net"
@@ -101,7 +107,7 @@ while [[ $# -gt 0 ]]; do
     --task) task=${2-}; shift 2 ;;
     --priority) priority=${2:?--priority needs 0-9}; shift 2 ;;
     --request-id) request_id=${2:?--request-id needs a value}; shift 2 ;;
-    -h | --help) usage ;;
+    -h | --help) usage 0 ;;
     --*) die "unknown option $1 (see --help)" ;;
     *) positional+=("$1"); shift ;;
   esac

@@ -1,6 +1,6 @@
 // The webhook from edge to answer: verify, read, parse, store once, answer; processing comes after.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { Log } from '../runtime/log.js';
+import { consoleLog, type Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { parseSubscriptionPayload } from './parse.js';
 import { processSoon } from './process.js';
@@ -63,7 +63,9 @@ export async function receiveOctopusEvent(
     return answer(202, { eventId: event.Id, outcome: 'held' });
   }
   if (outcome.kind === 'duplicate') return answer(200, { eventId: event.Id, outcome: 'duplicate' });
-  processSoon(runtime, outcome.stored, log);
+  // The work after the answer outlives this invocation, so it logs to the process (the host keeps
+  // console output), not to this invocation's context, which is closed by then.
+  processSoon(runtime, outcome.stored, consoleLog);
   return answer(202, { eventId: event.Id, outcome: 'stored' });
 }
 

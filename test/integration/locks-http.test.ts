@@ -204,3 +204,18 @@ describe('the Bash step templates against the dev host', () => {
     expect(b2.outputs.CoordinatorFence).toBe('2');
   });
 });
+
+describe('the shell client without a coordinator', () => {
+  it('prints its help on --help (exit 0), even with COORDINATOR_URL unset', async () => {
+    const help = await new Promise<{ code: number; stdout: string }>((done) => {
+      const env = { ...process.env };
+      delete env.COORDINATOR_URL;
+      execFile('bash', [script, '--help'], { env }, (err, stdout) =>
+        done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout }),
+      );
+    });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^coordinator-lock\.sh: take, renew and free/);
+    expect(help.stdout).not.toMatch(/set -euo pipefail/);
+  });
+});
