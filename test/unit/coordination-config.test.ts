@@ -122,4 +122,34 @@ describe('coordination config: one pass', () => {
       ]),
     );
   });
+
+  it('refuses a playbook or promoted set in another space than the coordinator acts in', () => {
+    const problems = problemsOf({
+      space: 'Default',
+      projectSets: {
+        s: { space: 'Other', projects: ['A'] },
+        t: { space: 'Default', projects: ['B'] },
+      },
+      promotions: [
+        { name: 'p', set: 's', from: 'Test', to: 'Prod', cron: '0 0 18 * * *' },
+        { name: 'q', set: 't', from: 'Test', to: 'Prod', cron: '0 0 18 * * *' },
+      ],
+      playbooks: {
+        pb: {
+          space: 'Other',
+          stages: [
+            { name: 'x', actions: [{ type: 'notify', to: ['a@example.com'], subject: 's' }] },
+          ],
+        },
+      },
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^\$\.playbooks\.pb\.space: a playbook in space "Other" is not supported/,
+      ),
+      expect.stringMatching(
+        /^\$\.promotions\[0\]\.set: promoting set "s" in space "Other" is not supported/,
+      ),
+    ]);
+  });
 });

@@ -143,6 +143,22 @@ function checkReferences(config: CoordinationConfig, ctx: z.RefinementCtx): void
       }),
     );
   }
+  // Runs, promotions and ensure-deployed act in one space (top-level `space`, else OCTOPUS_SPACE);
+  // watches, status and the report read any. Refuse a space that would silently be ignored.
+  const oneSpace = (space: string | undefined, path: Path, what: string) => {
+    if (space !== undefined && space !== config.space) {
+      problem(
+        path,
+        `${what} in space "${space}" is not supported: runs and promotions act in the coordinator's one space (${config.space ? `"${config.space}"` : 'set the top-level "space"'}); remove this "space" or run a second coordinator for that space`,
+      );
+    }
+  };
+  for (const [name, pb] of Object.entries(config.playbooks))
+    oneSpace(pb.space, ['playbooks', name, 'space'], 'a playbook');
+  config.promotions.forEach((p, i) => {
+    const set = sets[p.set];
+    if (set) oneSpace(set.space, ['promotions', i, 'set'], `promoting set "${p.set}"`);
+  });
   config.rules.forEach((r, i) => {
     if (!(r.start in config.playbooks))
       problem(
