@@ -22,6 +22,7 @@ import { duplicateActionIds } from './plan.js';
 import { RunStore } from './store.js';
 import {
   isTerminalRunStatus,
+  runHasWork,
   type Command,
   type Observation,
   type RunPlan,
@@ -90,7 +91,7 @@ export async function advanceRun(
   // A finished or unknown run takes no lock (and leaves no lock row behind).
   const before = await store.get(runId);
   if (!before) return { state: undefined, advanced: false };
-  if (!hasWork(before.state)) return { state: before.state, advanced: false };
+  if (!runHasWork(before.state)) return { state: before.state, advanced: false };
 
   const ttlSeconds = Math.max(minLeaseSeconds, options.leaseSeconds ?? defaultLeaseSeconds);
   const locked = await withJobLock(runtime, runLockJob(runId), { ttlSeconds }, (lease) =>
@@ -113,7 +114,7 @@ async function advanceUnderLock(
   let loaded = await store.get(runId);
   if (!loaded) return { state: undefined, advanced: false };
   let { state, etag } = loaded;
-  if (!hasWork(state)) return { state, advanced: false };
+  if (!runHasWork(state)) return { state, advanced: false };
   if (writtenByNewer(state, lease)) return { state, advanced: false, heldBy: state.lease?.owner };
 
   let observations: Observation[] = options.observations ? [...options.observations] : [];
@@ -179,14 +180,6 @@ async function advanceUnderLock(
   const parked: RunState = { ...state, lease: undefined };
   const parkedEtag = await store.replace(parked, etag);
   return { state: parkedEtag ? parked : state, advanced: true };
-}
-
-function hasWork(state: RunState): boolean {
-  return (
-    !isTerminalRunStatus(state.status) ||
-    state.finishedMail.status === 'pending' ||
-    state.finishedMail.status === 'sending'
-  );
 }
 
 /** A new run id: sortable by creation time, unique. */

@@ -1,9 +1,16 @@
 // A dry run: the plan with the exact releases each deploy would use and why, read from Octopus, deploying nothing.
 import type { OctopusClient } from '../octopus/index.js';
-import { deployDecision } from './decide.js';
+import { deployDecision } from './deployDecision.js';
 import { capturePrevious, resolveDeploy } from './executor.js';
 import { cellsToCapture } from './plan.js';
-import type { CapturedCell, PlanAction, PlanFailureAction, RunPlan } from './types.js';
+import type {
+  CapturedCell,
+  PlanAction,
+  PlanDeploy,
+  PlanFailureAction,
+  PlanRunbook,
+  RunPlan,
+} from './types.js';
 
 export interface DryRunAction {
   id: string;
@@ -31,6 +38,17 @@ export interface DryRunPlan {
   onFailure: DryRunAction[];
   previous: { project: string; environment: string; tenant: string | null; version?: string }[];
   note: string;
+}
+
+/** What a dry-run line says about an action that has a project, environment and tenant. */
+function targetOf(a: PlanDeploy | PlanRunbook): Omit<DryRunAction, 'outcome' | 'why'> {
+  return {
+    id: a.id,
+    type: a.type,
+    project: a.project,
+    environment: a.environment,
+    tenant: a.tenant,
+  };
 }
 
 function describeOther(a: PlanAction | PlanFailureAction): DryRunAction {
@@ -64,11 +82,7 @@ function describeOther(a: PlanAction | PlanFailureAction): DryRunAction {
       return { id: a.id, type: a.type, outcome: 'check', why: `checked when its stage starts` };
     case 'runbook':
       return {
-        id: a.id,
-        type: a.type,
-        project: a.project,
-        environment: a.environment,
-        tenant: a.tenant,
+        ...targetOf(a),
         outcome: 'run',
         why: `would run runbook ${a.runbook}`,
       };
@@ -81,11 +95,7 @@ function describeOther(a: PlanAction | PlanFailureAction): DryRunAction {
       };
     case 'deploy':
       return {
-        id: a.id,
-        type: a.type,
-        project: a.project,
-        environment: a.environment,
-        tenant: a.tenant,
+        ...targetOf(a),
         outcome: 'deploy',
         why: 'on failure',
       };
@@ -94,13 +104,7 @@ function describeOther(a: PlanAction | PlanFailureAction): DryRunAction {
 
 async function dryDeploy(octopus: OctopusClient, a: PlanAction): Promise<DryRunAction> {
   if (a.type !== 'deploy') return describeOther(a);
-  const base = {
-    id: a.id,
-    type: a.type,
-    project: a.project,
-    environment: a.environment,
-    tenant: a.tenant,
-  };
+  const base = targetOf(a);
   try {
     const r = await resolveDeploy(octopus, a);
     const d = deployDecision(a, r);

@@ -16,10 +16,12 @@ import {
 import type { Log } from '../runtime/log.js';
 import { runFinishedMail } from './mail.js';
 import {
+  irreversibleCommands,
   isChosenRelease,
   type Command,
   type DeployResolution,
   type Observation,
+  type PlanCell,
   type PlanDeploy,
   type PlanRunbook,
   type PlanWebhook,
@@ -91,6 +93,19 @@ export async function observeTasks(
   }));
 }
 
+/** The Octopus ids of a project/environment/tenant named in a plan (names are cached by the client). */
+async function resolveTarget(
+  octopus: OctopusClient,
+  target: PlanCell,
+): Promise<{ projectId: string; environmentId: string; tenantId: string | null }> {
+  const [projectId, environmentId, tenantId] = await Promise.all([
+    octopus.resolve.projectId(target.project),
+    octopus.resolve.environmentId(target.environment),
+    target.tenant ? octopus.resolve.tenantId(target.tenant) : Promise.resolve(null),
+  ]);
+  return { projectId, environmentId, tenantId };
+}
+
 async function chooseRelease(
   octopus: OctopusClient,
   spec: PlanDeploy,
@@ -156,11 +171,7 @@ export async function resolveDeploy(
   octopus: OctopusClient,
   spec: PlanDeploy,
 ): Promise<DeployResolution> {
-  const [projectId, environmentId, tenantId] = await Promise.all([
-    octopus.resolve.projectId(spec.project),
-    octopus.resolve.environmentId(spec.environment),
-    spec.tenant ? octopus.resolve.tenantId(spec.tenant) : Promise.resolve(null),
-  ]);
+  const { projectId, environmentId, tenantId } = await resolveTarget(octopus, spec);
   const { release, why } = await chooseRelease(octopus, spec, projectId, tenantId);
   const dashboard = await octopus.dashboard.dynamic({
     projects: [projectId],
@@ -197,12 +208,7 @@ export async function capturePrevious(
 ): Promise<Observation> {
   if (cells.length === 0) return { kind: 'previousCaptured', cells: [] };
   const resolved = await Promise.all(
-    cells.map(async (c) => ({
-      cell: c,
-      projectId: await octopus.resolve.projectId(c.project),
-      environmentId: await octopus.resolve.environmentId(c.environment),
-      tenantId: c.tenant ? await octopus.resolve.tenantId(c.tenant) : null,
-    })),
+    cells.map(async (c) => ({ cell: c, ...(await resolveTarget(octopus, c)) })),
   );
   const dashboard = await octopus.dashboard.dynamic({
     projects: [...new Set(resolved.map((r) => r.projectId))],
@@ -243,11 +249,7 @@ async function runRunbook(
   recover: boolean,
   actionId: string,
 ): Promise<Observation> {
-  const [projectId, environmentId, tenantId] = await Promise.all([
-    octopus.resolve.projectId(spec.project),
-    octopus.resolve.environmentId(spec.environment),
-    spec.tenant ? octopus.resolve.tenantId(spec.tenant) : Promise.resolve(null),
-  ]);
+  const { projectId, environmentId, tenantId } = await resolveTarget(octopus, spec);
   const runbooks = await collect(
     octopus.runbooks.listForProject(projectId, { partialName: spec.runbook }),
   );
@@ -480,14 +482,6 @@ async function perform(
   }
 }
 
-const irreversible = new Set<Command['kind']>([
-  'createDeployment',
-  'runRunbook',
-  'sendMail',
-  'callWebhook',
-  'sendFinishedMail',
-]);
-
 /**
  * Perform commands in parallel. Failures become `commandFailed` observations; an irreversible command
  * is skipped (no observation: its intent stays and is reconciled later) when `mayAct()` says the run's lock may be gone.
@@ -499,7 +493,7 @@ export async function executeCommands(
 ): Promise<Observation[]> {
   const results = await Promise.all(
     commands.map(async (command): Promise<Observation[]> => {
-      if (irreversible.has(command.kind) && !(await ports.mayAct())) {
+      if (irreversibleCommands.has(command.kind) && !(await ports.mayAct())) {
         ports.log.warn(
           `Run ${run.id}: not performing ${command.kind}: this instance's lock on the run is lost or could not be confirmed; the next advance reconciles it.`,
         );
@@ -507,7 +501,7 @@ export async function executeCommands(
       }
       try {
         const observations = await perform(run, command, ports);
-        if (irreversible.has(command.kind) && ports.afterIrreversible) {
+        if (irreversibleCommands.has(command.kind) && ports.afterIrreversible) {
           for (const o of observations) await ports.afterIrreversible(command, o);
         }
         return observations;

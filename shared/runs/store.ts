@@ -4,7 +4,7 @@ import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/condit
 import { EntityTooLargeError, maxStringPropertyChars } from '../storage/limits.js';
 import type { TableStore } from '../storage/tableStore.js';
 import { watchedTaskIds } from './decide.js';
-import { isTerminalRunStatus, type RunState, type RunStatus } from './types.js';
+import { runHasWork, type RunState, type RunStatus } from './types.js';
 
 export const runsTable = 'runs';
 const partition = 'run';
@@ -40,14 +40,6 @@ export interface RunSummary {
 
 export type StoredRun = { state: RunState; etag: string };
 
-function hasWork(state: RunState): boolean {
-  return (
-    !isTerminalRunStatus(state.status) ||
-    state.finishedMail.status === 'pending' ||
-    state.finishedMail.status === 'sending'
-  );
-}
-
 function toRow(state: RunState): RunRow & { partitionKey: string; rowKey: string } {
   const json = JSON.stringify(state);
   const parts = Math.max(1, Math.ceil(json.length / maxStringPropertyChars));
@@ -66,7 +58,7 @@ function toRow(state: RunState): RunRow & { partitionKey: string; rowKey: string
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
     watchedTasks: watchedTaskIds(state).join(','),
-    active: hasWork(state),
+    active: runHasWork(state),
     stateParts: parts,
   };
   if (state.finishedAt) row.finishedAt = state.finishedAt;

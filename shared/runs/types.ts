@@ -389,6 +389,15 @@ export type Observation =
   | { kind: 'cancelRequested'; by?: string; reason?: string }
   | { kind: 'commandFailed'; command: Command; message: string; retryable: boolean };
 
+/** Whether a run still has work: it has not finished, or its "run finished" email is still to go. */
+export function runHasWork(state: RunState): boolean {
+  return (
+    !isTerminalRunStatus(state.status) ||
+    state.finishedMail.status === 'pending' ||
+    state.finishedMail.status === 'sending'
+  );
+}
+
 export interface Decision {
   state: RunState;
   commands: Command[];

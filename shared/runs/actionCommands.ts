@@ -1,0 +1,87 @@
+// The commands an action hands to the executor (each built in one place, whether first issued or re-issued), and the texts they carry.
+import { runMarker } from './runMarker.js';
+import { describe } from './stepContext.js';
+import type { ActionState, Command, DeployResolution, PlanRunbook, RunState } from './types.js';
+
+/** The read that answers a resolving deploy or check, or a wait on a condition (safe to repeat). */
+export function readCommand(s: RunState, a: ActionState): Command | undefined {
+  const spec = a.spec;
+  if (spec.type === 'deploy') return { kind: 'resolveDeploy', actionId: a.id, spec };
+  if ((spec.type === 'check' || spec.type === 'wait') && spec.condition !== undefined) {
+    return {
+      kind: 'evaluateCondition',
+      actionId: a.id,
+      condition: spec.condition,
+      environment: s.plan.environment,
+      tenant: s.plan.tenant,
+    };
+  }
+  return undefined;
+}
+
+export function createDeploymentCommand(
+  s: RunState,
+  a: ActionState,
+  attempt: number,
+  recover: boolean,
+  resolution: DeployResolution,
+): Command {
+  const marker = runMarker(s.id, a.id, attempt);
+  return { kind: 'createDeployment', actionId: a.id, attempt, marker, recover, resolution };
+}
+
+export function runRunbookCommand(
+  s: RunState,
+  a: ActionState,
+  spec: PlanRunbook,
+  attempt: number,
+  recover: boolean,
+): Command {
+  const marker = runMarker(s.id, a.id, attempt);
+  return { kind: 'runRunbook', actionId: a.id, attempt, marker, recover, spec };
+}
+
+export function notifyCommand(
+  s: RunState,
+  actionId: string,
+  to: string[],
+  subject: string,
+  body: string | undefined,
+): Command {
+  const text = body ? `${renderText(body, s)}\n\n${runStory(s)}` : runStory(s);
+  return { kind: 'sendMail', actionId, to, subject: renderText(subject, s), text };
+}
+
+function renderText(template: string, s: RunState): string {
+  return template
+    .replaceAll('{{runId}}', s.id)
+    .replaceAll('{{name}}', s.plan.name)
+    .replaceAll('{{playbook}}', s.plan.name)
+    .replaceAll('{{status}}', s.status)
+    .replaceAll('{{environment}}', s.plan.environment ?? '');
+}
+
+/** A webhook body with the run's placeholders filled in, at any depth. */
+export function renderBody(body: unknown, s: RunState): unknown {
+  if (typeof body === 'string') return renderText(body, s);
+  if (Array.isArray(body)) return body.map((b) => renderBody(b, s));
+  if (body && typeof body === 'object') {
+    return Object.fromEntries(Object.entries(body).map(([k, v]) => [k, renderBody(v, s)]));
+  }
+  return body;
+}
+
+/** A short story of the run so far, for notify emails (the finished email has its own, longer one). */
+export function runStory(s: RunState): string {
+  const lines = [`Run ${s.id} of ${s.plan.kind} "${s.plan.name}": ${s.status}.`];
+  for (const stage of s.stages) {
+    lines.push(`Stage "${stage.name}": ${stage.status}`);
+    for (const a of stage.actions) {
+      const release = a.resolution ? ` ${a.resolution.release.version}` : '';
+      lines.push(
+        `  - ${describe(a)}${release}: ${a.status}${a.error ? ` (${a.error})` : a.note ? ` (${a.note})` : ''}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,61 @@
+// Whether and how a deploy action deploys, given what Octopus says about its target. Pure; the run and the dry run both use it.
+import { compareVersions } from '../conditions/versions.js';
+import {
+  isChosenRelease,
+  type DeployDecision,
+  type DeployResolution,
+  type PlanDeploy,
+} from './types.js';
+
+export function deployDecision(spec: PlanDeploy, r: DeployResolution): DeployDecision {
+  const target = r.release;
+  const current = r.current;
+  if (
+    current &&
+    (current.state === 'Queued' || current.state === 'Executing') &&
+    current.releaseId === target.releaseId
+  ) {
+    return {
+      kind: 'join',
+      deploymentId: current.deploymentId,
+      taskId: current.taskId,
+      why: `a deployment of ${target.version} is already ${current.state.toLowerCase()} there (${current.deploymentId}); following it instead of starting another`,
+    };
+  }
+  if (
+    spec.when === 'ifNotCurrent' &&
+    current?.releaseId === target.releaseId &&
+    current.state === 'Success'
+  ) {
+    return { kind: 'skip', why: `${target.version} is already current and successful there` };
+  }
+  const baseline = r.lastSuccessful;
+  if (
+    spec.when === 'ifNewer' &&
+    baseline &&
+    compareVersions(target.version, baseline.version) <= 0
+  ) {
+    return {
+      kind: 'skip',
+      why: `${target.version} is not newer than ${baseline.version}, the current successful release there`,
+    };
+  }
+  if (
+    baseline &&
+    compareVersions(target.version, baseline.version) < 0 &&
+    !spec.allowDowngrade &&
+    !spec.rollback
+  ) {
+    return {
+      kind: 'refuse',
+      why: `deploying ${target.version} would move ${spec.project} in ${spec.environment} back from ${baseline.version}; set "allowDowngrade": true on the action if that is intended`,
+    };
+  }
+  const from = current
+    ? `${current.version} (${current.state}) is current there`
+    : 'nothing is deployed there yet';
+  return { kind: 'deploy', why: `${from}; deploying ${target.version}` };
+}
+
+/** Whether a deploy plan release is fixed in advance (for dry-run wording). */
+export const isFixedRelease = (spec: PlanDeploy): boolean => isChosenRelease(spec.release);

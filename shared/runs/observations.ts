@@ -1,0 +1,177 @@
+// Applying what the executor, a poll or a webhook saw to the run: resolved deploys, started and finished tasks, conditions, sent mail.
+import { createDeploymentCommand } from './actionCommands.js';
+import { applyFailure } from './commandFailures.js';
+import { deployDecision } from './deployDecision.js';
+import { cellKey } from './plan.js';
+import {
+  addMs,
+  allActions,
+  issue,
+  mayStartWork,
+  note,
+  recordIntent,
+  requestTaskCancel,
+  setStatus,
+  type Ctx,
+} from './stepContext.js';
+import { applyCancel } from './stopping.js';
+import type { ActionState, Observation } from './types.js';
+
+/** How often a wait re-checks its condition. */
+export const conditionRecheckMs = 30_000;
+
+function isFinishedTaskStateName(state: string): boolean {
+  return state !== 'Queued' && state !== 'Executing' && state !== 'Cancelling';
+}
+
+/** A deploy's target was read: decide whether to deploy, join, skip or refuse, and act on it. */
+function applyDeployResolved(
+  ctx: Ctx,
+  a: ActionState,
+  o: Extract<Observation, { kind: 'deployResolved' }>,
+): void {
+  const { s } = ctx;
+  if (a.status !== 'resolving' || a.spec.type !== 'deploy') return;
+  a.awaiting = false;
+  a.resolution = o.resolution;
+  const decision = deployDecision(a.spec, o.resolution);
+  a.decision = decision;
+  if (!mayStartWork(s)) {
+    setStatus(ctx, a, 'cancelled', `not started: the run is ${s.status}`);
+    return;
+  }
+  switch (decision.kind) {
+    case 'skip':
+      setStatus(ctx, a, 'skipped', decision.why);
+      return;
+    case 'refuse':
+      setStatus(ctx, a, 'failed', `refused: ${decision.why}`);
+      return;
+    case 'join':
+      a.status = 'running';
+      a.joined = true;
+      a.deploymentId = decision.deploymentId;
+      a.taskId = decision.taskId;
+      note(ctx, `${a.id}: ${decision.why}.`);
+      return;
+    case 'deploy': {
+      a.status = 'starting';
+      const intent = recordIntent(ctx, a, 'createDeployment');
+      note(ctx, `${a.id}: ${decision.why} (${o.resolution.why}).`);
+      issue(ctx, a, createDeploymentCommand(s, a, intent.attempt, false, o.resolution));
+      return;
+    }
+  }
+}
+
+function applyTask(ctx: Ctx, o: Extract<Observation, { kind: 'task' }>): void {
+  const { s } = ctx;
+  if (s.pendingCancels.includes(o.taskId) && isFinishedTaskStateName(o.state)) {
+    s.pendingCancels = s.pendingCancels.filter((t) => t !== o.taskId);
+  }
+  for (const a of allActions(s)) {
+    if (a.taskId !== o.taskId) continue;
+    if (o.link) a.taskLink = o.link;
+    if (a.status !== 'running') {
+      a.taskState = o.state;
+      continue;
+    }
+    if (a.taskState !== o.state) a.taskState = o.state;
+    if (o.state === 'Success') setStatus(ctx, a, 'succeeded');
+    else if (o.state === 'Canceled')
+      setStatus(
+        ctx,
+        a,
+        a.cancelRequested ? 'cancelled' : 'failed',
+        a.cancelRequested ? 'cancelled by the run' : 'the task was cancelled in Octopus',
+      );
+    else if (o.state === 'Failed' || o.state === 'TimedOut')
+      setStatus(
+        ctx,
+        a,
+        'failed',
+        o.errorMessage ? o.errorMessage : `the Octopus task ended ${o.state}`,
+      );
+    else
+      a.note = o.hasPendingInterruptions
+        ? 'waiting for someone to answer a manual intervention or guided failure in Octopus'
+        : undefined;
+  }
+}
+
+export function applyObservation(ctx: Ctx, o: Observation): void {
+  const { s, now } = ctx;
+  const byId = (id: string) => allActions(s).find((a) => a.id === id);
+  switch (o.kind) {
+    case 'previousCaptured': {
+      const found = new Map(o.cells.map((c) => [cellKey(c), c]));
+      s.previous.cells = s.previous.cells.map((c) => found.get(cellKey(c)) ?? c);
+      s.previous.captured = true;
+      s.previous.awaiting = false;
+      const told = s.previous.cells.map(
+        (c) =>
+          `${c.project} in ${c.environment}${c.tenant ? ` for ${c.tenant}` : ''}: ${c.lastSuccessful?.version ?? 'nothing'}`,
+      );
+      note(ctx, `Releases before the run: ${told.join('; ') || 'none to capture'}.`);
+      return;
+    }
+    case 'deployResolved': {
+      const a = byId(o.actionId);
+      if (a) applyDeployResolved(ctx, a, o);
+      return;
+    }
+    case 'deploymentStarted':
+    case 'runbookStarted': {
+      const a = byId(o.actionId);
+      if (!a || a.status !== 'starting') return;
+      a.status = 'running';
+      a.awaiting = false;
+      a.intent = undefined;
+      a.taskId = o.taskId;
+      if (o.kind === 'deploymentStarted') a.deploymentId = o.deploymentId;
+      else a.runbookRunId = o.runbookRunId;
+      note(
+        ctx,
+        `${a.id}: ${o.recovered ? 'found the one created before a restart' : 'started'} (${o.kind === 'deploymentStarted' ? o.deploymentId : o.runbookRunId}, task ${o.taskId}).`,
+      );
+      if (s.status === 'cancelling' || s.timedOut)
+        requestTaskCancel(ctx, a, s.timedOut ? 'the run timed out' : 'the run was cancelled');
+      return;
+    }
+    case 'task':
+      applyTask(ctx, o);
+      return;
+    case 'taskCancelRequested':
+      s.pendingCancels = s.pendingCancels.filter((t) => t !== o.taskId);
+      return;
+    case 'conditionEvaluated': {
+      const a = byId(o.actionId);
+      if (!a || (a.status !== 'resolving' && a.status !== 'waiting')) return;
+      a.awaiting = false;
+      const why = o.reasons.join('; ');
+      if (o.ok) setStatus(ctx, a, 'succeeded', why || 'the condition holds');
+      else if (a.spec.type === 'check') setStatus(ctx, a, 'failed', `condition not met: ${why}`);
+      else {
+        a.note = `waiting: ${why}`;
+        a.nextCheckAt = addMs(now, conditionRecheckMs);
+      }
+      return;
+    }
+    case 'mailSent':
+    case 'webhookCalled': {
+      const a = byId(o.actionId);
+      if (!a || a.status !== 'starting') return;
+      setStatus(ctx, a, 'succeeded', o.kind === 'webhookCalled' ? `answered ${o.status}` : 'sent');
+      return;
+    }
+    case 'finishedMailSent':
+      s.finishedMail = { status: 'sent' };
+      return;
+    case 'cancelRequested':
+      applyCancel(ctx, o.by, o.reason);
+      return;
+    case 'commandFailed':
+      applyFailure(ctx, o.command, o.message, o.retryable);
+      return;
+  }
+}
