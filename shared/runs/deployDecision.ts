@@ -1,9 +1,10 @@
-// Whether and how a deploy action deploys, given what Octopus says about its target. Pure; the run and the dry run both use it.
+// Whether and how a deploy action deploys, given what Octopus says about its target (its lifecycle included). Pure; the run and the dry run both use it.
 import { compareVersions } from '../conditions/versions.js';
 import {
   isChosenRelease,
   type DeployDecision,
   type DeployResolution,
+  type LifecycleVerdict,
   type PlanDeploy,
 } from './types.js';
 
@@ -51,10 +52,24 @@ export function deployDecision(spec: PlanDeploy, r: DeployResolution): DeployDec
       why: `deploying ${target.version} would move ${spec.project} in ${spec.environment} back from ${baseline.version}; set "allowDowngrade": true on the action if that is intended`,
     };
   }
+  if (r.lifecycle && !r.lifecycle.allowed) {
+    return { kind: 'refuse', why: lifecycleRefusal(spec, r, r.lifecycle) };
+  }
   const from = current
     ? `${current.version} (${current.state}) is current there`
     : 'nothing is deployed there yet';
   return { kind: 'deploy', why: `${from}; deploying ${target.version}` };
+}
+
+/** Why Octopus would refuse the deployment, and what to do about it. */
+function lifecycleRefusal(
+  spec: PlanDeploy,
+  r: DeployResolution,
+  verdict: LifecycleVerdict,
+): string {
+  const where = `${spec.environment}${spec.tenant ? ` for ${spec.tenant}` : ''}`;
+  const allowed = verdict.allowedEnvironments.join(', ') || 'none';
+  return `Octopus's lifecycle does not allow release ${r.release.version} of ${spec.project} into ${where} yet (allowed: ${allowed}); deploy it to the earlier environments of its lifecycle first, or choose a release that has been through them`;
 }
 
 /** Whether a deploy plan release is fixed in advance (for dry-run wording). */

@@ -2,9 +2,12 @@
 import type { OctopusClient } from '../octopus/index.js';
 import { deployDecision } from './deployDecision.js';
 import { capturePrevious, resolveDeploy } from './executor.js';
+import { releaseTemplates, type ReleaseTemplates } from './lifecycle.js';
 import { cellsToCapture } from './plan.js';
 import type {
   CapturedCell,
+  DeployDecision,
+  DeployResolution,
   PlanAction,
   PlanDeploy,
   PlanFailureAction,
@@ -32,7 +35,7 @@ export interface DryRunPlan {
   name: string;
   environment?: string;
   tenant?: string;
-  /** True when some deploy would be refused (a downgrade) or could not be resolved: the run would fail. */
+  /** True when some deploy would be refused (a downgrade, or Octopus's lifecycle) or could not be resolved: the run would fail. */
   wouldFail: boolean;
   stages: { name: string; actions: DryRunAction[] }[];
   onFailure: DryRunAction[];
@@ -102,12 +105,36 @@ function describeOther(a: PlanAction | PlanFailureAction): DryRunAction {
   }
 }
 
-async function dryDeploy(octopus: OctopusClient, a: PlanAction): Promise<DryRunAction> {
+/** Where earlier stages of the dry run deploy each release (release id -> environment names). */
+type EarlierDeploys = Map<string, string[]>;
+
+/**
+ * The decision, except that a lifecycle refusal is not claimed for a release an earlier stage
+ * deploys first: that deployment may be what lets it in, and Octopus says so only when this stage starts.
+ */
+function dryDecision(a: PlanDeploy, r: DeployResolution, earlier: EarlierDeploys): DeployDecision {
+  const decision = deployDecision(a, r);
+  const first = earlier.get(r.release.releaseId);
+  if (decision.kind !== 'refuse' || !r.lifecycle || r.lifecycle.allowed || !first) return decision;
+  const without = deployDecision(a, { ...r, lifecycle: undefined });
+  const allowed = r.lifecycle.allowedEnvironments.join(', ') || 'none';
+  return {
+    ...without,
+    why: `${without.why}; Octopus's lifecycle does not allow it into ${a.environment} yet (allowed: ${allowed}), but an earlier stage deploys it to ${first.join(', ')} first, so Octopus decides when this stage starts`,
+  };
+}
+
+async function dryDeploy(
+  octopus: OctopusClient,
+  a: PlanAction,
+  templates: ReleaseTemplates,
+  earlier: EarlierDeploys,
+): Promise<DryRunAction> {
   if (a.type !== 'deploy') return describeOther(a);
   const base = targetOf(a);
   try {
-    const r = await resolveDeploy(octopus, a);
-    const d = deployDecision(a, r);
+    const r = await resolveDeploy(octopus, a, { templates });
+    const d = dryDecision(a, r, earlier);
     return {
       ...base,
       release: { ...r.release, why: r.why },
@@ -122,12 +149,22 @@ async function dryDeploy(octopus: OctopusClient, a: PlanAction): Promise<DryRunA
 
 /** The plan as it would run now. Reads Octopus only; creates nothing, stores nothing. */
 export async function dryRunPlan(octopus: OctopusClient, plan: RunPlan): Promise<DryRunPlan> {
+  // The whole dry run reads as of one moment, so each release's template is read once.
+  const templates = releaseTemplates((id) => octopus.releases.deploymentTemplate(id));
+  const earlier: EarlierDeploys = new Map();
   const stages = [];
-  for (const stage of plan.stages)
-    stages.push({
-      name: stage.name,
-      actions: await Promise.all(stage.actions.map((a) => dryDeploy(octopus, a))),
-    });
+  for (const stage of plan.stages) {
+    const actions = await Promise.all(
+      stage.actions.map((a) => dryDeploy(octopus, a, templates, earlier)),
+    );
+    for (const a of actions)
+      if (a.release && a.environment && (a.outcome === 'deploy' || a.outcome === 'join'))
+        earlier.set(a.release.releaseId, [
+          ...(earlier.get(a.release.releaseId) ?? []),
+          a.environment,
+        ]);
+    stages.push({ name: stage.name, actions });
+  }
   const captured = await capturePrevious(octopus, cellsToCapture(plan));
   const cells: CapturedCell[] = captured.kind === 'previousCaptured' ? captured.cells : [];
   const all = stages.flatMap((s) => s.actions);

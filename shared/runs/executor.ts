@@ -14,6 +14,8 @@ import {
   type ServerTask,
 } from '../octopus/index.js';
 import type { Log } from '../runtime/log.js';
+import { deployDecision } from './deployDecision.js';
+import { lifecycleVerdict, releaseTemplates, type ReleaseTemplates } from './lifecycle.js';
 import { runFinishedMail } from './mail.js';
 import {
   irreversibleCommands,
@@ -166,10 +168,19 @@ async function chooseRelease(
   };
 }
 
-/** Read everything a deploy action's decision needs: ids, the release, what is current there. Read-only. */
+export interface ResolveDeployOptions {
+  /** Shared by the deploys of one run step (or one dry run), so each release's template is read once. */
+  templates?: ReleaseTemplates;
+}
+
+/**
+ * Read everything a deploy action's decision needs: ids, the release, what is current there, and,
+ * when it would deploy, whether Octopus's lifecycle lets the release in (one template read). Read-only.
+ */
 export async function resolveDeploy(
   octopus: OctopusClient,
   spec: PlanDeploy,
+  options: ResolveDeployOptions = {},
 ): Promise<DeployResolution> {
   const { projectId, environmentId, tenantId } = await resolveTarget(octopus, spec);
   const { release, why } = await chooseRelease(octopus, spec, projectId, tenantId);
@@ -179,7 +190,7 @@ export async function resolveDeploy(
     includePrevious: true,
   });
   const cell = dashboardCell(dashboard, { projectId, environmentId, tenantId });
-  return {
+  const resolution: DeployResolution = {
     projectId,
     environmentId,
     tenantId,
@@ -199,6 +210,12 @@ export async function resolveDeploy(
       ? { releaseId: cell.lastSuccessful.ReleaseId, version: cell.lastSuccessful.ReleaseVersion }
       : undefined,
   };
+  // Only a deploy that would go ahead needs the lifecycle's word: a join, skip or downgrade refusal does not.
+  if (deployDecision(spec, resolution).kind !== 'deploy') return resolution;
+  const templates =
+    options.templates ?? releaseTemplates((id) => octopus.releases.deploymentTemplate(id));
+  const template = await templates(release.Id);
+  return { ...resolution, lifecycle: lifecycleVerdict(template, environmentId, tenantId) };
 }
 
 /** Read the releases current (and last successful) in each cell, in one dashboard call. Read-only. */
@@ -386,13 +403,14 @@ async function perform(
   run: RunState,
   command: Command,
   ports: ExecutorPorts,
+  templates: ReleaseTemplates,
 ): Promise<Observation[]> {
   const { octopus } = ports;
   switch (command.kind) {
     case 'capturePrevious':
       return [await capturePrevious(octopus, command.cells)];
     case 'resolveDeploy': {
-      const resolution = await resolveDeploy(octopus, command.spec);
+      const resolution = await resolveDeploy(octopus, command.spec, { templates });
       return [{ kind: 'deployResolved', actionId: command.actionId, resolution }];
     }
     case 'evaluateCondition': {
@@ -491,6 +509,8 @@ export async function executeCommands(
   commands: readonly Command[],
   ports: ExecutorPorts,
 ): Promise<Observation[]> {
+  // One run step: deploys of the same release (tenants, several environments) share one template read.
+  const templates = releaseTemplates((id) => ports.octopus.releases.deploymentTemplate(id));
   const results = await Promise.all(
     commands.map(async (command): Promise<Observation[]> => {
       if (irreversibleCommands.has(command.kind) && !(await ports.mayAct())) {
@@ -500,7 +520,7 @@ export async function executeCommands(
         return [];
       }
       try {
-        const observations = await perform(run, command, ports);
+        const observations = await perform(run, command, ports, templates);
         if (irreversibleCommands.has(command.kind) && ports.afterIrreversible) {
           for (const o of observations) await ports.afterIrreversible(command, o);
         }

@@ -180,6 +180,18 @@ export interface DeployResolution {
   current?: ReleaseRef & { state: string; deploymentId: string; taskId: string };
   /** The last successful deployment there. */
   lastSuccessful?: ReleaseRef;
+  /**
+   * Whether Octopus's lifecycle lets this release in there now, as the server answered; read only
+   * when the action would otherwise deploy (absent: not read, nothing to refuse on).
+   */
+  lifecycle?: LifecycleVerdict;
+}
+
+/** Octopus's answer to "may this release be deployed there now?" (its deployments/template). */
+export interface LifecycleVerdict {
+  allowed: boolean;
+  /** Names of the environments the release may go to now (for this tenant, when tenanted). */
+  allowedEnvironments: string[];
 }
 
 export type DeployDecision =

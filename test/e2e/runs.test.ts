@@ -519,4 +519,120 @@ describe('runs on the simulator', () => {
     expect((await collect(octopus.deployments.list({ maxItems: 500 }))).length).toBe(before);
     expect(await new RunStore(runtime.tables).list()).toEqual([]);
   });
+
+  it("refuses a release Octopus's lifecycle does not allow yet: the dry run says so, the run fails that action without creating it and rolls back", async () => {
+    // 1.7.0 of Database is new: it has not been to Development, so Test is not open to it yet.
+    sim.createRelease({ project: 'Database', version: '1.7.0' });
+    const stages = {
+      api: {
+        name: 'API and workers',
+        actions: [
+          { type: 'deploy', id: 'api', project: 'Web API', environment: 'Production' },
+          {
+            type: 'deploy',
+            id: 'billing',
+            project: 'Billing Worker',
+            environment: 'Production',
+            tenants: ['Acme Corp', 'Globex'],
+          },
+        ],
+      },
+      dev: {
+        name: 'Database to Development',
+        actions: [
+          { type: 'deploy', id: 'db-dev', project: 'Database', environment: 'Development' },
+        ],
+      },
+      test: {
+        name: 'Database to Test',
+        actions: [{ type: 'deploy', id: 'db-test', project: 'Database', environment: 'Test' }],
+      },
+    };
+    const withLifecycle = coordinationConfigSchema.parse({
+      ...rawConfig,
+      playbooks: {
+        'too-early': {
+          stages: [stages.api, stages.test],
+          onFailure: [{ type: 'redeployPrevious', projects: ['Web API'] }],
+          timeoutMinutes: 10,
+        },
+        'dev-then-test': { stages: [stages.dev, stages.test], timeoutMinutes: 10 },
+      },
+    });
+    const runtime = await createRuntime({ env: env(), config: withLifecycle, tablePrefix });
+    setRuntime(runtime);
+    type Plan = {
+      wouldFail: boolean;
+      stages: {
+        actions: { id: string; release?: { version: string }; outcome: string; why: string }[];
+      }[];
+    };
+    const dryRun = async (name: string): Promise<Plan> => {
+      const answer = await startRunHandler(
+        request('POST', '/api/runs', { playbook: name, dryRun: true }),
+        new InvocationContext(),
+      );
+      expect(answer.status).toBe(200);
+      return answer.jsonBody as Plan;
+    };
+
+    sim.resetRequests();
+    const plan = await dryRun('too-early');
+    const actions = plan.stages.flatMap((s) => s.actions);
+    expect(actions.map((a) => [a.id, a.release?.version, a.outcome])).toEqual([
+      ['api', '2.18.0', 'deploy'],
+      ['billing@Acme_Corp', '1.0.0', 'deploy'],
+      ['billing@Globex', '1.0.0', 'deploy'],
+      ['db-test', '1.7.0', 'refuse'],
+    ]);
+    expect(actions[3]?.why).toMatch(
+      /^Octopus's lifecycle does not allow release 1\.7\.0 of Database into Test yet \(allowed: Development\)/,
+    );
+    expect(plan.wouldFail).toBe(true);
+    // One template read per release: the two tenants of Billing Worker 1.0.0 share theirs.
+    expect(sim.requests().byEndpoint['GET /api/{spaceId}/releases/{id}/deployments/template']).toBe(
+      3,
+    );
+
+    // A playbook that takes 1.7.0 through Development first is not called a failure.
+    const staged = await dryRun('dev-then-test');
+    expect(staged.stages.flatMap((s) => s.actions).map((a) => [a.id, a.outcome])).toEqual([
+      ['db-dev', 'deploy'],
+      ['db-test', 'deploy'],
+    ]);
+    expect(staged.wouldFail).toBe(false);
+
+    const { state: created } = await startRun(
+      runtime,
+      planFromPlaybook(withLifecycle, 'too-early'),
+      {
+        kind: 'api',
+      },
+    );
+    const state = await advanceUntilDone(runtime, created.id);
+    expect(state.status).toBe('failed');
+    expect(state.failure?.actionId).toBe('db-test');
+    expect(state.failure?.message).toMatch(
+      /refused: Octopus's lifecycle does not allow release 1\.7\.0 of Database into Test yet \(allowed: Development\)/,
+    );
+    const dbTest = state.stages[1]?.actions[0];
+    expect(dbTest).toMatchObject({ status: 'failed', attempt: 0 });
+    expect(dbTest?.deploymentId).toBeUndefined();
+    const actionsDeployed = (await deploymentsOfRun(runtime, state.id))
+      .map((d) => /action=(\S+)/.exec(d.Comments ?? '')?.[1])
+      .sort();
+    expect(actionsDeployed).toEqual([
+      'api',
+      'billing@Acme_Corp',
+      'billing@Globex',
+      'onFailure.1.Web_API@Production',
+    ]);
+    expect(await current(runtime, 'Database', 'Test')).toEqual({
+      version: '1.6.0',
+      state: 'Success',
+    });
+    // The rollback to 2.16.0 is a release the lifecycle allows in Production, so it went ahead.
+    expect(state.onFailure.status).toBe('succeeded');
+    expect(await current(runtime, 'Web API')).toEqual({ version: '2.16.0', state: 'Success' });
+  });
 });

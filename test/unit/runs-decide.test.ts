@@ -634,3 +634,73 @@ describe('decide: cancel and timeouts', () => {
     expect(d.state.failure?.message).toMatch(/within 1 minutes/);
   });
 });
+
+describe("decide: Octopus's lifecycle", () => {
+  const notYet = { allowed: false, allowedEnvironments: ['Development'] };
+
+  it('refuses a deploy the lifecycle does not allow yet, saying where the release may go', () => {
+    const r = {
+      ...resolution('Database', '1.7.0', { version: '1.6.0', state: 'Success' }, '1.6.0'),
+      lifecycle: notYet,
+    };
+    const spec = deploy('db', 'Database', { environment: 'Test' });
+    expect(deployDecision(spec, r)).toEqual({
+      kind: 'refuse',
+      why: expect.stringMatching(
+        /^Octopus's lifecycle does not allow release 1\.7\.0 of Database into Test yet \(allowed: Development\); /,
+      ),
+    });
+    expect(
+      deployDecision(spec, { ...r, lifecycle: { allowed: true, allowedEnvironments: ['Test'] } }),
+    ).toMatchObject({ kind: 'deploy' });
+  });
+
+  it('lets a rollback go wherever the lifecycle allows it, and refuses it only where Octopus would', () => {
+    const rollback = deploy('back', 'Database', { rollback: true, allowDowngrade: true });
+    const r = resolution('Database', '1.5.0', { version: '1.6.0', state: 'Success' }, '1.6.0');
+    const everywhere = {
+      allowed: true,
+      allowedEnvironments: ['Development', 'Test', 'Production'],
+    };
+    expect(deployDecision(rollback, { ...r, lifecycle: everywhere })).toMatchObject({
+      kind: 'deploy',
+    });
+    expect(deployDecision(rollback, { ...r, lifecycle: notYet })).toMatchObject({
+      kind: 'refuse',
+    });
+  });
+
+  it('fails a refused deploy without creating it, then runs onFailure like any failed action', () => {
+    const d = new Driver();
+    d.step();
+    d.capture();
+    const commands = d.step([
+      {
+        kind: 'deployResolved',
+        actionId: 'db',
+        resolution: {
+          ...resolution('Database', '1.7.0', { version: '1.5.0', state: 'Success' }, '1.5.0'),
+          lifecycle: { allowed: false, allowedEnvironments: ['Development'] },
+        },
+      },
+    ]);
+    expect(d.action('db')).toMatchObject({ status: 'failed', attempt: 0 });
+    expect(d.action('db').intent).toBeUndefined();
+    expect(d.action('db').error).toMatch(
+      /^refused: Octopus's lifecycle does not allow release 1\.7\.0 of Database into Production yet \(allowed: Development\)/,
+    );
+    expect(d.action('api').status).toBe('cancelled');
+    expect(d.state.failure?.actionId).toBe('db');
+    expect(commands.filter((c) => c.kind === 'createDeployment')).toEqual([]);
+    // onFailure puts back what was there: one rollback resolve per captured cell of its projects.
+    expect(d.state.status).toBe('rollingBack');
+    expect(
+      commands.map((c) =>
+        c.kind === 'resolveDeploy' ? [c.spec.project, c.spec.rollback] : c.kind,
+      ),
+    ).toEqual([
+      ['Database', true],
+      ['Web API', true],
+    ]);
+  });
+});
