@@ -8,6 +8,7 @@ import { collect, dashboardCell, type OctopusClient, type Release } from '../oct
 import type { Log } from '../runtime/log.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
 import { newRunId, startRun } from '../runs/advance.js';
+import { lifecycleVerdict } from '../runs/lifecycle.js';
 import { RunStore } from '../runs/store.js';
 import { isTerminalRunStatus, type RunPlan, type RunState } from '../runs/types.js';
 import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
@@ -87,11 +88,8 @@ async function latestAllowed(
     );
   for (const release of releases) {
     const template = await octopus.releases.deploymentTemplate(release.Id);
-    if (template.PromoteTo.some((e) => e.Id === t.environmentId)) return release;
-    const forTenant = t.tenantId
-      ? template.TenantPromotions?.find((x) => x.Id === t.tenantId)
-      : undefined;
-    if (forTenant?.PromoteTo.some((e) => e.Id === t.environmentId)) return release;
+    // The same rule the runs engine applies when it deploys (a tenant follows its own progression).
+    if (lifecycleVerdict(template, t.environmentId, t.tenantId ?? null).allowed) return release;
   }
   throw new HttpError(
     409,

@@ -9,6 +9,7 @@ import {
   readSnapshot,
 } from '../conditions/index.js';
 import type { OctopusClient, ReleaseDeploymentTemplate } from '../octopus/index.js';
+import { lifecycleVerdict } from '../runs/lifecycle.js';
 import { applyLifecycle, planPromotion, type PromotionPlan } from './plan.js';
 
 export class UnknownPromotionError extends Error {
@@ -85,10 +86,8 @@ export async function readPromotionPlan(
   return applyLifecycle(plan, (item) => {
     const template = item.release ? templates.get(item.release.id) : undefined;
     if (!template || !environmentId) return undefined;
-    if (template.PromoteTo.some((e) => e.Id === environmentId)) return true;
-    if (item.tenant === null) return false;
-    const tenantId = snapshot.tenantId(item.tenant);
-    const forTenant = template.TenantPromotions?.find((t) => t.Id === tenantId);
-    return forTenant ? forTenant.PromoteTo.some((e) => e.Id === environmentId) : false;
+    // The same rule the runs engine applies when it deploys (a tenant follows its own progression).
+    const tenantId = item.tenant === null ? null : (snapshot.tenantId(item.tenant) ?? null);
+    return lifecycleVerdict(template, environmentId, tenantId).allowed;
   });
 }
