@@ -2,6 +2,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { consoleLog, type Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { storageAnswerWithin } from '../storage/answerWithin.js';
 import { parseSubscriptionPayload } from './parse.js';
 import { processSoon } from './process.js';
 import { readWebhookBody } from './read.js';
@@ -16,25 +17,6 @@ export interface WebhookAnswer {
   eventId: string;
   /** `stored`: new; `duplicate`: seen before, nothing changed; `held`: storage failed, kept in memory. */
   outcome: 'stored' | 'duplicate' | 'held';
-}
-
-function withinBudget<T>(work: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`Table Storage did not answer within ${ms} ms`)),
-      ms,
-    );
-    work.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
 
 export async function receiveOctopusEvent(
@@ -53,7 +35,10 @@ export async function receiveOctopusEvent(
 
   let outcome: StoreOutcome;
   try {
-    outcome = await withinBudget(storeEventOnce(runtime.tables, event, receipt), storeBudgetMs);
+    outcome = await storageAnswerWithin(
+      storeEventOnce(runtime.tables, event, receipt),
+      storeBudgetMs,
+    );
   } catch (err) {
     // Authenticated and well formed: never refuse it for our own trouble (see unstored.ts for why).
     holdUnstoredEvent(runtime, event, receipt);

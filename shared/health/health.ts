@@ -1,4 +1,5 @@
 // Health: what each port is connected to and whether it answers. Never includes a secret.
+import { storageAnswerWithin } from '../storage/answerWithin.js';
 import { storageStatus } from '../storage/conditional.js';
 import type { Runtime } from '../runtime/runtime.js';
 
@@ -32,10 +33,12 @@ async function checkStorage(runtime: Runtime): Promise<HealthReport['storage']> 
   const target = runtime.tables.describe();
   if (!runtime.tables.configured) return { target, reachable: false, error: 'not configured' };
   try {
-    const table = await withTimeout(runtime.tables.table('jobs'), checkTimeoutMs);
-    await withTimeout(table.getEntity('health', 'probe'), checkTimeoutMs).catch((err: unknown) => {
-      if (storageStatus(err) !== 404) throw err;
-    });
+    const table = await storageAnswerWithin(runtime.tables.table('jobs'), checkTimeoutMs);
+    await storageAnswerWithin(table.getEntity('health', 'probe'), checkTimeoutMs).catch(
+      (err: unknown) => {
+        if (storageStatus(err) !== 404) throw err;
+      },
+    );
     return { target, reachable: true };
   } catch (err) {
     return { target, reachable: false, error: describeError(err) };
@@ -68,22 +71,6 @@ function describeError(err: unknown): string {
   const status = storageStatus(err);
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
   return status ? `HTTP ${status}: ${message}` : (message ?? 'unknown error');
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
 
 export async function checkHealth(runtime: Runtime, version: string): Promise<HealthReport> {
