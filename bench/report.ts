@@ -7,7 +7,8 @@ import { startOctopusSimulator, type Scenario } from '../dev/octopus-sim/index.j
 import { systemClock } from '../shared/clock.js';
 import { createOctopusClient } from '../shared/octopus/index.js';
 import { buildDailyReport } from '../shared/report/buildReport.js';
-import { addDays, dayWindow, localDateOf } from '../shared/report/dayWindow.js';
+import { dayWindow } from '../shared/report/dayWindow.js';
+import { addDays, localDateOf } from '../shared/time/zones.js';
 import { EMAIL_LIMITS } from '../shared/report/dailyReportJob.js';
 import { IDS_PER_CALL, TASK_PAGE_SIZE } from '../shared/report/gather.js';
 import { renderHtml } from '../shared/report/renderHtml.js';

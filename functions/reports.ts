@@ -7,14 +7,9 @@ import {
 import { z } from 'zod';
 import { readQuery } from '../shared/http/body.js';
 import { jsonApi } from '../shared/http/handler.js';
-import {
-  addDays,
-  localDateOf,
-  parseReportDate,
-  parseTimeZone,
-  ReportDateError,
-} from '../shared/report/dayWindow.js';
+import { parseReportDate, parseTimeZone, ReportDateError } from '../shared/report/dayWindow.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
+import { addDays, localDateOf } from '../shared/time/zones.js';
 
 function checked(parse: (value: string) => string) {
   return z.string().transform((value, ctx) => {

@@ -1,7 +1,8 @@
 // Builds the daily report for one local date: gather each space's day (and the day before), summarize.
 import type { Clock } from '../clock.js';
 import type { OctopusClient } from '../octopus/index.js';
-import { addDays, dayWindow, type LocalDate } from './dayWindow.js';
+import { addDays, type LocalDate } from '../time/zones.js';
+import { dayWindow } from './dayWindow.js';
 import { describeScope, gatherSpace, type GatherOptions, type ReportScope } from './gather.js';
 import type { DailyReport, ReportDeployment, ReportTotals } from './model.js';
 import { summarize, totalsOf } from './summarize.js';

@@ -8,7 +8,7 @@ import { redactSecrets } from '../config/settings.js';
 import type { Mailer } from '../mail/index.js';
 import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
 import type { TableStore } from '../storage/tableStore.js';
-import { addDays, type LocalDate } from './dayWindow.js';
+import { addDays, type LocalDate } from '../time/zones.js';
 import { subjectOf } from './format.js';
 import type { DailyReport, ReportTotals } from './model.js';
 import { renderHtml } from './renderHtml.js';

@@ -1,15 +1,5 @@
 // Calendar days in an IANA time zone as UTC instants: 23-, 24- and 25-hour days, local send times.
-import { addDays, isTimeZone, localDateOf, localParts, type LocalDate } from '../time/zones.js';
-
-export {
-  addDays,
-  instantOfLocal,
-  localDateOf,
-  localParts,
-  localTimeOf,
-  type LocalDate,
-  type LocalParts,
-} from '../time/zones.js';
+import { addDays, isTimeZone, localDateOf, localTimeOf, type LocalDate } from '../time/zones.js';
 
 export interface DayWindow {
   date: LocalDate;
@@ -27,10 +17,6 @@ export class ReportDateError extends Error {
     super(message);
     this.name = 'ReportDateError';
   }
-}
-
-function pad(n: number, width = 2): string {
-  return String(n).padStart(width, '0');
 }
 
 /** First instant whose local date is `date` (midnight, or the end of a gap over midnight). */
@@ -95,7 +81,7 @@ export function parseTimeZone(zone: string): string {
 export function hourLabels(window: DayWindow): string[] {
   const labels: string[] = [];
   for (let i = 0; i < window.hours; i++) {
-    labels.push(pad(localParts(window.start.getTime() + i * 3_600_000, window.zone).hour));
+    labels.push(localTimeOf(window.start.getTime() + i * 3_600_000, window.zone).slice(0, 2));
   }
   return labels;
 }

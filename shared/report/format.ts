@@ -1,5 +1,5 @@
 // Shared wording for both parts of the report: durations, rates, changes, dates, outcomes.
-import { localTimeOf } from './dayWindow.js';
+import { localTimeOf } from '../time/zones.js';
 import type { Outcome, ReportTotals } from './model.js';
 
 export function formatDuration(ms: number | undefined): string {

@@ -8,7 +8,7 @@ import {
   type JobLock,
   type SlotResult,
 } from './dailyReportJob.js';
-import type { LocalDate } from './dayWindow.js';
+import type { LocalDate } from '../time/zones.js';
 import { describeScope } from './gather.js';
 import type { DailyReport } from './model.js';
 import { reportSources } from './sources.js';
@@ -25,11 +25,8 @@ export {
   dayWindow,
   parseReportDate,
   parseTimeZone,
-  localDateOf,
-  addDays,
   ReportDateError,
   type DayWindow,
-  type LocalDate,
 } from './dayWindow.js';
 export { renderHtml, type HtmlOptions } from './renderHtml.js';
 export { renderText, type TextOptions } from './renderText.js';

@@ -1,5 +1,5 @@
 // When a day's report is due: the local send time in the report's zone, read on a UTC timer.
-import { addDays, instantOfLocal, localDateOf, type LocalDate } from './dayWindow.js';
+import { addDays, instantOfLocal, localDateOf, type LocalDate } from '../time/zones.js';
 
 export interface ReportSlot {
   /** The day the report covers. */

@@ -5,7 +5,7 @@ import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-
 import { ManualClock } from '../../shared/clock.js';
 import { createOctopusClient, type OctopusClient } from '../../shared/octopus/index.js';
 import { buildDailyReport, type ReportSources } from '../../shared/report/buildReport.js';
-import { localDateOf } from '../../shared/report/dayWindow.js';
+import { localDateOf } from '../../shared/time/zones.js';
 import type { ReportScope } from '../../shared/report/gather.js';
 import { reportScenario } from '../helpers/reportDay.js';
 

@@ -2,13 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   dayWindow,
-  instantOfLocal,
   parseReportDate,
   parseTimeZone,
   ReportDateError,
 } from '../../shared/report/dayWindow.js';
 import { dueSlots } from '../../shared/report/sendSlot.js';
 import { totalsOf } from '../../shared/report/summarize.js';
+import { instantOfLocal } from '../../shared/time/zones.js';
 
 describe('day windows', () => {
   it('is 24 hours on an ordinary day, from local midnight', () => {
