@@ -9,8 +9,6 @@ export const octopusName = z.string().trim().min(1, 'must not be empty').max(200
 export const email = z.email('must be an email address');
 export const recipients = z.array(email).min(1, 'must list at least one recipient');
 
-export { isTimeZone };
-
 export const timeZone = z
   .string()
   .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or UTC');
