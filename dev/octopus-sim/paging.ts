@@ -1,6 +1,7 @@
 // Octopus's paged collection shape, query list parsing and case-insensitive body fields.
 import type { SimRequest } from './router.js';
 import { SimHttpError } from './router.js';
+import { parseTime } from './time.js';
 
 export interface PageOptions {
   itemType: string;
@@ -60,6 +61,19 @@ export function intParam(request: SimRequest, name: string): number | undefined 
       `The query parameter ${name} must be a whole number, not "${raw}".`,
     );
   return value;
+}
+
+/** An ISO 8601 date-time query parameter as epoch ms; undefined when absent or empty. */
+export function dateTimeParam(request: SimRequest, name: string): number | undefined {
+  const raw = queryValue(request, name);
+  if (raw === undefined || raw === '') return undefined;
+  const ms = parseTime(raw);
+  if (ms === undefined)
+    throw new SimHttpError(
+      400,
+      `The query parameter ${name} must be an ISO 8601 date-time, not "${raw}".`,
+    );
+  return ms;
 }
 
 /** A query value by case-insensitive name. */

@@ -30,3 +30,14 @@ export function filterByIdsAndName<T extends { id: string; name: string }>(
 export function byName<T extends { name: string }>(items: T[]): T[] {
   return [...items].sort((a, b) => a.name.localeCompare(b.name));
 }
+
+/** The record with this id, or the simulator's 404 naming its kind (e.g. "release"). */
+export function findById<T extends { id: string }>(
+  items: readonly T[],
+  id: string | undefined,
+  kind: string,
+): T {
+  const item = items.find((i) => i.id === id);
+  if (!item) throw notFound(kind, id ?? '');
+  return item;
+}

@@ -10,10 +10,10 @@ import {
   stringArrayField,
   stringField,
 } from '../paging.js';
-import { notFound, ok, route, SimHttpError, type Route, type SimRequest } from '../router.js';
+import { ok, route, SimHttpError, type Route, type SimRequest } from '../router.js';
 import { idNumber, type DeploymentRecord, type TaskRecord } from '../store.js';
 import { isoOrNull, isoTime, parseTime } from '../time.js';
-import { spaceOf } from './common.js';
+import { findById, spaceOf } from './common.js';
 
 export function newestFirst<T extends { id: string; created: number }>(items: T[]): T[] {
   return [...items].sort((a, b) => b.created - a.created || idNumber(b.id) - idNumber(a.id));
@@ -185,8 +185,7 @@ export const deploymentRoutes: Route[] = [
   }),
   route('GET', '/api/{spaceId}/deployments/{id}', (req, sim) => {
     spaceOf(req, sim);
-    const deployment = sim.state().deployments.find((d) => d.id === req.params.id);
-    if (!deployment) throw notFound('deployment', req.params.id ?? '');
+    const deployment = findById(sim.state().deployments, req.params.id, 'deployment');
     return ok(renderDeployment(deployment, sim));
   }),
   route('POST', '/api/{spaceId}/deployments', (req, sim) => {

@@ -1,8 +1,8 @@
 // Environments, in SortOrder.
 import { listParam, paged, queryValue } from '../paging.js';
-import { notFound, ok, route, type Route } from '../router.js';
+import { ok, route, type Route } from '../router.js';
 import type { EnvironmentRecord } from '../store.js';
-import { filterByIdsAndName, spaceOf } from './common.js';
+import { filterByIdsAndName, findById, spaceOf } from './common.js';
 
 export function renderEnvironment(
   environment: EnvironmentRecord,
@@ -66,8 +66,7 @@ export const environmentRoutes: Route[] = [
   }),
   route('GET', '/api/{spaceId}/environments/{id}', (req, sim) => {
     const spaceId = spaceOf(req, sim);
-    const environment = sim.state().environments.find((e) => e.id === req.params.id);
-    if (!environment) throw notFound('environment', req.params.id ?? '');
+    const environment = findById(sim.state().environments, req.params.id, 'environment');
     return ok(renderEnvironment(environment, spaceId));
   }),
 ];

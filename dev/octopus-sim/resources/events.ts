@@ -1,9 +1,10 @@
 // The events feed (newest first by Occurred) with its filters, and event categories.
 import type { SimContext } from '../context.js';
-import { intParam, listParam, paged, queryValue } from '../paging.js';
-import { notFound, ok, route, SimHttpError, type Route, type SimRequest } from '../router.js';
+import { dateTimeParam, intParam, listParam, paged } from '../paging.js';
+import { notFound, ok, route, type Route, type SimRequest } from '../router.js';
 import type { EventRecord } from '../store.js';
-import { isoTime, parseTime } from '../time.js';
+import { isoTime } from '../time.js';
+import { findById } from './common.js';
 
 export function renderEvent(event: EventRecord, spaceId: string): Record<string, unknown> {
   return {
@@ -48,18 +49,6 @@ export const eventCategories = [
   'Deleted',
 ];
 
-function timeParam(request: SimRequest, name: string): number | undefined {
-  const raw = queryValue(request, name);
-  if (raw === undefined || raw === '') return undefined;
-  const ms = parseTime(raw);
-  if (ms === undefined)
-    throw new SimHttpError(
-      400,
-      `The query parameter ${name} must be an ISO 8601 date-time, not "${raw}".`,
-    );
-  return ms;
-}
-
 function filterEvents(request: SimRequest, sim: SimContext): EventRecord[] {
   const categories = listParam(request, 'eventCategories');
   const ids = listParam(request, 'ids');
@@ -69,8 +58,8 @@ function filterEvents(request: SimRequest, sim: SimContext): EventRecord[] {
   const tenants = related('tenants');
   const regarding = related('regarding');
   const regardingAny = related('regardingAny');
-  const from = timeParam(request, 'from');
-  const to = timeParam(request, 'to');
+  const from = dateTimeParam(request, 'from');
+  const to = dateTimeParam(request, 'to');
   const fromAutoId = intParam(request, 'fromAutoId');
   const toAutoId = intParam(request, 'toAutoId');
   const has = (event: EventRecord, wanted: string[] | undefined): boolean =>
@@ -124,8 +113,7 @@ export const eventRoutes: Route[] = [
     ok(eventCategories.map((c) => ({ Id: c, Name: c.replace(/([a-z])([A-Z])/g, '$1 $2') }))),
   ),
   route('GET', '/api/events/{id}', (req, sim) => {
-    const event = sim.state().events.find((e) => e.id === req.params.id);
-    if (!event) throw notFound('event', req.params.id ?? '');
+    const event = findById(sim.state().events, req.params.id, 'event');
     return ok(renderEvent(event, sim.state().space.id));
   }),
   route('GET', '/api/{spaceId}/events', (req, sim) => {
@@ -141,8 +129,7 @@ export const eventRoutes: Route[] = [
     );
   }),
   route('GET', '/api/{spaceId}/events/{id}', (req, sim) => {
-    const event = sim.state().events.find((e) => e.id === req.params.id);
-    if (!event) throw notFound('event', req.params.id ?? '');
+    const event = findById(sim.state().events, req.params.id, 'event');
     return ok(renderEvent(event, sim.state().space.id));
   }),
 ];

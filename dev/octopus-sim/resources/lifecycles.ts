@@ -1,8 +1,8 @@
 // Lifecycles and their phases.
 import { paged } from '../paging.js';
-import { notFound, ok, route, type Route } from '../router.js';
+import { ok, route, type Route } from '../router.js';
 import type { LifecycleRecord } from '../store.js';
-import { byName, filterByIdsAndName, spaceOf } from './common.js';
+import { byName, filterByIdsAndName, findById, spaceOf } from './common.js';
 
 const keepForever = {
   Unit: 'Days',
@@ -65,8 +65,7 @@ export const lifecycleRoutes: Route[] = [
   }),
   route('GET', '/api/{spaceId}/lifecycles/{id}', (req, sim) => {
     const spaceId = spaceOf(req, sim);
-    const lifecycle = sim.state().lifecycles.find((l) => l.id === req.params.id);
-    if (!lifecycle) throw notFound('lifecycle', req.params.id ?? '');
+    const lifecycle = findById(sim.state().lifecycles, req.params.id, 'lifecycle');
     return ok(renderLifecycle(lifecycle, spaceId));
   }),
 ];

@@ -3,7 +3,7 @@ import type { SimContext } from '../context.js';
 import { listParam, paged } from '../paging.js';
 import { notFound, ok, route, type Route } from '../router.js';
 import type { ChannelRecord, ProjectRecord } from '../store.js';
-import { byName, filterByIdsAndName, spaceOf } from './common.js';
+import { byName, filterByIdsAndName, findById, spaceOf } from './common.js';
 
 export const projectGroupId = 'ProjectGroups-1';
 
@@ -141,8 +141,7 @@ export const projectRoutes: Route[] = [
   }),
   route('GET', '/api/{spaceId}/channels/{id}', (req, sim) => {
     const spaceId = spaceOf(req, sim);
-    const channel = sim.state().channels.find((c) => c.id === req.params.id);
-    if (!channel) throw notFound('channel', req.params.id ?? '');
+    const channel = findById(sim.state().channels, req.params.id, 'channel');
     return ok(renderChannel(channel, spaceId));
   }),
 ];

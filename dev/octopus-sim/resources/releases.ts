@@ -5,7 +5,7 @@ import { listParam, paged, queryValue } from '../paging.js';
 import { notFound, ok, route, type Route } from '../router.js';
 import { idNumber, type ReleaseRecord } from '../store.js';
 import { isoTime } from '../time.js';
-import { spaceOf } from './common.js';
+import { findById, spaceOf } from './common.js';
 import { projectFromRoute } from './projects.js';
 import { newestFirst, renderDeployment, tasksById } from './deployments.js';
 
@@ -43,9 +43,7 @@ function releasesNewestFirst(releases: ReleaseRecord[]): ReleaseRecord[] {
 }
 
 function releaseById(sim: SimContext, id: string): ReleaseRecord {
-  const release = sim.state().releases.find((r) => r.id === id);
-  if (!release) throw notFound('release', id);
-  return release;
+  return findById(sim.state().releases, id, 'release');
 }
 
 export const releaseRoutes: Route[] = [

@@ -1,10 +1,10 @@
 // Runbooks and runbook runs (a run queues a "RunbookRun" task).
 import type { SimContext } from '../context.js';
 import { listParam, paged, queryValue, stringField } from '../paging.js';
-import { notFound, ok, route, SimHttpError, type Route, type SimRequest } from '../router.js';
+import { ok, route, SimHttpError, type Route, type SimRequest } from '../router.js';
 import type { RunbookRecord, RunbookRunRecord } from '../store.js';
 import { isoOrNull, isoTime, parseTime } from '../time.js';
-import { filterByIdsAndName, spaceOf } from './common.js';
+import { filterByIdsAndName, findById, spaceOf } from './common.js';
 import { newestFirst } from './deployments.js';
 import { projectFromRoute } from './projects.js';
 
@@ -121,8 +121,7 @@ export const runbookRoutes: Route[] = [
   }),
   route('GET', '/api/{spaceId}/runbooks/{id}', (req, sim) => {
     const spaceId = spaceOf(req, sim);
-    const runbook = sim.state().runbooks.find((r) => r.id === req.params.id);
-    if (!runbook) throw notFound('runbook', req.params.id ?? '');
+    const runbook = findById(sim.state().runbooks, req.params.id, 'runbook');
     return ok(renderRunbook(runbook, spaceId));
   }),
   route('GET', '/api/{spaceId}/runbookRuns', (req, sim) => {
@@ -160,8 +159,7 @@ export const runbookRoutes: Route[] = [
   }),
   route('GET', '/api/{spaceId}/runbookRuns/{id}', (req, sim) => {
     spaceOf(req, sim);
-    const run = sim.state().runbookRuns.find((r) => r.id === req.params.id);
-    if (!run) throw notFound('runbook run', req.params.id ?? '');
+    const run = findById(sim.state().runbookRuns, req.params.id, 'runbook run');
     return ok(renderRun(run, sim));
   }),
   route('POST', '/api/{spaceId}/runbookRuns', createRun),

@@ -1,10 +1,10 @@
 // Subscriptions (CRUD + /all); their webhooks are sent by ../webhooks.ts.
 import type { SimContext } from '../context.js';
 import { field, paged, stringArrayField, stringField } from '../paging.js';
-import { notFound, ok, route, SimHttpError, type Route } from '../router.js';
+import { ok, route, SimHttpError, type Route } from '../router.js';
 import { nextId, type SimState, type SubscriptionRecord } from '../store.js';
 import { isoTime, parseTimeSpan } from '../time.js';
-import { byName, filterByIdsAndName, spaceOf } from './common.js';
+import { byName, filterByIdsAndName, findById, spaceOf } from './common.js';
 
 export const filterNames = [
   'Users',
@@ -110,9 +110,7 @@ function applyBody(sub: SubscriptionRecord, body: unknown): void {
 }
 
 function byId(sim: SimContext, id: string): SubscriptionRecord {
-  const sub = sim.state().subscriptions.find((s) => s.id === id);
-  if (!sub) throw notFound('subscription', id);
-  return sub;
+  return findById(sim.state().subscriptions, id, 'subscription');
 }
 
 export const subscriptionRoutes: Route[] = [

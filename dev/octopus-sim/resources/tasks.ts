@@ -1,11 +1,11 @@
 // Server tasks: get, list with filters, details (the activity tree) and cancel.
 import type { SimContext } from '../context.js';
 import { workerName } from '../engine.js';
-import { boolParam, intParam, listParam, paged, queryValue } from '../paging.js';
-import { notFound, ok, route, SimHttpError, type Route, type SimRequest } from '../router.js';
+import { boolParam, dateTimeParam, intParam, listParam, paged, queryValue } from '../paging.js';
+import { notFound, ok, route, type Route, type SimRequest } from '../router.js';
 import { activeTaskStates, idNumber, type ActivityStatus, type TaskRecord } from '../store.js';
-import { isoOrNull, isoTime, parseTime, proseDuration } from '../time.js';
-import { spaceOf } from './common.js';
+import { isoOrNull, isoTime, proseDuration } from '../time.js';
+import { findById, spaceOf } from './common.js';
 
 const allStates = [
   'Queued',
@@ -157,18 +157,6 @@ function renderDetails(
   };
 }
 
-function dateParam(request: SimRequest, name: string): number | undefined {
-  const raw = queryValue(request, name);
-  if (raw === undefined || raw === '') return undefined;
-  const ms = parseTime(raw);
-  if (ms === undefined)
-    throw new SimHttpError(
-      400,
-      `The query parameter ${name} must be an ISO 8601 date-time, not "${raw}".`,
-    );
-  return ms;
-}
-
 function within(
   value: number | undefined,
   from: number | undefined,
@@ -192,8 +180,8 @@ function filterTasks(request: SimRequest, sim: SimContext): TaskRecord[] {
   const description = queryValue(request, 'description')?.toLowerCase();
   const partialName = queryValue(request, 'partialName')?.toLowerCase();
   const range = (name: string): [number | undefined, number | undefined] => [
-    dateParam(request, `from${name}`),
-    dateParam(request, `to${name}`),
+    dateTimeParam(request, `from${name}`),
+    dateTimeParam(request, `to${name}`),
   ];
   const [fromQueue, toQueue] = range('QueueDate');
   const [fromStart, toStart] = range('StartDate');
@@ -262,9 +250,7 @@ function listTasks(
 }
 
 function taskById(sim: SimContext, id: string): TaskRecord {
-  const task = sim.state().tasks.find((t) => t.id === id);
-  if (!task) throw notFound('task', id);
-  return task;
+  return findById(sim.state().tasks, id, 'task');
 }
 
 const details = (req: SimRequest, sim: SimContext) =>

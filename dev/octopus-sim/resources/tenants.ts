@@ -1,9 +1,9 @@
 // Tenants and where each may be deployed (ProjectEnvironments).
 import type { SimContext } from '../context.js';
 import { boolParam, listParam, paged, queryValue } from '../paging.js';
-import { notFound, ok, route, type Route, type SimRequest } from '../router.js';
+import { ok, route, type Route, type SimRequest } from '../router.js';
 import type { TenantRecord } from '../store.js';
-import { byName, filterByIdsAndName, spaceOf } from './common.js';
+import { byName, filterByIdsAndName, findById, spaceOf } from './common.js';
 
 export function renderTenant(tenant: TenantRecord, spaceId: string): Record<string, unknown> {
   return {
@@ -57,8 +57,7 @@ export const tenantRoutes: Route[] = [
   }),
   route('GET', '/api/{spaceId}/tenants/{id}', (req, sim) => {
     const spaceId = spaceOf(req, sim);
-    const tenant = sim.state().tenants.find((t) => t.id === req.params.id);
-    if (!tenant) throw notFound('tenant', req.params.id ?? '');
+    const tenant = findById(sim.state().tenants, req.params.id, 'tenant');
     return ok(renderTenant(tenant, spaceId));
   }),
 ];
