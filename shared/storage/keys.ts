@@ -32,8 +32,3 @@ export function decodeKey(key: string): string {
 export function paddedNumberKey(n: number, width = 15): string {
   return Math.floor(n).toString().padStart(width, '0');
 }
-
-/** A key that sorts newest first (reverse ticks), for "latest N" queries. */
-export function reverseTimeKey(epochMs: number): string {
-  return (9_999_999_999_999 - Math.floor(epochMs)).toString().padStart(13, '0');
-}
