@@ -3,7 +3,9 @@
 import { odata } from '@azure/data-tables';
 import { jobLockName } from '../locks/jobLock.js';
 import { locksTableName } from '../locks/rows.js';
+import { runLockJob } from '../runs/advance.js';
 import { runsTable } from '../runs/store.js';
+import { listPartition } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
 import { isTerminalRunStatus, type RunStatus } from '../runs/types.js';
 import { findCandidates } from './budget.js';
@@ -33,17 +35,9 @@ export const finishedRunsPhase: PrunePhase = {
     // Each run advanced under its own lock (job/run/<id>); a finished run never takes it again.
     const locks = await tables.table(locksTableName);
     for (const run of found.rows) {
-      const partition = encodeKey(jobLockName(`run/${run.rowKey ?? ''}`));
-      const lockRows: { partitionKey: string; rowKey: string }[] = [];
-      for await (const row of locks.listEntities({
-        queryOptions: {
-          filter: odata`PartitionKey eq ${partition}`,
-          select: ['PartitionKey', 'RowKey'],
-        },
-      })) {
-        lockRows.push(keyOf(row));
-      }
-      await deleteRows(locks, lockRows);
+      const partition = encodeKey(jobLockName(runLockJob(run.rowKey ?? '')));
+      const lockRows = await listPartition(locks, partition);
+      await deleteRows(locks, lockRows.map(keyOf));
     }
     return { deleted, complete: found.complete };
   },
