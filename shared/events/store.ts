@@ -9,7 +9,8 @@ import type { TableStore } from '../storage/tableStore.js';
 import { octopusEventSchema, type OctopusWebhookEvent } from './payload.js';
 
 export const eventsTable = 'events';
-const eventPartition = 'octopus';
+/** The partition events are kept in (the processor's watermark lives in `state`). */
+export const eventPartition = 'octopus';
 const statePartition = 'state';
 const watermarkRow = 'watermark';
 /** Events are re-read this many ids below the watermark, for deliveries that arrive late and out of order. */

@@ -1,14 +1,11 @@
 // Processed webhook events past their retention. Unprocessed events are never deleted, nor the
 // processor's watermark (another partition): only rows the processor has finished with.
 import { odata } from '@azure/data-tables';
-import { eventsTable } from '../events/store.js';
+import { eventPartition, eventsTable } from '../events/store.js';
 import { findCandidates } from './budget.js';
 import { deleteRows, keyOf } from './deleteRows.js';
 import type { PrunePhase } from './phase.js';
 import { cutoffIso } from './policy.js';
-
-/** The partition shared/events/store.ts keeps events in (its watermark lives in `state`). */
-const eventPartition = 'octopus';
 
 export const processedEventsPhase: PrunePhase = {
   name: 'events',
