@@ -2,6 +2,16 @@
 import { localTimeOf } from '../time/zones.js';
 import type { Outcome, ReportTotals } from './model.js';
 
+/** How much of a report is listed; the HTML and the text part list the same rows. */
+export interface RenderOptions {
+  /** Most deployment rows listed by environment (failures are always listed). Default: all. */
+  maxRows?: number;
+  /** Most failures listed; the rest are counted. Default: all. */
+  maxFailures?: number;
+  /** Where the full report can be read, linked when rows were left out. */
+  fullReportUrl?: string;
+}
+
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined) return '–';
   const seconds = Math.round(ms / 1000);

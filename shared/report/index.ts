@@ -28,9 +28,9 @@ export {
   ReportDateError,
   type DayWindow,
 } from './dayWindow.js';
-export { renderHtml, type HtmlOptions } from './renderHtml.js';
-export { renderText, type TextOptions } from './renderText.js';
-export { subjectOf } from './format.js';
+export { renderHtml } from './renderHtml.js';
+export { renderText } from './renderText.js';
+export { subjectOf, type RenderOptions } from './format.js';
 export { scopeFromConfig, describeScope, type ReportScope } from './gather.js';
 export { reportSources, OctopusNotConfiguredError } from './sources.js';
 export type { DailyReport, ReportDeployment, ReportTotals } from './model.js';

@@ -9,17 +9,9 @@ import {
   localTime,
   longDate,
   outcomeLabel,
+  type RenderOptions,
 } from './format.js';
 import type { DailyReport, HourBucket, ReportDeployment } from './model.js';
-
-export interface HtmlOptions {
-  /** Most deployment rows listed by environment (failures are always listed). Default: all. */
-  maxRows?: number;
-  /** Most failures listed; the rest are counted. Default: all. */
-  maxFailures?: number;
-  /** Where the full report can be read, linked when rows were left out. */
-  fullReportUrl?: string;
-}
 
 const FONT = "font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif";
 const GREEN = '#2e7d32';
@@ -132,13 +124,13 @@ function where(d: ReportDeployment): string {
     .join(' · ');
 }
 
-function moreLink(options: HtmlOptions): string {
+function moreLink(options: RenderOptions): string {
   return options.fullReportUrl
     ? ` <a href="${e(options.fullReportUrl)}" style="color:#1565c0">Open the full report</a>.`
     : ' Run the report command of the coordinator CLI for the full list.';
 }
 
-function failuresHtml(report: DailyReport, options: HtmlOptions): string {
+function failuresHtml(report: DailyReport, options: RenderOptions): string {
   if (report.failures.length === 0) return '';
   const shown = report.failures.slice(0, options.maxFailures ?? report.failures.length);
   const hidden = report.failures.length - shown.length;
@@ -187,7 +179,7 @@ function outcomeColor(d: ReportDeployment): string {
   return '#555';
 }
 
-function groupsHtml(report: DailyReport, options: HtmlOptions): string {
+function groupsHtml(report: DailyReport, options: RenderOptions): string {
   let budget = options.maxRows ?? Number.POSITIVE_INFINITY;
   let omitted = 0;
   // Font, size and wrapping come from the table: rows stay small so a busy day's email stays small.
@@ -239,7 +231,7 @@ function groupsHtml(report: DailyReport, options: HtmlOptions): string {
   return section('by-environment', 'By environment and project', parts.join(''));
 }
 
-export function renderHtml(report: DailyReport, options: HtmlOptions = {}): string {
+export function renderHtml(report: DailyReport, options: RenderOptions = {}): string {
   const t = report.totals;
   const title = `Deployments on ${longDate(report.date)}`;
   const header =

@@ -8,22 +8,15 @@ import {
   localTime,
   longDate,
   outcomeLabel,
+  type RenderOptions,
 } from './format.js';
 import type { DailyReport } from './model.js';
-
-export interface TextOptions {
-  /** Most deployment rows listed by environment (failures are always listed). Default: all. */
-  maxRows?: number;
-  /** Most failures listed; the rest are counted. Default: all. */
-  maxFailures?: number;
-  fullReportUrl?: string;
-}
 
 function withChange(value: string, change: string): string {
   return change ? `${value} (${change} vs day before)` : value;
 }
 
-export function renderText(report: DailyReport, options: TextOptions = {}): string {
+export function renderText(report: DailyReport, options: RenderOptions = {}): string {
   const t = report.totals;
   const p = report.previous;
   const lines: string[] = [];
