@@ -17,8 +17,6 @@ export class HttpError extends Error {
 export const badRequest = (message: string, details?: unknown) =>
   new HttpError(400, 'bad_request', message, details);
 export const notFound = (message: string) => new HttpError(404, 'not_found', message);
-export const conflict = (message: string, details?: unknown) =>
-  new HttpError(409, 'conflict', message, details);
 
 /** The JSON error body of the API: `{ error: { code, message, details? } }`. */
 export function errorResponse(
