@@ -1,19 +1,16 @@
 // Lease locks and semaphores on Table Storage: the one locking mechanism of the coordinator.
 export {
   LeaseLocks,
-  maxTtlSeconds,
-  type AcquireOptions,
   type AcquireResult,
   type EndedTaskLookup,
   type Grant,
-  type HolderView,
   type LeaseLocksOptions,
-  type LockSummary,
-  type LockView,
   type NotGranted,
   type ReleaseResult,
-  type WaiterView,
 } from './leaseLock.js';
+export type { AcquireOptions } from './leaseRequest.js';
+export type { HolderView, LockSummary, LockView, WaiterView } from './lockViews.js';
+export { maxTtlSeconds } from './limits.js';
 export { maxPermits } from './acquireDecision.js';
 export { LockError, LeaseLostError, isLockError, type LockErrorCode } from './errors.js';
 export { expiryGraceMicros, holderMarginMs, minJobTtlSeconds, renewIntervalMs } from './expiry.js';

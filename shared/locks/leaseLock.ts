@@ -1,6 +1,4 @@
 // Named lease locks with N permits on Table Storage: acquire (FIFO, priorities, try-lock), renew, release, inspect.
-import { maxTtlSeconds } from './limits.js';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   odata,
@@ -13,38 +11,13 @@ import { encodeKey } from '../storage/keys.js';
 import {
   decideAcquire,
   lockState,
-  maxPermits,
   reapActions,
   type AcquireDecision,
+  type AcquireRequest,
   type Reaped,
 } from './acquireDecision.js';
 import { LockError } from './errors.js';
-import { formatMicros, leaseEnd, timestampFromEtag, type Micros } from './expiry.js';
-import {
-  historyEndKey,
-  holderPrefix,
-  holderRowKey,
-  lockRowKey,
-  maxPriority,
-  newLeaseSecret,
-  parseLeaseId,
-  formatLeaseId,
-  waiterPrefix,
-} from './rows.js';
-import {
-  holderExpired,
-  holderExpiresAt,
-  readLockSnapshot,
-  toHolderRow,
-  toLockRow,
-  toWaiterRow,
-  waiterLive,
-  dateHeaderMicros,
-  type LockSnapshot,
-  type Stored,
-} from './snapshot.js';
-import type { HolderRow, LockRow, WaiterRow } from './rows.js';
-import { LockWakeups } from './wakeups.js';
+import { leaseEnd, timestampFromEtag } from './expiry.js';
 import {
   findOverlaps,
   pruneHistory,
@@ -52,6 +25,33 @@ import {
   type GrantRecord,
   type OverlapReport,
 } from './history.js';
+import {
+  checkTtl,
+  defaultTtlSeconds,
+  normalizeRequest,
+  parseLease,
+  type AcquireOptions,
+} from './leaseRequest.js';
+import { inspectLock, listLocks, type LockSummary, type LockView } from './lockViews.js';
+import { leaseFingerprint, lostLeaseError, readLeaseEnd } from './lostLease.js';
+import {
+  formatLeaseId,
+  historyEndKey,
+  holderPrefix,
+  holderRowKey,
+  lockRowKey,
+  newLeaseSecret,
+  type HolderRow,
+} from './rows.js';
+import {
+  holderExpired,
+  holderExpiresAt,
+  readLockSnapshot,
+  toHolderRow,
+  type LockSnapshot,
+  type Stored,
+} from './snapshot.js';
+import { LockWakeups } from './wakeups.js';
 
 /** Given task ids, the ones whose Octopus task has finished, failed, been cancelled or timed out. */
 export type EndedTaskLookup = (taskIds: readonly string[]) => Promise<ReadonlySet<string>>;
@@ -68,23 +68,6 @@ export interface LeaseLocksOptions {
   /** A waiting caller checks the tasks of task-bound holders at most this often (default 5 s). */
   taskCheckIntervalMs?: number;
   wakeups?: LockWakeups;
-}
-
-export interface AcquireOptions {
-  /** Who asks, for people reading the lock's state (e.g. "Deploy web to prod, task ServerTasks-12 on web01"). */
-  holder: string;
-  /** N (1 = a mutex). Everyone using a lock must agree; omit to use the stored value (1 for a new lock). */
-  permits?: number;
-  /** Lease length (default 60 s, 1 s to 1 day). */
-  ttlSeconds?: number;
-  /** Bind the lease to this Octopus task: it is freed as soon as the task ends. */
-  octopusTaskId?: string;
-  /** 0..9, higher first (default 0); FIFO within a priority. */
-  priority?: number;
-  /** Identifies this acquire across retries; defaults to `holder`. */
-  requestId?: string;
-  /** Join the queue when not granted (default true); false is a try-lock. */
-  queue?: boolean;
 }
 
 export interface Grant {
@@ -115,46 +98,6 @@ export interface NotGranted {
 
 export type AcquireResult = Grant | NotGranted;
 
-export interface HolderView {
-  holder: string;
-  fence: number;
-  grantedAt: string;
-  expiresAt: string;
-  ttlSeconds: number;
-  octopusTaskId?: string;
-  /** Past its TTL and not yet taken over (a waiter's next request frees it). */
-  expired: boolean;
-}
-
-export interface WaiterView {
-  position: number;
-  holder: string;
-  priority: number;
-  ticket: number;
-  queuedAt: string;
-  octopusTaskId?: string;
-  why: string;
-}
-
-export interface LockView {
-  name: string;
-  permits: number;
-  /** The fence of the latest grant. */
-  lastFence: number;
-  /** Storage time of the read. */
-  readAt: string;
-  holders: HolderView[];
-  waiters: WaiterView[];
-}
-
-export interface LockSummary {
-  name: string;
-  permits: number;
-  lastFence: number;
-  holders: string[];
-  waiters: number;
-}
-
 export interface ReleaseResult {
   released: true;
   fence: number;
@@ -162,18 +105,12 @@ export interface ReleaseResult {
   alreadyReleased: boolean;
 }
 
-const defaultTtlSeconds = 60;
-export { maxTtlSeconds } from './limits.js';
 const maxAttempts = 60;
 
 const isConflict = (err: unknown): boolean => [404, 409, 412].includes(storageStatus(err) ?? 0);
 
 function jitter(ms: number): number {
   return Math.round(ms * (0.8 + Math.random() * 0.4));
-}
-
-function isoFromMicros(micros: Micros): string {
-  return new Date(Math.floor(micros / 1000)).toISOString();
 }
 
 export class LeaseLocks {
@@ -234,7 +171,7 @@ export class LeaseLocks {
     client: TableClient,
     name: string,
     snapshot: LockSnapshot,
-    request: ReturnType<typeof normalizeRequest>,
+    request: AcquireRequest,
     decision: AcquireDecision,
   ): Promise<AcquireResult | undefined> {
     const heldBy = lockState(snapshot, {
@@ -379,7 +316,7 @@ export class LeaseLocks {
       };
     } catch (err) {
       if (storageStatus(err) === 404)
-        throw await this.lostLease(client, name, lease.fence, 'renew');
+        throw await lostLeaseError(client, name, lease.fence, 'renew');
       throw err;
     }
   }
@@ -413,134 +350,26 @@ export class LeaseLocks {
       await client.submitTransaction(actions);
     } catch (err) {
       if (storageStatus(err) !== 404) throw err;
-      const end = await this.endOf(client, pk, lease.fence);
+      const end = await readLeaseEnd(client, pk, lease.fence);
       // The same lease id released it before (for example a retry after a lost response).
       if (end?.reason === 'released' && end.lease === leaseFingerprint(leaseId)) {
         return { released: true, fence: lease.fence, alreadyReleased: true };
       }
-      throw await this.lostLease(client, name, lease.fence, 'release', end);
+      throw await lostLeaseError(client, name, lease.fence, 'release', end);
     } finally {
       this.wakeups.notify(pk);
     }
     return { released: true, fence: lease.fence, alreadyReleased: false };
   }
 
-  private async endOf(
-    client: TableClient,
-    pk: string,
-    fence: number,
-  ): Promise<
-    { reason: string; endedAt: string | undefined; lease: string | undefined } | undefined
-  > {
-    try {
-      const row = await client.getEntity<Record<string, unknown>>(pk, historyEndKey(fence));
-      return {
-        reason: String(row.reason ?? ''),
-        endedAt: typeof row.endedAt === 'string' ? row.endedAt : undefined,
-        lease: typeof row.lease === 'string' ? row.lease : undefined,
-      };
-    } catch (err) {
-      if (storageStatus(err) === 404) return undefined;
-      throw err;
-    }
-  }
-
-  private async lostLease(
-    client: TableClient,
-    name: string,
-    fence: number,
-    action: 'renew' | 'release',
-    knownEnd?: { reason: string; endedAt: string | undefined },
-  ): Promise<LockError> {
-    const end = knownEnd ?? (await this.endOf(client, encodeKey(name), fence));
-    const what = `Cannot ${action} lease ${fence} of lock "${name}"`;
-    switch (end?.reason) {
-      case 'expired':
-        return new LockError(
-          'not_holder',
-          `${what}: it expired at ${end.endedAt ?? 'its TTL'} without renewal and another holder may have it now. Renew more often than the TTL, or use a longer TTL, then acquire again.`,
-        );
-      case 'task-ended':
-        return new LockError(
-          'not_holder',
-          `${what}: it was freed because its Octopus task ended. Acquire again for a new task.`,
-        );
-      case 'released':
-        return new LockError('not_holder', `${what}: it has already been released.`);
-      default:
-        return new LockError(
-          'not_holder',
-          `${what}: this lease id does not hold it (wrong lock name or lease id, or not the holder). Only the holder that was granted the lease can renew or release it.`,
-        );
-    }
-  }
-
   /** Holders, waiters in order (with why each waits), and fences of one lock; undefined if it never existed. */
   async inspect(name: string): Promise<LockView | undefined> {
-    const client = await this.table();
-    const snapshot = await readLockSnapshot(client, encodeKey(name));
-    if (!snapshot.lock && snapshot.holders.length === 0 && snapshot.waiters.length === 0)
-      return undefined;
-    const state = lockState(snapshot, {
-      waiterTtlSeconds: this.waiterTtlSeconds,
-      endedTasks: new Set(),
-    });
-    const heldBy = state.live.map((h) => h.data.holder);
-    return {
-      name: snapshot.lock?.data.name ?? name,
-      permits: state.permits,
-      lastFence: snapshot.lock?.data.fence ?? 0,
-      readAt: isoFromMicros(snapshot.readDate),
-      holders: snapshot.holders.map((h) => holderView(h, snapshot.readDate)),
-      waiters: state.waiters.map((w, i) => ({
-        ...waiterView(w, i + 1),
-        why: whyWaiting(i, state.free, state.permits, heldBy),
-      })),
-    };
+    return inspectLock(await this.table(), name, this.waiterTtlSeconds);
   }
 
   /** Every lock with its holders and number of waiters. */
   async list(): Promise<LockSummary[]> {
-    const client = await this.table();
-    let readDate: Micros | undefined;
-    const locks = new Map<
-      string,
-      { lock?: Stored<LockRow>; holders: Stored<HolderRow>[]; waiters: Stored<WaiterRow>[] }
-    >();
-    const entry = (pk: string) => {
-      let e = locks.get(pk);
-      if (!e) {
-        e = { holders: [], waiters: [] };
-        locks.set(pk, e);
-      }
-      return e;
-    };
-    const filter = odata`RowKey eq ${lockRowKey} or RowKey ge ${holderPrefix}`;
-    for await (const row of client.listEntities<Record<string, unknown>>({
-      queryOptions: { filter },
-      onResponse: (r) => {
-        readDate ??= dateHeaderMicros(r.headers.get('date'));
-      },
-    })) {
-      const key = row.rowKey ?? '';
-      const e = entry(row.partitionKey ?? '');
-      if (key === lockRowKey) e.lock = toLockRow(row);
-      else if (key.startsWith(holderPrefix)) e.holders.push(toHolderRow(row));
-      else if (key.startsWith(waiterPrefix)) e.waiters.push(toWaiterRow(row));
-    }
-    const now = readDate ?? Date.now() * 1000;
-    const out: LockSummary[] = [];
-    for (const [, e] of locks) {
-      if (!e.lock) continue;
-      out.push({
-        name: e.lock.data.name,
-        permits: e.lock.data.permits,
-        lastFence: e.lock.data.fence,
-        holders: e.holders.filter((h) => !holderExpired(h, now)).map((h) => h.data.holder),
-        waiters: e.waiters.filter((w) => waiterLive(w, now, this.waiterTtlSeconds)).length,
-      });
-    }
-    return out.sort((a, b) => a.name.localeCompare(b.name));
+    return listLocks(await this.table(), this.waiterTtlSeconds);
   }
 
   /** The grants of a lock still in the history (see history.ts). */
@@ -605,79 +434,4 @@ export class LeaseLocks {
 function pollIntervalMs(position: number, permits: number): number {
   if (position <= 2 * permits) return 50;
   return position <= 4 * permits ? 150 : 500;
-}
-
-function holderView(h: Stored<HolderRow>, readDate: Micros): HolderView {
-  return {
-    holder: h.data.holder,
-    fence: h.data.fence,
-    grantedAt: h.data.grantedAt,
-    expiresAt: formatMicros(holderExpiresAt(h)),
-    ttlSeconds: h.data.ttlSeconds,
-    ...(h.data.octopusTaskId ? { octopusTaskId: h.data.octopusTaskId } : {}),
-    expired: holderExpired(h, readDate),
-  };
-}
-
-function waiterView(w: Stored<WaiterRow>, position: number): Omit<WaiterView, 'why'> {
-  return {
-    position,
-    holder: w.data.holder,
-    priority: w.data.priority,
-    ticket: w.data.ticket,
-    queuedAt: w.data.queuedAt,
-    ...(w.data.octopusTaskId ? { octopusTaskId: w.data.octopusTaskId } : {}),
-  };
-}
-
-function whyWaiting(index: number, free: number, permits: number, heldBy: string[]): string {
-  if (index < free) return 'a permit is free: granted on its next request';
-  const held = `${heldBy.length} of ${permits} permit(s) held by ${heldBy.join(', ') || 'nobody'}`;
-  const ahead = index - free;
-  return ahead > 0 ? `${held}; ${ahead} waiter(s) ahead` : `${held}; next in line`;
-}
-
-/** A short hash of a lease id, kept with a release so a repeated release can be recognised. */
-function leaseFingerprint(leaseId: string): string {
-  return createHash('sha256').update(leaseId).digest('hex').slice(0, 16);
-}
-
-function checkTtl(ttlSeconds: number): number {
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > maxTtlSeconds) {
-    throw new RangeError(`ttlSeconds must be a whole number from 1 to ${maxTtlSeconds}`);
-  }
-  return ttlSeconds;
-}
-
-function parseLease(leaseId: string): { fence: number; secret: string } {
-  const lease = parseLeaseId(leaseId);
-  if (!lease) {
-    throw new LockError(
-      'invalid_lease_id',
-      'leaseId: not a lease id of this coordinator (expected "<fence>.<24 hex digits>" as returned by acquire).',
-    );
-  }
-  return lease;
-}
-
-function normalizeRequest(options: AcquireOptions) {
-  const priority = options.priority ?? 0;
-  if (!Number.isInteger(priority) || priority < 0 || priority > maxPriority) {
-    throw new RangeError(`priority must be a whole number from 0 to ${maxPriority}`);
-  }
-  if (
-    options.permits !== undefined &&
-    (!Number.isInteger(options.permits) || options.permits < 1 || options.permits > maxPermits)
-  ) {
-    throw new RangeError(`permits must be a whole number from 1 to ${maxPermits}`);
-  }
-  return {
-    holder: options.holder,
-    requestKey: options.requestId ?? options.holder,
-    permits: options.permits,
-    ttlSeconds: checkTtl(options.ttlSeconds ?? defaultTtlSeconds),
-    octopusTaskId: options.octopusTaskId,
-    priority,
-    queue: options.queue ?? true,
-  };
 }

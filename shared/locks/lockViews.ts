@@ -1,0 +1,171 @@
+// What people see of a lock: its holders, its queue in order with why each waits, and a summary of all locks.
+import { odata, type TableClient } from '@azure/data-tables';
+import { lockState } from './acquireDecision.js';
+import { formatMicros, type Micros } from './expiry.js';
+import {
+  holderPrefix,
+  lockRowKey,
+  waiterPrefix,
+  type HolderRow,
+  type LockRow,
+  type WaiterRow,
+} from './rows.js';
+import {
+  dateHeaderMicros,
+  holderExpired,
+  holderExpiresAt,
+  readLockSnapshot,
+  toHolderRow,
+  toLockRow,
+  toWaiterRow,
+  waiterLive,
+  type Stored,
+} from './snapshot.js';
+import { encodeKey } from '../storage/keys.js';
+
+export interface HolderView {
+  holder: string;
+  fence: number;
+  grantedAt: string;
+  expiresAt: string;
+  ttlSeconds: number;
+  octopusTaskId?: string;
+  /** Past its TTL and not yet taken over (a waiter's next request frees it). */
+  expired: boolean;
+}
+
+export interface WaiterView {
+  position: number;
+  holder: string;
+  priority: number;
+  ticket: number;
+  queuedAt: string;
+  octopusTaskId?: string;
+  why: string;
+}
+
+export interface LockView {
+  name: string;
+  permits: number;
+  /** The fence of the latest grant. */
+  lastFence: number;
+  /** Storage time of the read. */
+  readAt: string;
+  holders: HolderView[];
+  waiters: WaiterView[];
+}
+
+export interface LockSummary {
+  name: string;
+  permits: number;
+  lastFence: number;
+  holders: string[];
+  waiters: number;
+}
+
+/** Holders, waiters in order (with why each waits), and fences of one lock; undefined if it never existed. */
+export async function inspectLock(
+  client: TableClient,
+  name: string,
+  waiterTtlSeconds: number,
+): Promise<LockView | undefined> {
+  const snapshot = await readLockSnapshot(client, encodeKey(name));
+  if (!snapshot.lock && snapshot.holders.length === 0 && snapshot.waiters.length === 0)
+    return undefined;
+  const state = lockState(snapshot, {
+    waiterTtlSeconds: waiterTtlSeconds,
+    endedTasks: new Set(),
+  });
+  const heldBy = state.live.map((h) => h.data.holder);
+  return {
+    name: snapshot.lock?.data.name ?? name,
+    permits: state.permits,
+    lastFence: snapshot.lock?.data.fence ?? 0,
+    readAt: isoFromMicros(snapshot.readDate),
+    holders: snapshot.holders.map((h) => holderView(h, snapshot.readDate)),
+    waiters: state.waiters.map((w, i) => ({
+      ...waiterView(w, i + 1),
+      why: whyWaiting(i, state.free, state.permits, heldBy),
+    })),
+  };
+}
+
+/** Every lock with its holders and number of waiters. */
+export async function listLocks(
+  client: TableClient,
+  waiterTtlSeconds: number,
+): Promise<LockSummary[]> {
+  let readDate: Micros | undefined;
+  const locks = new Map<
+    string,
+    { lock?: Stored<LockRow>; holders: Stored<HolderRow>[]; waiters: Stored<WaiterRow>[] }
+  >();
+  const entry = (pk: string) => {
+    let e = locks.get(pk);
+    if (!e) {
+      e = { holders: [], waiters: [] };
+      locks.set(pk, e);
+    }
+    return e;
+  };
+  const filter = odata`RowKey eq ${lockRowKey} or RowKey ge ${holderPrefix}`;
+  for await (const row of client.listEntities<Record<string, unknown>>({
+    queryOptions: { filter },
+    onResponse: (r) => {
+      readDate ??= dateHeaderMicros(r.headers.get('date'));
+    },
+  })) {
+    const key = row.rowKey ?? '';
+    const e = entry(row.partitionKey ?? '');
+    if (key === lockRowKey) e.lock = toLockRow(row);
+    else if (key.startsWith(holderPrefix)) e.holders.push(toHolderRow(row));
+    else if (key.startsWith(waiterPrefix)) e.waiters.push(toWaiterRow(row));
+  }
+  const now = readDate ?? Date.now() * 1000;
+  const out: LockSummary[] = [];
+  for (const [, e] of locks) {
+    if (!e.lock) continue;
+    out.push({
+      name: e.lock.data.name,
+      permits: e.lock.data.permits,
+      lastFence: e.lock.data.fence,
+      holders: e.holders.filter((h) => !holderExpired(h, now)).map((h) => h.data.holder),
+      waiters: e.waiters.filter((w) => waiterLive(w, now, waiterTtlSeconds)).length,
+    });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function isoFromMicros(micros: Micros): string {
+  return new Date(Math.floor(micros / 1000)).toISOString();
+}
+
+function holderView(h: Stored<HolderRow>, readDate: Micros): HolderView {
+  return {
+    holder: h.data.holder,
+    fence: h.data.fence,
+    grantedAt: h.data.grantedAt,
+    expiresAt: formatMicros(holderExpiresAt(h)),
+    ttlSeconds: h.data.ttlSeconds,
+    ...(h.data.octopusTaskId ? { octopusTaskId: h.data.octopusTaskId } : {}),
+    expired: holderExpired(h, readDate),
+  };
+}
+
+function waiterView(w: Stored<WaiterRow>, position: number): Omit<WaiterView, 'why'> {
+  return {
+    position,
+    holder: w.data.holder,
+    priority: w.data.priority,
+    ticket: w.data.ticket,
+    queuedAt: w.data.queuedAt,
+    ...(w.data.octopusTaskId ? { octopusTaskId: w.data.octopusTaskId } : {}),
+  };
+}
+
+function whyWaiting(index: number, free: number, permits: number, heldBy: string[]): string {
+  if (index < free) return 'a permit is free: granted on its next request';
+  const held = `${heldBy.length} of ${permits} permit(s) held by ${heldBy.join(', ') || 'nobody'}`;
+  const ahead = index - free;
+  return ahead > 0 ? `${held}; ${ahead} waiter(s) ahead` : `${held}; next in line`;
+}

@@ -1,0 +1,60 @@
+// Why a renew or release found no lease: the history says how it ended, and the error says what to do.
+import { createHash } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import { storageStatus } from '../storage/conditional.js';
+import { encodeKey } from '../storage/keys.js';
+import { LockError } from './errors.js';
+import { historyEndKey } from './rows.js';
+
+export async function readLeaseEnd(
+  client: TableClient,
+  pk: string,
+  fence: number,
+): Promise<{ reason: string; endedAt: string | undefined; lease: string | undefined } | undefined> {
+  try {
+    const row = await client.getEntity<Record<string, unknown>>(pk, historyEndKey(fence));
+    return {
+      reason: String(row.reason ?? ''),
+      endedAt: typeof row.endedAt === 'string' ? row.endedAt : undefined,
+      lease: typeof row.lease === 'string' ? row.lease : undefined,
+    };
+  } catch (err) {
+    if (storageStatus(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+export async function lostLeaseError(
+  client: TableClient,
+  name: string,
+  fence: number,
+  action: 'renew' | 'release',
+  knownEnd?: { reason: string; endedAt: string | undefined },
+): Promise<LockError> {
+  const end = knownEnd ?? (await readLeaseEnd(client, encodeKey(name), fence));
+  const what = `Cannot ${action} lease ${fence} of lock "${name}"`;
+  switch (end?.reason) {
+    case 'expired':
+      return new LockError(
+        'not_holder',
+        `${what}: it expired at ${end.endedAt ?? 'its TTL'} without renewal and another holder may have it now. Renew more often than the TTL, or use a longer TTL, then acquire again.`,
+      );
+    case 'task-ended':
+      return new LockError(
+        'not_holder',
+        `${what}: it was freed because its Octopus task ended. Acquire again for a new task.`,
+      );
+    case 'released':
+      return new LockError('not_holder', `${what}: it has already been released.`);
+    default:
+      return new LockError(
+        'not_holder',
+        `${what}: this lease id does not hold it (wrong lock name or lease id, or not the holder). Only the holder that was granted the lease can renew or release it.`,
+      );
+  }
+}
+
+/** A short hash of a lease id, kept with a release so a repeated release can be recognised. */
+export function leaseFingerprint(leaseId: string): string {
+  return createHash('sha256').update(leaseId).digest('hex').slice(0, 16);
+}
