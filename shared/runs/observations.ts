@@ -1,4 +1,5 @@
 // Applying what the executor, a poll or a webhook saw to the run: resolved deploys, started and finished tasks, conditions, sent mail.
+import { isFinishedTaskState } from '../octopus/enums.js';
 import { createDeploymentCommand } from './actionCommands.js';
 import { applyFailure } from './commandFailures.js';
 import { deployDecision } from './deployDecision.js';
@@ -19,10 +20,6 @@ import type { ActionState, Observation } from './types.js';
 
 /** How often a wait re-checks its condition. */
 export const conditionRecheckMs = 30_000;
-
-function isFinishedTaskStateName(state: string): boolean {
-  return state !== 'Queued' && state !== 'Executing' && state !== 'Cancelling';
-}
 
 /** A deploy's target was read: decide whether to deploy, join, skip or refuse, and act on it. */
 function applyDeployResolved(
@@ -66,7 +63,7 @@ function applyDeployResolved(
 
 function applyTask(ctx: Ctx, o: Extract<Observation, { kind: 'task' }>): void {
   const { s } = ctx;
-  if (s.pendingCancels.includes(o.taskId) && isFinishedTaskStateName(o.state)) {
+  if (s.pendingCancels.includes(o.taskId) && isFinishedTaskState(o.state)) {
     s.pendingCancels = s.pendingCancels.filter((t) => t !== o.taskId);
   }
   for (const a of allActions(s)) {
