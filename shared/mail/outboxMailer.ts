@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { escapeHtml } from '../ui/html.js';
 import { assertSendable, type Mailer, type MailMessage, type SentMail } from './mailer.js';
 
 function encodeHeader(value: string): string {
@@ -69,9 +70,7 @@ export class OutboxMailer implements Mailer {
     const date = this.now();
     const id = `${date.toISOString().replace(/[:.]/g, '-')}-${message.category ?? 'mail'}-${randomUUID().slice(0, 8)}`;
     await writeFile(resolve(this.dir, `${id}.eml`), toEml(message, this.from, date, id));
-    const html =
-      message.html ??
-      `<pre>${message.text.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`)}</pre>`;
+    const html = message.html ?? `<pre>${escapeHtml(message.text)}</pre>`;
     await writeFile(resolve(this.dir, `${id}.html`), html);
     return { id };
   }

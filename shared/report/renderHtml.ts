@@ -1,5 +1,6 @@
 // The report as email-safe HTML: 600 px tables, inline CSS, a bar chart made of table cells,
 // no scripts and no images, failures first.
+import { escapeHtml } from '../ui/html.js';
 import {
   formatChange,
   formatDuration,
@@ -19,10 +20,6 @@ const RED = '#c62828';
 const GREY = '#9e9e9e';
 const WRAP = 'word-wrap:break-word;overflow-wrap:anywhere;word-break:break-word';
 const CHART_HEIGHT = 80;
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 const e = escapeHtml;
 

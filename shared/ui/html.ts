@@ -10,7 +10,7 @@ const entities: Record<string, string> = {
   '`': '&#96;',
 };
 
-/** Escape text for element content and quoted attribute values. */
+/** Escape text for element content and quoted attribute values (the emails use it too). */
 export function escapeHtml(value: unknown): string {
   const text = value === null || value === undefined ? '' : String(value);
   return text.replace(/[&<>"'`]/g, (c) => entities[c] ?? c);

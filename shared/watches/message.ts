@@ -1,5 +1,6 @@
 // The emails a watch sends: what happened, which releases, when, by whom, and a link to each task.
 import type { MailMessage } from '../mail/index.js';
+import { escapeHtml } from '../ui/html.js';
 import type { AnnouncedRelease, WatchNotice } from './evaluate.js';
 
 export interface ReleaseDetails {
@@ -16,10 +17,6 @@ function when(iso: string | null): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function where(notice: WatchNotice): string {
