@@ -1,27 +1,17 @@
 // What people see of a lock: its holders, its queue in order with why each waits, and a summary of all locks.
-import { odata, type TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
+import { encodeKey } from '../storage/keys.js';
 import { lockState } from './acquireDecision.js';
 import { formatMicros, type Micros } from './expiry.js';
+import type { HolderRow, WaiterRow } from './rows.js';
 import {
-  holderPrefix,
-  lockRowKey,
-  waiterPrefix,
-  type HolderRow,
-  type LockRow,
-  type WaiterRow,
-} from './rows.js';
-import {
-  dateHeaderMicros,
   holderExpired,
   holderExpiresAt,
+  readAllLockSnapshots,
   readLockSnapshot,
-  toHolderRow,
-  toLockRow,
-  toWaiterRow,
   waiterLive,
   type Stored,
 } from './snapshot.js';
-import { encodeKey } from '../storage/keys.js';
 
 export interface HolderView {
   holder: string;
@@ -95,42 +85,16 @@ export async function listLocks(
   client: TableClient,
   waiterTtlSeconds: number,
 ): Promise<LockSummary[]> {
-  let readDate: Micros | undefined;
-  const locks = new Map<
-    string,
-    { lock?: Stored<LockRow>; holders: Stored<HolderRow>[]; waiters: Stored<WaiterRow>[] }
-  >();
-  const entry = (pk: string) => {
-    let e = locks.get(pk);
-    if (!e) {
-      e = { holders: [], waiters: [] };
-      locks.set(pk, e);
-    }
-    return e;
-  };
-  const filter = odata`RowKey eq ${lockRowKey} or RowKey ge ${holderPrefix}`;
-  for await (const row of client.listEntities<Record<string, unknown>>({
-    queryOptions: { filter },
-    onResponse: (r) => {
-      readDate ??= dateHeaderMicros(r.headers.get('date'));
-    },
-  })) {
-    const key = row.rowKey ?? '';
-    const e = entry(row.partitionKey ?? '');
-    if (key === lockRowKey) e.lock = toLockRow(row);
-    else if (key.startsWith(holderPrefix)) e.holders.push(toHolderRow(row));
-    else if (key.startsWith(waiterPrefix)) e.waiters.push(toWaiterRow(row));
-  }
-  const now = readDate ?? Date.now() * 1000;
+  const snapshots = await readAllLockSnapshots(client);
   const out: LockSummary[] = [];
-  for (const [, e] of locks) {
-    if (!e.lock) continue;
+  for (const { lock, holders, waiters, readDate } of snapshots) {
+    if (!lock) continue;
     out.push({
-      name: e.lock.data.name,
-      permits: e.lock.data.permits,
-      lastFence: e.lock.data.fence,
-      holders: e.holders.filter((h) => !holderExpired(h, now)).map((h) => h.data.holder),
-      waiters: e.waiters.filter((w) => waiterLive(w, now, waiterTtlSeconds)).length,
+      name: lock.data.name,
+      permits: lock.data.permits,
+      lastFence: lock.data.fence,
+      holders: holders.filter((h) => !holderExpired(h, readDate)).map((h) => h.data.holder),
+      waiters: waiters.filter((w) => waiterLive(w, readDate, waiterTtlSeconds)).length,
     });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));

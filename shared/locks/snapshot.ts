@@ -107,19 +107,52 @@ export async function readLockSnapshot(
   for await (const row of iterator) rows.push(row);
   if (readDate === undefined)
     throw new Error('Table Storage sent no Date header: cannot judge lease expiry');
-  const snapshot: LockSnapshot = {
-    partitionKey,
-    readDate,
-    lock: undefined,
-    holders: [],
-    waiters: [],
-  };
-  for (const row of rows) {
-    const key = row.rowKey ?? '';
-    if (key === lockRowKey) snapshot.lock = toLockRow(row);
-    else if (key.startsWith(holderPrefix)) snapshot.holders.push(toHolderRow(row));
-    else if (key.startsWith(waiterPrefix)) snapshot.waiters.push(toWaiterRow(row));
+  const snapshot = emptySnapshot(partitionKey, readDate);
+  for (const row of rows) addRow(snapshot, row);
+  return inQueueOrder(snapshot);
+}
+
+/**
+ * Every lock's snapshot in one query of the whole table (lists and pages, not decisions: with no Date
+ * header the local clock stands in). Partitions without a lock row are left out.
+ */
+export async function readAllLockSnapshots(client: TableClient): Promise<LockSnapshot[]> {
+  let readDate: Micros | undefined;
+  const byPartition = new Map<string, LockSnapshot>();
+  const filter = odata`RowKey eq ${lockRowKey} or RowKey ge ${holderPrefix}`;
+  for await (const row of client.listEntities<Record<string, unknown>>({
+    queryOptions: { filter },
+    onResponse: (response) => {
+      readDate ??= dateHeaderMicros(response.headers.get('date'));
+    },
+  })) {
+    const pk = row.partitionKey ?? '';
+    let snapshot = byPartition.get(pk);
+    if (!snapshot) {
+      snapshot = emptySnapshot(pk, 0);
+      byPartition.set(pk, snapshot);
+    }
+    addRow(snapshot, row);
   }
+  const now = readDate ?? Date.now() * 1000;
+  return [...byPartition.values()]
+    .filter((snapshot) => snapshot.lock !== undefined)
+    .map((snapshot) => inQueueOrder({ ...snapshot, readDate: now }));
+}
+
+function emptySnapshot(partitionKey: string, readDate: Micros): LockSnapshot {
+  return { partitionKey, readDate, lock: undefined, holders: [], waiters: [] };
+}
+
+/** Files one row under the lock row, the holders or the waiters (history rows are not read). */
+function addRow(snapshot: LockSnapshot, row: Entity): void {
+  const key = row.rowKey ?? '';
+  if (key === lockRowKey) snapshot.lock = toLockRow(row);
+  else if (key.startsWith(holderPrefix)) snapshot.holders.push(toHolderRow(row));
+  else if (key.startsWith(waiterPrefix)) snapshot.waiters.push(toWaiterRow(row));
+}
+
+function inQueueOrder(snapshot: LockSnapshot): LockSnapshot {
   snapshot.holders.sort((a, b) => a.data.fence - b.data.fence);
   snapshot.waiters.sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0));
   return snapshot;
