@@ -1,27 +1,31 @@
 // Why a renew or release found no lease: the history says how it ended, and the error says what to do.
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import { storageStatus } from '../storage/conditional.js';
+import { getOrUndefined } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
 import { LockError } from './errors.js';
 import { historyEndKey } from './rows.js';
+
+/** How a lease ended, from its history row (absent when the lease id never held the lock). */
+export interface LeaseEnd {
+  reason: string;
+  endedAt: string | undefined;
+  /** The released lease's fingerprint (see leaseFingerprint). */
+  lease: string | undefined;
+}
 
 export async function readLeaseEnd(
   client: TableClient,
   pk: string,
   fence: number,
-): Promise<{ reason: string; endedAt: string | undefined; lease: string | undefined } | undefined> {
-  try {
-    const row = await client.getEntity<Record<string, unknown>>(pk, historyEndKey(fence));
-    return {
-      reason: String(row.reason ?? ''),
-      endedAt: typeof row.endedAt === 'string' ? row.endedAt : undefined,
-      lease: typeof row.lease === 'string' ? row.lease : undefined,
-    };
-  } catch (err) {
-    if (storageStatus(err) === 404) return undefined;
-    throw err;
-  }
+): Promise<LeaseEnd | undefined> {
+  const row = await getOrUndefined<Record<string, unknown>>(client, pk, historyEndKey(fence));
+  if (!row) return undefined;
+  return {
+    reason: String(row.reason ?? ''),
+    endedAt: typeof row.endedAt === 'string' ? row.endedAt : undefined,
+    lease: typeof row.lease === 'string' ? row.lease : undefined,
+  };
 }
 
 export async function lostLeaseError(
@@ -29,7 +33,7 @@ export async function lostLeaseError(
   name: string,
   fence: number,
   action: 'renew' | 'release',
-  knownEnd?: { reason: string; endedAt: string | undefined },
+  knownEnd?: LeaseEnd,
 ): Promise<LockError> {
   const end = knownEnd ?? (await readLeaseEnd(client, encodeKey(name), fence));
   const what = `Cannot ${action} lease ${fence} of lock "${name}"`;
