@@ -1,19 +1,13 @@
 // Step 2 of receiving a webhook: JSON, then the subscription payload schema; 400 says what is wrong.
-import { describeIssues } from '../http/body.js';
+import { describeIssues, parseJsonText } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 import { subscriptionPayloadSchema, type SubscriptionPayload } from './payload.js';
 
 export function parseSubscriptionPayload(text: string): SubscriptionPayload {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(
-      400,
-      'invalid_json',
-      `The body is not valid JSON (${(err as Error).message}). This endpoint takes the payload an Octopus subscription webhook sends.`,
-    );
-  }
+  const value = parseJsonText(
+    text,
+    'This endpoint takes the payload an Octopus subscription webhook sends.',
+  );
   const parsed = subscriptionPayloadSchema.safeParse(value);
   if (!parsed.success) {
     const problems = describeIssues(parsed.error.issues);

@@ -48,6 +48,19 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : 'body'}: ${i.message}`);
 }
 
+/** Parse body text as JSON; 400 `invalid_json` otherwise. `advice` is added to the message. */
+export function parseJsonText(text: string, advice = 'Send the body as JSON.'): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new HttpError(
+      400,
+      'invalid_json',
+      `The request body is not valid JSON (${(err as Error).message}). ${advice}`,
+    );
+  }
+}
+
 /** Parse a JSON body against a schema; an empty body is treated as `{}`. 400 names each bad field. */
 export async function readJsonBody<S extends z.ZodType>(
   request: HttpRequest,
@@ -55,18 +68,7 @@ export async function readJsonBody<S extends z.ZodType>(
   maxBytes = maxApiBodyBytes,
 ): Promise<z.output<S>> {
   const text = await readBodyText(request, maxBytes);
-  let value: unknown = {};
-  if (text.trim() !== '') {
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      throw new HttpError(
-        400,
-        'invalid_json',
-        `The request body is not valid JSON: ${(err as Error).message}`,
-      );
-    }
-  }
+  const value = text.trim() === '' ? {} : parseJsonText(text);
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const problems = describeIssues(parsed.error.issues);
