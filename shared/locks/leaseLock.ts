@@ -174,10 +174,6 @@ export class LeaseLocks {
     request: AcquireRequest,
     decision: AcquireDecision,
   ): Promise<AcquireResult | undefined> {
-    const heldBy = lockState(snapshot, {
-      waiterTtlSeconds: this.waiterTtlSeconds,
-      endedTasks: new Set(),
-    }).live.map((h) => h.data.holder);
     switch (decision.kind) {
       case 'existing': {
         const h = decision.holder;
@@ -220,7 +216,7 @@ export class LeaseLocks {
           position: decision.position,
           ticket: decision.ticket,
           permits: snapshot.lock?.data.permits ?? request.permits ?? 1,
-          heldBy,
+          heldBy: this.heldBy(snapshot),
         };
       case 'refused':
         return {
@@ -229,9 +225,17 @@ export class LeaseLocks {
           queued: false,
           position: null,
           permits: snapshot.lock?.data.permits ?? request.permits ?? 1,
-          heldBy,
+          heldBy: this.heldBy(snapshot),
         };
     }
+  }
+
+  /** The live holders' names, for an answer that is not a grant. */
+  private heldBy(snapshot: LockSnapshot): string[] {
+    return lockState(snapshot, {
+      waiterTtlSeconds: this.waiterTtlSeconds,
+      endedTasks: new Set(),
+    }).live.map((h) => h.data.holder);
   }
 
   /** The ended tasks among this lock's task-bound live holders, at most once per interval per lock. */
@@ -394,28 +398,23 @@ export class LeaseLocks {
   async releaseEndedTaskLeases(endedTaskIds?: ReadonlySet<string>): Promise<number> {
     const client = await this.table();
     const filter = odata`RowKey ge ${holderPrefix} and RowKey lt ${'l.'}`;
-    const bound: Stored<HolderRow>[] = [];
-    const partitionOf = new Map<Stored<HolderRow>, string>();
+    const bound: { pk: string; taskId: string; holder: Stored<HolderRow> }[] = [];
     for await (const row of client.listEntities<Record<string, unknown>>({
       queryOptions: { filter },
     })) {
       const holder = toHolderRow(row);
-      if (holder.data.octopusTaskId === undefined) continue;
-      bound.push(holder);
-      partitionOf.set(holder, row.partitionKey ?? '');
+      const taskId = holder.data.octopusTaskId;
+      if (taskId !== undefined) bound.push({ pk: row.partitionKey ?? '', taskId, holder });
     }
     if (bound.length === 0) return 0;
     let ended = endedTaskIds;
     if (!ended) {
       if (!this.options.endedTasks) return 0;
-      ended = await this.options.endedTasks([
-        ...new Set(bound.map((h) => h.data.octopusTaskId ?? '')),
-      ]);
+      ended = await this.options.endedTasks([...new Set(bound.map((b) => b.taskId))]);
     }
     let released = 0;
-    for (const holder of bound) {
-      if (!ended.has(holder.data.octopusTaskId ?? '')) continue;
-      const pk = partitionOf.get(holder) ?? '';
+    for (const { pk, taskId, holder } of bound) {
+      if (!ended.has(taskId)) continue;
       const reaped: Reaped[] = [{ holder, reason: 'task-ended' }];
       try {
         await client.submitTransaction(reapActions(pk, reaped));
