@@ -29,15 +29,6 @@ export function parseTimeSpan(value: unknown): number | undefined {
   );
 }
 
-/** Milliseconds to "hh:mm:ss" (with a fraction when below a second matters). */
-export function formatTimeSpan(ms: number): string {
-  const totalSeconds = Math.floor(ms / 1000);
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  const base = `${pad(Math.floor(totalSeconds / 3600))}:${pad(Math.floor((totalSeconds % 3600) / 60))}:${pad(totalSeconds % 60)}`;
-  const rest = ms % 1000;
-  return rest === 0 ? base : `${base}.${String(rest).padStart(3, '0')}0000`;
-}
-
 /** Octopus-style prose: "32 seconds", "1 minute", "2 hours". */
 export function proseDuration(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));

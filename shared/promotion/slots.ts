@@ -49,9 +49,3 @@ export function slotKey(slot: Date): string {
   const seconds = iso.slice(17, 19);
   return seconds === '00' ? `${iso.slice(0, 16)}Z` : `${iso.slice(0, 19)}Z`;
 }
-
-/** The slot a person means: "2026-11-21T18:00Z" or any ISO instant. */
-export function parseSlotKey(text: string): Date | undefined {
-  const d = new Date(text);
-  return Number.isNaN(d.getTime()) ? undefined : d;
-}
