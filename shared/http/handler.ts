@@ -32,8 +32,9 @@ export function toErrorResponse(err: unknown, context?: InvocationContext): Http
   }
   if (isHttpMappable(err)) {
     const mapped = err.toHttp();
-    context?.warn(redactSecrets(mapped.message, secretsForRedaction));
-    return errorResponse(mapped.status, mapped.code, mapped.message);
+    const message = redactSecrets(mapped.message, secretsForRedaction);
+    context?.warn(message);
+    return errorResponse(mapped.status, mapped.code, message);
   }
   if (err instanceof EntityTooLargeError) {
     return errorResponse(413, 'too_large', err.message);

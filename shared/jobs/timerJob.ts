@@ -21,21 +21,23 @@ export function timerJob(
     const log = contextLog(context);
     const started = runtime.clock.now();
     let result: JobResult | undefined;
+    let failed = false;
     let failure: unknown;
     try {
       result = await job(runtime, log, timer);
     } catch (err) {
+      failed = true; // even when what was thrown is falsy
       failure = err;
     }
     const finished = runtime.clock.now();
-    const summary = failure
+    const summary = failed
       ? redactSecrets(
           failure instanceof Error ? failure.message : String(failure),
           runtime.settings.secrets,
         )
       : (result?.summary ?? '');
-    const outcome = failure ? 'failed' : (result?.outcome ?? 'ok');
-    if (failure) log.error(`${name} failed: ${summary}`);
+    const outcome = failed ? 'failed' : (result?.outcome ?? 'ok');
+    if (failed) log.error(`${name} failed: ${summary}`);
     else log.info(`${name}: ${outcome}${summary ? ` (${summary})` : ''}`);
     await recordJobRun(runtime.tables, {
       job: name,
@@ -49,6 +51,7 @@ export function timerJob(
     }).catch((err: unknown) =>
       log.warn(`${name}: could not record the run: ${(err as Error).message}`),
     );
-    if (failure) throw failure instanceof Error ? new Error(summary) : failure;
+    if (failed)
+      throw failure instanceof Error ? new Error(summary) : new Error(summary || `${name} failed`);
   };
 }
