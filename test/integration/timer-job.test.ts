@@ -8,7 +8,15 @@ import { timerJob } from '../../shared/jobs/timerJob.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
-const timer: Timer = { isPastDue: true, schedule: { adjustForDST: true } };
+const timer: Timer = {
+  isPastDue: true,
+  schedule: { adjustForDST: true },
+  scheduleStatus: {
+    last: '2026-11-21T06:00:00Z',
+    next: '2026-11-21T07:00:00Z',
+    lastUpdated: '2026-11-21T06:00:00Z',
+  },
+};
 const quiet = () => new InvocationContext({ logHandler: () => {} });
 let runtime: Runtime;
 
