@@ -101,17 +101,8 @@ export function expandCondition(
         },
       ];
     case 'setCurrent': {
-      const set = Object.hasOwn(config.projectSets, ref.set)
-        ? config.projectSets[ref.set]
-        : undefined;
-      if (!set)
-        return [
-          {
-            type: 'invalid',
-            label: name,
-            reason: `there is no project set "${ref.set}" in the coordination config`,
-          },
-        ];
+      const set = projectSet(config, ref.set);
+      if (!set) return [unknownSet(config, ref.set, name)];
       return [
         {
           type: 'setCurrent',
@@ -127,17 +118,8 @@ export function expandCondition(
     case 'noActiveDeployment': {
       const projects: string[] = ref.project ? [ref.project] : [];
       if (ref.set) {
-        const set = Object.hasOwn(config.projectSets, ref.set)
-          ? config.projectSets[ref.set]
-          : undefined;
-        if (!set)
-          return [
-            {
-              type: 'invalid',
-              label: name,
-              reason: `there is no project set "${ref.set}" in the coordination config`,
-            },
-          ];
+        const set = projectSet(config, ref.set);
+        if (!set) return [unknownSet(config, ref.set, name)];
         projects.push(...set.projects.filter((p) => !projects.includes(p)));
       }
       const what = [ref.project, ref.set ? `set ${ref.set}` : undefined]
@@ -154,6 +136,22 @@ export function expandCondition(
       ];
     }
   }
+}
+
+function projectSet(
+  config: CoordinationConfig,
+  name: string,
+): CoordinationConfig['projectSets'][string] | undefined {
+  return Object.hasOwn(config.projectSets, name) ? config.projectSets[name] : undefined;
+}
+
+function unknownSet(config: CoordinationConfig, set: string, label: string): ConditionLeaf {
+  const known = Object.keys(config.projectSets);
+  return {
+    type: 'invalid',
+    label,
+    reason: `there is no project set "${set}" in the coordination config (known: ${known.length ? known.join(', ') : 'none'}); fix the condition or add the set`,
+  };
 }
 
 /** What the leaves need read from Octopus (one dashboard call covers all of them). */
