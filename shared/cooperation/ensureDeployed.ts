@@ -13,6 +13,7 @@ import { RunStore } from '../runs/store.js';
 import { isTerminalRunStatus, type RunPlan, type RunState } from '../runs/types.js';
 import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
+import { resolveTarget, type Target } from './target.js';
 
 export interface EnsureRequest {
   project: string;
@@ -60,12 +61,6 @@ interface EnsureRow {
   environment: string;
   tenant: string;
   createdAt: string;
-}
-
-interface Target {
-  projectId: string;
-  environmentId: string;
-  tenantId: string | null;
 }
 
 /** The newest release (by creation, as Octopus's own "latest") that the lifecycle allows into the environment now. */
@@ -151,12 +146,8 @@ export async function ensureDeployed(
   log: Log,
 ): Promise<EnsureResult> {
   const octopus = requireOctopus(runtime);
-  const [projectId, environmentId, tenantId] = await Promise.all([
-    octopus.resolve.projectId(req.project),
-    octopus.resolve.environmentId(req.environment),
-    req.tenant ? octopus.resolve.tenantId(req.tenant) : Promise.resolve(null),
-  ]);
-  const target: Target = { projectId, environmentId, tenantId };
+  const target = await resolveTarget(octopus, req);
+  const { projectId, environmentId, tenantId } = target;
   const tenant = req.tenant ?? null;
   const base = { project: req.project, environment: req.environment, tenant };
 

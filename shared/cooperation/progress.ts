@@ -8,6 +8,7 @@ import {
   type StepState,
 } from '../octopus/index.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
+import { resolveTarget } from './target.js';
 
 export interface ProgressRequest {
   project: string;
@@ -53,16 +54,12 @@ export async function deploymentProgress(
   req: ProgressRequest,
 ): Promise<ProgressResult> {
   const octopus = requireOctopus(runtime);
-  const [projectId, environmentId, tenantId] = await Promise.all([
-    octopus.resolve.projectId(req.project),
-    octopus.resolve.environmentId(req.environment),
-    req.tenant ? octopus.resolve.tenantId(req.tenant) : Promise.resolve(null),
-  ]);
+  const target = await resolveTarget(octopus, req);
   const dashboard = await octopus.dashboard.dynamic({
-    projects: [projectId],
-    environments: [environmentId],
+    projects: [target.projectId],
+    environments: [target.environmentId],
   });
-  const current = dashboardCell(dashboard, { projectId, environmentId, tenantId }).current;
+  const current = dashboardCell(dashboard, target).current;
   const where = `${req.environment}${req.tenant ? ` for ${req.tenant}` : ''}`;
   if (!current)
     throw new HttpError(
