@@ -1,4 +1,5 @@
 // "Tell me when project B's deployment has reached step N": the running deployment and its step, with a long poll.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError } from '../http/errors.js';
 import {
   dashboardCell,
@@ -42,8 +43,6 @@ export interface ProgressResult {
 /** Azure's load balancer cuts HTTP calls at about 230 s. */
 export const maxWaitSeconds = 200;
 const pollMs = 1_000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The current deployment (latest by creation, any state) of the project in the environment and the
