@@ -3,8 +3,7 @@ import type { OctopusContext } from './context.js';
 import { expectObject } from './context.js';
 import { createOnce } from './createOnce.js';
 import type { TaskState } from './enums.js';
-import { collect, type PageOptions, type PagedAsyncIterable } from './paging.js';
-import { chunk, IDS_PER_REQUEST } from './releases.js';
+import { collect, getManyByIds, type PageOptions, type PagedAsyncIterable } from './paging.js';
 
 export interface Deployment {
   Id: string;
@@ -108,12 +107,8 @@ export class DeploymentsApi {
     return this.ctx.getObject<Deployment>('/api/{spaceId}/deployments/{id}', { params: { id } });
   }
 
-  async getMany(ids: readonly string[]): Promise<Deployment[]> {
-    const out: Deployment[] = [];
-    for (const batch of chunk([...new Set(ids)], IDS_PER_REQUEST)) {
-      out.push(...(await collect(this.list({ ids: batch, pageSize: batch.length }))));
-    }
-    return out;
+  getMany(ids: readonly string[]): Promise<Deployment[]> {
+    return getManyByIds(ids, (batch) => this.list({ ids: batch, pageSize: batch.length }));
   }
 
   /**

@@ -80,3 +80,23 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   for await (const item of items) out.push(item);
   return out;
 }
+
+/** The most ids put in one `?ids=` query, keeping URLs well under common length limits. */
+export const IDS_PER_REQUEST = 100;
+
+/**
+ * Items by id in few calls: each distinct id once, `batchSize` ids per `?ids=` list, every batch read
+ * in one page. Ids that do not exist are simply missing from the result.
+ */
+export async function getManyByIds<T>(
+  ids: readonly string[],
+  listBatch: (batch: string[]) => PagedAsyncIterable<T>,
+  batchSize = IDS_PER_REQUEST,
+): Promise<T[]> {
+  const unique = [...new Set(ids)];
+  const out: T[] = [];
+  for (let i = 0; i < unique.length; i += batchSize) {
+    out.push(...(await collect(listBatch(unique.slice(i, i + batchSize)))));
+  }
+  return out;
+}

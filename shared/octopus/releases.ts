@@ -1,7 +1,7 @@
 // Releases of a project, and where a release may be deployed next.
 import type { OctopusContext } from './context.js';
 import type { Deployment } from './deployments.js';
-import { collect, type PageOptions, type PagedAsyncIterable } from './paging.js';
+import { collect, getManyByIds, type PageOptions, type PagedAsyncIterable } from './paging.js';
 
 export interface SelectedPackage {
   ActionName?: string;
@@ -35,15 +35,6 @@ export interface ReleaseDeploymentTemplate {
   PromoteTo: NamedReference[];
   TenantPromotions?: Array<NamedReference & { PromoteTo: NamedReference[] }>;
   [field: string]: unknown;
-}
-
-/** The most ids put in one `?ids=` query, keeping URLs well under common length limits. */
-export const IDS_PER_REQUEST = 100;
-
-export function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 export class ReleasesApi {
@@ -93,16 +84,13 @@ export class ReleasesApi {
   }
 
   /** Releases by id, in batches; ids that do not exist are simply missing from the result. */
-  async getMany(ids: readonly string[]): Promise<Release[]> {
-    const out: Release[] = [];
-    for (const batch of chunk([...new Set(ids)], IDS_PER_REQUEST)) {
-      const list = this.ctx.list<Release>('/api/{spaceId}/releases', {
+  getMany(ids: readonly string[]): Promise<Release[]> {
+    return getManyByIds(ids, (batch) =>
+      this.ctx.list<Release>('/api/{spaceId}/releases', {
         pageSize: batch.length,
         query: { ids: batch },
-      });
-      out.push(...(await collect(list)));
-    }
-    return out;
+      }),
+    );
   }
 
   /** Deployments of one release, newest first. */

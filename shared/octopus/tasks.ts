@@ -1,8 +1,7 @@
 // Server tasks: the state of a deployment or runbook run lives here, not on the deployment.
 import type { OctopusContext } from './context.js';
 import { taskStateFromWire, type TaskState } from './enums.js';
-import { collect, type PageOptions, type PagedAsyncIterable } from './paging.js';
-import { chunk, IDS_PER_REQUEST } from './releases.js';
+import { getManyByIds, type PageOptions, type PagedAsyncIterable } from './paging.js';
 import { normalizeActivity, type TaskDetails } from './taskProgress.js';
 
 export interface ServerTask {
@@ -108,15 +107,12 @@ export class TasksApi {
   }
 
   /** Many tasks by id in few calls (`?ids=` batches); unknown ids are missing from the result. */
-  async getMany(
-    ids: readonly string[],
-    options: { batchSize?: number } = {},
-  ): Promise<ServerTask[]> {
-    const out: ServerTask[] = [];
-    for (const batch of chunk([...new Set(ids)], options.batchSize ?? IDS_PER_REQUEST)) {
-      out.push(...(await collect(this.list({ ids: batch, pageSize: batch.length }))));
-    }
-    return out;
+  getMany(ids: readonly string[], options: { batchSize?: number } = {}): Promise<ServerTask[]> {
+    return getManyByIds(
+      ids,
+      (batch) => this.list({ ids: batch, pageSize: batch.length }),
+      options.batchSize,
+    );
   }
 
   /** Asks Octopus to cancel the task (Queued → Canceled, Executing → Cancelling → Canceled). Safe to repeat. */
