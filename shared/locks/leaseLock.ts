@@ -53,6 +53,9 @@ import {
 } from './snapshot.js';
 import { LockWakeups } from './wakeups.js';
 
+/** A waiter keeps its place while it asks again within this many seconds. */
+export const defaultWaiterTtlSeconds = 30;
+
 /** Given task ids, the ones whose Octopus task has finished, failed, been cancelled or timed out. */
 export type EndedTaskLookup = (taskIds: readonly string[]) => Promise<ReadonlySet<string>>;
 
@@ -122,7 +125,7 @@ export class LeaseLocks {
 
   constructor(private readonly options: LeaseLocksOptions) {
     this.wakeups = options.wakeups ?? new LockWakeups();
-    this.waiterTtlSeconds = options.waiterTtlSeconds ?? 30;
+    this.waiterTtlSeconds = options.waiterTtlSeconds ?? defaultWaiterTtlSeconds;
     this.maxWaiters = options.maxWaiters ?? 500;
     this.taskCheckIntervalMs = options.taskCheckIntervalMs ?? 5000;
   }

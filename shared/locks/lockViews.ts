@@ -127,9 +127,10 @@ function waiterView(w: Stored<WaiterRow>, position: number): Omit<WaiterView, 'w
   };
 }
 
-function whyWaiting(index: number, free: number, permits: number, heldBy: string[]): string {
-  if (index < free) return 'a permit is free: granted on its next request';
+/** Why the waiter at `index` (0-based, in queue order) waits, in words (the API and the status page). */
+export function whyWaiting(index: number, free: number, permits: number, heldBy: string[]): string {
+  if (index < free) return 'a permit is free: it is granted when it next asks';
   const held = `${heldBy.length} of ${permits} permit(s) held by ${heldBy.join(', ') || 'nobody'}`;
   const ahead = index - free;
-  return ahead > 0 ? `${held}; ${ahead} waiter(s) ahead` : `${held}; next in line`;
+  return ahead > 0 ? `${held}; ${ahead} waiter(s) ahead of it` : `${held}; it is next in line`;
 }

@@ -83,7 +83,7 @@ describe('a semaphore', () => {
       [1, 'D'],
       [2, 'E'],
     ]);
-    expect(view?.waiters[0]?.why).toMatch(/3 of 3 permit\(s\) held by A, B, C; next in line/);
+    expect(view?.waiters[0]?.why).toMatch(/3 of 3 permit\(s\) held by A, B, C; it is next in line/);
     expect(view?.waiters[1]?.why).toMatch(/1 waiter\(s\) ahead/);
   });
 
