@@ -15,7 +15,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import type { OctopusClient } from '../octopus/index.js';
 import { withJobLock, type JobLease } from '../locks/jobLock.js';
 import { silentLog, type Log } from '../runtime/log.js';
-import type { Runtime } from '../runtime/runtime.js';
+import { requireOctopus, type Runtime } from '../runtime/runtime.js';
 import { decide, newRunState, watchedTaskIds } from './decide.js';
 import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js';
 import { duplicateActionIds } from './plan.js';
@@ -42,17 +42,9 @@ const maxIterations = 25;
 /** The job name of a run's lock (the lock itself is `job/run/<id>`). */
 export const runLockJob = (runId: string): string => `run/${runId}`;
 
-export class RunsNotAvailableError extends Error {
-  override readonly name = 'RunsNotAvailableError';
-}
-
 function requireOctopusClient(runtime: Runtime): OctopusClient {
-  if (!runtime.octopus) {
-    throw new RunsNotAvailableError(
-      'Octopus is not configured, so runs cannot advance: set OCTOPUS_URL and OCTOPUS_API_KEY.',
-    );
-  }
-  return runtime.octopus;
+  // The runtime's own check: an HTTP caller gets 503 octopus_not_configured, a timer a clear error.
+  return requireOctopus(runtime);
 }
 
 export interface AdvanceOptions {

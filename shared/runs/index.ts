@@ -8,7 +8,6 @@ export {
   newRunId,
   defaultLeaseSeconds,
   InvalidPlanError,
-  RunsNotAvailableError,
   type AdvanceOptions,
   type AdvanceResult,
   type CancelOutcome,
