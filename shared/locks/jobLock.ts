@@ -162,6 +162,9 @@ class LeaseKeeper {
     const reason: unknown = this.controller.signal.reason;
     if (this.controller.signal.aborted)
       throw reason instanceof Error ? reason : new LeaseLostError(String(reason));
+    // A touch that starts now: a background renewal already in flight was sent before this call, so
+    // its answer is no evidence about now. Let it finish, then renew afresh.
+    if (this.renewing) await this.renewing.catch(() => undefined);
     await this.renewOnce(leaseId);
     if (this.controller.signal.aborted) {
       const lost: unknown = this.controller.signal.reason;
