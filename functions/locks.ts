@@ -46,6 +46,16 @@ const renewBody = leaseBody.extend({
   ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
 });
 
+export const leaveBody = z
+  .strictObject({
+    requestId: z.string().trim().min(1).max(256).optional(),
+    holder: z.string().trim().min(1).max(256).optional(),
+  })
+  .refine((b) => b.requestId !== undefined || b.holder !== undefined, {
+    message:
+      'give the requestId the acquire was sent with (or its holder, if it was sent without a requestId)',
+  });
+
 export const lockQuery = z.object({ history: z.enum(['true', 'false', '1', '0']).optional() });
 
 /** The lock service, loaded on first use rather than at start (cold start). */
@@ -60,7 +70,7 @@ async function lockService(): Promise<LeaseLocks> {
  */
 export function lockNameOf(request: HttpRequest): string {
   const path = new URL(request.url).pathname;
-  const m = /\/locks\/([^/]+)(?:\/(?:acquire|renew|release))?\/?$/i.exec(path);
+  const m = /\/locks\/([^/]+)(?:\/(?:acquire|renew|release|leave))?\/?$/i.exec(path);
   let name: string | undefined;
   try {
     name = m?.[1] !== undefined ? decodeURIComponent(m[1]) : request.params.name;
@@ -117,6 +127,16 @@ export async function releaseLock(
   return { status: 200, jsonBody: { lock: name, ...released } };
 }
 
+/** POST /api/locks/{name}/leave → 200 `{ left }`: give up a place in the queue; 409 for a grant. */
+export async function leaveLock(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const name = lockNameOf(request);
+  const body = await readJsonBody(request, leaveBody);
+  return { status: 200, jsonBody: await (await lockService()).leave(name, body) };
+}
+
 /** GET /api/locks/{name}[?history=true]: holders, waiters in order and why, fences; with the grant history. */
 export async function getLock(
   request: HttpRequest,
@@ -171,6 +191,12 @@ app.http('lockRelease', {
   methods: ['POST'],
   authLevel: 'function',
   handler: jsonApi(releaseLock),
+});
+app.http('lockLeave', {
+  route: 'locks/{name}/leave',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(leaveLock),
 });
 app.http('lockGet', {
   route: 'locks/{name}',

@@ -10,7 +10,7 @@ import { jsonApi } from '../shared/http/handler.js';
 import { appVersion } from '../shared/version.js';
 import { checkBody } from './conditions.js';
 import { ensureBody } from './ensureDeployed.js';
-import { acquireBody, leaseBody, lockQuery } from './locks.js';
+import { acquireBody, leaseBody, leaveBody, lockQuery } from './locks.js';
 import { progressQuery } from './progress.js';
 import { dailyReportQuery } from './reports.js';
 import { cancelBody, listQuery, startBody } from './runs.js';
@@ -104,6 +104,20 @@ export const operations: Operation[] = [
     body: leaseBody,
     summary: 'Release a lease (holder only)',
     responses: { '200': 'Released', '409': 'Not the holder', ...errorResponses },
+  },
+  {
+    method: 'post',
+    route: 'locks/{name}/leave',
+    operationId: 'lockLeave',
+    auth: 'function',
+    body: leaveBody,
+    summary:
+      'Leave the queue of a lock at once (by the requestId of the acquire, or its holder if it had none)',
+    responses: {
+      '200': '`{ left: true }`, or `{ left: false }` when it had no place',
+      '409': 'The request holds the lock: release the lease instead',
+      ...errorResponses,
+    },
   },
   {
     method: 'get',

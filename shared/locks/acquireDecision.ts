@@ -9,9 +9,11 @@ import {
   historyGrantKey,
   holderRowKey,
   lockRowKey,
+  sameRequest,
   waiterRowKey,
   type EndReason,
   type HolderRow,
+  type KeyedBy,
 } from './rows.js';
 import { holderExpired, waiterLive, type LockSnapshot, type Stored } from './snapshot.js';
 
@@ -21,8 +23,9 @@ export { maxPermits } from './limits.js';
 
 export interface AcquireRequest {
   holder: string;
-  /** Request id, or the holder name: a repeated acquire with the same key finds its grant or its place. */
+  /** The request id, or the holder name when none was given (`keyedBy` says which; see `sameRequest`). */
   requestKey: string;
+  keyedBy: KeyedBy;
   permits: number | undefined;
   ttlSeconds: number;
   octopusTaskId: string | undefined;
@@ -136,7 +139,7 @@ export function decideAcquire(
 ): AcquireDecision {
   const pk = snapshot.partitionKey;
   const lock = snapshot.lock;
-  const mine = snapshot.holders.find((h) => h.data.requestKey === request.requestKey);
+  const mine = snapshot.holders.find((h) => sameRequest(h.data, request));
   if (
     mine &&
     !holderExpired(mine, snapshot.readDate) &&
@@ -147,7 +150,7 @@ export function decideAcquire(
 
   // Budget: lock row, holder row, history row, own waiter row; two actions per reaped holder.
   const state = lockState(snapshot, options, Math.floor((maxBatchActions - 4) / 2));
-  const otherWaiters = state.waiters.filter((w) => w.data.requestKey !== request.requestKey);
+  const otherWaiters = state.waiters.filter((w) => !sameRequest(w.data, request));
   let permits = state.permits;
   if (request.permits !== undefined && request.permits !== permits) {
     if (lock && (state.live.length > 0 || otherWaiters.length > 0)) {
@@ -163,10 +166,8 @@ export function decideAcquire(
   const free = Math.max(0, permits - state.live.length);
 
   // My place: my live waiter row, or where a new row of my priority would go.
-  const myWaiter = state.waiters.find((w) => w.data.requestKey === request.requestKey);
-  const myStaleWaiters = state.expiredWaiters.filter(
-    (w) => w.data.requestKey === request.requestKey,
-  );
+  const myWaiter = state.waiters.find((w) => sameRequest(w.data, request));
+  const myStaleWaiters = state.expiredWaiters.filter((w) => sameRequest(w.data, request));
   const index = myWaiter
     ? state.waiters.indexOf(myWaiter)
     : state.waiters.filter((w) => w.data.priority >= request.priority).length;
@@ -191,6 +192,7 @@ export function decideAcquire(
       rowKey: holderRowKey(fence, secret),
       holder: request.holder,
       requestKey: request.requestKey,
+      keyedBy: request.keyedBy,
       fence,
       ttlSeconds: request.ttlSeconds,
       grantedAt: formatMicros(snapshot.readDate),
@@ -260,6 +262,7 @@ export function decideAcquire(
     rowKey: waiterRowKey(request.priority, ticket),
     holder: request.holder,
     requestKey: request.requestKey,
+    keyedBy: request.keyedBy,
     ticket,
     priority: request.priority,
     queuedAt: formatMicros(snapshot.readDate),

@@ -2,11 +2,17 @@
 import type { HttpMappable } from '../http/handler.js';
 
 export type LockErrorCode =
-  'permits_mismatch' | 'not_holder' | 'queue_full' | 'lock_busy' | 'invalid_lease_id';
+  | 'permits_mismatch'
+  | 'not_holder'
+  | 'holds_lease'
+  | 'queue_full'
+  | 'lock_busy'
+  | 'invalid_lease_id';
 
 const statusOf: Record<LockErrorCode, number> = {
   permits_mismatch: 409,
   not_holder: 409,
+  holds_lease: 409,
   queue_full: 429,
   lock_busy: 503,
   invalid_lease_id: 400,

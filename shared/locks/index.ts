@@ -5,10 +5,11 @@ export {
   type EndedTaskLookup,
   type Grant,
   type LeaseLocksOptions,
+  type LeaveResult,
   type NotGranted,
   type ReleaseResult,
 } from './leaseLock.js';
-export type { AcquireOptions } from './leaseRequest.js';
+export type { AcquireOptions, LeaveOptions } from './leaseRequest.js';
 export type { HolderView, LockSummary, LockView, WaiterView } from './lockViews.js';
 export { maxTtlSeconds } from './limits.js';
 export { maxPermits } from './acquireDecision.js';

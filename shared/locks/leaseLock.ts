@@ -30,7 +30,9 @@ import {
   defaultTtlSeconds,
   normalizeRequest,
   parseLease,
+  requestIdentity,
   type AcquireOptions,
+  type LeaveOptions,
 } from './leaseRequest.js';
 import { inspectLock, listLocks, type LockSummary, type LockView } from './lockViews.js';
 import { leaseFingerprint, lostLeaseError, readLeaseEnd } from './lostLease.js';
@@ -41,6 +43,7 @@ import {
   holderRowKey,
   lockRowKey,
   newLeaseSecret,
+  sameRequest,
   type HolderRow,
 } from './rows.js';
 import {
@@ -48,6 +51,7 @@ import {
   holderExpiresAt,
   readLockSnapshot,
   toHolderRow,
+  waiterLive,
   type LockSnapshot,
   type Stored,
 } from './snapshot.js';
@@ -106,6 +110,12 @@ export interface ReleaseResult {
   fence: number;
   /** The lease had already been released by its holder (a repeated release). */
   alreadyReleased: boolean;
+}
+
+export interface LeaveResult {
+  lock: string;
+  /** False when the request had no place in the queue (never queued, already left, or lapsed). */
+  left: boolean;
 }
 
 const maxAttempts = 60;
@@ -367,6 +377,51 @@ export class LeaseLocks {
       this.wakeups.notify(pk);
     }
     return { released: true, fence: lease.fence, alreadyReleased: false };
+  }
+
+  /**
+   * Give up a place in the queue at once (rather than letting it lapse after the waiter TTL), so
+   * the next caller moves up. The place is named like acquire names it: by the requestId that took
+   * it, or by the holder name for a place taken without one. A grant is not a place: that request
+   * gets `holds_lease` and must release its lease.
+   */
+  async leave(name: string, options: LeaveOptions): Promise<LeaveResult> {
+    const identity = requestIdentity(options);
+    const client = await this.table();
+    const pk = encodeKey(name);
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const snapshot = await readLockSnapshot(client, pk);
+      const holding = snapshot.holders.find(
+        (h) => sameRequest(h.data, identity) && !holderExpired(h, snapshot.readDate),
+      );
+      if (holding) {
+        throw new LockError(
+          'holds_lease',
+          `This request holds lock "${name}" (fence ${holding.data.fence}); it is not waiting, so there is no place to leave. ` +
+            'Release the lease with POST /api/locks/{name}/release and the leaseId that acquire returned.',
+        );
+      }
+      const places = snapshot.waiters.filter((w) => sameRequest(w.data, identity));
+      if (places.length === 0) return { lock: name, left: false };
+      const live = places.some((w) => waiterLive(w, snapshot.readDate, this.waiterTtlSeconds));
+      try {
+        // A place granted meanwhile has its row deleted by the grant: this batch then fails (404)
+        // and the next read finds the grant.
+        await client.submitTransaction(
+          places.map((w): TransactionAction => ['delete', { partitionKey: pk, rowKey: w.rowKey }]),
+        );
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        if (attempt > 0) await sleep(jitter(Math.min(50, 2 * attempt)));
+        continue;
+      }
+      if (live) this.wakeups.notify(pk);
+      return { lock: name, left: live };
+    }
+    throw new LockError(
+      'lock_busy',
+      `Lock "${name}" changed under ${maxAttempts} attempts in a row (heavy contention); try again in a moment.`,
+    );
   }
 
   /** Holders, waiters in order (with why each waits), and fences of one lock; undefined if it never existed. */

@@ -2,7 +2,7 @@
 import { maxPermits, type AcquireRequest } from './acquireDecision.js';
 import { LockError } from './errors.js';
 import { maxTtlSeconds } from './limits.js';
-import { maxPriority, parseLeaseId } from './rows.js';
+import { maxPriority, parseLeaseId, type RequestIdentity } from './rows.js';
 
 export interface AcquireOptions {
   /** Who asks, for people reading the lock's state (e.g. "Deploy web to prod, task ServerTasks-12 on web01"). */
@@ -15,7 +15,11 @@ export interface AcquireOptions {
   octopusTaskId?: string;
   /** 0..9, higher first (default 0); FIFO within a priority. */
   priority?: number;
-  /** Identifies this acquire across retries; defaults to `holder`. */
+  /**
+   * Identifies this acquire across retries: only a request with the same requestId gets its grant
+   * (lease id included) or its place in the queue back. Without one, the holder name identifies the
+   * request, and anyone who reads that name in the listings can take its grant or its place.
+   */
   requestId?: string;
   /** Join the queue when not granted (default true); false is a try-lock. */
   queue?: boolean;
@@ -41,6 +45,22 @@ export function parseLease(leaseId: string): { fence: number; secret: string } {
   return lease;
 }
 
+/** Who leaves a queue: the requestId of the acquire that took the place, or its holder name when it gave none. */
+export interface LeaveOptions {
+  requestId?: string;
+  holder?: string;
+}
+
+/** The identity rows of this request carry: its requestId if it gave one, else its holder name. */
+export function requestIdentity(options: LeaveOptions): Required<RequestIdentity> {
+  if (options.requestId !== undefined)
+    return { requestKey: options.requestId, keyedBy: 'requestId' };
+  if (options.holder !== undefined) return { requestKey: options.holder, keyedBy: 'holder' };
+  throw new RangeError(
+    'give the requestId of the request (or its holder when it gave no requestId)',
+  );
+}
+
 export function normalizeRequest(options: AcquireOptions): AcquireRequest {
   const priority = options.priority ?? 0;
   if (!Number.isInteger(priority) || priority < 0 || priority > maxPriority) {
@@ -54,7 +74,7 @@ export function normalizeRequest(options: AcquireOptions): AcquireRequest {
   }
   return {
     holder: options.holder,
-    requestKey: options.requestId ?? options.holder,
+    ...requestIdentity(options),
     permits: options.permits,
     ttlSeconds: checkTtl(options.ttlSeconds ?? defaultTtlSeconds),
     octopusTaskId: options.octopusTaskId,

@@ -29,10 +29,31 @@ export interface LockRow {
   ticket: number;
 }
 
-export interface HolderRow {
-  holder: string;
-  /** The caller's request id, or the holder name when none was given: a retried acquire finds its grant by it. */
+/**
+ * Which request a holder or waiter row belongs to: the requestId of the acquire that created it, or
+ * (for a request that gave none) its holder name. `keyedBy` says which; rows written before it
+ * existed have none (see `sameRequest`).
+ */
+export interface RequestIdentity {
   requestKey: string;
+  keyedBy?: KeyedBy;
+}
+
+export type KeyedBy = 'requestId' | 'holder';
+
+/**
+ * Whether a row was created by this request: a row created with a requestId answers only to that
+ * requestId, never to a holder name (those are public in the listings); a row created without one
+ * answers only to a request without one and the same holder name (that caller opted out).
+ * A row written before `keyedBy` existed keeps the old rule (its key was `requestId ?? holder`).
+ */
+export function sameRequest(row: RequestIdentity, request: Required<RequestIdentity>): boolean {
+  if (row.requestKey !== request.requestKey) return false;
+  return row.keyedBy === undefined || row.keyedBy === request.keyedBy;
+}
+
+export interface HolderRow extends RequestIdentity {
+  holder: string;
   fence: number;
   ttlSeconds: number;
   octopusTaskId?: string;
@@ -40,9 +61,8 @@ export interface HolderRow {
   grantedAt: string;
 }
 
-export interface WaiterRow {
+export interface WaiterRow extends RequestIdentity {
   holder: string;
-  requestKey: string;
   ticket: number;
   priority: number;
   octopusTaskId?: string;

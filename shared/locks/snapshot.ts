@@ -6,6 +6,7 @@ import {
   lockRowKey,
   waiterPrefix,
   type HolderRow,
+  type KeyedBy,
   type LockRow,
   type WaiterRow,
 } from './rows.js';
@@ -34,6 +35,8 @@ const str = (e: Entity, key: string): string =>
   typeof e[key] === 'string' ? (e[key] as string) : '';
 const optStr = (e: Entity, key: string): string | undefined =>
   typeof e[key] === 'string' && e[key] !== '' ? (e[key] as string) : undefined;
+const keyedBy = (e: Entity): { keyedBy?: KeyedBy } =>
+  e.keyedBy === 'requestId' || e.keyedBy === 'holder' ? { keyedBy: e.keyedBy } : {};
 const num = (e: Entity, key: string): number =>
   typeof e[key] === 'number' ? (e[key] as number) : Number(e[key] ?? 0);
 
@@ -60,6 +63,7 @@ export function toHolderRow(e: Entity): Stored<HolderRow> {
   return stored(e, {
     holder: str(e, 'holder'),
     requestKey: str(e, 'requestKey'),
+    ...keyedBy(e),
     fence: num(e, 'fence'),
     ttlSeconds: num(e, 'ttlSeconds'),
     grantedAt: str(e, 'grantedAt'),
@@ -72,6 +76,7 @@ export function toWaiterRow(e: Entity): Stored<WaiterRow> {
   return stored(e, {
     holder: str(e, 'holder'),
     requestKey: str(e, 'requestKey'),
+    ...keyedBy(e),
     ticket: num(e, 'ticket'),
     priority: num(e, 'priority'),
     queuedAt: str(e, 'queuedAt'),

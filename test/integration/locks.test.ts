@@ -9,12 +9,18 @@ import {
   runUnderLease,
   type AcquireResult,
   type Grant,
+  type NotGranted,
 } from '../../shared/locks/index.js';
 import { locksForTest, lossyTable } from '../helpers/locks.js';
 import { tableStoreForTest } from '../helpers/storage.js';
 
 function granted(result: AcquireResult): Grant {
   if (!result.granted) throw new Error(`expected a grant, got ${JSON.stringify(result)}`);
+  return result;
+}
+
+function waiting(result: AcquireResult): NotGranted {
+  if (result.granted) throw new Error(`expected to wait, got ${JSON.stringify(result)}`);
   return result;
 }
 
@@ -225,6 +231,119 @@ describe('leases', () => {
     ended.add('ServerTasks-7');
     expect(await locks.acquire('m', { holder: 'B' })).toMatchObject({ granted: true, fence: 2 });
     expect(lookups).toEqual([['ServerTasks-7'], ['ServerTasks-7']]);
+  });
+});
+
+describe('which request a grant or a place belongs to', () => {
+  it('a grant taken with a requestId is given back only to that requestId, never to its holder name', async () => {
+    const locks = locksForTest();
+    const a = granted(await locks.acquire('m', { holder: 'deploy A', requestId: 'req-a' }));
+    // Same holder name, no requestId or another one: a different request, which waits.
+    expect(await locks.acquire('m', { holder: 'deploy A' })).toMatchObject({
+      granted: false,
+      position: 1,
+    });
+    expect(
+      await locks.acquire('m', { holder: 'deploy A', requestId: 'req-other', queue: false }),
+    ).toMatchObject({ granted: false, queued: false });
+    expect(
+      granted(await locks.acquire('m', { holder: 'deploy A', requestId: 'req-a' })),
+    ).toMatchObject({ leaseId: a.leaseId, reused: true });
+  });
+
+  it('a place taken with a requestId is kept only for that requestId', async () => {
+    const locks = locksForTest();
+    const a = granted(await locks.acquire('m', { holder: 'A', requestId: 'req-a' }));
+    const b = waiting(await locks.acquire('m', { holder: 'B', requestId: 'req-b' }));
+    expect(b.position).toBe(1);
+    // Someone who read "B" in the listing gets a place of their own, behind B's.
+    expect(await locks.acquire('m', { holder: 'B' })).toMatchObject({ position: 2 });
+    expect(await locks.leave('m', { holder: 'B' })).toEqual({ lock: 'm', left: true });
+    expect(await locks.acquire('m', { holder: 'B', requestId: 'req-b' })).toMatchObject({
+      position: 1,
+      ticket: b.ticket,
+    });
+    await locks.release('m', a.leaseId);
+    expect(granted(await locks.acquire('m', { holder: 'B', requestId: 'req-b' })).fence).toBe(2);
+  });
+
+  it('a grant or place taken without a requestId keeps the holder name as its identity', async () => {
+    const locks = locksForTest();
+    const a = granted(await locks.acquire('m', { holder: 'A' }));
+    expect(granted(await locks.acquire('m', { holder: 'A' }))).toMatchObject({
+      leaseId: a.leaseId,
+      reused: true,
+    });
+    // A requestId equal to the name is still another request.
+    expect(await locks.acquire('m', { holder: 'A', requestId: 'A' })).toMatchObject({
+      granted: false,
+      position: 1,
+    });
+    const b = waiting(await locks.acquire('m', { holder: 'B' }));
+    expect(await locks.acquire('m', { holder: 'B' })).toMatchObject({
+      position: 2,
+      ticket: b.ticket,
+    });
+  });
+
+  it('a grant stored before rows said how they were keyed is still found by its retry', async () => {
+    const store = tableStoreForTest();
+    const locks = new LeaseLocks({ table: () => store.table('locks') });
+    const a = granted(await locks.acquire('m', { holder: 'A', requestId: 'req-a' }));
+    const table = await store.table('locks');
+    for await (const row of table.listEntities<Record<string, unknown>>()) {
+      if (!String(row.rowKey).startsWith('l-')) continue;
+      // As written before `keyedBy` existed: the same row without it.
+      const { keyedBy: _keyedBy, etag: _etag, timestamp: _ts, partitionKey, rowKey, ...old } = row;
+      await table.updateEntity(
+        { ...old, partitionKey: partitionKey ?? '', rowKey: rowKey ?? '' },
+        'Replace',
+      );
+    }
+    expect(granted(await locks.acquire('m', { holder: 'A', requestId: 'req-a' }))).toMatchObject({
+      leaseId: a.leaseId,
+      reused: true,
+    });
+  });
+});
+
+describe('leaving the queue', () => {
+  it('leave by requestId frees the place at once and the next waiter moves up', async () => {
+    const locks = locksForTest();
+    const a = granted(await locks.acquire('m', { holder: 'A', requestId: 'req-a' }));
+    await locks.acquire('m', { holder: 'B', requestId: 'req-b' });
+    expect(await locks.acquire('m', { holder: 'C', requestId: 'req-c' })).toMatchObject({
+      position: 2,
+    });
+    expect(await locks.leave('m', { requestId: 'req-b' })).toEqual({ lock: 'm', left: true });
+    expect((await locks.inspect('m'))?.waiters.map((w) => w.holder)).toEqual(['C']);
+    expect(await locks.acquire('m', { holder: 'C', requestId: 'req-c' })).toMatchObject({
+      position: 1,
+    });
+    // Leaving again, or a place that never was, or a lock never used: nothing to leave.
+    expect(await locks.leave('m', { requestId: 'req-b' })).toEqual({ lock: 'm', left: false });
+    expect(await locks.leave('never used', { requestId: 'req-b' })).toMatchObject({ left: false });
+    await locks.release('m', a.leaseId);
+    expect(granted(await locks.acquire('m', { holder: 'C', requestId: 'req-c' })).fence).toBe(2);
+  });
+
+  it('a grant is not a place: leave answers holds_lease and the lease stays', async () => {
+    const locks = locksForTest();
+    const a = granted(await locks.acquire('m', { holder: 'A', requestId: 'req-a' }));
+    expect(await lockError(locks.leave('m', { requestId: 'req-a' }))).toBe('holds_lease');
+    // Its holder name alone names no place (the grant was taken with a requestId).
+    expect(await locks.leave('m', { holder: 'A' })).toMatchObject({ left: false });
+    expect(await locks.renew('m', a.leaseId)).toMatchObject({ fence: 1 });
+  });
+
+  it('a place taken with a requestId cannot be left by its holder name', async () => {
+    const locks = locksForTest();
+    granted(await locks.acquire('m', { holder: 'A' }));
+    await locks.acquire('m', { holder: 'B', requestId: 'req-b' });
+    expect(await locks.leave('m', { holder: 'B' })).toMatchObject({ left: false });
+    expect((await locks.inspect('m'))?.waiters.map((w) => w.holder)).toEqual(['B']);
+    // A grant taken without a requestId is named by its holder, and still is not a place.
+    expect(await lockError(locks.leave('m', { holder: 'A' }))).toBe('holds_lease');
   });
 });
 

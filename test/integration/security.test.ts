@@ -5,7 +5,14 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
-import { acquireLock, getLock, listLocks, releaseLock, renewLock } from '../../functions/locks.js';
+import {
+  acquireLock,
+  getLock,
+  leaveLock,
+  listLocks,
+  releaseLock,
+  renewLock,
+} from '../../functions/locks.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { immediateProcessingIdle } from '../../shared/events/process.js';
 import { maxWebhookBodyBytes } from '../../shared/events/read.js';
@@ -411,17 +418,56 @@ describe('lock API', () => {
     expect((await call(releaseLock, 'POST', path(name, 'release'), { leaseId })).status).toBe(200);
   });
 
-  // Known gap (see the security review in docs/security.md): without a requestId, a repeated acquire
-  // is recognised by the holder name, which the listings show, so anyone with a function key can
-  // read a holder's name and be handed that holder's lease id. This test fails the day it is fixed.
-  it.fails('does not hand a lease id to a caller who only knows the holder name', async () => {
+  // A holder name is public (the listings show it); the requestId that took a grant or a place is not.
+  it('does not hand a grant or a place taken with a requestId to a caller who only knows the holder name', async () => {
     const name = 'holder-name-only';
-    const a = await call(acquireLock, 'POST', path(name, 'acquire'), { holder: 'deploy A' });
+    const a = await call(acquireLock, 'POST', path(name, 'acquire'), {
+      holder: 'deploy A',
+      requestId: 'task-7/machine-1/action-1',
+    });
     expect(a.status).toBe(200);
+    const b = await call(acquireLock, 'POST', path(name, 'acquire'), {
+      holder: 'deploy B',
+      requestId: 'task-8/machine-1/action-1',
+    });
+    expect(b.json).toMatchObject({ granted: false, position: 1 });
     const listed = await call(getLock, 'GET', path(name));
     const holder = (listed.json.holders as { holder: string }[])[0]?.holder ?? '';
-    const thief = await call(acquireLock, 'POST', path(name, 'acquire'), { holder });
-    expect(thief.json.leaseId).not.toBe(a.json.leaseId);
+    const waiter = (listed.json.waiters as { holder: string }[])[0]?.holder ?? '';
+    expect([holder, waiter]).toEqual(['deploy A', 'deploy B']);
+
+    for (const body of [{ holder }, { holder, requestId: holder }, { holder, queue: false }]) {
+      const thief = await call(acquireLock, 'POST', path(name, 'acquire'), body);
+      expect(thief.status).toBe(202);
+      expect(thief.json.leaseId).toBeUndefined();
+    }
+    // Nor B's place: the thief queues behind B (after its two places above), and naming B leaves
+    // only the thief's own place, taken without a requestId.
+    const behind = await call(acquireLock, 'POST', path(name, 'acquire'), { holder: waiter });
+    expect(behind.json).toMatchObject({ granted: false, position: 4 });
+    const left = await call(leaveLock, 'POST', path(name, 'leave'), { holder: waiter });
+    expect(left.json).toEqual({ lock: name, left: true });
+    expect(
+      (await call(leaveLock, 'POST', path(name, 'leave'), { holder: waiter })).json,
+    ).toMatchObject({ left: false });
+    const view = await call(getLock, 'GET', path(name));
+    expect((view.json.waiters as { holder: string }[]).map((w) => w.holder)).toEqual([
+      'deploy B',
+      'deploy A',
+      'deploy A',
+    ]);
+  });
+
+  it('keeps a grant taken with a requestId equal to the holder name from a request without one', async () => {
+    const name = 'request-id-is-the-name';
+    const a = await call(acquireLock, 'POST', path(name, 'acquire'), {
+      holder: 'deploy A',
+      requestId: 'deploy A',
+    });
+    expect(a.status).toBe(200);
+    const thief = await call(acquireLock, 'POST', path(name, 'acquire'), { holder: 'deploy A' });
+    expect(thief.status).toBe(202);
+    expect(thief.json.leaseId).toBeUndefined();
   });
 });
 
