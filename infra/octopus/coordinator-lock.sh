@@ -6,12 +6,15 @@
 #                                      [--task ServerTasks-N] [--priority 0-9] [--request-id ID]
 #   coordinator-lock.sh renew   <lock> <leaseId> [--ttl SECONDS]
 #   coordinator-lock.sh release <lock> <leaseId>
+#   coordinator-lock.sh leave   <lock> --request-id ID
 #   coordinator-lock.sh status  [<lock>]
 #
 # Settings (environment): COORDINATOR_URL (e.g. https://my-coordinator.azurewebsites.net), and
 # COORDINATOR_KEY (a function key; not needed against the dev host).
 #
 # acquire prints the lease id on stdout (diagnostics go to stderr), so: lease=$(coordinator-lock.sh acquire …)
+# Each acquire is its own request (a random request id, or --request-id to resume an earlier one); when
+# --wait runs out it leaves the queue. leave gives up the place of an acquire run with --request-id.
 # Exit codes: 0 done; 1 error (bad input, coordinator unreachable); 2 not granted within --wait;
 #             3 renew/release refused: this lease does not hold the lock (expired, freed, or not ours).
 set -euo pipefail
@@ -19,11 +22,39 @@ set -euo pipefail
 die() { echo "coordinator-lock: $*" >&2; exit 1; }
 say() { echo "coordinator-lock: $*" >&2; }
 
+# help_text: the comment block at the top of this file, without the leading '# '.
+help_text() { sed -n '2,/^[^#]/p' "$0" | sed -n 's/^# \{0,1\}//p'; }
+
 # usage [0]: the header above as help; asked for (0) on stdout, after a mistake on stderr with exit 1.
 usage() {
-  if [[ ${1:-1} == 0 ]]; then sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  if [[ ${1:-1} == 0 ]]; then help_text; exit 0; fi
+  help_text >&2
   exit 1
+}
+
+# new_request_id: a random id for one acquire (never shown in the lock listings).
+new_request_id() {
+  local id=''
+  [[ -r /proc/sys/kernel/random/uuid ]] && id=$(</proc/sys/kernel/random/uuid)
+  [[ -z $id ]] && command -v uuidgen >/dev/null 2>&1 && id=$(uuidgen)
+  [[ -z $id ]] && id=$(od -An -N16 -tx1 /dev/urandom 2>/dev/null | tr -d ' \n')
+  [[ -n $id ]] || die "cannot make a random request id (no /proc/sys/kernel/random/uuid, uuidgen or /dev/urandom); pass --request-id"
+  printf '%s' "$id"
+}
+
+# leave_queue <lock> <body>: give up the place of a request, saying what happened on stderr; 1 if it could not.
+leave_queue() {
+  call POST "locks/$(urlencode "$1")/leave" "$2" 30
+  case $STATUS in
+    200)
+      if [[ $(json_field "$BODY" left) == true ]]; then say "left the queue of \"$1\""
+      else say "no place in the queue of \"$1\" to leave"; fi
+      return 0
+      ;;
+    000 | 429 | 5??) say "could not leave the queue of \"$1\" (status $STATUS); the place lapses by itself within 30 s" ;;
+    *) say "could not leave the queue of \"$1\" ($STATUS): $(error_message "$BODY")" ;;
+  esac
+  return 1
 }
 
 json_escape() {
@@ -122,10 +153,10 @@ case $command in
   acquire)
     [[ -n $lock ]] || die "acquire needs a lock name"
     holder=${holder:-${USER:-someone}@$(hostname) pid $$}
-    # Without --request-id the holder text identifies the request: asking again with the same holder
-    # (a retry, or a new call after --wait ran out) gets the same grant or the same place in the queue.
-    body="{\"holder\":$(json_escape "$holder")"
-    [[ -n $request_id ]] && body+=",\"requestId\":$(json_escape "$request_id")"
+    # The request id identifies this request: only it gets the grant or the place back (the holder
+    # text is shown to everyone). A random one per run, unless --request-id resumes an earlier run.
+    request_id=${request_id:-$(new_request_id)}
+    body="{\"holder\":$(json_escape "$holder"),\"requestId\":$(json_escape "$request_id")"
     [[ -n $permits ]] && body+=",\"permits\":$permits"
     [[ -n $ttl ]] && body+=",\"ttlSeconds\":$ttl"
     [[ -n $task ]] && body+=",\"octopusTaskId\":$(json_escape "$task")"
@@ -136,7 +167,7 @@ case $command in
       left=$((deadline - $(date +%s)))
       ((left < 0)) && left=0
       chunk=$((left > 180 ? 180 : left))
-      # Same holder/request id on every try: a grant whose answer was lost is returned, never doubled.
+      # Same request id on every try: a grant whose answer was lost is returned, never doubled.
       call POST "$path" "$body,\"wait\":$chunk}" $((chunk + 30))
       case $STATUS in
         200)
@@ -149,6 +180,8 @@ case $command in
           position=$(json_field "$BODY" position)
           if (($(date +%s) >= deadline)); then
             say "not granted within ${wait}s: \"$lock\" is held; this request was at position ${position:-?} in the queue"
+            # Give the place up now, so a later call does not queue behind it until it lapses.
+            leave_queue "$lock" "{\"requestId\":$(json_escape "$request_id")}" || true
             exit 2
           fi
           say "waiting for \"$lock\": position $position"
@@ -184,6 +217,11 @@ case $command in
       esac
     done
     die "the coordinator did not answer at $COORDINATOR_URL; the lease will expire by its TTL"
+    ;;
+  leave)
+    [[ -n $lock ]] || die "leave needs a lock name"
+    [[ -n $request_id ]] || die "leave needs --request-id (the one the acquire was run with)"
+    leave_queue "$lock" "{\"requestId\":$(json_escape "$request_id")}" || exit 1
     ;;
   status)
     if [[ -n $lock ]]; then call GET "locks/$(urlencode "$lock")" '' 30; else call GET locks '' 30; fi

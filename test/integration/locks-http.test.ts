@@ -53,9 +53,16 @@ describe('coordinator-lock.sh against the dev host', () => {
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/^1\.[0-9a-f]{24}$/);
 
+    // Another run with the same --holder text is another request (its own random request id).
+    const sameName = await run(['acquire', lock, '--holder', 'tenant A', '--wait', '0']);
+    expect(sameName).toMatchObject({ code: 2, stdout: '' });
+
     const second = await run(['acquire', lock, '--holder', 'tenant B', '--wait', '1']);
     expect(second.code).toBe(2);
     expect(second.stderr).toMatch(/position 1/);
+    // Both gave up their places as they gave up, so the next caller is first in line.
+    expect(second.stderr).toMatch(/left the queue/);
+    expect((await api('GET', `locks/${encodeURIComponent(lock)}`)).json.waiters).toEqual([]);
 
     const waiting = run(['acquire', lock, '--holder', 'tenant B', '--wait', '30']);
     await new Promise((r) => setTimeout(r, 300));
@@ -123,6 +130,33 @@ describe('the lock HTTP API', () => {
       overlaps: [],
       history: [{ fence: 1, state: 'held' }],
     });
+  });
+
+  it('leave gives up a place at once by its requestId; a holder is told to release', async () => {
+    const first = await api('POST', 'locks/leaving/acquire', { holder: 'A', requestId: 'req-a' });
+    expect(first.status).toBe(200);
+    await api('POST', 'locks/leaving/acquire', { holder: 'B', requestId: 'req-b' });
+    const c = await api('POST', 'locks/leaving/acquire', { holder: 'C', requestId: 'req-c' });
+    expect(c.json).toMatchObject({ position: 2 });
+
+    expect(await api('POST', 'locks/leaving/leave', { requestId: 'req-b' })).toEqual({
+      status: 200,
+      json: { lock: 'leaving', left: true },
+    });
+    expect(
+      (await api('POST', 'locks/leaving/acquire', { holder: 'C', requestId: 'req-c' })).json,
+    ).toMatchObject({ position: 1 });
+    expect(await api('POST', 'locks/leaving/leave', { requestId: 'req-unknown' })).toEqual({
+      status: 200,
+      json: { lock: 'leaving', left: false },
+    });
+    const holder = await api('POST', 'locks/leaving/leave', { requestId: 'req-a' });
+    expect(holder).toMatchObject({ status: 409, json: { error: { code: 'holds_lease' } } });
+    expect(JSON.stringify(holder.json)).toMatch(/release/);
+    const empty = await api('POST', 'locks/leaving/leave', {});
+    expect(empty.status).toBe(400);
+    expect(JSON.stringify(empty.json)).toMatch(/requestId/);
+    await api('POST', 'locks/leaving/release', { leaseId: first.json.leaseId });
   });
 
   it('a long-poll answers as soon as the lease is released', async () => {
