@@ -53,6 +53,11 @@ export interface AdvanceOptions {
   observations?: Observation[];
   /** TTL of the run lock (default 90 s, at least 5 s). */
   leaseSeconds?: number;
+  /**
+   * The caller has just listed the run as active (the status poll): skip the read that keeps finished
+   * runs from taking a lock; the run is read under the lock anyway.
+   */
+  listedActive?: boolean;
   /** Tests: called after an irreversible call returns, before its result is recorded. */
   afterIrreversible?: ExecutorPorts['afterIrreversible'];
 }
@@ -81,15 +86,17 @@ export async function advanceRun(
   const store = new RunStore(runtime.tables);
   const octopus = requireOctopusClient(runtime);
   // A finished or unknown run takes no lock (and leaves no lock row behind).
-  const before = await store.get(runId);
-  if (!before) return { state: undefined, advanced: false };
-  if (!runHasWork(before.state)) return { state: before.state, advanced: false };
+  const before = options.listedActive ? undefined : await store.get(runId);
+  if (!options.listedActive) {
+    if (!before) return { state: undefined, advanced: false };
+    if (!runHasWork(before.state)) return { state: before.state, advanced: false };
+  }
 
   const ttlSeconds = Math.max(minLeaseSeconds, options.leaseSeconds ?? defaultLeaseSeconds);
   const locked = await withJobLock(runtime, runLockJob(runId), { ttlSeconds }, (lease) =>
     advanceUnderLock(runtime, store, octopus, runId, lease, options),
   );
-  if (!locked.ran) return { state: before.state, advanced: false, heldBy: locked.heldBy };
+  if (!locked.ran) return { state: before?.state, advanced: false, heldBy: locked.heldBy };
   return locked.value;
 }
 
@@ -302,7 +309,11 @@ export async function advanceActiveRuns(
       (o) => o.kind === 'task' && run.watchedTasks.includes(o.taskId),
     );
     try {
-      const result = await advanceRun(runtime, run.id, { log, observations: mine });
+      const result = await advanceRun(runtime, run.id, {
+        log,
+        observations: mine,
+        listedActive: true,
+      });
       if (result.advanced) advanced.push(run.id);
     } catch (err) {
       failed.push(run.id);
