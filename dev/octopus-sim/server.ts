@@ -1,4 +1,5 @@
 // The Octopus simulator: an HTTP server (node:http) answering Octopus's REST API, plus a /_sim/ control API.
+import { setTimeout as delay } from 'node:timers/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SimClock } from './clock.js';
@@ -283,8 +284,7 @@ export async function startOctopusSimulator(
     let delayAfterMs = 0;
     for (const fault of faults.takeHttp(method, path)) {
       if (fault.type === 'delay' && fault.after) delayAfterMs += fault.delayMs;
-      else if (fault.type === 'delay')
-        await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      else if (fault.type === 'delay') await delay(fault.delayMs);
       else if (fault.type === 'rateLimit')
         return {
           ...octopusError(
@@ -317,7 +317,7 @@ export async function startOctopusSimulator(
     };
     engine.catchUp();
     const result = await match.route.handler(simRequest, sim);
-    if (delayAfterMs > 0) await new Promise((resolve) => setTimeout(resolve, delayAfterMs));
+    if (delayAfterMs > 0) await delay(delayAfterMs);
     return result;
   }
 
@@ -367,7 +367,7 @@ export async function startOctopusSimulator(
       if (timer) clearTimeout(timer);
       webhooks.stop();
       // A receiver that never answers must not hold stop() up for its whole WebhookTimeout.
-      await Promise.race([webhooks.idle(), new Promise((resolve) => setTimeout(resolve, 500))]);
+      await Promise.race([webhooks.idle(), delay(500)]);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

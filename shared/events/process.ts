@@ -1,6 +1,7 @@
 // Step 5: hand stored events to the consumers, after the webhook has answered. Runs twice over:
 // right after storing (in the receiving instance) and from the status poll (any instance), so an
 // event is not lost when an instance stops between answering and processing.
+import { setTimeout as pause } from 'node:timers/promises';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { StatusSnapshot } from '../status/snapshot.js';
@@ -98,8 +99,6 @@ export async function processPendingEvents(
 
 /** How long the first event of a burst waits for the others before they are processed together. */
 export const immediatePassDelayMs = 100;
-
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Per-runtime queue for processing right after the answer: coalesces bursts into passes. */
 class ImmediatePass {

@@ -1,4 +1,5 @@
 // The Octopus client: made once, reused; resources hang off it as small typed APIs.
+import { setTimeout as delay } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import { ChannelsApi } from './channels.js';
 import { OctopusContext } from './context.js';
@@ -57,7 +58,7 @@ export interface OctopusRoot {
   Links?: Record<string, string>;
 }
 
-const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const realSleep = (ms: number): Promise<void> => delay(ms);
 
 export class OctopusClient {
   readonly spaces: SpacesApi;
