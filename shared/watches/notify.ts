@@ -1,6 +1,5 @@
 // Sending a watch's email exactly once per announcement, across polls, webhooks and instances:
 // claim (the intent) with createIfAbsent, send, record the outcome. A failed send is retried later.
-import type { TableEntityResult } from '@azure/data-tables';
 import { MailError } from '../mail/index.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -172,8 +171,14 @@ export async function lastNotifications(
 ): Promise<LastNotification[]> {
   const table = await runtime.tables.table(watchMailTable);
   const latest = new Map<string, LastNotification>();
-  for (const name of watchNames) {
-    const rows: TableEntityResult<MailRow>[] = await listPartition<MailRow>(table, encodeKey(name));
+  // One partition per watch, read in parallel (the status view waits for all of them).
+  const partitions = await Promise.all(
+    watchNames.map(async (name) => ({
+      name,
+      rows: await listPartition<MailRow>(table, encodeKey(name)),
+    })),
+  );
+  for (const { name, rows } of partitions) {
     for (const row of rows) {
       if (row.kind !== 'live' || row.state !== 'sent' || !row.sentAt) continue;
       const key = `${name}\u0001${row.environment.toLowerCase()}\u0001${row.tenant}`;
