@@ -2,20 +2,15 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveChromium, launchChromium, warnIfNoChromium } from '../helpers/browser.js';
 import { dayWindow } from '../../shared/report/dayWindow.js';
 import type { ReportDeployment } from '../../shared/report/model.js';
 import { renderHtml } from '../../shared/report/renderHtml.js';
 import { summarize } from '../../shared/report/summarize.js';
 
-const chromiumPath = '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium) {
-  console.warn(
-    `Skipping the report browser test: ${chromiumPath} is not installed. Install it with "apt-get install -y chromium" (CI's .ci/run does).`,
-  );
-}
+warnIfNoChromium('report');
 
 const artifacts = resolve('test-artifacts');
 
@@ -81,19 +76,7 @@ describe.skipIf(!haveChromium)('daily report in a browser', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

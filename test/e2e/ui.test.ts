@@ -1,11 +1,11 @@
 // The status page in headless Chromium against `npm start` (dev host + simulator's sample scenario):
 // it shows the state the status poll recorded, keeps a screenshot, and shows a promotion as it advances.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveChromium, launchChromium, warnIfNoChromium } from '../helpers/browser.js';
 import { azuriteConnectionString } from '../../dev/azurite.js';
 import { defaultApiKey as simulatorApiKey } from '../../dev/octopus-sim/server.js';
 import {
@@ -15,13 +15,7 @@ import {
   type DevHostProcess,
 } from '../helpers/devHostProcess.js';
 
-const chromiumPath = '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium) {
-  console.warn(
-    `Skipping the status page browser test: ${chromiumPath} is not installed. Install it with "apt-get install -y chromium" (CI's .ci/run does).`,
-  );
-}
+warnIfNoChromium('status page');
 
 const artifacts = resolve('test-artifacts');
 /** As in Azure, the page needs the function key (here set for the whole dev host). */
@@ -120,19 +114,7 @@ describe.skipIf(!haveChromium)('status page (GET /api/ui) in Chromium', () => {
   beforeAll(async () => {
     [dev, browser] = await Promise.all([
       startDevHostProcess({ args: ['--no-timers'], env: { FUNCTIONS_KEY: functionKey } }),
-      chromium.launch({
-        executablePath: chromiumPath,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      }),
+      launchChromium(),
     ]);
     simUrl = `http://127.0.0.1:${dev.ports.simulator}`;
     await runStatusPoll(dev.url);
