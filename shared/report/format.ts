@@ -1,6 +1,12 @@
 // Shared wording for both parts of the report: durations, rates, changes, dates, outcomes.
 import { localTimeOf } from '../time/zones.js';
-import type { Outcome, ReportTotals } from './model.js';
+import type {
+  EnvironmentGroup,
+  Outcome,
+  ProjectGroup,
+  ReportDeployment,
+  ReportTotals,
+} from './model.js';
 
 /** How much of a report is listed; the HTML and the text part list the same rows. */
 export interface RenderOptions {
@@ -10,6 +16,28 @@ export interface RenderOptions {
   maxFailures?: number;
   /** Where the full report can be read, linked when rows were left out. */
   fullReportUrl?: string;
+}
+
+/**
+ * The rows each project lists under `maxRows`, in report order, and how many are left out: the one
+ * rule both parts follow so the HTML and the text list the same deployments.
+ */
+export function capRows(
+  groups: readonly EnvironmentGroup[],
+  maxRows = Number.POSITIVE_INFINITY,
+): { listed: (project: ProjectGroup) => ReportDeployment[]; omitted: number } {
+  const listed = new Map<ProjectGroup, ReportDeployment[]>();
+  let budget = maxRows;
+  let omitted = 0;
+  for (const env of groups) {
+    for (const project of env.projects) {
+      const n = Math.max(0, Math.min(budget, project.deployments.length));
+      listed.set(project, project.deployments.slice(0, n));
+      omitted += project.deployments.length - n;
+      budget -= n;
+    }
+  }
+  return { listed: (project) => listed.get(project) ?? [], omitted };
 }
 
 export function formatDuration(ms: number | undefined): string {

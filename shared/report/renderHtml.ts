@@ -2,6 +2,7 @@
 // no scripts and no images, failures first.
 import { escapeHtml } from '../ui/html.js';
 import {
+  capRows,
   formatChange,
   formatDuration,
   formatDurationChange,
@@ -177,8 +178,7 @@ function outcomeColor(d: ReportDeployment): string {
 }
 
 function groupsHtml(report: DailyReport, options: RenderOptions): string {
-  let budget = options.maxRows ?? Number.POSITIVE_INFINITY;
-  let omitted = 0;
+  const { listed, omitted } = capRows(report.groups, options.maxRows);
   // Font, size and wrapping come from the table: rows stay small so a busy day's email stays small.
   const cell = 'border-bottom:1px solid #eee';
   const head = COLS.map(
@@ -192,12 +192,7 @@ function groupsHtml(report: DailyReport, options: RenderOptions): string {
         `<tr><td colspan="6" style="padding-top:8px;font-size:13px"><b>${e(project.project)}</b>` +
           ` <span style="color:#666;font-size:12px">${project.deployments.length} deployed, ${project.succeeded} succeeded${project.failed ? `, <span style="color:${RED}">${project.failed} failed</span>` : ''}</span></td></tr>`,
       );
-      for (const d of project.deployments) {
-        if (budget <= 0) {
-          omitted += 1;
-          continue;
-        }
-        budget -= 1;
+      for (const d of listed(project)) {
         rows.push(
           `<tr valign="top">` +
             `<td style="${cell}">${e(d.version || '–')}</td>` +

@@ -1,5 +1,6 @@
 // The report as plain text: the same facts as the HTML part, for clients that show text only.
 import {
+  capRows,
   formatChange,
   formatDuration,
   formatDurationChange,
@@ -87,20 +88,14 @@ export function renderText(report: DailyReport, options: RenderOptions = {}): st
     );
 
     lines.push('', 'BY ENVIRONMENT AND PROJECT');
-    let budget = options.maxRows ?? Number.POSITIVE_INFINITY;
-    let omitted = 0;
+    const { listed, omitted } = capRows(report.groups, options.maxRows);
     for (const env of report.groups) {
       lines.push('', `${env.environment} (${env.count})`);
       for (const project of env.projects) {
         lines.push(
           `  ${project.project}: ${project.deployments.length} deployed, ${project.succeeded} succeeded${project.failed ? `, ${project.failed} failed` : ''}`,
         );
-        for (const d of project.deployments) {
-          if (budget <= 0) {
-            omitted += 1;
-            continue;
-          }
-          budget -= 1;
+        for (const d of listed(project)) {
           const tenant = d.tenant ? ` for ${d.tenant}` : '';
           lines.push(
             `    ${d.version || '–'}${tenant} · ${localTime(d.started, report.zone)} · ${formatDuration(d.durationMs)} · ${d.deployedBy} · ${outcomeLabel(d.outcome, d.state)}`,
