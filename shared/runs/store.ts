@@ -1,7 +1,7 @@
 // Runs in Table Storage: one row per run, its state as JSON split over several properties, every write ETag-checked.
 import type { TableClient } from '@azure/data-tables';
 import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
-import { EntityTooLargeError, maxStringPropertyChars } from '../storage/limits.js';
+import { fromJsonParts, jsonParts } from '../storage/jsonParts.js';
 import type { TableStore } from '../storage/tableStore.js';
 import { watchedTaskIds } from './decide.js';
 import { runHasWork, type RunState, type RunStatus } from './types.js';
@@ -22,8 +22,8 @@ interface RunRow {
   watchedTasks: string;
   /** True while the run still has work, including its "finished" email. */
   active: boolean;
-  stateParts: number;
-  [part: `state${number}`]: string;
+  /** The run state's JSON over `state`, `state1`, … (see storage/jsonParts.ts). */
+  [part: string]: unknown;
 }
 
 export interface RunSummary {
@@ -41,14 +41,6 @@ export interface RunSummary {
 export type StoredRun = { state: RunState; etag: string };
 
 function toRow(state: RunState): RunRow & { partitionKey: string; rowKey: string } {
-  const json = JSON.stringify(state);
-  const parts = Math.max(1, Math.ceil(json.length / maxStringPropertyChars));
-  if (parts > maxParts) {
-    throw new EntityTooLargeError(
-      runsTable,
-      `run ${state.id} state is ${json.length} characters of JSON (at most ${maxParts * maxStringPropertyChars})`,
-    );
-  }
   const row: RunRow & { partitionKey: string; rowKey: string } = {
     partitionKey: partition,
     rowKey: state.id,
@@ -59,19 +51,14 @@ function toRow(state: RunState): RunRow & { partitionKey: string; rowKey: string
     updatedAt: state.updatedAt,
     watchedTasks: watchedTaskIds(state).join(','),
     active: runHasWork(state),
-    stateParts: parts,
+    ...jsonParts(runsTable, 'state', state, maxParts),
   };
   if (state.finishedAt) row.finishedAt = state.finishedAt;
-  for (let i = 0; i < parts; i++)
-    row[`state${i}`] = json.slice(i * maxStringPropertyChars, (i + 1) * maxStringPropertyChars);
   return row;
 }
 
 function fromRow(row: Record<string, unknown>): RunState {
-  const parts = Number(row.stateParts ?? 0);
-  let json = '';
-  for (let i = 0; i < parts; i++) json += String(row[`state${i}`] ?? '');
-  return JSON.parse(json) as RunState;
+  return fromJsonParts<RunState>(row, 'state');
 }
 
 function summaryOf(row: Record<string, unknown>): RunSummary {

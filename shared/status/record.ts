@@ -3,7 +3,7 @@
 import { createIfAbsent, listPartition, updateIfMatch } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
 import { toJsonProperty } from '../storage/limits.js';
-import { jsonParts } from './jsonParts.js';
+import { jsonParts } from '../storage/jsonParts.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { SetCell, SetCellState, StatusSnapshot } from './snapshot.js';
 

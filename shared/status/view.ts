@@ -2,7 +2,7 @@
 import { notFound } from '../http/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { lastNotifications, type LastNotification } from '../watches/notify.js';
-import { fromJsonParts } from './jsonParts.js';
+import { fromJsonParts } from '../storage/jsonParts.js';
 import { readSetStatusRows, type RecordedProject, type SetStatusRow } from './record.js';
 import { spaceOfSet, taskWebUrl } from './spaceClients.js';
 

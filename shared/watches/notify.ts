@@ -11,7 +11,7 @@ import {
   updateIfMatch,
 } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
-import { fromJsonParts, jsonParts } from '../status/jsonParts.js';
+import { fromJsonParts, jsonParts } from '../storage/jsonParts.js';
 import type { WatchNotice } from './evaluate.js';
 import { watchMessage } from './message.js';
 

@@ -1,21 +1,23 @@
 // JSON too long for one Table property (32 K characters) spread over numbered properties of one row.
-import { EntityTooLargeError, maxStringPropertyChars } from '../storage/limits.js';
+import { EntityTooLargeError, maxStringPropertyChars } from './limits.js';
 
-/** At most this many parts (a row holds 252 properties; leave room for the others). */
-const maxParts = 200;
+/** Default most parts: a row holds 252 properties; leave room for the others. */
+const defaultMaxParts = 200;
 
 /** `{ [name]: part0, [name + '1']: part1, ..., [name + 'Parts']: n }`. */
 export function jsonParts(
   table: string,
   name: string,
   value: unknown,
+  /** Lower it to keep the whole entity under 1 MiB when each part may be 32 K characters (64 KiB). */
+  maxParts = defaultMaxParts,
 ): Record<string, string | number> {
   const json = JSON.stringify(value);
   const parts = Math.max(1, Math.ceil(json.length / maxStringPropertyChars));
   if (parts > maxParts)
     throw new EntityTooLargeError(
       table,
-      `property ${name} needs ${parts} parts of JSON (at most ${maxParts})`,
+      `property ${name} needs ${parts} parts of JSON (${json.length} characters; at most ${maxParts} parts of ${maxStringPropertyChars})`,
     );
   const out: Record<string, string | number> = { [`${name}Parts`]: parts };
   for (let i = 0; i < parts; i++)
