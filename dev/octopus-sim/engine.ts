@@ -522,21 +522,24 @@ export function concurrencyTag(
     .replace(/#\{Octopus\.Environment\.Id\}/g, environmentId);
 }
 
-export function newTask(fields: {
-  id: string;
-  name: 'Deploy' | 'RunbookRun';
-  description: string;
-  projectId: string;
-  environmentId: string;
-  tenantId: string | null;
-  deploymentId: string | undefined;
-  runbookRunId: string | undefined;
-  queued: number;
-  queueTime: number | undefined;
-  queueTimeExpiry: number | undefined;
-  steps: string[];
-  concurrencyTag: string;
-}): TaskRecord {
+/** What a new task is made from: its identity and queueing, and its process's step names. */
+export type NewTask = Pick<
+  TaskRecord,
+  | 'id'
+  | 'name'
+  | 'description'
+  | 'projectId'
+  | 'environmentId'
+  | 'tenantId'
+  | 'deploymentId'
+  | 'runbookRunId'
+  | 'queued'
+  | 'queueTime'
+  | 'queueTimeExpiry'
+  | 'concurrencyTag'
+> & { steps: string[] };
+
+export function newTask(fields: NewTask): TaskRecord {
   const { steps, ...rest } = fields;
   return {
     ...rest,
