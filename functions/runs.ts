@@ -32,6 +32,7 @@ export const startBody = z
   });
 
 const runStatuses = [
+  'queued',
   'running',
   'failing',
   'cancelling',
@@ -60,6 +61,7 @@ export async function startRunHandler(
     dryRunPlan,
     InvalidPlanError,
     planFromPlaybook,
+    RunRejectedError,
     runView,
     startRun,
     UnknownPlaybookError,
@@ -94,6 +96,11 @@ export async function startRunHandler(
     };
   } catch (err) {
     if (err instanceof InvalidPlanError) throw new HttpError(400, 'invalid_plan', err.message);
+    if (err instanceof RunRejectedError)
+      throw new HttpError(409, 'run_rejected', err.message, {
+        group: err.group,
+        activeRuns: err.activeRuns,
+      });
     throw err;
   }
 }

@@ -16,6 +16,14 @@ import type { OctopusClient } from '../octopus/index.js';
 import { withJobLock, type JobLease } from '../locks/jobLock.js';
 import { silentLog, type Log } from '../runtime/log.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
+import {
+  askForTurn,
+  endTurn,
+  groupTtlSeconds,
+  joinGroup,
+  renewTurn,
+  runsToCancel,
+} from './concurrency.js';
 import { decide, newRunState, watchedTaskIds } from './decide.js';
 import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js';
 import { duplicateActionIds } from './plan.js';
@@ -67,6 +75,8 @@ export interface AdvanceResult {
   /** False when nothing was done: unknown run, finished run, or another instance holds the run. */
   advanced: boolean;
   heldBy?: string;
+  /** Runs whose turn may have come because this one ended (advanced right after, not at the next poll). */
+  wake?: string[];
 }
 
 /** A newer grant of the run lock has written the row: this advancer's lease is stale. */
@@ -97,7 +107,76 @@ export async function advanceRun(
     advanceUnderLock(runtime, store, octopus, runId, lease, options),
   );
   if (!locked.ran) return { state: before?.state, advanced: false, heldBy: locked.heldBy };
+  for (const next of locked.value.wake ?? []) {
+    // The next run of the group starts now; if this fails, the status poll starts it.
+    await advanceRun(runtime, next, { log: options.log }).catch((err: unknown) =>
+      options.log?.warn(
+        `Run ${next} could not start after ${runId} ended: ${(err as Error).message}`,
+      ),
+    );
+  }
   return locked.value;
+}
+
+function noteOn(state: RunState, at: Date, message: string): void {
+  state.history.push({ at: at.toISOString(), message });
+  if (state.history.length > 100) state.history.splice(0, state.history.length - 100);
+}
+
+/**
+ * A queued run asks for its turn (keeping its place); a running one renews it. Returns the state to
+ * go on with, or `undefined` when the run is still queued (its position written if it changed).
+ */
+async function takeTurn(
+  runtime: Runtime,
+  store: RunStore,
+  loaded: { state: RunState; etag: string },
+  log: Log,
+): Promise<{ state: RunState; etag: string } | undefined> {
+  const { state } = loaded;
+  const c = state.concurrency;
+  if (!c || c.released || isTerminalRunStatus(state.status)) return loaded;
+  if (state.status !== 'queued') {
+    if (!(await renewTurn(runtime, c)))
+      log.warn(
+        `Run ${state.id}: its turn in group "${c.group}" lapsed (no advance for ${Math.round(groupTtlSeconds / 60)} minutes); it carries on.`,
+      );
+    return loaded;
+  }
+  if (state.cancelRequest) return loaded; // decide() turns it into "cancelled"
+  const asked = await askForTurn(runtime, c, state.id);
+  const now = runtime.clock.now();
+  const next: RunState = structuredClone(state);
+  next.concurrency = asked;
+  if (asked.leaseId) {
+    next.status = 'running';
+    next.deadline = new Date(now.getTime() + state.plan.timeoutMinutes * 60_000).toISOString();
+    noteOn(next, now, `Its turn in concurrency group "${c.group}" came; starting.`);
+  } else if (
+    asked.position === c.position &&
+    JSON.stringify(asked.waitingFor) === JSON.stringify(c.waitingFor)
+  ) {
+    return undefined;
+  }
+  next.updatedAt = now.toISOString();
+  const etag = await store.replace(next, loaded.etag);
+  if (etag === undefined || !asked.leaseId) return undefined;
+  return { state: next, etag };
+}
+
+/** After the run ended: give its turn back once; returns the runs to wake. */
+async function giveTurnBack(
+  runtime: Runtime,
+  store: RunStore,
+  state: RunState,
+  etag: string,
+): Promise<{ state: RunState; wake: string[] }> {
+  const c = state.concurrency;
+  if (!c || c.released || !isTerminalRunStatus(state.status)) return { state, wake: [] };
+  const wake = await endTurn(runtime, c, state.id);
+  const next: RunState = { ...state, concurrency: { ...c, released: true, position: undefined } };
+  const written = await store.replace(next, etag);
+  return { state: written ? next : state, wake };
 }
 
 async function advanceUnderLock(
@@ -112,9 +191,15 @@ async function advanceUnderLock(
   // Read again under the lock: the row may have moved on since the caller looked.
   let loaded = await store.get(runId);
   if (!loaded) return { state: undefined, advanced: false };
-  let { state, etag } = loaded;
-  if (!runHasWork(state)) return { state, advanced: false };
-  if (writtenByNewer(state, lease)) return { state, advanced: false, heldBy: state.lease?.owner };
+  if (writtenByNewer(loaded.state, lease))
+    return { state: loaded.state, advanced: false, heldBy: loaded.state.lease?.owner };
+  if (!runHasWork(loaded.state)) {
+    const ended = await giveTurnBack(runtime, store, loaded.state, loaded.etag);
+    return { state: ended.state, advanced: false, wake: ended.wake };
+  }
+  const turn = await takeTurn(runtime, store, loaded, log);
+  if (!turn) return { state: (await store.get(runId))?.state, advanced: false };
+  let { state, etag } = turn;
 
   let observations: Observation[] = options.observations ? [...options.observations] : [];
   if (!options.observations) {
@@ -172,7 +257,10 @@ async function advanceUnderLock(
     }
     etag = newEtag;
     state = next;
-    if (commands.length === 0) return { state, advanced: true };
+    if (commands.length === 0) {
+      const ended = await giveTurnBack(runtime, store, state, etag);
+      return { state: ended.state, advanced: true, wake: ended.wake };
+    }
     observations = await executeCommands(state, commands, ports);
   }
   // Out of iterations: clear the mark (the lock itself is released by withJobLock); the next poll carries on.
@@ -221,13 +309,42 @@ export async function startRun(
       `The plan uses these action ids more than once: ${dupes.join(', ')}. Give each action its own id.`,
     );
   const now = runtime.clock.now();
-  const state = newRunState(options.runId ?? newRunId(now), plan, trigger, now);
   const store = new RunStore(runtime.tables);
+  const id = options.runId ?? newRunId(now);
+  // A repeated trigger (fixed id) finds its run; it must not take a turn in the group again.
+  if (options.runId) {
+    const existing = await store.get(id);
+    if (existing) return { state: existing.state, created: false };
+  }
+  const state = newRunState(id, plan, trigger, now);
+  // Take the run's turn in its group, or its place in the queue, before it exists (reject: it never does).
+  const concurrency = await joinGroup(runtime, id, plan);
+  state.concurrency = concurrency;
+  if (!concurrency.leaseId) {
+    state.status = 'queued';
+    state.history.push({
+      at: now.toISOString(),
+      message: `Queued in concurrency group "${concurrency.group}" (position ${concurrency.position ?? '?'}), waiting for ${concurrency.waitingFor?.join(', ') || 'the active run'}.`,
+    });
+  }
   const created = await store.create(state);
   if (!created) {
     const existing = await store.get(state.id);
     if (!existing) throw new Error(`Run ${state.id} both exists and does not; try again.`);
     return { state: existing.state, created: false };
+  }
+  if (concurrency.policy === 'cancelInProgress' && !concurrency.leaseId) {
+    for (const other of await runsToCancel(runtime, state)) {
+      await cancelRun(
+        runtime,
+        other,
+        `run ${state.id}`,
+        'a newer run of its concurrency group (cancelInProgress)',
+        options.log,
+      ).catch((err: unknown) =>
+        options.log?.warn(`Run ${other} could not be cancelled: ${(err as Error).message}`),
+      );
+    }
   }
   if (options.advance === false) return { state, created: true };
   try {

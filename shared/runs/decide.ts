@@ -56,6 +56,8 @@ function stepRun(ctx: Ctx): void {
     stepFinishedMail(ctx);
     return;
   }
+  // Waiting for its turn in its concurrency group (advance.ts asks for it): nothing to do yet.
+  if (s.status === 'queued') return;
   if (!s.previous.captured) {
     stepCapture(ctx);
     return;

@@ -1,6 +1,7 @@
 // Turns a configured playbook (plus the caller's overrides) into the RunPlan the engine executes.
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import type { Action, FailureAction, Playbook } from '../config/coordination/playbooks.js';
+import { defaultGroupTemplate, renderGroup } from './groups.js';
 import type {
   PlanAction,
   PlanCell,
@@ -116,14 +117,25 @@ export function planFromPlaybook(
   const firstDeploy = stages
     .flatMap((s) => s.actions)
     .find((a) => a.type === 'deploy' || a.type === 'runbook');
+  const environment =
+    overrides.environment ??
+    (firstDeploy && 'environment' in firstDeploy ? firstDeploy.environment : undefined);
   return {
     kind: 'playbook',
     name,
     description: playbook.description,
-    environment:
-      overrides.environment ??
-      (firstDeploy && 'environment' in firstDeploy ? firstDeploy.environment : undefined),
+    environment,
     tenant: overrides.tenant,
+    concurrency: {
+      group: renderGroup(
+        playbook.concurrency.group ?? defaultGroupTemplate({ kind: 'playbook', name }),
+        {
+          environment,
+          tenant: overrides.tenant,
+        },
+      ),
+      policy: playbook.concurrency.policy,
+    },
     stages,
     onFailure,
     onFailureWhenCancelled: playbook.onFailureWhenCancelled,

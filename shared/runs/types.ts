@@ -1,5 +1,6 @@
 // The run engine's vocabulary: the plan a run executes, its stored state, and what decide() reads and asks for.
 import type { ConditionRef } from '../config/coordination/conditions.js';
+import type { ConcurrencyPolicy } from '../config/coordination/common.js';
 import type { ReleaseSelector } from '../config/coordination/playbooks.js';
 
 /** An exact release chosen before the run (a promotion's choice, or a rollback target). */
@@ -118,10 +119,24 @@ export interface RunPlan {
   recipients: string[];
   /** Cells to capture before the first stage; derived from the stages and onFailure when omitted. */
   capture?: PlanCell[];
+  /** The run's concurrency group and policy (default: kind/name × environment × tenant, queue). */
+  concurrency?: { group: string; policy: ConcurrencyPolicy };
+  /** redeployPrevious order: projects put back in reverse dependency order (default) or together. */
+  rollbackOrder?: 'reverseDependency' | 'parallel';
+  /** Projects in dependency order (earlier first), for the rollback order. */
+  dependencyOrder?: string[];
 }
 
 export type RunStatus =
-  'running' | 'failing' | 'cancelling' | 'rollingBack' | 'succeeded' | 'failed' | 'cancelled';
+  /** Waiting for its turn in its concurrency group. */
+  | 'queued'
+  | 'running'
+  | 'failing'
+  | 'cancelling'
+  | 'rollingBack'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled';
 export const terminalRunStatuses: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const isTerminalRunStatus = (s: RunStatus): boolean => terminalRunStatuses.includes(s);
 
@@ -267,6 +282,21 @@ export interface RunTrigger {
   eventId?: string;
 }
 
+/** The run's place in its concurrency group (a lock of shared/locks: `run-group/<group>`). */
+export interface RunConcurrency {
+  group: string;
+  policy: ConcurrencyPolicy;
+  lock: string;
+  /** The run holds the group's lock under this lease (renewed while it runs, released when it ends). */
+  leaseId?: string;
+  /** Released (or left the queue) after the run ended. */
+  released?: boolean;
+  /** While queued: 1 = next in line. */
+  position?: number;
+  /** While queued: the runs it waits for (the group's active run). */
+  waitingFor?: string[];
+}
+
 export interface RunState {
   schema: 1;
   id: string;
@@ -323,6 +353,7 @@ export interface RunState {
   lease?: { id: string; owner: string; fence?: number; until?: string };
   /** The fence of the newest run-lock grant that wrote this row: a holder with an older one stops. */
   lockFence?: number;
+  concurrency?: RunConcurrency;
   /** Newest last, capped: what happened, for people. */
   history: { at: string; message: string }[];
 }
@@ -401,12 +432,16 @@ export type Observation =
   | { kind: 'cancelRequested'; by?: string; reason?: string }
   | { kind: 'commandFailed'; command: Command; message: string; retryable: boolean };
 
-/** Whether a run still has work: it has not finished, or its "run finished" email is still to go. */
+/**
+ * Whether a run still has work: it has not finished, its "run finished" email is still to go, or it
+ * has not yet given back its turn in its concurrency group.
+ */
 export function runHasWork(state: RunState): boolean {
   return (
     !isTerminalRunStatus(state.status) ||
     state.finishedMail.status === 'pending' ||
-    state.finishedMail.status === 'sending'
+    state.finishedMail.status === 'sending' ||
+    (state.concurrency !== undefined && state.concurrency.released !== true)
   );
 }
 

@@ -5,8 +5,6 @@
 // deployments of its own active for one project × environment × tenant.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseJsonc } from 'jsonc-parser';
-import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { azuriteConnectionString } from '../../dev/azurite.js';
 import {
@@ -18,11 +16,6 @@ import { startDevHostProcess, type DevHostProcess } from '../helpers/devHostProc
 
 let sim: OctopusSimulator;
 let hosts: DevHostProcess[] = [];
-
-const example = parseJsonc(readFileSync('coordination.example.json', 'utf8')) as Record<
-  string,
-  unknown
->;
 
 beforeAll(async () => {
   sim = await startOctopusSimulator({ port: 0 });
