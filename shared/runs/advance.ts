@@ -22,13 +22,16 @@ import {
   groupTtlSeconds,
   joinGroup,
   renewTurn,
+  runLocks,
   runsToCancel,
 } from './concurrency.js';
 import { decide, newRunState, watchedTaskIds } from './decide.js';
 import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js';
+import { allActions } from './stepContext.js';
 import { duplicateActionIds } from './plan.js';
 import { RunStore } from './store.js';
 import {
+  isFinishedAction,
   isTerminalRunStatus,
   runHasWork,
   type Command,
@@ -103,11 +106,13 @@ export async function advanceRun(
   }
 
   const ttlSeconds = Math.max(minLeaseSeconds, options.leaseSeconds ?? defaultLeaseSeconds);
+  const claimWake: string[] = [];
   const locked = await withJobLock(runtime, runLockJob(runId), { ttlSeconds }, (lease) =>
-    advanceUnderLock(runtime, store, octopus, runId, lease, options),
+    advanceUnderLock(runtime, store, octopus, runId, lease, options, claimWake),
   );
   if (!locked.ran) return { state: before?.state, advanced: false, heldBy: locked.heldBy };
-  for (const next of locked.value.wake ?? []) {
+  for (const next of new Set([...(locked.value.wake ?? []), ...claimWake])) {
+    if (next === runId) continue;
     // The next run of the group starts now; if this fails, the status poll starts it.
     await advanceRun(runtime, next, { log: options.log }).catch((err: unknown) =>
       options.log?.warn(
@@ -164,6 +169,26 @@ async function takeTurn(
   return { state: next, etag };
 }
 
+/** Keep the deploy claims of the run's unfinished actions (their lease lasts groupTtlSeconds). */
+async function renewClaims(runtime: Runtime, state: RunState, log: Log): Promise<void> {
+  const held = allActions(state).filter(
+    (a) => a.claim?.leaseId !== undefined && !isFinishedAction(a.status) && a.joined !== true,
+  );
+  await Promise.all(
+    held.map(async (a) => {
+      const claim = a.claim;
+      if (!claim?.leaseId) return;
+      await runLocks(runtime)
+        .renew(claim.lock, claim.leaseId, groupTtlSeconds)
+        .catch((err: unknown) =>
+          log.warn(
+            `Run ${state.id}: could not renew the claim of ${a.id}: ${(err as Error).message}`,
+          ),
+        );
+    }),
+  );
+}
+
 /** After the run ended: give its turn back once; returns the runs to wake. */
 async function giveTurnBack(
   runtime: Runtime,
@@ -186,6 +211,7 @@ async function advanceUnderLock(
   runId: string,
   lease: JobLease,
   options: AdvanceOptions,
+  claimWake: string[],
 ): Promise<AdvanceResult> {
   const log = options.log ?? silentLog;
   // Read again under the lock: the row may have moved on since the caller looked.
@@ -200,6 +226,7 @@ async function advanceUnderLock(
   const turn = await takeTurn(runtime, store, loaded, log);
   if (!turn) return { state: (await store.get(runId))?.state, advanced: false };
   let { state, etag } = turn;
+  await renewClaims(runtime, state, log);
 
   let observations: Observation[] = options.observations ? [...options.observations] : [];
   if (!options.observations) {
@@ -224,6 +251,7 @@ async function advanceUnderLock(
         () => false,
       ),
     afterIrreversible: options.afterIrreversible,
+    claims: runLocks(runtime),
   };
   const mark = { id: lease.leaseId, owner: runtime.instanceId, fence: lease.fence };
 
@@ -262,6 +290,7 @@ async function advanceUnderLock(
       return { state: ended.state, advanced: true, wake: ended.wake };
     }
     observations = await executeCommands(state, commands, ports);
+    for (const o of observations) if (o.kind === 'claimReleased') claimWake.push(...o.wake);
   }
   // Out of iterations: clear the mark (the lock itself is released by withJobLock); the next poll carries on.
   const parked: RunState = { ...state, lease: undefined };

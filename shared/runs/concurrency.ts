@@ -61,7 +61,7 @@ export class RunRejectedError extends Error {
   }
 }
 
-function runIds(holders: readonly string[]): string[] {
+export function runIds(holders: readonly string[]): string[] {
   return holders.map(runIdOfHolder).filter((id): id is string => id !== undefined);
 }
 
@@ -145,12 +145,12 @@ export async function endTurn(
       if (!isLockError(err, 'holds_lease')) throw err;
     });
   }
-  return (await nextInLine(runtime, c.lock)).slice(0, 1);
+  return (await nextInLine(locks, c.lock)).slice(0, 1);
 }
 
 /** The first run waiting for a lock, to be advanced now rather than at the next poll. */
-export async function nextInLine(runtime: Runtime, lock: string): Promise<string[]> {
-  const view = await runLocks(runtime).inspect(lock);
+export async function nextInLine(locks: LeaseLocks, lock: string): Promise<string[]> {
+  const view = await locks.inspect(lock);
   const waiters = [...(view?.waiters ?? [])].sort((a, b) => a.position - b.position);
   return runIds(waiters.map((w) => w.holder));
 }

@@ -244,12 +244,31 @@ export interface ActionState {
   taskLink?: string;
   /** True when the run joined a deployment someone else started (the run never cancels those). */
   joined?: boolean;
+  /**
+   * The deploy's claim on its project × environment × tenant (lock `deploy/<ids>` of shared/locks):
+   * held (leaseId) from just before its deployment is created until it ends, or a place in that
+   * lock's queue while another run's deployment of a different release is active there.
+   */
+  claim?: DeployClaim;
   /** Wait actions: when the wait ends; condition waits: when to check again. */
   waitUntil?: string;
   nextCheckAt?: string;
   /** What happened, for people. */
   note?: string;
   error?: string;
+}
+
+export interface DeployClaim {
+  lock: string;
+  /** Held under this lease; absent while queued. */
+  leaseId?: string;
+  /** A release (or leave) was issued under this advancing lease and its answer is awaited. */
+  releaseIssuedUnder?: string;
+  /** While waiting: the runs whose deployment there it waits for, and its place (1 = next). */
+  waitingFor?: string[];
+  position?: number;
+  /** A failed release is tried again after this time. */
+  retryAt?: string;
 }
 
 export interface StageState {
@@ -379,6 +398,10 @@ export type Command =
       spec: PlanRunbook;
     }
   | { kind: 'cancelTask'; taskId: string }
+  /** Claim the deploy's target before creating a deployment there, and read it again under the claim. */
+  | { kind: 'claimDeploy'; actionId: string; spec: PlanDeploy; resolution: DeployResolution }
+  /** Give back a deploy's claim (or its place in the claim's queue). */
+  | { kind: 'releaseClaim'; actionId: string; lock: string; leaseId?: string }
   | {
       kind: 'evaluateCondition';
       actionId: string;
@@ -425,6 +448,22 @@ export type Observation =
       link?: string;
     }
   | { kind: 'taskCancelRequested'; taskId: string }
+  | {
+      kind: 'deployClaimed';
+      actionId: string;
+      lock: string;
+      leaseId: string;
+      resolution: DeployResolution;
+    }
+  | {
+      kind: 'deployClaimWaiting';
+      actionId: string;
+      lock: string;
+      position: number | null;
+      waitingFor: string[];
+      resolution: DeployResolution;
+    }
+  | { kind: 'claimReleased'; actionId: string; lock: string; wake: string[] }
   | { kind: 'conditionEvaluated'; actionId: string; ok: boolean; reasons: string[] }
   | { kind: 'mailSent'; actionId: string }
   | { kind: 'finishedMailSent' }
@@ -441,7 +480,11 @@ export function runHasWork(state: RunState): boolean {
     !isTerminalRunStatus(state.status) ||
     state.finishedMail.status === 'pending' ||
     state.finishedMail.status === 'sending' ||
-    (state.concurrency !== undefined && state.concurrency.released !== true)
+    (state.concurrency !== undefined && state.concurrency.released !== true) ||
+    [
+      ...state.stages.flatMap((st) => st.actions),
+      ...state.onFailure.steps.flatMap((st) => st.actions),
+    ].some((a) => a.claim !== undefined)
   );
 }
 
