@@ -3,8 +3,10 @@
 // What a user did: two POST /api/runs of release-web-stack in Development at once deployed Database
 // twice. A run belongs to a concurrency group (queue by default), and the coordinator never has two
 // deployments of its own active for one project × environment × tenant.
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseJsonc } from 'jsonc-parser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { azuriteConnectionString } from '../../dev/azurite.js';
 import {
@@ -17,10 +19,44 @@ import { startDevHostProcess, type DevHostProcess } from '../helpers/devHostProc
 let sim: OctopusSimulator;
 let hosts: DevHostProcess[] = [];
 
+/** The shipped example, plus copies of its playbook with the other policies and a Database-only one. */
+function config(): Record<string, unknown> {
+  const example = parseJsonc(readFileSync('coordination.example.json', 'utf8')) as {
+    playbooks: Record<string, Record<string, unknown>>;
+  } & Record<string, unknown>;
+  const stack = example.playbooks['release-web-stack'] ?? {};
+  const database = (release: unknown) => ({
+    stages: [
+      {
+        name: 'Database',
+        actions: [
+          { type: 'deploy', id: 'db', project: 'Database', environment: 'Development', release },
+        ],
+      },
+    ],
+    timeoutMinutes: 10,
+  });
+  return {
+    ...example,
+    // Rules are another engineer's item; no webhooks reach these hosts anyway.
+    rules: [],
+    playbooks: {
+      ...example.playbooks,
+      'release-strict': { ...stack, concurrency: { policy: 'reject' } },
+      'release-latest-wins': { ...stack, concurrency: { policy: 'cancelInProgress' } },
+      'database-latest': database('latest'),
+      'database-1.6.1': database({ version: '1.6.1' }),
+    },
+  };
+}
+
 beforeAll(async () => {
   sim = await startOctopusSimulator({ port: 0 });
-});
+  await startHosts(2, config());
+}, 120_000);
 afterAll(async () => {
+  for (const h of hosts) await h.stop();
+  hosts = [];
   await sim.stop();
 });
 beforeEach(() => {
@@ -31,9 +67,20 @@ beforeEach(() => {
   sim.createRelease({ project: 'Web API', version: '2.18.1' });
 });
 afterEach(async () => {
-  for (const h of hosts) await h.stop();
-  hosts = [];
-});
+  // Every run of a test has ended before the next test starts (they share the hosts' storage).
+  const res = await fetch(`${host(0).url}/api/runs?limit=500`);
+  const { runs } = (await res.json()) as { runs: { id: string }[] };
+  await waitForRuns(
+    host(0),
+    runs.map((r) => r.id),
+  );
+}, 120_000);
+
+function host(i: number): DevHostProcess {
+  const h = hosts[i];
+  if (!h) throw new Error(`no host ${i}`);
+  return h;
+}
 
 /**
  * `count` dev hosts on one Azurite (the first starts it), all on the test's simulator, each polling
@@ -47,9 +94,7 @@ async function startHosts(count: number, config?: unknown): Promise<DevHostProce
     DAILY_REPORT_SCHEDULE: '0 0 0 1 1 *',
   };
   if (config !== undefined) {
-    const first = await startDevHostProcess({ waitForHealth: false, env: { ...env } });
-    await first.stop();
-    const path = join(first.dataDir, 'coordination.json');
+    const path = join(mkdtempSync(join(tmpdir(), 'runs-concurrency-')), 'coordination.json');
     writeFileSync(path, JSON.stringify(config));
     env.COORDINATION_CONFIG = path;
   }
@@ -141,7 +186,7 @@ const start = { playbook: 'release-web-stack', environment: 'Development' };
 
 describe('concurrent runs through the dev host', () => {
   it('two POST /api/runs at once deploy Database 1.6.1 to Development once; the second run queues, then skips what is current', async () => {
-    const [host] = await startHosts(1);
+    const host = hosts[0];
     if (!host) throw new Error('no host');
     const answers = await Promise.all([
       post(`${host.url}/api/runs`, start),
@@ -166,5 +211,115 @@ describe('concurrent runs through the dev host', () => {
     const second = runs.find((r) => r.id === queued?.id);
     const db = second?.stages[0]?.actions.find((a) => a.id === 'db');
     expect(db?.status).toBe('skipped');
+  }, 120_000);
+
+  it('ten starts at once, split over two host instances on one Azurite: one deployment per project and environment, one run at a time', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => post(`${host(i % 2).url}/api/runs`, start)),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(201));
+    const bodies = answers.map((a) => a.body as RunBody);
+    expect(bodies.filter((b) => b.status !== 'queued')).toHaveLength(1);
+    // Positions 1..9, each queued run naming the run it waits for.
+    const queued = bodies.filter((b) => b.status === 'queued');
+    expect(queued.map((b) => b.concurrency?.position).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9,
+    ]);
+    const runs = await waitForRuns(
+      host(1),
+      bodies.map((b) => b.id),
+      180_000,
+    );
+    expect(runs.map((r) => r.status)).toEqual(Array(10).fill('succeeded'));
+    const counts = await coordinatorDeployments();
+    expect(counts.get('Database @ Development')).toBe(1);
+    expect(counts.get('Web API @ Development')).toBe(1);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  }, 240_000);
+
+  it('reject: the second of two starts is a 409 naming the active run, and nothing is stored for it', async () => {
+    const body = { playbook: 'release-strict', environment: 'Development' };
+    const answers = await Promise.all([
+      post(`${host(0).url}/api/runs`, body),
+      post(`${host(1).url}/api/runs`, body),
+    ]);
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409]);
+    const accepted = answers.find((a) => a.status === 201)?.body as RunBody;
+    const refused = answers.find((a) => a.status === 409)?.body as {
+      error: { code: string; message: string; details: { activeRuns: string[] } };
+    };
+    expect(refused.error.code).toBe('run_rejected');
+    expect(refused.error.message).toContain(accepted.id);
+    expect(refused.error.details.activeRuns).toEqual([accepted.id]);
+    const list = (await (await fetch(`${host(0).url}/api/runs?limit=500`)).json()) as {
+      runs: { id: string; name: string }[];
+    };
+    expect(list.runs.filter((r) => r.name === 'release-strict')).toHaveLength(1);
+    await waitForRuns(host(0), [accepted.id]);
+    const counts = await coordinatorDeployments();
+    expect(counts.get('Database @ Development')).toBe(1);
+  }, 120_000);
+
+  it('cancelInProgress: a second start cancels the active run (its Octopus task at once), then runs', async () => {
+    sim.setStepDuration({ ms: 4000, project: 'Database' });
+    const body = { playbook: 'release-latest-wins', environment: 'Development' };
+    const first = (await post(`${host(0).url}/api/runs`, body)).body as RunBody;
+    // Wait until the first run's Database deployment runs in Octopus.
+    for (let i = 0; i < 200; i++) {
+      const run = await getRun(host(0), first.id);
+      if (run.stages[0]?.actions.find((a) => a.id === 'db')?.status === 'running') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const secondAnswer = await post(`${host(1).url}/api/runs`, body);
+    expect(secondAnswer.status).toBe(201);
+    const second = secondAnswer.body as RunBody;
+    expect(second.status).toBe('queued');
+    const cancelled = await getRun(host(0), first.id);
+    expect(['cancelling', 'rollingBack', 'cancelled']).toContain(cancelled.status);
+    sim.setStepDuration({ ms: 150, project: 'Database' });
+    const [a, b] = await waitForRuns(host(0), [first.id, second.id]);
+    expect(a?.status).toBe('cancelled');
+    expect(a?.stages[0]?.actions.find((x) => x.id === 'db')?.status).toBe('cancelled');
+    expect(b?.status).toBe('succeeded');
+    expect(b?.stages[0]?.actions.find((x) => x.id === 'db')?.status).toBe('succeeded');
+  }, 120_000);
+
+  it('across groups: a run wanting the release another run is deploying there joins that deployment', async () => {
+    const answers = await Promise.all([
+      post(`${host(0).url}/api/runs`, start),
+      post(`${host(1).url}/api/runs`, { playbook: 'database-1.6.1' }),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([201, 201]);
+    const runs = await waitForRuns(
+      host(0),
+      answers.map((a) => (a.body as RunBody).id),
+    );
+    expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    const counts = await coordinatorDeployments();
+    expect(counts.get('Database @ Development')).toBe(1);
+    const dbActions = runs.map((r) => r.stages[0]?.actions.find((a) => a.id === 'db'));
+    expect(dbActions.filter((a) => a?.decision?.startsWith('join'))).toHaveLength(1);
+  }, 120_000);
+
+  it('across groups: a run wanting another release there waits for the active deployment, and says so', async () => {
+    sim.createRelease({ project: 'Database', version: '1.6.2' });
+    sim.setStepDuration({ ms: 1500, project: 'Database' });
+    const pinned = (await post(`${host(0).url}/api/runs`, { playbook: 'database-1.6.1' }))
+      .body as RunBody;
+    for (let i = 0; i < 200; i++) {
+      const run = await getRun(host(0), pinned.id);
+      if (run.stages[0]?.actions[0]?.status === 'running') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const latest = (await post(`${host(1).url}/api/runs`, { playbook: 'database-latest' }))
+      .body as RunBody;
+    const waiting = await getRun(host(1), latest.id);
+    expect(waiting.stages[0]?.actions[0]).toMatchObject({ status: 'resolving' });
+    expect(waiting.stages[0]?.actions[0]?.note).toContain(
+      `waiting for the deployment run ${pinned.id} started there to end before deploying 1.6.2`,
+    );
+    const runs = await waitForRuns(host(0), [pinned.id, latest.id]);
+    expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    expect((await coordinatorDeployments()).get('Database @ Development')).toBe(2);
   }, 120_000);
 });
