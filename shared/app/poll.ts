@@ -3,9 +3,9 @@ import { processPendingEvents, type ProcessResult } from '../events/process.js';
 import { storeHeldEvents } from '../events/unstored.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { statusConsumers } from './consumers.js';
-import { recordSetStatus } from './record.js';
-import { takeStatusSnapshot, type StatusSnapshot } from './snapshot.js';
+import { statusConsumers } from '../status/consumers.js';
+import { recordSetStatus } from '../status/record.js';
+import { takeStatusSnapshot, type StatusSnapshot } from '../status/snapshot.js';
 
 export interface PollResult {
   ran: true;
