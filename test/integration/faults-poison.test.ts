@@ -10,7 +10,7 @@ import {
 import { listDeadLetters } from '../../shared/storage/deadLetters.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
-import { pollOnce } from '../../shared/status/poll.js';
+import { pollOnce } from '../../shared/app/poll.js';
 import { encodeKey } from '../../shared/storage/keys.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 

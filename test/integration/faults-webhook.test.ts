@@ -4,7 +4,7 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/fu
 import { afterEach, describe, expect, it } from 'vitest';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { checkHealth } from '../../shared/health/health.js';
-import { receiveOctopusEvent } from '../../shared/events/receive.js';
+import { receiveOctopusEvent } from '../../shared/app/webhook.js';
 import { eventPartition, eventsTable } from '../../shared/events/store.js';
 import {
   heldEventStats,

@@ -3,8 +3,8 @@ import { notFound } from '../http/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { lastNotifications, type LastNotification } from '../watches/notify.js';
 import { fromJsonParts } from '../storage/jsonParts.js';
-import { readSetStatusRows, type RecordedProject, type SetStatusRow } from './record.js';
-import { spaceOfSet, taskWebUrl } from './spaceClients.js';
+import { readSetStatusRows, type RecordedProject, type SetStatusRow } from '../status/record.js';
+import { spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
 
 export interface CellView {
   environment: string;
