@@ -8,6 +8,8 @@ import {
   storeEventOnce,
 } from '../../shared/events/store.js';
 import { listDeadLetters } from '../../shared/storage/deadLetters.js';
+import { checkHealth } from '../../shared/health/health.js';
+import { recordJobRun } from '../../shared/jobs/jobHistory.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { pollOnce } from '../../shared/app/poll.js';
@@ -85,5 +87,33 @@ describe('keys are safe for every operation, not only inserts', () => {
       const again = await pollOnce(rt, silentLog);
       expect(again.events).toMatchObject({ processed: 0, failed: 0 });
     }
+  });
+
+  it('health reports a job that keeps failing, and a status poll that has not succeeded for long', async () => {
+    const rt = await runtime();
+    const run = (outcome: 'ok' | 'failed' | 'skipped', at: Date) =>
+      recordJobRun(rt.tables, {
+        job: 'statusPoll',
+        startedAt: at.toISOString(),
+        finishedAt: at.toISOString(),
+        durationMs: 1,
+        outcome,
+        summary: outcome === 'failed' ? 'URI malformed' : '',
+        instance: 'i',
+        isPastDue: false,
+      });
+    const now = Date.now();
+    await run('ok', new Date(now - 3 * 60_000));
+    for (let i = 2; i >= 0; i--) await run('failed', new Date(now - i * 60_000));
+    const failing = await checkHealth(rt, 'test');
+    expect(failing.status).toBe('degraded');
+    expect(failing.jobs.problems).toMatchObject([{ job: 'statusPoll', failuresInARow: 3 }]);
+    // Skips only (another instance's lease never ends): no success for over 10 minutes is stuck too.
+    await run('ok', new Date(now - 15 * 60_000));
+    await run('skipped', new Date(now));
+    const stuck = await checkHealth(rt, 'test');
+    expect(stuck.jobs.problems[0]?.problem).toMatch(/no status poll has succeeded since/);
+    await run('ok', new Date(now));
+    expect((await checkHealth(rt, 'test')).jobs.problems).toEqual([]);
   });
 });
