@@ -1,7 +1,17 @@
 // Issue 19 item 5: a lease bound to an Octopus task that has already finished is never granted.
 import { describe, expect, it } from 'vitest';
-import { isLockError } from '../../shared/locks/index.js';
+import {
+  runStatusPoll,
+  statusPollJob,
+  statusPollLockSeconds,
+} from '../../shared/app/statusPollJob.js';
+import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
+import { isLockError, jobLockName } from '../../shared/locks/index.js';
+import { silentLog } from '../../shared/runtime/log.js';
+import { createRuntime } from '../../shared/runtime/runtime.js';
 import { locksForTest } from '../helpers/locks.js';
+import { assertBuilt, startLockWorker } from '../helpers/lockWorkers.js';
+import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
 describe('acquire bound to an octopusTaskId', () => {
   it('refuses (409 task_ended, naming the task) when the task has already finished, so no second holder follows', async () => {
@@ -37,4 +47,41 @@ describe('acquire bound to an octopusTaskId', () => {
     });
     expect(live.granted).toBe(true);
   });
+});
+
+describe('job leases after a crash', () => {
+  it('a status poll killed while holding its lease is replaced within the short lease, not after minutes', async () => {
+    const prefix = uniqueTablePrefix();
+    assertBuilt();
+    // A process that holds the status poll's job lease with the poll's own TTL, then dies (SIGKILL).
+    const worker = startLockWorker(
+      {
+        mode: 'hold',
+        lock: jobLockName(statusPollJob),
+        holder: 'killed poll',
+        ttlSeconds: statusPollLockSeconds,
+      },
+      prefix,
+    );
+    expect(JSON.parse(await worker.firstLine)).toMatchObject({ granted: true });
+    worker.child.kill('SIGKILL');
+    await worker.done.catch(() => undefined);
+    const killedAt = Date.now();
+    const rt = await createRuntime({
+      env: { AzureWebJobsStorage: azuriteConnectionString(), WEBHOOK_SECRET: 's' },
+      config: coordinationConfigSchema.parse({}),
+      tablePrefix: prefix,
+    });
+    // Another instance's timer keeps firing (every second here instead of every minute).
+    const deadline = killedAt + 40_000;
+    let outcome = await runStatusPoll(rt, silentLog);
+    while (!outcome.ran && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      outcome = await runStatusPoll(rt, silentLog);
+    }
+    expect(outcome.ran).toBe(true);
+    // Within the lease (plus storage's 1 s grace and a tick): about one poll interval at most.
+    expect(Date.now() - killedAt).toBeLessThan(statusPollLockSeconds * 1000 + 4000);
+    expect(statusPollLockSeconds).toBeLessThanOrEqual(60);
+  }, 60_000);
 });
