@@ -1,7 +1,7 @@
 // The one layout of every email the coordinator sends (watches, run notify and finished mails): a
 // complete HTML document with inline styles, 600 px wide like the daily report, readable on a phone.
 // Values are escaped by the `html` tag; blocks are built with the helpers below.
-import { html, link, safeHref, type HtmlValue, type SafeHtml } from '../ui/html.js';
+import { html, link, safeHref, type HtmlValue, type SafeHtml } from './html.js';
 
 export const emailFont = "font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif";
 const wrap = 'word-wrap:break-word;overflow-wrap:anywhere;word-break:break-word';

@@ -10,7 +10,7 @@ import {
   type EmailTone,
 } from '../html/emailLayout.js';
 import { runApiUrl, runPageUrl } from '../html/publicLinks.js';
-import { html, type SafeHtml } from '../ui/html.js';
+import { html, type SafeHtml } from '../html/html.js';
 import type { MailMessage } from '../mail/index.js';
 import { readableTime } from '../time/zones.js';
 import { actionView, type ActionView } from './view.js';
