@@ -7,6 +7,7 @@
 // ends. A queued run keeps its place by asking again on each advance. Both last `groupTtlSeconds`
 // without an advance, so a run whose starter crashed before storing it frees the group by itself.
 import type { ConcurrencyPolicy } from '../config/coordination/common.js';
+import { CoordinatorError } from '../errors.js';
 import { isLockError, LeaseLocks, locksTableName, type AcquireResult } from '../locks/index.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { defaultGroupTemplate, renderGroup } from './groups.js';
@@ -48,16 +49,19 @@ const holderName = (runId: string): string => `run ${runId}`;
 export const runIdOfHolder = (holder: string): string | undefined => /^run (\S+)/.exec(holder)?.[1];
 
 /** A run refused by its group's `reject` policy. */
-export class RunRejectedError extends Error {
-  override readonly name = 'RunRejectedError';
+export class RunRejectedError extends CoordinatorError {
   constructor(
     readonly group: string,
     readonly activeRuns: string[],
   ) {
     super(
+      'conflict',
+      'run_rejected',
       `Concurrency group "${group}" already has an active run (${activeRuns.join(', ') || 'unknown'}) and its policy is "reject": no run was started. ` +
         'Wait for it to finish (GET /api/runs/{id}), cancel it, or set the playbook\'s "concurrency.policy" to "queue".',
+      { group, activeRuns },
     );
+    this.name = 'RunRejectedError';
   }
 }
 
