@@ -323,3 +323,50 @@ describe('concurrent runs through the dev host', () => {
     expect((await coordinatorDeployments()).get('Database @ Development')).toBe(2);
   }, 120_000);
 });
+
+describe('bad input through the dev host: a 400 naming it, and nothing created or emailed', () => {
+  it('an unknown environment or tenant in POST /api/runs (dry or real) lists the known names', async () => {
+    const before = (await (await fetch(`${host(0).url}/api/runs?limit=500`)).json()) as {
+      runs: unknown[];
+    };
+    for (const dryRun of [true, false]) {
+      const answer = await post(`${host(0).url}/api/runs`, {
+        playbook: 'release-web-stack',
+        environment: 'Developmnt',
+        tenant: 'Acme',
+        dryRun,
+      });
+      expect(answer.status).toBe(400);
+      const error = (answer.body as { error: { code: string; message: string } }).error;
+      expect(error.code).toBe('unknown_name');
+      expect(error.message).toContain("'Developmnt'");
+      expect(error.message).toContain('Development, Test, Production');
+      expect(error.message).toContain("'Acme'");
+      expect(error.message).toContain('Acme Corp');
+    }
+    const after = (await (await fetch(`${host(0).url}/api/runs?limit=500`)).json()) as {
+      runs: unknown[];
+    };
+    expect(after.runs).toHaveLength(before.runs.length);
+    expect(await coordinatorDeployments()).toEqual(new Map());
+  });
+
+  it('an unknown named condition or set in POST /api/conditions/check is a 400, not ok: false', async () => {
+    const named = await post(`${host(0).url}/api/conditions/check`, { condition: 'api-is-recnt' });
+    expect(named.status).toBe(400);
+    const namedError = (named.body as { error: { code: string; message: string } }).error;
+    expect(namedError.code).toBe('invalid_condition');
+    expect(namedError.message).toContain('"api-is-recnt"');
+    expect(namedError.message).toContain('api-is-recent');
+    const set = await post(`${host(0).url}/api/conditions/check`, {
+      condition: { type: 'setCurrent', set: 'web-stak', environment: 'Test' },
+    });
+    expect(set.status).toBe(400);
+    expect((set.body as { error: { message: string } }).error.message).toContain('web-stak');
+    const good = await post(`${host(0).url}/api/conditions/check`, {
+      condition: 'api-is-recent',
+      environment: 'Test',
+    });
+    expect(good.status).toBe(200);
+  });
+});
