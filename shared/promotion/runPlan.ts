@@ -61,6 +61,7 @@ export function promotionRunPlan(plan: PromotionPlan, promotion: Promotion): Run
     stages,
     onFailure,
     onFailureWhenCancelled: true,
+    rollbackOrder: promotion.rollbackOrder,
     concurrency: {
       group: renderGroup(
         promotion.concurrency.group ??

@@ -28,6 +28,7 @@ import {
 } from './concurrency.js';
 import { decide, newRunState, watchedTaskIds } from './decide.js';
 import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js';
+import { scheduleNextAdvance } from './nextAdvance.js';
 import { allActions } from './stepContext.js';
 import { duplicateActionIds } from './plan.js';
 import { RunStore } from './store.js';
@@ -115,6 +116,14 @@ export async function advanceRun(
     advanceUnderLock(runtime, store, octopus, runId, lease, options, claimWake),
   );
   if (!locked.ran) return { state: before?.state, advanced: false, heldBy: locked.heldBy };
+  // A wait or a retry of its own is acted on at its time, not at the next status poll.
+  if (locked.value.state)
+    scheduleNextAdvance(
+      runtime,
+      locked.value.state,
+      (r, id) => advanceRun(r, id, { log: options.log }),
+      options.log ?? silentLog,
+    );
   for (const next of new Set([...(locked.value.wake ?? []), ...claimWake])) {
     if (next === runId) continue;
     // The next run of the group starts now; if this fails, the status poll starts it.
@@ -424,6 +433,8 @@ export async function cancelRun(
     if ((await store.replace(next, etag)) === undefined) continue;
     try {
       const advanced = await advanceRun(runtime, runId, { log });
+      if (!advanced.advanced && advanced.heldBy !== undefined)
+        await cancelTasksNow(runtime, advanced.state ?? next, log);
       return { kind: 'cancelling', state: advanced.state ?? next };
     } catch (err) {
       log.warn(
@@ -433,6 +444,29 @@ export async function cancelRun(
     }
   }
   throw new Error(`Run ${runId} changed too often to record the cancel request; try again.`);
+}
+
+/**
+ * Another instance is advancing the run right now (it acts on the cancel when it next decides): cancel
+ * the Octopus tasks the run started in this request anyway, so a cancel acts at once. Cancelling a
+ * task twice is harmless; the run still records its own cancels.
+ */
+async function cancelTasksNow(runtime: Runtime, state: RunState, log: Log): Promise<void> {
+  const octopus = requireOctopusClient(runtime);
+  const tasks = allActions(state)
+    .filter((a) => a.status === 'running' && a.taskId !== undefined && a.joined !== true)
+    .map((a) => a.taskId ?? '');
+  await Promise.all(
+    tasks.map((taskId) =>
+      octopus.tasks
+        .cancel(taskId)
+        .catch((err: unknown) =>
+          log.warn(
+            `Run ${state.id}: could not cancel task ${taskId} now (${(err as Error).message}); the run cancels it when it next advances.`,
+          ),
+        ),
+    ),
+  );
 }
 
 /**

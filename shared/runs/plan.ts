@@ -99,6 +99,31 @@ function expandAction(
   }
 }
 
+/** Each project's depth in the config's dependsOn graphs (0: depends on nothing configured). */
+export function dependencyDepths(config: CoordinationConfig): Record<string, number> {
+  const needs = new Map<string, Set<string>>();
+  for (const set of Object.values(config.projectSets)) {
+    for (const [project, deps] of Object.entries(set.dependsOn)) {
+      const all = needs.get(project) ?? new Set<string>();
+      deps.forEach((d) => all.add(d));
+      needs.set(project, all);
+    }
+  }
+  const depth = new Map<string, number>();
+  const visit = (project: string, path: string[]): number => {
+    const known = depth.get(project);
+    if (known !== undefined) return known;
+    if (path.includes(project)) return 0; // the config refuses cycles; never loop here
+    const deps = [...(needs.get(project) ?? [])];
+    const d =
+      deps.length === 0 ? 0 : 1 + Math.max(...deps.map((x) => visit(x, [...path, project])));
+    depth.set(project, d);
+    return d;
+  };
+  for (const project of needs.keys()) visit(project, []);
+  return Object.fromEntries(depth);
+}
+
 /** The plan of a configured playbook, with overrides applied. Throws UnknownPlaybookError. */
 export function planFromPlaybook(
   config: CoordinationConfig,
@@ -143,6 +168,8 @@ export function planFromPlaybook(
     stages,
     onFailure,
     onFailureWhenCancelled: playbook.onFailureWhenCancelled,
+    rollbackOrder: playbook.rollbackOrder,
+    dependencyDepth: dependencyDepths(config),
     timeoutMinutes: playbook.timeoutMinutes,
     recipients: playbook.recipients ?? [],
   };

@@ -123,8 +123,8 @@ export interface RunPlan {
   concurrency?: { group: string; policy: ConcurrencyPolicy };
   /** redeployPrevious order: projects put back in reverse dependency order (default) or together. */
   rollbackOrder?: 'reverseDependency' | 'parallel';
-  /** Projects in dependency order (earlier first), for the rollback order. */
-  dependencyOrder?: string[];
+  /** How deep each project sits in the config's dependsOn (0: needs nothing), for the rollback order. */
+  dependencyDepth?: Record<string, number>;
 }
 
 export type RunStatus =
@@ -256,6 +256,8 @@ export interface ActionState {
   /** What happened, for people. */
   note?: string;
   error?: string;
+  /** onFailure rollbacks: started after every action of a lower wave has finished. */
+  wave?: number;
 }
 
 export interface DeployClaim {

@@ -46,6 +46,10 @@ function config(): Record<string, unknown> {
       'release-latest-wins': { ...stack, concurrency: { policy: 'cancelInProgress' } },
       'database-latest': database('latest'),
       'database-1.6.1': database({ version: '1.6.1' }),
+      'wait-quarter': {
+        stages: [{ name: 'Wait', actions: [{ type: 'wait', id: 'pause', minutes: 0.25 }] }],
+        timeoutMinutes: 10,
+      },
     },
   };
 }
@@ -118,7 +122,9 @@ interface RunBody {
     position?: number;
     waitingFor?: string[];
   };
-  stages: { actions: { id: string; status: string; note?: string; decision?: string }[] }[];
+  stages: {
+    actions: { id: string; status: string; note?: string; decision?: string; taskId?: string }[];
+  }[];
 }
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
@@ -369,4 +375,85 @@ describe('bad input through the dev host: a 400 naming it, and nothing created o
     });
     expect(good.status).toBe(200);
   });
+});
+
+describe('rollback order through the dev host', () => {
+  it('puts projects back in reverse dependency order by default: Web API before Database', async () => {
+    sim.createRelease({ project: 'Web App', version: '3.2.1' });
+    sim.script({ project: 'Web App', environment: 'Development', failAtStep: 1 });
+    const run = (await post(`${host(0).url}/api/runs`, start)).body as RunBody;
+    const [done] = await waitForRuns(host(0), [run.id]);
+    const view = (await getRun(host(0), run.id)) as RunBody & {
+      onFailure: {
+        status: string;
+        steps: {
+          type: string;
+          actions: { project?: string; status: string; startedAt?: string; finishedAt?: string }[];
+        }[];
+      };
+    };
+    expect(done?.status).toBe('failed');
+    expect(view.onFailure.status).toBe('succeeded');
+    const rollback = view.onFailure.steps.find((st) => st.type === 'redeployPrevious');
+    const api = rollback?.actions.find((a) => a.project === 'Web API');
+    const db = rollback?.actions.find((a) => a.project === 'Database');
+    expect([api?.status, db?.status]).toEqual(['succeeded', 'succeeded']);
+    // Database's rollback starts only after Web API's has finished (Web API needs Database).
+    expect(Date.parse(db?.startedAt ?? '')).toBeGreaterThanOrEqual(
+      Date.parse(api?.finishedAt ?? 'x'),
+    );
+  }, 120_000);
+});
+
+describe('timely through the dev host', () => {
+  it('cancel acts at once: the Octopus task is cancelled when POST /api/runs/{id}/cancel answers', async () => {
+    sim.setStepDuration({ ms: 30_000, project: 'Database' });
+    const run = (await post(`${host(0).url}/api/runs`, start)).body as RunBody & {
+      stages: { actions: { id: string; taskId?: string }[] }[];
+    };
+    const taskId = run.stages[0]?.actions.find((a) => a.id === 'db')?.taskId;
+    expect(taskId).toMatch(/^ServerTasks-/);
+    const answer = await post(`${host(1).url}/api/runs/${run.id}/cancel`, { reason: 'wrong day' });
+    expect(answer.status).toBe(202);
+    const task = (await (
+      await fetch(`${sim.url}/api/tasks/${taskId ?? ''}`, {
+        headers: { 'X-Octopus-ApiKey': sim.apiKey },
+      })
+    ).json()) as { State: string };
+    expect(['Cancelling', 'Canceled']).toContain(task.State);
+    sim.setStepDuration({ ms: 150, project: 'Database' });
+    const [done] = await waitForRuns(host(0), [run.id]);
+    expect(done?.status).toBe('cancelled');
+  }, 120_000);
+
+  it('a wait ends within seconds of its time, without a status poll', async () => {
+    // A host of its own (own Azurite) whose status poll never fires in the test.
+    const path = join(mkdtempSync(join(tmpdir(), 'runs-wait-')), 'coordination.json');
+    writeFileSync(path, JSON.stringify(config()));
+    const env = {
+      OCTOPUS_URL: sim.url,
+      OCTOPUS_API_KEY: sim.apiKey,
+      COORDINATION_CONFIG: path,
+      STATUS_POLL_SCHEDULE: '0 0 0 1 1 *',
+      DAILY_REPORT_SCHEDULE: '0 0 0 1 1 *',
+    };
+    // A loaded machine can take Azurite past its start timeout once; that is not what is tested here.
+    const quiet = await startDevHostProcess({ env }).catch(() => startDevHostProcess({ env }));
+    try {
+      const run = (await post(`${quiet.url}/api/runs`, { playbook: 'wait-quarter' }))
+        .body as RunBody;
+      const [done] = await waitForRuns(quiet, [run.id], 60_000);
+      expect(done?.status).toBe('succeeded');
+      const pause = (
+        done as RunBody & {
+          stages: { actions: { startedAt?: string; finishedAt?: string }[] }[];
+        }
+      ).stages[0]?.actions[0];
+      const took = Date.parse(pause?.finishedAt ?? '') - Date.parse(pause?.startedAt ?? '');
+      expect(took).toBeGreaterThanOrEqual(15_000);
+      expect(took).toBeLessThan(20_000);
+    } finally {
+      await quiet.stop();
+    }
+  }, 180_000);
 });
