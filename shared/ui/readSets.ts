@@ -1,7 +1,7 @@
 // The set matrix as the status poll last recorded it: one query of the setstatus table, no Octopus call.
 import type { Runtime } from '../runtime/runtime.js';
 import { readSetStatusRows, type RecordedProject, type SetStatusRow } from '../status/record.js';
-import { spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import { spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 import { environmentComparator } from './environmentOrder.js';
 import type { MatrixCell, SetsSection } from './model.js';
 

@@ -4,7 +4,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { lastNotifications, type LastNotification } from '../watches/notify.js';
 import { fromJsonParts } from '../storage/jsonParts.js';
 import { readSetStatusRows, type RecordedProject, type SetStatusRow } from '../status/record.js';
-import { spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import { spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 
 export interface CellView {
   environment: string;
