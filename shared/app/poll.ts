@@ -3,9 +3,11 @@ import { processPendingEvents, type ProcessResult } from '../events/process.js';
 import { storeHeldEvents } from '../events/unstored.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { statusConsumers } from './consumers.js';
-import { recordSetStatus } from './record.js';
-import { takeStatusSnapshot, type StatusSnapshot } from './snapshot.js';
+import type { EventConsumer } from '../events/consumers.js';
+import { eventConsumers, statusConsumers } from './consumers.js';
+import type { StatusConsumer } from '../status/consumers.js';
+import { recordSetStatus } from '../status/record.js';
+import { takeStatusSnapshot, type StatusSnapshot } from '../status/snapshot.js';
 
 export interface PollResult {
   ran: true;
@@ -17,11 +19,20 @@ export interface PollResult {
   consumers: { name: string; error?: string }[];
 }
 
+export interface PollConsumers {
+  events: readonly EventConsumer[];
+  status: readonly StatusConsumer[];
+}
+
 /** One poll without the lock (the lock is the caller's business; tests call this directly). */
-export async function pollOnce(runtime: Runtime, log: Log): Promise<PollResult> {
+export async function pollOnce(
+  runtime: Runtime,
+  log: Log,
+  plugged: PollConsumers = { events: eventConsumers, status: statusConsumers },
+): Promise<PollResult> {
   await storeHeldEvents(runtime, log);
   let snapshot: StatusSnapshot | undefined;
-  const events = await processPendingEvents(runtime, log, async () => {
+  const events = await processPendingEvents(runtime, log, plugged.events, async () => {
     if (!runtime.octopus) return undefined;
     snapshot = await takeStatusSnapshot(runtime);
     return snapshot;
@@ -42,7 +53,7 @@ export async function pollOnce(runtime: Runtime, log: Log): Promise<PollResult> 
     log.warn(`Status poll: set ${p.set} was not read: ${p.message}`);
   const rowsWritten = await recordSetStatus(runtime, snapshot);
   const consumers: { name: string; error?: string }[] = [];
-  for (const consumer of statusConsumers) {
+  for (const consumer of plugged.status) {
     try {
       await consumer.run(runtime, snapshot, log);
       consumers.push({ name: consumer.name });
