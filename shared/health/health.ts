@@ -3,6 +3,10 @@ import { storageAnswerWithin } from '../storage/answerWithin.js';
 import { storageStatus } from '../storage/conditional.js';
 import type { UnresolvedSetting } from '../config/settings.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { eventsTable } from '../events/store.js';
+import { heldEventStats } from '../events/unstored.js';
+import { listJobRuns, type JobRunRecord } from '../jobs/jobHistory.js';
+import { listDeadLetters } from '../storage/deadLetters.js';
 
 export interface HealthReport {
   status: 'ok' | 'degraded' | 'unavailable';
@@ -31,7 +35,25 @@ export interface HealthReport {
     promotions: number;
     playbooks: number;
   };
+  /** Events acknowledged by this instance and not yet in storage; events set aside (dead-lettered). */
+  events: { held: number; heldBytes: number; setAside?: number };
+  /** Timer jobs that keep failing or have not succeeded for too long (each makes the status degraded). */
+  jobs: { problems: JobProblem[]; error?: string };
 }
+
+export interface JobProblem {
+  job: string;
+  /** Runs in a row that failed. */
+  failuresInARow: number;
+  /** The last time it finished ok, if ever recorded. */
+  lastOkAt?: string;
+  problem: string;
+}
+
+/** A job failing this many runs in a row is reported (one failure can be a blip; three is a pattern). */
+export const failingJobThreshold = 3;
+/** The status poll runs every minute; no successful poll for this long means the safety net is down. */
+export const statusPollStaleMs = 10 * 60_000;
 
 const checkTimeoutMs = 3000;
 
@@ -87,8 +109,60 @@ function describeError(err: unknown): string {
   return status ? `HTTP ${status}: ${message}` : (message ?? 'unknown error');
 }
 
+/** Jobs that keep failing, and a status poll that has not succeeded for too long (a stuck lease, a crash loop). */
+export function jobProblems(runs: readonly JobRunRecord[], now: Date): JobProblem[] {
+  const problems: JobProblem[] = [];
+  for (const run of runs) {
+    const failures = run.failuresInARow ?? 0;
+    const base = {
+      job: run.job,
+      failuresInARow: failures,
+      ...(run.lastOkAt ? { lastOkAt: run.lastOkAt } : {}),
+    };
+    if (failures >= failingJobThreshold) {
+      problems.push({
+        ...base,
+        problem: `failed ${failures} runs in a row (last at ${run.finishedAt}); see the status page for its last error`,
+      });
+      continue;
+    }
+    if (run.job === 'statusPoll') {
+      const okAt = run.lastOkAt ? new Date(run.lastOkAt).getTime() : undefined;
+      const since = okAt ?? new Date(run.startedAt).getTime();
+      if (now.getTime() - since > statusPollStaleMs)
+        problems.push({
+          ...base,
+          problem: `no status poll has succeeded since ${new Date(since).toISOString()} (its last run: ${run.outcome}); missed webhooks, locks of ended tasks and run advancement wait for it`,
+        });
+    }
+  }
+  return problems;
+}
+
+async function checkJobs(runtime: Runtime): Promise<HealthReport['jobs']> {
+  try {
+    const runs = await storageAnswerWithin(listJobRuns(runtime.tables), checkTimeoutMs);
+    return { problems: jobProblems(runs, runtime.clock.now()) };
+  } catch (err) {
+    return { problems: [], error: describeError(err) };
+  }
+}
+
+async function countSetAside(runtime: Runtime): Promise<number | undefined> {
+  try {
+    return (await storageAnswerWithin(listDeadLetters(runtime.tables, eventsTable), checkTimeoutMs))
+      .length;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function checkHealth(runtime: Runtime, version: string): Promise<HealthReport> {
   const [storage, octopus] = await Promise.all([checkStorage(runtime), checkOctopus(runtime)]);
+  const [jobs, setAside] = storage.reachable
+    ? await Promise.all([checkJobs(runtime), countSetAside(runtime)])
+    : [{ problems: [] }, undefined];
+  const held = heldEventStats(runtime);
   const { webhook, mail } = runtime.settings;
   const secretConfigured = Boolean(webhook.secret);
   const config = runtime.config;
@@ -96,7 +170,10 @@ export async function checkHealth(runtime: Runtime, version: string): Promise<He
   const status =
     !storage.reachable || unresolvedSettings.length > 0
       ? 'unavailable'
-      : octopus.reachable === false || !secretConfigured
+      : octopus.reachable === false ||
+          !secretConfigured ||
+          jobs.problems.length > 0 ||
+          held.count > 0
         ? 'degraded'
         : 'ok';
   return {
@@ -129,5 +206,11 @@ export async function checkHealth(runtime: Runtime, version: string): Promise<He
       promotions: config.promotions.length,
       playbooks: Object.keys(config.playbooks).length,
     },
+    events: {
+      held: held.count,
+      heldBytes: held.bytes,
+      ...(setAside !== undefined ? { setAside } : {}),
+    },
+    jobs,
   };
 }
