@@ -47,13 +47,12 @@ export type {
   DeploymentListOptions,
   FindByMarkerOptions,
 } from './deployments.js';
-export type { ServerTask, TaskListOptions } from './tasks.js';
+export type { ServerTask, TaskDetails, TaskListOptions } from './tasks.js';
 export {
   stepProgress,
   isStepFinished,
   type StepProgress,
   type StepState,
-  type TaskDetails,
   type ActivityElement,
   type ActivityLogElement,
 } from './taskProgress.js';

@@ -137,6 +137,7 @@ async function advanceUnderLock(
     config: runtime.config,
     log,
     env: process.env,
+    mail: { timeZone: runtime.settings.report.timeZone, publicUrl: runtime.settings.publicUrl },
     mayAct: () =>
       lease.assertHeld().then(
         () => true,

@@ -1,5 +1,6 @@
 // Sending a watch's email exactly once per announcement, across polls, webhooks and instances:
 // claim (the intent) with createIfAbsent, send, record the outcome. A failed send is retried later.
+import { statusPageUrl } from '../html/publicLinks.js';
 import { MailError } from '../mail/index.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -123,11 +124,11 @@ export async function deliverNotice(
 ): Promise<DeliveryOutcome> {
   const claimed = await claim(runtime, notice);
   if (typeof claimed === 'string') return claimed;
-  const publicUrl = runtime.settings.publicUrl?.replace(/\/+$/, '');
   const message = watchMessage(notice, {
     deployedBy: await deployedBy(runtime, notice, log),
     taskUrl: (spaceId, taskId) => taskWebUrl(runtime, spaceId, taskId),
-    statusUrl: publicUrl ? `${publicUrl}/api/status/${encodeURIComponent(notice.set)}` : undefined,
+    statusUrl: statusPageUrl(runtime.settings.publicUrl, notice.set),
+    timeZone: runtime.settings.report.timeZone,
   });
   try {
     const sent = await runtime.mailer.send(message);
