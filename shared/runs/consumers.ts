@@ -1,6 +1,7 @@
 // The runs engine plugged into the status poll (advance every active run) and webhook events (advance at once; start rules).
 import type { EventConsumer } from '../events/consumers.js';
 import { relatedId, type OctopusWebhookEvent } from '../events/payload.js';
+import { resolveTarget, type Target } from '../octopus/target.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { StatusConsumer } from '../status/consumers.js';
@@ -35,19 +36,20 @@ export async function startRulesForEvent(
   const tenantId = relatedId(event, 'Tenants');
   const started: string[] = [];
   for (const rule of rules) {
-    let p: string, e: string, t: string | undefined;
+    let target: Target;
     try {
-      [p, e, t] = await Promise.all([
-        octopus.resolve.projectId(rule.when.project),
-        octopus.resolve.environmentId(rule.when.environment),
-        rule.when.tenant ? octopus.resolve.tenantId(rule.when.tenant) : Promise.resolve(undefined),
-      ]);
+      target = await resolveTarget(octopus, rule.when);
     } catch (err) {
       // A rule naming something Octopus does not have can never match: say so, do not fail the event.
       log.warn(`Rule ${rule.name} was skipped: ${(err as Error).message}`);
       continue;
     }
-    if (p !== projectId || e !== environmentId || (t !== undefined && t !== tenantId)) continue;
+    if (
+      target.projectId !== projectId ||
+      target.environmentId !== environmentId ||
+      (target.tenantId !== null && target.tenantId !== tenantId)
+    )
+      continue;
     const plan = planFromPlaybook(runtime.config, rule.start, {});
     const occurred = new Date(event.Occurred);
     const runId = newRunId(
