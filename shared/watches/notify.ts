@@ -94,6 +94,13 @@ async function record(
   );
 }
 
+/** Whether this announcement was claimed before (sent, sending, failed or refused): it is not new. */
+export async function isClaimed(runtime: Runtime, notice: WatchNotice): Promise<boolean> {
+  const table = await runtime.tables.table(watchMailTable);
+  const row = await getOrUndefined<MailRow>(table, encodeKey(notice.watch.name), notice.claimKey);
+  return row !== undefined;
+}
+
 /** Who started each deployment: one Octopus call; an unreadable answer leaves "unknown" in the email. */
 async function deployedBy(
   runtime: Runtime,
