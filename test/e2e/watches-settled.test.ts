@@ -15,7 +15,7 @@ import { startPromotionNow } from '../../shared/promotion/schedule.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { RunStore, type RunState } from '../../shared/runs/index.js';
 import { isTerminalRunStatus } from '../../shared/runs/types.js';
-import { pollOnce } from '../../shared/status/poll.js';
+import { pollOnce } from '../../shared/app/poll.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 import {
@@ -188,7 +188,7 @@ async function settle(): Promise<void> {
       return quietRounds >= 3;
     },
     'Octopus, the runs and the webhooks to go quiet',
-    60_000,
+    90_000,
   );
 }
 
@@ -207,7 +207,7 @@ async function manualDeploy(i: CoordinatorInstance, project: string, version: st
   });
 }
 
-describe('watches during coordinator runs', () => {
+describe('watches during coordinator runs', { timeout: 120_000 }, () => {
   it('a successful 3-stage promotion sends one "live" email, for the combination that stands', async () => {
     const [a] = await setUp();
     if (!a) throw new Error('no instance');
