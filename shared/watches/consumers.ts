@@ -6,7 +6,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { StatusConsumer } from '../status/consumers.js';
 import { recordSetStatus } from '../status/record.js';
 import { takeStatusSnapshot, type StatusSnapshot } from '../status/snapshot.js';
-import { octopusForSpace, spaceOfSet } from '../status/spaceClients.js';
+import { octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
 import { watchNotices } from './evaluate.js';
 import { claimState, deliverNotice, type DeliveryOutcome } from './notify.js';
 import { RunHolds } from './runHolds.js';

@@ -4,7 +4,7 @@ import { statusPageUrl } from '../html/publicLinks.js';
 import { MailError } from '../mail/index.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { octopusForSpace, spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import { octopusForSpace, spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 import {
   createIfAbsent,
   getOrUndefined,
