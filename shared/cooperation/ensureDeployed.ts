@@ -13,7 +13,7 @@ import { RunStore } from '../runs/store.js';
 import { isTerminalRunStatus, type RunPlan, type RunState } from '../runs/types.js';
 import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
-import { resolveTarget, type Target } from './target.js';
+import { resolveTarget, type Target } from '../octopus/target.js';
 
 export interface EnsureRequest {
   project: string;
