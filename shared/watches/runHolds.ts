@@ -5,7 +5,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { cellsToCapture } from '../runs/plan.js';
 import { RunStore } from '../runs/store.js';
 import { isTerminalRunStatus, type PlanCell, type RunState } from '../runs/types.js';
-import { octopusForSpace, spaceOfSet } from '../status/spaceClients.js';
+import { octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
 import type { WatchNotice } from './evaluate.js';
 
 /** Finished runs older than this are not consulted for "the combination from before the run". */

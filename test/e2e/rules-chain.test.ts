@@ -9,7 +9,7 @@ import { collect } from '../../shared/octopus/index.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { RunStore, type RunState } from '../../shared/runs/index.js';
 import { isTerminalRunStatus } from '../../shared/runs/types.js';
-import { pollOnce } from '../../shared/status/poll.js';
+import { pollOnce } from '../../shared/app/poll.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 import {
   startCoordinatorInstance,

@@ -15,7 +15,7 @@ import { startPromotionNow } from '../../shared/promotion/schedule.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { RunStore, type RunState } from '../../shared/runs/index.js';
 import { isTerminalRunStatus } from '../../shared/runs/types.js';
-import { pollOnce } from '../../shared/status/poll.js';
+import { pollOnce } from '../../shared/app/poll.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 import {
