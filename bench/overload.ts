@@ -12,6 +12,8 @@ import { startAzuriteTable } from '../dev/azurite.js';
 
 const rates = (process.env.BENCH_OVERLOAD_RATES ?? '70,140').split(',').map(Number);
 const seconds = Number(process.env.BENCH_OVERLOAD_SECONDS ?? 20);
+/** 0 sends webhooks only (a calibration run: what the machine gives the webhook alone). */
+const withLocks = process.env.BENCH_OVERLOAD_LOCKS !== '0';
 const secret = 'bench-overload-secret';
 const header = 'X-Coordinator-Secret';
 const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
@@ -124,7 +126,7 @@ async function soak(app: App, rate: number): Promise<void> {
     const due = started + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
-    if (i % 2 === 0) {
+    if (i % 2 === 0 || !withLocks) {
       work.push(
         (async () => {
           const t = performance.now();
@@ -179,7 +181,9 @@ try {
   });
   try {
     console.log(
-      `Overload soak: half webhooks, half lock acquires long-polling (wait 10 s) on 8 locks; ${seconds} s per rate.`,
+      withLocks
+        ? `Overload soak: half webhooks, half lock acquires long-polling (wait 10 s) on 8 locks; ${seconds} s per rate.`
+        : `Calibration: webhooks only; ${seconds} s per rate.`,
     );
     console.log(
       '| offered | webhooks | webhook p50 | webhook p99 | webhook max | webhook non-2xx | locks granted / still queued / shed 429 / other | lock p99 | app RSS before → peak → after |',
