@@ -2,7 +2,7 @@
 import { processPendingEvents, type ProcessResult } from '../events/process.js';
 import { catchUpEvents } from '../events/catchUp.js';
 import { storeHeldEvents } from '../events/unstored.js';
-import { octopusForSpace, spaceOfSet } from '../status/spaceClients.js';
+import { octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { EventConsumer } from '../events/consumers.js';

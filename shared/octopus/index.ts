@@ -17,7 +17,7 @@ export {
   type ResourceCollection,
 } from './paging.js';
 export { backoffDelay, isRetryableStatus, parseRetryAfter, retryDelay } from './retry.js';
-export { redactSecrets } from './redact.js';
+export { redactSecrets } from '../redact.js';
 export {
   TASK_STATES,
   ACTIVITY_STATUSES,
