@@ -83,6 +83,8 @@ export async function processPendingEvents(
   log: Log,
   consumers: readonly EventConsumer[],
   takeSnapshot: () => Promise<StatusSnapshot | undefined>,
+  /** Just stored by this pass (the poll's catch-up): processed even if they sort below the read window. */
+  alsoPending: readonly StoredEvent[] = [],
 ): Promise<ProcessResult & { snapshot: StatusSnapshot | undefined }> {
   const [{ events }, deadLetters] = await Promise.all([
     readRecentEvents(runtime.tables),
@@ -91,6 +93,8 @@ export async function processPendingEvents(
   // Rows set aside earlier are done for this pass and every later one: they never block again.
   const setAside = new Set(deadLetters.map((d) => d.rowKey));
   const pending = events.filter((e) => !e.processed && !setAside.has(e.rowKey));
+  const listed = new Set(events.map((e) => e.rowKey));
+  for (const e of alsoPending) if (!listed.has(e.rowKey)) pending.push(e);
   const snapshot = await takeSnapshot();
   const result = await processStoredEvents(
     runtime,

@@ -1,11 +1,13 @@
 // Health: what each port is connected to and whether it answers. Never includes a secret.
 import { storageAnswerWithin } from '../storage/answerWithin.js';
 import { storageStatus } from '../storage/conditional.js';
+import type { UnresolvedSetting } from '../config/settings.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { eventsTable } from '../events/store.js';
 import { heldEventStats } from '../events/unstored.js';
 import { listJobRuns, type JobRunRecord } from '../jobs/jobHistory.js';
 import { listDeadLetters } from '../storage/deadLetters.js';
+import { claimsTable } from '../storage/tables.js';
 
 export interface HealthReport {
   status: 'ok' | 'degraded' | 'unavailable';
@@ -22,6 +24,11 @@ export interface HealthReport {
   };
   mail: { adapter: 'sendgrid' | 'outbox'; target: string };
   webhook: { secretConfigured: boolean; header: string; problem?: string };
+  /**
+   * Secret settings whose Key Vault reference the platform has not resolved, each with what to check.
+   * Any entry makes the status 'unavailable' (HTTP 503).
+   */
+  unresolvedSettings: UnresolvedSetting[];
   config: {
     source: string;
     projectSets: number;
@@ -55,7 +62,7 @@ async function checkStorage(runtime: Runtime): Promise<HealthReport['storage']> 
   const target = runtime.tables.describe();
   if (!runtime.tables.configured) return { target, reachable: false, error: 'not configured' };
   try {
-    const table = await storageAnswerWithin(runtime.tables.table('jobs'), checkTimeoutMs);
+    const table = await storageAnswerWithin(runtime.tables.table(claimsTable), checkTimeoutMs);
     await storageAnswerWithin(table.getEntity('health', 'probe'), checkTimeoutMs).catch(
       (err: unknown) => {
         if (storageStatus(err) !== 404) throw err;
@@ -69,7 +76,15 @@ async function checkStorage(runtime: Runtime): Promise<HealthReport['storage']> 
 
 async function checkOctopus(runtime: Runtime): Promise<HealthReport['octopus']> {
   const octopus = runtime.settings.octopus;
-  if (!octopus) return { configured: false, error: 'OCTOPUS_URL is not set' };
+  if (!octopus) {
+    const waiting = runtime.settings.unresolved.some((u) => u.setting === 'OCTOPUS_API_KEY');
+    return {
+      configured: false,
+      error: waiting
+        ? 'OCTOPUS_API_KEY is an unresolved Key Vault reference (see unresolvedSettings)'
+        : 'OCTOPUS_URL is not set',
+    };
+  }
   const base = { configured: true, url: octopus.url, space: octopus.space };
   try {
     const response = await fetch(`${octopus.url}/api`, {
@@ -152,11 +167,16 @@ export async function checkHealth(runtime: Runtime, version: string): Promise<He
   const { webhook, mail } = runtime.settings;
   const secretConfigured = Boolean(webhook.secret);
   const config = runtime.config;
-  const status = !storage.reachable
-    ? 'unavailable'
-    : octopus.reachable === false || !secretConfigured || jobs.problems.length > 0 || held.count > 0
-      ? 'degraded'
-      : 'ok';
+  const unresolvedSettings = runtime.settings.unresolved;
+  const status =
+    !storage.reachable || unresolvedSettings.length > 0
+      ? 'unavailable'
+      : octopus.reachable === false ||
+          !secretConfigured ||
+          jobs.problems.length > 0 ||
+          held.count > 0
+        ? 'degraded'
+        : 'ok';
   return {
     status,
     version,
@@ -169,11 +189,17 @@ export async function checkHealth(runtime: Runtime, version: string): Promise<He
       header: webhook.header,
       ...(secretConfigured
         ? {}
-        : {
-            problem:
-              'WEBHOOK_SECRET is not set, so every Octopus webhook is refused with 401. Set it and put the same value in the subscription header.',
-          }),
+        : unresolvedSettings.some((u) => u.setting === 'WEBHOOK_SECRET')
+          ? {
+              problem:
+                'WEBHOOK_SECRET is an unresolved Key Vault reference, so every Octopus webhook is refused until it resolves (see unresolvedSettings).',
+            }
+          : {
+              problem:
+                'WEBHOOK_SECRET is not set, so every Octopus webhook is refused with 401. Set it and put the same value in the subscription header.',
+            }),
     },
+    unresolvedSettings,
     config: {
       source: runtime.configSource,
       projectSets: Object.keys(config.projectSets).length,

@@ -8,7 +8,7 @@ export {
 export { OctopusCallCounter } from './callCounter.js';
 export { OctopusError, isOctopusError, type OctopusErrorCode } from './errors.js';
 export type { LogLevel, OctopusLog } from './http.js';
-export { expandLink, stripLink, linkToUrl, type LinkValue } from './links.js';
+export { expandLink, stripLink, linkToUrl, taskPageUrl, type LinkValue } from './links.js';
 export {
   collect,
   type OctopusPage,
@@ -17,7 +17,7 @@ export {
   type ResourceCollection,
 } from './paging.js';
 export { backoffDelay, isRetryableStatus, parseRetryAfter, retryDelay } from './retry.js';
-export { redactSecrets } from './redact.js';
+export { redactSecrets } from '../redact.js';
 export {
   TASK_STATES,
   ACTIVITY_STATUSES,

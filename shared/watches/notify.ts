@@ -4,7 +4,7 @@ import { statusPageUrl } from '../html/publicLinks.js';
 import { MailError } from '../mail/index.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { octopusForSpace, spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import { octopusForSpace, spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 import {
   createIfAbsent,
   getOrUndefined,
@@ -22,7 +22,7 @@ export const staleClaimMs = 10 * 60_000;
 /** A send that keeps failing (SendGrid down) is given up after this many attempts. */
 export const maxSendAttempts = 20;
 
-type MailState = 'sending' | 'sent' | 'failed' | 'rejected';
+export type MailState = 'sending' | 'sent' | 'failed' | 'rejected';
 
 interface MailRow {
   watch: string;
@@ -92,6 +92,16 @@ async function record(
     etag,
     'Merge',
   );
+}
+
+/** Where this announcement stands (undefined: never claimed, so it is new). One read. */
+export async function claimState(
+  runtime: Runtime,
+  notice: WatchNotice,
+): Promise<MailState | undefined> {
+  const table = await runtime.tables.table(watchMailTable);
+  const row = await getOrUndefined<MailRow>(table, encodeKey(notice.watch.name), notice.claimKey);
+  return row?.state;
 }
 
 /** Who started each deployment: one Octopus call; an unreadable answer leaves "unknown" in the email. */

@@ -20,6 +20,14 @@ const moduleFiles = readdirSync(join(root, 'infra/modules')).filter((f) => f.end
 const modules = new Map(moduleFiles.map((f) => [f, read(`infra/modules/${f}`)]));
 const allBicep = [mainBicep, ...modules.values()].join('\n');
 
+function tsFilesUnder(dir: string): string[] {
+  const full = join(root, dir);
+  if (!existsSync(full)) return [];
+  return readdirSync(full, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+    .map((e) => join(e.parentPath, e.name));
+}
+
 function moduleText(file: string): string {
   const text = modules.get(file);
   if (text === undefined) throw new Error(`infra/modules/${file} is missing`);
@@ -275,7 +283,6 @@ describe('storage, identity and roles', () => {
   // Built-in role definition ids; the same in every tenant.
   const appRoles: Record<string, string> = {
     'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
-    'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
     'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
     'Key Vault Secrets User': '4633458b-17de-408a-b874-0445c86b69e6',
     'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
@@ -284,6 +291,11 @@ describe('storage, identity and roles', () => {
 
   it('assigns exactly the least-privilege roles (no Owner, Contributor or account-key roles)', () => {
     const roles = withoutComments(moduleText('roles.bicep'));
+    // Storage Queue Data Contributor only when the app uses a queue (a queue trigger or output binding).
+    const usesQueue = [...tsFilesUnder('functions'), ...tsFilesUnder('shared')].some((f) =>
+      /\b(app|output)\.storageQueue\(/.test(readFileSync(f, 'utf8')),
+    );
+    expect(roles.includes('974c5e8b-45b9-4653-ba55-5f855dd0fb88')).toBe(usesQueue);
     for (const [role, id] of Object.entries(appRoles)) expect(roles, role).toContain(`'${id}'`);
     const guids = new Set(
       roles.match(/'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'/g) ?? [],
