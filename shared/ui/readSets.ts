@@ -1,6 +1,11 @@
 // The set matrix as the status poll last recorded it: one query of the setstatus table, no Octopus call.
 import type { Runtime } from '../runtime/runtime.js';
-import { readSetStatusRows, type RecordedProject, type SetStatusRow } from '../status/record.js';
+import {
+  readSetStatusRows,
+  stateSince,
+  type RecordedProject,
+  type SetStatusRow,
+} from '../status/record.js';
 import { spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
 import { environmentComparator } from './environmentOrder.js';
 import type { MatrixCell, SetsSection } from './model.js';
@@ -21,12 +26,15 @@ function parseProjects(row: SetStatusRow): RecordedProject[] {
 }
 
 function cellOf(runtime: Runtime, row: SetStatusRow): MatrixCell {
+  const projects = parseProjects(row);
   return {
     environment: row.environment,
+    environmentOrder: row.environmentOrder,
     tenant: row.tenant || null,
     state: row.state,
-    since: row.since,
-    projects: parseProjects(row).map((p) => ({
+    // Rows recorded before `since` meant "became this state" say when the poll first saw it.
+    since: stateSince(row.state, projects, row.since),
+    projects: projects.map((p) => ({
       ...p,
       taskUrl: p.taskId ? taskWebUrl(runtime, row.spaceId, p.taskId) : undefined,
     })),
@@ -49,7 +57,9 @@ export async function readSets(runtime: Runtime): Promise<SetsReading> {
       .map((r) => cellOf(runtime, r))
       .sort(
         (a, b) =>
-          byEnvironment(a.environment, b.environment) ||
+          (a.environmentOrder !== undefined && b.environmentOrder !== undefined
+            ? a.environmentOrder - b.environmentOrder
+            : byEnvironment(a.environment, b.environment)) ||
           (a.tenant ?? '').localeCompare(b.tenant ?? ''),
       ),
     problem: problems.find((p) => p.set === name)?.message,
