@@ -139,52 +139,57 @@ describe.skipIf(!haveChromium)('emails in a browser', () => {
   });
 
   const kinds = Object.keys(allMails());
-  it.each(kinds)('%s: a styled document that fits desktop and a 390 px phone', async (kind) => {
-    const mail = allMails()[kind];
-    if (!mail?.html) throw new Error(`${kind} has no HTML part`);
-    expect(mail.html).toMatch(/^<!DOCTYPE html>/);
-    await writeFile(resolve(artifacts, `${kind}.html`), mail.html);
-    const eml = toEml(
-      mail,
-      'coordinator@example.com',
-      new Date('2026-11-20T10:00:00Z'),
-      `${kind}-1`,
-    );
-    await writeFile(resolve(artifacts, `${kind}.eml`), eml);
-    // The text part, as a terminal shows the .eml: no raw ISO times, the zone's time instead.
-    expect(mail.text).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
-    expect(mail.text).toMatch(/\d{1,2} \w{3} 2026, \d{2}:\d{2} (CET|GMT)/);
-    expect(mail.text).toContain(publicUrl);
-
-    for (const width of [1100, 390]) {
-      const page = await browser.newPage({ viewport: { width, height: 900 } });
-      await page.setContent(mail.html, { waitUntil: 'load' });
-      await page.screenshot({
-        path: resolve(artifacts, `${kind}-${width}.png`),
-        fullPage: true,
-      });
-      const seen = await page.evaluate(() => {
-        const paragraph = document.querySelector('p, td');
-        return {
-          title: document.title,
-          font: paragraph ? getComputedStyle(paragraph).fontFamily : '',
-          overflow: document.documentElement.scrollWidth - window.innerWidth,
-          links: Array.from(document.querySelectorAll('a')).map(
-            (a) => a.getAttribute('href') ?? '',
-          ),
-          scripts: document.scripts.length,
-        };
-      });
-      await page.close();
-      expect(seen.title.length).toBeGreaterThan(10);
-      expect(mail.subject.startsWith(seen.title)).toBe(true);
-      expect(seen.font).not.toMatch(/^("?Times|serif)/);
-      expect(seen.font).toContain('Segoe UI');
-      expect(seen.overflow, `${kind} at ${width} px is wider than the screen`).toBeLessThanOrEqual(
-        0,
+  it.each(kinds)(
+    '%s: a styled document that fits desktop and a 390 px phone',
+    { timeout: 120_000 },
+    async (kind) => {
+      const mail = allMails()[kind];
+      if (!mail?.html) throw new Error(`${kind} has no HTML part`);
+      expect(mail.html).toMatch(/^<!DOCTYPE html>/);
+      await writeFile(resolve(artifacts, `${kind}.html`), mail.html);
+      const eml = toEml(
+        mail,
+        'coordinator@example.com',
+        new Date('2026-11-20T10:00:00Z'),
+        `${kind}-1`,
       );
-      expect(seen.links.some((h) => h.startsWith(`${publicUrl}/api/ui`))).toBe(true);
-      expect(seen.scripts).toBe(0);
-    }
-  });
+      await writeFile(resolve(artifacts, `${kind}.eml`), eml);
+      // The text part, as a terminal shows the .eml: no raw ISO times, the zone's time instead.
+      expect(mail.text).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
+      expect(mail.text).toMatch(/\d{1,2} \w{3} 2026, \d{2}:\d{2} (CET|GMT)/);
+      expect(mail.text).toContain(publicUrl);
+
+      for (const width of [1100, 390]) {
+        const page = await browser.newPage({ viewport: { width, height: 900 } });
+        await page.setContent(mail.html, { waitUntil: 'load' });
+        await page.screenshot({
+          path: resolve(artifacts, `${kind}-${width}.png`),
+          fullPage: true,
+        });
+        const seen = await page.evaluate(() => {
+          const text = [document.querySelector('h1'), document.querySelector('p')];
+          return {
+            title: document.title,
+            font: text.map((el) => (el ? getComputedStyle(el).fontFamily : '')).join(' | '),
+            overflow: document.documentElement.scrollWidth - window.innerWidth,
+            links: Array.from(document.querySelectorAll('a')).map(
+              (a) => a.getAttribute('href') ?? '',
+            ),
+            scripts: document.scripts.length,
+          };
+        });
+        await page.close();
+        expect(seen.title.length).toBeGreaterThan(10);
+        expect(mail.subject.startsWith(seen.title)).toBe(true);
+        expect(seen.font).not.toMatch(/(^|\| )("?Times|serif)/);
+        expect(seen.font.split(' | ').every((f) => f.includes('Segoe UI'))).toBe(true);
+        expect(
+          seen.overflow,
+          `${kind} at ${width} px is wider than the screen`,
+        ).toBeLessThanOrEqual(0);
+        expect(seen.links.some((h) => h.startsWith(`${publicUrl}/api/ui`))).toBe(true);
+        expect(seen.scripts).toBe(0);
+      }
+    },
+  );
 });
