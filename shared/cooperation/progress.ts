@@ -9,7 +9,7 @@ import {
   type StepState,
 } from '../octopus/index.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
-import { resolveTarget } from './target.js';
+import { resolveTarget } from '../octopus/target.js';
 
 export interface ProgressRequest {
   project: string;

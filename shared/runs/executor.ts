@@ -1,6 +1,6 @@
 // Performs the commands decide() asks for (Octopus, mail, outbound webhooks) and reports what happened as observations.
 import { checkCondition } from '../conditions/evaluate.js';
-import { compareVersions, satisfiesRange } from '../conditions/versions.js';
+import { compareVersions, satisfiesRange } from '../versions.js';
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import { redactSecrets, secretSettingNames } from '../config/settings.js';
 import { MailError, type Mailer } from '../mail/index.js';

@@ -1,12 +1,7 @@
 // The set matrix as the status poll last recorded it: one query of the setstatus table, no Octopus call.
 import type { Runtime } from '../runtime/runtime.js';
-import {
-  readSetStatusRows,
-  stateSince,
-  type RecordedProject,
-  type SetStatusRow,
-} from '../status/record.js';
-import { spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import { readSetStatusRows, stateSince, type RecordedCell } from '../status/record.js';
+import { spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 import { environmentComparator } from './environmentOrder.js';
 import type { MatrixCell, SetsSection } from './model.js';
 
@@ -16,25 +11,15 @@ export interface SetsReading {
   spaceIds: Map<string, string>;
 }
 
-function parseProjects(row: SetStatusRow): RecordedProject[] {
-  try {
-    const parsed: unknown = JSON.parse(row.projects);
-    return Array.isArray(parsed) ? (parsed as RecordedProject[]) : [];
-  } catch {
-    return [];
-  }
-}
-
-function cellOf(runtime: Runtime, row: SetStatusRow): MatrixCell {
-  const projects = parseProjects(row);
+function cellOf(runtime: Runtime, row: RecordedCell): MatrixCell {
   return {
     environment: row.environment,
     environmentOrder: row.environmentOrder,
     tenant: row.tenant || null,
     state: row.state,
     // Rows recorded before `since` meant "became this state" say when the poll first saw it.
-    since: stateSince(row.state, projects, row.since),
-    projects: projects.map((p) => ({
+    since: stateSince(row.state, row.projects, row.since),
+    projects: row.projects.map((p) => ({
       ...p,
       taskUrl: p.taskId ? taskWebUrl(runtime, row.spaceId, p.taskId) : undefined,
     })),

@@ -4,7 +4,7 @@ import { statusPageUrl } from '../html/publicLinks.js';
 import { MailError } from '../mail/index.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { octopusForSpace, spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import { octopusForSpace, spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 import {
   createIfAbsent,
   getOrUndefined,
@@ -92,6 +92,13 @@ async function record(
     etag,
     'Merge',
   );
+}
+
+/** Whether this announcement was claimed before (sent, sending, failed or refused): it is not new. */
+export async function isClaimed(runtime: Runtime, notice: WatchNotice): Promise<boolean> {
+  const table = await runtime.tables.table(watchMailTable);
+  const row = await getOrUndefined<MailRow>(table, encodeKey(notice.watch.name), notice.claimKey);
+  return row !== undefined;
 }
 
 /** Who started each deployment: one Octopus call; an unreadable answer leaves "unknown" in the email. */

@@ -3,7 +3,7 @@ import {
   compareVersions,
   parseVersionRange,
   satisfiesRange,
-} from '../../shared/conditions/versions.js';
+} from '../../shared/versions.js';
 
 describe('version ordering (as Octopus sorts releases)', () => {
   it('orders numerically, part by part, not as text', () => {
