@@ -8,7 +8,7 @@ import { recordSetStatus } from '../status/record.js';
 import { takeStatusSnapshot, type StatusSnapshot } from '../status/snapshot.js';
 import { octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
 import { watchNotices } from './evaluate.js';
-import { deliverNotice, isClaimed, type DeliveryOutcome } from './notify.js';
+import { claimState, deliverNotice, type DeliveryOutcome } from './notify.js';
 import { RunHolds } from './runHolds.js';
 
 /** Evaluate the watches of `sets` (default all) against a snapshot and deliver what is due. */
@@ -35,7 +35,12 @@ export async function fireWatches(
       );
     for (const notice of notices) {
       // A new announcement waits for coordinator runs; one claimed before goes on as it was.
-      if (!(await isClaimed(runtime, notice))) {
+      const claimed = await claimState(runtime, notice);
+      if (claimed === 'sent' || claimed === 'rejected') {
+        counts[claimed === 'sent' ? 'already-sent' : 'rejected'] += 1;
+        continue;
+      }
+      if (claimed === undefined) {
         const reason = await holds.reasonToHold(notice);
         if (reason) {
           log.info(

@@ -22,7 +22,7 @@ export const staleClaimMs = 10 * 60_000;
 /** A send that keeps failing (SendGrid down) is given up after this many attempts. */
 export const maxSendAttempts = 20;
 
-type MailState = 'sending' | 'sent' | 'failed' | 'rejected';
+export type MailState = 'sending' | 'sent' | 'failed' | 'rejected';
 
 interface MailRow {
   watch: string;
@@ -94,11 +94,14 @@ async function record(
   );
 }
 
-/** Whether this announcement was claimed before (sent, sending, failed or refused): it is not new. */
-export async function isClaimed(runtime: Runtime, notice: WatchNotice): Promise<boolean> {
+/** Where this announcement stands (undefined: never claimed, so it is new). One read. */
+export async function claimState(
+  runtime: Runtime,
+  notice: WatchNotice,
+): Promise<MailState | undefined> {
   const table = await runtime.tables.table(watchMailTable);
   const row = await getOrUndefined<MailRow>(table, encodeKey(notice.watch.name), notice.claimKey);
-  return row !== undefined;
+  return row?.state;
 }
 
 /** Who started each deployment: one Octopus call; an unreadable answer leaves "unknown" in the email. */
