@@ -3,7 +3,7 @@ import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { inspect } from 'node:util';
 import { OctopusCallCounter } from './callCounter.js';
 import { OctopusError } from './errors.js';
-import { linkToUrl } from './links.js';
+import { octopusUrl, serverBase } from './links.js';
 import { pathWithoutQuery, redactSecrets } from './redact.js';
 import { isRetryableStatus, parseRetryAfter, retryDelay } from './retry.js';
 
@@ -32,8 +32,9 @@ export interface RequestSpec {
   method: HttpMethod;
   /** Endpoint template used for counting, e.g. `/api/{spaceId}/deployments`. */
   endpoint: string;
-  /** Path below the server URL (`/api/...`), or a `Links` value when `fromLink` is set. */
+  /** Path from the server root (`/api/...`) or a `Links` value: both go through octopusUrl. */
   path: string;
+  /** Kept for callers; links and own paths are built the same way (octopusUrl). */
   fromLink?: boolean;
   query?: Record<string, QueryValue>;
   body?: unknown;
@@ -109,7 +110,7 @@ export class OctopusHttp {
   readonly #origin: string;
 
   constructor(settings: HttpSettings) {
-    this.#settings = { ...settings, url: settings.url.replace(/\/+$/, '') };
+    this.#settings = { ...settings, url: serverBase(settings.url) };
     this.#origin = new URL(this.#settings.url).origin;
     this.#axios = axios.create({
       validateStatus: () => true,
@@ -176,7 +177,7 @@ export class OctopusHttp {
   /** One HTTP request, counted; never retried. Throws OctopusError for anything but a 2xx JSON answer. */
   async once(spec: RequestSpec): Promise<HttpResult> {
     const s = this.#settings;
-    const base = spec.fromLink ? linkToUrl(s.url, spec.path) : `${s.url}${spec.path}`;
+    const base = octopusUrl(s.url, spec.path);
     const url = `${base}${buildQuery(spec.query)}`;
     const path = pathWithoutQuery(spec.path);
     const timeoutMs = spec.timeoutMs ?? s.timeoutMs;

@@ -4,7 +4,6 @@
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import {
   collect,
-  linkToUrl,
   matchNamed,
   type Deployment,
   type OctopusClient,
@@ -465,7 +464,6 @@ export async function gatherSpace(
   const spaceId = await client.spaceId();
 
   let missing = 0;
-  const origin = new URL(client.url).origin;
   const rows = wantedTasks.map((task) => {
     const row = task.row;
     const d = deploymentById.get(row.deploymentId);
@@ -482,12 +480,10 @@ export async function gatherSpace(
       row.version = versions.get(d.releaseId) ?? d.releaseId;
       row.deployedBy = d.deployedBy ?? 'unknown';
     }
-    // Links are paths from the server root (see linkToUrl); joining to the origin once is cheaper per row.
-    row.taskUrl = task.webLink
-      ? task.webLink.startsWith('/')
-        ? `${origin}${task.webLink}`
-        : linkToUrl(client.url, task.webLink)
-      : `${client.url}/app#/${spaceId}/tasks/${encodeURIComponent(row.taskId)}`;
+    // Links and own paths go through the client's one URL builder (virtual directories included).
+    row.taskUrl = client.webUrl(
+      task.webLink ?? `/app#/${spaceId}/tasks/${encodeURIComponent(row.taskId)}`,
+    );
     return row;
   });
   if (missing > 0) {

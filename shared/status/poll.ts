@@ -3,6 +3,7 @@ import { processPendingEvents, type ProcessResult } from '../events/process.js';
 import { storeHeldEvents } from '../events/unstored.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { versionProblem, type OctopusClient } from '../octopus/index.js';
 import { statusConsumers } from './consumers.js';
 import { recordSetStatus } from './record.js';
 import { takeStatusSnapshot, type StatusSnapshot } from './snapshot.js';
@@ -40,6 +41,7 @@ export async function pollOnce(runtime: Runtime, log: Log): Promise<PollResult> 
   }
   for (const p of snapshot.problems)
     log.warn(`Status poll: set ${p.set} was not read: ${p.message}`);
+  if (runtime.octopus) await warnIfUnsupported(runtime.octopus, log);
   const rowsWritten = await recordSetStatus(runtime, snapshot);
   const consumers: { name: string; error?: string }[] = [];
   for (const consumer of statusConsumers) {
@@ -61,4 +63,18 @@ export async function pollOnce(runtime: Runtime, log: Log): Promise<PollResult> 
     problems: snapshot.problems,
     consumers,
   };
+}
+
+const versionChecked = new WeakSet<OctopusClient>();
+
+/** Once per client (so once per process, at its first poll): say so loudly when the server is too old. */
+async function warnIfUnsupported(octopus: OctopusClient, log: Log): Promise<void> {
+  if (versionChecked.has(octopus)) return;
+  versionChecked.add(octopus);
+  try {
+    const problem = versionProblem(await octopus.serverVersion());
+    if (problem) log.error(`Octopus server: ${problem}`);
+  } catch {
+    versionChecked.delete(octopus); // try again at the next poll
+  }
 }
