@@ -56,46 +56,27 @@ export async function startRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const {
-    dryRunPlan,
-    InvalidPlanError,
-    planFromPlaybook,
-    runView,
-    startRun,
-    UnknownPlaybookError,
-  } = await runsEngine();
+  const { dryRunPlan, planFromPlaybook, runView, startRun } = await runsEngine();
   const body = await readJsonBody(request, startBody);
   const runtime = await getRuntime();
   const octopus = requireOctopus(runtime);
   if (body.promotion !== undefined) return startPromotion(runtime, body.promotion, body, context);
-  let plan;
-  try {
-    plan = planFromPlaybook(runtime.config, body.playbook ?? '', {
-      environment: body.environment,
-      tenant: body.tenant,
-    });
-  } catch (err) {
-    if (err instanceof UnknownPlaybookError)
-      throw new HttpError(404, 'unknown_playbook', err.message, { known: err.known });
-    throw err;
-  }
+  const plan = planFromPlaybook(runtime.config, body.playbook ?? '', {
+    environment: body.environment,
+    tenant: body.tenant,
+  });
   if (body.dryRun) return { status: 200, jsonBody: await dryRunPlan(octopus, plan) };
-  try {
-    const { state } = await startRun(
-      runtime,
-      plan,
-      { kind: 'api', by: body.requestedBy },
-      { log: contextLog(context) },
-    );
-    return {
-      status: 201,
-      headers: { location: `/api/runs/${state.id}` },
-      jsonBody: runView(state),
-    };
-  } catch (err) {
-    if (err instanceof InvalidPlanError) throw new HttpError(400, 'invalid_plan', err.message);
-    throw err;
-  }
+  const { state } = await startRun(
+    runtime,
+    plan,
+    { kind: 'api', by: body.requestedBy },
+    { log: contextLog(context) },
+  );
+  return {
+    status: 201,
+    headers: { location: `/api/runs/${state.id}` },
+    jsonBody: runView(state),
+  };
 }
 
 /** POST /api/runs with `promotion`: its plan (dryRun), or the promotion started now as a run. */
@@ -105,23 +86,13 @@ async function startPromotion(
   body: { dryRun: boolean; requestedBy?: string | undefined },
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const [
-    { findPromotion, readPromotionPlan, UnknownPromotionError },
-    { startPromotionNow },
-    { describePlan },
-  ] = await Promise.all([
-    import('../shared/promotion/readPlan.js'),
-    import('../shared/promotion/schedule.js'),
-    import('../shared/promotion/plan.js'),
-  ]);
-  let promotion;
-  try {
-    promotion = findPromotion(runtime.config, name);
-  } catch (err) {
-    if (err instanceof UnknownPromotionError)
-      throw new HttpError(404, 'unknown_promotion', err.message);
-    throw err;
-  }
+  const [{ findPromotion, readPromotionPlan }, { startPromotionNow }, { describePlan }] =
+    await Promise.all([
+      import('../shared/promotion/readPlan.js'),
+      import('../shared/promotion/schedule.js'),
+      import('../shared/promotion/plan.js'),
+    ]);
+  const promotion = findPromotion(runtime.config, name);
   if (body.dryRun) {
     const plan = await readPromotionPlan(
       requireOctopus(runtime),

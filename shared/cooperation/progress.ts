@@ -2,7 +2,7 @@
 // With `after` only a deployment queued at or after that moment (or that task's queue time) counts, so a
 // waiting deployment never matches one that finished before it started.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HttpError } from '../http/errors.js';
+import { CoordinatorError } from '../errors.js';
 import {
   collect,
   dashboardCell,
@@ -82,12 +82,16 @@ async function afterTime(
       const task = await octopus.tasks.get(after);
       const at = Date.parse(task.QueueTime ?? task.StartTime ?? '');
       if (Number.isNaN(at))
-        throw new HttpError(400, 'bad_after', `Task ${after} has no queue time to compare with.`);
+        throw new CoordinatorError(
+          'invalid',
+          'bad_after',
+          `Task ${after} has no queue time to compare with.`,
+        );
       return at;
     } catch (error) {
       if (error instanceof OctopusError && error.status === 404)
-        throw new HttpError(
-          400,
+        throw new CoordinatorError(
+          'invalid',
           'bad_after',
           `after=${after}: Octopus has no such task in this space.`,
         );
@@ -96,8 +100,8 @@ async function afterTime(
   }
   const at = Date.parse(after);
   if (Number.isNaN(at))
-    throw new HttpError(
-      400,
+    throw new CoordinatorError(
+      'invalid',
       'bad_after',
       `after=${after} is neither an ISO time (2026-12-02T07:00:00Z) nor a task id (ServerTasks-123).`,
     );
@@ -131,8 +135,8 @@ async function findDeployment(
   if (req.release !== undefined) {
     const release = await octopus.releases.byVersion(target.projectId, req.release);
     if (!release)
-      throw new HttpError(
-        404,
+      throw new CoordinatorError(
+        'not_found',
         'no_such_release',
         `${req.project} has no release ${req.release} in Octopus.`,
       );
@@ -175,8 +179,8 @@ function pickStep(
   // A queued deployment may not list its steps yet: nothing to check against.
   if (!wanted && steps.length > 0) {
     const list = steps.map((x) => `${x.number}: ${x.name}`).join(', ');
-    throw new HttpError(
-      400,
+    throw new CoordinatorError(
+      'invalid',
       'no_such_step',
       typeof req.step === 'number'
         ? `${req.project}'s deployment has ${steps.length} steps (${list}); there is no step ${req.step}.`
@@ -207,8 +211,8 @@ export async function deploymentProgress(
     ]
       .filter((s) => s)
       .join(' ');
-    throw new HttpError(
-      404,
+    throw new CoordinatorError(
+      'not_found',
       'no_deployment',
       which
         ? `${req.project} has no deployment to ${where} ${which} yet.`

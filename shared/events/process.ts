@@ -5,7 +5,7 @@ import { setTimeout as pause } from 'node:timers/promises';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { StatusSnapshot } from '../status/snapshot.js';
-import { eventConsumers, type EventConsumer, type EventContext } from './consumers.js';
+import type { EventConsumer, EventContext } from './consumers.js';
 import {
   advanceWatermark,
   markEventsProcessed,
@@ -26,7 +26,7 @@ export async function processStoredEvents(
   events: readonly StoredEvent[],
   log: Log,
   context: EventContext,
-  consumers: readonly EventConsumer[] = eventConsumers,
+  consumers: readonly EventConsumer[],
 ): Promise<ProcessResult> {
   const done: string[] = [];
   const result: ProcessResult = { processed: 0, failed: 0, setAside: 0 };
@@ -73,15 +73,19 @@ export async function processStoredEvents(
 export async function processPendingEvents(
   runtime: Runtime,
   log: Log,
+  consumers: readonly EventConsumer[],
   takeSnapshot: () => Promise<StatusSnapshot | undefined>,
 ): Promise<ProcessResult & { snapshot: StatusSnapshot | undefined }> {
   const { events } = await readRecentEvents(runtime.tables);
   const pending = events.filter((e) => !e.processed);
   const snapshot = await takeSnapshot();
-  const result = await processStoredEvents(runtime, pending, log, {
-    refreshedSets: new Set(),
-    ...(snapshot ? { snapshot } : {}),
-  });
+  const result = await processStoredEvents(
+    runtime,
+    pending,
+    log,
+    { refreshedSets: new Set(), ...(snapshot ? { snapshot } : {}) },
+    consumers,
+  );
   const failedKeys = new Set<string>();
   if (result.failed > result.setAside) {
     // Events still pending stop the watermark; re-read to learn which (a cheap key-range read).
@@ -108,6 +112,7 @@ class ImmediatePass {
   constructor(
     private readonly runtime: Runtime,
     private readonly log: Log,
+    private readonly consumers: readonly EventConsumer[],
   ) {}
 
   add(stored: StoredEvent): void {
@@ -126,9 +131,13 @@ class ImmediatePass {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
-        await processStoredEvents(this.runtime, batch, this.log, {
-          refreshedSets: new Set(),
-        }).catch((err: unknown) => {
+        await processStoredEvents(
+          this.runtime,
+          batch,
+          this.log,
+          { refreshedSets: new Set() },
+          this.consumers,
+        ).catch((err: unknown) => {
           // The events stay pending in storage; the status poll picks them up.
           this.log.warn(
             `Processing ${batch.length} event(s) right after receipt failed; the status poll will retry: ${(err as Error).message}`,
@@ -147,11 +156,19 @@ class ImmediatePass {
 
 const passes = new WeakMap<Runtime, ImmediatePass>();
 
-/** Process a just-stored event soon, without delaying the webhook's answer. */
-export function processSoon(runtime: Runtime, stored: StoredEvent, log: Log): void {
+/**
+ * Process a just-stored event soon, without delaying the webhook's answer. The consumers of a
+ * runtime's first event serve its later ones too (one composition per process).
+ */
+export function processSoon(
+  runtime: Runtime,
+  stored: StoredEvent,
+  log: Log,
+  consumers: readonly EventConsumer[],
+): void {
   let pass = passes.get(runtime);
   if (!pass) {
-    pass = new ImmediatePass(runtime, log);
+    pass = new ImmediatePass(runtime, log, consumers);
     passes.set(runtime, pass);
   }
   pass.add(stored);

@@ -3,6 +3,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { consoleLog, type Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { storageAnswerWithin } from '../storage/answerWithin.js';
+import type { EventConsumer } from './consumers.js';
 import { parseSubscriptionPayload } from './parse.js';
 import { processSoon } from './process.js';
 import { readWebhookBody } from './read.js';
@@ -19,10 +20,12 @@ export interface WebhookAnswer {
   outcome: 'stored' | 'duplicate' | 'held';
 }
 
+/** `consumers` hear the event after the answer (the composition root's list, shared/app/consumers.ts). */
 export async function receiveOctopusEvent(
   runtime: Runtime,
   request: HttpRequest,
   log: Log,
+  consumers: readonly EventConsumer[],
 ): Promise<HttpResponseInit> {
   verifyWebhookSecret(runtime.settings.webhook, request.headers);
   const payload = parseSubscriptionPayload(await readWebhookBody(request));
@@ -50,7 +53,7 @@ export async function receiveOctopusEvent(
   if (outcome.kind === 'duplicate') return answer(200, { eventId: event.Id, outcome: 'duplicate' });
   // The work after the answer outlives this invocation, so it logs to the process (the host keeps
   // console output), not to this invocation's context, which is closed by then.
-  processSoon(runtime, outcome.stored, consoleLog);
+  processSoon(runtime, outcome.stored, consoleLog, consumers);
   return answer(202, { eventId: event.Id, outcome: 'stored' });
 }
 

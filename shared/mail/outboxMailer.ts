@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { escapeHtml } from '../ui/html.js';
+import { escapeHtml } from '../html/html.js';
 import { assertSendable, type Mailer, type MailMessage, type SentMail } from './mailer.js';
 
 function encodeHeader(value: string): string {

@@ -1,6 +1,6 @@
 // The report as email-safe HTML: 600 px tables, inline CSS, a bar chart made of table cells,
 // no scripts and no images, failures first.
-import { escapeHtml } from '../ui/html.js';
+import { escapeHtml } from '../html/html.js';
 import {
   capRows,
   formatChange,

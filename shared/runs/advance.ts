@@ -12,6 +12,7 @@
 // is never deleted; history rows age out with the lock history), and about three more Table round
 // trips per advancement (acquire, release, and one conditional touch per batch of irreversible calls).
 import { randomBytes, createHash } from 'node:crypto';
+import { CoordinatorError } from '../errors.js';
 import type { OctopusClient } from '../octopus/index.js';
 import { withJobLock, type JobLease } from '../locks/jobLock.js';
 import { silentLog, type Log } from '../runtime/log.js';
@@ -193,8 +194,11 @@ export function newRunId(now: Date, seed?: string): string {
   return `run-${stamp}-${suffix}`;
 }
 
-export class InvalidPlanError extends Error {
+export class InvalidPlanError extends CoordinatorError {
   override readonly name = 'InvalidPlanError';
+  constructor(message: string) {
+    super('invalid', 'invalid_plan', message);
+  }
 }
 
 export interface StartRunOptions {

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { systemClock, type Clock } from '../clock.js';
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import type { Settings } from '../config/settings.js';
-import { HttpError } from '../http/errors.js';
+import { CoordinatorError } from '../errors.js';
 import { setSecretsForRedaction } from '../http/handler.js';
 import type { Mailer } from '../mail/index.js';
 import type { OctopusClient } from '../octopus/index.js';
@@ -96,8 +96,8 @@ export function setRuntime(runtime: Runtime | Promise<Runtime> | undefined): voi
 /** The Octopus client, or a 503 that says how to configure it. */
 export function requireOctopus(runtime: Runtime): OctopusClient {
   if (!runtime.octopus) {
-    throw new HttpError(
-      503,
+    throw new CoordinatorError(
+      'unavailable',
       'octopus_not_configured',
       'Octopus is not configured: set OCTOPUS_URL and OCTOPUS_API_KEY (the dev host starts a simulator when OCTOPUS_URL is unset).',
     );

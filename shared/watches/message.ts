@@ -1,6 +1,6 @@
 // The emails a watch sends: what happened, which releases, when, by whom, and a link to each task.
 import type { MailMessage } from '../mail/index.js';
-import { escapeHtml } from '../ui/html.js';
+import { escapeHtml } from '../html/html.js';
 import type { AnnouncedRelease, WatchNotice } from './evaluate.js';
 
 export interface ReleaseDetails {

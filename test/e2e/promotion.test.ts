@@ -464,6 +464,21 @@ describe('cooperating projects', () => {
     );
   });
 
+  it('ensure-deployed with a mistyped project answers 404 naming it, not a 500', async () => {
+    setRuntime(await runtimeFor(configWith(), new ManualClock(atSlot)));
+    const response = (await jsonApi(ensureDeployedHandler)(
+      new HttpRequest({
+        method: 'POST',
+        url: 'http://localhost/api/ensure-deployed',
+        body: { string: JSON.stringify({ project: 'Web Ap', environment: 'Production' }) },
+      }),
+      new InvocationContext(),
+    )) as HttpResponseInit;
+    expect(response.status).toBe(404);
+    expect(response.jsonBody).toMatchObject({ error: { code: 'octopus_name_not_found' } });
+    expect(JSON.stringify(response.jsonBody)).toContain("'Web Ap' was not found");
+  });
+
   it('progress waits until the step asked for is done', async () => {
     sim.setStepDuration({ ms: 1500, project: 'Web App' });
     const config = configWith();

@@ -29,7 +29,7 @@ import {
   type RunState,
   type RunView,
 } from '../../shared/runs/index.js';
-import { pollOnce } from '../../shared/status/poll.js';
+import { pollOnce } from '../../shared/app/poll.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 import {

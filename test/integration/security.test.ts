@@ -16,7 +16,7 @@ import {
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { immediateProcessingIdle } from '../../shared/events/process.js';
 import { maxWebhookBodyBytes } from '../../shared/events/read.js';
-import { receiveOctopusEvent } from '../../shared/events/receive.js';
+import { receiveOctopusEvent } from '../../shared/app/webhook.js';
 import { verifyWebhookSecret } from '../../shared/events/verify.js';
 import { HttpError } from '../../shared/http/errors.js';
 import { jsonApi, toErrorResponse } from '../../shared/http/handler.js';

@@ -4,9 +4,11 @@ import { storeHeldEvents } from '../events/unstored.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { versionProblem, type OctopusClient } from '../octopus/index.js';
-import { statusConsumers } from './consumers.js';
-import { recordSetStatus } from './record.js';
-import { takeStatusSnapshot, type StatusSnapshot } from './snapshot.js';
+import type { EventConsumer } from '../events/consumers.js';
+import { eventConsumers, statusConsumers } from './consumers.js';
+import type { StatusConsumer } from '../status/consumers.js';
+import { recordSetStatus } from '../status/record.js';
+import { takeStatusSnapshot, type StatusSnapshot } from '../status/snapshot.js';
 
 export interface PollResult {
   ran: true;
@@ -18,11 +20,20 @@ export interface PollResult {
   consumers: { name: string; error?: string }[];
 }
 
+export interface PollConsumers {
+  events: readonly EventConsumer[];
+  status: readonly StatusConsumer[];
+}
+
 /** One poll without the lock (the lock is the caller's business; tests call this directly). */
-export async function pollOnce(runtime: Runtime, log: Log): Promise<PollResult> {
+export async function pollOnce(
+  runtime: Runtime,
+  log: Log,
+  plugged: PollConsumers = { events: eventConsumers, status: statusConsumers },
+): Promise<PollResult> {
   await storeHeldEvents(runtime, log);
   let snapshot: StatusSnapshot | undefined;
-  const events = await processPendingEvents(runtime, log, async () => {
+  const events = await processPendingEvents(runtime, log, plugged.events, async () => {
     if (!runtime.octopus) return undefined;
     snapshot = await takeStatusSnapshot(runtime);
     return snapshot;
@@ -44,7 +55,7 @@ export async function pollOnce(runtime: Runtime, log: Log): Promise<PollResult> 
   if (runtime.octopus) await warnIfUnsupported(runtime.octopus, log);
   const rowsWritten = await recordSetStatus(runtime, snapshot);
   const consumers: { name: string; error?: string }[] = [];
-  for (const consumer of statusConsumers) {
+  for (const consumer of plugged.status) {
     try {
       await consumer.run(runtime, snapshot, log);
       consumers.push({ name: consumer.name });
