@@ -46,6 +46,11 @@ export interface OctopusClientOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Randomness for backoff jitter, in [0, 1). */
   random?: () => number;
+  /**
+   * The client's own request budget per minute, so bursts never trip Octopus's rate limiter.
+   * Default: none for a bare client; the app passes OCTOPUS_MAX_REQUESTS_PER_MINUTE (default 180).
+   */
+  maxRequestsPerMinute?: number;
 }
 
 /** The root document (`GET /api`). */
@@ -106,6 +111,7 @@ export class OctopusClient {
       log: options.log ?? (() => undefined),
       sleep: options.sleep ?? realSleep,
       random: options.random ?? Math.random,
+      maxRequestsPerMinute: options.maxRequestsPerMinute ?? 0,
     });
     let spaceId: Promise<string> | undefined;
     const http = this.#http;

@@ -1,6 +1,7 @@
 // Sends one Octopus request: auth header, timeout, retries for reads, call counting, error mapping.
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { inspect } from 'node:util';
+import { RequestBudget } from './budget.js';
 import { OctopusCallCounter } from './callCounter.js';
 import { OctopusError } from './errors.js';
 import { octopusUrl, serverBase } from './links.js';
@@ -26,6 +27,8 @@ export interface HttpSettings {
   log: OctopusLog;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
+  /** The client's own budget (requests per minute); 0 = none. */
+  maxRequestsPerMinute?: number;
 }
 
 export interface RequestSpec {
@@ -108,10 +111,14 @@ export class OctopusHttp {
   readonly #settings: HttpSettings;
   readonly #axios: AxiosInstance;
   readonly #origin: string;
+  readonly #budget: RequestBudget;
+  /** Requests that waited for the budget, and how long in total (for logs and benches). */
+  readonly budgetWaits = { requests: 0, ms: 0 };
 
   constructor(settings: HttpSettings) {
     this.#settings = { ...settings, url: serverBase(settings.url) };
     this.#origin = new URL(this.#settings.url).origin;
+    this.#budget = new RequestBudget(settings.maxRequestsPerMinute ?? 0, settings.sleep);
     this.#axios = axios.create({
       validateStatus: () => true,
       maxRedirects: 3,
@@ -181,6 +188,16 @@ export class OctopusHttp {
     const url = `${base}${buildQuery(spec.query)}`;
     const path = pathWithoutQuery(spec.path);
     const timeoutMs = spec.timeoutMs ?? s.timeoutMs;
+    const waited = await this.#budget.take();
+    if (waited > 0) {
+      this.budgetWaits.requests += 1;
+      this.budgetWaits.ms += waited;
+      if (this.budgetWaits.requests === 1 || this.budgetWaits.requests % 100 === 0)
+        this.log(
+          'info',
+          `Octopus request budget (${s.maxRequestsPerMinute ?? 0}/min, OCTOPUS_MAX_REQUESTS_PER_MINUTE) reached: requests are spread out (${this.budgetWaits.requests} waited so far).`,
+        );
+    }
     this.calls.record(`${spec.method} ${spec.endpoint}`);
 
     const controller = new AbortController();
