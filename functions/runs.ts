@@ -6,7 +6,7 @@ import {
 } from '@azure/functions';
 import { z } from 'zod';
 import { readJsonBody, readQuery } from '../shared/http/body.js';
-import { HttpError, notFound } from '../shared/http/errors.js';
+import { badRequest, HttpError, notFound } from '../shared/http/errors.js';
 import { jsonApi } from '../shared/http/handler.js';
 import { contextLog } from '../shared/runtime/log.js';
 import { getRuntime, requireOctopus, type Runtime } from '../shared/runtime/runtime.js';
@@ -163,13 +163,27 @@ export async function listRunsHandler(
   };
 }
 
+/**
+ * The run id of the route: run ids are letters, digits, `-`, `_`, `.` and `:` (e.g.
+ * run-20261121T100000Z-3f2a1b9c0d). Anything else (a `/` sent as %2F, a `#`) could never name a run
+ * and is not a storage key: 400 instead of a failed storage call.
+ */
+export function runIdOf(request: HttpRequest): string {
+  const id = request.params.id ?? '';
+  if (!/^[A-Za-z0-9._:-]{1,200}$/.test(id))
+    throw badRequest(
+      'id: a run id is 1 to 200 letters, digits, -, _, . or : (as POST /api/runs and GET /api/runs return it).',
+    );
+  return id;
+}
+
 /** GET /api/runs/{id}: stage by stage, action by action. */
 export async function getRunHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const { RunStore, runView } = await runsEngine();
-  const id = request.params.id ?? '';
+  const id = runIdOf(request);
   const runtime = await getRuntime();
   const stored = await new RunStore(runtime.tables).get(id);
   if (!stored) throw notFound(`There is no run "${id}". List runs with GET /api/runs.`);
@@ -182,7 +196,7 @@ export async function cancelRunHandler(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const { cancelRun, runView } = await runsEngine();
-  const id = request.params.id ?? '';
+  const id = runIdOf(request);
   const body = await readJsonBody(request, cancelBody);
   const runtime = await getRuntime();
   const outcome = await cancelRun(runtime, id, body.by, body.reason, contextLog(context));

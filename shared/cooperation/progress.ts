@@ -14,7 +14,7 @@ import {
   type StepState,
 } from '../octopus/index.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
-import { resolveTarget, type Target } from './target.js';
+import { resolveTarget, type Target } from '../octopus/target.js';
 
 export interface ProgressRequest {
   project: string;

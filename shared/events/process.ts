@@ -6,8 +6,10 @@ import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { StatusSnapshot } from '../status/snapshot.js';
 import type { EventConsumer, EventContext } from './consumers.js';
+import { deadLetterTable, listDeadLetters } from '../storage/deadLetters.js';
 import {
   advanceWatermark,
+  eventsTable,
   markEventsProcessed,
   readRecentEvents,
   recordEventFailure,
@@ -61,7 +63,13 @@ export async function processStoredEvents(
       );
     }
   }
-  await markEventsProcessed(runtime.tables, done, runtime.clock.now());
+  const unmarkable = await markEventsProcessed(runtime.tables, done, runtime.clock.now());
+  if (unmarkable.length > 0) {
+    result.setAside += unmarkable.length;
+    log.error(
+      `${unmarkable.length} event row(s) could not be marked processed and are set aside (table ${deadLetterTable}, source events).`,
+    );
+  }
   result.processed = done.length;
   return result;
 }
@@ -75,9 +83,18 @@ export async function processPendingEvents(
   log: Log,
   consumers: readonly EventConsumer[],
   takeSnapshot: () => Promise<StatusSnapshot | undefined>,
+  /** Just stored by this pass (the poll's catch-up): processed even if they sort below the read window. */
+  alsoPending: readonly StoredEvent[] = [],
 ): Promise<ProcessResult & { snapshot: StatusSnapshot | undefined }> {
-  const { events } = await readRecentEvents(runtime.tables);
-  const pending = events.filter((e) => !e.processed);
+  const [{ events }, deadLetters] = await Promise.all([
+    readRecentEvents(runtime.tables),
+    listDeadLetters(runtime.tables, eventsTable),
+  ]);
+  // Rows set aside earlier are done for this pass and every later one: they never block again.
+  const setAside = new Set(deadLetters.map((d) => d.rowKey));
+  const pending = events.filter((e) => !e.processed && !setAside.has(e.rowKey));
+  const listed = new Set(events.map((e) => e.rowKey));
+  for (const e of alsoPending) if (!listed.has(e.rowKey)) pending.push(e);
   const snapshot = await takeSnapshot();
   const result = await processStoredEvents(
     runtime,
@@ -87,10 +104,15 @@ export async function processPendingEvents(
     consumers,
   );
   const failedKeys = new Set<string>();
-  if (result.failed > result.setAside) {
+  if (result.failed > 0) {
     // Events still pending stop the watermark; re-read to learn which (a cheap key-range read).
-    const again = await readRecentEvents(runtime.tables);
-    for (const e of again.events) if (!e.processed) failedKeys.add(e.rowKey);
+    const [again, deadNow] = await Promise.all([
+      readRecentEvents(runtime.tables),
+      listDeadLetters(runtime.tables, eventsTable),
+    ]);
+    for (const d of deadNow) setAside.add(d.rowKey);
+    for (const e of again.events)
+      if (!e.processed && !setAside.has(e.rowKey)) failedKeys.add(e.rowKey);
   }
   let watermark: string | undefined;
   for (const e of events) {

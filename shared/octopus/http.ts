@@ -5,7 +5,7 @@ import { RequestBudget } from './budget.js';
 import { OctopusCallCounter } from './callCounter.js';
 import { OctopusError } from './errors.js';
 import { octopusUrl, serverBase } from './links.js';
-import { pathWithoutQuery, redactSecrets } from './redact.js';
+import { pathWithoutQuery, redactSecrets } from '../redact.js';
 import { isRetryableStatus, parseRetryAfter, retryDelay } from './retry.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

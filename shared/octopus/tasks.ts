@@ -3,7 +3,7 @@ import type { OctopusContext } from './context.js';
 import { isFinishedTaskState, taskStateFromWire, type TaskState } from './enums.js';
 import { OctopusError } from './errors.js';
 import { getManyByIds, type PageOptions, type PagedAsyncIterable } from './paging.js';
-import { normalizeActivity, type TaskDetails } from './taskProgress.js';
+import { normalizeActivity, type ActivityElement } from './taskProgress.js';
 
 export interface ServerTask {
   Id: string;
@@ -37,6 +37,13 @@ export interface ServerTask {
   ProjectId?: string | null;
   SpaceId?: string | null;
   Links?: Record<string, string>;
+}
+
+export interface TaskDetails {
+  Task: ServerTask;
+  ActivityLogs: ActivityElement[];
+  Progress?: { ProgressPercentage?: number; EstimatedTimeRemaining?: string };
+  PhysicalLogSize?: number;
 }
 
 type DateLike = Date | string;

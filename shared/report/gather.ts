@@ -4,6 +4,7 @@
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import {
   collect,
+  taskPageUrl,
   matchNamed,
   type Deployment,
   type OctopusClient,
@@ -480,10 +481,8 @@ export async function gatherSpace(
       row.version = versions.get(d.releaseId) ?? d.releaseId;
       row.deployedBy = d.deployedBy ?? 'unknown';
     }
-    // Links and own paths go through the client's one URL builder (virtual directories included).
-    row.taskUrl = client.webUrl(
-      task.webLink ?? `/app#/${spaceId}/tasks/${encodeURIComponent(row.taskId)}`,
-    );
+    // Links and own paths go through the one URL builder (virtual directories included).
+    row.taskUrl = taskPageUrl(client.url, spaceId, row.taskId, task.webLink);
     return row;
   });
   if (missing > 0) {

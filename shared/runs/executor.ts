@@ -1,29 +1,32 @@
 // Performs the commands decide() asks for (Octopus, mail, outbound webhooks) and reports what happened as observations.
 import { checkCondition } from '../conditions/evaluate.js';
-import { compareVersions, satisfiesRange } from '../conditions/versions.js';
+import { compareVersions, satisfiesRange } from '../versions.js';
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import { redactSecrets, secretSettingNames } from '../config/settings.js';
 import { MailError, type Mailer } from '../mail/index.js';
 import {
   collect,
   dashboardCell,
-  linkToUrl,
+  taskPageUrl,
   OctopusError,
   type OctopusClient,
   type Release,
   type ServerTask,
 } from '../octopus/index.js';
+import { resolveTarget } from '../octopus/target.js';
 import type { Log } from '../runtime/log.js';
 import { deployDecision } from './deployDecision.js';
 import { lifecycleVerdict, releaseTemplates, type ReleaseTemplates } from './lifecycle.js';
-import { runFinishedMail } from './mail.js';
+import { notifyMail, runFinishedMail, type RunMailContext } from './mail.js';
+import { fillJson, fillText } from './placeholders.js';
+import { runApiUrl } from '../html/publicLinks.js';
+import { appVersion } from '../version.js';
 import {
   irreversibleCommands,
   isChosenRelease,
   type Command,
   type DeployResolution,
   type Observation,
-  type PlanCell,
   type PlanDeploy,
   type PlanRunbook,
   type PlanWebhook,
@@ -37,6 +40,8 @@ export interface ExecutorPorts {
   log: Log;
   /** App settings for %NAME% references in webhook headers. */
   env: NodeJS.ProcessEnv;
+  /** The zone emails show times in and PUBLIC_URL, for links to the run. */
+  mail: RunMailContext;
   /**
    * Asked just before each irreversible call: false when this instance's lock on the run is gone or
    * cannot be confirmed (the run lock's `assertHeld()`); then the call is not made.
@@ -74,8 +79,7 @@ export function taskWebLink(
   spaceId: string,
 ): string {
   const web = task.Links?.Web;
-  if (typeof web === 'string' && web !== '') return linkToUrl(octopus.url, web);
-  return `${octopus.url}/app#/${spaceId}/tasks/${task.Id}`;
+  return taskPageUrl(octopus.url, spaceId, task.Id, typeof web === 'string' ? web : undefined);
 }
 
 /** The current state of these tasks as observations (one call per 100 tasks). */
@@ -93,19 +97,6 @@ export async function observeTasks(
     hasPendingInterruptions: t.HasPendingInterruptions,
     link: taskWebLink(octopus, t, spaceId),
   }));
-}
-
-/** The Octopus ids of a project/environment/tenant named in a plan (names are cached by the client). */
-async function resolveTarget(
-  octopus: OctopusClient,
-  target: PlanCell,
-): Promise<{ projectId: string; environmentId: string; tenantId: string | null }> {
-  const [projectId, environmentId, tenantId] = await Promise.all([
-    octopus.resolve.projectId(target.project),
-    octopus.resolve.environmentId(target.environment),
-    target.tenant ? octopus.resolve.tenantId(target.tenant) : Promise.resolve(null),
-  ]);
-  return { projectId, environmentId, tenantId };
 }
 
 async function chooseRelease(
@@ -346,12 +337,22 @@ function webhookHeaders(
   return { headers, secrets };
 }
 
+/** Sent with every outbound webhook call unless the playbook sets its own. */
+export const webhookUserAgent = `octopus-coordinator/${appVersion}`;
+
+/** {runUrl}: the run's record when PUBLIC_URL is set, else its path in the HTTP API. */
+function runUrlOf(run: RunState, mail: RunMailContext): string {
+  return runApiUrl(mail.publicUrl, run.id) ?? `/api/runs/${encodeURIComponent(run.id)}`;
+}
+
 async function callWebhook(
   spec: PlanWebhook,
   env: NodeJS.ProcessEnv,
   actionId: string,
 ): Promise<Observation> {
   const { headers, secrets } = webhookHeaders(spec, env);
+  if (!Object.keys(headers).some((h) => h.toLowerCase() === 'user-agent'))
+    headers['user-agent'] = webhookUserAgent;
   // Whatever the receiver or the HTTP stack says may quote a header value: it never reaches the run.
   const clean = (text: string) => redactSecrets(text, secrets);
   const hasBody = spec.method !== 'GET' && spec.body !== undefined;
@@ -482,18 +483,21 @@ async function perform(
       return [
         await runRunbook(octopus, command.spec, command.marker, command.recover, command.actionId),
       ];
-    case 'sendMail':
-      await ports.mailer.send({
-        to: command.to,
-        subject: command.subject,
-        text: command.text,
-        category: 'run-notify',
+    case 'sendMail': {
+      const runUrl = { runUrl: runUrlOf(run, ports.mail) };
+      const mail = notifyMail(run, ports.mail, {
+        subject: fillText(command.subject, runUrl),
+        text: fillText(command.text, runUrl),
       });
+      await ports.mailer.send({ to: command.to, ...mail, category: 'run-notify' });
       return [{ kind: 'mailSent', actionId: command.actionId }];
-    case 'callWebhook':
-      return [await callWebhook(command.spec, ports.env, command.actionId)];
+    }
+    case 'callWebhook': {
+      const body = fillJson(command.spec.body, { runUrl: runUrlOf(run, ports.mail) });
+      return [await callWebhook({ ...command.spec, body }, ports.env, command.actionId)];
+    }
     case 'sendFinishedMail': {
-      const mail = runFinishedMail(run);
+      const mail = runFinishedMail(run, ports.mail);
       await ports.mailer.send({ to: command.to, ...mail, category: 'run-finished' });
       return [{ kind: 'finishedMailSent' }];
     }

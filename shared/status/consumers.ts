@@ -12,4 +12,3 @@ export interface StatusConsumer {
   name: string;
   run(runtime: Runtime, snapshot: StatusSnapshot, log: Log): Promise<void>;
 }
-

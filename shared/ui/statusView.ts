@@ -2,9 +2,13 @@
 import { CoordinatorError } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { lastNotifications, type LastNotification } from '../watches/notify.js';
-import { fromJsonParts } from '../storage/jsonParts.js';
-import { readSetStatusRows, type RecordedProject, type SetStatusRow } from '../status/record.js';
-import { spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import {
+  readSetStatusRows,
+  type RecordedCell,
+  type RecordedProject,
+  type SetStatusRow,
+} from '../status/record.js';
+import { spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 
 export interface CellView {
   environment: string;
@@ -33,8 +37,8 @@ export interface StatusView {
   sets: SetView[];
 }
 
-function cellView(runtime: Runtime, row: SetStatusRow, notices: LastNotification[]): CellView {
-  const projects = fromJsonParts<RecordedProject[]>(row, 'projects').map((p) => ({
+function cellView(runtime: Runtime, row: RecordedCell, notices: LastNotification[]): CellView {
+  const projects = row.projects.map((p) => ({
     ...p,
     taskUrl: p.taskId ? (taskWebUrl(runtime, row.spaceId, p.taskId) ?? null) : null,
   }));

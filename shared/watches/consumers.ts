@@ -6,9 +6,10 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { StatusConsumer } from '../status/consumers.js';
 import { recordSetStatus } from '../status/record.js';
 import { takeStatusSnapshot, type StatusSnapshot } from '../status/snapshot.js';
-import { octopusForSpace, spaceOfSet } from '../status/spaceClients.js';
+import { octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
 import { watchNotices } from './evaluate.js';
-import { deliverNotice, type DeliveryOutcome } from './notify.js';
+import { claimState, deliverNotice, type DeliveryOutcome } from './notify.js';
+import { RunHolds } from './runHolds.js';
 
 /** Evaluate the watches of `sets` (default all) against a snapshot and deliver what is due. */
 export async function fireWatches(
@@ -24,6 +25,7 @@ export async function fireWatches(
     failed: 0,
     rejected: 0,
   };
+  const holds = new RunHolds(runtime);
   for (const watch of runtime.config.watches) {
     if (sets && !sets.has(watch.set)) continue;
     const { notices, skipped } = watchNotices(watch, snapshot.cells);
@@ -31,7 +33,24 @@ export async function fireWatches(
       log.info(
         `Watch ${s.watch} (${s.environment}${s.tenant ? `, ${s.tenant}` : ''}): not announced because ${s.reason}.`,
       );
-    for (const notice of notices) counts[await deliverNotice(runtime, notice, log)] += 1;
+    for (const notice of notices) {
+      // A new announcement waits for coordinator runs; one claimed before goes on as it was.
+      const claimed = await claimState(runtime, notice);
+      if (claimed === 'sent' || claimed === 'rejected') {
+        counts[claimed === 'sent' ? 'already-sent' : 'rejected'] += 1;
+        continue;
+      }
+      if (claimed === undefined) {
+        const reason = await holds.reasonToHold(notice);
+        if (reason) {
+          log.info(
+            `Watch ${notice.watch.name} (${notice.environment}${notice.tenant ? `, ${notice.tenant}` : ''}): ${notice.kind} email held because ${reason}.`,
+          );
+          continue;
+        }
+      }
+      counts[await deliverNotice(runtime, notice, log)] += 1;
+    }
   }
   return counts;
 }

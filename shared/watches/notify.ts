@@ -1,9 +1,10 @@
 // Sending a watch's email exactly once per announcement, across polls, webhooks and instances:
 // claim (the intent) with createIfAbsent, send, record the outcome. A failed send is retried later.
+import { statusPageUrl } from '../html/publicLinks.js';
 import { MailError } from '../mail/index.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { octopusForSpace, spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import { octopusForSpace, spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 import {
   createIfAbsent,
   getOrUndefined,
@@ -21,7 +22,7 @@ export const staleClaimMs = 10 * 60_000;
 /** A send that keeps failing (SendGrid down) is given up after this many attempts. */
 export const maxSendAttempts = 20;
 
-type MailState = 'sending' | 'sent' | 'failed' | 'rejected';
+export type MailState = 'sending' | 'sent' | 'failed' | 'rejected';
 
 interface MailRow {
   watch: string;
@@ -93,6 +94,16 @@ async function record(
   );
 }
 
+/** Where this announcement stands (undefined: never claimed, so it is new). One read. */
+export async function claimState(
+  runtime: Runtime,
+  notice: WatchNotice,
+): Promise<MailState | undefined> {
+  const table = await runtime.tables.table(watchMailTable);
+  const row = await getOrUndefined<MailRow>(table, encodeKey(notice.watch.name), notice.claimKey);
+  return row?.state;
+}
+
 /** Who started each deployment: one Octopus call; an unreadable answer leaves "unknown" in the email. */
 async function deployedBy(
   runtime: Runtime,
@@ -123,11 +134,11 @@ export async function deliverNotice(
 ): Promise<DeliveryOutcome> {
   const claimed = await claim(runtime, notice);
   if (typeof claimed === 'string') return claimed;
-  const publicUrl = runtime.settings.publicUrl?.replace(/\/+$/, '');
   const message = watchMessage(notice, {
     deployedBy: await deployedBy(runtime, notice, log),
     taskUrl: (spaceId, taskId) => taskWebUrl(runtime, spaceId, taskId),
-    statusUrl: publicUrl ? `${publicUrl}/api/status/${encodeURIComponent(notice.set)}` : undefined,
+    statusUrl: statusPageUrl(runtime.settings.publicUrl, notice.set),
+    timeZone: runtime.settings.report.timeZone,
   });
   try {
     const sent = await runtime.mailer.send(message);

@@ -1,5 +1,5 @@
 // Where a cooperation call points: the Octopus ids of the project, environment and tenant it names.
-import type { OctopusClient } from '../octopus/index.js';
+import type { OctopusClient } from './index.js';
 
 export interface Target {
   projectId: string;
@@ -8,10 +8,10 @@ export interface Target {
   tenantId: string | null;
 }
 
-/** Resolves the names (or ids) a caller gave, in parallel. */
+/** Resolves the names (or ids) a caller, a plan or a rule gave, in parallel (cached by the client). */
 export async function resolveTarget(
   octopus: OctopusClient,
-  ref: { project: string; environment: string; tenant?: string },
+  ref: { project: string; environment: string; tenant?: string | null | undefined },
 ): Promise<Target> {
   const [projectId, environmentId, tenantId] = await Promise.all([
     octopus.resolve.projectId(ref.project),
