@@ -227,26 +227,28 @@ describe('the Bash step templates against the dev host', () => {
       waiters: [{ octopusTaskId: 'ServerTasks-101' }],
     });
 
-    const released = await runStepTemplate('coordinator-release-lock-bash.json', {
+    // The release step names the acquire step (Octopus's StepName control); outputs are read by that name.
+    const acquireStep = 'Lock step b';
+    const afterAcquire = {
       'Coordinator.Url': dev.url,
-      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLeaseId':
+      'CoordinatorLock.AcquireStep': acquireStep,
+      [`Octopus.Action[${acquireStep}].Output.CoordinatorLeaseId`]:
         a.outputs.CoordinatorLeaseId ?? '',
-      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLockName':
+      [`Octopus.Action[${acquireStep}].Output.CoordinatorLockName`]:
         a.outputs.CoordinatorLockName ?? '',
-    });
+      [`Octopus.Step[${acquireStep}].Status.Code`]: 'Succeeded',
+    };
+    const released = await runStepTemplate('coordinator-release-lock-bash.json', afterAcquire);
     expect(released.code).toBe(0);
     expect(released.stdout).toMatch(/released/);
     // Released again (the 'always' step of a retried deployment): a warning, not a failure.
-    const again = await runStepTemplate('coordinator-release-lock-bash.json', {
-      'Coordinator.Url': dev.url,
-      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLeaseId':
-        a.outputs.CoordinatorLeaseId ?? '',
-      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLockName':
-        a.outputs.CoordinatorLockName ?? '',
-    });
+    const again = await runStepTemplate('coordinator-release-lock-bash.json', afterAcquire);
     expect(again.code).toBe(0);
+    // The acquire step failed on this target: nothing to release, and that is fine.
     const none = await runStepTemplate('coordinator-release-lock-bash.json', {
       'Coordinator.Url': dev.url,
+      'CoordinatorLock.AcquireStep': acquireStep,
+      [`Octopus.Step[${acquireStep}].Status.Code`]: 'Failed',
     });
     expect(none).toMatchObject({ code: 0 });
     expect(none.stdout).toMatch(/nothing to release/);
