@@ -75,6 +75,9 @@ export interface RunView {
   status: string;
   /** One sentence for people. */
   summary: string;
+  /** The environment (and tenant) the run is for, when it names one. */
+  environment: string | undefined;
+  tenant: string | undefined;
   trigger: RunState['trigger'];
   createdAt: string;
   updatedAt: string;
@@ -146,6 +149,8 @@ export function runView(run: RunState): RunView {
     name: run.plan.name,
     status: run.status,
     summary: runSummary(run),
+    environment: run.plan.environment,
+    tenant: run.plan.tenant,
     trigger: run.trigger,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
