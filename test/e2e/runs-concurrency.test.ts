@@ -304,7 +304,10 @@ describe('concurrent runs through the dev host', () => {
     const counts = await coordinatorDeployments();
     expect(counts.get('Database @ Development')).toBe(1);
     const dbActions = runs.map((r) => r.stages[0]?.actions.find((a) => a.id === 'db'));
-    expect(dbActions.filter((a) => a?.decision?.startsWith('join'))).toHaveLength(1);
+    // The other run followed that deployment (or, on a slow machine, found it already finished and current).
+    expect(
+      dbActions.filter((a) => a?.decision?.startsWith('join') || a?.decision?.startsWith('skip')),
+    ).toHaveLength(1);
   }, 120_000);
 
   it('across groups: a run wanting another release there waits for the active deployment, and says so', async () => {
