@@ -7,8 +7,8 @@ import type { StatusConsumer } from '../status/consumers.js';
 import { recordSetStatus } from '../status/record.js';
 import { takeStatusSnapshot, type StatusSnapshot } from '../status/snapshot.js';
 import { octopusForSpace, spaceOfSet } from '../status/spaceClients.js';
-import { watchNotices } from './evaluate.js';
-import { deliverNotice, type DeliveryOutcome } from './notify.js';
+import { watchNotices, type WatchNotice } from './evaluate.js';
+import { deliverNotices, type DeliveryOutcome } from './notify.js';
 
 /** Evaluate the watches of `sets` (default all) against a snapshot and deliver what is due. */
 export async function fireWatches(
@@ -24,6 +24,7 @@ export async function fireWatches(
     failed: 0,
     rejected: 0,
   };
+  const due: WatchNotice[] = [];
   for (const watch of runtime.config.watches) {
     if (sets && !sets.has(watch.set)) continue;
     const { notices, skipped } = watchNotices(watch, snapshot.cells);
@@ -31,8 +32,10 @@ export async function fireWatches(
       log.info(
         `Watch ${s.watch} (${s.environment}${s.tenant ? `, ${s.tenant}` : ''}): not announced because ${s.reason}.`,
       );
-    for (const notice of notices) counts[await deliverNotice(runtime, notice, log)] += 1;
+    due.push(...notices);
   }
+  // All watches at once, so "who deployed" is one Octopus read per space, not one per notice.
+  for (const outcome of await deliverNotices(runtime, due, log)) counts[outcome] += 1;
   return counts;
 }
 
