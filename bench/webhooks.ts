@@ -13,7 +13,7 @@ import { startOctopusSimulator } from '../dev/octopus-sim/index.js';
 import { coordinationConfigSchema } from '../shared/config/coordination/schema.js';
 import { silentLog } from '../shared/runtime/log.js';
 import { createRuntime } from '../shared/runtime/runtime.js';
-import { pollOnce } from '../shared/status/poll.js';
+import { pollOnce } from '../shared/app/poll.js';
 
 const events = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 3000);
 const concurrency = Number(process.env.BENCH_WEBHOOK_CONCURRENCY ?? 16);

@@ -167,6 +167,11 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       host,
       env,
       timers: options.timers ?? true,
+      // Timer schedule status between starts, as the real host keeps it in blob storage.
+      timerStatusFile: resolve(
+        env.DEV_DATA_DIR ?? resolve(options.appRoot, '.data'),
+        'timer-status.json',
+      ),
       log,
       ...(env.FUNCTIONS_KEY ? { functionKey: env.FUNCTIONS_KEY } : {}),
     });

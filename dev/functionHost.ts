@@ -3,7 +3,7 @@
 // their NCRONTAB schedules (UTC, as on Linux plans). Invocations go through the library's own
 // InvocationModel, so handlers see the same HttpRequest/Timer objects as in Azure.
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -101,6 +101,12 @@ export interface FunctionHostOptions {
   functionKey?: string;
   /** Fire timers on their schedules (default true). */
   timers?: boolean;
+  /**
+   * Where each timer's schedule status (last, next, lastUpdated) is kept between starts, as the real
+   * host keeps it in blob storage (useMonitor). A timer whose recorded next occurrence passed while the
+   * host was down runs once at start with isPastDue true. Without a file, nothing is ever past due.
+   */
+  timerStatusFile?: string;
   log?: (line: string) => void;
 }
 
@@ -173,6 +179,27 @@ function comparePrecedence(a: number[], b: number[]): number {
     if (x !== y) return x - y;
   }
   return 0;
+}
+
+/**
+ * A route value as the Functions host hands it to a function: percent-decoded, except that an encoded
+ * slash stays `%2F` (ASP.NET Core routing decodes path segments but never %2F). So `db%2Fprod` arrives
+ * as `db%2Fprod`, and `web%20api` as `web api`.
+ */
+export function decodeRouteValue(raw: string): string {
+  return raw
+    .split(/(%2F)/i)
+    .map((part, i) => (i % 2 === 1 ? part : decodeURIComponent(part)))
+    .join('');
+}
+
+/** The real host buffers a request body up to this size before the function runs; larger ones get 413. */
+export const hostMaxRequestBodyBytes = 100 * 1024 * 1024;
+
+interface TimerStatus {
+  last: string;
+  next: string;
+  lastUpdated: string;
 }
 
 /** Replace %SETTING% references, as the Functions host does for schedules. */
@@ -275,7 +302,28 @@ export class FunctionHost {
     if (this.options.timers !== false) this.scheduleTimers();
   }
 
+  private readStatuses(): Record<string, TimerStatus> {
+    const file = this.options.timerStatusFile;
+    if (!file || !existsSync(file)) return {};
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as Record<string, TimerStatus>;
+    } catch {
+      return {};
+    }
+  }
+
+  private writeStatus(name: string, status: TimerStatus): void {
+    const file = this.options.timerStatusFile;
+    if (!file) return;
+    const all = this.readStatuses();
+    all[name] = status;
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
+  }
+
   private scheduleTimers(): void {
+    const statuses = this.readStatuses();
+    const now = new Date();
     for (const timer of this.timers) {
       const cron = new Cron(
         timer.schedule,
@@ -286,26 +334,52 @@ export class FunctionHost {
         },
       );
       this.crons.push(cron);
-      if (timer.runOnStartup) void this.fireTimer(timer, new Date(), cron.nextRun() ?? undefined);
+      // The host's rule (TimerListener.StartAsync): with a stored status whose Next has passed, one run
+      // now with isPastDue true, however many occurrences were missed; otherwise runOnStartup, if set.
+      // Scheduled occurrences are never past due, however late they start.
+      const status = statuses[timer.name];
+      const missed = status ? new Date(status.next) : undefined;
+      if (missed && !Number.isNaN(missed.getTime()) && missed < now) {
+        this.log(
+          `timer ${timer.name}: missed ${missed.toISOString()} while stopped, running it now (past due)`,
+        );
+        void this.fireTimer(timer, now, cron.nextRun() ?? undefined, { isPastDue: true, status });
+      } else if (timer.runOnStartup) {
+        void this.fireTimer(timer, now, cron.nextRun() ?? undefined);
+      } else if (!status) {
+        const next = cron.nextRun();
+        if (next)
+          this.writeStatus(timer.name, {
+            last: '',
+            next: next.toISOString(),
+            lastUpdated: now.toISOString(),
+          });
+      }
     }
   }
 
   /** Run a timer function now (as Azure's POST /admin/functions/{name} does), or on its schedule. */
-  async fireTimer(timer: TimerFunction, scheduled = new Date(), next?: Date): Promise<void> {
+  async fireTimer(
+    timer: TimerFunction,
+    scheduled = new Date(),
+    next?: Date,
+    options: { isPastDue?: boolean; status?: TimerStatus } = {},
+  ): Promise<void> {
     // One invocation at a time per timer, as the host's listener does; an overlap is skipped.
     if (this.running.has(timer.name)) {
       this.log(`timer ${timer.name}: previous run still going, skipped this occurrence`);
       return;
     }
-    const lateMs = Date.now() - scheduled.getTime();
+    const previous = options.status ?? this.readStatuses()[timer.name];
+    const nextRun = next ?? new Date(Date.now() + 60_000);
     const payload = {
       Schedule: { AdjustForDST: true },
       ScheduleStatus: {
-        Last: scheduled.toISOString(),
-        Next: (next ?? new Date(Date.now() + 60_000)).toISOString(),
-        LastUpdated: new Date().toISOString(),
+        Last: previous?.last || scheduled.toISOString(),
+        Next: (previous?.next ? new Date(previous.next) : nextRun).toISOString(),
+        LastUpdated: previous?.lastUpdated || new Date().toISOString(),
       },
-      IsPastDue: lateMs > 15_000,
+      IsPastDue: options.isPastDue === true,
     };
     const run = this.invoke(timer, { json: JSON.stringify(payload) }, 'timer');
     this.running.set(timer.name, run);
@@ -313,6 +387,12 @@ export class FunctionHost {
       await run;
     } finally {
       this.running.delete(timer.name);
+      // Written after the function completes, as the host's schedule monitor does.
+      this.writeStatus(timer.name, {
+        last: scheduled.toISOString(),
+        next: nextRun.toISOString(),
+        lastUpdated: new Date().toISOString(),
+      });
     }
   }
 
@@ -404,11 +484,33 @@ export class FunctionHost {
         return;
       }
       const params: Record<string, string> = {};
-      fn.paramNames.forEach((name, i) => {
-        const value = m[i + 1];
-        if (value !== undefined) params[name] = decodeURIComponent(value);
-      });
-      const body = await readBody(req);
+      try {
+        fn.paramNames.forEach((name, i) => {
+          const value = m[i + 1];
+          if (value !== undefined) params[name] = decodeRouteValue(value);
+        });
+      } catch {
+        return sendJson(res, 400, {
+          error: { code: 'bad_request', message: 'The URL path is not valid percent-encoding.' },
+        });
+      }
+      // As the real host hands a Node function (without HTTP streaming): the body buffered up to
+      // 100 MB, refused above that, and empty when it came chunked (no Content-Length).
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      if (Number.isFinite(declared) && declared > hostMaxRequestBodyBytes) {
+        req.resume();
+        return sendJson(res, 413, {
+          error: {
+            code: 'payload_too_large',
+            message: 'The host accepts request bodies up to 100 MB.',
+          },
+        });
+      }
+      const chunked =
+        !Number.isFinite(declared) &&
+        /chunked/i.test(String(req.headers['transfer-encoding'] ?? ''));
+      const read = await readBody(req);
+      const body = chunked ? Buffer.alloc(0) : read;
       const headers: Record<string, string> = {};
       for (const k in req.headers) {
         const v = req.headers[k];

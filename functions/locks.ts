@@ -7,6 +7,7 @@ import {
 import { z } from 'zod';
 import { readJsonBody, readQuery } from '../shared/http/body.js';
 import { badRequest, notFound } from '../shared/http/errors.js';
+import { lockAcquireAdmission } from '../shared/http/admission.js';
 import { jsonApi } from '../shared/http/handler.js';
 import type { LeaseLocks } from '../shared/locks/index.js';
 import { maxPermits, maxPriority, maxTtlSeconds } from '../shared/locks/limits.js';
@@ -42,7 +43,10 @@ export const leaseBody = z.strictObject({
   leaseId: z.string().trim().min(1, 'is required: the leaseId that acquire returned'),
 });
 
-const renewBody = leaseBody.extend({
+/** Longest lock name (characters, after percent-decoding). */
+export const maxLockNameChars = 512;
+
+export const renewBody = leaseBody.extend({
   ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional(),
 });
 
@@ -77,9 +81,9 @@ export function lockNameOf(request: HttpRequest): string {
   } catch {
     throw badRequest('name: the lock name in the URL is not valid percent-encoding.');
   }
-  if (!name || name.length > 512) {
+  if (!name || name.length > maxLockNameChars) {
     throw badRequest(
-      'name: give a lock name of 1 to 512 characters in the URL, percent-encoded (e.g. locks/web01%2Fstep-b/acquire).',
+      `name: give a lock name of 1 to ${maxLockNameChars} characters in the URL, percent-encoded (e.g. locks/web01%2Fstep-b/acquire).`,
     );
   }
   return name;
@@ -95,7 +99,10 @@ export async function acquireLock(
   const locks = await lockService();
   const { wait, ...options } = body;
   const waitMs = Math.min(wait ?? 0, maxWaitSeconds) * 1000;
-  const result = await locks.acquireWaiting(name, options, { waitMs });
+  // Past the bound: 429 + Retry-After before any storage work (see shared/http/admission.ts).
+  const result = await lockAcquireAdmission.run(() =>
+    locks.acquireWaiting(name, options, { waitMs }),
+  );
   if (result.granted) {
     return { status: 200, jsonBody: { ...result, expiresAt: result.expiresAt.toISOString() } };
   }

@@ -12,7 +12,7 @@ export async function octopusWebhook(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { receiveOctopusEvent } = await import('../shared/events/receive.js');
+  const { receiveOctopusEvent } = await import('../shared/app/webhook.js');
   return receiveOctopusEvent(await getRuntime(), request, context);
 }
 

@@ -10,7 +10,14 @@ import { jsonApi } from '../shared/http/handler.js';
 import { appVersion } from '../shared/version.js';
 import { checkBody } from './conditions.js';
 import { ensureBody } from './ensureDeployed.js';
-import { acquireBody, leaseBody, leaveBody, lockQuery } from './locks.js';
+import {
+  acquireBody,
+  leaseBody,
+  leaveBody,
+  lockQuery,
+  maxLockNameChars,
+  renewBody,
+} from './locks.js';
 import { progressQuery } from './progress.js';
 import { dailyReportQuery } from './reports.js';
 import { cancelBody, listQuery, startBody } from './runs.js';
@@ -79,7 +86,10 @@ export const operations: Operation[] = [
     responses: {
       '200': '`{ granted: true, leaseId, fence, expiresAt }`',
       '202': '`{ granted: false, position }`',
-      '409': 'Permits differ from the lock’s',
+      '409':
+        'Permits differ from the lock’s, or octopusTaskId names a task that has already finished (`task_ended`)',
+      '429':
+        'Too many lock calls waiting on this instance (`overloaded`): retry after `Retry-After` seconds',
       ...errorResponses,
     },
   },
@@ -88,7 +98,7 @@ export const operations: Operation[] = [
     route: 'locks/{name}/renew',
     operationId: 'lockRenew',
     auth: 'function',
-    body: leaseBody,
+    body: renewBody,
     summary: 'Renew a lease (holder only)',
     responses: {
       '200': 'Renewed',
@@ -296,7 +306,12 @@ export function openApiDocument(): Record<string, unknown> {
             name,
             in: 'path',
             required: true,
-            schema: { type: 'string' },
+            ...(name === 'name' && op.route.startsWith('locks/')
+              ? {
+                  description: `The lock name: 1 to ${maxLockNameChars} characters after percent-decoding; any characters, \`/\` sent as %2F.`,
+                  schema: { type: 'string', minLength: 1, maxLength: maxLockNameChars },
+                }
+              : { schema: { type: 'string' } }),
           })),
           ...queryParams,
         ],

@@ -6,7 +6,7 @@ import {
 } from '@azure/functions';
 import { z } from 'zod';
 import { readJsonBody, readQuery } from '../shared/http/body.js';
-import { HttpError, notFound } from '../shared/http/errors.js';
+import { badRequest, HttpError, notFound } from '../shared/http/errors.js';
 import { jsonApi } from '../shared/http/handler.js';
 import { contextLog } from '../shared/runtime/log.js';
 import { getRuntime, requireOctopus, type Runtime } from '../shared/runtime/runtime.js';
@@ -56,46 +56,27 @@ export async function startRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const {
-    dryRunPlan,
-    InvalidPlanError,
-    planFromPlaybook,
-    runView,
-    startRun,
-    UnknownPlaybookError,
-  } = await runsEngine();
+  const { dryRunPlan, planFromPlaybook, runView, startRun } = await runsEngine();
   const body = await readJsonBody(request, startBody);
   const runtime = await getRuntime();
   const octopus = requireOctopus(runtime);
   if (body.promotion !== undefined) return startPromotion(runtime, body.promotion, body, context);
-  let plan;
-  try {
-    plan = planFromPlaybook(runtime.config, body.playbook ?? '', {
-      environment: body.environment,
-      tenant: body.tenant,
-    });
-  } catch (err) {
-    if (err instanceof UnknownPlaybookError)
-      throw new HttpError(404, 'unknown_playbook', err.message, { known: err.known });
-    throw err;
-  }
+  const plan = planFromPlaybook(runtime.config, body.playbook ?? '', {
+    environment: body.environment,
+    tenant: body.tenant,
+  });
   if (body.dryRun) return { status: 200, jsonBody: await dryRunPlan(octopus, plan) };
-  try {
-    const { state } = await startRun(
-      runtime,
-      plan,
-      { kind: 'api', by: body.requestedBy },
-      { log: contextLog(context) },
-    );
-    return {
-      status: 201,
-      headers: { location: `/api/runs/${state.id}` },
-      jsonBody: runView(state),
-    };
-  } catch (err) {
-    if (err instanceof InvalidPlanError) throw new HttpError(400, 'invalid_plan', err.message);
-    throw err;
-  }
+  const { state } = await startRun(
+    runtime,
+    plan,
+    { kind: 'api', by: body.requestedBy },
+    { log: contextLog(context) },
+  );
+  return {
+    status: 201,
+    headers: { location: `/api/runs/${state.id}` },
+    jsonBody: runView(state),
+  };
 }
 
 /** POST /api/runs with `promotion`: its plan (dryRun), or the promotion started now as a run. */
@@ -105,23 +86,13 @@ async function startPromotion(
   body: { dryRun: boolean; requestedBy?: string | undefined },
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const [
-    { findPromotion, readPromotionPlan, UnknownPromotionError },
-    { startPromotionNow },
-    { describePlan },
-  ] = await Promise.all([
-    import('../shared/promotion/readPlan.js'),
-    import('../shared/promotion/schedule.js'),
-    import('../shared/promotion/plan.js'),
-  ]);
-  let promotion;
-  try {
-    promotion = findPromotion(runtime.config, name);
-  } catch (err) {
-    if (err instanceof UnknownPromotionError)
-      throw new HttpError(404, 'unknown_promotion', err.message);
-    throw err;
-  }
+  const [{ findPromotion, readPromotionPlan }, { startPromotionNow }, { describePlan }] =
+    await Promise.all([
+      import('../shared/promotion/readPlan.js'),
+      import('../shared/promotion/schedule.js'),
+      import('../shared/promotion/plan.js'),
+    ]);
+  const promotion = findPromotion(runtime.config, name);
   if (body.dryRun) {
     const plan = await readPromotionPlan(
       requireOctopus(runtime),
@@ -192,13 +163,27 @@ export async function listRunsHandler(
   };
 }
 
+/**
+ * The run id of the route: run ids are letters, digits, `-`, `_`, `.` and `:` (e.g.
+ * run-20261121T100000Z-3f2a1b9c0d). Anything else (a `/` sent as %2F, a `#`) could never name a run
+ * and is not a storage key: 400 instead of a failed storage call.
+ */
+export function runIdOf(request: HttpRequest): string {
+  const id = request.params.id ?? '';
+  if (!/^[A-Za-z0-9._:-]{1,200}$/.test(id))
+    throw badRequest(
+      'id: a run id is 1 to 200 letters, digits, -, _, . or : (as POST /api/runs and GET /api/runs return it).',
+    );
+  return id;
+}
+
 /** GET /api/runs/{id}: stage by stage, action by action. */
 export async function getRunHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const { RunStore, runView } = await runsEngine();
-  const id = request.params.id ?? '';
+  const id = runIdOf(request);
   const runtime = await getRuntime();
   const stored = await new RunStore(runtime.tables).get(id);
   if (!stored) throw notFound(`There is no run "${id}". List runs with GET /api/runs.`);
@@ -211,7 +196,7 @@ export async function cancelRunHandler(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const { cancelRun, runView } = await runsEngine();
-  const id = request.params.id ?? '';
+  const id = runIdOf(request);
   const body = await readJsonBody(request, cancelBody);
   const runtime = await getRuntime();
   const outcome = await cancelRun(runtime, id, body.by, body.reason, contextLog(context));

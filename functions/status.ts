@@ -12,7 +12,7 @@ export async function status(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { statusView } = await import('../shared/status/view.js');
+  const { statusView } = await import('../shared/ui/statusView.js');
   const set = request.params.set;
   const view = await statusView(await getRuntime(), set);
   return {

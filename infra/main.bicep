@@ -1,4 +1,4 @@
-// Octopus Coordinator in one resource group: Flex Consumption function app (Node 20), storage used
+// Octopus Coordinator in one resource group: Flex Consumption function app (Node 22), storage used
 // only through the app's managed identity, Application Insights on Log Analytics, and an RBAC Key
 // Vault holding the three secrets the app reads as Key Vault references.
 //
@@ -35,7 +35,7 @@ param octopusSpace string = 'Default'
 param mailFrom string
 
 @description('HTTP header in which the Octopus subscription sends the webhook shared secret.')
-param webhookSecretHeader string = 'X-Coordinator-Secret'
+param webhookHeaderName string = 'X-Coordinator-Secret'
 
 // ---- Schedules (Flex Consumption runs timers in UTC; local times are decided in code)
 
@@ -88,8 +88,9 @@ param deployerPrincipalType string = 'User'
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-@description('Memory per instance in MB.')
+@description('Memory per instance in MB. 512 bills a quarter of the GB-seconds of 2048 and is enough for this app (timers and small webhooks); 4096 is for very large reports.')
 @allowed([
+  512
   2048
   4096
 ])
@@ -102,6 +103,9 @@ param logRetentionInDays int = 30
 
 @description('Daily log ingestion cap in GB (-1: no cap). Over the cap, logs are dropped until the next day.')
 param logDailyQuotaGb int = 1
+
+@description('Email address for the two alerts (a timer job failing repeatedly; webhook 5xx rate). Empty: the alerts show in the portal only.')
+param alertEmail string = ''
 
 @description('Tables created up front; the app creates any other table it needs on first use.')
 param tableNames array = [
@@ -167,7 +171,7 @@ module functionApp './modules/functionapp.bicep' = {
     serviceName: serviceName
     storageBlobEndpoint: storage.outputs.blobEndpoint
     deploymentContainerName: deploymentContainerName
-    nodeVersion: '20'
+    nodeVersion: '22'
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
   }
@@ -185,6 +189,26 @@ module roles './modules/roles.bicep' = {
   }
 }
 
+module diagnostics './modules/diagnostics.bicep' = {
+  name: 'diagnostics'
+  params: {
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
+    keyVaultName: keyVault.outputs.name
+    storageAccountName: storage.outputs.name
+  }
+}
+
+module alerts './modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    namePrefix: 'alert-${resourceToken}'
+    location: location
+    tags: allTags
+    appInsightsName: monitoring.outputs.appInsightsName
+    alertEmail: alertEmail
+  }
+}
+
 module appSettings './modules/appsettings.bicep' = {
   name: 'appsettings'
   dependsOn: [
@@ -199,7 +223,7 @@ module appSettings './modules/appsettings.bicep' = {
     octopusUrl: octopusUrl
     octopusSpace: octopusSpace
     mailFrom: mailFrom
-    webhookSecretHeader: webhookSecretHeader
+    webhookHeaderName: webhookHeaderName
     dailyReportSchedule: dailyReportSchedule
     statusPollSchedule: statusPollSchedule
     reportTimeZone: reportTimeZone

@@ -27,7 +27,7 @@ param octopusSpace string
 param mailFrom string
 
 @description('Header in which Octopus sends the webhook shared secret.')
-param webhookSecretHeader string
+param webhookHeaderName string
 
 @description('NCRONTAB schedule (UTC) of the daily report timer.')
 param dailyReportSchedule string
@@ -63,7 +63,7 @@ resource appSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     OCTOPUS_SPACE: octopusSpace
     OCTOPUS_API_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=octopus-api-key)'
     WEBHOOK_SECRET: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=webhook-secret)'
-    WEBHOOK_SECRET_HEADER: webhookSecretHeader
+    WEBHOOK_SECRET_HEADER: webhookHeaderName
     SENDGRID_API_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=sendgrid-api-key)'
     MAIL_FROM: mailFrom
     DAILY_REPORT_SCHEDULE: dailyReportSchedule

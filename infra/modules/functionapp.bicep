@@ -1,4 +1,4 @@
-// Flex Consumption (FC1) plan and the Linux function app (Node 20) with a system-assigned identity.
+// Flex Consumption (FC1) plan and the Linux function app (Node 22) with a system-assigned identity.
 // App settings are applied by appsettings.bicep after the role assignments exist, so the first start
 // can already read storage and resolve the Key Vault references.
 
@@ -23,7 +23,10 @@ param storageBlobEndpoint string
 @description('Blob container that holds the deployment package.')
 param deploymentContainerName string
 
-@description('Node.js version of the Functions runtime.')
+@description('Node.js version of the Functions runtime (Flex Consumption runs 22; Node 20 reached end of life on 2026-04-30).')
+@allowed([
+  '22'
+])
 param nodeVersion string
 
 @description('Upper bound on instances. Flex Consumption accepts 40 to 1000.')
@@ -31,8 +34,9 @@ param nodeVersion string
 @maxValue(1000)
 param maximumInstanceCount int
 
-@description('Memory per instance in MB.')
+@description('Memory per instance in MB (512 is the cheapest; 2048 is the default).')
 @allowed([
+  512
   2048
   4096
 ])

@@ -51,3 +51,4 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 
 // Only the name: the connection string is read where it is needed (appsettings.bicep), never output.
 output appInsightsName string = appInsights.name
+output logAnalyticsName string = logAnalytics.name

@@ -24,72 +24,81 @@ export const secretSettingNames = [
 
 const keyVaultReference = /^@Microsoft\.KeyVault\(/i;
 
+/** True when a setting's value is a Key Vault reference the platform has not resolved (yet). */
+export function isUnresolvedKeyVaultReference(value: string | undefined): boolean {
+  return value !== undefined && keyVaultReference.test(value.trim());
+}
+
+export type SecretSettingName = (typeof secretSettingNames)[number];
+
+/** A secret setting whose Key Vault reference is not resolved: what it is and what to check. */
+export interface UnresolvedSetting {
+  setting: SecretSettingName;
+  /** Vault and secret named in the reference (names, never values). */
+  vault?: string;
+  secret?: string;
+  check: string;
+}
+
+function describeUnresolved(setting: SecretSettingName, reference: string): UnresolvedSetting {
+  const text = reference.trim();
+  const vault =
+    /VaultName=([^;)]+)/i.exec(text)?.[1] ?? /https:\/\/([^./]+)\.vault\./i.exec(text)?.[1];
+  const secret = /SecretName=([^;)]+)/i.exec(text)?.[1] ?? /\/secrets\/([^/)]+)/i.exec(text)?.[1];
+  const where = `${secret ? `secret ${secret}` : 'the secret'}${vault ? ` in Key Vault ${vault}` : ''}`;
+  return {
+    setting,
+    ...(vault ? { vault } : {}),
+    ...(secret ? { secret } : {}),
+    check: `${setting} is an unresolved Key Vault reference: check that ${where} exists and is enabled, and that the app's managed identity has the Key Vault Secrets User role on the vault; then refresh the references (azd provision does) or wait for the platform, which retries within 24 hours`,
+  };
+}
+
 const optionalText = z
   .string()
   .transform((v) => v.trim())
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
 
-const settingsSchema = z
-  .object({
-    AzureWebJobsStorage: optionalText,
-    AzureWebJobsStorage__accountName: optionalText,
-    AzureWebJobsStorage__tableServiceUri: optionalText,
-    AzureWebJobsStorage__clientId: optionalText,
-    OCTOPUS_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
-    OCTOPUS_API_KEY: optionalText,
-    OCTOPUS_SPACE: optionalText.transform((v) => v ?? settingDefaults.OCTOPUS_SPACE),
-    WEBHOOK_SECRET: optionalText,
-    WEBHOOK_SECRET_HEADER: optionalText
-      .transform((v) => v ?? settingDefaults.WEBHOOK_SECRET_HEADER)
-      .pipe(
-        z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name (letters, digits, -)'),
-      ),
-    SENDGRID_API_KEY: optionalText,
-    SENDGRID_API_URL: optionalText.pipe(z.url().optional()),
-    MAIL_FROM: optionalText.pipe(z.email('must be an email address').optional()),
-    MAIL_OUTBOX_DIR: optionalText,
-    COORDINATION_CONFIG: optionalText,
-    DAILY_REPORT_SCHEDULE: optionalText.transform(
-      (v) => v ?? settingDefaults.DAILY_REPORT_SCHEDULE,
+const settingsSchema = z.object({
+  AzureWebJobsStorage: optionalText,
+  AzureWebJobsStorage__accountName: optionalText,
+  AzureWebJobsStorage__tableServiceUri: optionalText,
+  AzureWebJobsStorage__clientId: optionalText,
+  OCTOPUS_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  OCTOPUS_API_KEY: optionalText,
+  OCTOPUS_SPACE: optionalText.transform((v) => v ?? settingDefaults.OCTOPUS_SPACE),
+  WEBHOOK_SECRET: optionalText,
+  WEBHOOK_SECRET_HEADER: optionalText
+    .transform((v) => v ?? settingDefaults.WEBHOOK_SECRET_HEADER)
+    .pipe(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name (letters, digits, -)')),
+  SENDGRID_API_KEY: optionalText,
+  SENDGRID_API_URL: optionalText.pipe(z.url().optional()),
+  MAIL_FROM: optionalText.pipe(z.email('must be an email address').optional()),
+  MAIL_OUTBOX_DIR: optionalText,
+  COORDINATION_CONFIG: optionalText,
+  DAILY_REPORT_SCHEDULE: optionalText.transform((v) => v ?? settingDefaults.DAILY_REPORT_SCHEDULE),
+  REPORT_TIME_ZONE: optionalText
+    .transform((v) => v ?? settingDefaults.REPORT_TIME_ZONE)
+    .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin'),
+  REPORT_SEND_TIME: optionalText
+    .transform((v) => v ?? settingDefaults.REPORT_SEND_TIME)
+    .pipe(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a local time HH:MM')),
+  STATUS_POLL_SCHEDULE: optionalText.transform((v) => v ?? settingDefaults.STATUS_POLL_SCHEDULE),
+  CATCH_UP_WINDOW_MINUTES: optionalText
+    .transform((v) => v ?? settingDefaults.CATCH_UP_WINDOW_MINUTES)
+    .pipe(
+      z.coerce
+        .number<string>()
+        .int()
+        .min(0)
+        .max(7 * 24 * 60),
     ),
-    REPORT_TIME_ZONE: optionalText
-      .transform((v) => v ?? settingDefaults.REPORT_TIME_ZONE)
-      .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin'),
-    REPORT_SEND_TIME: optionalText
-      .transform((v) => v ?? settingDefaults.REPORT_SEND_TIME)
-      .pipe(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a local time HH:MM')),
-    STATUS_POLL_SCHEDULE: optionalText.transform((v) => v ?? settingDefaults.STATUS_POLL_SCHEDULE),
-    CATCH_UP_WINDOW_MINUTES: optionalText
-      .transform((v) => v ?? settingDefaults.CATCH_UP_WINDOW_MINUTES)
-      .pipe(
-        z.coerce
-          .number<string>()
-          .int()
-          .min(0)
-          .max(7 * 24 * 60),
-      ),
-    PUBLIC_URL: optionalText.pipe(z.url().optional()),
-    PORT: optionalText
-      .transform((v) => v ?? settingDefaults.PORT)
-      .pipe(z.coerce.number<string>().int().min(0).max(65535)),
-  })
-  .superRefine((s, ctx) => {
-    if (s.OCTOPUS_URL && !s.OCTOPUS_API_KEY) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['OCTOPUS_API_KEY'],
-        message: 'is required when OCTOPUS_URL is set (an API key of a service account)',
-      });
-    }
-    if (s.SENDGRID_API_KEY && !s.MAIL_FROM) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['MAIL_FROM'],
-        message: 'is required when SENDGRID_API_KEY is set (a verified sender address)',
-      });
-    }
-  });
+  PUBLIC_URL: optionalText.pipe(z.url().optional()),
+  PORT: optionalText
+    .transform((v) => v ?? settingDefaults.PORT)
+    .pipe(z.coerce.number<string>().int().min(0).max(65535)),
+});
 
 type ParsedSettings = z.output<typeof settingsSchema>;
 
@@ -122,6 +131,11 @@ export interface Settings {
   port: number;
   /** Secret values, to be redacted from anything we print. */
   secrets: string[];
+  /**
+   * Secret settings whose Key Vault reference the platform has not resolved. The app still starts: they
+   * count as unset, /api/health answers 503 naming them, and jobs that need them skip.
+   */
+  unresolved: UnresolvedSetting[];
 }
 
 export class SettingsError extends Error {
@@ -134,31 +148,46 @@ export class SettingsError extends Error {
 /** Read and validate settings from an environment (process.env by default). */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const problems: string[] = [];
-  for (const [name, value] of Object.entries(env)) {
-    if (
-      value !== undefined &&
-      keyVaultReference.test(value.trim()) &&
-      name in settingsSchema.shape
-    ) {
-      problems.push(
-        `${name} is still an unresolved Key Vault reference: check the app's identity has the Key Vault Secrets User role and the secret exists`,
-      );
+  const unresolved: UnresolvedSetting[] = [];
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(settingsSchema.shape)) {
+    const value = env[key];
+    if (isUnresolvedKeyVaultReference(value)) {
+      // A secret waits for the platform to resolve it (the app starts and says so); any other setting
+      // held in Key Vault is a configuration error.
+      if ((secretSettingNames as readonly string[]).includes(key))
+        unresolved.push(describeUnresolved(key as SecretSettingName, value ?? ''));
+      else
+        problems.push(
+          `${key} is an unresolved Key Vault reference: only ${secretSettingNames.join(', ')} come from Key Vault`,
+        );
+      continue;
     }
+    input[key] = value;
   }
   if (problems.length > 0) throw new SettingsError(problems);
 
-  const input: Record<string, string | undefined> = {};
-  for (const key of Object.keys(settingsSchema.shape)) input[key] = env[key];
   const parsed = settingsSchema.safeParse(input);
   if (!parsed.success) {
     throw new SettingsError(
       parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'} ${i.message}`),
     );
   }
-  return toSettings(parsed.data);
+  const s = parsed.data;
+  const pending = new Set<string>(unresolved.map((u) => u.setting));
+  // Settings required together. One that waits for its Key Vault reference is not missing: it is
+  // reported as unresolved instead.
+  if (s.OCTOPUS_URL && !s.OCTOPUS_API_KEY && !pending.has('OCTOPUS_API_KEY'))
+    problems.push(
+      'OCTOPUS_API_KEY is required when OCTOPUS_URL is set (an API key of a service account)',
+    );
+  if (s.SENDGRID_API_KEY && !s.MAIL_FROM)
+    problems.push('MAIL_FROM is required when SENDGRID_API_KEY is set (a verified sender address)');
+  if (problems.length > 0) throw new SettingsError(problems);
+  return { ...toSettings(s), unresolved };
 }
 
-function toSettings(s: ParsedSettings): Settings {
+function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
   const accountName = s.AzureWebJobsStorage__accountName;
   let storage: Settings['storage'] = { kind: 'none' };
   if (s.AzureWebJobsStorage) {

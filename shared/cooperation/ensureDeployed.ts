@@ -3,7 +3,7 @@ import type { TableClient } from '@azure/data-tables';
 import { checkCondition } from '../conditions/evaluate.js';
 import { compareVersions } from '../conditions/versions.js';
 import type { ConditionRef } from '../config/coordination/conditions.js';
-import { HttpError } from '../http/errors.js';
+import { CoordinatorError } from '../errors.js';
 import { collect, dashboardCell, type OctopusClient, type Release } from '../octopus/index.js';
 import type { Log } from '../runtime/log.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
@@ -13,7 +13,7 @@ import { RunStore } from '../runs/store.js';
 import { isTerminalRunStatus, type RunPlan, type RunState } from '../runs/types.js';
 import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
-import { resolveTarget, type Target } from './target.js';
+import { resolveTarget, type Target } from '../octopus/target.js';
 
 export interface EnsureRequest {
   project: string;
@@ -76,8 +76,8 @@ async function latestAllowed(
     }),
   );
   if (releases.length === 0)
-    throw new HttpError(
-      404,
+    throw new CoordinatorError(
+      'not_found',
       'no_release',
       `${req.project} has no releases. Create a release in Octopus first.`,
     );
@@ -86,8 +86,8 @@ async function latestAllowed(
     // The same rule the runs engine applies when it deploys (a tenant follows its own progression).
     if (lifecycleVerdict(template, t.environmentId, t.tenantId ?? null).allowed) return release;
   }
-  throw new HttpError(
-    409,
+  throw new CoordinatorError(
+    'conflict',
     'lifecycle',
     `None of the ${releases.length} newest releases of ${req.project} may be deployed to ${req.environment} yet: the lifecycle needs them in an earlier environment first. Promote one through the earlier phases, or name a release.`,
   );
@@ -155,8 +155,8 @@ export async function ensureDeployed(
     ? await octopus.releases.byVersion(projectId, req.release)
     : await latestAllowed(octopus, target, req);
   if (!wanted)
-    throw new HttpError(
-      404,
+    throw new CoordinatorError(
+      'not_found',
       'no_release',
       `${req.project} has no release ${req.release ?? ''}. Check the version in Octopus.`,
     );
@@ -184,8 +184,8 @@ export async function ensureDeployed(
     live.ReleaseId !== wanted.Id &&
     compareVersions(wanted.Version, live.ReleaseVersion) < 0
   ) {
-    throw new HttpError(
-      409,
+    throw new CoordinatorError(
+      'conflict',
       'downgrade',
       `${req.project} ${live.ReleaseVersion} is deployed to ${req.environment}${tenant ? ` for ${tenant}` : ''}, newer than the ${wanted.Version} asked for; ensure-deployed never downgrades. Ask for ${live.ReleaseVersion} or newer, or roll back in Octopus.`,
     );
@@ -197,8 +197,8 @@ export async function ensureDeployed(
       tenant: req.tenant,
     });
     if (!check.ok) {
-      throw new HttpError(
-        409,
+      throw new CoordinatorError(
+        'conflict',
         'condition_not_met',
         `${req.project} was not deployed: ${check.reasons.join('; ')}`,
         { reasons: check.reasons },
@@ -248,8 +248,8 @@ export async function ensureDeployed(
     const finished = run !== undefined && isTerminalRunStatus(run.state.status);
     if (!finished) {
       if (other.releaseId !== wanted.Id) {
-        throw new HttpError(
-          409,
+        throw new CoordinatorError(
+          'conflict',
           'busy',
           `A run (${other.runId}) is deploying ${req.project} ${other.version} to ${req.environment} now, not the ${wanted.Version} asked for. Call again when it has finished.`,
           { runId: other.runId },
@@ -270,8 +270,8 @@ export async function ensureDeployed(
     const replaced = await updateIfMatch(table, { ...key, ...row }, claimed.etag);
     if (replaced.ok) return deploy(row, true);
   }
-  throw new HttpError(
-    409,
+  throw new CoordinatorError(
+    'conflict',
     'busy',
     `${req.project} in ${req.environment} is being changed by several callers at once; call again in a few seconds.`,
   );

@@ -1,6 +1,6 @@
 // "Tell me when project B's deployment has reached step N": the running deployment and its step, with a long poll.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HttpError } from '../http/errors.js';
+import { CoordinatorError } from '../errors.js';
 import {
   dashboardCell,
   isFinishedTaskState,
@@ -9,7 +9,7 @@ import {
   type StepState,
 } from '../octopus/index.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
-import { resolveTarget } from './target.js';
+import { resolveTarget } from '../octopus/target.js';
 
 export interface ProgressRequest {
   project: string;
@@ -61,8 +61,8 @@ export async function deploymentProgress(
   const current = dashboardCell(dashboard, target).current;
   const where = `${req.environment}${req.tenant ? ` for ${req.tenant}` : ''}`;
   if (!current)
-    throw new HttpError(
-      404,
+    throw new CoordinatorError(
+      'not_found',
       'no_deployment',
       `${req.project} has never been deployed to ${where}, so there is no progress to report.`,
     );
@@ -77,8 +77,8 @@ export async function deploymentProgress(
     if (req.step !== undefined) {
       const s = progress.steps.find((x) => x.number === req.step);
       if (!s && progress.steps.length > 0) {
-        throw new HttpError(
-          400,
+        throw new CoordinatorError(
+          'invalid',
           'no_such_step',
           `${req.project}'s deployment has ${progress.steps.length} steps (${progress.steps.map((x) => `${x.number}: ${x.name}`).join(', ')}); there is no step ${req.step}.`,
         );

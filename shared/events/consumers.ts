@@ -1,14 +1,13 @@
-// Who hears about each stored Octopus event. Add a consumer here to act on events (runs, rules, ...).
+// What hears about each stored Octopus event: the interface. The list of consumers is the
+// composition root's (shared/app/consumers.ts); add a consumer there to act on events.
 //
 // A consumer must be idempotent: the same event can reach it more than once (a retry after another
 // consumer failed, the poll and the immediate pass racing, two instances). Claim side effects with
 // createIfAbsent, as the watches do. Throwing leaves the event pending; it is retried on later polls.
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { runsEventConsumer } from '../runs/consumers.js';
 import type { RunSummary } from '../runs/store.js';
 import type { StatusSnapshot } from '../status/snapshot.js';
-import { watchEventConsumer } from '../watches/consumers.js';
 import type { OctopusWebhookEvent } from './payload.js';
 
 export interface EventContext {
@@ -37,5 +36,3 @@ export interface EventConsumer {
     context: EventContext,
   ): Promise<void>;
 }
-
-export const eventConsumers: EventConsumer[] = [watchEventConsumer, runsEventConsumer];

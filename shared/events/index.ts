@@ -1,6 +1,6 @@
-// Octopus events in: the webhook's steps (verify, read, parse, store, process) and the consumer registry.
+// Octopus events in: the webhook's steps (verify, read, parse, store, process) and the consumer interface.
 export { receiveOctopusEvent, type WebhookAnswer } from './receive.js';
-export { eventConsumers, type EventConsumer, type EventContext } from './consumers.js';
+export type { EventConsumer, EventContext } from './consumers.js';
 export {
   deploymentCategories,
   deploymentEventFacts,

@@ -5,9 +5,11 @@ import { setTimeout as pause } from 'node:timers/promises';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { StatusSnapshot } from '../status/snapshot.js';
-import { eventConsumers, type EventConsumer, type EventContext } from './consumers.js';
+import type { EventConsumer, EventContext } from './consumers.js';
+import { deadLetterTable, listDeadLetters } from '../storage/deadLetters.js';
 import {
   advanceWatermark,
+  eventsTable,
   markEventsProcessed,
   readRecentEvents,
   recordEventFailure,
@@ -26,7 +28,7 @@ export async function processStoredEvents(
   events: readonly StoredEvent[],
   log: Log,
   context: EventContext,
-  consumers: readonly EventConsumer[] = eventConsumers,
+  consumers: readonly EventConsumer[],
 ): Promise<ProcessResult> {
   const done: string[] = [];
   const result: ProcessResult = { processed: 0, failed: 0, setAside: 0 };
@@ -61,7 +63,13 @@ export async function processStoredEvents(
       );
     }
   }
-  await markEventsProcessed(runtime.tables, done, runtime.clock.now());
+  const unmarkable = await markEventsProcessed(runtime.tables, done, runtime.clock.now());
+  if (unmarkable.length > 0) {
+    result.setAside += unmarkable.length;
+    log.error(
+      `${unmarkable.length} event row(s) could not be marked processed and are set aside (table ${deadLetterTable}, source events).`,
+    );
+  }
   result.processed = done.length;
   return result;
 }
@@ -73,20 +81,38 @@ export async function processStoredEvents(
 export async function processPendingEvents(
   runtime: Runtime,
   log: Log,
+  consumers: readonly EventConsumer[],
   takeSnapshot: () => Promise<StatusSnapshot | undefined>,
+  /** Just stored by this pass (the poll's catch-up): processed even if they sort below the read window. */
+  alsoPending: readonly StoredEvent[] = [],
 ): Promise<ProcessResult & { snapshot: StatusSnapshot | undefined }> {
-  const { events } = await readRecentEvents(runtime.tables);
-  const pending = events.filter((e) => !e.processed);
+  const [{ events }, deadLetters] = await Promise.all([
+    readRecentEvents(runtime.tables),
+    listDeadLetters(runtime.tables, eventsTable),
+  ]);
+  // Rows set aside earlier are done for this pass and every later one: they never block again.
+  const setAside = new Set(deadLetters.map((d) => d.rowKey));
+  const pending = events.filter((e) => !e.processed && !setAside.has(e.rowKey));
+  const listed = new Set(events.map((e) => e.rowKey));
+  for (const e of alsoPending) if (!listed.has(e.rowKey)) pending.push(e);
   const snapshot = await takeSnapshot();
-  const result = await processStoredEvents(runtime, pending, log, {
-    refreshedSets: new Set(),
-    ...(snapshot ? { snapshot } : {}),
-  });
+  const result = await processStoredEvents(
+    runtime,
+    pending,
+    log,
+    { refreshedSets: new Set(), ...(snapshot ? { snapshot } : {}) },
+    consumers,
+  );
   const failedKeys = new Set<string>();
-  if (result.failed > result.setAside) {
+  if (result.failed > 0) {
     // Events still pending stop the watermark; re-read to learn which (a cheap key-range read).
-    const again = await readRecentEvents(runtime.tables);
-    for (const e of again.events) if (!e.processed) failedKeys.add(e.rowKey);
+    const [again, deadNow] = await Promise.all([
+      readRecentEvents(runtime.tables),
+      listDeadLetters(runtime.tables, eventsTable),
+    ]);
+    for (const d of deadNow) setAside.add(d.rowKey);
+    for (const e of again.events)
+      if (!e.processed && !setAside.has(e.rowKey)) failedKeys.add(e.rowKey);
   }
   let watermark: string | undefined;
   for (const e of events) {
@@ -108,6 +134,7 @@ class ImmediatePass {
   constructor(
     private readonly runtime: Runtime,
     private readonly log: Log,
+    private readonly consumers: readonly EventConsumer[],
   ) {}
 
   add(stored: StoredEvent): void {
@@ -126,9 +153,13 @@ class ImmediatePass {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
-        await processStoredEvents(this.runtime, batch, this.log, {
-          refreshedSets: new Set(),
-        }).catch((err: unknown) => {
+        await processStoredEvents(
+          this.runtime,
+          batch,
+          this.log,
+          { refreshedSets: new Set() },
+          this.consumers,
+        ).catch((err: unknown) => {
           // The events stay pending in storage; the status poll picks them up.
           this.log.warn(
             `Processing ${batch.length} event(s) right after receipt failed; the status poll will retry: ${(err as Error).message}`,
@@ -147,11 +178,19 @@ class ImmediatePass {
 
 const passes = new WeakMap<Runtime, ImmediatePass>();
 
-/** Process a just-stored event soon, without delaying the webhook's answer. */
-export function processSoon(runtime: Runtime, stored: StoredEvent, log: Log): void {
+/**
+ * Process a just-stored event soon, without delaying the webhook's answer. The consumers of a
+ * runtime's first event serve its later ones too (one composition per process).
+ */
+export function processSoon(
+  runtime: Runtime,
+  stored: StoredEvent,
+  log: Log,
+  consumers: readonly EventConsumer[],
+): void {
   let pass = passes.get(runtime);
   if (!pass) {
-    pass = new ImmediatePass(runtime, log);
+    pass = new ImmediatePass(runtime, log, consumers);
     passes.set(runtime, pass);
   }
   pass.add(stored);

@@ -3,11 +3,29 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { consoleLog, type Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { storageAnswerWithin } from '../storage/answerWithin.js';
+import type { EventConsumer } from './consumers.js';
 import { parseSubscriptionPayload } from './parse.js';
 import { processSoon } from './process.js';
 import { readWebhookBody } from './read.js';
-import { storeEventOnce, type StoreOutcome } from './store.js';
-import { holdUnstoredEvent } from './unstored.js';
+import { badRequest, HttpError } from '../http/errors.js';
+import { deadLetterRow, isPoisonError } from '../storage/deadLetters.js';
+import type { OctopusWebhookEvent } from './payload.js';
+import {
+  eventPartition,
+  eventRowKey,
+  eventsTable,
+  maxEventIdChars,
+  reducedEvent,
+  storeEventOnce,
+  type StoreOutcome,
+} from './store.js';
+import {
+  holdUnstoredEvent,
+  noteStorageAnswered,
+  noteStorageOutage,
+  storageRecentlyFailed,
+  unstoredEventCount,
+} from './unstored.js';
 import { verifyWebhookSecret } from './verify.js';
 
 /** How long the store may take before we answer anyway: far inside Octopus's 10 s webhook timeout. */
@@ -15,14 +33,24 @@ export const storeBudgetMs = 4000;
 
 export interface WebhookAnswer {
   eventId: string;
-  /** `stored`: new; `duplicate`: seen before, nothing changed; `held`: storage failed, kept in memory. */
-  outcome: 'stored' | 'duplicate' | 'held';
+  /**
+   * `stored`: new (whole, or reduced to what the coordinator needs when it was too large to store
+   * whole); `duplicate`: seen before, nothing changed; `held`: storage is down, kept in this
+   * instance's bounded memory buffer and written when storage answers; `setAside`: storage refuses
+   * it for itself even reduced, so it is recorded as a dead letter with the reason.
+   */
+  outcome: 'stored' | 'duplicate' | 'held' | 'setAside';
 }
 
+/** Seconds Octopus (or any sender) is asked to wait when the held buffer is full. */
+export const heldBufferRetryAfterSeconds = 30;
+
+/** `consumers` hear the event after the answer (the composition root's list, shared/app/consumers.ts). */
 export async function receiveOctopusEvent(
   runtime: Runtime,
   request: HttpRequest,
   log: Log,
+  consumers: readonly EventConsumer[],
 ): Promise<HttpResponseInit> {
   verifyWebhookSecret(runtime.settings.webhook, request.headers);
   const payload = parseSubscriptionPayload(await readWebhookBody(request));
@@ -34,24 +62,76 @@ export async function receiveOctopusEvent(
   };
 
   let outcome: StoreOutcome;
+  // During an outage events go straight to the buffer (one request probes storage each second),
+  // so the webhook answers at once instead of each call waiting out the storage timeout.
+  const skipStorage = storageRecentlyFailed(runtime);
   try {
+    if (skipStorage) throw new Error('Table Storage failed moments ago; probing again shortly');
     outcome = await storageAnswerWithin(
       storeEventOnce(runtime.tables, event, receipt),
       storeBudgetMs,
     );
+    noteStorageAnswered(runtime, consoleLog);
   } catch (err) {
-    // Authenticated and well formed: never refuse it for our own trouble (see unstored.ts for why).
-    holdUnstoredEvent(runtime, event, receipt);
+    if (isPoisonError(err)) return setAside(runtime, event, err, log);
+    if (!skipStorage) noteStorageOutage(runtime);
+    // Authenticated and well formed: never refuse it for our own trouble (see unstored.ts for why)
+    // while there is room to keep it; past the bound, refuse rather than acknowledge what we cannot keep.
+    if (!holdUnstoredEvent(runtime, event, receipt)) {
+      log.error(
+        `Event ${event.Id.slice(0, 100)} (${event.Category}) was refused with 503: storage is failing and ${unstoredEventCount(runtime)} held event(s) fill this instance's buffer.`,
+      );
+      throw new HttpError(
+        503,
+        'storage_unavailable',
+        `Table Storage is unavailable and this instance already holds as many acknowledged events as it can keep; retry after ${heldBufferRetryAfterSeconds} s.`,
+        undefined,
+        { 'Retry-After': String(heldBufferRetryAfterSeconds) },
+      );
+    }
     log.error(
-      `Event ${event.Id} (${event.Category}) was acknowledged but not stored: ${(err as Error).message}. It is held in memory and written when storage answers; the status poll re-reads the state from Octopus.`,
+      `Event ${event.Id.slice(0, 100)} (${event.Category}) was acknowledged but not stored: ${(err as Error).message}. It is held in memory and written when storage answers; the status poll re-reads the state from Octopus.`,
     );
-    return answer(202, { eventId: event.Id, outcome: 'held' });
+    return answer(202, { eventId: event.Id.slice(0, maxEventIdChars), outcome: 'held' });
   }
-  if (outcome.kind === 'duplicate') return answer(200, { eventId: event.Id, outcome: 'duplicate' });
+  const eventId = event.Id.slice(0, maxEventIdChars);
+  if (outcome.kind === 'duplicate') return answer(200, { eventId, outcome: 'duplicate' });
   // The work after the answer outlives this invocation, so it logs to the process (the host keeps
   // console output), not to this invocation's context, which is closed by then.
-  processSoon(runtime, outcome.stored, consoleLog);
-  return answer(202, { eventId: event.Id, outcome: 'stored' });
+  processSoon(runtime, outcome.stored, consoleLog, consumers);
+  return answer(202, { eventId, outcome: 'stored' });
+}
+
+/** Storage refuses the event for itself even reduced: record it with the reason (a dead letter). */
+async function setAside(
+  runtime: Runtime,
+  event: OctopusWebhookEvent,
+  err: unknown,
+  log: Log,
+): Promise<HttpResponseInit> {
+  const reason = `acknowledged but cannot be stored: ${(err as Error).message}`;
+  try {
+    await storageAnswerWithin(
+      deadLetterRow(
+        runtime.tables,
+        eventsTable,
+        { partitionKey: eventPartition, rowKey: eventRowKey(event.Id) },
+        reason,
+        runtime.clock.now(),
+        JSON.stringify(reducedEvent(event)),
+      ),
+      storeBudgetMs,
+    );
+  } catch (deadErr) {
+    // Not even a dead letter could be written: refuse it (nothing acknowledged is then lost).
+    throw badRequest(
+      `Payload.Event cannot be stored: ${(err as Error).message}; recording it as a dead letter failed too: ${(deadErr as Error).message}`,
+    );
+  }
+  log.error(
+    `Event ${event.Id.slice(0, 100)} was set aside (table deadletters, source events): ${reason}`,
+  );
+  return answer(202, { eventId: event.Id.slice(0, maxEventIdChars), outcome: 'setAside' });
 }
 
 function answer(status: number, body: WebhookAnswer): HttpResponseInit {

@@ -1,8 +1,15 @@
 // Step 3 of receiving a webhook: store each event once, keyed by its id, so duplicates change nothing.
 // Rows are keyed by the event's number (ids grow with insertion), so "what is not processed yet"
 // is a key-range read after a watermark rather than a scan of every event ever received.
+import { createHash } from 'node:crypto';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { createIfAbsent, updateIfMatch, getOrUndefined } from '../storage/conditional.js';
+import {
+  createIfAbsent,
+  getOrUndefined,
+  storageStatus,
+  updateIfMatch,
+} from '../storage/conditional.js';
+import { deadLetterRow, isPoisonError } from '../storage/deadLetters.js';
 import { encodeKey, paddedNumberKey } from '../storage/keys.js';
 import { maxStringPropertyChars } from '../storage/limits.js';
 import type { TableStore } from '../storage/tableStore.js';
@@ -55,22 +62,56 @@ export interface StoredEvent {
   processed: boolean;
 }
 
-/** The event as JSON that fits one property, dropping bulky prose first if it must. */
-function eventJson(event: OctopusWebhookEvent): string {
-  let json = JSON.stringify(event);
-  if (json.length <= maxStringPropertyChars) return json;
+/** A text cut to `max` characters with a hash of the whole, so distinct long texts stay distinct. */
+function fitText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const hash = createHash('sha256').update(encodeKey(text)).digest('hex').slice(0, 32);
+  return `${text.slice(0, max - 35)}...${hash}`;
+}
+
+/** JSON.stringify, or undefined when the value cannot be serialized (too deep: RangeError). */
+function tryJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The event as the coordinator needs it, small enough for any row: the consumers read only these
+ * fields, so an event too large or too deep to store whole is reduced to them, never held or lost.
+ * The id is cut (with a hash of the whole) when it is absurdly long, as the row key is.
+ */
+export function reducedEvent(event: OctopusWebhookEvent): OctopusWebhookEvent {
+  return {
+    Id: fitText(event.Id, maxEventIdChars),
+    Category: fitText(String(event.Category), 200),
+    Occurred: fitText(event.Occurred, 100),
+    RelatedDocumentIds: event.RelatedDocumentIds.slice(0, 200).map((id) => fitText(id, 200)),
+    SpaceId: event.SpaceId ? fitText(event.SpaceId, 200) : event.SpaceId,
+    Username: event.Username ? fitText(event.Username, 200) : event.Username,
+    Message: fitText(event.Message ?? '', 2000),
+  };
+}
+
+/** Event ids longer than this are cut (real ones are `Events-<number>`). */
+export const maxEventIdChars = 512;
+
+/**
+ * The event as JSON that fits one property, dropping bulky prose first, then all but what is
+ * needed; with the event as stored (what the consumers are then given).
+ */
+function eventJson(event: OctopusWebhookEvent): { json: string; stored: OctopusWebhookEvent } {
+  const whole = event.Id.length <= maxEventIdChars ? tryJson(event) : undefined;
+  if (whole !== undefined && whole.length <= maxStringPropertyChars)
+    return { json: whole, stored: event };
   const { MessageHtml: _h, Details: _d, ChangeDetails: _c, MessageReferences: _r, ...rest } = event;
-  json = JSON.stringify(rest);
-  if (json.length <= maxStringPropertyChars) return json;
-  return JSON.stringify({
-    Id: event.Id,
-    Category: event.Category,
-    Occurred: event.Occurred,
-    RelatedDocumentIds: event.RelatedDocumentIds.slice(0, 200),
-    SpaceId: event.SpaceId,
-    Username: event.Username,
-    Message: (event.Message ?? '').slice(0, 2000),
-  });
+  const lighter = event.Id.length <= maxEventIdChars ? tryJson(rest) : undefined;
+  if (lighter !== undefined && lighter.length <= maxStringPropertyChars)
+    return { json: lighter, stored: rest };
+  const reduced = reducedEvent(event);
+  return { json: JSON.stringify(reduced), stored: reduced };
 }
 
 export type StoreOutcome = { kind: 'stored'; stored: StoredEvent } | { kind: 'duplicate' };
@@ -83,17 +124,20 @@ export async function storeEventOnce(
 ): Promise<StoreOutcome> {
   const table = await tables.table(eventsTable);
   const rowKey = eventRowKey(event.Id);
+  // What the consumers see is what was stored: an event reduced to fit is processed reduced, so
+  // the immediate pass and the poll's retry act on the same thing.
+  const { json, stored: storedEvent } = eventJson(event);
   const outcome = await createIfAbsent<EventRow>(table, {
     partitionKey: eventPartition,
     rowKey,
-    eventId: event.Id,
-    category: event.Category,
-    occurred: event.Occurred,
-    spaceId: event.SpaceId ?? '',
+    eventId: fitText(event.Id, maxEventIdChars),
+    category: fitText(String(event.Category), 200),
+    occurred: fitText(event.Occurred, 100),
+    spaceId: fitText(event.SpaceId ?? '', 200),
     receivedAt: receipt.receivedAt.toISOString(),
     receivedBy: receipt.receivedBy,
-    batchId: receipt.batchId ?? '',
-    event: eventJson(event),
+    batchId: fitText(receipt.batchId ?? '', 200),
+    event: json,
   });
   if (!outcome.ok) return { kind: 'duplicate' };
   return {
@@ -101,7 +145,7 @@ export async function storeEventOnce(
     stored: {
       rowKey,
       etag: outcome.etag,
-      event,
+      event: storedEvent,
       receivedAt: receipt.receivedAt,
       attempts: 0,
       processed: false,
@@ -174,24 +218,55 @@ export async function advanceWatermark(tables: TableStore, key: string): Promise
   else await createIfAbsent(table, entity);
 }
 
-/** Mark events processed: one transaction per 100 rows (they share a partition). */
+/**
+ * Mark events processed: one transaction per 100 rows (they share a partition). When a transaction
+ * fails for a reason that is not an outage, its rows are marked one by one, and a row that cannot be
+ * marked at all is set aside (dead-lettered with the reason) instead of failing every later pass.
+ * Returns the rows set aside.
+ */
 export async function markEventsProcessed(
   tables: TableStore,
   rowKeys: readonly string[],
   at: Date,
-): Promise<void> {
-  if (rowKeys.length === 0) return;
+): Promise<string[]> {
+  if (rowKeys.length === 0) return [];
   const table = await tables.table(eventsTable);
+  const setAside: string[] = [];
   for (let i = 0; i < rowKeys.length; i += 100) {
-    const actions: TransactionAction[] = rowKeys
-      .slice(i, i + 100)
-      .map((rowKey) => [
-        'update',
-        { partitionKey: eventPartition, rowKey, processedAt: at.toISOString() },
-        'Merge',
-      ]);
-    await table.submitTransaction(actions);
+    const chunk = rowKeys.slice(i, i + 100);
+    const actions: TransactionAction[] = chunk.map((rowKey) => [
+      'update',
+      { partitionKey: eventPartition, rowKey, processedAt: at.toISOString() },
+      'Merge',
+    ]);
+    try {
+      await table.submitTransaction(actions);
+      continue;
+    } catch (err) {
+      // An outage fails the pass (retried next poll); anything else is found row by row below.
+      if (!isPoisonError(err) && storageStatus(err) === undefined) throw err;
+    }
+    for (const rowKey of chunk) {
+      try {
+        await table.updateEntity(
+          { partitionKey: eventPartition, rowKey, processedAt: at.toISOString() },
+          'Merge',
+        );
+      } catch (err) {
+        if (storageStatus(err) === 404) continue; // pruned meanwhile: nothing left to mark
+        if (!isPoisonError(err)) throw err;
+        await deadLetterRow(
+          tables,
+          eventsTable,
+          { partitionKey: eventPartition, rowKey },
+          `could not mark the event processed: ${(err as Error).message}`,
+          at,
+        );
+        setAside.push(rowKey);
+      }
+    }
   }
+  return setAside;
 }
 
 /** Record a failed attempt; after too many the event is set aside so it cannot block the rest. */
@@ -204,17 +279,38 @@ export async function recordEventFailure(
   const table = await tables.table(eventsTable);
   const attempts = stored.attempts + 1;
   const setAside = attempts >= maxProcessingAttempts;
-  await updateIfMatch(
-    table,
-    {
-      partitionKey: eventPartition,
-      rowKey: stored.rowKey,
-      attempts,
-      lastError: error.slice(0, 4000),
-      ...(setAside ? { processedAt: at.toISOString(), setAside: true } : {}),
-    },
-    stored.etag,
-    'Merge',
-  );
+  try {
+    await updateIfMatch(
+      table,
+      {
+        partitionKey: eventPartition,
+        rowKey: stored.rowKey,
+        attempts,
+        lastError: error.slice(0, 4000),
+        ...(setAside ? { processedAt: at.toISOString(), setAside: true } : {}),
+      },
+      stored.etag,
+      'Merge',
+    );
+  } catch (err) {
+    if (!isPoisonError(err)) throw err;
+    // The row itself cannot be written: count cannot be kept on it, so set it aside now.
+    await deadLetterRow(
+      tables,
+      eventsTable,
+      { partitionKey: eventPartition, rowKey: stored.rowKey },
+      `${error}; and the failure could not be recorded on the row: ${(err as Error).message}`,
+      at,
+    );
+    return true;
+  }
+  if (setAside)
+    await deadLetterRow(
+      tables,
+      eventsTable,
+      { partitionKey: eventPartition, rowKey: stored.rowKey },
+      `failed ${attempts} times: ${error}`,
+      at,
+    );
   return setAside;
 }

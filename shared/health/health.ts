@@ -1,7 +1,12 @@
 // Health: what each port is connected to and whether it answers. Never includes a secret.
 import { storageAnswerWithin } from '../storage/answerWithin.js';
 import { storageStatus } from '../storage/conditional.js';
+import type { UnresolvedSetting } from '../config/settings.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { eventsTable } from '../events/store.js';
+import { heldEventStats } from '../events/unstored.js';
+import { listJobRuns, type JobRunRecord } from '../jobs/jobHistory.js';
+import { listDeadLetters } from '../storage/deadLetters.js';
 
 export interface HealthReport {
   status: 'ok' | 'degraded' | 'unavailable';
@@ -18,6 +23,11 @@ export interface HealthReport {
   };
   mail: { adapter: 'sendgrid' | 'outbox'; target: string };
   webhook: { secretConfigured: boolean; header: string; problem?: string };
+  /**
+   * Secret settings whose Key Vault reference the platform has not resolved, each with what to check.
+   * Any entry makes the status 'unavailable' (HTTP 503).
+   */
+  unresolvedSettings: UnresolvedSetting[];
   config: {
     source: string;
     projectSets: number;
@@ -25,7 +35,25 @@ export interface HealthReport {
     promotions: number;
     playbooks: number;
   };
+  /** Events acknowledged by this instance and not yet in storage; events set aside (dead-lettered). */
+  events: { held: number; heldBytes: number; setAside?: number };
+  /** Timer jobs that keep failing or have not succeeded for too long (each makes the status degraded). */
+  jobs: { problems: JobProblem[]; error?: string };
 }
+
+export interface JobProblem {
+  job: string;
+  /** Runs in a row that failed. */
+  failuresInARow: number;
+  /** The last time it finished ok, if ever recorded. */
+  lastOkAt?: string;
+  problem: string;
+}
+
+/** A job failing this many runs in a row is reported (one failure can be a blip; three is a pattern). */
+export const failingJobThreshold = 3;
+/** The status poll runs every minute; no successful poll for this long means the safety net is down. */
+export const statusPollStaleMs = 10 * 60_000;
 
 const checkTimeoutMs = 3000;
 
@@ -47,7 +75,15 @@ async function checkStorage(runtime: Runtime): Promise<HealthReport['storage']> 
 
 async function checkOctopus(runtime: Runtime): Promise<HealthReport['octopus']> {
   const octopus = runtime.settings.octopus;
-  if (!octopus) return { configured: false, error: 'OCTOPUS_URL is not set' };
+  if (!octopus) {
+    const waiting = runtime.settings.unresolved.some((u) => u.setting === 'OCTOPUS_API_KEY');
+    return {
+      configured: false,
+      error: waiting
+        ? 'OCTOPUS_API_KEY is an unresolved Key Vault reference (see unresolvedSettings)'
+        : 'OCTOPUS_URL is not set',
+    };
+  }
   const base = { configured: true, url: octopus.url, space: octopus.space };
   try {
     const response = await fetch(`${octopus.url}/api`, {
@@ -73,16 +109,73 @@ function describeError(err: unknown): string {
   return status ? `HTTP ${status}: ${message}` : (message ?? 'unknown error');
 }
 
+/** Jobs that keep failing, and a status poll that has not succeeded for too long (a stuck lease, a crash loop). */
+export function jobProblems(runs: readonly JobRunRecord[], now: Date): JobProblem[] {
+  const problems: JobProblem[] = [];
+  for (const run of runs) {
+    const failures = run.failuresInARow ?? 0;
+    const base = {
+      job: run.job,
+      failuresInARow: failures,
+      ...(run.lastOkAt ? { lastOkAt: run.lastOkAt } : {}),
+    };
+    if (failures >= failingJobThreshold) {
+      problems.push({
+        ...base,
+        problem: `failed ${failures} runs in a row (last at ${run.finishedAt}); see the status page for its last error`,
+      });
+      continue;
+    }
+    if (run.job === 'statusPoll') {
+      const okAt = run.lastOkAt ? new Date(run.lastOkAt).getTime() : undefined;
+      const since = okAt ?? new Date(run.startedAt).getTime();
+      if (now.getTime() - since > statusPollStaleMs)
+        problems.push({
+          ...base,
+          problem: `no status poll has succeeded since ${new Date(since).toISOString()} (its last run: ${run.outcome}); missed webhooks, locks of ended tasks and run advancement wait for it`,
+        });
+    }
+  }
+  return problems;
+}
+
+async function checkJobs(runtime: Runtime): Promise<HealthReport['jobs']> {
+  try {
+    const runs = await storageAnswerWithin(listJobRuns(runtime.tables), checkTimeoutMs);
+    return { problems: jobProblems(runs, runtime.clock.now()) };
+  } catch (err) {
+    return { problems: [], error: describeError(err) };
+  }
+}
+
+async function countSetAside(runtime: Runtime): Promise<number | undefined> {
+  try {
+    return (await storageAnswerWithin(listDeadLetters(runtime.tables, eventsTable), checkTimeoutMs))
+      .length;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function checkHealth(runtime: Runtime, version: string): Promise<HealthReport> {
   const [storage, octopus] = await Promise.all([checkStorage(runtime), checkOctopus(runtime)]);
+  const [jobs, setAside] = storage.reachable
+    ? await Promise.all([checkJobs(runtime), countSetAside(runtime)])
+    : [{ problems: [] }, undefined];
+  const held = heldEventStats(runtime);
   const { webhook, mail } = runtime.settings;
   const secretConfigured = Boolean(webhook.secret);
   const config = runtime.config;
-  const status = !storage.reachable
-    ? 'unavailable'
-    : octopus.reachable === false || !secretConfigured
-      ? 'degraded'
-      : 'ok';
+  const unresolvedSettings = runtime.settings.unresolved;
+  const status =
+    !storage.reachable || unresolvedSettings.length > 0
+      ? 'unavailable'
+      : octopus.reachable === false ||
+          !secretConfigured ||
+          jobs.problems.length > 0 ||
+          held.count > 0
+        ? 'degraded'
+        : 'ok';
   return {
     status,
     version,
@@ -95,11 +188,17 @@ export async function checkHealth(runtime: Runtime, version: string): Promise<He
       header: webhook.header,
       ...(secretConfigured
         ? {}
-        : {
-            problem:
-              'WEBHOOK_SECRET is not set, so every Octopus webhook is refused with 401. Set it and put the same value in the subscription header.',
-          }),
+        : unresolvedSettings.some((u) => u.setting === 'WEBHOOK_SECRET')
+          ? {
+              problem:
+                'WEBHOOK_SECRET is an unresolved Key Vault reference, so every Octopus webhook is refused until it resolves (see unresolvedSettings).',
+            }
+          : {
+              problem:
+                'WEBHOOK_SECRET is not set, so every Octopus webhook is refused with 401. Set it and put the same value in the subscription header.',
+            }),
     },
+    unresolvedSettings,
     config: {
       source: runtime.configSource,
       projectSets: Object.keys(config.projectSets).length,
@@ -107,5 +206,11 @@ export async function checkHealth(runtime: Runtime, version: string): Promise<He
       promotions: config.promotions.length,
       playbooks: Object.keys(config.playbooks).length,
     },
+    events: {
+      held: held.count,
+      heldBytes: held.bytes,
+      ...(setAside !== undefined ? { setAside } : {}),
+    },
+    jobs,
   };
 }

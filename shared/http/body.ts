@@ -61,6 +61,25 @@ export function parseJsonText(text: string, advice = 'Send the body as JSON.'): 
   }
 }
 
+/** API bodies nest far less than this (a playbook inside a condition inside a run request). */
+export const maxJsonDepth = 64;
+
+/** How deeply a parsed JSON value nests (iterative: a deep value must not overflow the stack here). */
+export function jsonDepth(value: unknown, stopAt = Number.POSITIVE_INFINITY): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    const here = depth + 1;
+    if (here > deepest) deepest = here;
+    if (deepest > stopAt) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>))
+      stack.push([child, here]);
+  }
+  return deepest;
+}
+
 /** Parse a JSON body against a schema; an empty body is treated as `{}`. 400 names each bad field. */
 export async function readJsonBody<S extends z.ZodType>(
   request: HttpRequest,
@@ -69,6 +88,13 @@ export async function readJsonBody<S extends z.ZodType>(
 ): Promise<z.output<S>> {
   const text = await readBodyText(request, maxBytes);
   const value = text.trim() === '' ? {} : parseJsonText(text);
+  // Validating (and later evaluating) a value nested hundreds deep recurses past the stack: a 500.
+  if (jsonDepth(value, maxJsonDepth) > maxJsonDepth)
+    throw new HttpError(
+      400,
+      'too_deep',
+      `The request body nests objects or arrays more than ${maxJsonDepth} levels deep; no request of this API needs that.`,
+    );
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const problems = describeIssues(parsed.error.issues);

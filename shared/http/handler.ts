@@ -6,10 +6,12 @@ import type {
   InvocationContext,
 } from '@azure/functions';
 import { redactSecrets } from '../config/settings.js';
+import { CoordinatorError, type ErrorKind } from '../errors.js';
+import { OctopusError } from '../octopus/errors.js';
 import { EntityTooLargeError } from '../storage/limits.js';
 import { errorResponse, HttpError } from './errors.js';
 
-/** Errors that know their HTTP mapping (e.g. OctopusError) may implement this. */
+/** Errors that know their HTTP mapping (LockError) may implement this. */
 export interface HttpMappable {
   toHttp(): { status: number; code: string; message: string };
 }
@@ -26,9 +28,83 @@ export function setSecretsForRedaction(secrets: readonly string[]): void {
   secretsForRedaction = secrets;
 }
 
+const statusOfKind: Record<ErrorKind, number> = {
+  invalid: 400,
+  not_found: 404,
+  conflict: 409,
+  too_many: 429,
+  upstream: 502,
+  unavailable: 503,
+};
+
+/**
+ * A failed Octopus call, as the API's caller should see it: a name or thing Octopus does not have is
+ * the caller's to fix (404, naming it); a refused key is the operator's (502); an Octopus that is
+ * down or overloaded is worth a retry (503). Never a 500: the coordinator itself did not fail.
+ */
+function octopusErrorAnswer(err: OctopusError): {
+  kind: ErrorKind;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+} {
+  const said = err.errorMessage ? ` Octopus said: ${err.errorMessage}` : '';
+  if (err.code === 'NameNotFound')
+    return { kind: 'not_found', code: 'octopus_name_not_found', message: err.message };
+  if (err.code === 'InvalidRequest')
+    return { kind: 'invalid', code: 'octopus_invalid_request', message: err.message };
+  if (err.status === 401 || err.status === 403)
+    return {
+      kind: 'upstream',
+      code: 'octopus_key_refused',
+      message: `Octopus answered ${err.status} to ${err.method} ${err.path}: the coordinator's Octopus key is refused. Check OCTOPUS_API_KEY in the app settings (its user needs permission for this space).${said}`,
+    };
+  if (err.status === 404)
+    return {
+      kind: 'not_found',
+      code: 'octopus_not_found',
+      message: `Octopus has no ${err.path} (404 to ${err.method}).${said}`,
+    };
+  if (
+    err.retryable ||
+    err.status === 429 ||
+    err.code === 'Timeout' ||
+    err.code === 'NetworkError' ||
+    err.code === 'CreateUnconfirmed'
+  )
+    return {
+      kind: 'unavailable',
+      code: 'octopus_unavailable',
+      message: `Octopus could not be reached or is overloaded (${err.message}). Try again later.`,
+      ...(err.retryAfterMs === undefined
+        ? {}
+        : { headers: { 'Retry-After': String(Math.ceil(err.retryAfterMs / 1000)) } }),
+    };
+  if (err.status !== undefined && err.status >= 400 && err.status < 500)
+    return {
+      kind: 'invalid',
+      code: 'octopus_rejected',
+      message: `Octopus refused ${err.method} ${err.path} (${err.status}).${said}${err.errors.length ? ` ${err.errors.join('; ')}` : ''}`,
+    };
+  return {
+    kind: 'upstream',
+    code: 'octopus_failed',
+    message: `Octopus failed on ${err.method} ${err.path}: ${err.message}`,
+  };
+}
+
 export function toErrorResponse(err: unknown, context?: InvocationContext): HttpResponseInit {
   if (err instanceof HttpError) {
     return errorResponse(err.status, err.code, err.message, err.details, err.headers);
+  }
+  if (err instanceof CoordinatorError) {
+    return errorResponse(statusOfKind[err.kind], err.code, err.message, err.details);
+  }
+  if (err instanceof OctopusError) {
+    const a = octopusErrorAnswer(err);
+    const message = redactSecrets(a.message, secretsForRedaction);
+    context?.warn(message);
+    return errorResponse(statusOfKind[a.kind], a.code, message, undefined, a.headers);
   }
   if (isHttpMappable(err)) {
     const mapped = err.toHttp();

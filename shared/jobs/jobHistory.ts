@@ -1,6 +1,6 @@
 // The last run of every timer job and its outcome, for the status page and health.
 import type { TableClient } from '@azure/data-tables';
-import { storageStatus } from '../storage/conditional.js';
+import { getOrUndefined, storageStatus } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
 import type { TableStore } from '../storage/tableStore.js';
 
@@ -14,6 +14,10 @@ export interface JobRunRecord {
   summary: string;
   instance: string;
   isPastDue: boolean;
+  /** Failed runs since the last run that did not fail (0 when the last run was ok or skipped). */
+  failuresInARow?: number;
+  /** When the job last finished ok (a skip is not ok: it says another instance held the lock). */
+  lastOkAt?: string;
 }
 
 const tableName = 'jobruns';
@@ -23,15 +27,25 @@ async function table(tables: TableStore): Promise<TableClient> {
   return tables.table(tableName);
 }
 
-/** Record a job's latest run (last writer wins: this is a display record, not a claim). */
+/**
+ * Record a job's latest run, carrying forward how many runs in a row failed and when it last
+ * succeeded, so health can tell a job that keeps failing from one that failed once. Last writer
+ * wins (two instances recording at once may lose one count): a display record, not a claim.
+ */
 export async function recordJobRun(tables: TableStore, record: JobRunRecord): Promise<void> {
   const client = await table(tables);
+  const rowKey = encodeKey(record.job);
+  const previous = await getOrUndefined<JobRunRecord>(client, partition, rowKey);
+  const failuresInARow = record.outcome === 'failed' ? (previous?.failuresInARow ?? 0) + 1 : 0;
+  const lastOkAt = record.outcome === 'ok' ? record.finishedAt : previous?.lastOkAt;
   await client.upsertEntity(
     {
       partitionKey: partition,
-      rowKey: encodeKey(record.job),
+      rowKey,
       ...record,
       summary: record.summary.slice(0, 4000),
+      failuresInARow,
+      ...(lastOkAt ? { lastOkAt } : {}),
     },
     'Replace',
   );
@@ -54,6 +68,8 @@ export async function listJobRuns(tables: TableStore): Promise<JobRunRecord[]> {
         summary: row.summary,
         instance: row.instance,
         isPastDue: row.isPastDue,
+        failuresInARow: row.failuresInARow ?? 0,
+        ...(row.lastOkAt ? { lastOkAt: row.lastOkAt } : {}),
       });
     }
   } catch (err) {

@@ -2,7 +2,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { redactSecrets } from '../config/settings.js';
 import { contextLog, type Log } from '../runtime/log.js';
-import { getRuntime, type Runtime } from '../runtime/runtime.js';
+import { getRuntime, unresolvedNeeds, type Runtime } from '../runtime/runtime.js';
 import { recordJobRun } from './jobHistory.js';
 
 export interface JobResult {
@@ -11,10 +11,17 @@ export interface JobResult {
   summary: string;
 }
 
+/**
+ * Secrets a job cannot run without. While one of them is an unresolved Key Vault reference the job
+ * skips with one log line naming it (recorded like any run) instead of failing every time.
+ */
+export const defaultJobNeeds: readonly string[] = ['OCTOPUS_API_KEY'];
+
 /** Build a timer handler that runs `job` and records its last run. Errors are logged and rethrown. */
 export function timerJob(
   name: string,
   job: (runtime: Runtime, log: Log, timer: Timer) => Promise<JobResult>,
+  needs: readonly string[] = defaultJobNeeds,
 ): (timer: Timer, context: InvocationContext) => Promise<void> {
   return async (timer, context) => {
     const runtime = await getRuntime();
@@ -23,8 +30,15 @@ export function timerJob(
     let result: JobResult | undefined;
     let failed = false;
     let failure: unknown;
+    const missing = unresolvedNeeds(runtime, needs);
     try {
-      result = await job(runtime, log, timer);
+      result =
+        missing.length > 0
+          ? {
+              outcome: 'skipped',
+              summary: `waiting for ${missing.join(', ')} (unresolved Key Vault reference; see /api/health)`,
+            }
+          : await job(runtime, log, timer);
     } catch (err) {
       failed = true; // even when what was thrown is falsy
       failure = err;

@@ -7,7 +7,8 @@ export type LockErrorCode =
   | 'holds_lease'
   | 'queue_full'
   | 'lock_busy'
-  | 'invalid_lease_id';
+  | 'invalid_lease_id'
+  | 'task_ended';
 
 const statusOf: Record<LockErrorCode, number> = {
   permits_mismatch: 409,
@@ -16,6 +17,7 @@ const statusOf: Record<LockErrorCode, number> = {
   queue_full: 429,
   lock_busy: 503,
   invalid_lease_id: 400,
+  task_ended: 409,
 };
 
 export class LockError extends Error implements HttpMappable {

@@ -132,6 +132,9 @@ export class LeaseLocks {
   private readonly maxWaiters: number;
   private readonly taskCheckIntervalMs: number;
   private readonly lastTaskCheck = new Map<string, number>();
+  /** Tasks seen running (performance.now() of the check) and tasks seen ended (they stay ended). */
+  private readonly tasksRunning = new Map<string, number>();
+  private readonly tasksEnded = new Set<string>();
 
   constructor(private readonly options: LeaseLocksOptions) {
     this.wakeups = options.wakeups ?? new LockWakeups();
@@ -147,6 +150,7 @@ export class LeaseLocks {
   /** One attempt to take a lease: granted now, or queued with a position, or (try-lock) refused. Never waits. */
   async acquire(name: string, options: AcquireOptions): Promise<AcquireResult> {
     const request = normalizeRequest(options);
+    if (request.octopusTaskId) await this.refuseEndedTask(name, request.octopusTaskId);
     const client = await this.table();
     const pk = encodeKey(name);
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
@@ -249,6 +253,39 @@ export class LeaseLocks {
       waiterTtlSeconds: this.waiterTtlSeconds,
       endedTasks: new Set(),
     }).live.map((h) => h.data.holder);
+  }
+
+  /**
+   * A lease bound to a task that has already ended would be revoked by the next check and granted
+   * to somebody else while its caller believes it holds it: refuse it before granting (409). A task
+   * seen running is trusted for the task-check interval (waiters ask every 50 ms); one seen ended
+   * stays ended. When Octopus cannot be asked, the acquire goes on (as before: TTL bounds it).
+   */
+  private async refuseEndedTask(name: string, taskId: string): Promise<void> {
+    const lookup = this.options.endedTasks;
+    if (!lookup) return;
+    let ended = this.tasksEnded.has(taskId);
+    if (!ended) {
+      const seen = this.tasksRunning.get(taskId);
+      if (seen !== undefined && performance.now() - seen < this.taskCheckIntervalMs) return;
+      try {
+        ended = (await lookup([taskId])).has(taskId);
+      } catch {
+        return;
+      }
+      if (!ended) {
+        if (this.tasksRunning.size > 10_000) this.tasksRunning.clear();
+        this.tasksRunning.set(taskId, performance.now());
+        return;
+      }
+      if (this.tasksEnded.size > 10_000) this.tasksEnded.clear();
+      this.tasksEnded.add(taskId);
+      this.tasksRunning.delete(taskId);
+    }
+    throw new LockError(
+      'task_ended',
+      `Octopus task ${taskId} has already finished, so a lease on "${name}" bound to it would be freed at once: not granted. Bind the lease to the task that is running (#{Octopus.Task.Id}) or omit octopusTaskId.`,
+    );
   }
 
   /** The ended tasks among this lock's task-bound live holders, at most once per interval per lock. */

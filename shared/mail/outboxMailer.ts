@@ -1,8 +1,9 @@
-// Mail into a folder: each email as an .eml (MIME, opens in any mail client) and an .html file.
+// Mail into a folder: each email as an .eml (MIME, opens in any mail client, and readable with
+// `less` since its parts are quoted-printable) and an .html file.
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { escapeHtml } from '../ui/html.js';
+import { escapeHtml } from '../html/html.js';
 import { assertSendable, type Mailer, type MailMessage, type SentMail } from './mailer.js';
 
 function encodeHeader(value: string): string {
@@ -11,12 +12,37 @@ function encodeHeader(value: string): string {
     : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
 }
 
-function base64Lines(text: string): string {
-  return (
-    Buffer.from(text, 'utf8')
-      .toString('base64')
-      .match(/.{1,76}/g) ?? []
-  ).join('\r\n');
+/**
+ * Quoted-printable (RFC 2045 6.7) of UTF-8 text with CRLF line breaks: ASCII stays readable in a
+ * terminal, other bytes become =XX, long lines get soft breaks (=) at 76 characters.
+ */
+export function quotedPrintable(text: string): string {
+  return text
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((line) => {
+      const bytes = Buffer.from(line, 'utf8');
+      const tokens: string[] = [];
+      bytes.forEach((b, i) => {
+        const last = i === bytes.length - 1;
+        const printable = (b >= 33 && b <= 126 && b !== 61) || ((b === 32 || b === 9) && !last);
+        tokens.push(
+          printable ? String.fromCharCode(b) : `=${b.toString(16).toUpperCase().padStart(2, '0')}`,
+        );
+      });
+      const out: string[] = [];
+      let current = '';
+      for (const token of tokens) {
+        if (current.length + token.length > 75) {
+          out.push(`${current}=`);
+          current = '';
+        }
+        current += token;
+      }
+      out.push(current);
+      return out.join('\r\n');
+    })
+    .join('\r\n');
 }
 
 /** Render a message as RFC 5322 text with a multipart/alternative body. */
@@ -39,9 +65,9 @@ export function toEml(message: MailMessage, from: string, date: Date, id: string
     ...parts.flatMap((p) => [
       `--${boundary}`,
       `Content-Type: ${p.type}; charset=utf-8`,
-      'Content-Transfer-Encoding: base64',
+      'Content-Transfer-Encoding: quoted-printable',
       '',
-      base64Lines(p.body),
+      quotedPrintable(p.body),
     ]),
     `--${boundary}--`,
     '',

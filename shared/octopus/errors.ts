@@ -1,6 +1,6 @@
 // The one error type of the Octopus client: what failed, Octopus's own explanation, and whether to retry.
 import { inspect } from 'node:util';
-import { redactSecrets } from './redact.js';
+import { redactSecrets } from '../redact.js';
 
 export type OctopusErrorCode =
   | 'HttpError' // Octopus answered with a non-2xx status

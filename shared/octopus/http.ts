@@ -4,7 +4,7 @@ import { inspect } from 'node:util';
 import { OctopusCallCounter } from './callCounter.js';
 import { OctopusError } from './errors.js';
 import { linkToUrl } from './links.js';
-import { pathWithoutQuery, redactSecrets } from './redact.js';
+import { pathWithoutQuery, redactSecrets } from '../redact.js';
 import { isRetryableStatus, parseRetryAfter, retryDelay } from './retry.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -17,7 +17,7 @@ export {
   type ResourceCollection,
 } from './paging.js';
 export { backoffDelay, isRetryableStatus, parseRetryAfter, retryDelay } from './retry.js';
-export { redactSecrets } from './redact.js';
+export { redactSecrets } from '../redact.js';
 export {
   TASK_STATES,
   ACTIVITY_STATUSES,
@@ -47,13 +47,12 @@ export type {
   DeploymentListOptions,
   FindByMarkerOptions,
 } from './deployments.js';
-export type { ServerTask, TaskListOptions } from './tasks.js';
+export type { ServerTask, TaskDetails, TaskListOptions } from './tasks.js';
 export {
   stepProgress,
   isStepFinished,
   type StepProgress,
   type StepState,
-  type TaskDetails,
   type ActivityElement,
   type ActivityLogElement,
 } from './taskProgress.js';

@@ -1,6 +1,5 @@
 // Which step a deployment has reached, read from its task's activity tree.
 import { activityStatusFromWire, type ActivityStatus } from './enums.js';
-import type { ServerTask } from './tasks.js';
 
 export interface ActivityLogElement {
   Category: string;
@@ -20,13 +19,6 @@ export interface ActivityElement {
   LogElements?: ActivityLogElement[];
   ProgressPercentage?: number;
   ProgressMessage?: string | null;
-}
-
-export interface TaskDetails {
-  Task: ServerTask;
-  ActivityLogs: ActivityElement[];
-  Progress?: { ProgressPercentage?: number; EstimatedTimeRemaining?: string };
-  PhysicalLogSize?: number;
 }
 
 export interface StepState {
@@ -69,7 +61,7 @@ export function isStepFinished(status: ActivityStatus): boolean {
  * Reads the steps from `ActivityLogs[0]`'s children named "Step N: name" (other children, such as
  * "Acquire packages", are ignored). Pure: pass it what `tasks.details()` returned.
  */
-export function stepProgress(details: Pick<TaskDetails, 'ActivityLogs'>): StepProgress {
+export function stepProgress(details: { ActivityLogs: ActivityElement[] }): StepProgress {
   const root = details.ActivityLogs[0];
   const steps: StepState[] = [];
   for (const child of root?.Children ?? []) {

@@ -2,7 +2,7 @@
 import type { OctopusContext } from './context.js';
 import { taskStateFromWire, type TaskState } from './enums.js';
 import { getManyByIds, type PageOptions, type PagedAsyncIterable } from './paging.js';
-import { normalizeActivity, type TaskDetails } from './taskProgress.js';
+import { normalizeActivity, type ActivityElement } from './taskProgress.js';
 
 export interface ServerTask {
   Id: string;
@@ -36,6 +36,13 @@ export interface ServerTask {
   ProjectId?: string | null;
   SpaceId?: string | null;
   Links?: Record<string, string>;
+}
+
+export interface TaskDetails {
+  Task: ServerTask;
+  ActivityLogs: ActivityElement[];
+  Progress?: { ProgressPercentage?: number; EstimatedTimeRemaining?: string };
+  PhysicalLogSize?: number;
 }
 
 type DateLike = Date | string;

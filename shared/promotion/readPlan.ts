@@ -1,5 +1,6 @@
 // Read what a promotion plan needs from Octopus: one dashboard call, plus one lifecycle check per release to deploy.
 import type { CoordinationConfig } from '../config/coordination/schema.js';
+import { CoordinatorError } from '../errors.js';
 import type { Promotion } from '../config/coordination/promotions.js';
 import {
   expandCondition,
@@ -12,9 +13,11 @@ import type { OctopusClient, ReleaseDeploymentTemplate } from '../octopus/index.
 import { lifecycleVerdict } from '../runs/lifecycle.js';
 import { applyLifecycle, planPromotion, type PromotionPlan } from './plan.js';
 
-export class UnknownPromotionError extends Error {
+export class UnknownPromotionError extends CoordinatorError {
   constructor(name: string, known: string[]) {
     super(
+      'not_found',
+      'unknown_promotion',
       `There is no promotion "${name}" in the coordination config (known: ${known.length ? known.join(', ') : 'none'}). ` +
         'Add it under "promotions" or use one of the known names.',
     );

@@ -1,5 +1,7 @@
 // The scheduled promotion job: find each promotion's due slots, claim each once, plan, start the run or report why not.
 import type { Promotion } from '../config/coordination/promotions.js';
+import { emailDocument, textBlocks } from '../html/emailLayout.js';
+import { statusPageUrl } from '../html/publicLinks.js';
 import type { JobResult } from '../jobs/timerJob.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -10,6 +12,7 @@ import { readPromotionPlan } from './readPlan.js';
 import { promotionRunId, promotionRunPlan } from './runPlan.js';
 import { cronSlots, maxSlotsPerPass, slotKey, sortSlots } from './slots.js';
 import { SlotStore, type SlotRecord } from './slotStore.js';
+import { readableTime } from '../time/zones.js';
 
 /** A promotion seen for the first time looks back this far (one timer period), not over its whole history. */
 const firstLookbackMs = 60_000;
@@ -68,7 +71,7 @@ async function actOnSlot(
     await notify(
       runtime,
       promotion,
-      `Promotion "${promotion.name}" (${slot}) could not be planned`,
+      `Promotion "${promotion.name}" (${slotTime(promotion, slot)}) could not be planned`,
       `${detail}\n\nThe slot is recorded as failed and will not be retried; the next slot runs as scheduled. To promote now, fix the cause and run "promote --promotion ${promotion.name}".`,
       options.log,
     );
@@ -81,7 +84,7 @@ async function actOnSlot(
     await notify(
       runtime,
       promotion,
-      `Promotion "${promotion.name}" did not run (${slot})`,
+      `Promotion "${promotion.name}" did not run (${slotTime(promotion, slot)})`,
       `The promotion of set ${promotion.set} from ${promotion.from} to ${promotion.to} was stopped before deploying anything:\n\n${plan.blockers.map((b) => `- ${b}`).join('\n')}\n\nNothing was deployed. It runs again at its next scheduled slot.\n\n${text}`,
       options.log,
     );
@@ -106,6 +109,11 @@ async function actOnSlot(
   return { promotion: promotion.name, slot, state: 'started', runId: state.id, plan };
 }
 
+/** A slot as people read it, in the promotion's own zone. */
+function slotTime(promotion: Promotion, slot: string): string {
+  return readableTime(slot, promotion.timeZone);
+}
+
 async function notify(
   runtime: Runtime,
   promotion: Promotion,
@@ -115,8 +123,18 @@ async function notify(
 ): Promise<void> {
   const to = promotion.recipients ?? [];
   if (to.length === 0) return;
+  const footer = `You get this because you are a recipient of promotion "${promotion.name}" (${promotion.cron}, ${promotion.timeZone}) of the Octopus Coordinator.`;
+  const statusUrl = statusPageUrl(runtime.settings.publicUrl);
+  const html = emailDocument({
+    title: subject,
+    tone: 'bad',
+    body: textBlocks(text),
+    action: { url: statusUrl, text: 'Open the status page' },
+    footer,
+  });
+  const plain = `${text}\n${statusUrl ? `\nStatus page: ${statusUrl}\n` : ''}\n-- \n${footer}\n`;
   try {
-    await runtime.mailer.send({ to, subject, text, category: 'promotion' });
+    await runtime.mailer.send({ to, subject, text: plain, html, category: 'promotion' });
   } catch (err) {
     log.warn(`Promotion ${promotion.name}: could not send "${subject}": ${(err as Error).message}`);
   }
@@ -222,7 +240,7 @@ export async function schedulePromotion(
       }),
     );
   if (newlyMissed.length > 0 || note) {
-    const lines = newlyMissed.map((s) => `- ${s}`);
+    const lines = newlyMissed.map((s) => `- ${slotTime(promotion, s)}`);
     if (note) lines.push(`- ${note}`);
     log.warn(
       `Promotion ${promotion.name}: ${newlyMissed.length} slot(s) missed: ${newlyMissed.join(', ')}${note ? `; ${note}` : ''}`,

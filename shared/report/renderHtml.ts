@@ -1,7 +1,7 @@
 // The report as email-safe HTML: 600 px tables, one <style> block for what repeats (mail clients that
 // drop it still get the layout from table attributes), a bar chart made of table cells, no scripts and
 // no images, failures first. An email is capped by its rendered size (see `emailListing`).
-import { escapeHtml } from '../ui/html.js';
+import { escapeHtml } from '../html/html.js';
 import {
   capRows,
   formatChange,

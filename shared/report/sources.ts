@@ -1,14 +1,14 @@
 // Report sources from the runtime: one Octopus client per space in the report's scope.
-import { HttpError } from '../http/errors.js';
+import { CoordinatorError } from '../errors.js';
 import { createOctopusClient, type OctopusClient } from '../octopus/index.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ReportSources } from './buildReport.js';
 import { scopeFromConfig } from './gather.js';
 
-export class OctopusNotConfiguredError extends HttpError {
+export class OctopusNotConfiguredError extends CoordinatorError {
   constructor() {
     super(
-      503,
+      'unavailable',
       'octopus_not_configured',
       'Octopus is not configured, so there is nothing to report: set OCTOPUS_URL and OCTOPUS_API_KEY (the dev host starts a simulator when OCTOPUS_URL is unset).',
     );

@@ -1,4 +1,5 @@
 // The commands an action hands to the executor (each built in one place, whether first issued or re-issued), and the texts they carry.
+import { fillJson, fillText, runValues } from './placeholders.js';
 import { runMarker } from './runMarker.js';
 import { describe } from './stepContext.js';
 import type { ActionState, Command, DeployResolution, PlanRunbook, RunState } from './types.js';
@@ -48,27 +49,14 @@ export function notifyCommand(
   subject: string,
   body: string | undefined,
 ): Command {
-  const text = body ? `${renderText(body, s)}\n\n${runStory(s)}` : runStory(s);
-  return { kind: 'sendMail', actionId, to, subject: renderText(subject, s), text };
-}
-
-function renderText(template: string, s: RunState): string {
-  return template
-    .replaceAll('{{runId}}', s.id)
-    .replaceAll('{{name}}', s.plan.name)
-    .replaceAll('{{playbook}}', s.plan.name)
-    .replaceAll('{{status}}', s.status)
-    .replaceAll('{{environment}}', s.plan.environment ?? '');
+  const values = runValues(s);
+  const text = body ? `${fillText(body, values)}\n\n${runStory(s)}` : runStory(s);
+  return { kind: 'sendMail', actionId, to, subject: fillText(subject, values), text };
 }
 
 /** A webhook body with the run's placeholders filled in, at any depth. */
 export function renderBody(body: unknown, s: RunState): unknown {
-  if (typeof body === 'string') return renderText(body, s);
-  if (Array.isArray(body)) return body.map((b) => renderBody(b, s));
-  if (body && typeof body === 'object') {
-    return Object.fromEntries(Object.entries(body).map(([k, v]) => [k, renderBody(v, s)]));
-  }
-  return body;
+  return fillJson(body, runValues(s));
 }
 
 /** A short story of the run so far, for notify emails (the finished email has its own, longer one). */

@@ -12,6 +12,7 @@
 // is never deleted; history rows age out with the lock history), and about three more Table round
 // trips per advancement (acquire, release, and one conditional touch per batch of irreversible calls).
 import { randomBytes, createHash } from 'node:crypto';
+import { CoordinatorError } from '../errors.js';
 import type { OctopusClient } from '../octopus/index.js';
 import { withJobLock, type JobLease } from '../locks/jobLock.js';
 import { silentLog, type Log } from '../runtime/log.js';
@@ -30,8 +31,11 @@ import {
   type RunTrigger,
 } from './types.js';
 
-/** TTL of the run lock: how long a crashed advancer keeps others off the run. Renewed while it works. */
-export const defaultLeaseSeconds = 90;
+/**
+ * TTL of the run lock: how long a crashed advancer keeps others off the run. Short, because it is
+ * renewed every ttl/3 while the advancer works (withJobLock); fences keep a late one harmless.
+ */
+export const defaultLeaseSeconds = 15;
 /**
  * Shorter TTLs are raised to this: a lock holder stops trusting its lease 2 s before it ends
  * (shared/locks/expiry.ts), so a shorter lease would leave an advancer almost no time to act.
@@ -51,7 +55,7 @@ export interface AdvanceOptions {
   log?: Log;
   /** Observations gathered elsewhere (a batched task poll); when given, the run's tasks are not read again. */
   observations?: Observation[];
-  /** TTL of the run lock (default 90 s, at least 5 s). */
+  /** TTL of the run lock (default 15 s, at least 5 s). */
   leaseSeconds?: number;
   /**
    * The caller has just listed the run as active (the status poll): skip the read that keeps finished
@@ -133,6 +137,7 @@ async function advanceUnderLock(
     config: runtime.config,
     log,
     env: process.env,
+    mail: { timeZone: runtime.settings.report.timeZone, publicUrl: runtime.settings.publicUrl },
     mayAct: () =>
       lease.assertHeld().then(
         () => true,
@@ -193,8 +198,11 @@ export function newRunId(now: Date, seed?: string): string {
   return `run-${stamp}-${suffix}`;
 }
 
-export class InvalidPlanError extends Error {
+export class InvalidPlanError extends CoordinatorError {
   override readonly name = 'InvalidPlanError';
+  constructor(message: string) {
+    super('invalid', 'invalid_plan', message);
+  }
 }
 
 export interface StartRunOptions {

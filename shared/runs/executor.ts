@@ -16,7 +16,10 @@ import {
 import type { Log } from '../runtime/log.js';
 import { deployDecision } from './deployDecision.js';
 import { lifecycleVerdict, releaseTemplates, type ReleaseTemplates } from './lifecycle.js';
-import { runFinishedMail } from './mail.js';
+import { notifyMail, runFinishedMail, type RunMailContext } from './mail.js';
+import { fillJson, fillText } from './placeholders.js';
+import { runApiUrl } from '../html/publicLinks.js';
+import { appVersion } from '../version.js';
 import {
   irreversibleCommands,
   isChosenRelease,
@@ -37,6 +40,8 @@ export interface ExecutorPorts {
   log: Log;
   /** App settings for %NAME% references in webhook headers. */
   env: NodeJS.ProcessEnv;
+  /** The zone emails show times in and PUBLIC_URL, for links to the run. */
+  mail: RunMailContext;
   /**
    * Asked just before each irreversible call: false when this instance's lock on the run is gone or
    * cannot be confirmed (the run lock's `assertHeld()`); then the call is not made.
@@ -346,12 +351,22 @@ function webhookHeaders(
   return { headers, secrets };
 }
 
+/** Sent with every outbound webhook call unless the playbook sets its own. */
+export const webhookUserAgent = `octopus-coordinator/${appVersion}`;
+
+/** {runUrl}: the run's record when PUBLIC_URL is set, else its path in the HTTP API. */
+function runUrlOf(run: RunState, mail: RunMailContext): string {
+  return runApiUrl(mail.publicUrl, run.id) ?? `/api/runs/${encodeURIComponent(run.id)}`;
+}
+
 async function callWebhook(
   spec: PlanWebhook,
   env: NodeJS.ProcessEnv,
   actionId: string,
 ): Promise<Observation> {
   const { headers, secrets } = webhookHeaders(spec, env);
+  if (!Object.keys(headers).some((h) => h.toLowerCase() === 'user-agent'))
+    headers['user-agent'] = webhookUserAgent;
   // Whatever the receiver or the HTTP stack says may quote a header value: it never reaches the run.
   const clean = (text: string) => redactSecrets(text, secrets);
   const hasBody = spec.method !== 'GET' && spec.body !== undefined;
@@ -482,18 +497,21 @@ async function perform(
       return [
         await runRunbook(octopus, command.spec, command.marker, command.recover, command.actionId),
       ];
-    case 'sendMail':
-      await ports.mailer.send({
-        to: command.to,
-        subject: command.subject,
-        text: command.text,
-        category: 'run-notify',
+    case 'sendMail': {
+      const runUrl = { runUrl: runUrlOf(run, ports.mail) };
+      const mail = notifyMail(run, ports.mail, {
+        subject: fillText(command.subject, runUrl),
+        text: fillText(command.text, runUrl),
       });
+      await ports.mailer.send({ to: command.to, ...mail, category: 'run-notify' });
       return [{ kind: 'mailSent', actionId: command.actionId }];
-    case 'callWebhook':
-      return [await callWebhook(command.spec, ports.env, command.actionId)];
+    }
+    case 'callWebhook': {
+      const body = fillJson(command.spec.body, { runUrl: runUrlOf(run, ports.mail) });
+      return [await callWebhook({ ...command.spec, body }, ports.env, command.actionId)];
+    }
     case 'sendFinishedMail': {
-      const mail = runFinishedMail(run);
+      const mail = runFinishedMail(run, ports.mail);
       await ports.mailer.send({ to: command.to, ...mail, category: 'run-finished' });
       return [{ kind: 'finishedMailSent' }];
     }

@@ -38,5 +38,6 @@ export {
 export { RunStore, runsTable, type RunSummary } from './store.js';
 export { runView, runSummary, actionView, type RunView, type ActionView } from './view.js';
 export { runFinishedMail } from './mail.js';
-export { runsEventConsumer, runsStatusConsumer, startRulesForEvent } from './consumers.js';
+export { runsEventConsumer, runsStatusConsumer } from './consumers.js';
+export { confirmDeploymentEvent, startRulesForEvent } from './rules.js';
 export * from './types.js';

@@ -1,5 +1,6 @@
 // Turns a configured playbook (plus the caller's overrides) into the RunPlan the engine executes.
 import type { CoordinationConfig } from '../config/coordination/schema.js';
+import { CoordinatorError } from '../errors.js';
 import type { Action, FailureAction, Playbook } from '../config/coordination/playbooks.js';
 import type {
   PlanAction,
@@ -17,14 +18,17 @@ export interface PlaybookOverrides {
   tenant?: string;
 }
 
-export class UnknownPlaybookError extends Error {
+export class UnknownPlaybookError extends CoordinatorError {
   constructor(
     readonly playbook: string,
     readonly known: string[],
   ) {
     super(
+      'not_found',
+      'unknown_playbook',
       `There is no playbook "${playbook}" in the coordination config (known: ${known.length ? known.join(', ') : 'none'}). ` +
         'Add it under "playbooks" or use one of the known names.',
+      { known },
     );
     this.name = 'UnknownPlaybookError';
   }

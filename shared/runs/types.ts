@@ -265,6 +265,20 @@ export interface RunTrigger {
   by?: string;
   /** The Octopus event that fired a rule. */
   eventId?: string;
+  /**
+   * Rule-started runs: each rule that led here, oldest first. A rule firing on a deployment made by
+   * an earlier rule-started run extends that run's chain; the chain's length is its depth.
+   */
+  chain?: RuleLink[];
+}
+
+/** One rule firing: which rule, on which event about which deployment, made by which run (if any). */
+export interface RuleLink {
+  rule: string;
+  eventId: string;
+  deploymentId: string;
+  /** The coordinator run that created the deployment, when one did. */
+  byRun?: string;
 }
 
 export interface RunState {

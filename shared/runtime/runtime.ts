@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { systemClock, type Clock } from '../clock.js';
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import type { Settings } from '../config/settings.js';
-import { HttpError } from '../http/errors.js';
+import { CoordinatorError } from '../errors.js';
 import { setSecretsForRedaction } from '../http/handler.js';
 import type { Mailer } from '../mail/index.js';
 import type { OctopusClient } from '../octopus/index.js';
@@ -76,28 +76,55 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 }
 
 let current: Promise<Runtime> | undefined;
+/** Settings that were unresolved Key Vault references when `current` was built from process.env. */
+let awaiting: string[] = [];
 
-/** The process-wide runtime, created on first use from process.env. */
+const keyVaultReference = /^\s*@Microsoft\.KeyVault\(/i;
+
+/**
+ * The process-wide runtime, created on first use from process.env. While a secret is an unresolved Key
+ * Vault reference the runtime is rebuilt as soon as process.env holds the resolved value, so the app
+ * picks it up without a restart.
+ */
 export function getRuntime(): Promise<Runtime> {
+  if (current && awaiting.some((name) => !keyVaultReference.test(process.env[name] ?? ''))) {
+    current = undefined;
+  }
   if (!current) {
-    current = createRuntime();
-    current.catch(() => {
-      current = undefined;
-    });
+    const created = createRuntime();
+    current = created;
+    awaiting = [];
+    created.then(
+      (runtime) => {
+        if (current === created) awaiting = runtime.settings.unresolved.map((u) => u.setting);
+      },
+      () => {
+        if (current === created) current = undefined;
+      },
+    );
   }
   return current;
 }
 
+/**
+ * For a job that needs some secrets: the unresolved ones among them, logged once as the reason to skip.
+ * Empty when the job can run.
+ */
+export function unresolvedNeeds(runtime: Runtime, needs: readonly string[]): string[] {
+  return runtime.settings.unresolved.filter((u) => needs.includes(u.setting)).map((u) => u.setting);
+}
+
 /** Replace the process-wide runtime (tests, the dev host). */
 export function setRuntime(runtime: Runtime | Promise<Runtime> | undefined): void {
+  awaiting = [];
   current = runtime === undefined ? undefined : Promise.resolve(runtime);
 }
 
 /** The Octopus client, or a 503 that says how to configure it. */
 export function requireOctopus(runtime: Runtime): OctopusClient {
   if (!runtime.octopus) {
-    throw new HttpError(
-      503,
+    throw new CoordinatorError(
+      'unavailable',
       'octopus_not_configured',
       'Octopus is not configured: set OCTOPUS_URL and OCTOPUS_API_KEY (the dev host starts a simulator when OCTOPUS_URL is unset).',
     );

@@ -3,7 +3,7 @@
 import { createIfAbsent, listPartition, updateIfMatch } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
 import { toJsonProperty } from '../storage/limits.js';
-import { jsonParts } from '../storage/jsonParts.js';
+import { fromJsonParts, jsonParts } from '../storage/jsonParts.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { SetCell, SetCellState, StatusSnapshot } from './snapshot.js';
 
@@ -38,6 +38,21 @@ export interface SetStatusRow {
   since: string;
   /** JSON of RecordedProject[], over numbered properties (see jsonParts). */
   projects: string;
+}
+
+/** A recorded cell as readers see it: the stored row with its projects put back together. */
+export type RecordedCell = Omit<SetStatusRow, 'projects'> & { projects: RecordedProject[] };
+
+/** The one way to read a stored row: the projects JSON may span several properties (jsonParts). */
+function recordedCell(row: SetStatusRow): RecordedCell {
+  let projects: RecordedProject[] = [];
+  try {
+    const parsed = fromJsonParts<unknown>(row, 'projects');
+    if (Array.isArray(parsed)) projects = parsed as RecordedProject[];
+  } catch {
+    // A row cut short by hand or by an old writer: show the cell without projects, not an error.
+  }
+  return { ...row, projects };
 }
 
 export function setPartition(set: string): string {
@@ -130,12 +145,13 @@ export interface LastPoll {
   problems: { set: string; message: string }[];
 }
 
+/** Every recorded cell (of one set, when given) and the last poll, each row decoded the one way. */
 export async function readSetStatusRows(
   runtime: Runtime,
   set?: string,
-): Promise<{ rows: SetStatusRow[]; lastPoll: LastPoll | undefined }> {
+): Promise<{ rows: RecordedCell[]; lastPoll: LastPoll | undefined }> {
   const table = await runtime.tables.table(setStatusTable);
-  const rows: SetStatusRow[] = [];
+  const rows: RecordedCell[] = [];
   let lastPoll: LastPoll | undefined;
   const filter = set === undefined ? undefined : setPartition(set);
   const all =
@@ -150,11 +166,11 @@ export async function readSetStatusRows(
           instance: row.instance ?? '',
           problems: JSON.parse(row.problems ?? '[]') as LastPoll['problems'],
         };
-      } else rows.push(row);
+      } else rows.push(recordedCell(row));
     }
     return { rows, lastPoll };
   }
-  rows.push(...(await listPartition<SetStatusRow>(table, filter ?? '')));
+  rows.push(...(await listPartition<SetStatusRow>(table, filter ?? '')).map(recordedCell));
   const poll = await listPartition<{ at: string; instance: string; problems: string }>(
     table,
     pollPartition,

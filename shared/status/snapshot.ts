@@ -1,7 +1,7 @@
 // The combined status of the configured project sets, read with one dynamic-dashboard call per space.
 import { dashboardCell, type Dashboard, type DashboardItem } from '../octopus/index.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { octopusCallsMade, octopusForSpace, spaceOfSet } from './spaceClients.js';
+import { octopusCallsMade, octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
 
 /** `failed`: a member's current deployment failed; `deploying`: one is queued or running. */
 export type SetCellState = 'complete' | 'deploying' | 'failed' | 'incomplete';

@@ -109,3 +109,34 @@ export function addDays(date: LocalDate, days: number): LocalDate {
   const t = new Date(Date.UTC(y ?? 0, (m ?? 1) - 1, (d ?? 1) + days));
   return t.toISOString().slice(0, 10);
 }
+
+const readableFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * An instant as people read it in a zone, with the zone's abbreviation: "Fri, 20 Nov 2026, 19:03 CET".
+ * Text that is not a time is returned as given; no value gives ''.
+ */
+export function readableTime(
+  instant: Date | string | number | null | undefined,
+  zone: string,
+): string {
+  if (instant === null || instant === undefined || instant === '') return '';
+  const d = instant instanceof Date ? instant : new Date(instant);
+  if (Number.isNaN(d.getTime())) return String(instant);
+  let f = readableFormatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', {
+      timeZone: zone,
+      weekday: 'short',
+      day: 'numeric',
+      month: 'short',
+      year: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'short',
+    });
+    readableFormatters.set(zone, f);
+  }
+  return f.format(d);
+}

@@ -1,5 +1,5 @@
 // When the page cannot be built at all (settings, config, storage client), say so in HTML, not JSON.
-import { html } from './html.js';
+import { html } from '../html/html.js';
 import { contentSecurityPolicy, styleElement } from './styles.js';
 
 export const pageHeaders = {

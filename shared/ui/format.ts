@@ -1,5 +1,5 @@
 // Small formatters the page's sections share: times, durations and the colour of a state.
-import { html, type SafeHtml } from './html.js';
+import { html, type SafeHtml } from '../html/html.js';
 
 const good = new Set(['complete', 'success', 'succeeded', 'ok', 'skipped']);
 const bad = new Set(['failed', 'timedout', 'cancelled', 'canceled', 'failing', 'rollingback']);

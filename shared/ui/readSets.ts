@@ -1,7 +1,7 @@
 // The set matrix as the status poll last recorded it: one query of the setstatus table, no Octopus call.
 import type { Runtime } from '../runtime/runtime.js';
-import { readSetStatusRows, type RecordedProject, type SetStatusRow } from '../status/record.js';
-import { spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import { readSetStatusRows, type RecordedCell } from '../status/record.js';
+import { spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 import { environmentComparator } from './environmentOrder.js';
 import type { MatrixCell, SetsSection } from './model.js';
 
@@ -11,22 +11,13 @@ export interface SetsReading {
   spaceIds: Map<string, string>;
 }
 
-function parseProjects(row: SetStatusRow): RecordedProject[] {
-  try {
-    const parsed: unknown = JSON.parse(row.projects);
-    return Array.isArray(parsed) ? (parsed as RecordedProject[]) : [];
-  } catch {
-    return [];
-  }
-}
-
-function cellOf(runtime: Runtime, row: SetStatusRow): MatrixCell {
+function cellOf(runtime: Runtime, row: RecordedCell): MatrixCell {
   return {
     environment: row.environment,
     tenant: row.tenant || null,
     state: row.state,
     since: row.since,
-    projects: parseProjects(row).map((p) => ({
+    projects: row.projects.map((p) => ({
       ...p,
       taskUrl: p.taskId ? taskWebUrl(runtime, row.spaceId, p.taskId) : undefined,
     })),

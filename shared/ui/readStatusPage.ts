@@ -3,7 +3,7 @@
 import { listJobRuns } from '../jobs/jobHistory.js';
 import { locksTableName } from '../locks/rows.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { taskWebUrl } from '../status/spaceClients.js';
+import { taskWebUrl } from '../runtime/spaceClients.js';
 import type { Section, StatusPageModel } from './model.js';
 import { readLocks, withLockTaskLinks } from './readLocks.js';
 import { readRuns, withTaskLinks, type RunsLimits } from './readRuns.js';

@@ -1,7 +1,7 @@
 // The last run of every timer job and how it ended.
 import type { JobRunRecord } from '../jobs/jobHistory.js';
 import { badge, duration, utc, when } from './format.js';
-import { html, type SafeHtml } from './html.js';
+import { html, type SafeHtml } from '../html/html.js';
 
 const outcomeState: Record<JobRunRecord['outcome'], string> = {
   ok: 'ok',

@@ -1,6 +1,6 @@
 // Locks: who holds each (with its fence), who waits in which order, and why each waits.
 import { badge, utc, when } from './format.js';
-import { html, link, type SafeHtml } from './html.js';
+import { html, link, type SafeHtml } from '../html/html.js';
 import type { LockPageView } from './model.js';
 
 function task(taskId: string | undefined, url: string | undefined): SafeHtml | '' {

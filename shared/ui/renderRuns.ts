@@ -1,7 +1,7 @@
 // Runs in progress and recent ones, stage by stage and action by action, with links to Octopus tasks.
 import type { ActionView, RunView } from '../runs/view.js';
 import { badge, utc, when } from './format.js';
-import { html, link, type SafeHtml } from './html.js';
+import { html, link, type SafeHtml } from '../html/html.js';
 import type { RunsSection } from './model.js';
 
 function action(a: ActionView, now: Date): SafeHtml {

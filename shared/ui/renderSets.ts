@@ -1,6 +1,6 @@
 // The matrix of project sets x environments (x tenants): each project's current release and state.
 import { badge, stateClass, utc, when } from './format.js';
-import { html, link, type SafeHtml } from './html.js';
+import { html, link, type SafeHtml } from '../html/html.js';
 import type { MatrixCell, SetMatrix, SetsSection } from './model.js';
 
 const setStateText: Record<MatrixCell['state'], string> = {

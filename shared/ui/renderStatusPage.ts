@@ -1,6 +1,6 @@
 // The status page as one HTML document: sets, runs, locks and timer jobs; no script, self-refreshing.
 import { utc, when } from './format.js';
-import { html, type SafeHtml } from './html.js';
+import { html, type SafeHtml } from '../html/html.js';
 import type { Section, StatusPageModel } from './model.js';
 import { renderJobs, type LastPoll } from './renderJobs.js';
 import { renderLocks } from './renderLocks.js';

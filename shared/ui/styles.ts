@@ -1,6 +1,6 @@
 // The page's only CSS, embedded in a <style> element that the Content-Security-Policy allows by hash.
 import { createHash } from 'node:crypto';
-import { SafeHtml } from './html.js';
+import { SafeHtml } from '../html/html.js';
 
 export const pageCss = `
 :root{color-scheme:light dark;--fg:#1b1f24;--muted:#5b6470;--bg:#fff;--panel:#f5f7f9;--line:#d8dee4;

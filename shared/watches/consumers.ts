@@ -6,9 +6,10 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { StatusConsumer } from '../status/consumers.js';
 import { recordSetStatus } from '../status/record.js';
 import { takeStatusSnapshot, type StatusSnapshot } from '../status/snapshot.js';
-import { octopusForSpace, spaceOfSet } from '../status/spaceClients.js';
+import { octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
 import { watchNotices, type WatchNotice } from './evaluate.js';
-import { deliverNotices, type DeliveryOutcome } from './notify.js';
+import { deliverNotices, isClaimed, settledOutcome, type DeliveryOutcome } from './notify.js';
+import { RunHolds } from './runHolds.js';
 
 /** Evaluate the watches of `sets` (default all) against a snapshot and deliver what is due. */
 export async function fireWatches(
@@ -25,6 +26,7 @@ export async function fireWatches(
     rejected: 0,
   };
   const due: WatchNotice[] = [];
+  const holds = new RunHolds(runtime);
   for (const watch of runtime.config.watches) {
     if (sets && !sets.has(watch.set)) continue;
     const { notices, skipped } = watchNotices(watch, snapshot.cells);
@@ -32,7 +34,25 @@ export async function fireWatches(
       log.info(
         `Watch ${s.watch} (${s.environment}${s.tenant ? `, ${s.tenant}` : ''}): not announced because ${s.reason}.`,
       );
-    due.push(...notices);
+    for (const notice of notices) {
+      // Settled before (seen by this process): nothing to claim, hold or send, and no Table request.
+      const known = settledOutcome(runtime, notice);
+      if (known) {
+        counts[known] += 1;
+        continue;
+      }
+      // A new announcement waits for coordinator runs; one claimed before goes on as it was.
+      if (!(await isClaimed(runtime, notice))) {
+        const reason = await holds.reasonToHold(notice);
+        if (reason) {
+          log.info(
+            `Watch ${notice.watch.name} (${notice.environment}${notice.tenant ? `, ${notice.tenant}` : ''}): ${notice.kind} email held because ${reason}.`,
+          );
+          continue;
+        }
+      }
+      due.push(notice);
+    }
   }
   // All watches at once, so "who deployed" is one Octopus read per space, not one per notice.
   for (const outcome of await deliverNotices(runtime, due, log)) counts[outcome] += 1;

@@ -1,6 +1,8 @@
-// The emails a watch sends: what happened, which releases, when, by whom, and a link to each task.
+// The emails a watch sends: what happened, which releases, when (in the configured zone), by whom,
+// a link to each task and, with PUBLIC_URL, to the status page; laid out like every other email.
+import { dataTable, emailDocument, emailLink, paragraph } from '../html/emailLayout.js';
 import type { MailMessage } from '../mail/index.js';
-import { escapeHtml } from '../ui/html.js';
+import { readableTime } from '../time/zones.js';
 import type { AnnouncedRelease, WatchNotice } from './evaluate.js';
 
 export interface ReleaseDetails {
@@ -8,15 +10,10 @@ export interface ReleaseDetails {
   deployedBy: Map<string, string>;
   /** The Octopus web page of a task. */
   taskUrl: (spaceId: string, taskId: string) => string | undefined;
-  /** Where the coordinator's status page is, when PUBLIC_URL is set. */
+  /** Where the coordinator's status page shows this set, when PUBLIC_URL is set. */
   statusUrl: string | undefined;
-}
-
-function when(iso: string | null): string {
-  if (!iso) return 'not finished';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  /** The zone times are shown in (REPORT_TIME_ZONE). */
+  timeZone: string;
 }
 
 function where(notice: WatchNotice): string {
@@ -36,63 +33,83 @@ function lines(notice: WatchNotice, details: ReleaseDetails): Line[] {
   return notice.releases.map((r: AnnouncedRelease) => ({
     project: r.tenant && notice.tenant === 'all tenants' ? `${r.project} (${r.tenant})` : r.project,
     version: r.version,
-    at: when(r.completedTime),
+    at: r.completedTime ? readableTime(r.completedTime, details.timeZone) : 'not finished',
     by: details.deployedBy.get(r.deploymentId) ?? 'unknown',
     url: details.taskUrl(notice.spaceId, r.taskId),
   }));
 }
 
-function table(rows: Line[]): { text: string; html: string } {
-  const text = rows
+function textTable(rows: Line[]): string {
+  return rows
     .map(
       (l) =>
-        `  ${l.project}  ${l.version}  deployed ${l.at} by ${l.by}${l.url ? `\n    ${l.url}` : ''}`,
+        `  ${l.project}  ${l.version}\n    finished ${l.at}, deployed by ${l.by}${l.url ? `\n    task log: ${l.url}` : ''}`,
     )
     .join('\n');
-  const html =
-    '<table cellpadding="4" style="border-collapse:collapse"><tr><th align="left">Project</th><th align="left">Release</th><th align="left">Finished</th><th align="left">By</th><th align="left">Task</th></tr>' +
-    rows
-      .map(
-        (l) =>
-          `<tr><td>${escapeHtml(l.project)}</td><td>${escapeHtml(l.version)}</td><td>${escapeHtml(l.at)}</td><td>${escapeHtml(l.by)}</td><td>${l.url ? `<a href="${escapeHtml(l.url)}">task log</a>` : ''}</td></tr>`,
-      )
-      .join('') +
-    '</table>';
-  return { text, html };
+}
+
+function htmlTable(rows: Line[]) {
+  return dataTable(
+    ['Project', 'Release', 'Finished', 'By', 'Task'],
+    rows.map((l) => [l.project, l.version, l.at, l.by, l.url ? emailLink(l.url, 'task log') : '']),
+  );
+}
+
+function footerOf(notice: WatchNotice, details: ReleaseDetails): { text: string; html: string } {
+  const text = `You get this because you are a recipient of watch "${notice.watch.name}" of the Octopus Coordinator. Times are in ${details.timeZone}.`;
+  return { text, html: text };
 }
 
 export function watchMessage(notice: WatchNotice, details: ReleaseDetails): MailMessage {
   const rows = lines(notice, details);
-  const { text: list, html: listHtml } = table(rows);
-  const footer = `This is watch "${notice.watch.name}" of the Octopus Coordinator.${details.statusUrl ? ` Current status: ${details.statusUrl}` : ''}`;
+  const footer = footerOf(notice, details);
+  const statusLine = details.statusUrl ? `Status page: ${details.statusUrl}\n` : '';
+  const action = details.statusUrl
+    ? { url: details.statusUrl, text: `See ${notice.set} on the status page` }
+    : undefined;
   if (notice.kind === 'live') {
     const versions =
       notice.releases.length <= 4
         ? `: ${rows.map((l) => `${l.project} ${l.version}`).join(', ')}`
         : '';
+    const subject = `${notice.set} is live in ${where(notice)}${versions}`;
     const intro = `Every project of the set ${notice.set} now has a successful current deployment in ${where(notice)}.`;
     const next =
       'You get one email per combination of releases; the next comes when the set is live with a new combination.';
     return {
       to: notice.watch.recipients,
       category: 'set-deployed',
-      subject: `${notice.set} is live in ${where(notice)}${versions}`,
-      text: `${intro}\n\n${list}\n\n${next}\n${footer}\n`,
-      html: `<p>${escapeHtml(intro)}</p>${listHtml}<p>${escapeHtml(next)}</p><p style="color:#666">${escapeHtml(footer)}</p>`,
+      subject,
+      text: `${intro}\n\n${textTable(rows)}\n\n${next}\n${statusLine}\n-- \n${footer.text}\n`,
+      html: emailDocument({
+        title: `${notice.set} is live in ${where(notice)}`,
+        tone: 'good',
+        body: [paragraph(intro), htmlTable(rows), paragraph(next)],
+        action,
+        footer: footer.html,
+      }),
     };
   }
   const failed = notice.releases[0];
   const project = failed?.project ?? 'A project';
+  const version = failed?.version ? ` ${failed.version}` : '';
+  const verb = failed?.state === 'TimedOut' ? 'timed out' : 'failed';
   const error = failed?.errorMessage
     ? `Octopus says: ${failed.errorMessage}`
     : 'Octopus gave no error message.';
-  const intro = `The deployment of ${project} ${failed?.version ?? ''} to ${where(notice)} ${failed?.state === 'TimedOut' ? 'timed out' : 'failed'}, so the set ${notice.set} is not complete there.`;
+  const intro = `The deployment of ${project}${version} to ${where(notice)} ${verb}, so the set ${notice.set} is not complete there.`;
   const next = `Open the task log to see why; the set counts as live again once ${project} has a successful deployment in ${notice.environment}.`;
   return {
     to: notice.watch.recipients,
     category: 'set-deployment-failed',
-    subject: `${project} ${failed?.version ?? ''} failed in ${where(notice)} (set ${notice.set})`,
-    text: `${intro}\n${error}\n\n${list}\n\n${next}\n${footer}\n`,
-    html: `<p>${escapeHtml(intro)}</p><p>${escapeHtml(error)}</p>${listHtml}<p>${escapeHtml(next)}</p><p style="color:#666">${escapeHtml(footer)}</p>`,
+    subject: `${project}${version} ${verb} in ${where(notice)} (set ${notice.set})`,
+    text: `${intro}\n${error}\n\n${textTable(rows)}\n\n${next}\n${statusLine}\n-- \n${footer.text}\n`,
+    html: emailDocument({
+      title: `${project}${version} ${verb} in ${where(notice)}`,
+      tone: 'bad',
+      body: [paragraph(intro), paragraph(error, 'bad'), htmlTable(rows), paragraph(next)],
+      action,
+      footer: footer.html,
+    }),
   };
 }

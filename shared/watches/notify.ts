@@ -1,9 +1,10 @@
 // Sending a watch's email exactly once per announcement, across polls, webhooks and instances:
 // claim (the intent) with createIfAbsent, send, record the outcome. A failed send is retried later.
+import { statusPageUrl } from '../html/publicLinks.js';
 import { MailError } from '../mail/index.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { octopusForSpace, spaceOfSet, taskWebUrl } from '../status/spaceClients.js';
+import { octopusForSpace, spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 import {
   createIfAbsent,
   getOrUndefined,
@@ -62,14 +63,16 @@ function settled(runtime: Runtime): Map<string, 'already-sent' | 'rejected'> {
 function settle(runtime: Runtime, notice: WatchNotice, outcome: 'already-sent' | 'rejected'): void {
   const known = settled(runtime);
   if (known.size >= SETTLED_KEPT) known.clear();
-  known.set(`${notice.watch.name}\u0001${notice.claimKey}`, outcome);
+  known.set(settledKey(notice), outcome);
 }
+
+const settledKey = (notice: WatchNotice): string => `${notice.watch.name}\u0001${notice.claimKey}`;
 
 async function claim(
   runtime: Runtime,
   notice: WatchNotice,
 ): Promise<{ etag: string; attempts: number } | DeliveryOutcome> {
-  const known = settled(runtime).get(`${notice.watch.name}\u0001${notice.claimKey}`);
+  const known = settled(runtime).get(settledKey(notice));
   if (known) return known;
   const table = await runtime.tables.table(watchMailTable);
   const now = runtime.clock.now();
@@ -119,6 +122,24 @@ async function record(
     etag,
     'Merge',
   );
+}
+
+/** Whether this announcement was claimed before (sent, sending, failed or refused): it is not new. */
+export async function isClaimed(runtime: Runtime, notice: WatchNotice): Promise<boolean> {
+  if (settled(runtime).has(settledKey(notice))) return true;
+  const table = await runtime.tables.table(watchMailTable);
+  const row = await getOrUndefined<MailRow>(table, encodeKey(notice.watch.name), notice.claimKey);
+  if (row?.state === 'sent') settle(runtime, notice, 'already-sent');
+  else if (row?.state === 'rejected') settle(runtime, notice, 'rejected');
+  return row !== undefined;
+}
+
+/** The outcome of an announcement this process has seen settled, without a Table request. */
+export function settledOutcome(
+  runtime: Runtime,
+  notice: WatchNotice,
+): 'already-sent' | 'rejected' | undefined {
+  return settled(runtime).get(settledKey(notice));
 }
 
 /**
@@ -196,11 +217,11 @@ async function send(
   who: Map<string, string>,
   log: Log,
 ): Promise<DeliveryOutcome> {
-  const publicUrl = runtime.settings.publicUrl?.replace(/\/+$/, '');
   const message = watchMessage(notice, {
     deployedBy: who,
     taskUrl: (spaceId, taskId) => taskWebUrl(runtime, spaceId, taskId),
-    statusUrl: publicUrl ? `${publicUrl}/api/status/${encodeURIComponent(notice.set)}` : undefined,
+    statusUrl: statusPageUrl(runtime.settings.publicUrl, notice.set),
+    timeZone: runtime.settings.report.timeZone,
   });
   try {
     const sent = await runtime.mailer.send(message);

@@ -242,7 +242,9 @@ describe('scheduled promotion', () => {
     expect(outcomes.map((o) => [o.slot, o.state])).toEqual([['2026-11-20T18:00Z', 'missed']]);
     expect(await deploymentsOf(runtime, 'Database', 'Production')).toHaveLength(1);
     expect(mail.map((m) => m.subject)).toEqual(['Promotion "nightly" missed 1 scheduled slot(s)']);
-    expect(mail[0]?.text).toContain('2026-11-20T18:00Z');
+    // The slot in the promotion's own zone, as people read it, and the email is a whole document.
+    expect(mail[0]?.text).toContain('- Fri, 20 Nov 2026, 18:00 GMT');
+    expect(mail[0]?.html).toMatch(/^<!DOCTYPE html>/);
     // Reported once: a later pass does not report it again.
     clock.set('2026-11-20T19:31:00Z');
     await schedulePromotion(runtime, promotion, silentLog);
@@ -272,7 +274,7 @@ describe('scheduled promotion', () => {
     expect(outcome?.state).toBe('blocked');
     expect(outcome?.detail).toMatch(/freeze window .*Black Friday/);
     expect(await deploymentsOf(runtime, 'Database', 'Production')).toHaveLength(1);
-    expect(mail[0]?.subject).toBe('Promotion "nightly" did not run (2026-11-20T18:00Z)');
+    expect(mail[0]?.subject).toBe('Promotion "nightly" did not run (Fri, 20 Nov 2026, 18:00 GMT)');
     expect(mail[0]?.text).toContain('Black Friday');
   });
 
@@ -462,6 +464,21 @@ describe('cooperating projects', () => {
     expect(JSON.stringify(response.jsonBody)).toContain(
       'Database is at 1.4.0 in Production; it needs 1.5.0 or higher',
     );
+  });
+
+  it('ensure-deployed with a mistyped project answers 404 naming it, not a 500', async () => {
+    setRuntime(await runtimeFor(configWith(), new ManualClock(atSlot)));
+    const response = (await jsonApi(ensureDeployedHandler)(
+      new HttpRequest({
+        method: 'POST',
+        url: 'http://localhost/api/ensure-deployed',
+        body: { string: JSON.stringify({ project: 'Web Ap', environment: 'Production' }) },
+      }),
+      new InvocationContext(),
+    )) as HttpResponseInit;
+    expect(response.status).toBe(404);
+    expect(response.jsonBody).toMatchObject({ error: { code: 'octopus_name_not_found' } });
+    expect(JSON.stringify(response.jsonBody)).toContain("'Web Ap' was not found");
   });
 
   it('progress waits until the step asked for is done', async () => {

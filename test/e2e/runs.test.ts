@@ -29,7 +29,7 @@ import {
   type RunState,
   type RunView,
 } from '../../shared/runs/index.js';
-import { pollOnce } from '../../shared/status/poll.js';
+import { pollOnce } from '../../shared/app/poll.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 import {
@@ -59,7 +59,8 @@ const rawConfig = {
               type: 'notify',
               id: 'tell',
               to: ['team@example.com'],
-              subject: 'Backend of {{name}} is live',
+              subject: 'Backend of {{name}} is live in {environment}',
+              body: 'Releases: {releases}.\nRun {run.id} is {status}: {runUrl}',
             },
           ],
         },
@@ -94,6 +95,8 @@ function env(): NodeJS.ProcessEnv {
     SENDGRID_API_KEY: 'SG.fake-key',
     SENDGRID_API_URL: mail.url,
     MAIL_FROM: 'coordinator@example.com',
+    PUBLIC_URL: 'https://coordinator.example.com/',
+    REPORT_TIME_ZONE: 'Europe/Berlin',
     WEBHOOK_SECRET: 'runs-secret',
     WEBHOOK_SECRET_HEADER: 'X-Coordinator-Secret',
   };
@@ -246,10 +249,23 @@ describe('runs on the simulator', () => {
     expect(list.runs.map((r) => r.id)).toEqual([id]);
 
     const subjects = mail.received.map((m) => m.body.subject);
-    expect(subjects).toContain('Backend of release-web-stack is live');
+    expect(subjects).toContain('Backend of release-web-stack is live in Production');
     expect(subjects.filter((s) => s.includes('succeeded'))).toEqual([
-      `Playbook "release-web-stack" succeeded (run ${id})`,
+      `Playbook "release-web-stack" in Production succeeded (run ${id})`,
     ]);
+    // The notify email's placeholders say what this run did, and both parts link to it.
+    const notify = mail.received.find((m) => m.body.subject.startsWith('Backend of'));
+    const part = (type: string) => notify?.body.content.find((c) => c.type === type)?.value ?? '';
+    expect(part('text/plain')).toContain('Releases: Database 1.6.0, Web API ');
+    expect(part('text/plain')).toContain(
+      `Run ${id} is running: https://coordinator.example.com/api/runs/${id}`,
+    );
+    expect(part('text/plain')).not.toMatch(/\{[a-zA-Z.]+\}/);
+    expect(part('text/html')).toMatch(/^<!DOCTYPE html>/);
+    expect(part('text/html')).toContain(`href="https://coordinator.example.com/api/ui#run-${id}"`);
+    // Times in REPORT_TIME_ZONE, not raw ISO.
+    expect(part('text/plain')).toMatch(/started \w{3}, \d{1,2} \w{3} \d{4}, \d{2}:\d{2} CET/);
+    expect(part('text/plain')).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:/);
   });
 
   it('rolls A and B back to exactly their previous releases when C fails at step 2', async () => {

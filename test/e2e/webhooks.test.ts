@@ -7,8 +7,8 @@ import { coordinationConfigSchema } from '../../shared/config/coordination/schem
 import { immediateProcessingIdle } from '../../shared/events/process.js';
 import { eventsTable } from '../../shared/events/store.js';
 import { silentLog } from '../../shared/runtime/log.js';
-import { pollOnce } from '../../shared/status/poll.js';
-import { statusView } from '../../shared/status/view.js';
+import { pollOnce } from '../../shared/app/poll.js';
+import { statusView } from '../../shared/ui/statusView.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 import {

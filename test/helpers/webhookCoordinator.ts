@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { CoordinationConfig } from '../../shared/config/coordination/schema.js';
-import { receiveOctopusEvent } from '../../shared/events/receive.js';
+import { receiveOctopusEvent } from '../../shared/app/webhook.js';
 import { jsonApi } from '../../shared/http/handler.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';

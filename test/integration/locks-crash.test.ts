@@ -5,7 +5,7 @@ import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-
 import { LeaseLocks, locksFor, releaseLeasesOfEndedTasks } from '../../shared/locks/index.js';
 import { locksStatusConsumer } from '../../shared/locks/consumers.js';
 import { silentLog } from '../../shared/runtime/log.js';
-import { statusConsumers } from '../../shared/status/consumers.js';
+import { statusConsumers } from '../../shared/app/consumers.js';
 import type { StatusSnapshot } from '../../shared/status/snapshot.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { assertBuilt, startLockWorker } from '../helpers/lockWorkers.js';

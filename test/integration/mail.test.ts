@@ -69,7 +69,38 @@ describe('SendGrid adapter (real SDK against a local mail/send server)', () => {
   });
 });
 
+/** RFC 2045 quoted-printable back to text, as a mail client reads it. */
+function decodeQuotedPrintable(body: string): string {
+  const bytes = body
+    .replace(/=\r\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return Buffer.from(bytes, 'latin1').toString('utf8');
+}
+
 describe('outbox adapter', () => {
+  it('writes text parts as quoted-printable: readable in a terminal, lines of at most 76', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'outbox-'));
+    const text = `Every project of the set Web stack is live in Zürich — ${'a long line '.repeat(12)}= done \nsecond line  `;
+    const htmlPart = `<!DOCTYPE html><p style="color:#222">Zürich ${'x'.repeat(200)}</p>`;
+    await new OutboxMailer(dir, 'coordinator@localhost').send({
+      to: ['a@example.com'],
+      subject: 's',
+      text,
+      html: htmlPart,
+    });
+    const eml = await readFile(join(dir, (await readdir(dir)).sort()[0] ?? ''), 'utf8');
+    expect(eml).not.toContain('base64');
+    expect(eml.match(/Content-Transfer-Encoding: quoted-printable/g)).toHaveLength(2);
+    // The plain words are there as they are, not encoded.
+    expect(eml).toContain('Every project of the set Web stack is live in Z=C3=BCrich');
+    const body = eml.slice(eml.indexOf('\r\n\r\n'));
+    for (const line of body.split('\r\n')) expect(line.length).toBeLessThanOrEqual(76);
+    const parts = eml.split(/--=_coordinator_[^\r]*\r\n/).slice(1, 3);
+    const bodies = parts.map((p) => p.slice(p.indexOf('\r\n\r\n') + 4).replace(/\r\n$/, ''));
+    expect(decodeQuotedPrintable(bodies[0] ?? '')).toBe(text.replace(/\n/g, '\r\n'));
+    expect(decodeQuotedPrintable(bodies[1] ?? '')).toBe(htmlPart);
+  });
+
   it('writes each email as .eml and .html', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'outbox-'));
     const mailer = new OutboxMailer(dir, 'coordinator@localhost');

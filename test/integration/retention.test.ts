@@ -20,7 +20,7 @@ import type { PassResult } from '../../shared/retention/prunePass.js';
 import { newRunState } from '../../shared/runs/decide.js';
 import { RunStore, runsTable } from '../../shared/runs/store.js';
 import type { RunPlan, RunState } from '../../shared/runs/types.js';
-import { statusConsumers } from '../../shared/status/consumers.js';
+import { statusConsumers } from '../../shared/app/consumers.js';
 import { encodeKey } from '../../shared/storage/keys.js';
 import type { TableStore } from '../../shared/storage/tableStore.js';
 import { tableStoreForTest } from '../helpers/storage.js';

@@ -16,7 +16,7 @@ import {
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { immediateProcessingIdle } from '../../shared/events/process.js';
 import { maxWebhookBodyBytes } from '../../shared/events/read.js';
-import { receiveOctopusEvent } from '../../shared/events/receive.js';
+import { receiveOctopusEvent } from '../../shared/app/webhook.js';
 import { verifyWebhookSecret } from '../../shared/events/verify.js';
 import { HttpError } from '../../shared/http/errors.js';
 import { jsonApi, toErrorResponse } from '../../shared/http/handler.js';
@@ -34,6 +34,7 @@ import {
   startRun,
   type RunState,
 } from '../../shared/runs/index.js';
+import { appVersion } from '../../shared/version.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
@@ -43,6 +44,7 @@ const header = 'X-Coordinator-Secret';
 interface Recorded {
   url: string;
   headers: IncomingHttpHeaders;
+  body: string;
 }
 
 /** A throwaway HTTP server: `answer` writes the response; every request is recorded. */
@@ -51,9 +53,14 @@ async function startServer(
 ): Promise<{ url: string; seen: Recorded[]; stop: () => Promise<void> }> {
   const seen: Recorded[] = [];
   const server: Server = createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      seen.push({ url: req.url ?? '/', headers: req.headers });
+      seen.push({
+        url: req.url ?? '/',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      });
       answer(req.url ?? '/', res);
     });
   });
@@ -522,7 +529,7 @@ describe('playbook webhook actions with %SETTING% secrets', () => {
                   id: 'call',
                   url,
                   headers: { 'X-Hook-Token': headerValue },
-                  body: { hello: 'world' },
+                  body: { hello: 'world', run: '{run.id}', status: '{status}', link: '{runUrl}' },
                 },
               ],
             },
@@ -579,6 +586,23 @@ describe('playbook webhook actions with %SETTING% secrets', () => {
     expect(target.seen.at(-1)?.headers['x-hook-token']).toBe(`Bearer ${token}`);
     expect(mail.received.length).toBeGreaterThan(0);
     expect(dump).not.toContain(token);
+  });
+
+  it('names the coordinator and its version in User-Agent and fills the body placeholders', async () => {
+    const { state } = await runPlaybook(
+      `${target.url}/ok`,
+      'Bearer %SECURITY_TEST_HOOK_TOKEN%',
+      token,
+    );
+    expect(state.status).toBe('succeeded');
+    const call = target.seen.at(-1);
+    expect(call?.headers['user-agent']).toBe(`octopus-coordinator/${appVersion}`);
+    expect(JSON.parse(call?.body ?? '{}')).toEqual({
+      hello: 'world',
+      run: state.id,
+      status: 'running',
+      link: `/api/runs/${state.id}`,
+    });
   });
 
   it('keeps the secret out of the run, its view and its email when the value cannot be sent', async () => {

@@ -22,16 +22,29 @@ describe('app settings', () => {
     });
   });
 
-  it('refuses an unresolved Key Vault reference and names the setting', () => {
+  it('starts with an unresolved Key Vault secret: counts it as unset and says what to check', () => {
     const env = {
       OCTOPUS_URL: 'https://octopus.example.com',
       OCTOPUS_API_KEY:
-        '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/octopus-api-key/)',
+        '@Microsoft.KeyVault(SecretUri=https://kv-abc.vault.azure.net/secrets/octopus-api-key/)',
+      WEBHOOK_SECRET: '@Microsoft.KeyVault(VaultName=kv-abc;SecretName=webhook-secret)',
     };
-    expect(() => loadSettings(env)).toThrow(SettingsError);
-    expect(() => loadSettings(env)).toThrow(
-      /OCTOPUS_API_KEY is still an unresolved Key Vault reference/,
-    );
+    const s = loadSettings(env);
+    expect(s.octopus).toBeUndefined();
+    expect(s.webhook.secret).toBeUndefined();
+    expect(s.unresolved.map((u) => [u.setting, u.vault, u.secret])).toEqual([
+      ['OCTOPUS_API_KEY', 'kv-abc', 'octopus-api-key'],
+      ['WEBHOOK_SECRET', 'kv-abc', 'webhook-secret'],
+    ]);
+    expect(s.unresolved[0]?.check).toMatch(/Key Vault Secrets User/);
+    expect(s.unresolved[0]?.check).toMatch(/secret octopus-api-key in Key Vault kv-abc/);
+    expect(s.secrets.join()).not.toMatch(/KeyVault/);
+  });
+
+  it('refuses a Key Vault reference in a setting that is not a secret, naming it', () => {
+    expect(() =>
+      loadSettings({ MAIL_FROM: '@Microsoft.KeyVault(VaultName=kv;SecretName=mail-from)' }),
+    ).toThrow(/MAIL_FROM is an unresolved Key Vault reference/);
   });
 
   it('lists every bad setting at once', () => {

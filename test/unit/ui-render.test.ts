@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { JobRunRecord } from '../../shared/jobs/jobHistory.js';
 import type { RunView } from '../../shared/runs/view.js';
 import { renderErrorPage } from '../../shared/ui/errorPage.js';
-import { escapeHtml, html, link } from '../../shared/ui/html.js';
+import { escapeHtml, html, link } from '../../shared/html/html.js';
 import type { LockPageView, StatusPageModel } from '../../shared/ui/model.js';
 import { renderStatusPage } from '../../shared/ui/renderStatusPage.js';
 import { contentSecurityPolicy } from '../../shared/ui/styles.js';

@@ -1,12 +1,15 @@
 // Conditions: rules about what is deployed where, evaluated by the API, playbooks and promotions.
 import { z } from 'zod';
+import { isSemanticVersion } from '../../conditions/versions.js';
 import { octopusName } from './common.js';
 
 const minVersion = z.strictObject({
   type: z.literal('minVersion'),
   project: octopusName,
   /** The lowest acceptable version (Octopus's semantic version ordering). */
-  atLeast: z.string().min(1),
+  atLeast: z.string().min(1).refine(isSemanticVersion, {
+    message: 'must be a version such as 2.3 or 2.3.0-beta.1 (up to four numeric parts)',
+  }),
   /** Defaults to the environment of the caller (the same environment). */
   environment: octopusName.optional(),
   tenant: octopusName.optional(),

@@ -53,12 +53,45 @@ const wait = z.strictObject({
   timeoutMinutes,
 });
 
+/**
+ * What notify subjects and bodies and webhook body strings may say about the run, as `{name}` (the
+ * older `{{name}}` works too): filled in when the action runs, so one playbook reads right in every
+ * environment it is run for.
+ */
+export const runPlaceholders = [
+  'run.id',
+  'runId',
+  'playbook',
+  'name',
+  'environment',
+  'tenant',
+  'status',
+  'releases',
+  'runUrl',
+] as const;
+export type RunPlaceholder = (typeof runPlaceholders)[number];
+
+/** `{word}` or `{{word}}` in a template, where word looks like a placeholder name. */
+export const placeholderPattern = /\{\{?([A-Za-z][A-Za-z0-9_.]*)\}\}?/g;
+
+/** A text that may hold placeholders: an unknown one is a config error, not a literal in an email. */
+function knownPlaceholders(text: string, ctx: z.RefinementCtx): void {
+  for (const [, name] of text.matchAll(placeholderPattern)) {
+    if (!(runPlaceholders as readonly string[]).includes(name ?? '')) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `{${name ?? ''}} is not a placeholder; use one of ${runPlaceholders.map((p) => `{${p}}`).join(', ')}`,
+      });
+    }
+  }
+}
+
 const notify = z.strictObject({
   type: z.literal('notify'),
   id: actionId.optional(),
   to: z.array(email).min(1),
-  subject: z.string().min(1),
-  body: z.string().optional(),
+  subject: z.string().min(1).superRefine(knownPlaceholders),
+  body: z.string().superRefine(knownPlaceholders).optional(),
 });
 
 const webhook = z.strictObject({

@@ -5,7 +5,7 @@ import { condition, type ConditionRef } from './conditions.js';
 import { playbook } from './playbooks.js';
 import { promotion } from './promotions.js';
 import { report } from './report.js';
-import { rule } from './rules.js';
+import { rule, ruleChainDepth } from './rules.js';
 import { projectSet } from './sets.js';
 import { watch } from './watches.js';
 
@@ -23,6 +23,8 @@ const baseSchema = z.strictObject({
   playbooks: z.record(setName, playbook).default({}),
   conditions: z.record(setName, condition).default({}),
   rules: z.array(rule).default([]),
+  /** The longest chain of rule-started runs (a rule firing on a rule-started run's deployment adds one). */
+  ruleChainDepth,
   report: report.optional(),
   /** Freeze windows that apply to every promotion. */
   freezeWindows: z.array(freezeWindow).default([]),

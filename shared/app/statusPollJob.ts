@@ -5,8 +5,12 @@ import type { Runtime } from '../runtime/runtime.js';
 import { pollOnce, type PollResult } from './poll.js';
 
 export const statusPollJob = 'statusPoll';
-/** Longer than any poll should take; a crashed poll's lock frees itself after this. */
-export const statusPollLockSeconds = 300;
+/**
+ * Short, and renewed every ttl/3 while the poll runs (withJobLock), so a poll may take as long as it
+ * needs while a crashed poll's lease ends within this many seconds: the next timer tick on any
+ * instance (each minute) then polls, instead of every instance skipping for minutes.
+ */
+export const statusPollLockSeconds = 15;
 
 export type StatusPollOutcome = PollResult | { ran: false; heldBy: string };
 

@@ -1,6 +1,6 @@
 // One Octopus client per space: the runtime's client serves OCTOPUS_SPACE; sets in other spaces get their own.
 import { createOctopusClient, type OctopusClient } from '../octopus/index.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { Runtime } from './runtime.js';
 
 const clients = new WeakMap<Runtime, Map<string, OctopusClient>>();
 

@@ -1,10 +1,14 @@
 // What GET /api/status shows: each set x environment (x tenant) as last recorded by the poll or a webhook.
-import { notFound } from '../http/errors.js';
+import { CoordinatorError } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { lastNotifications, type LastNotification } from '../watches/notify.js';
-import { fromJsonParts } from '../storage/jsonParts.js';
-import { readSetStatusRows, type RecordedProject, type SetStatusRow } from './record.js';
-import { spaceOfSet, taskWebUrl } from './spaceClients.js';
+import {
+  readSetStatusRows,
+  type RecordedCell,
+  type RecordedProject,
+  type SetStatusRow,
+} from '../status/record.js';
+import { spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 
 export interface CellView {
   environment: string;
@@ -33,8 +37,8 @@ export interface StatusView {
   sets: SetView[];
 }
 
-function cellView(runtime: Runtime, row: SetStatusRow, notices: LastNotification[]): CellView {
-  const projects = fromJsonParts<RecordedProject[]>(row, 'projects').map((p) => ({
+function cellView(runtime: Runtime, row: RecordedCell, notices: LastNotification[]): CellView {
+  const projects = row.projects.map((p) => ({
     ...p,
     taskUrl: p.taskId ? (taskWebUrl(runtime, row.spaceId, p.taskId) ?? null) : null,
   }));
@@ -65,7 +69,9 @@ export async function statusView(runtime: Runtime, only?: string): Promise<Statu
       : Object.keys(sets).filter((s) => s.toLowerCase() === only.toLowerCase());
   if (only !== undefined && wanted.length === 0) {
     const known = Object.keys(sets).join(', ') || 'none';
-    throw notFound(
+    throw new CoordinatorError(
+      'not_found',
+      'not_found',
       `There is no project set "${only}" in the coordination config (sets: ${known}).`,
     );
   }

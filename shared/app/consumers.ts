@@ -1,0 +1,20 @@
+// The composition root's lists: which features hear each stored Octopus event and which get the
+// status poll's snapshot. The mechanisms (events/, status/) only define the interfaces and take the
+// lists as arguments, so they never import the features that plug into them.
+import type { EventConsumer } from '../events/consumers.js';
+import { locksStatusConsumer } from '../locks/consumers.js';
+import { retentionStatusConsumer } from '../retention/consumers.js';
+import { runsEventConsumer, runsStatusConsumer } from '../runs/consumers.js';
+import type { StatusConsumer } from '../status/consumers.js';
+import { watchEventConsumer, watchStatusConsumer } from '../watches/consumers.js';
+
+/** Each event goes to these in this order. */
+export const eventConsumers: readonly EventConsumer[] = [watchEventConsumer, runsEventConsumer];
+
+/** Run one after another by the poll, each in its own try/catch. */
+export const statusConsumers: readonly StatusConsumer[] = [
+  watchStatusConsumer,
+  runsStatusConsumer,
+  locksStatusConsumer,
+  retentionStatusConsumer,
+];

@@ -1,0 +1,129 @@
+// Issue 19 item 3: a rule's trigger whose webhook Octopus dropped still starts the playbook, from
+// the status poll's events catch-up, and only once, whichever way the event comes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
+import { wireSimulatorToCoordinator } from '../../dev/wireSimulator.js';
+import { pollOnce } from '../../shared/app/poll.js';
+import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
+import { immediateProcessingIdle } from '../../shared/events/process.js';
+import { silentLog } from '../../shared/runtime/log.js';
+import { RunStore } from '../../shared/runs/index.js';
+import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
+import {
+  startCoordinatorInstance,
+  type CoordinatorInstance,
+} from '../helpers/webhookCoordinator.js';
+
+const scenario = {
+  environments: ['Test'],
+  lifecycles: [{ name: 'Default Lifecycle', phases: [{ environments: ['Test'] }] }],
+  projects: [
+    { name: 'Api', steps: ['Deploy'] },
+    { name: 'Web', steps: ['Deploy'] },
+  ],
+  releases: [
+    { project: 'Api', version: '1.0.0' },
+    { project: 'Web', version: '2.0.0' },
+  ],
+  stepDurationMs: 20,
+  webhookBatchIntervalMs: 60_000,
+};
+
+const config = coordinationConfigSchema.parse({
+  space: 'Default',
+  projectSets: { shop: { projects: ['Api', 'Web'] } },
+  playbooks: {
+    tell: {
+      stages: [
+        {
+          name: 'Tell',
+          actions: [{ type: 'notify', id: 'n', to: ['team@example.com'], subject: 'Api is out' }],
+        },
+      ],
+    },
+  },
+  rules: [{ name: 'after-api', when: { project: 'Api', environment: 'Test' }, start: 'tell' }],
+});
+
+let sim: OctopusSimulator;
+let instance: CoordinatorInstance | undefined;
+
+beforeAll(async () => {
+  sim = await startOctopusSimulator({ port: 0 });
+});
+
+afterAll(async () => {
+  if (instance) {
+    await immediateProcessingIdle(instance.runtime);
+    await instance.stop();
+  }
+  await sim.stop();
+});
+
+describe('the status poll catches up events a dropped webhook never brought', () => {
+  it('starts the rule once from the poll (one events call per space), and later polls start nothing more', async () => {
+    sim.loadScenario(scenario);
+    instance = await startCoordinatorInstance({
+      env: {
+        AzureWebJobsStorage: azuriteConnectionString(),
+        OCTOPUS_URL: sim.url,
+        OCTOPUS_API_KEY: sim.apiKey,
+        WEBHOOK_SECRET: 'catchup-secret',
+        WEBHOOK_SECRET_HEADER: 'X-Coordinator-Secret',
+        MAIL_OUTBOX_DIR: `/tmp/faults-outbox-${uniqueTablePrefix()}`,
+      },
+      config,
+      tablePrefix: uniqueTablePrefix(),
+    });
+    const runtime = instance.runtime;
+    await wireSimulatorToCoordinator({
+      simulatorUrl: sim.url,
+      apiKey: sim.apiKey,
+      coordinatorUrl: instance.url,
+      header: 'X-Coordinator-Secret',
+      secret: 'catchup-secret',
+      name: 'Catch-up',
+    });
+    // The first poll sets the cursor (nothing happened yet).
+    await pollOnce(runtime, silentLog);
+    const octopus = runtime.octopus;
+    if (!octopus) throw new Error('no octopus');
+    const projectId = await octopus.resolve.projectId('Api');
+    const release = await octopus.releases.byVersion(projectId, '1.0.0');
+    if (!release) throw new Error('no release');
+    // Octopus drops every webhook of this batch.
+    sim.faults({ type: 'webhook', mode: 'drop', count: 0 });
+    await octopus.deployments.create({
+      ProjectId: projectId,
+      ReleaseId: release.Id,
+      EnvironmentId: await octopus.resolve.environmentId('Test'),
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    await sim.flushWebhooks();
+    await immediateProcessingIdle(runtime);
+    const store = new RunStore(runtime.tables);
+    expect(await store.list()).toHaveLength(0);
+
+    const eventCalls = (): number =>
+      Object.entries(sim.requests().byEndpoint)
+        .filter(([endpoint]) => /GET \/api\/[^/]+\/events$|GET \/api\/events$/.test(endpoint))
+        .reduce((n, [, count]) => n + count, 0);
+    const before = eventCalls();
+    const poll = await pollOnce(runtime, silentLog);
+    // One events call for the one space the config reads.
+    expect(eventCalls() - before).toBe(1);
+    expect(poll.events.caughtUp).toBeGreaterThan(0);
+    const runs = await store.list();
+    expect(runs).toHaveLength(1);
+    expect((await store.get(runs[0]?.id ?? ''))?.state.trigger).toMatchObject({
+      kind: 'rule',
+      by: 'after-api',
+    });
+
+    // Later polls read nothing new and start nothing more.
+    sim.faults({ clear: true });
+    await pollOnce(runtime, silentLog);
+    expect((await pollOnce(runtime, silentLog)).events.caughtUp).toBe(0);
+    expect(await store.list()).toHaveLength(1);
+  }, 60_000);
+});
