@@ -14,6 +14,7 @@ import { coordinationConfigSchema } from '../shared/config/coordination/schema.j
 import { silentLog } from '../shared/runtime/log.js';
 import { createRuntime } from '../shared/runtime/runtime.js';
 import { pollOnce } from '../shared/app/poll.js';
+import { takeStatusSnapshot } from '../shared/status/snapshot.js';
 
 const events = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 3000);
 const concurrency = Number(process.env.BENCH_WEBHOOK_CONCURRENCY ?? 16);
@@ -379,5 +380,92 @@ async function pollCalls(): Promise<void> {
   }
 }
 
-await intake();
-if (process.env.BENCH_WEBHOOK_SKIP_POLL !== '1') await pollCalls();
+/**
+ * The poll at scale (issue 16, item 3): 1,000 projects in 100 sets of 10, a watch on each (Test and
+ * Production), every project deployed to Test. First poll on a fresh store with names already looked
+ * up: all 100 sets go live at once (100 emails); then a warm poll with nothing changed.
+ */
+async function pollAtScale(): Promise<void> {
+  const azurite = await startAzuriteTable();
+  const sim = await startOctopusSimulator({ port: 0 });
+  try {
+    const names = Array.from({ length: 1000 }, (_, i) => `Svc ${String(i + 1).padStart(4, '0')}`);
+    sim.loadScenario({
+      environments: ['Test', 'Production'],
+      lifecycles: [
+        {
+          name: 'Default Lifecycle',
+          phases: [{ environments: ['Test'] }, { environments: ['Production'] }],
+        },
+      ],
+      projects: names.map((name) => ({ name, steps: ['Deploy'] })),
+      releases: names.map((project) => ({ project, version: '1.0.0' })),
+      history: names.map((project) => ({
+        project,
+        release: '1.0.0',
+        environment: 'Test',
+        minutesAgo: 30,
+      })),
+    });
+    const setNames = Array.from({ length: 100 }, (_, i) => `set${String(i + 1).padStart(3, '0')}`);
+    const config = coordinationConfigSchema.parse({
+      space: 'Default',
+      projectSets: Object.fromEntries(
+        setNames.map((set, i) => [set, { projects: names.slice(i * 10, i * 10 + 10) }]),
+      ),
+      watches: setNames.map((set) => ({
+        name: `${set}-live`,
+        set,
+        environments: ['Test', 'Production'],
+        recipients: ['bench@example.com'],
+      })),
+    });
+    const runtime = await createRuntime({
+      env: {
+        AzureWebJobsStorage: azurite.connectionString,
+        OCTOPUS_URL: sim.url,
+        OCTOPUS_API_KEY: sim.apiKey,
+        WEBHOOK_SECRET: secret,
+        MAIL_OUTBOX_DIR: '/tmp/bench-outbox',
+      },
+      config,
+      tablePrefix: 'benchscale',
+    });
+    await takeStatusSnapshot(runtime); // names and ids looked up, as on any poll after the first
+    sim.resetRequests();
+    const changed = await pollOnce(runtime, silentLog);
+    const changedCalls = sim.requests();
+    sim.resetRequests();
+    runtime.tables.roundTrips.reset();
+    await pollOnce(runtime, silentLog);
+    const warmTables = runtime.tables.roundTrips.reset();
+    const warmCalls = sim.requests();
+    const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
+    const endpoints = (c: typeof warmCalls) =>
+      Object.entries(c.byEndpoint)
+        .map(([k, v]) => `${k} x${v}`)
+        .join(', ');
+    console.log(
+      `Poll at scale: 1,000 projects in 100 sets, ${changed.cells} cells. All 100 sets live at once: ${changedCalls.total} Octopus calls (${endpoints(changedCalls)}). Warm poll, nothing changed: ${warmTables} Table requests, ${warmCalls.total} Octopus calls (${endpoints(warmCalls)}).`,
+    );
+    console.log(
+      `target: warm poll with nothing changed ≤ 15 Table requests at 100 sets: ${warmTables}, ${verdict(warmTables <= 15)}`,
+    );
+    console.log(
+      `target: all 100 sets change at once ≤ 15 Octopus calls: ${changedCalls.total}, ${verdict(changedCalls.total <= 15)}`,
+    );
+    const longest = Math.max(changedCalls.longestUrl, warmCalls.longestUrl);
+    console.log(
+      `target: request URLs ≤ 8 KB at 1,000 projects: longest ${longest} characters, ${verdict(longest <= 8192)}; dashboard calls per poll: ${warmCalls.byEndpoint['GET /api/{spaceId}/dashboard/dynamic'] ?? 0}`,
+    );
+  } finally {
+    await sim.stop();
+    await azurite.stop();
+  }
+}
+
+if (process.env.BENCH_WEBHOOK_SKIP_INTAKE !== '1') await intake();
+if (process.env.BENCH_WEBHOOK_SKIP_POLL !== '1') {
+  await pollCalls();
+  await pollAtScale();
+}
