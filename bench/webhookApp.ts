@@ -44,6 +44,8 @@ process.on('message', (message: unknown) => {
     void immediateProcessingIdle(runtime).then(() => send('idle'));
   } else if (message === 'cpu') {
     send({ cpu: process.cpuUsage(), tableRequests: runtime.tables.roundTrips.count });
+  } else if (message === 'rss') {
+    send({ rss: process.memoryUsage().rss });
   } else if (message === 'stop') {
     void host.stop().then(() => process.exit(0));
   }

@@ -1,6 +1,6 @@
 // Stand-in for the Functions worker's `@azure/functions-core` module, for the dev host and tests only.
 // It captures what `app.http`/`app.timer` register so the dev host serves exactly what Azure would.
-// Never shipped: .funcignore excludes dev/.
+// Never shipped: `npm run package` compiles only functions/ and shared/ into the deployment package.
 const Module = require('node:module');
 
 const registry = {

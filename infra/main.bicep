@@ -113,7 +113,7 @@ param tableNames array = [
   'runs'
   'events'
   'jobs'
-  'watches'
+  'watchmail'
 ]
 
 // ---- Derived names

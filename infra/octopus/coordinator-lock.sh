@@ -105,10 +105,12 @@ error_message() {
   printf '%s' "${m:-$1}"
 }
 
-# call <method> <path> <body> <max seconds>: sets STATUS and BODY; STATUS=000 when nothing came back.
+# call <method> <path> <body> <max seconds>: sets STATUS, BODY and RETRY_AFTER (seconds the answer
+# asked us to wait, 2 when it named none, at most 60); STATUS=000 when nothing came back.
 call() {
-  local method=$1 path=$2 body=$3 max=$4 out
-  local -a args=(-sS -X "$method" --max-time "$max" -H 'accept: application/json' -w $'\n%{http_code}')
+  local method=$1 path=$2 body=$3 max=$4 out headers
+  headers=$(mktemp)
+  local -a args=(-sS -X "$method" --max-time "$max" -H 'accept: application/json' -D "$headers" -w $'\n%{http_code}')
   [[ -n ${COORDINATOR_KEY:-} ]] && args+=(-H "x-functions-key: $COORDINATOR_KEY")
   [[ -n $body ]] && args+=(-H 'content-type: application/json' --data-binary "$body")
   if out=$(curl "${args[@]}" "${COORDINATOR_URL%/}/api/$path" 2>/dev/null); then
@@ -118,6 +120,11 @@ call() {
     STATUS=000
     BODY=''
   fi
+  RETRY_AFTER=$(tr -d '\r' <"$headers" | sed -n 's/^[Rr][Ee][Tt][Rr][Yy]-[Aa][Ff][Tt][Ee][Rr]:[[:space:]]*\([0-9][0-9]*\)[[:space:]]*$/\1/p' | tail -n1)
+  rm -f "$headers"
+  RETRY_AFTER=${RETRY_AFTER:-2}
+  ((RETRY_AFTER > 60)) && RETRY_AFTER=60
+  return 0
 }
 
 [[ $# -ge 1 ]] || usage
@@ -186,7 +193,13 @@ case $command in
           fi
           say "waiting for \"$lock\": position $position"
           ;;
-        000 | 429 | 5??)
+        429)
+          # Shedding load (webhooks come first): wait as long as it asks, then ask again with the same request id.
+          (($(date +%s) >= deadline)) && die "the coordinator is overloaded (429) at $COORDINATOR_URL and the wait is over"
+          say "the coordinator is busy (429); retrying in ${RETRY_AFTER}s"
+          sleep "$RETRY_AFTER"
+          ;;
+        000 | 5??)
           (($(date +%s) >= deadline)) && die "the coordinator did not answer (status $STATUS) at $COORDINATOR_URL; check the URL and that the app is running"
           say "no answer from the coordinator (status $STATUS); retrying"
           sleep 2
@@ -212,7 +225,8 @@ case $command in
           exit 0
           ;;
         409) say "$(error_message "$BODY")"; exit 3 ;;
-        000 | 429 | 5??) say "no answer from the coordinator (status $STATUS), attempt $attempt of 5"; sleep 2 ;;
+        429) say "the coordinator is busy (429), attempt $attempt of 5; retrying in ${RETRY_AFTER}s"; sleep "$RETRY_AFTER" ;;
+        000 | 5??) say "no answer from the coordinator (status $STATUS), attempt $attempt of 5"; sleep 2 ;;
         *) die "$command refused ($STATUS): $(error_message "$BODY")" ;;
       esac
     done

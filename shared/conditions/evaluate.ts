@@ -2,7 +2,7 @@
 import type { Condition, ConditionRef } from '../config/coordination/conditions.js';
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import type { OctopusClient } from '../octopus/index.js';
-import { compareVersions } from './versions.js';
+import { compareVersions } from '../versions.js';
 import { DeploymentSnapshot, emptyNeeds, readSnapshot, type SnapshotNeeds } from './snapshot.js';
 
 export type ConditionResult = { ok: true } | { ok: false; reasons: string[] };

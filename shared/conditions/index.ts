@@ -25,4 +25,4 @@ export {
   isSemanticVersion,
   parseVersionRange,
   satisfiesRange,
-} from './versions.js';
+} from '../versions.js';

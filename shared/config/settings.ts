@@ -1,6 +1,7 @@
 // App settings: read once from the environment into a typed, validated object.
 import { isTimeZone } from '../time/zones.js';
 import { z } from 'zod';
+import { redactSecrets as redact } from '../redact.js';
 
 /** Defaults for settings that have one. The dev host and the Bicep template use the same values. */
 export const settingDefaults = {
@@ -234,11 +235,7 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
   };
 }
 
-/** Replace every secret value in a text with `***`. */
+/** Replace every secret value (and anything shaped like an Octopus API key) with `***`: shared/redact.ts. */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join('***');
-  }
-  return out;
+  return redact(text, secrets, '***');
 }

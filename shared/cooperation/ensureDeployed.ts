@@ -1,7 +1,7 @@
 // "Ensure project A is deployed here": already current, join what is deploying it, or start one run (never two).
 import type { TableClient } from '@azure/data-tables';
 import { checkCondition } from '../conditions/evaluate.js';
-import { compareVersions } from '../conditions/versions.js';
+import { compareVersions } from '../versions.js';
 import type { ConditionRef } from '../config/coordination/conditions.js';
 import { CoordinatorError } from '../errors.js';
 import { collect, dashboardCell, type OctopusClient, type Release } from '../octopus/index.js';

@@ -7,6 +7,7 @@ import { eventsTable } from '../events/store.js';
 import { heldEventStats } from '../events/unstored.js';
 import { listJobRuns, type JobRunRecord } from '../jobs/jobHistory.js';
 import { listDeadLetters } from '../storage/deadLetters.js';
+import { claimsTable } from '../storage/tables.js';
 
 export interface HealthReport {
   status: 'ok' | 'degraded' | 'unavailable';
@@ -61,7 +62,7 @@ async function checkStorage(runtime: Runtime): Promise<HealthReport['storage']> 
   const target = runtime.tables.describe();
   if (!runtime.tables.configured) return { target, reachable: false, error: 'not configured' };
   try {
-    const table = await storageAnswerWithin(runtime.tables.table('jobs'), checkTimeoutMs);
+    const table = await storageAnswerWithin(runtime.tables.table(claimsTable), checkTimeoutMs);
     await storageAnswerWithin(table.getEntity('health', 'probe'), checkTimeoutMs).catch(
       (err: unknown) => {
         if (storageStatus(err) !== 404) throw err;

@@ -43,4 +43,4 @@ export class Admission {
 }
 
 /** Lock acquires in flight per instance, long-polls included. */
-export const lockAcquireAdmission = new Admission('lock acquires', 48, 2);
+export const lockAcquireAdmission = new Admission('lock acquires', 16, 2);

@@ -1,5 +1,6 @@
 // The locks' part of the status poll: free leases whose Octopus task has ended, prune old history daily.
 import { createIfAbsent } from '../storage/conditional.js';
+import { claimsTable } from '../storage/tables.js';
 import type { StatusConsumer } from '../status/consumers.js';
 import { pruneLockHistory, releaseLeasesOfEndedTasks } from './runtimeLocks.js';
 
@@ -11,7 +12,7 @@ export const locksStatusConsumer: StatusConsumer = {
     if (freed > 0) log.info(`Locks: freed ${freed} lease(s) whose Octopus task had ended.`);
     // Once a day across instances: the first poll of a UTC day claims the prune.
     const day = runtime.clock.now().toISOString().slice(0, 10);
-    const claim = await createIfAbsent(await runtime.tables.table('jobs'), {
+    const claim = await createIfAbsent(await runtime.tables.table(claimsTable), {
       partitionKey: 'lock-history-prune',
       rowKey: day,
       by: runtime.instanceId,

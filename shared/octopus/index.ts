@@ -8,7 +8,7 @@ export {
 export { OctopusCallCounter } from './callCounter.js';
 export { OctopusError, isOctopusError, type OctopusErrorCode } from './errors.js';
 export type { LogLevel, OctopusLog } from './http.js';
-export { expandLink, stripLink, linkToUrl, type LinkValue } from './links.js';
+export { expandLink, stripLink, linkToUrl, taskPageUrl, type LinkValue } from './links.js';
 export {
   collect,
   type OctopusPage,

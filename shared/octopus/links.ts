@@ -53,3 +53,17 @@ export function linkToUrl(serverUrl: string, link: string): string {
   const base = new URL(serverUrl);
   return `${base.origin}${link.startsWith('/') ? '' : '/'}${link}`;
 }
+
+/**
+ * The Octopus web page of a task, for people: the task's own `Links.Web` when known, else
+ * `{server}/app#/{spaceId}/tasks/{taskId}`. The one place that builds a task link.
+ */
+export function taskPageUrl(
+  serverUrl: string,
+  spaceId: string,
+  taskId: string,
+  webLink?: string,
+): string {
+  if (webLink) return linkToUrl(serverUrl, webLink);
+  return `${serverUrl}/app#/${spaceId}/tasks/${encodeURIComponent(taskId)}`;
+}

@@ -8,10 +8,10 @@ export interface Target {
   tenantId: string | null;
 }
 
-/** Resolves the names (or ids) a caller gave, in parallel. */
+/** Resolves the names (or ids) a caller, a plan or a rule gave, in parallel (cached by the client). */
 export async function resolveTarget(
   octopus: OctopusClient,
-  ref: { project: string; environment: string; tenant?: string },
+  ref: { project: string; environment: string; tenant?: string | null | undefined },
 ): Promise<Target> {
   const [projectId, environmentId, tenantId] = await Promise.all([
     octopus.resolve.projectId(ref.project),

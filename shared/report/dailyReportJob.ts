@@ -14,8 +14,9 @@ import type { DailyReport, ReportTotals } from './model.js';
 import { renderHtml } from './renderHtml.js';
 import { renderText } from './renderText.js';
 import { dueSlots, type ReportSlot } from './sendSlot.js';
+import { claimsTable } from '../storage/tables.js';
 
-export const JOBS_TABLE = 'jobs';
+export const JOBS_TABLE = claimsTable;
 export const REPORT_PARTITION = 'report';
 /** A failed send is retried on later ticks for this long after the send time. */
 export const RETRY_WINDOW_MS = 12 * 3_600_000;

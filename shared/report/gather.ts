@@ -4,7 +4,7 @@
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import {
   collect,
-  linkToUrl,
+  taskPageUrl,
   matchNamed,
   type Deployment,
   type OctopusClient,
@@ -504,11 +504,9 @@ export async function gatherSpace(
       row.deployedBy = d.deployedBy ?? 'unknown';
     }
     // Links are paths from the server root (see linkToUrl); joining to the origin once is cheaper per row.
-    row.taskUrl = task.webLink
-      ? task.webLink.startsWith('/')
-        ? `${origin}${task.webLink}`
-        : linkToUrl(client.url, task.webLink)
-      : `${client.url}/app#/${spaceId}/tasks/${encodeURIComponent(row.taskId)}`;
+    row.taskUrl = task.webLink?.startsWith('/')
+      ? `${origin}${task.webLink}`
+      : taskPageUrl(client.url, spaceId, row.taskId, task.webLink);
     return row;
   });
   if (missing > 0) {

@@ -1,7 +1,7 @@
 // Report sources from the runtime: one Octopus client per space in the report's scope.
 import { CoordinatorError } from '../errors.js';
-import { createOctopusClient, type OctopusClient } from '../octopus/index.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { octopusForSpace } from '../runtime/spaceClients.js';
 import type { ReportSources } from './buildReport.js';
 import { scopeFromConfig } from './gather.js';
 
@@ -16,20 +16,14 @@ export class OctopusNotConfiguredError extends CoordinatorError {
 }
 
 export function reportSources(runtime: Runtime): ReportSources {
-  const octopus = runtime.settings.octopus;
-  const main = runtime.octopus;
-  if (!octopus || !main) throw new OctopusNotConfiguredError();
-  const clients = new Map<string, OctopusClient>([[octopus.space.toLowerCase(), main]]);
+  if (!runtime.settings.octopus || !runtime.octopus) throw new OctopusNotConfiguredError();
   return {
     scope: scopeFromConfig(runtime.config, runtime.settings.octopusSpace),
     clock: runtime.clock,
+    // The runtime's one client per space, shared with the poll and the watches (one name cache).
     clientFor(space) {
-      const key = space.toLowerCase();
-      let client = clients.get(key);
-      if (!client) {
-        client = createOctopusClient({ url: octopus.url, apiKey: octopus.apiKey, space });
-        clients.set(key, client);
-      }
+      const client = octopusForSpace(runtime, space);
+      if (!client) throw new OctopusNotConfiguredError();
       return client;
     },
   };

@@ -1,5 +1,5 @@
 // Whether and how a deploy action deploys, given what Octopus says about its target (its lifecycle included). Pure; the run and the dry run both use it.
-import { compareVersions } from '../conditions/versions.js';
+import { compareVersions } from '../versions.js';
 import {
   isChosenRelease,
   type DeployDecision,

@@ -1,18 +1,19 @@
 // Performs the commands decide() asks for (Octopus, mail, outbound webhooks) and reports what happened as observations.
 import { checkCondition } from '../conditions/evaluate.js';
-import { compareVersions, satisfiesRange } from '../conditions/versions.js';
+import { compareVersions, satisfiesRange } from '../versions.js';
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import { redactSecrets, secretSettingNames } from '../config/settings.js';
 import { MailError, type Mailer } from '../mail/index.js';
 import {
   collect,
   dashboardCell,
-  linkToUrl,
+  taskPageUrl,
   OctopusError,
   type OctopusClient,
   type Release,
   type ServerTask,
 } from '../octopus/index.js';
+import { resolveTarget } from '../octopus/target.js';
 import type { Log } from '../runtime/log.js';
 import { deployDecision } from './deployDecision.js';
 import { lifecycleVerdict, releaseTemplates, type ReleaseTemplates } from './lifecycle.js';
@@ -26,7 +27,6 @@ import {
   type Command,
   type DeployResolution,
   type Observation,
-  type PlanCell,
   type PlanDeploy,
   type PlanRunbook,
   type PlanWebhook,
@@ -79,8 +79,7 @@ export function taskWebLink(
   spaceId: string,
 ): string {
   const web = task.Links?.Web;
-  if (typeof web === 'string' && web !== '') return linkToUrl(octopus.url, web);
-  return `${octopus.url}/app#/${spaceId}/tasks/${task.Id}`;
+  return taskPageUrl(octopus.url, spaceId, task.Id, typeof web === 'string' ? web : undefined);
 }
 
 /** The current state of these tasks as observations (one call per 100 tasks). */
@@ -98,19 +97,6 @@ export async function observeTasks(
     hasPendingInterruptions: t.HasPendingInterruptions,
     link: taskWebLink(octopus, t, spaceId),
   }));
-}
-
-/** The Octopus ids of a project/environment/tenant named in a plan (names are cached by the client). */
-async function resolveTarget(
-  octopus: OctopusClient,
-  target: PlanCell,
-): Promise<{ projectId: string; environmentId: string; tenantId: string | null }> {
-  const [projectId, environmentId, tenantId] = await Promise.all([
-    octopus.resolve.projectId(target.project),
-    octopus.resolve.environmentId(target.environment),
-    target.tenant ? octopus.resolve.tenantId(target.tenant) : Promise.resolve(null),
-  ]);
-  return { projectId, environmentId, tenantId };
 }
 
 async function chooseRelease(

@@ -1,5 +1,6 @@
 // One Octopus client per space: the runtime's client serves OCTOPUS_SPACE; sets in other spaces get their own.
 import { createOctopusClient, type OctopusClient } from '../octopus/index.js';
+import { taskPageUrl } from '../octopus/links.js';
 import type { Runtime } from './runtime.js';
 
 const clients = new WeakMap<Runtime, Map<string, OctopusClient>>();
@@ -39,8 +40,8 @@ export function octopusCallsMade(runtime: Runtime): number {
   return total;
 }
 
-/** The Octopus web page of a task: `${OCTOPUS_URL}/app#/{spaceId}/tasks/{taskId}`. */
+/** The Octopus web page of a task (see taskPageUrl); undefined when Octopus is not configured. */
 export function taskWebUrl(runtime: Runtime, spaceId: string, taskId: string): string | undefined {
   const url = runtime.settings.octopus?.url;
-  return url ? `${url}/app#/${spaceId}/tasks/${taskId}` : undefined;
+  return url ? taskPageUrl(url, spaceId, taskId) : undefined;
 }

@@ -8,7 +8,7 @@ import { recordSetStatus } from '../status/record.js';
 import { takeStatusSnapshot, type StatusSnapshot } from '../status/snapshot.js';
 import { octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
 import { watchNotices, type WatchNotice } from './evaluate.js';
-import { deliverNotices, isClaimed, settledOutcome, type DeliveryOutcome } from './notify.js';
+import { claimState, deliverNotices, type DeliveryOutcome } from './notify.js';
 import { RunHolds } from './runHolds.js';
 
 /** Evaluate the watches of `sets` (default all) against a snapshot and deliver what is due. */
@@ -35,14 +35,13 @@ export async function fireWatches(
         `Watch ${s.watch} (${s.environment}${s.tenant ? `, ${s.tenant}` : ''}): not announced because ${s.reason}.`,
       );
     for (const notice of notices) {
-      // Settled before (seen by this process): nothing to claim, hold or send, and no Table request.
-      const known = settledOutcome(runtime, notice);
-      if (known) {
-        counts[known] += 1;
+      // A new announcement waits for coordinator runs; one claimed before goes on as it was.
+      const claimed = await claimState(runtime, notice);
+      if (claimed === 'sent' || claimed === 'rejected') {
+        counts[claimed === 'sent' ? 'already-sent' : 'rejected'] += 1;
         continue;
       }
-      // A new announcement waits for coordinator runs; one claimed before goes on as it was.
-      if (!(await isClaimed(runtime, notice))) {
+      if (claimed === undefined) {
         const reason = await holds.reasonToHold(notice);
         if (reason) {
           log.info(

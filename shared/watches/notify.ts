@@ -22,7 +22,7 @@ export const staleClaimMs = 10 * 60_000;
 /** A send that keeps failing (SendGrid down) is given up after this many attempts. */
 export const maxSendAttempts = 20;
 
-type MailState = 'sending' | 'sent' | 'failed' | 'rejected';
+export type MailState = 'sending' | 'sent' | 'failed' | 'rejected';
 
 interface MailRow {
   watch: string;
@@ -124,22 +124,21 @@ async function record(
   );
 }
 
-/** Whether this announcement was claimed before (sent, sending, failed or refused): it is not new. */
-export async function isClaimed(runtime: Runtime, notice: WatchNotice): Promise<boolean> {
-  if (settled(runtime).has(settledKey(notice))) return true;
+/**
+ * Where this announcement stands (undefined: never claimed, so it is new). One read, none for an
+ * announcement this process has seen settled (sent or refused rows never change again).
+ */
+export async function claimState(
+  runtime: Runtime,
+  notice: WatchNotice,
+): Promise<MailState | undefined> {
+  const known = settled(runtime).get(settledKey(notice));
+  if (known) return known === 'already-sent' ? 'sent' : 'rejected';
   const table = await runtime.tables.table(watchMailTable);
   const row = await getOrUndefined<MailRow>(table, encodeKey(notice.watch.name), notice.claimKey);
   if (row?.state === 'sent') settle(runtime, notice, 'already-sent');
   else if (row?.state === 'rejected') settle(runtime, notice, 'rejected');
-  return row !== undefined;
-}
-
-/** The outcome of an announcement this process has seen settled, without a Table request. */
-export function settledOutcome(
-  runtime: Runtime,
-  notice: WatchNotice,
-): 'already-sent' | 'rejected' | undefined {
-  return settled(runtime).get(settledKey(notice));
+  return row?.state;
 }
 
 /**

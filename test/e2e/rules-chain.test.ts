@@ -171,7 +171,7 @@ async function settle(i: CoordinatorInstance): Promise<void> {
       return quietRounds >= 3;
     },
     'Octopus and the runs to go quiet',
-    30_000,
+    90_000,
   );
 }
 
@@ -192,7 +192,7 @@ async function postEvent(i: CoordinatorInstance, event: Record<string, unknown>)
   return res.status;
 }
 
-describe('rule chains', () => {
+describe('rule chains', { timeout: 120_000 }, () => {
   it('a rule that fires on its own run’s deployment stops at the depth limit (default 1)', async () => {
     warnings.length = 0;
     vi.spyOn(console, 'warn').mockImplementation((m: unknown) => void warnings.push(String(m)));
@@ -242,7 +242,7 @@ describe('rule chains', () => {
   });
 });
 
-describe('events are hints', () => {
+describe('events are hints', { timeout: 60_000 }, () => {
   it('a well-signed event naming no real deployment starts nothing', async () => {
     const i = await setUp();
     const octopus = octopusOf(i);

@@ -188,7 +188,7 @@ async function settle(): Promise<void> {
       return quietRounds >= 3;
     },
     'Octopus, the runs and the webhooks to go quiet',
-    60_000,
+    90_000,
   );
 }
 
@@ -207,7 +207,7 @@ async function manualDeploy(i: CoordinatorInstance, project: string, version: st
   });
 }
 
-describe('watches during coordinator runs', () => {
+describe('watches during coordinator runs', { timeout: 120_000 }, () => {
   it('a successful 3-stage promotion sends one "live" email, for the combination that stands', async () => {
     const [a] = await setUp();
     if (!a) throw new Error('no instance');

@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  compareVersions,
-  parseVersionRange,
-  satisfiesRange,
-} from '../../shared/conditions/versions.js';
+import { compareVersions, parseVersionRange, satisfiesRange } from '../../shared/versions.js';
 
 describe('version ordering (as Octopus sorts releases)', () => {
   it('orders numerically, part by part, not as text', () => {

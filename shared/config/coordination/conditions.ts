@@ -1,6 +1,6 @@
 // Conditions: rules about what is deployed where, evaluated by the API, playbooks and promotions.
 import { z } from 'zod';
-import { isSemanticVersion } from '../../conditions/versions.js';
+import { isSemanticVersion } from '../../versions.js';
 import { octopusName } from './common.js';
 
 const minVersion = z.strictObject({

@@ -1,0 +1,33 @@
+// The storage catalog: every Table Storage table the app uses and what it holds. Each store names its
+// table from here. A table's name is stored data: renaming one loses its rows (a lost claim row can
+// mean a second email), so the misleading ones keep their stored names and get honest names in code.
+export const tableNames = {
+  /** Lease locks and job locks: per lock a lock row, holder rows, waiter rows and history rows. */
+  locks: 'locks',
+  /** Playbook runs, one row per run, the state in parts (jsonParts). */
+  runs: 'runs',
+  /** Octopus webhook events, stored once by Event.Id, and the processing watermark. */
+  events: 'events',
+  /**
+   * Once-only claims, one row per thing done once: the daily report per day, the daily lock-history
+   * prune and retention pass, promotion slots. Stored as `jobs` (its first use).
+   */
+  claims: 'jobs',
+  /** The last run of each timer job (the status page's job list). */
+  jobRuns: 'jobruns',
+  /** Each set's combined state per environment (and tenant), and the last poll. */
+  setStatus: 'setstatus',
+  /** Watch emails claimed and sent, per watch and combination of releases. */
+  watchMail: 'watchmail',
+  /** ensure-deployed claims: one caller deploys a release to an environment at a time. */
+  ensure: 'ensure',
+  /** Scheduled promotion slots. */
+  promotions: 'promotions',
+  /** What could not be stored or delivered, kept for a person to look at. */
+  deadLetters: 'deadletters',
+} as const;
+
+export type TableName = (typeof tableNames)[keyof typeof tableNames];
+
+/** Honest name in code for the table that holds once-only claims (stored as `jobs`). */
+export const claimsTable = tableNames.claims;
