@@ -44,6 +44,8 @@ export interface AzuriteOptions {
   /** Folder for data; omit for in-memory. */
   location?: string;
   log?: (line: string) => void;
+  /** How long to wait for Azurite to say it started (default 30 s; benchmarks on a loaded machine wait longer). */
+  startTimeoutMs?: number;
 }
 
 export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<AzuriteTable> {
@@ -82,7 +84,7 @@ export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<A
       reject(new Error(`Azurite exited with code ${code}:\n${output.trim()}`)),
     );
   });
-  const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const timeout = setTimeout(() => child.kill('SIGKILL'), options.startTimeoutMs ?? 30_000);
   try {
     await started;
   } finally {
