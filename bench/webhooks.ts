@@ -147,7 +147,7 @@ async function startApp(env: NodeJS.ProcessEnv): Promise<AppProcess> {
 }
 
 async function intake(): Promise<void> {
-  const azurite = await startAzuriteTable({ startTimeoutMs: 180_000 });
+  const azurite = await startAzuriteTable();
   // Octopus configured as in production (the runs step reads the active runs); nothing in the bench
   // names a run's task, so the simulator is not called while events are processed.
   const sim = await startOctopusSimulator({ port: 0 });
@@ -313,7 +313,7 @@ async function intake(): Promise<void> {
 }
 
 async function pollCalls(): Promise<void> {
-  const azurite = await startAzuriteTable({ startTimeoutMs: 180_000 });
+  const azurite = await startAzuriteTable();
   const sim = await startOctopusSimulator({ port: 0 });
   try {
     const names = Array.from(
@@ -386,7 +386,7 @@ async function pollCalls(): Promise<void> {
  * up: all 100 sets go live at once (100 emails); then a warm poll with nothing changed.
  */
 async function pollAtScale(): Promise<void> {
-  const azurite = await startAzuriteTable({ startTimeoutMs: 180_000 });
+  const azurite = await startAzuriteTable();
   const sim = await startOctopusSimulator({ port: 0 });
   try {
     const names = Array.from({ length: 1000 }, (_, i) => `Svc ${String(i + 1).padStart(4, '0')}`);

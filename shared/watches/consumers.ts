@@ -26,7 +26,7 @@ export async function fireWatches(
     rejected: 0,
   };
   const due: WatchNotice[] = [];
-  const holds = new RunHolds(runtime);
+  const holds = new RunHolds(runtime, snapshot.takenAt.getTime());
   for (const watch of runtime.config.watches) {
     if (sets && !sets.has(watch.set)) continue;
     const { notices, skipped } = watchNotices(watch, snapshot.cells);
