@@ -31,6 +31,7 @@ export default defineConfig({
           globalSetup: azurite,
           // Child processes (lock workers, the CLI, the simulator) start slowly on a loaded machine.
           testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
       {

@@ -67,7 +67,7 @@ export async function startDevHostProcess(
     },
   };
   if (options.waitForHealth ?? true) {
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 100_000;
     for (;;) {
       if (child.exitCode !== null)
         throw new Error(`dev host exited with ${child.exitCode}:\n${output}`);
