@@ -46,6 +46,9 @@ export interface AzuriteOptions {
   log?: (line: string) => void;
 }
 
+/** How long Azurite may take to say it started before it is killed. */
+const startTimeoutMs = 120_000;
+
 export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<AzuriteTable> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port || (await freePort(host));
@@ -82,7 +85,9 @@ export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<A
       reject(new Error(`Azurite exited with code ${code}:\n${output.trim()}`)),
     );
   });
-  const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  // Generous: on a loaded 2-core machine (several test runs at once) Azurite alone has taken over
+  // 30 s to load; killing it then failed every dev host and e2e test with "exited with code null".
+  const timeout = setTimeout(() => child.kill('SIGKILL'), startTimeoutMs);
   try {
     await started;
   } finally {
