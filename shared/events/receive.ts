@@ -123,6 +123,15 @@ async function setAside(
       storeBudgetMs,
     );
   } catch (deadErr) {
+    // Storage is down: hold it like any event in an outage (the drain sets it aside later).
+    if (
+      !isPoisonError(deadErr) &&
+      holdUnstoredEvent(runtime, event, {
+        receivedAt: runtime.clock.now(),
+        receivedBy: runtime.instanceId,
+      })
+    )
+      return answer(202, { eventId: event.Id.slice(0, maxEventIdChars), outcome: 'held' });
     // Not even a dead letter could be written: refuse it (nothing acknowledged is then lost).
     throw badRequest(
       `Payload.Event cannot be stored: ${(err as Error).message}; recording it as a dead letter failed too: ${(deadErr as Error).message}`,

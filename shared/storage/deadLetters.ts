@@ -6,9 +6,10 @@ import { createHash } from 'node:crypto';
 import { storageStatus } from './conditional.js';
 import { encodeKey } from './keys.js';
 import { EntityTooLargeError } from './limits.js';
+import { tableNames } from './tables.js';
 import type { TableStore } from './tableStore.js';
 
-export const deadLetterTable = 'deadletters';
+export const deadLetterTable = tableNames.deadLetters;
 
 export interface DeadLetter {
   /** The table (or queue) the row belongs to, e.g. `events`. */

@@ -129,7 +129,7 @@ const oneBatch = 1e12;
 const eventIdOf = (r: Received) => String((r.payload.Event as Json).Id);
 
 beforeAll(async () => {
-  sim = await startOctopusSimulator({ port: 0 });
+  sim = await startOctopusSimulator({ port: 0, idOffset: 0 });
 });
 
 afterAll(async () => {
