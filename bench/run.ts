@@ -3,7 +3,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const all = ['coldStart', 'locks', 'webhooks', 'report', 'packageSize', 'overload'];
+const all = [
+  'coldStart',
+  'locks',
+  'webhooks',
+  'report',
+  'packageSize',
+  'overload',
+  'octopusBudget',
+];
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !all.includes(n));
 if (unknown.length > 0) {

@@ -46,6 +46,9 @@ export interface AzuriteOptions {
   log?: (line: string) => void;
 }
 
+/** Azurite starts in 1–2 s on a quiet machine; a loaded 2-core CI box has needed over 30 s. */
+const START_TIMEOUT_MS = 120_000;
+
 export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<AzuriteTable> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port || (await freePort(host));
@@ -78,11 +81,21 @@ export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<A
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.once('exit', (code) =>
-      reject(new Error(`Azurite exited with code ${code}:\n${output.trim()}`)),
+    child.once('exit', (code, signal) =>
+      reject(
+        new Error(
+          timedOut
+            ? `Azurite did not start within ${START_TIMEOUT_MS / 1000} s on ${host}:${port} (a busy machine, or a full disk):\n${output.trim()}`
+            : `Azurite exited with ${code ?? signal}:\n${output.trim()}`,
+        ),
+      ),
     );
   });
-  const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  let timedOut = false;
+  const timeout = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, START_TIMEOUT_MS);
   try {
     await started;
   } finally {

@@ -26,8 +26,12 @@ export interface SimulatorHandle {
 export interface DevHost {
   host: FunctionHost;
   azurite: AzuriteTable | undefined;
+  /** Where Azurite keeps its data (DEV_DATA_DIR, else .data/ in the app), when the dev host started it. */
+  azuriteDataDir: string | undefined;
   simulator: SimulatorHandle | undefined;
   outboxDir: string | undefined;
+  /** The coordination config in use: its file (the example's when there is no coordination.json), or why none. */
+  configSource: string;
   stop(): Promise<void>;
 }
 
@@ -113,6 +117,7 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
 
   try {
     let azurite: AzuriteTable | undefined;
+    let azuriteDataDir: string | undefined;
     const devStorage = /^\s*UseDevelopmentStorage=true\s*;?\s*$/i.test(
       env.AzureWebJobsStorage ?? '',
     );
@@ -120,11 +125,8 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       const wanted = Number(env.AZURITE_TABLE_PORT ?? 10002);
       const port = (await portFree(wanted, host)) ? wanted : await freePort(host);
       if (port !== wanted) log(`Port ${wanted} is busy; Azurite uses ${port} instead.`);
-      azurite = await startAzuriteTable({
-        host,
-        port,
-        location: resolve(env.DEV_DATA_DIR ?? resolve(options.appRoot, '.data'), 'azurite'),
-      });
+      azuriteDataDir = resolve(env.DEV_DATA_DIR ?? resolve(options.appRoot, '.data'), 'azurite');
+      azurite = await startAzuriteTable({ host, port, location: azuriteDataDir });
       stops.push(() => azurite?.stop() ?? Promise.resolve());
       env.AzureWebJobsStorage = azurite.connectionString;
     }
@@ -201,8 +203,10 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
     return {
       host: functionHost,
       azurite,
+      azuriteDataDir,
       simulator,
       outboxDir: runtime.mailer.kind === 'outbox' ? env.MAIL_OUTBOX_DIR : undefined,
+      configSource: runtime.configSource,
       stop: stopAll,
     };
   } catch (err) {

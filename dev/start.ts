@@ -4,24 +4,26 @@ import { fileURLToPath } from 'node:url';
 import { CoordinationConfigError } from '../shared/config/loadCoordinationConfig.js';
 import { SettingsError } from '../shared/config/settings.js';
 import { DevHostStartError, startDevHost } from './devHost.js';
+import { cliExports, parseStartArgs, startUsage, type StartFlags } from './startArgs.js';
 
 const appRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-const args = new Set(process.argv.slice(2));
-if (args.has('--help')) {
-  console.log(`Usage: npm start [-- --live] [-- --no-timers]
-
-Starts Azurite (table storage), the Octopus simulator (unless OCTOPUS_URL is set) and the
-coordinator's functions on http://127.0.0.1:$PORT (default 7071).
-  --live        the simulator creates and deploys new releases every few minutes
-  --no-timers   don't fire timers on their schedules (run one with POST /admin/functions/<name>)`);
+let flags: StartFlags;
+try {
+  flags = parseStartArgs(process.argv.slice(2));
+} catch (err) {
+  console.error(`${(err as Error).message}\n\n${startUsage}`);
+  process.exit(2);
+}
+if (flags.help) {
+  console.log(startUsage);
   process.exit(0);
 }
 
 try {
   const dev = await startDevHost({
     appRoot,
-    live: args.has('--live'),
-    timers: !args.has('--no-timers'),
+    live: flags.live,
+    timers: flags.timers,
   });
   const { host } = dev;
   const lines = [
@@ -29,9 +31,20 @@ try {
     `Octopus Coordinator is running at ${host.url}`,
     `  health:     ${host.url}/api/health`,
     `  status page: ${host.url}/api/ui`,
-    `  storage:    ${dev.azurite ? `Azurite table service on ${dev.azurite.host}:${dev.azurite.port} (data in .data/azurite)` : 'from AzureWebJobsStorage'}`,
-    `  octopus:    ${dev.simulator ? `simulator at ${dev.simulator.url} (sample scenario)` : (process.env.OCTOPUS_URL ?? 'not configured')}`,
+    `  storage:    ${dev.azurite ? `Azurite table service on ${dev.azurite.host}:${dev.azurite.port}, data in ${dev.azuriteDataDir ?? '?'}` : 'from AzureWebJobsStorage'}`,
+    `  octopus:    ${dev.simulator ? `simulator at ${dev.simulator.url} (sample scenario${flags.live ? ', live: new releases every few minutes' : ''})` : (process.env.OCTOPUS_URL ?? 'not configured')}`,
     `  mail:       ${dev.outboxDir ? `outbox folder ${dev.outboxDir}` : 'SendGrid'}`,
+    `  config:     ${dev.configSource}`,
+    `  flags:      --live ${flags.live ? 'on' : 'off'}, --no-timers ${flags.timers ? 'off (timers fire on their schedules)' : 'on (timers fire only when asked)'}`,
+    '',
+    'For the CLI (npm run coordinator -- …) against this dev host, in another shell:',
+    ...cliExports({
+      AzureWebJobsStorage: dev.azurite?.connectionString,
+      OCTOPUS_URL: process.env.OCTOPUS_URL,
+      OCTOPUS_API_KEY: dev.simulator?.apiKey,
+      COORDINATION_CONFIG: dev.configSource.startsWith('none') ? undefined : dev.configSource,
+      MAIL_OUTBOX_DIR: dev.outboxDir,
+    }).map((line) => `  ${line}`),
     '',
     'HTTP functions:',
     ...[...host.http]

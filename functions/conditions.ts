@@ -25,9 +25,19 @@ export async function checkConditionHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { checkCondition, UnknownNamesError } = await import('../shared/conditions/index.js');
+  const { checkCondition, expandCondition, UnknownNamesError } =
+    await import('../shared/conditions/index.js');
   const body = await readJsonBody(request, checkBody);
   const runtime = await getRuntime();
+  // A condition or set the config does not have is the caller's mistake, not "the condition is false".
+  const invalid = expandCondition(body.condition, runtime.config, {
+    environment: body.environment,
+    tenant: body.tenant,
+  }).flatMap((leaf) => (leaf.type === 'invalid' ? [leaf.reason] : []));
+  if (invalid.length > 0)
+    throw new HttpError(400, 'invalid_condition', `condition: ${invalid.join('; ')}`, {
+      problems: invalid,
+    });
   try {
     const result = await checkCondition(requireOctopus(runtime), runtime.config, body.condition, {
       environment: body.environment,

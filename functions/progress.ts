@@ -14,12 +14,34 @@ export const progressQuery = z.object({
   project: octopusName,
   environment: octopusName,
   tenant: octopusName.optional(),
-  step: z.coerce.number<string>().int().min(1).optional(),
+  /** A step number (1-based, "Step 3: …") or a step name. */
+  step: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .transform((v) => (/^\d+$/.test(v) ? Number(v) : v))
+    .refine((v) => v !== 0, 'step numbers start at 1')
+    .optional(),
+  /** Only a deployment of this release version counts. */
+  release: z.string().trim().min(1).max(349).optional(),
+  /**
+   * Only a deployment queued at or after this counts: an ISO time, or a server task id (the waiting
+   * deployment's own `ServerTasks-…`, whose queue time is used).
+   */
+  after: z
+    .string()
+    .trim()
+    .refine(
+      (v) => /^ServerTasks-\d+$/i.test(v) || !Number.isNaN(Date.parse(v)),
+      'an ISO time (2026-12-02T07:00:00Z) or a task id (ServerTasks-123)',
+    )
+    .optional(),
   /** Long poll: answer as soon as `step` is done, or after this many seconds (at most 200). */
   waitSeconds: z.coerce.number<string>().int().min(0).max(3600).optional(),
 });
 
-/** GET /api/progress?project&environment&tenant[&step=N&waitSeconds=S]: the current deployment and its step. */
+/** GET /api/progress?project&environment&tenant[&step=N|name&release&after&waitSeconds=S]: the deployment and its step. */
 export async function progressHandler(
   request: HttpRequest,
   _context: InvocationContext,

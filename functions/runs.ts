@@ -32,6 +32,7 @@ export const startBody = z
   });
 
 const runStatuses = [
+  'queued',
   'running',
   'failing',
   'cancelling',
@@ -56,7 +57,7 @@ export async function startRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { dryRunPlan, planFromPlaybook, runView, startRun } = await runsEngine();
+  const { checkPlanNames, dryRunPlan, planFromPlaybook, runView, startRun } = await runsEngine();
   const body = await readJsonBody(request, startBody);
   const runtime = await getRuntime();
   const octopus = requireOctopus(runtime);
@@ -65,6 +66,8 @@ export async function startRunHandler(
     environment: body.environment,
     tenant: body.tenant,
   });
+  // Every name the plan uses must exist before anything is stored, deployed or emailed (dry run too).
+  await checkPlanNames(octopus, plan);
   if (body.dryRun) return { status: 200, jsonBody: await dryRunPlan(octopus, plan) };
   const { state } = await startRun(
     runtime,

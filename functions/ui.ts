@@ -10,9 +10,19 @@ import { toErrorResponse } from '../shared/http/handler.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 import { pageHeaders, renderErrorPage } from '../shared/ui/errorPage.js';
 
+export const minRefreshSeconds = 5;
+export const maxRefreshSeconds = 3600;
+
 const query = z.object({
-  /** Seconds between the page's own reloads. */
-  refresh: z.coerce.number().int().min(5).max(3600).default(30),
+  /**
+   * Seconds between the page's own reloads: clamped to 5..3600 (?refresh=1 reloads every 5 s rather
+   * than answering a page with an error); only a value that is not a number is refused.
+   */
+  refresh: z.coerce
+    .number()
+    .finite()
+    .transform((v) => Math.min(maxRefreshSeconds, Math.max(minRefreshSeconds, Math.round(v))))
+    .default(30),
 });
 
 /** GET /api/ui: the status page (sets, runs, locks, timer jobs) as HTML, read from storage only. */

@@ -11,5 +11,7 @@ export interface SimContext {
   webhooks: WebhookDispatcher;
   /** The user the API key belongs to. */
   apiUser: Actor;
+  /** Shift of growing ids (see SimState.idOffset); 0 gives the fixed ids tests may name. */
+  idOffset: number;
   state(): SimState;
 }

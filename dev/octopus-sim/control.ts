@@ -84,7 +84,7 @@ export class SimControl {
     let parsed;
     try {
       parsed = parseScenario(input);
-      this.sim.engine.reset(buildState(parsed, this.sim.clock.now()));
+      this.sim.engine.reset(buildState(parsed, this.sim.clock.now(), this.sim.idOffset));
     } catch (error) {
       throw new ControlError(error instanceof Error ? error.message : String(error));
     }

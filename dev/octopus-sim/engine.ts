@@ -62,7 +62,7 @@ export const defaultDeploymentOptions = (): DeploymentOptions => ({
   forcePackageRedeployment: false,
   useGuidedFailure: false,
   priority: 'LifecycleDefault',
-  debugMode: false,
+  debugMode: 'None',
   formValues: {},
 });
 

@@ -4,6 +4,7 @@ import { concurrencyTag, defaultDeploymentOptions, newTask, workerName } from '.
 import type { ParsedScenario, ScenarioHistoryEntry, ScenarioLifecycle } from './scenario.js';
 import {
   emptyState,
+  firstEventNumber,
   find,
   nextId,
   slugify,
@@ -16,8 +17,8 @@ import {
 const minute = 60_000;
 const historyUsers = ['alex.morgan', 'sam.lee', 'priya.shah'];
 
-export function buildState(scenario: ParsedScenario, now: number): SimState {
-  const state = emptyState();
+export function buildState(scenario: ParsedScenario, now: number, idOffset = 0): SimState {
+  const state = emptyState(idOffset);
   state.space = {
     id: nextId(state, 'Spaces'),
     name: scenario.space.name,
@@ -205,7 +206,7 @@ export function buildState(scenario: ParsedScenario, now: number): SimState {
   // History is written deployment by deployment; number its events in the order they occurred.
   state.events.sort((a, b) => a.occurred - b.occurred);
   state.events.forEach((event, i) => {
-    event.autoId = 5001 + i;
+    event.autoId = firstEventNumber(state) + i;
     event.id = `Events-${event.autoId}`;
   });
 

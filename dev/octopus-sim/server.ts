@@ -40,7 +40,8 @@ import {
 } from './router.js';
 import type { Scenario } from './scenario.js';
 import { sampleScenario } from './sampleScenario.js';
-import { emptyState } from './store.js';
+import { emptyState, timeBasedIdOffset } from './store.js';
+import { RateLimiter, type RateLimitInput } from './rateLimit.js';
 import { WebhookDispatcher, type WebhookDelivery } from './webhooks.js';
 
 export type { Scenario } from './scenario.js';
@@ -49,6 +50,8 @@ export type { LiveOptions } from './live.js';
 
 export const defaultApiKey = 'API-SIMULATOR0000000000000000000';
 const maxBodyBytes = 1024 * 1024;
+/** Request lines longer than 8 KB are refused (414), as by http.sys and many proxies in front of Octopus. */
+const maxRequestLineChars = 8192;
 
 export interface OctopusSimulatorOptions {
   /** 0 (default) picks a free port. */
@@ -61,6 +64,17 @@ export interface OctopusSimulatorOptions {
   /** Create and deploy new releases every few minutes (true = every 3 minutes). */
   live?: boolean | LiveOptions;
   log?: (line: string) => void;
+  /**
+   * Serve Octopus under this virtual directory (`/octopus`): the API answers at `/octopus/api/...`
+   * only, and every `Links` value carries the prefix, as a real server installed there does.
+   */
+  pathPrefix?: string;
+  /**
+   * Shift of ids that keep growing (deployments, tasks, events, ...). Default: one that grows with
+   * wall time, so a restarted simulator never reuses ids a coordinator stored (Azurite keeps them).
+   * Tests that name fixed ids (`ServerTasks-1001`) pass 0.
+   */
+  idOffset?: number;
 }
 
 export interface OctopusSimulator {
@@ -78,6 +92,8 @@ export interface OctopusSimulator {
   setWebhookBatchInterval(input: { ms: number }): { ms: number };
   /** POST /_sim/faults */
   faults(input: FaultsInput): { faults: unknown[] };
+  /** POST /_sim/rate-limit: Octopus 2026.3's per-user token bucket (429 + Retry-After). */
+  rateLimit(input: RateLimitInput): { perMinute: number | null; burst: number | null };
   /** POST /_sim/clock */
   clock(input: ClockInput): { now: string; paused: boolean };
   /** The simulator's current time in ms since the epoch. */
@@ -195,7 +211,12 @@ export async function startOctopusSimulator(
     timer = setTimeout(() => engine.catchUp(), delay);
     timer.unref();
   };
-  const engine = new SimEngine(emptyState(), clock, schedule);
+  const idOffset = options.idOffset ?? timeBasedIdOffset();
+  const prefix = (options.pathPrefix ?? '').replace(/\/+$/, '');
+  if (prefix !== '' && !/^\/[A-Za-z0-9._~/-]+$/.test(prefix))
+    throw new Error(`pathPrefix '${options.pathPrefix}' must look like /octopus`);
+  const limiter = new RateLimiter(() => clock.now());
+  const engine = new SimEngine(emptyState(idOffset), clock, schedule);
   const webhooks = new WebhookDispatcher(
     () => engine.state,
     clock,
@@ -209,6 +230,7 @@ export async function startOctopusSimulator(
     clock,
     webhooks,
     apiUser: { userId: 'Users-1', username: 'api-user', userAgent: 'OctopusClient-js' },
+    idOffset,
     state: () => engine.state,
   };
   const control = new SimControl(sim, faults);
@@ -229,6 +251,8 @@ export async function startOctopusSimulator(
     'GET /_sim/state': () => control.summary(),
     'POST /_sim/webhooks/flush': () => control.flushWebhooks(),
     'GET /_sim/webhooks': () => control.webhookDeliveries(),
+    'POST /_sim/rate-limit': (body) => limiter.configure(body),
+    'GET /_sim': () => controlApiDescription(prefix),
   };
 
   async function handleControl(
@@ -275,11 +299,22 @@ export async function startOctopusSimulator(
     const key =
       headerValue(request, 'x-octopus-apikey') ??
       [...url.searchParams].find(([k]) => k.toLowerCase() === 'apikey')?.[1];
-    if (key !== apiKey)
+    // The root document and a space's root answer without a key, as Octopus's do.
+    const anonymous = method === 'GET' && (path === '/api' || /^\/api\/Spaces-\d+\/?$/i.test(path));
+    if (key !== apiKey && !(anonymous && key === undefined))
       return octopusError(
         401,
         'You must be logged in to perform this action. Please provide a valid API key in the X-Octopus-ApiKey header.',
       );
+
+    const wait = limiter.take(key === apiKey ? 'user' : 'anonymous');
+    if (wait !== undefined)
+      return {
+        ...octopusError(429, 'You have exceeded the API rate limit. Retry after the time given.', [
+          `Rate limit of ${limiter.describe()} exceeded.`,
+        ]),
+        headers: { 'Retry-After': String(wait) },
+      };
 
     let delayAfterMs = 0;
     for (const fault of faults.takeHttp(method, path)) {
@@ -324,10 +359,31 @@ export async function startOctopusSimulator(
   const server = http.createServer((request, response) => {
     const method = (request.method ?? 'GET').toUpperCase();
     const requestUrl = new URL(request.url ?? '/', 'http://localhost');
-    const isControl = requestUrl.pathname === '/_sim' || requestUrl.pathname.startsWith('/_sim/');
+    if ((request.url ?? '').length > maxRequestLineChars) {
+      send(
+        response,
+        octopusError(414, 'The request URL is too long.', [
+          `The request line is ${(request.url ?? '').length} characters; servers and proxies commonly refuse more than ${maxRequestLineChars}. Batch ids in smaller groups.`,
+        ]),
+      );
+      return;
+    }
+    // Under a virtual directory the API (and the control API, also at the root) sit below the prefix;
+    // an API path without it is not found, as on a real server installed there.
+    let pathname = requestUrl.pathname;
+    const underPrefix = prefix === '' || pathname === prefix || pathname.startsWith(`${prefix}/`);
+    if (prefix !== '' && underPrefix) pathname = pathname.slice(prefix.length) || '/';
+    requestUrl.pathname = pathname;
+    const isControl = pathname === '/_sim' || pathname.startsWith('/_sim/');
     const work = isControl
-      ? handleControl(method, requestUrl.pathname, request)
-      : handleApi(method, requestUrl, request);
+      ? handleControl(method, pathname, request)
+      : !underPrefix
+        ? Promise.resolve(
+            octopusError(404, 'The resource you requested was not found.', [
+              `Octopus is served under ${prefix}; there is nothing at ${requestUrl.pathname}.`,
+            ]),
+          )
+        : handleApi(method, requestUrl, request).then((r) => withPrefixedLinks(r, prefix));
     work
       .catch((error: unknown) => {
         if (error instanceof SimHttpError)
@@ -353,7 +409,7 @@ export async function startOctopusSimulator(
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  url = `http://${host}:${address.port}`;
+  url = `http://${host}:${address.port}${prefix}`;
   log(
     `Octopus simulator listening on ${url} (space ${engine.state.space.name}, ${engine.state.projects.length} projects)`,
   );
@@ -376,6 +432,7 @@ export async function startOctopusSimulator(
     setStepDuration: (input) => control.setStepDuration(input),
     setWebhookBatchInterval: (input) => control.setWebhookBatchInterval(input),
     faults: (input) => control.faults(input),
+    rateLimit: (input) => limiter.configure(input),
     clock: (input) => control.clock(input),
     now: () => clock.now(),
     requests: () => control.requests(),
@@ -384,5 +441,84 @@ export async function startOctopusSimulator(
     state: () => control.summary(),
     flushWebhooks: () => control.flushWebhooks(),
     webhookDeliveries: () => control.webhookDeliveries(),
+  };
+}
+
+/** Prefixes every `Links` value (paths from the host root) with the virtual directory. */
+function withPrefixedLinks(result: SimResponse, prefix: string): SimResponse {
+  if (prefix === '' || result.body === undefined) return result;
+  const visit = (value: unknown, inLinks: boolean): unknown => {
+    if (Array.isArray(value)) return value.map((v) => visit(v, false));
+    if (value && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = visit(v, inLinks || k === 'Links');
+      return out;
+    }
+    if (inLinks && typeof value === 'string' && value.startsWith('/')) return `${prefix}${value}`;
+    return value;
+  };
+  return { ...result, body: visit(result.body, false) };
+}
+
+/** GET /_sim: the control API, for people scripting demos and tests. */
+function controlApiDescription(prefix: string): Record<string, unknown> {
+  return {
+    about:
+      'Octopus simulator control API. Not part of Octopus: these endpoints drive the simulator. They answer at /_sim/... (and below the virtual directory when one is set). Bodies are JSON.',
+    virtualDirectory: prefix || null,
+    endpoints: [
+      { call: 'GET /_sim', does: 'This description.' },
+      {
+        call: 'GET /_sim/state',
+        does: 'Summary: projects, environments, tenants, deployments, tasks, clock, scripts.',
+      },
+      {
+        call: 'POST /_sim/scenario',
+        body: 'a scenario (see dev/octopus-sim/scenarios/sample.json)',
+        does: 'Replace everything with this scenario.',
+      },
+      {
+        call: 'POST /_sim/script',
+        body: '{project, environment, tenant?, outcome: "fail"|"success", failAtStep?, errorMessage?, times?}',
+        does: 'Script the outcome of the next deployments of a project there.',
+      },
+      {
+        call: 'POST /_sim/step-duration',
+        body: '{ms, project?}',
+        does: 'How long each step takes (all projects, or one).',
+      },
+      {
+        call: 'POST /_sim/releases',
+        body: '{project, version, channel?, releaseNotes?}',
+        does: 'Create a release (as a build server would).',
+      },
+      {
+        call: 'POST /_sim/faults',
+        body: '{faults: [{type: "status"|"delay"|"rateLimit"|"webhook...", ...}]}',
+        does: 'Inject HTTP faults on matching requests.',
+      },
+      {
+        call: 'POST /_sim/rate-limit',
+        body: '{perMinute, burst} or {perMinute: null}',
+        does: "Octopus 2026.3's per-user token bucket: past it every API call answers 429 with Retry-After.",
+      },
+      {
+        call: 'POST /_sim/clock',
+        body: '{action: "pause"|"resume"|"advance", ms?}',
+        does: 'Pause, resume or move the simulated clock.',
+      },
+      {
+        call: 'POST /_sim/webhook-interval',
+        body: '{ms}',
+        does: 'How often subscription webhook batches go out.',
+      },
+      { call: 'POST /_sim/webhooks/flush', does: 'Send pending webhook events now.' },
+      { call: 'GET /_sim/webhooks', does: 'Webhook deliveries made so far (status, event ids).' },
+      {
+        call: 'GET /_sim/requests',
+        does: 'API requests per templated endpoint since the last reset.',
+      },
+      { call: 'POST /_sim/requests/reset', does: 'Reset the request counts.' },
+    ],
   };
 }

@@ -120,7 +120,7 @@ export interface DeploymentOptions {
   forcePackageRedeployment: boolean;
   useGuidedFailure: boolean;
   priority: string;
-  debugMode: boolean;
+  debugMode: 'None' | 'Log' | 'Debug';
   formValues: Record<string, unknown>;
 }
 
@@ -227,6 +227,11 @@ export interface SimState {
   events: EventRecord[];
   subscriptions: SubscriptionRecord[];
   counters: Map<string, number>;
+  /**
+   * Added to the ids of what keeps being created (releases, deployments, tasks, events, runs,
+   * interruptions), so a restarted simulator never reuses an id a coordinator has already stored.
+   */
+  idOffset: number;
   defaultStepDurationMs: number;
   webhookBatchIntervalMs: number;
 }
@@ -254,7 +259,32 @@ const firstIds: Record<string, number> = {
   Interruptions: 1,
 };
 
-export function emptyState(): SimState {
+/** Kinds whose ids keep growing while the simulator runs: shifted by SimState.idOffset. */
+const growingKinds = new Set([
+  'Releases',
+  'Deployments',
+  'RunbookRuns',
+  'ServerTasks',
+  'Events',
+  'Interruptions',
+]);
+
+/**
+ * An id offset that grows with wall time (a hundred ids per second since late 2023): a simulator started
+ * later begins above anything an earlier one could have handed out at that rate, as a real server's
+ * ids never go back, so a coordinator's stored event ids (Azurite keeps them) are never answered as
+ * duplicates after a restart.
+ */
+export function timeBasedIdOffset(now = Date.now()): number {
+  return Math.max(0, Math.floor(now / 1000) - 1_700_000_000) * 100;
+}
+
+/** The first event number of a fresh state (history events are numbered from here). */
+export function firstEventNumber(state: SimState): number {
+  return (firstIds.Events ?? 1) + state.idOffset;
+}
+
+export function emptyState(idOffset = 0): SimState {
   return {
     space: { id: 'Spaces-1', name: 'Default', slug: 'default', description: '' },
     environments: [],
@@ -270,13 +300,16 @@ export function emptyState(): SimState {
     events: [],
     subscriptions: [],
     counters: new Map(),
+    idOffset,
     defaultStepDurationMs: 4000,
     webhookBatchIntervalMs: 2000,
   };
 }
 
 export function nextId(state: SimState, kind: string): string {
-  const next = state.counters.get(kind) ?? firstIds[kind] ?? 1;
+  const next =
+    state.counters.get(kind) ??
+    (firstIds[kind] ?? 1) + (growingKinds.has(kind) ? state.idOffset : 0);
   state.counters.set(kind, next + 1);
   return `${kind}-${next}`;
 }

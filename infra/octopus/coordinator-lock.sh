@@ -124,6 +124,10 @@ call() {
   rm -f "$headers"
   RETRY_AFTER=${RETRY_AFTER:-2}
   ((RETRY_AFTER > 60)) && RETRY_AFTER=60
+  # Azure answers a missing or wrong function key with an empty 401: say which key and where it goes.
+  if [[ $STATUS == 401 && -z $BODY ]]; then
+    BODY="no valid function key: set COORDINATOR_KEY to a function key of the app (Azure portal: the Function App's App keys, or az functionapp keys list); it is sent as the x-functions-key header${COORDINATOR_KEY:+; the key set now was refused}"
+  fi
   return 0
 }
 

@@ -8,10 +8,16 @@ import { runsEventConsumer, runsStatusConsumer } from '../runs/consumers.js';
 import type { StatusConsumer } from '../status/consumers.js';
 import { watchEventConsumer, watchStatusConsumer } from '../watches/consumers.js';
 
-/** Each event goes to these in this order. */
-export const eventConsumers: readonly EventConsumer[] = [watchEventConsumer, runsEventConsumer];
+/**
+ * Each event goes to these in this order. Runs first: an event that ends a run ends it before the
+ * watches look, so the email held while the run changed the set goes out now, not a poll later.
+ */
+export const eventConsumers: readonly EventConsumer[] = [runsEventConsumer, watchEventConsumer];
 
-/** Run one after another by the poll, each in its own try/catch. */
+/**
+ * Run one after another by the poll, each in its own try/catch. Watches read the snapshot taken
+ * before the runs move on, so a run that ends in this poll is announced at the next one.
+ */
 export const statusConsumers: readonly StatusConsumer[] = [
   watchStatusConsumer,
   runsStatusConsumer,

@@ -5,6 +5,7 @@ import { storeHeldEvents } from '../events/unstored.js';
 import { octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { versionProblem, type OctopusClient } from '../octopus/index.js';
 import type { EventConsumer } from '../events/consumers.js';
 import { eventConsumers, statusConsumers } from './consumers.js';
 import type { StatusConsumer } from '../status/consumers.js';
@@ -79,6 +80,7 @@ export async function pollOnce(
   }
   for (const p of snapshot.problems)
     log.warn(`Status poll: set ${p.set} was not read: ${p.message}`);
+  if (runtime.octopus) await warnIfUnsupported(runtime.octopus, log);
   const rowsWritten = await recordSetStatus(runtime, snapshot);
   const consumers: { name: string; error?: string }[] = [];
   for (const consumer of plugged.status) {
@@ -100,4 +102,18 @@ export async function pollOnce(
     problems: snapshot.problems,
     consumers,
   };
+}
+
+const versionChecked = new WeakSet<OctopusClient>();
+
+/** Once per client (so once per process, at its first poll): say so loudly when the server is too old. */
+async function warnIfUnsupported(octopus: OctopusClient, log: Log): Promise<void> {
+  if (versionChecked.has(octopus)) return;
+  versionChecked.add(octopus);
+  try {
+    const problem = versionProblem(await octopus.serverVersion());
+    if (problem) log.error(`Octopus server: ${problem}`);
+  } catch {
+    versionChecked.delete(octopus); // try again at the next poll
+  }
 }

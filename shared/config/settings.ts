@@ -1,6 +1,7 @@
 // App settings: read once from the environment into a typed, validated object.
 import { isTimeZone } from '../time/zones.js';
 import { z } from 'zod';
+import { defaultMaxRequestsPerMinute } from '../octopus/budget.js';
 import { redactSecrets as redact } from '../redact.js';
 
 /** Defaults for settings that have one. The dev host and the Bicep template use the same values. */
@@ -69,6 +70,10 @@ const settingsSchema = z.object({
   OCTOPUS_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   OCTOPUS_API_KEY: optionalText,
   OCTOPUS_SPACE: optionalText.transform((v) => v ?? settingDefaults.OCTOPUS_SPACE),
+  /** The coordinator's own Octopus request budget; 0 = none. Default defaultMaxRequestsPerMinute. */
+  OCTOPUS_MAX_REQUESTS_PER_MINUTE: optionalText.pipe(
+    z.coerce.number<string>().int().min(0).max(100_000).optional(),
+  ),
   WEBHOOK_SECRET: optionalText,
   WEBHOOK_SECRET_HEADER: optionalText
     .transform((v) => v ?? settingDefaults.WEBHOOK_SECRET_HEADER)
@@ -112,7 +117,7 @@ export interface Settings {
     | { kind: 'connectionString'; connectionString: string }
     | { kind: 'identity'; tableServiceUri: string; clientId?: string }
     | { kind: 'none' };
-  octopus: { url: string; apiKey: string; space: string } | undefined;
+  octopus: { url: string; apiKey: string; space: string; maxRequestsPerMinute: number } | undefined;
   /** The space to use when a config entry names none. */
   octopusSpace: string;
   webhook: { secret: string | undefined; header: string };
@@ -214,6 +219,7 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
             url: s.OCTOPUS_URL.replace(/\/+$/, ''),
             apiKey: s.OCTOPUS_API_KEY,
             space: s.OCTOPUS_SPACE,
+            maxRequestsPerMinute: s.OCTOPUS_MAX_REQUESTS_PER_MINUTE ?? defaultMaxRequestsPerMinute,
           }
         : undefined,
     octopusSpace: s.OCTOPUS_SPACE,

@@ -1,4 +1,6 @@
 // Health: what each port is connected to and whether it answers. Never includes a secret.
+import { octopusUrl } from '../octopus/links.js';
+import { versionProblem } from '../octopus/serverVersion.js';
 import { storageAnswerWithin } from '../storage/answerWithin.js';
 import { storageStatus } from '../storage/conditional.js';
 import type { UnresolvedSetting } from '../config/settings.js';
@@ -19,7 +21,14 @@ export interface HealthReport {
     url?: string;
     space?: string;
     reachable?: boolean;
+    /**
+     * ok; unreachable (no answer, or not an Octopus server); unauthorized (the server answers but
+     * refuses OCTOPUS_API_KEY); unsupported (older than the oldest supported version).
+     */
+    state?: 'ok' | 'unreachable' | 'unauthorized' | 'unsupported';
     version?: string;
+    /** The user the key belongs to, when it works. */
+    user?: string;
     error?: string;
   };
   mail: { adapter: 'sendgrid' | 'outbox'; target: string };
@@ -86,21 +95,56 @@ async function checkOctopus(runtime: Runtime): Promise<HealthReport['octopus']> 
     };
   }
   const base = { configured: true, url: octopus.url, space: octopus.space };
-  try {
-    const response = await fetch(`${octopus.url}/api`, {
-      headers: { 'X-Octopus-ApiKey': octopus.apiKey, Accept: 'application/json' },
+  const get = (path: string, withKey: boolean) =>
+    fetch(octopusUrl(octopus.url, path), {
+      headers: {
+        Accept: 'application/json',
+        ...(withKey ? { 'X-Octopus-ApiKey': octopus.apiKey } : {}),
+      },
       signal: AbortSignal.timeout(checkTimeoutMs),
     });
+  // GET /api is anonymous in Octopus: it says the server answers and its version, nothing about the key.
+  let version: string | undefined;
+  try {
+    const response = await get('/api', false);
     if (!response.ok)
-      return { ...base, reachable: false, error: `GET /api answered HTTP ${response.status}` };
+      return {
+        ...base,
+        reachable: false,
+        state: 'unreachable',
+        error: `GET /api answered HTTP ${response.status}: check OCTOPUS_URL (include any virtual directory, e.g. https://host/octopus).`,
+      };
     const root = (await response.json()) as { Version?: unknown };
+    if (typeof root.Version === 'string') version = root.Version;
+  } catch (err) {
+    return { ...base, reachable: false, state: 'unreachable', error: describeError(err) };
+  }
+  const withVersion = { ...base, reachable: true, ...(version ? { version } : {}) };
+  // The key is checked by an authenticated route.
+  try {
+    const me = await get('/api/users/me', true);
+    if (me.status === 401 || me.status === 403)
+      return {
+        ...withVersion,
+        state: 'unauthorized',
+        error: `Octopus refused the API key (GET /api/users/me answered ${me.status}): set OCTOPUS_API_KEY to a valid, unexpired key of the user the coordinator acts as.`,
+      };
+    if (!me.ok)
+      return {
+        ...withVersion,
+        state: 'unreachable',
+        error: `GET /api/users/me answered HTTP ${me.status}.`,
+      };
+    const user = (await me.json()) as { Username?: unknown };
+    const problem = version ? versionProblem(version) : undefined;
     return {
-      ...base,
-      reachable: true,
-      ...(typeof root.Version === 'string' ? { version: root.Version } : {}),
+      ...withVersion,
+      state: problem ? 'unsupported' : 'ok',
+      ...(typeof user.Username === 'string' ? { user: user.Username } : {}),
+      ...(problem ? { error: problem } : {}),
     };
   } catch (err) {
-    return { ...base, reachable: false, error: describeError(err) };
+    return { ...withVersion, reachable: false, state: 'unreachable', error: describeError(err) };
   }
 }
 
@@ -172,6 +216,7 @@ export async function checkHealth(runtime: Runtime, version: string): Promise<He
     !storage.reachable || unresolvedSettings.length > 0
       ? 'unavailable'
       : octopus.reachable === false ||
+          (octopus.state !== undefined && octopus.state !== 'ok') ||
           !secretConfigured ||
           jobs.problems.length > 0 ||
           held.count > 0

@@ -111,7 +111,7 @@ export function emailDocument(layout: EmailLayout): string {
                 width="600"
                 cellpadding="0"
                 cellspacing="0"
-                style="width:600px;max-width:100%;table-layout:fixed;border-collapse:collapse;background:#ffffff;border-top:4px solid ${accent}"
+                style="width:100%;max-width:600px;table-layout:fixed;border-collapse:collapse;background:#ffffff;border-top:4px solid ${accent}"
               >
                 <tr>
                   <td style="padding:20px 24px 8px;${emailFont}">

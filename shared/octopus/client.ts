@@ -10,7 +10,7 @@ import { EventsApi } from './events.js';
 import { OctopusHttp, type OctopusLog } from './http.js';
 import { InterruptionsApi } from './interruptions.js';
 import { LifecyclesApi } from './lifecycles.js';
-import { expandLink, type LinkValue } from './links.js';
+import { expandLink, octopusUrl, serverBase, type LinkValue } from './links.js';
 import { ProgressionApi } from './progression.js';
 import { ProjectsApi } from './projects.js';
 import { ReleasesApi } from './releases.js';
@@ -46,6 +46,11 @@ export interface OctopusClientOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Randomness for backoff jitter, in [0, 1). */
   random?: () => number;
+  /**
+   * The client's own request budget per minute, so bursts never trip Octopus's rate limiter.
+   * Default: none for a bare client; the app passes OCTOPUS_MAX_REQUESTS_PER_MINUTE (default 180).
+   */
+  maxRequestsPerMinute?: number;
 }
 
 /** The root document (`GET /api`). */
@@ -92,7 +97,7 @@ export class OctopusClient {
         'No Octopus API key was given. Set OCTOPUS_API_KEY to an API key of the user the coordinator acts as.',
       );
     }
-    this.#url = options.url.replace(/\/+$/, '');
+    this.#url = serverBase(options.url);
     this.#space = options.space;
     this.#http = new OctopusHttp({
       url: this.#url,
@@ -106,6 +111,7 @@ export class OctopusClient {
       log: options.log ?? (() => undefined),
       sleep: options.sleep ?? realSleep,
       random: options.random ?? Math.random,
+      maxRequestsPerMinute: options.maxRequestsPerMinute ?? 0,
     });
     let spaceId: Promise<string> | undefined;
     const http = this.#http;
@@ -142,14 +148,38 @@ export class OctopusClient {
     return this.#http.calls;
   }
 
-  /** The server URL as configured (never includes the key). */
+  /** The server's base URL (configured URL without a trailing `/api`; never includes the key). */
   get url(): string {
     return this.#url;
   }
 
-  /** The root document: server version and links. A cheap reachability and key check. */
+  /** A `Links` value (e.g. a task's `Web` link) or a path from the server root as a full URL. */
+  webUrl(linkOrPath: string): string {
+    return octopusUrl(this.#url, linkOrPath);
+  }
+
+  /** The root document: server version and links. Anonymous in Octopus: proves nothing about the key. */
   async root(): Promise<OctopusRoot> {
     return this.#ctx.getObject<OctopusRoot>('/api');
+  }
+
+  #version: Promise<string> | undefined;
+
+  /** The server's version, read from the root document once (a failed read is tried again next time). */
+  serverVersion(): Promise<string> {
+    this.#version ??= this.root().then(
+      (root) => root.Version,
+      (error: unknown) => {
+        this.#version = undefined;
+        throw error;
+      },
+    );
+    return this.#version;
+  }
+
+  /** The user the API key belongs to (`GET /api/users/me`): an authenticated call, so it checks the key. */
+  async currentUser(): Promise<{ Id: string; Username?: string; DisplayName?: string }> {
+    return this.#ctx.getObject('/api/users/me');
   }
 
   /** The id of the configured space (resolved once). */

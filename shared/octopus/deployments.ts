@@ -59,7 +59,8 @@ export interface CreateDeploymentRequest {
   ForcePackageRedeployment?: boolean;
   UseGuidedFailure?: boolean;
   Priority?: 'LifecycleDefault' | 'On' | 'Off';
-  DebugMode?: boolean;
+  /** `None` | `Log` | `Debug` (a string in Octopus, not a flag). */
+  DebugMode?: 'None' | 'Log' | 'Debug';
   FailTargetDiscovery?: boolean;
   FormValues?: Record<string, unknown>;
 }

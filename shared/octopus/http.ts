@@ -1,9 +1,10 @@
 // Sends one Octopus request: auth header, timeout, retries for reads, call counting, error mapping.
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { inspect } from 'node:util';
+import { RequestBudget } from './budget.js';
 import { OctopusCallCounter } from './callCounter.js';
 import { OctopusError } from './errors.js';
-import { linkToUrl } from './links.js';
+import { octopusUrl, serverBase } from './links.js';
 import { pathWithoutQuery, redactSecrets } from '../redact.js';
 import { isRetryableStatus, parseRetryAfter, retryDelay } from './retry.js';
 
@@ -26,14 +27,17 @@ export interface HttpSettings {
   log: OctopusLog;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
+  /** The client's own budget (requests per minute); 0 = none. */
+  maxRequestsPerMinute?: number;
 }
 
 export interface RequestSpec {
   method: HttpMethod;
   /** Endpoint template used for counting, e.g. `/api/{spaceId}/deployments`. */
   endpoint: string;
-  /** Path below the server URL (`/api/...`), or a `Links` value when `fromLink` is set. */
+  /** Path from the server root (`/api/...`) or a `Links` value: both go through octopusUrl. */
   path: string;
+  /** Kept for callers; links and own paths are built the same way (octopusUrl). */
   fromLink?: boolean;
   query?: Record<string, QueryValue>;
   body?: unknown;
@@ -107,10 +111,14 @@ export class OctopusHttp {
   readonly #settings: HttpSettings;
   readonly #axios: AxiosInstance;
   readonly #origin: string;
+  readonly #budget: RequestBudget;
+  /** Requests that waited for the budget, and how long in total (for logs and benches). */
+  readonly budgetWaits = { requests: 0, ms: 0 };
 
   constructor(settings: HttpSettings) {
-    this.#settings = { ...settings, url: settings.url.replace(/\/+$/, '') };
+    this.#settings = { ...settings, url: serverBase(settings.url) };
     this.#origin = new URL(this.#settings.url).origin;
+    this.#budget = new RequestBudget(settings.maxRequestsPerMinute ?? 0, settings.sleep);
     this.#axios = axios.create({
       validateStatus: () => true,
       maxRedirects: 3,
@@ -176,10 +184,20 @@ export class OctopusHttp {
   /** One HTTP request, counted; never retried. Throws OctopusError for anything but a 2xx JSON answer. */
   async once(spec: RequestSpec): Promise<HttpResult> {
     const s = this.#settings;
-    const base = spec.fromLink ? linkToUrl(s.url, spec.path) : `${s.url}${spec.path}`;
+    const base = octopusUrl(s.url, spec.path);
     const url = `${base}${buildQuery(spec.query)}`;
     const path = pathWithoutQuery(spec.path);
     const timeoutMs = spec.timeoutMs ?? s.timeoutMs;
+    const waited = await this.#budget.take();
+    if (waited > 0) {
+      this.budgetWaits.requests += 1;
+      this.budgetWaits.ms += waited;
+      if (this.budgetWaits.requests === 1 || this.budgetWaits.requests % 100 === 0)
+        this.log(
+          'info',
+          `Octopus request budget (${s.maxRequestsPerMinute ?? 0}/min, OCTOPUS_MAX_REQUESTS_PER_MINUTE) reached: requests are spread out (${this.budgetWaits.requests} waited so far).`,
+        );
+    }
     this.calls.record(`${spec.method} ${spec.endpoint}`);
 
     const controller = new AbortController();

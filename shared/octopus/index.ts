@@ -5,10 +5,19 @@ export {
   type OctopusClientOptions,
   type OctopusRoot,
 } from './client.js';
+export { isSupportedVersion, oldestSupportedVersion, versionProblem } from './serverVersion.js';
 export { OctopusCallCounter } from './callCounter.js';
 export { OctopusError, isOctopusError, type OctopusErrorCode } from './errors.js';
 export type { LogLevel, OctopusLog } from './http.js';
-export { expandLink, stripLink, linkToUrl, taskPageUrl, type LinkValue } from './links.js';
+export {
+  expandLink,
+  stripLink,
+  linkToUrl,
+  octopusUrl,
+  serverBase,
+  taskPageUrl,
+  type LinkValue,
+} from './links.js';
 export {
   collect,
   type OctopusPage,

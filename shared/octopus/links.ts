@@ -45,13 +45,32 @@ export function stripLink(template: string): string {
 }
 
 /**
- * A link is a path from the server root, which may already include the virtual directory
- * (`/octopus/api/...`). Joins it to the server's origin, not to the configured base URL.
+ * The server's base URL as configured, without trailing slashes and without a trailing `/api`
+ * (an `OCTOPUS_URL` of `https://host/octopus/api` means the server at `https://host/octopus`).
  */
+export function serverBase(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/api$/i, '');
+}
+
+/**
+ * The one URL builder for every Octopus call and link. `path` is either a path the client builds
+ * (`/api/...`, `/app#/...`, from the server root) or a `Links` value, which Octopus gives as a path
+ * from the host root that already includes any virtual directory (`/octopus/api/...`). Both land
+ * under the configured base: a path that already starts with the base's directory is joined to the
+ * origin, anything else to the base. Absolute URLs pass through.
+ */
+export function octopusUrl(base: string, path: string): string {
+  if (/^https?:\/\//i.test(path)) return path;
+  const url = new URL(serverBase(base));
+  const dir = url.pathname.replace(/\/+$/, '');
+  const p = path.startsWith('/') ? path : `/${path}`;
+  if (dir !== '' && (p === dir || p.startsWith(`${dir}/`))) return `${url.origin}${p}`;
+  return `${url.origin}${dir}${p}`;
+}
+
+/** A `Links` value as a full URL (see octopusUrl). */
 export function linkToUrl(serverUrl: string, link: string): string {
-  if (/^https?:\/\//i.test(link)) return link;
-  const base = new URL(serverUrl);
-  return `${base.origin}${link.startsWith('/') ? '' : '/'}${link}`;
+  return octopusUrl(serverUrl, link);
 }
 
 /**
@@ -65,5 +84,5 @@ export function taskPageUrl(
   webLink?: string,
 ): string {
   if (webLink) return linkToUrl(serverUrl, webLink);
-  return `${serverUrl}/app#/${spaceId}/tasks/${encodeURIComponent(taskId)}`;
+  return octopusUrl(serverUrl, `/app#/${spaceId}/tasks/${encodeURIComponent(taskId)}`);
 }

@@ -88,15 +88,43 @@ export const IDS_PER_REQUEST = 100;
  * Items by id in few calls: each distinct id once, `batchSize` ids per `?ids=` list, every batch read
  * in one page. Ids that do not exist are simply missing from the result.
  */
+/**
+ * Request lines stay under 8 KB (a common server and proxy limit): the ids of one batch, encoded and
+ * comma-joined, take at most this many characters, leaving room for the path and other parameters.
+ */
+export const MAX_IDS_QUERY_CHARS = 6_000;
+
+/** Splits ids into batches of at most `batchSize` whose encoded `ids=` value stays within MAX_IDS_QUERY_CHARS. */
+export function idBatches(
+  ids: readonly string[],
+  batchSize = IDS_PER_REQUEST,
+  maxChars = MAX_IDS_QUERY_CHARS,
+): string[][] {
+  const batches: string[][] = [];
+  let batch: string[] = [];
+  let chars = 0;
+  for (const id of ids) {
+    const size = encodeURIComponent(id).length + 1;
+    if (batch.length > 0 && (batch.length >= batchSize || chars + size > maxChars)) {
+      batches.push(batch);
+      batch = [];
+      chars = 0;
+    }
+    batch.push(id);
+    chars += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
 export async function getManyByIds<T>(
   ids: readonly string[],
   listBatch: (batch: string[]) => PagedAsyncIterable<T>,
   batchSize = IDS_PER_REQUEST,
 ): Promise<T[]> {
-  const unique = [...new Set(ids)];
   const out: T[] = [];
-  for (let i = 0; i < unique.length; i += batchSize) {
-    out.push(...(await collect(listBatch(unique.slice(i, i + batchSize)))));
+  for (const batch of idBatches([...new Set(ids)], batchSize)) {
+    out.push(...(await collect(listBatch(batch))));
   }
   return out;
 }

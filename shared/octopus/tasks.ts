@@ -1,6 +1,7 @@
 // Server tasks: the state of a deployment or runbook run lives here, not on the deployment.
 import type { OctopusContext } from './context.js';
-import { taskStateFromWire, type TaskState } from './enums.js';
+import { isFinishedTaskState, taskStateFromWire, type TaskState } from './enums.js';
+import { OctopusError } from './errors.js';
 import { getManyByIds, type PageOptions, type PagedAsyncIterable } from './paging.js';
 import { normalizeActivity, type ActivityElement } from './taskProgress.js';
 
@@ -124,10 +125,20 @@ export class TasksApi {
 
   /** Asks Octopus to cancel the task (Queued → Canceled, Executing → Cancelling → Canceled). Safe to repeat. */
   async cancel(id: string): Promise<ServerTask> {
-    const data = await this.ctx.call('POST', '/api/tasks/{id}/cancel', {
-      params: { id },
-      retry: true,
-    });
+    let data: unknown;
+    try {
+      data = await this.ctx.call('POST', '/api/tasks/{id}/cancel', {
+        params: { id },
+        retry: true,
+      });
+    } catch (error) {
+      // Octopus may answer 400 for a task that already finished: then there is nothing to cancel.
+      if (error instanceof OctopusError && error.status === 400) {
+        const task = await this.get(id);
+        if (isFinishedTaskState(task.State)) return task;
+      }
+      throw error;
+    }
     return data && typeof data === 'object' ? normalizeTask(data as ServerTask) : this.get(id);
   }
 

@@ -2,6 +2,7 @@
 import type { Promotion } from '../config/coordination/promotions.js';
 import type { PlanDeploy, PlanFailureAction, PlanStage, RunPlan } from '../runs/types.js';
 import type { PromotionPlan } from './plan.js';
+import { defaultGroupTemplate, renderGroup } from '../runs/groups.js';
 
 /** Action ids go into Octopus Comments markers: letters, digits, _ . - and @ only. */
 export function actionIdFor(project: string, tenant: string | null): string {
@@ -60,6 +61,15 @@ export function promotionRunPlan(plan: PromotionPlan, promotion: Promotion): Run
     stages,
     onFailure,
     onFailureWhenCancelled: true,
+    rollbackOrder: promotion.rollbackOrder,
+    concurrency: {
+      group: renderGroup(
+        promotion.concurrency.group ??
+          defaultGroupTemplate({ kind: 'promotion', name: promotion.name }),
+        { environment: plan.to },
+      ),
+      policy: promotion.concurrency.policy,
+    },
     timeoutMinutes: promotionTimeoutMinutes,
     recipients: promotion.recipients ?? [],
   };

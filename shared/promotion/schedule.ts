@@ -109,6 +109,26 @@ async function actOnSlot(
   return { promotion: promotion.name, slot, state: 'started', runId: state.id, plan };
 }
 
+/** A promotion's email (did not run, missed slots, could not plan) in the one email layout. */
+export function promotionMail(
+  promotion: Promotion,
+  text: string,
+  subject: string,
+  publicUrl: string | undefined,
+): { html: string; text: string } {
+  const footer = `You get this because you are a recipient of promotion "${promotion.name}" (${promotion.cron}, ${promotion.timeZone}) of the Octopus Coordinator.`;
+  const statusUrl = statusPageUrl(publicUrl);
+  const html = emailDocument({
+    title: subject,
+    tone: 'bad',
+    body: textBlocks(text),
+    action: { url: statusUrl, text: 'Open the status page' },
+    footer,
+  });
+  const plain = `${text}\n${statusUrl ? `\nStatus page: ${statusUrl}\n` : ''}\n-- \n${footer}\n`;
+  return { html, text: plain };
+}
+
 /** A slot as people read it, in the promotion's own zone. */
 function slotTime(promotion: Promotion, slot: string): string {
   return readableTime(slot, promotion.timeZone);
@@ -123,16 +143,7 @@ async function notify(
 ): Promise<void> {
   const to = promotion.recipients ?? [];
   if (to.length === 0) return;
-  const footer = `You get this because you are a recipient of promotion "${promotion.name}" (${promotion.cron}, ${promotion.timeZone}) of the Octopus Coordinator.`;
-  const statusUrl = statusPageUrl(runtime.settings.publicUrl);
-  const html = emailDocument({
-    title: subject,
-    tone: 'bad',
-    body: textBlocks(text),
-    action: { url: statusUrl, text: 'Open the status page' },
-    footer,
-  });
-  const plain = `${text}\n${statusUrl ? `\nStatus page: ${statusUrl}\n` : ''}\n-- \n${footer}\n`;
+  const { html, text: plain } = promotionMail(promotion, text, subject, runtime.settings.publicUrl);
   try {
     await runtime.mailer.send({ to, subject, text: plain, html, category: 'promotion' });
   } catch (err) {

@@ -95,6 +95,18 @@ export class SlotStore {
     return rows.map(stripRow).sort((a, b) => (a.slot < b.slot ? 1 : -1));
   }
 
+  /** The most recently written slot of each promotion, from one query of the table (for the status page). */
+  async latestOfEach(): Promise<Map<string, SlotRecord>> {
+    const latest = new Map<string, SlotRecord>();
+    for await (const row of (await this.table()).listEntities<SlotRow>()) {
+      if (row.partitionKey === watermarkPartition || typeof row.promotion !== 'string') continue;
+      const record = stripRow(row);
+      const before = latest.get(record.promotion);
+      if (!before || before.updatedAt < record.updatedAt) latest.set(record.promotion, record);
+    }
+    return latest;
+  }
+
   /** Until when slots were examined (undefined before the first pass). */
   async watermark(promotion: string): Promise<{ until: Date; etag: string } | undefined> {
     const row = await getOrUndefined<{ scannedUntil: string }>(

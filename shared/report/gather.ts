@@ -465,7 +465,6 @@ export async function gatherSpace(
   const spaceId = await client.spaceId();
 
   let missing = 0;
-  const origin = new URL(client.url).origin;
   const rows = wantedTasks.map((task) => {
     const row = task.row;
     const d = deploymentById.get(row.deploymentId);
@@ -482,10 +481,8 @@ export async function gatherSpace(
       row.version = versions.get(d.releaseId) ?? d.releaseId;
       row.deployedBy = d.deployedBy ?? 'unknown';
     }
-    // Links are paths from the server root (see linkToUrl); joining to the origin once is cheaper per row.
-    row.taskUrl = task.webLink?.startsWith('/')
-      ? `${origin}${task.webLink}`
-      : taskPageUrl(client.url, spaceId, row.taskId, task.webLink);
+    // Links and own paths go through the one URL builder (virtual directories included).
+    row.taskUrl = taskPageUrl(client.url, spaceId, row.taskId, task.webLink);
     return row;
   });
   if (missing > 0) {

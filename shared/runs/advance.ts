@@ -17,11 +17,23 @@ import type { OctopusClient } from '../octopus/index.js';
 import { withJobLock, type JobLease } from '../locks/jobLock.js';
 import { silentLog, type Log } from '../runtime/log.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
+import {
+  askForTurn,
+  endTurn,
+  groupTtlSeconds,
+  joinGroup,
+  renewTurn,
+  runLocks,
+  runsToCancel,
+} from './concurrency.js';
 import { decide, newRunState, watchedTaskIds } from './decide.js';
 import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js';
+import { scheduleNextAdvance } from './nextAdvance.js';
+import { allActions } from './stepContext.js';
 import { duplicateActionIds } from './plan.js';
 import { RunStore } from './store.js';
 import {
+  isFinishedAction,
   isTerminalRunStatus,
   runHasWork,
   type Command,
@@ -71,6 +83,8 @@ export interface AdvanceResult {
   /** False when nothing was done: unknown run, finished run, or another instance holds the run. */
   advanced: boolean;
   heldBy?: string;
+  /** Runs whose turn may have come because this one ended (advanced right after, not at the next poll). */
+  wake?: string[];
 }
 
 /** A newer grant of the run lock has written the row: this advancer's lease is stale. */
@@ -97,11 +111,110 @@ export async function advanceRun(
   }
 
   const ttlSeconds = Math.max(minLeaseSeconds, options.leaseSeconds ?? defaultLeaseSeconds);
+  const claimWake: string[] = [];
   const locked = await withJobLock(runtime, runLockJob(runId), { ttlSeconds }, (lease) =>
-    advanceUnderLock(runtime, store, octopus, runId, lease, options),
+    advanceUnderLock(runtime, store, octopus, runId, lease, options, claimWake),
   );
   if (!locked.ran) return { state: before?.state, advanced: false, heldBy: locked.heldBy };
+  // A wait or a retry of its own is acted on at its time, not at the next status poll.
+  if (locked.value.state)
+    scheduleNextAdvance(
+      runtime,
+      locked.value.state,
+      (r, id) => advanceRun(r, id, { log: options.log }),
+      options.log ?? silentLog,
+    );
+  for (const next of new Set([...(locked.value.wake ?? []), ...claimWake])) {
+    if (next === runId) continue;
+    // The next run of the group starts now; if this fails, the status poll starts it.
+    await advanceRun(runtime, next, { log: options.log }).catch((err: unknown) =>
+      options.log?.warn(
+        `Run ${next} could not start after ${runId} ended: ${(err as Error).message}`,
+      ),
+    );
+  }
   return locked.value;
+}
+
+function noteOn(state: RunState, at: Date, message: string): void {
+  state.history.push({ at: at.toISOString(), message });
+  if (state.history.length > 100) state.history.splice(0, state.history.length - 100);
+}
+
+/**
+ * A queued run asks for its turn (keeping its place); a running one renews it. Returns the state to
+ * go on with, or `undefined` when the run is still queued (its position written if it changed).
+ */
+async function takeTurn(
+  runtime: Runtime,
+  store: RunStore,
+  loaded: { state: RunState; etag: string },
+  log: Log,
+): Promise<{ state: RunState; etag: string } | undefined> {
+  const { state } = loaded;
+  const c = state.concurrency;
+  if (!c || c.released || isTerminalRunStatus(state.status)) return loaded;
+  if (state.status !== 'queued') {
+    if (!(await renewTurn(runtime, c)))
+      log.warn(
+        `Run ${state.id}: its turn in group "${c.group}" lapsed (no advance for ${Math.round(groupTtlSeconds / 60)} minutes); it carries on.`,
+      );
+    return loaded;
+  }
+  if (state.cancelRequest) return loaded; // decide() turns it into "cancelled"
+  const asked = await askForTurn(runtime, c, state.id);
+  const now = runtime.clock.now();
+  const next: RunState = structuredClone(state);
+  next.concurrency = asked;
+  if (asked.leaseId) {
+    next.status = 'running';
+    next.deadline = new Date(now.getTime() + state.plan.timeoutMinutes * 60_000).toISOString();
+    noteOn(next, now, `Its turn in concurrency group "${c.group}" came; starting.`);
+  } else if (
+    asked.position === c.position &&
+    JSON.stringify(asked.waitingFor) === JSON.stringify(c.waitingFor)
+  ) {
+    return undefined;
+  }
+  next.updatedAt = now.toISOString();
+  const etag = await store.replace(next, loaded.etag);
+  if (etag === undefined || !asked.leaseId) return undefined;
+  return { state: next, etag };
+}
+
+/** Keep the deploy claims of the run's unfinished actions (their lease lasts groupTtlSeconds). */
+async function renewClaims(runtime: Runtime, state: RunState, log: Log): Promise<void> {
+  const held = allActions(state).filter(
+    (a) => a.claim?.leaseId !== undefined && !isFinishedAction(a.status) && a.joined !== true,
+  );
+  await Promise.all(
+    held.map(async (a) => {
+      const claim = a.claim;
+      if (!claim?.leaseId) return;
+      await runLocks(runtime)
+        .renew(claim.lock, claim.leaseId, groupTtlSeconds)
+        .catch((err: unknown) =>
+          log.warn(
+            `Run ${state.id}: could not renew the claim of ${a.id}: ${(err as Error).message}`,
+          ),
+        );
+    }),
+  );
+}
+
+/** After the run ended: give its turn back once; returns the runs to wake. */
+async function giveTurnBack(
+  runtime: Runtime,
+  store: RunStore,
+  state: RunState,
+  etag: string,
+): Promise<{ state: RunState; wake: string[] }> {
+  const c = state.concurrency;
+  if (!c || c.released || !isTerminalRunStatus(state.status)) return { state, wake: [] };
+  const wake = await endTurn(runtime, c, state.id);
+  const next: RunState = { ...state, concurrency: { ...c, released: true, position: undefined } };
+  const written = await store.replace(next, etag);
+  return { state: written ? next : state, wake };
 }
 
 async function advanceUnderLock(
@@ -111,14 +224,22 @@ async function advanceUnderLock(
   runId: string,
   lease: JobLease,
   options: AdvanceOptions,
+  claimWake: string[],
 ): Promise<AdvanceResult> {
   const log = options.log ?? silentLog;
   // Read again under the lock: the row may have moved on since the caller looked.
   let loaded = await store.get(runId);
   if (!loaded) return { state: undefined, advanced: false };
-  let { state, etag } = loaded;
-  if (!runHasWork(state)) return { state, advanced: false };
-  if (writtenByNewer(state, lease)) return { state, advanced: false, heldBy: state.lease?.owner };
+  if (writtenByNewer(loaded.state, lease))
+    return { state: loaded.state, advanced: false, heldBy: loaded.state.lease?.owner };
+  if (!runHasWork(loaded.state)) {
+    const ended = await giveTurnBack(runtime, store, loaded.state, loaded.etag);
+    return { state: ended.state, advanced: false, wake: ended.wake };
+  }
+  const turn = await takeTurn(runtime, store, loaded, log);
+  if (!turn) return { state: (await store.get(runId))?.state, advanced: false };
+  let { state, etag } = turn;
+  await renewClaims(runtime, state, log);
 
   let observations: Observation[] = options.observations ? [...options.observations] : [];
   if (!options.observations) {
@@ -144,6 +265,7 @@ async function advanceUnderLock(
         () => false,
       ),
     afterIrreversible: options.afterIrreversible,
+    claims: runLocks(runtime),
   };
   const mark = { id: lease.leaseId, owner: runtime.instanceId, fence: lease.fence };
 
@@ -177,8 +299,12 @@ async function advanceUnderLock(
     }
     etag = newEtag;
     state = next;
-    if (commands.length === 0) return { state, advanced: true };
+    if (commands.length === 0) {
+      const ended = await giveTurnBack(runtime, store, state, etag);
+      return { state: ended.state, advanced: true, wake: ended.wake };
+    }
     observations = await executeCommands(state, commands, ports);
+    for (const o of observations) if (o.kind === 'claimReleased') claimWake.push(...o.wake);
   }
   // Out of iterations: clear the mark (the lock itself is released by withJobLock); the next poll carries on.
   const parked: RunState = { ...state, lease: undefined };
@@ -229,13 +355,42 @@ export async function startRun(
       `The plan uses these action ids more than once: ${dupes.join(', ')}. Give each action its own id.`,
     );
   const now = runtime.clock.now();
-  const state = newRunState(options.runId ?? newRunId(now), plan, trigger, now);
   const store = new RunStore(runtime.tables);
+  const id = options.runId ?? newRunId(now);
+  // A repeated trigger (fixed id) finds its run; it must not take a turn in the group again.
+  if (options.runId) {
+    const existing = await store.get(id);
+    if (existing) return { state: existing.state, created: false };
+  }
+  const state = newRunState(id, plan, trigger, now);
+  // Take the run's turn in its group, or its place in the queue, before it exists (reject: it never does).
+  const concurrency = await joinGroup(runtime, id, plan);
+  state.concurrency = concurrency;
+  if (!concurrency.leaseId) {
+    state.status = 'queued';
+    state.history.push({
+      at: now.toISOString(),
+      message: `Queued in concurrency group "${concurrency.group}" (position ${concurrency.position ?? '?'}), waiting for ${concurrency.waitingFor?.join(', ') || 'the active run'}.`,
+    });
+  }
   const created = await store.create(state);
   if (!created) {
     const existing = await store.get(state.id);
     if (!existing) throw new Error(`Run ${state.id} both exists and does not; try again.`);
     return { state: existing.state, created: false };
+  }
+  if (concurrency.policy === 'cancelInProgress' && !concurrency.leaseId) {
+    for (const other of await runsToCancel(runtime, state)) {
+      await cancelRun(
+        runtime,
+        other,
+        `run ${state.id}`,
+        'a newer run of its concurrency group (cancelInProgress)',
+        options.log,
+      ).catch((err: unknown) =>
+        options.log?.warn(`Run ${other} could not be cancelled: ${(err as Error).message}`),
+      );
+    }
   }
   if (options.advance === false) return { state, created: true };
   try {
@@ -278,6 +433,8 @@ export async function cancelRun(
     if ((await store.replace(next, etag)) === undefined) continue;
     try {
       const advanced = await advanceRun(runtime, runId, { log });
+      if (!advanced.advanced && advanced.heldBy !== undefined)
+        await cancelTasksNow(runtime, advanced.state ?? next, log);
       return { kind: 'cancelling', state: advanced.state ?? next };
     } catch (err) {
       log.warn(
@@ -287,6 +444,29 @@ export async function cancelRun(
     }
   }
   throw new Error(`Run ${runId} changed too often to record the cancel request; try again.`);
+}
+
+/**
+ * Another instance is advancing the run right now (it acts on the cancel when it next decides): cancel
+ * the Octopus tasks the run started in this request anyway, so a cancel acts at once. Cancelling a
+ * task twice is harmless; the run still records its own cancels.
+ */
+async function cancelTasksNow(runtime: Runtime, state: RunState, log: Log): Promise<void> {
+  const octopus = requireOctopusClient(runtime);
+  const tasks = allActions(state)
+    .filter((a) => a.status === 'running' && a.taskId !== undefined && a.joined !== true)
+    .map((a) => a.taskId ?? '');
+  await Promise.all(
+    tasks.map((taskId) =>
+      octopus.tasks
+        .cancel(taskId)
+        .catch((err: unknown) =>
+          log.warn(
+            `Run ${state.id}: could not cancel task ${taskId} now (${(err as Error).message}); the run cancels it when it next advances.`,
+          ),
+        ),
+    ),
+  );
 }
 
 /**

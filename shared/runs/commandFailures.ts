@@ -1,4 +1,5 @@
 // A command the executor could not perform: retry later when that can help, otherwise fail (or, for email, skip) what asked for it.
+import { claimFailed } from './claims.js';
 import { finish } from './finish.js';
 import { addMs, allActions, backoffMs, note, setStatus, type Ctx } from './stepContext.js';
 import { isFinishedAction, type Command } from './types.js';
@@ -43,6 +44,10 @@ export function applyFailure(
       s.finishedMail.status = 'pending';
       s.finishedMail.retryAt = addMs(now, backoffMs(tries));
     } else s.finishedMail.status = 'failed';
+    return;
+  }
+  if (command.kind === 'claimDeploy' || command.kind === 'releaseClaim') {
+    claimFailed(ctx, command.actionId, command.kind, message);
     return;
   }
   const a = allActions(s).find((x) => x.id === command.actionId);

@@ -4,6 +4,7 @@
 // actionProgress.ts and actionCommands.ts (starting and moving actions, the commands they issue),
 // deployDecision.ts (deploy, join, skip or refuse), observations.ts and commandFailures.ts (what came
 // back), stopping.ts (failure, timeout, cancel), onFailure.ts (rollback), finish.ts (the end and its email).
+import { stepClaims } from './claims.js';
 import { finish, stepFinishedMail } from './finish.js';
 import { applyObservation } from './observations.js';
 import { stepOnFailure } from './onFailure.js';
@@ -56,6 +57,8 @@ function stepRun(ctx: Ctx): void {
     stepFinishedMail(ctx);
     return;
   }
+  // Waiting for its turn in its concurrency group (advance.ts asks for it): nothing to do yet.
+  if (s.status === 'queued') return;
   if (!s.previous.captured) {
     stepCapture(ctx);
     return;
@@ -78,6 +81,7 @@ export function decide(state: RunState, observations: readonly Observation[], no
   if (s.cancelRequest && !s.cancel) applyCancel(ctx, s.cancelRequest.by, s.cancelRequest.reason);
   for (const o of observations) applyObservation(ctx, o);
   stepRun(ctx);
+  stepClaims(ctx);
   if (JSON.stringify(s) !== JSON.stringify(state)) s.updatedAt = iso(now);
   return { state: s, commands: ctx.cmds };
 }

@@ -13,8 +13,10 @@ import {
   type Release,
   type ServerTask,
 } from '../octopus/index.js';
+import { isLockError, type LeaseLocks } from '../locks/index.js';
 import { resolveTarget } from '../octopus/target.js';
 import type { Log } from '../runtime/log.js';
+import { groupTtlSeconds, nextInLine, runIds } from './concurrency.js';
 import { deployDecision } from './deployDecision.js';
 import { lifecycleVerdict, releaseTemplates, type ReleaseTemplates } from './lifecycle.js';
 import { notifyMail, runFinishedMail, type RunMailContext } from './mail.js';
@@ -47,6 +49,8 @@ export interface ExecutorPorts {
    * cannot be confirmed (the run lock's `assertHeld()`); then the call is not made.
    */
   mayAct: () => Promise<boolean>;
+  /** The lock service of deploy claims (shared/locks, see concurrency.ts). */
+  claims: LeaseLocks;
   /** Called after an irreversible call returned, before its result is recorded (tests use it to crash there). */
   afterIrreversible?: (command: Command, observation: Observation) => void | Promise<void>;
 }
@@ -60,6 +64,7 @@ function ownSecretValues(env: NodeJS.ProcessEnv): string[] {
 
 /** A failure a later attempt can fix. */
 function isRetryable(err: unknown): boolean {
+  if (isLockError(err)) return true;
   if (err instanceof OctopusError) return err.retryable || err.code === 'CreateUnconfirmed';
   if (err instanceof MailError) return err.retryable;
   return false;
@@ -250,6 +255,57 @@ export async function capturePrevious(
   };
 }
 
+/** The lock of one project × environment × tenant, by Octopus ids (names have aliases; ids do not). */
+export const deployClaimLock = (r: DeployResolution): string =>
+  `deploy/${r.projectId}/${r.environmentId}/${r.tenantId ?? '-'}`;
+const claimRequestId = (runId: string, actionId: string): string => `${runId}/${actionId}`;
+/** While another run's deployment of the same release is being created, look again this often, this many times. */
+const joinLookMs = 250;
+const joinLooks = 20;
+
+/**
+ * Claim a deploy's target (or a place in the claim's queue), then read the target again: under the
+ * claim, what another run did meanwhile is seen; without it, a deployment of the same release that
+ * the holder is creating now is waited for briefly, so that this run joins it instead of queueing.
+ */
+async function claimDeploy(
+  run: RunState,
+  command: Extract<Command, { kind: 'claimDeploy' }>,
+  ports: ExecutorPorts,
+): Promise<Observation> {
+  const lock = deployClaimLock(command.resolution);
+  const release = command.resolution.release;
+  const result = await ports.claims.acquire(lock, {
+    holder: `run ${run.id} action ${command.actionId} release ${release.releaseId}`,
+    requestId: claimRequestId(run.id, command.actionId),
+    ttlSeconds: groupTtlSeconds,
+    queue: true,
+  });
+  let fresh = await resolveDeploy(ports.octopus, command.spec);
+  if (result.granted)
+    return {
+      kind: 'deployClaimed',
+      actionId: command.actionId,
+      lock,
+      leaseId: result.leaseId,
+      resolution: fresh,
+    };
+  const sameRelease = result.heldBy.some((h) => h.endsWith(` release ${release.releaseId}`));
+  for (let look = 0; sameRelease && look < joinLooks; look++) {
+    if (deployDecision(command.spec, fresh).kind !== 'deploy') break;
+    await new Promise((r) => setTimeout(r, joinLookMs));
+    fresh = await resolveDeploy(ports.octopus, command.spec);
+  }
+  return {
+    kind: 'deployClaimWaiting',
+    actionId: command.actionId,
+    lock,
+    position: result.position,
+    waitingFor: runIds(result.heldBy),
+    resolution: fresh,
+  };
+}
+
 async function runRunbook(
   octopus: OctopusClient,
   spec: PlanRunbook,
@@ -427,6 +483,24 @@ async function perform(
           reasons: result.ok ? [] : result.reasons,
         },
       ];
+    }
+    case 'claimDeploy':
+      return [await claimDeploy(run, command, ports)];
+    case 'releaseClaim': {
+      if (command.leaseId) {
+        await ports.claims.release(command.lock, command.leaseId).catch((err: unknown) => {
+          // Expired and taken over already: nothing of ours to give back.
+          if (!isLockError(err, 'not_holder')) throw err;
+        });
+      } else {
+        await ports.claims
+          .leave(command.lock, { requestId: claimRequestId(run.id, command.actionId) })
+          .catch((err: unknown) => {
+            if (!isLockError(err, 'holds_lease')) throw err;
+          });
+      }
+      const wake = (await nextInLine(ports.claims, command.lock)).filter((id) => id !== run.id);
+      return [{ kind: 'claimReleased', actionId: command.actionId, lock: command.lock, wake }];
     }
     case 'cancelTask': {
       const task = await octopus.tasks.cancel(command.taskId);

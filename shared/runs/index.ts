@@ -21,6 +21,9 @@ export {
   parseRunMarker,
   watchedTaskIds,
 } from './decide.js';
+export { RunRejectedError, planConcurrency, groupLockName } from './concurrency.js';
+export { renderGroup, defaultGroupTemplate } from './groups.js';
+export { checkPlanNames } from './checkNames.js';
 export { dryRunPlan, type DryRunPlan, type DryRunAction } from './dryRun.js';
 export {
   executeCommands,

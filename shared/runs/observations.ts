@@ -1,6 +1,7 @@
 // Applying what the executor, a poll or a webhook saw to the run: resolved deploys, started and finished tasks, conditions, sent mail.
 import { isFinishedTaskState } from '../octopus/enums.js';
 import { createDeploymentCommand } from './actionCommands.js';
+import { applyClaimWaiting } from './claims.js';
 import { applyFailure } from './commandFailures.js';
 import { deployDecision } from './deployDecision.js';
 import { cellKey } from './plan.js';
@@ -52,6 +53,16 @@ function applyDeployResolved(
       note(ctx, `${a.id}: ${decision.why}.`);
       return;
     case 'deploy': {
+      if (!a.claim?.leaseId) {
+        // Claim the target first; the executor reads it again under the claim (see claims.ts).
+        issue(ctx, a, {
+          kind: 'claimDeploy',
+          actionId: a.id,
+          spec: a.spec,
+          resolution: o.resolution,
+        });
+        return;
+      }
       a.status = 'starting';
       const intent = recordIntent(ctx, a, 'createDeployment');
       note(ctx, `${a.id}: ${decision.why} (${o.resolution.why}).`);
@@ -138,6 +149,34 @@ export function applyObservation(ctx: Ctx, o: Observation): void {
     case 'task':
       applyTask(ctx, o);
       return;
+    case 'deployClaimed': {
+      const a = byId(o.actionId);
+      if (!a || a.status !== 'resolving') {
+        // Not wanted any more (cancelled meanwhile): stepClaims gives it back.
+        if (a) a.claim = { lock: o.lock, leaseId: o.leaseId };
+        return;
+      }
+      a.claim = { lock: o.lock, leaseId: o.leaseId };
+      applyDeployResolved(ctx, a, {
+        kind: 'deployResolved',
+        actionId: a.id,
+        resolution: o.resolution,
+      });
+      return;
+    }
+    case 'deployClaimWaiting': {
+      const a = byId(o.actionId);
+      if (!a) return;
+      applyClaimWaiting(ctx, a, o, (resolution) =>
+        applyDeployResolved(ctx, a, { kind: 'deployResolved', actionId: a.id, resolution }),
+      );
+      return;
+    }
+    case 'claimReleased': {
+      const a = byId(o.actionId);
+      if (a?.claim?.lock === o.lock) a.claim = undefined;
+      return;
+    }
     case 'taskCancelRequested':
       s.pendingCancels = s.pendingCancels.filter((t) => t !== o.taskId);
       return;

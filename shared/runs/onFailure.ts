@@ -57,6 +57,10 @@ function expandFailureEntry(s: RunState, entry: PlanFailureAction, index: number
       entry.projects.includes(c.project) &&
       (entry.environment === undefined || c.environment === entry.environment),
   );
+  const waves = rollbackWaves(
+    s,
+    cells.map((c) => c.project),
+  );
   return cells.map((c: CapturedCell) => {
     const id = `${base}.${c.project}@${c.environment}${c.tenant ? `@${c.tenant}` : ''}`.replace(
       /\s+/g,
@@ -82,6 +86,7 @@ function expandFailureEntry(s: RunState, entry: PlanFailureAction, index: number
       timeoutMinutes,
     };
     const action = make(id, spec);
+    action.wave = waves.get(c.project) ?? 0;
     if (!previous) {
       action.status = 'skipped';
       action.note =
@@ -89,6 +94,36 @@ function expandFailureEntry(s: RunState, entry: PlanFailureAction, index: number
     }
     return action;
   });
+}
+
+/**
+ * The wave of each project's rollback: by default the reverse of the order the run deployed them (its
+ * stages, then the config's dependsOn), so Web App is put back before Web API, and Web API before
+ * Database; with `rollbackOrder: "parallel"` all at once.
+ */
+function rollbackWaves(s: RunState, projects: string[]): Map<string, number> {
+  const waves = new Map<string, number>();
+  if (s.plan.rollbackOrder === 'parallel') return waves;
+  const stageOf = (project: string): number => {
+    const i = s.plan.stages.findIndex((st) =>
+      st.actions.some((a) => a.type === 'deploy' && a.project === project),
+    );
+    return i < 0 ? 0 : i;
+  };
+  const depth = (project: string): number => s.plan.dependencyDepth?.[project] ?? 0;
+  const rank = (project: string): number => stageOf(project) * 1000 + depth(project);
+  // Highest rank first: wave 0 is the project deployed last.
+  const ranks = [...new Set(projects.map(rank))].sort((a, b) => b - a);
+  for (const project of projects) waves.set(project, ranks.indexOf(rank(project)));
+  return waves;
+}
+
+/** Start the pending actions of the lowest wave that has not finished. */
+function startNextWave(ctx: Ctx, actions: ActionState[]): void {
+  const open = actions.filter((a) => !isFinishedAction(a.status));
+  if (open.length === 0) return;
+  const wave = Math.min(...open.map((a) => a.wave ?? 0));
+  for (const a of open) if (a.status === 'pending' && (a.wave ?? 0) === wave) startAction(ctx, a);
 }
 
 export function stepOnFailure(ctx: Ctx): void {
@@ -105,9 +140,10 @@ export function stepOnFailure(ctx: Ctx): void {
     if (step.status === 'pending') {
       step.status = 'running';
       step.actions = expandFailureEntry(s, step.entry, s.onFailure.stepIndex);
-      for (const a of step.actions) if (a.status === 'pending') startAction(ctx, a);
     }
+    startNextWave(ctx, step.actions);
     for (const a of step.actions) progressAction(ctx, a);
+    startNextWave(ctx, step.actions);
     if (!step.actions.every((a) => isFinishedAction(a.status))) return;
     step.status = step.actions.some((a) => isFailedAction(a.status)) ? 'failed' : 'succeeded';
     s.onFailure.stepIndex += 1;

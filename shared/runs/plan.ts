@@ -2,6 +2,7 @@
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import { CoordinatorError } from '../errors.js';
 import type { Action, FailureAction, Playbook } from '../config/coordination/playbooks.js';
+import { defaultGroupTemplate, renderGroup } from './groups.js';
 import type {
   PlanAction,
   PlanCell,
@@ -98,6 +99,31 @@ function expandAction(
   }
 }
 
+/** Each project's depth in the config's dependsOn graphs (0: depends on nothing configured). */
+export function dependencyDepths(config: CoordinationConfig): Record<string, number> {
+  const needs = new Map<string, Set<string>>();
+  for (const set of Object.values(config.projectSets)) {
+    for (const [project, deps] of Object.entries(set.dependsOn)) {
+      const all = needs.get(project) ?? new Set<string>();
+      deps.forEach((d) => all.add(d));
+      needs.set(project, all);
+    }
+  }
+  const depth = new Map<string, number>();
+  const visit = (project: string, path: string[]): number => {
+    const known = depth.get(project);
+    if (known !== undefined) return known;
+    if (path.includes(project)) return 0; // the config refuses cycles; never loop here
+    const deps = [...(needs.get(project) ?? [])];
+    const d =
+      deps.length === 0 ? 0 : 1 + Math.max(...deps.map((x) => visit(x, [...path, project])));
+    depth.set(project, d);
+    return d;
+  };
+  for (const project of needs.keys()) visit(project, []);
+  return Object.fromEntries(depth);
+}
+
 /** The plan of a configured playbook, with overrides applied. Throws UnknownPlaybookError. */
 export function planFromPlaybook(
   config: CoordinationConfig,
@@ -120,17 +146,30 @@ export function planFromPlaybook(
   const firstDeploy = stages
     .flatMap((s) => s.actions)
     .find((a) => a.type === 'deploy' || a.type === 'runbook');
+  const environment =
+    overrides.environment ??
+    (firstDeploy && 'environment' in firstDeploy ? firstDeploy.environment : undefined);
   return {
     kind: 'playbook',
     name,
     description: playbook.description,
-    environment:
-      overrides.environment ??
-      (firstDeploy && 'environment' in firstDeploy ? firstDeploy.environment : undefined),
+    environment,
     tenant: overrides.tenant,
+    concurrency: {
+      group: renderGroup(
+        playbook.concurrency.group ?? defaultGroupTemplate({ kind: 'playbook', name }),
+        {
+          environment,
+          tenant: overrides.tenant,
+        },
+      ),
+      policy: playbook.concurrency.policy,
+    },
     stages,
     onFailure,
     onFailureWhenCancelled: playbook.onFailureWhenCancelled,
+    rollbackOrder: playbook.rollbackOrder,
+    dependencyDepth: dependencyDepths(config),
     timeoutMinutes: playbook.timeoutMinutes,
     recipients: playbook.recipients ?? [],
   };

@@ -1,5 +1,6 @@
 // The run engine's vocabulary: the plan a run executes, its stored state, and what decide() reads and asks for.
 import type { ConditionRef } from '../config/coordination/conditions.js';
+import type { ConcurrencyPolicy } from '../config/coordination/common.js';
 import type { ReleaseSelector } from '../config/coordination/playbooks.js';
 
 /** An exact release chosen before the run (a promotion's choice, or a rollback target). */
@@ -118,10 +119,24 @@ export interface RunPlan {
   recipients: string[];
   /** Cells to capture before the first stage; derived from the stages and onFailure when omitted. */
   capture?: PlanCell[];
+  /** The run's concurrency group and policy (default: kind/name × environment × tenant, queue). */
+  concurrency?: { group: string; policy: ConcurrencyPolicy };
+  /** redeployPrevious order: projects put back in reverse dependency order (default) or together. */
+  rollbackOrder?: 'reverseDependency' | 'parallel';
+  /** How deep each project sits in the config's dependsOn (0: needs nothing), for the rollback order. */
+  dependencyDepth?: Record<string, number>;
 }
 
 export type RunStatus =
-  'running' | 'failing' | 'cancelling' | 'rollingBack' | 'succeeded' | 'failed' | 'cancelled';
+  /** Waiting for its turn in its concurrency group. */
+  | 'queued'
+  | 'running'
+  | 'failing'
+  | 'cancelling'
+  | 'rollingBack'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled';
 export const terminalRunStatuses: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const isTerminalRunStatus = (s: RunStatus): boolean => terminalRunStatuses.includes(s);
 
@@ -229,12 +244,33 @@ export interface ActionState {
   taskLink?: string;
   /** True when the run joined a deployment someone else started (the run never cancels those). */
   joined?: boolean;
+  /**
+   * The deploy's claim on its project × environment × tenant (lock `deploy/<ids>` of shared/locks):
+   * held (leaseId) from just before its deployment is created until it ends, or a place in that
+   * lock's queue while another run's deployment of a different release is active there.
+   */
+  claim?: DeployClaim;
   /** Wait actions: when the wait ends; condition waits: when to check again. */
   waitUntil?: string;
   nextCheckAt?: string;
   /** What happened, for people. */
   note?: string;
   error?: string;
+  /** onFailure rollbacks: started after every action of a lower wave has finished. */
+  wave?: number;
+}
+
+export interface DeployClaim {
+  lock: string;
+  /** Held under this lease; absent while queued. */
+  leaseId?: string;
+  /** A release (or leave) was issued under this advancing lease and its answer is awaited. */
+  releaseIssuedUnder?: string;
+  /** While waiting: the runs whose deployment there it waits for, and its place (1 = next). */
+  waitingFor?: string[];
+  position?: number;
+  /** A failed release is tried again after this time. */
+  retryAt?: string;
 }
 
 export interface StageState {
@@ -279,6 +315,21 @@ export interface RuleLink {
   deploymentId: string;
   /** The coordinator run that created the deployment, when one did. */
   byRun?: string;
+}
+
+/** The run's place in its concurrency group (a lock of shared/locks: `run-group/<group>`). */
+export interface RunConcurrency {
+  group: string;
+  policy: ConcurrencyPolicy;
+  lock: string;
+  /** The run holds the group's lock under this lease (renewed while it runs, released when it ends). */
+  leaseId?: string;
+  /** Released (or left the queue) after the run ended. */
+  released?: boolean;
+  /** While queued: 1 = next in line. */
+  position?: number;
+  /** While queued: the runs it waits for (the group's active run). */
+  waitingFor?: string[];
 }
 
 export interface RunState {
@@ -337,6 +388,7 @@ export interface RunState {
   lease?: { id: string; owner: string; fence?: number; until?: string };
   /** The fence of the newest run-lock grant that wrote this row: a holder with an older one stops. */
   lockFence?: number;
+  concurrency?: RunConcurrency;
   /** Newest last, capped: what happened, for people. */
   history: { at: string; message: string }[];
 }
@@ -362,6 +414,10 @@ export type Command =
       spec: PlanRunbook;
     }
   | { kind: 'cancelTask'; taskId: string }
+  /** Claim the deploy's target before creating a deployment there, and read it again under the claim. */
+  | { kind: 'claimDeploy'; actionId: string; spec: PlanDeploy; resolution: DeployResolution }
+  /** Give back a deploy's claim (or its place in the claim's queue). */
+  | { kind: 'releaseClaim'; actionId: string; lock: string; leaseId?: string }
   | {
       kind: 'evaluateCondition';
       actionId: string;
@@ -408,6 +464,22 @@ export type Observation =
       link?: string;
     }
   | { kind: 'taskCancelRequested'; taskId: string }
+  | {
+      kind: 'deployClaimed';
+      actionId: string;
+      lock: string;
+      leaseId: string;
+      resolution: DeployResolution;
+    }
+  | {
+      kind: 'deployClaimWaiting';
+      actionId: string;
+      lock: string;
+      position: number | null;
+      waitingFor: string[];
+      resolution: DeployResolution;
+    }
+  | { kind: 'claimReleased'; actionId: string; lock: string; wake: string[] }
   | { kind: 'conditionEvaluated'; actionId: string; ok: boolean; reasons: string[] }
   | { kind: 'mailSent'; actionId: string }
   | { kind: 'finishedMailSent' }
@@ -415,12 +487,20 @@ export type Observation =
   | { kind: 'cancelRequested'; by?: string; reason?: string }
   | { kind: 'commandFailed'; command: Command; message: string; retryable: boolean };
 
-/** Whether a run still has work: it has not finished, or its "run finished" email is still to go. */
+/**
+ * Whether a run still has work: it has not finished, its "run finished" email is still to go, or it
+ * has not yet given back its turn in its concurrency group.
+ */
 export function runHasWork(state: RunState): boolean {
   return (
     !isTerminalRunStatus(state.status) ||
     state.finishedMail.status === 'pending' ||
-    state.finishedMail.status === 'sending'
+    state.finishedMail.status === 'sending' ||
+    (state.concurrency !== undefined && state.concurrency.released !== true) ||
+    [
+      ...state.stages.flatMap((st) => st.actions),
+      ...state.onFailure.steps.flatMap((st) => st.actions),
+    ].some((a) => a.claim !== undefined)
   );
 }
 

@@ -75,6 +75,9 @@ export interface RunView {
   status: string;
   /** One sentence for people. */
   summary: string;
+  /** The environment (and tenant) the run is for, when it names one. */
+  environment: string | undefined;
+  tenant: string | undefined;
   trigger: RunState['trigger'];
   createdAt: string;
   updatedAt: string;
@@ -98,12 +101,30 @@ export interface RunView {
     releaseId?: string;
   }[];
   finishedMail: string;
+  /** The run's concurrency group; while queued, its position (1 = next) and the runs it waits for. */
+  concurrency?: {
+    group: string;
+    policy: string;
+    queued: boolean;
+    position?: number;
+    waitingFor?: string[];
+  };
   history: RunState['history'];
+}
+
+/** "queued in group … (position 1), waiting for run-…", or undefined when the run is not queued. */
+export function queuedText(run: RunState): string | undefined {
+  const c = run.concurrency;
+  if (run.status !== 'queued' || !c) return undefined;
+  const waits = c.waitingFor?.length ? `, waiting for ${c.waitingFor.join(', ')}` : '';
+  return `queued in concurrency group "${c.group}" (position ${c.position ?? '?'})${waits}`;
 }
 
 export function runSummary(run: RunState): string {
   const name = `${run.plan.kind} "${run.plan.name}"`;
   switch (run.status) {
+    case 'queued':
+      return `${name} is ${queuedText(run) ?? 'queued'}`;
     case 'running':
       return `${name} is running stage ${run.stageIndex + 1} of ${run.stages.length} (${run.stages[run.stageIndex]?.name ?? ''})`;
     case 'failing':
@@ -128,6 +149,8 @@ export function runView(run: RunState): RunView {
     name: run.plan.name,
     status: run.status,
     summary: runSummary(run),
+    environment: run.plan.environment,
+    tenant: run.plan.tenant,
     trigger: run.trigger,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
@@ -158,6 +181,18 @@ export function runView(run: RunState): RunView {
       releaseId: c.lastSuccessful?.releaseId,
     })),
     finishedMail: run.finishedMail.status,
+    ...(run.concurrency
+      ? {
+          concurrency: {
+            group: run.concurrency.group,
+            policy: run.concurrency.policy,
+            queued: run.status === 'queued',
+            ...(run.status === 'queued'
+              ? { position: run.concurrency.position, waitingFor: run.concurrency.waitingFor ?? [] }
+              : {}),
+          },
+        }
+      : {}),
     history: run.history,
   };
 }

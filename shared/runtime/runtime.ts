@@ -69,6 +69,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
           url: settings.octopus.url,
           apiKey: settings.octopus.apiKey,
           space: settings.octopus.space,
+          maxRequestsPerMinute: settings.octopus.maxRequestsPerMinute,
         })
       : undefined,
     instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`,

@@ -34,8 +34,13 @@ export interface SetStatusRow {
   tenantId: string;
   state: SetCellState;
   fingerprint: string;
-  /** When this state and these deployments were first seen. */
+  /**
+   * When the set got into this state: complete, when its last member finished; failed, when the
+   * failed deployment ended; deploying, when the newest one was queued; otherwise when first seen.
+   */
   since: string;
+  /** The environment's place in the members' lifecycles (rows recorded before it have none). */
+  environmentOrder?: number;
   /** JSON of RecordedProject[], over numbered properties (see jsonParts). */
   projects: string;
 }
@@ -77,6 +82,42 @@ export function recordedProjects(cell: SetCell): RecordedProject[] {
   }));
 }
 
+function latest(times: (string | null)[]): string | undefined {
+  const ms = times.map((t) => (t ? Date.parse(t) : NaN)).filter((t) => !Number.isNaN(t));
+  return ms.length > 0 ? new Date(Math.max(...ms)).toISOString() : undefined;
+}
+
+const failedStates = new Set(['Failed', 'TimedOut']);
+const activeStates = new Set(['Queued', 'Executing', 'Cancelling']);
+
+/** See SetStatusRow.since: from the deployments themselves, not from when the poll noticed. */
+export function stateSince(
+  state: SetCellState,
+  projects: readonly RecordedProject[],
+  noticed: string,
+): string {
+  const of = (keep: (p: RecordedProject) => boolean, time: (p: RecordedProject) => string | null) =>
+    latest(projects.filter(keep).map(time));
+  const since =
+    state === 'complete'
+      ? of(
+          () => true,
+          (p) => p.completedTime,
+        )
+      : state === 'failed'
+        ? of(
+            (p) => failedStates.has(p.state ?? ''),
+            (p) => p.completedTime,
+          )
+        : state === 'deploying'
+          ? of(
+              (p) => activeStates.has(p.state ?? ''),
+              (p) => p.created,
+            )
+          : undefined;
+  return since ?? noticed;
+}
+
 /** Write the cells that changed; returns how many rows were written. */
 export async function recordSetStatus(runtime: Runtime, snapshot: StatusSnapshot): Promise<number> {
   const table = await runtime.tables.table(setStatusTable);
@@ -113,7 +154,8 @@ export async function recordSetStatus(runtime: Runtime, snapshot: StatusSnapshot
           tenantId: cell.tenant?.id ?? '',
           state: cell.state,
           fingerprint,
-          since: now,
+          since: stateSince(cell.state, projects, now),
+          environmentOrder: cell.environmentOrder,
           ...jsonParts(setStatusTable, 'projects', projects),
         };
         // A lost race means another instance recorded a reading at least as fresh: leave it.

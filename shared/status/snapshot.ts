@@ -27,6 +27,8 @@ export interface SetCell {
   tenant: { name: string; id: string } | null;
   projects: ProjectStatus[];
   state: SetCellState;
+  /** Where the environment comes in the members' lifecycles (0 first), for showing them in that order. */
+  environmentOrder: number;
 }
 
 /** What one space's dashboard call returned (locks and runs read their own items from here). */
@@ -60,8 +62,8 @@ export function cellState(projects: readonly ProjectStatus[]): SetCellState {
 interface ResolvedSet {
   name: string;
   projects: { name: string; id: string }[];
-  /** Environments named by the set's watches; undefined = every environment its projects use. */
-  environments: { name: string; id: string }[] | undefined;
+  /** Environments named by the set's watches (shown and evaluated even where no lifecycle has them). */
+  watched: { name: string; id: string }[];
   tenants: { name: string; id: string }[];
 }
 
@@ -129,12 +131,10 @@ async function resolveSet(runtime: Runtime, space: string, name: string): Promis
   const tenantNames = unique([...(set.tenants ?? []), ...watches.flatMap((w) => w.tenants ?? [])]);
   const [projects, environments, tenants] = await Promise.all([
     pair('project', set.projects),
-    environmentNames.length > 0
-      ? pair('environment', environmentNames)
-      : Promise.resolve(undefined),
+    pair('environment', environmentNames),
     pair('tenant', tenantNames),
   ]);
-  return { name, projects, environments, tenants };
+  return { name, projects, watched: environments, tenants };
 }
 
 async function readSpace(
@@ -180,6 +180,44 @@ async function readSpace(
   for (const set of resolved) snapshot.cells.push(...cellsOf(set, space, spaceId, dashboard));
 }
 
+/**
+ * Every environment of the set, in lifecycle order: the members' lifecycle environments (each
+ * lifecycle's phase order, merged), then environments only a watch names; the dashboard's display
+ * order (Octopus's SortOrder) decides between environments no lifecycle orders.
+ */
+export function setEnvironments(
+  set: Pick<ResolvedSet, 'projects' | 'watched'>,
+  dashboard: Pick<Dashboard, 'Projects' | 'Environments'>,
+): { name: string; id: string }[] {
+  const names = new Map(dashboard.Environments.map((e) => [e.Id, e.Name]));
+  const display = (id: string) => {
+    const i = dashboard.Environments.findIndex((e) => e.Id === id);
+    return i === -1 ? Number.MAX_SAFE_INTEGER : i;
+  };
+  // Each member's lifecycle says "a before b"; merge them (a topological order), display order breaking ties.
+  const before = new Map<string, Set<string>>();
+  for (const member of set.projects) {
+    const lifecycle = dashboard.Projects.find((p) => p.Id === member.id)?.EnvironmentIds ?? [];
+    lifecycle.forEach((id, i) => {
+      if (!before.has(id)) before.set(id, new Set());
+      for (const earlier of lifecycle.slice(0, i)) if (earlier !== id) before.get(id)?.add(earlier);
+    });
+  }
+  const ids: string[] = [];
+  const left = new Set(before.keys());
+  while (left.size > 0) {
+    const ready = [...left].filter((id) => [...(before.get(id) ?? [])].every((e) => !left.has(e)));
+    // A cycle (two lifecycles disagree): fall back to display order for what is left.
+    const next = (ready.length > 0 ? ready : [...left]).sort((x, y) => display(x) - display(y))[0];
+    if (next === undefined) break;
+    ids.push(next);
+    left.delete(next);
+  }
+  const out = ids.map((id) => ({ id, name: names.get(id) ?? id }));
+  for (const w of set.watched) if (!out.some((e) => e.id === w.id)) out.push(w);
+  return out;
+}
+
 function cellsOf(
   set: ResolvedSet,
   space: string,
@@ -187,18 +225,11 @@ function cellsOf(
   dashboard: Dashboard,
 ): SetCell[] {
   const projectInfo = new Map(dashboard.Projects.map((p) => [p.Id, p]));
-  const environments =
-    set.environments ??
-    dashboard.Environments.filter((e) =>
-      set.projects.some((p) => projectInfo.get(p.id)?.EnvironmentIds.includes(e.Id)),
-    ).map((e) => ({
-      name: e.Name,
-      id: e.Id,
-    }));
+  const environments = setEnvironments(set, dashboard);
   const tenants: ({ name: string; id: string } | null)[] =
     set.tenants.length > 0 ? set.tenants : [null];
   const cells: SetCell[] = [];
-  for (const environment of environments) {
+  for (const [order, environment] of environments.entries()) {
     for (const tenant of tenants) {
       const projects = set.projects.map((p): ProjectStatus => {
         let cell = dashboardCell(dashboard, {
@@ -234,6 +265,7 @@ function cellsOf(
         tenant,
         projects,
         state: cellState(projects),
+        environmentOrder: order,
       });
     }
   }

@@ -14,9 +14,14 @@ const busy = new Set([
   'resolving',
 ]);
 
+const warn = new Set(['warning', 'blocked', 'missed']);
+
 /** The CSS class for a state: one of a fixed few, never the state text itself. */
-export function stateClass(state: string | null | undefined): 'good' | 'bad' | 'busy' | '' {
+export function stateClass(
+  state: string | null | undefined,
+): 'good' | 'bad' | 'busy' | 'warn' | '' {
   const s = (state ?? '').toLowerCase();
+  if (warn.has(s)) return 'warn';
   if (good.has(s)) return 'good';
   if (bad.has(s)) return 'bad';
   if (busy.has(s)) return 'busy';

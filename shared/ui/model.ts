@@ -13,8 +13,11 @@ export interface MatrixProject extends RecordedProject {
 /** One set in one environment for one tenant (null: untenanted), as the status poll last recorded it. */
 export interface MatrixCell {
   environment: string;
+  /** Lifecycle position, as the poll recorded it (older rows have none: config order is used). */
+  environmentOrder: number | undefined;
   tenant: string | null;
   state: SetStatusRow['state'];
+  /** When the set got into this state (see SetStatusRow.since). */
   since: string;
   projects: MatrixProject[];
 }
@@ -75,6 +78,28 @@ export interface LockPageView {
   waiters: LockWaiterView[];
 }
 
+export interface PromotionView {
+  name: string;
+  set: string;
+  from: string;
+  to: string;
+  cron: string;
+  /** The promotion's own zone: its slots are shown in it. */
+  timeZone: string;
+  /** The next slot (UTC ISO), if one falls in the next weeks. */
+  nextSlot: string | undefined;
+  /** How its most recent slot ended. */
+  last:
+    | {
+        slot: string;
+        state: string;
+        at: string;
+        detail: string | undefined;
+        runId: string | undefined;
+      }
+    | undefined;
+}
+
 export interface StatusPageModel {
   generatedAt: Date;
   refreshSeconds: number;
@@ -82,6 +107,7 @@ export interface StatusPageModel {
   octopusUrl: string | undefined;
   sets: Section<SetsSection>;
   runs: Section<RunsSection>;
+  promotions: Section<PromotionView[]>;
   locks: Section<LockPageView[]>;
   jobs: Section<JobRunRecord[]>;
 }

@@ -1,6 +1,6 @@
 // The set matrix as the status poll last recorded it: one query of the setstatus table, no Octopus call.
 import type { Runtime } from '../runtime/runtime.js';
-import { readSetStatusRows, type RecordedCell } from '../status/record.js';
+import { readSetStatusRows, stateSince, type RecordedCell } from '../status/record.js';
 import { spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 import { environmentComparator } from './environmentOrder.js';
 import type { MatrixCell, SetsSection } from './model.js';
@@ -14,9 +14,11 @@ export interface SetsReading {
 function cellOf(runtime: Runtime, row: RecordedCell): MatrixCell {
   return {
     environment: row.environment,
+    environmentOrder: row.environmentOrder,
     tenant: row.tenant || null,
     state: row.state,
-    since: row.since,
+    // Rows recorded before `since` meant "became this state" say when the poll first saw it.
+    since: stateSince(row.state, row.projects, row.since),
     projects: row.projects.map((p) => ({
       ...p,
       taskUrl: p.taskId ? taskWebUrl(runtime, row.spaceId, p.taskId) : undefined,
@@ -40,7 +42,9 @@ export async function readSets(runtime: Runtime): Promise<SetsReading> {
       .map((r) => cellOf(runtime, r))
       .sort(
         (a, b) =>
-          byEnvironment(a.environment, b.environment) ||
+          (a.environmentOrder !== undefined && b.environmentOrder !== undefined
+            ? a.environmentOrder - b.environmentOrder
+            : byEnvironment(a.environment, b.environment)) ||
           (a.tenant ?? '').localeCompare(b.tenant ?? ''),
       ),
     problem: problems.find((p) => p.set === name)?.message,

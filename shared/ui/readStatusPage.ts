@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { taskWebUrl } from '../runtime/spaceClients.js';
 import type { Section, StatusPageModel } from './model.js';
 import { readLocks, withLockTaskLinks } from './readLocks.js';
+import { readPromotions } from './readPromotions.js';
 import { readRuns, withTaskLinks, type RunsLimits } from './readRuns.js';
 import { readSets } from './readSets.js';
 
@@ -37,11 +38,12 @@ export async function readStatusPage(
   runtime: Runtime,
   options: StatusPageOptions,
 ): Promise<StatusPageModel> {
-  const [sets, runs, locks, jobs] = await Promise.all([
+  const [sets, runs, locks, jobs, promotions] = await Promise.all([
     section('set status', () => readSets(runtime)),
     section('runs', () => readRuns(runtime.tables, options.runs)),
     section('locks', async () => readLocks(await runtime.tables.table(locksTableName))),
     section('timer job history', () => listJobRuns(runtime.tables)),
+    section('promotion slots', () => readPromotions(runtime)),
   ]);
   // Runs and locks know task ids but not space ids: they work in the default space, whose id the
   // poll recorded with the set status (so no Octopus call is needed to link to their tasks).
@@ -58,6 +60,7 @@ export async function readStatusPage(
       active: r.active.map((v) => withTaskLinks(v, taskUrl)),
       recent: r.recent.map((v) => withTaskLinks(v, taskUrl)),
     })),
+    promotions,
     locks: mapSection(locks, (l) => withLockTaskLinks(l, taskUrl)),
     jobs,
   };

@@ -17,13 +17,18 @@ function pollRow(lastPoll: LastPoll | undefined, now: Date): SafeHtml | '' {
   if (!lastPoll) return '';
   return html`<tr>
     <th scope="row">statusPoll</th>
-    <td>${when(lastPoll.at, now)}<br /><small>${utc(lastPoll.at)}</small></td>
     <td>
+      <span class="label">Last run</span>${when(lastPoll.at, now)}<br /><small
+        >${utc(lastPoll.at)}</small
+      >
+    </td>
+    <td>
+      <span class="label">Outcome</span>
       ${lastPoll.problems > 0 ? badge('failed', `${lastPoll.problems} problem(s)`) : badge('ok')}
     </td>
-    <td></td>
+    <td><span class="label">Took</span></td>
     <td>
-      Last recorded set status (from the poll's own record)<br /><small
+      <span class="label">Summary</span> Last recorded set status (from the poll's own record)<br /><small
         >on ${lastPoll.instance}</small
       >
     </td>
@@ -36,14 +41,31 @@ export interface LastPoll {
   problems: number;
 }
 
-export function renderJobs(jobs: JobRunRecord[], now: Date, lastPoll?: LastPoll): SafeHtml {
+/**
+ * The job's own outcome, except that a promotion job that ran fine while a promotion was blocked
+ * says so as a warning (the job worked; the promotion did not happen).
+ */
+function outcome(j: JobRunRecord, promotionWarnings: readonly string[]): SafeHtml {
+  if (j.job === 'scheduledPromotion' && j.outcome === 'ok' && promotionWarnings.length > 0)
+    return html`${badge('warning', `${promotionWarnings.length} blocked`)}<br /><small
+        ><a href="#promotions">${promotionWarnings.join(', ')}</a> did not run</small
+      >`;
+  return badge(outcomeState[j.outcome] ?? j.outcome, j.outcome);
+}
+
+export function renderJobs(
+  jobs: JobRunRecord[],
+  now: Date,
+  lastPoll?: LastPoll,
+  promotionWarnings: readonly string[] = [],
+): SafeHtml {
   const poll = jobs.some((j) => j.job === 'statusPoll') ? '' : pollRow(lastPoll, now);
   if (jobs.length === 0 && poll === '')
     return html`<p class="empty">
       No timer job has run yet. They run on their schedules (the status poll every minute).
     </p>`;
   return html`<div class="scroll">
-    <table>
+    <table class="stack">
       <thead>
         <tr>
           <th scope="col">Job</th>
@@ -59,15 +81,18 @@ export function renderJobs(jobs: JobRunRecord[], now: Date, lastPoll?: LastPoll)
             html`<tr>
               <th scope="row">${j.job}</th>
               <td>
-                ${when(j.startedAt, now)}<br /><small
+                <span class="label">Last run</span> ${when(j.startedAt, now)}<br /><small
                   >${utc(j.startedAt)}${j.isPastDue ? ' · late (past due)' : ''}</small
                 >
               </td>
               <td>
-                ${badge(outcomeState[j.outcome] ?? j.outcome, j.outcome)}${j.outcome === 'skipped' ? html`<br /><small>another instance ran it</small>` : ''}
+                <span class="label">Outcome</span>
+                ${outcome(j, promotionWarnings)}${j.outcome === 'skipped' ? html`<br /><small>another instance ran it</small>` : ''}
               </td>
-              <td>${duration(j.durationMs)}</td>
-              <td>${j.summary}<br /><small>on ${j.instance}</small></td>
+              <td><span class="label">Took</span>${duration(j.durationMs)}</td>
+              <td>
+                <span class="label">Summary</span>${j.summary}<br /><small>on ${j.instance}</small>
+              </td>
             </tr>`,
         )}${poll}
       </tbody>

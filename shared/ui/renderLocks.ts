@@ -42,12 +42,17 @@ function lock(l: LockPageView, now: Date): SafeHtml {
   return html`<tr>
     <th scope="row">${l.name}</th>
     <td>
-      ${l.holders.filter((h) => !h.expired).length} of ${l.permits}<br /><small
-        >last fence ${l.lastFence}</small
-      >
+      <span class="label">Permits held</span> ${l.holders.filter((h) => !h.expired).length} of
+      ${l.permits}<br /><small>last fence ${l.lastFence}</small>
     </td>
-    <td>${holders}</td>
-    <td>${waiters}</td>
+    <td>
+      <span class="label">Holders</span>
+      ${holders}
+    </td>
+    <td>
+      <span class="label">Waiters, in order</span>
+      ${waiters}
+    </td>
   </tr>`;
 }
 
@@ -67,7 +72,7 @@ export function renderLocks(all: LockPageView[], now: Date): SafeHtml {
   }
   return html`${note}
     <div class="scroll">
-      <table>
+      <table class="stack">
         <thead>
           <tr>
             <th scope="col">Lock</th>

@@ -43,6 +43,39 @@ function onFailure(run: RunView, now: Date): SafeHtml | '' {
     </ol>`;
 }
 
+const triggerWords: Record<RunView['trigger']['kind'], string> = {
+  api: 'started through the API',
+  rule: 'started by a rule',
+  schedule: 'started on schedule',
+  promotion: 'promotion slot',
+};
+
+function triggerText(r: RunView): string {
+  return `${triggerWords[r.trigger.kind] ?? r.trigger.kind}${r.trigger.by ? ` (${r.trigger.by})` : ''}`;
+}
+
+/** What the collapsed row says happened, in one line (the first line of a failure, shortened). */
+export function outcomeLine(r: RunView): string {
+  const short = (text: string) => {
+    const line = text.split('\n')[0] ?? '';
+    return line.length > 140 ? `${line.slice(0, 139)}…` : line;
+  };
+  if (r.failure)
+    return short(`${r.failure.stage ? `${r.failure.stage}: ` : ''}${r.failure.message}`);
+  if (r.cancel)
+    return short(
+      `cancelled${r.cancel.by ? ` by ${r.cancel.by}` : ''}${r.cancel.reason ? `: ${r.cancel.reason}` : ''}`,
+    );
+  if (r.status === 'succeeded') {
+    const deployed = r.stages
+      .flatMap((s) => s.actions)
+      .filter((a) => a.release && a.status === 'succeeded').length;
+    return `all ${r.stages.length} stage(s) succeeded${deployed > 0 ? `, ${deployed} deployment(s)` : ''}`;
+  }
+  const current = r.stages.find((s) => s.status !== 'succeeded' && s.status !== 'skipped');
+  return current ? `at stage "${current.name}" (${current.status})` : short(r.summary);
+}
+
 function run(r: RunView, now: Date, open: boolean): SafeHtml {
   const trigger = `${r.trigger.kind}${r.trigger.by ? ` by ${r.trigger.by}` : ''}`;
   const body = html`<p class="muted">${r.summary}</p>
@@ -61,10 +94,19 @@ function run(r: RunView, now: Date, open: boolean): SafeHtml {
       ${r.stages.map((s) => stage(s, now))}
     </ol>
     ${onFailure(r, now)}`;
-  const summary = html`<summary>${badge(r.status)} ${r.kind} ${r.name}</summary>`;
+  const summary = html`<summary>
+    ${badge(r.status)} <strong>${r.kind} ${r.name}</strong>
+    <span class="facts"
+      >${r.environment ? html`<span>${r.environment}${r.tenant ? ` · ${r.tenant}` : ''}</span>` : ''}<span
+        >${triggerText(r)}</span
+      ><span title="${utc(r.createdAt)}">started ${when(r.createdAt, now)}</span></span
+    >
+    <span class="outcome">${outcomeLine(r)}</span>
+  </summary>`;
+  const id = `run-${r.id}`;
   return open
-    ? html`<details class="run" open>${summary}${body}</details>`
-    : html`<details class="run">${summary}${body}</details>`;
+    ? html`<details class="run" id="${id}" open>${summary}${body}</details>`
+    : html`<details class="run" id="${id}">${summary}${body}</details>`;
 }
 
 export function renderRuns(section: RunsSection, now: Date): SafeHtml {

@@ -4,6 +4,7 @@ import { html, type SafeHtml } from '../html/html.js';
 import type { Section, StatusPageModel } from './model.js';
 import { renderJobs, type LastPoll } from './renderJobs.js';
 import { renderLocks } from './renderLocks.js';
+import { attentionStates, renderPromotions } from './renderPromotions.js';
 import { renderRuns } from './renderRuns.js';
 import { renderSets } from './renderSets.js';
 import { styleElement } from './styles.js';
@@ -31,6 +32,13 @@ function lastPoll(model: StatusPageModel): LastPoll | undefined {
   return { ...model.sets.value.lastPoll, problems };
 }
 
+function promotionWarnings(model: StatusPageModel): string[] {
+  if (!model.promotions.ok) return [];
+  return model.promotions.value
+    .filter((p) => p.last && attentionStates.has(p.last.state))
+    .map((p) => p.name);
+}
+
 export function renderStatusPage(model: StatusPageModel): string {
   const now = model.generatedAt;
   const page = html`<!doctype html>
@@ -51,8 +59,8 @@ export function renderStatusPage(model: StatusPageModel): string {
             ${model.refreshSeconds} s.${model.octopusUrl ? html` Octopus: ${model.octopusUrl}` : ''}
           </p>
           <nav>
-            <a href="#sets">Sets</a><a href="#runs">Runs</a><a href="#locks">Locks</a
-            ><a href="#jobs">Timer jobs</a>
+            <a href="#sets">Sets</a><a href="#runs">Runs</a><a href="#promotions">Promotions</a
+            ><a href="#locks">Locks</a><a href="#jobs">Timer jobs</a>
           </nav>
         </header>
         <main>
@@ -65,13 +73,17 @@ export function renderStatusPage(model: StatusPageModel): string {
             <h2>Runs</h2>
             ${body(model.runs, (r) => renderRuns(r, now))}
           </section>
+          <section id="promotions">
+            <h2>Promotions</h2>
+            ${body(model.promotions, (p) => renderPromotions(p, now))}
+          </section>
           <section id="locks">
             <h2>Locks</h2>
             ${body(model.locks, (l) => renderLocks(l, now))}
           </section>
           <section id="jobs">
             <h2>Timer jobs</h2>
-            ${body(model.jobs, (j) => renderJobs(j, now, lastPoll(model)))}
+            ${body(model.jobs, (j) => renderJobs(j, now, lastPoll(model), promotionWarnings(model)))}
           </section>
         </main>
       </body>

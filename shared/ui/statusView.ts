@@ -4,6 +4,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { lastNotifications, type LastNotification } from '../watches/notify.js';
 import {
   readSetStatusRows,
+  stateSince,
   type RecordedCell,
   type RecordedProject,
   type SetStatusRow,
@@ -15,7 +16,7 @@ export interface CellView {
   tenant: string | null;
   state: SetStatusRow['state'];
   complete: boolean;
-  /** When this state with these deployments was first seen. */
+  /** When the set got into this state (complete: its last member's completion). */
   since: string;
   projects: (RecordedProject & { taskUrl: string | null })[];
   lastNotified: { watch: string; at: string; releases: LastNotification['releases'] } | null;
@@ -55,7 +56,7 @@ function cellView(runtime: Runtime, row: RecordedCell, notices: LastNotification
     tenant,
     state: row.state,
     complete: row.state === 'complete',
-    since: row.since,
+    since: stateSince(row.state, projects, row.since),
     projects,
     lastNotified: mine ? { watch: mine.watch, at: mine.at, releases: mine.releases } : null,
   };
@@ -95,14 +96,16 @@ export async function statusView(runtime: Runtime, only?: string): Promise<Statu
         space: spaceOfSet(runtime, name),
         projects: set?.projects ?? [],
         watches: watches.map((w) => w.name),
+        // In lifecycle order (rows recorded before the order was kept: alphabetically, after).
         cells: rows
           .filter((r) => r.set === name)
-          .map((r) => cellView(runtime, r, watchNoticeList))
           .sort(
             (a, b) =>
+              (a.environmentOrder ?? Infinity) - (b.environmentOrder ?? Infinity) ||
               a.environment.localeCompare(b.environment) ||
-              (a.tenant ?? '').localeCompare(b.tenant ?? ''),
-          ),
+              a.tenant.localeCompare(b.tenant),
+          )
+          .map((r) => cellView(runtime, r, watchNoticeList)),
         problem: lastPoll?.problems.find((p) => p.set === name || p.set === '*')?.message ?? null,
       };
     }),

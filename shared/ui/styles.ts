@@ -41,7 +41,19 @@ ol.stages>li{margin:6px 0}
 ul.actions{padding-left:18px;margin:4px 0}
 ul.actions li{margin:2px 0}
 ol.waiters{padding-left:22px;margin:0}
-@media (max-width:600px){body{font-size:14px}header,main{padding:10px}th,td{padding:4px 6px}}
+td>.label{display:none}
+.warn{color:var(--busy);background:var(--busy-bg);outline:1px solid var(--busy)}
+.run>summary .facts{font-weight:400;color:var(--muted);font-size:.88rem}
+.run>summary .facts>span{margin-left:10px;white-space:nowrap}
+.run>summary .outcome{display:block;font-weight:400;font-size:.9rem;margin:2px 0 0 4px;overflow-wrap:anywhere}
+@media (max-width:600px){body{font-size:14px}header,main{padding:10px}th,td{padding:4px 6px}
+nav a{display:inline-block;margin:2px 10px 2px 0}
+.run>summary .facts{display:block}.run>summary .facts>span{margin:0 10px 0 0}
+table.stack,table.stack tbody,table.stack tr,table.stack th,table.stack td{display:block;width:100%;min-width:0}
+table.stack thead{display:none}
+table.stack tr{border:1px solid var(--line);border-radius:8px;margin:0 0 10px;padding:4px 0;background:var(--panel)}
+table.stack th,table.stack td{border:0;padding:3px 10px}
+table.stack td>.label{display:block;font-size:.75rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}}
 `.trim();
 
 /** The <style> element, made here so that formatting a page template can never change its content (and hash). */

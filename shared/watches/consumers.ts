@@ -25,7 +25,7 @@ export async function fireWatches(
     failed: 0,
     rejected: 0,
   };
-  const holds = new RunHolds(runtime);
+  const holds = new RunHolds(runtime, snapshot.takenAt.getTime());
   for (const watch of runtime.config.watches) {
     if (sets && !sets.has(watch.set)) continue;
     const { notices, skipped } = watchNotices(watch, snapshot.cells);

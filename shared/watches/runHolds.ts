@@ -27,13 +27,21 @@ export class RunHolds {
   private runs: Promise<RunState[]> | undefined;
   private readonly ids = new Map<string, Promise<string>>();
 
-  constructor(private readonly runtime: Runtime) {}
+  /** `readAt`: when the status the notices come from was read from Octopus. */
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly readAt: number,
+  ) {}
 
   async reasonToHold(notice: WatchNotice): Promise<string | undefined> {
     const touching = await this.runsTouching(notice);
     const active = touching.find((r) => !isTerminalRunStatus(r.status));
     if (active)
       return `coordinator run ${active.id} (${active.plan.kind} ${active.plan.name}) is changing it; the combination that stands when the run ends is announced then`;
+    // A reading taken before the run ended may show a stage in the middle: wait for a newer one.
+    const after = touching.find((r) => r.finishedAt && Date.parse(r.finishedAt) >= this.readAt);
+    if (after)
+      return `the status was read before coordinator run ${after.id} ended; the next reading announces what stands`;
     if (notice.kind !== 'live') return undefined;
     const formed = Math.max(
       ...notice.releases.map((r) => (r.completedTime ? Date.parse(r.completedTime) : 0)),

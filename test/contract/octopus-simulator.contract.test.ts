@@ -942,3 +942,91 @@ describe('§9 subscriptions and the webhook payload', () => {
     }
   });
 });
+
+describe('§0b corrections: anonymous roots, virtual directories, DebugMode, finished-task cancel', () => {
+  it('answers GET /api and GET /api/{spaceId} without a key, and nothing else', async () => {
+    expect((await api('/api', { key: null })).status).toBe(200);
+    expect((await api(`/api/${space}`, { key: null })).status).toBe(200);
+    expect((await api('/api/users/me', { key: null })).status).toBe(401);
+    expect((await api('/api/users/me', { key: 'API-WRONG' })).status).toBe(401);
+    expect((await api(`/api/${space}/tasks`, { key: null })).status).toBe(401);
+  });
+
+  it('under a virtual directory, serves Links as paths from the host root that include it', async () => {
+    const vdir = await startOctopusSimulator({ port: 0, pathPrefix: '/octopus' });
+    try {
+      const origin = new URL(vdir.url).origin;
+      const root = (await (await fetch(`${origin}/octopus/api`)).json()) as Json;
+      const links = root.Links as Record<string, string>;
+      for (const value of Object.values(links)) expect(value).toMatch(/^\/octopus\/api/);
+      const page = (await (
+        await fetch(`${origin}/octopus/api/${space}/deployments?take=1`, {
+          headers: { 'X-Octopus-ApiKey': vdir.apiKey },
+        })
+      ).json()) as Json;
+      const item = (page.Items as Json[])[0] as Json;
+      expect((item.Links as Record<string, string>).Task).toMatch(/^\/octopus\/api\/tasks\//);
+      expect((page.Links as Record<string, string>).Self).toMatch(/^\/octopus\/api\//);
+      const outside = await fetch(`${origin}/api`);
+      expect(outside.status).toBe(404);
+    } finally {
+      await vdir.stop();
+    }
+  });
+
+  it('takes DebugMode as None | Log | Debug and refuses a boolean', async () => {
+    const r = await release('Web API', '2.18.0');
+    const body = {
+      ReleaseId: r.Id,
+      ProjectId: r.ProjectId,
+      EnvironmentId: await environmentId('Development'),
+    };
+    const flag = await api(`/api/${space}/deployments`, {
+      method: 'POST',
+      body: { ...body, DebugMode: true },
+    });
+    expect(flag.status).toBe(400);
+    const ok = await api(`/api/${space}/deployments`, {
+      method: 'POST',
+      body: { ...body, DebugMode: 'Debug' },
+    });
+    expect(ok.status).toBe(201);
+    expect((ok.json as Json).DebugMode).toBe('Debug');
+  });
+
+  it('may refuse (400) to cancel a task that already finished', async () => {
+    const tasks = await get<Json>(`/api/${space}/tasks?states=Success&take=1`);
+    const done = (tasks.Items as Json[])[0] as Json;
+    const cancel = await api(`/api/tasks/${String(done.Id)}/cancel`, { method: 'POST' });
+    expect([200, 400]).toContain(cancel.status);
+    const after = await get(`/api/tasks/${String(done.Id)}`);
+    expect(after.State).toBe('Success');
+  });
+
+  it('refuses request lines over 8 KB', async () => {
+    const ids = Array.from({ length: 700 }, (_, i) => `Deployments-${1_000_000_000 + i}`).join(',');
+    expect((await api(`/api/${space}/deployments?ids=${ids}`)).status).toBe(414);
+  });
+});
+
+describe('§11 rate limiting (2026.3): token bucket per user, 429 with Retry-After', () => {
+  it('answers 429 with Retry-After past the burst, and again once tokens come back', async () => {
+    sim.rateLimit({ perMinute: 60, burst: 3 });
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 5; i++) {
+        const r = await api(`/api/${space}/projects/all`);
+        statuses.push(r.status);
+        if (r.status === 429) retryAfter ??= r.headers.get('retry-after');
+      }
+      expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
+      expect(statuses.slice(3)).toEqual([429, 429]);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+      sim.clock({ action: 'advance', ms: 2_000 });
+      expect((await api(`/api/${space}/projects/all`)).status).toBe(200);
+    } finally {
+      sim.rateLimit({ perMinute: null });
+    }
+  });
+});

@@ -28,7 +28,7 @@ const scenario = {
     { project: 'Database', version: '1.0.0' },
     { project: 'Database', version: '1.1.0' },
   ],
-  history: [{ project: 'Database', release: '1.0.0', environment: 'Development', minutesAgo: 60 }],
+  history: [{ project: 'Database', release: '1.0.0', environment: 'Development', minutesAgo: 600 }],
   stepDurationMs: 30,
   webhookBatchIntervalMs: 60_000,
 };

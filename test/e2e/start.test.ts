@@ -21,6 +21,21 @@ describe('npm start with nothing configured', () => {
       expect(health.config.projectSets).toBeGreaterThan(0);
       expect(dev.output()).toContain(`Octopus Coordinator is running at ${dev.url}`);
       expect(dev.output()).toContain(dev.outboxDir);
+      // The banner says what it runs: the data folder really used, the flags, and exports for the
+      // CLI with the ports really taken (not UseDevelopmentStorage=true, which means port 10002).
+      expect(dev.output()).toContain(`data in ${join(dev.dataDir, 'azurite')}`);
+      expect(dev.output()).toContain('--live off, --no-timers off');
+      expect(dev.output()).toContain(
+        `export AzureWebJobsStorage='DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;`,
+      );
+      expect(dev.output()).toContain(
+        `TableEndpoint=http://127.0.0.1:${dev.ports.azurite}/devstoreaccount1`,
+      );
+      expect(dev.output()).toContain(
+        `export OCTOPUS_URL='http://127.0.0.1:${dev.ports.simulator}'`,
+      );
+      expect(dev.output()).toMatch(/export COORDINATION_CONFIG='.*coordination\.example\.json'/);
+      expect(dev.output()).not.toContain('UseDevelopmentStorage');
     } finally {
       const code = await dev.stop();
       expect(code).toBe(0);
@@ -28,6 +43,15 @@ describe('npm start with nothing configured', () => {
     expect(await isListening(dev.ports.app)).toBe(false);
     expect(await isListening(dev.ports.azurite)).toBe(false);
     expect(await isListening(dev.ports.simulator)).toBe(false);
+  });
+
+  it('refuses an unknown flag instead of starting without it', async () => {
+    const dev = await startDevHostProcess({ waitForHealth: false, args: ['--no-timer'] });
+    const code = await waitForExit(dev.child);
+    expect(code).toBe(2);
+    expect(dev.output()).toContain('Unknown option "--no-timer"');
+    expect(dev.output()).toContain('--no-timers');
+    expect(await isListening(dev.ports.azurite)).toBe(false);
   });
 
   it('refuses a bad coordination.json at start with every problem and its JSON path', async () => {

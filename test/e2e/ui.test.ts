@@ -180,16 +180,53 @@ describe.skipIf(!haveChromium)('status page (GET /api/ui) in Chromium', () => {
     for (const href of taskLinks)
       expect(href).toMatch(new RegExp(`^${simUrl}/app#/Spaces-\\d+/tasks/ServerTasks-\\d+$`));
 
+    // Every environment of the set, in lifecycle order: Development too, though no watch names it.
+    const webStack = await page
+      .locator('h3', { hasText: 'web-stack' })
+      .locator('xpath=following-sibling::div[1]//table')
+      .locator('thead th')
+      .allInnerTexts();
+    const columns = webStack.slice(1).map((h) => h.split('\n')[0]?.trim());
+    expect(columns).toEqual(['Development', 'Test', 'Production']);
+    // Configured promotions with their next slot in their own zone (the example's is Europe/London).
+    const promotions = await page.locator('#promotions').innerText();
+    expect(promotions).toContain('nightly');
+    expect(promotions).toMatch(/\w{3}, \d{1,2} \w{3} \d{4}, 18:00 GMT/);
+
     await page.screenshot({ path: resolve(artifacts, 'status-page.png'), fullPage: true });
-    // On a phone the page itself never scrolls sideways (wide tables scroll in their own box).
+    // On a phone the page itself never scrolls sideways (wide tables scroll in their own box), and
+    // the timer jobs and promotions fit without scrolling at all (they stack into cards).
     await page.setViewportSize({ width: 390, height: 844 });
     await page.reload();
     const overflow = await page.evaluate(
       () => document.documentElement.scrollWidth - window.innerWidth,
     );
     expect(overflow).toBeLessThanOrEqual(0);
+    const stacked = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('#jobs table, #locks table, #promotions table')).map(
+        (t) => ({
+          id: t.closest('section')?.id ?? '',
+          overflow: t.getBoundingClientRect().right - window.innerWidth,
+          scroll: (t.parentElement?.scrollWidth ?? 0) - (t.parentElement?.clientWidth ?? 0),
+        }),
+      ),
+    );
+    expect(stacked.map((t) => t.id)).toEqual(expect.arrayContaining(['jobs', 'promotions']));
+    for (const t of stacked) {
+      expect(t.overflow, `${t.id} is wider than the phone`).toBeLessThanOrEqual(0);
+      expect(t.scroll, `${t.id} scrolls sideways`).toBeLessThanOrEqual(0);
+    }
     await page.screenshot({ path: resolve(artifacts, 'status-page-phone.png'), fullPage: true });
     await page.close();
+  });
+
+  it('clamps ?refresh=1 to the minimum instead of answering an error page', async () => {
+    const res = await fetch(`${dev.url}/api/ui?refresh=1`, { headers: keyHeader });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<meta http-equiv="refresh" content="5" />');
+    expect((await fetch(`${dev.url}/api/ui?refresh=soon`, { headers: keyHeader })).status).toBe(
+      400,
+    );
   });
 
   it('shows a promotion stage by stage as it advances, with links to its Octopus tasks', async () => {
@@ -203,6 +240,11 @@ describe.skipIf(!haveChromium)('status page (GET /api/ui) in Chromium', () => {
     await page.goto(`${dev.url}/api/ui?code=${functionKey}`);
     const inProgress = page.locator('#runs details.run[open]', { hasText: runId });
     expect(await inProgress.count()).toBe(1);
+    // Its row says where, why and when, without opening it.
+    const summary = await inProgress.locator('summary').innerText();
+    expect(summary).toContain('Production');
+    expect(summary).toContain('promotion slot');
+    expect(summary).toMatch(/started .*ago/);
     expect(await stagesOf(page, runId)).toEqual([
       'Stage 1: Database running',
       'Stage 2: Web API pending',

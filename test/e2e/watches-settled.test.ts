@@ -216,10 +216,11 @@ describe('watches during coordinator runs', { timeout: 120_000 }, () => {
     const started = await startPromotionNow(a.runtime, promotion, 'test', silentLog);
     expect(started.runId).toBeDefined();
     await settle();
-    const [run] = await runs(a);
+    const all = await runs(a);
+    const [run] = all;
     expect(run?.status).toBe('succeeded');
     expect(run?.stages.map((s) => s.name)).toHaveLength(3);
-    expect(liveMails()).toEqual([
+    expect(liveMails(), JSON.stringify(all.map((r) => [r.id, r.history]))).toEqual([
       'web-stack is live in Production: Database 1.5.0, Web API 2.17.0, Web App 3.3.0',
     ]);
   });

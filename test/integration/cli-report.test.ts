@@ -96,3 +96,19 @@ describe('coordinator report', () => {
     expect(missing.err).toContain("required option '--date <YYYY-MM-DD>' not specified");
   });
 });
+
+describe('coordinator without COORDINATION_CONFIG', () => {
+  it('says that no config was found and how to use the example file as npm start does', async () => {
+    let err = '';
+    const code = await runCli(['promote', '--promotion', 'nightly', '--dry-run'], {
+      out: () => undefined,
+      err: (t) => (err += t),
+      // No COORDINATION_CONFIG, and no coordination.json where it looks (a path that does not exist).
+      env: { OCTOPUS_URL: sim.url, OCTOPUS_API_KEY: sim.apiKey, COORDINATION_CONFIG: '' },
+    });
+    expect(code).toBe(2);
+    expect(err).toContain('No coordination config: coordination.json was not found');
+    expect(err).toContain('`npm start` uses coordination.example.json');
+    expect(err).toContain('export COORDINATION_CONFIG=coordination.example.json');
+  });
+});

@@ -47,6 +47,27 @@ async function api(
 }
 
 describe('coordinator-lock.sh against the dev host', () => {
+  it('says which key to set, and where, when the app answers 401 with an empty body as Azure does', async () => {
+    const { createServer } = await import('node:http');
+    const azureLike = createServer((_req, res) => res.writeHead(401).end());
+    await new Promise<void>((r) => azureLike.listen(0, '127.0.0.1', () => r()));
+    const address = azureLike.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      const noKey = await run(['status'], { COORDINATOR_URL: url, COORDINATOR_KEY: '' });
+      expect(noKey.code).toBe(1);
+      expect(noKey.stderr).toContain(
+        'status failed (401): no valid function key: set COORDINATOR_KEY',
+      );
+      expect(noKey.stderr).toContain('x-functions-key');
+      const wrongKey = await run(['status'], { COORDINATOR_URL: url, COORDINATOR_KEY: 'nope' });
+      expect(wrongKey.stderr).toContain('the key set now was refused');
+      expect(wrongKey.stderr).not.toContain('nope');
+    } finally {
+      await new Promise((r) => azureLike.close(r));
+    }
+  });
+
   it('acquires, makes the next caller wait and time out, releases, and hands over', async () => {
     const lock = 'web01/step b: "deploy" #1';
     const first = await run(['acquire', lock, '--holder', 'tenant A', '--ttl', '120']);
@@ -206,26 +227,28 @@ describe('the Bash step templates against the dev host', () => {
       waiters: [{ octopusTaskId: 'ServerTasks-101' }],
     });
 
-    const released = await runStepTemplate('coordinator-release-lock-bash.json', {
+    // The release step names the acquire step (Octopus's StepName control); outputs are read by that name.
+    const acquireStep = 'Lock step b';
+    const afterAcquire = {
       'Coordinator.Url': dev.url,
-      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLeaseId':
+      'CoordinatorLock.AcquireStep': acquireStep,
+      [`Octopus.Action[${acquireStep}].Output.CoordinatorLeaseId`]:
         a.outputs.CoordinatorLeaseId ?? '',
-      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLockName':
+      [`Octopus.Action[${acquireStep}].Output.CoordinatorLockName`]:
         a.outputs.CoordinatorLockName ?? '',
-    });
+      [`Octopus.Step[${acquireStep}].Status.Code`]: 'Succeeded',
+    };
+    const released = await runStepTemplate('coordinator-release-lock-bash.json', afterAcquire);
     expect(released.code).toBe(0);
     expect(released.stdout).toMatch(/released/);
     // Released again (the 'always' step of a retried deployment): a warning, not a failure.
-    const again = await runStepTemplate('coordinator-release-lock-bash.json', {
-      'Coordinator.Url': dev.url,
-      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLeaseId':
-        a.outputs.CoordinatorLeaseId ?? '',
-      'Octopus.Action[Coordinator - Acquire lock].Output.CoordinatorLockName':
-        a.outputs.CoordinatorLockName ?? '',
-    });
+    const again = await runStepTemplate('coordinator-release-lock-bash.json', afterAcquire);
     expect(again.code).toBe(0);
+    // The acquire step failed on this target: nothing to release, and that is fine.
     const none = await runStepTemplate('coordinator-release-lock-bash.json', {
       'Coordinator.Url': dev.url,
+      'CoordinatorLock.AcquireStep': acquireStep,
+      [`Octopus.Step[${acquireStep}].Status.Code`]: 'Failed',
     });
     expect(none).toMatchObject({ code: 0 });
     expect(none.stdout).toMatch(/nothing to release/);

@@ -123,7 +123,7 @@ describe('npm run package', () => {
 
   afterAll(() => {
     if (work) rmSync(work, { recursive: true, force: true });
-  });
+  }, 300_000); // thousands of files: slow on a loaded disk
 
   it('unpacks where no other node_modules can be reached', () => {
     for (let dir = unpacked; ; dir = dirname(dir)) {

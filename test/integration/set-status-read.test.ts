@@ -60,6 +60,7 @@ beforeAll(async () => {
         environmentId: 'Environments-2',
         tenant: null,
         state: 'complete',
+        environmentOrder: 0,
         projects: names.map((project, i) => ({
           project,
           projectId: `Projects-${i}`,

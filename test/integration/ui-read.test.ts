@@ -66,6 +66,7 @@ beforeAll(async () => {
         environmentId: 'Environments-2',
         tenant: null,
         state: 'deploying',
+        environmentOrder: 1,
         projects: [
           {
             project: 'Database',

@@ -93,6 +93,8 @@ const notSetInAzure: Record<string, string> = {
   AzureWebJobsStorage__tableServiceUri: 'derived by the code from AzureWebJobsStorage__accountName',
   AzureWebJobsStorage__clientId:
     'only for a user-assigned identity; the template uses the system-assigned one',
+  OCTOPUS_MAX_REQUESTS_PER_MINUTE:
+    'optional: the code default (180 requests a minute) suits Octopus rate-limit policies; set it only to tune',
   COORDINATION_CONFIG:
     'defaults to coordination.json at the app root, which is deployed inside the package; setting it would make a missing file fatal at start',
 };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, deployDecision, newRunState, runMarker } from '../../shared/runs/decide.js';
+import { runHasWork } from '../../shared/runs/types.js';
 import type {
   Command,
   DeployResolution,
@@ -85,8 +86,25 @@ class Driver {
     };
     const { state, commands } = decide(withLease, observations, at(seconds));
     this.state = state;
-    return commands;
+    // Deploy claims are answered at once, as the executor does when nobody else deploys there
+    // (granted, target unchanged); the claims' own behaviour is tested on its own below.
+    const claims = commands.filter((c) => c.kind === 'claimDeploy' || c.kind === 'releaseClaim');
+    const rest = commands.filter((c) => c.kind !== 'claimDeploy' && c.kind !== 'releaseClaim');
+    if (claims.length === 0 || !this.answerClaims) return commands;
+    const answers: Observation[] = claims.map((c) =>
+      c.kind === 'claimDeploy'
+        ? {
+            kind: 'deployClaimed',
+            actionId: c.actionId,
+            lock: `deploy/${c.actionId}`,
+            leaseId: `1.${c.actionId}`,
+            resolution: c.resolution,
+          }
+        : { kind: 'claimReleased', actionId: c.actionId, lock: c.lock, wake: [] },
+    );
+    return [...rest, ...this.step(answers, seconds)];
   }
+  answerClaims = true;
   action(id: string) {
     const all = [
       ...this.state.stages.flatMap((s) => s.actions),
@@ -702,5 +720,112 @@ describe("decide: Octopus's lifecycle", () => {
       ['Database', true],
       ['Web API', true],
     ]);
+  });
+});
+
+describe('decide: deploy claims (never two deployments of the coordinator active in one place)', () => {
+  const resolvedDb = (current?: { version: string; state: string }): Observation => ({
+    kind: 'deployResolved',
+    actionId: 'db',
+    resolution: resolution('Database', '1.6.0', current, '1.5.0'),
+  });
+  const waiting = (current?: { version: string; state: string }): Observation => ({
+    kind: 'deployClaimWaiting',
+    actionId: 'db',
+    lock: 'deploy/db',
+    position: 1,
+    waitingFor: ['run-A'],
+    resolution: resolution('Database', '1.6.0', current, '1.5.0'),
+  });
+
+  it('claims the target before creating a deployment there', () => {
+    const d = new Driver();
+    d.answerClaims = false;
+    d.step();
+    d.capture();
+    const commands = d.step([resolvedDb({ version: '1.5.0', state: 'Success' })]);
+    expect(kinds(commands)).toEqual(['claimDeploy']);
+    expect(d.action('db')).toMatchObject({ status: 'resolving', attempt: 0 });
+  });
+
+  it('waits, saying for whom, while another run deploys a different release there; then deploys once claimed', () => {
+    const d = new Driver();
+    d.answerClaims = false;
+    d.step();
+    d.capture();
+    d.step([resolvedDb({ version: '1.5.0', state: 'Success' })]);
+    const commands = d.step([waiting({ version: '1.5.1', state: 'Executing' })]);
+    expect(kinds(commands)).not.toContain('createDeployment');
+    expect(d.action('db')).toMatchObject({ status: 'resolving', claim: { position: 1 } });
+    expect(d.action('db').note).toMatch(/waiting for the deployment run run-A started there/);
+    // Asks again later (a release of the claim wakes it at once).
+    expect(kinds(d.step([], 2))).toEqual([]);
+    expect(kinds(d.step([], 7))).toContain('resolveDeploy');
+    const after = d.step(
+      [
+        {
+          kind: 'deployClaimed',
+          actionId: 'db',
+          lock: 'deploy/db',
+          leaseId: '3.abc',
+          resolution: resolution(
+            'Database',
+            '1.6.0',
+            { version: '1.5.1', state: 'Success' },
+            '1.5.1',
+          ),
+        },
+      ],
+      8,
+    );
+    expect(kinds(after)).toContain('createDeployment');
+    expect(d.action('db').claim).toMatchObject({ lock: 'deploy/db', leaseId: '3.abc' });
+  });
+
+  it('joins the deployment of the same release another run started, and leaves the queue', () => {
+    const d = new Driver();
+    d.answerClaims = false;
+    d.step();
+    d.capture();
+    d.step([resolvedDb({ version: '1.5.0', state: 'Success' })]);
+    const commands = d.step([
+      {
+        kind: 'deployClaimWaiting',
+        actionId: 'db',
+        lock: 'deploy/db',
+        position: 1,
+        waitingFor: ['run-A'],
+        resolution: {
+          ...resolution('Database', '1.6.0', { version: '1.6.0', state: 'Executing' }, '1.5.0'),
+        },
+      },
+    ]);
+    expect(d.action('db')).toMatchObject({ status: 'running', joined: true });
+    expect(commands).toContainEqual({ kind: 'releaseClaim', actionId: 'db', lock: 'deploy/db' });
+    expect(kinds(commands)).not.toContain('createDeployment');
+  });
+
+  it('gives the claim back when its deployment ends, and keeps the run active until it has', () => {
+    const d = new Driver();
+    d.startBackend();
+    d.answerClaims = false;
+    d.step([
+      {
+        kind: 'deploymentStarted',
+        actionId: 'db',
+        deploymentId: 'Deployments-1',
+        taskId: 'ServerTasks-1',
+        recovered: false,
+      },
+    ]);
+    expect(d.action('db').claim?.leaseId).toBe('1.db');
+    const commands = d.step([{ kind: 'task', taskId: 'ServerTasks-1', state: 'Success' }]);
+    expect(commands).toContainEqual({
+      kind: 'releaseClaim',
+      actionId: 'db',
+      lock: 'deploy/db',
+      leaseId: '1.db',
+    });
+    expect(runHasWork(d.state)).toBe(true);
   });
 });

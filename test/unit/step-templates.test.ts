@@ -4,7 +4,24 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { substitute } from '../helpers/octostache.js';
 import { readStepTemplate } from '../helpers/stepTemplate.js';
+
+/** PowerShell 7 (`pwsh`), from PWSH or the PATH; the PowerShell templates are parsed with it when present. */
+function findPwsh(): string | undefined {
+  for (const candidate of [process.env.PWSH, 'pwsh'].filter((c): c is string => !!c)) {
+    try {
+      execFileSync(candidate, ['-NoLogo', '-NoProfile', '-Command', '$PSVersionTable.PSVersion'], {
+        stdio: 'ignore',
+      });
+      return candidate;
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
+}
+const pwsh = findPwsh();
 
 const files = readdirSync('infra/octopus/step-templates').filter((f) => f.endsWith('.json'));
 
@@ -54,7 +71,7 @@ describe('step templates', () => {
       const t = readStepTemplate(file);
       const body = t.Properties['Octopus.Action.Script.ScriptBody'] ?? '';
       const declared = new Set(t.Parameters.map((p) => p.Name));
-      for (const m of body.matchAll(/get_octopusvariable "([^"]+)"/g)) {
+      for (const m of body.matchAll(/(?:get_octopusvariable|param) "([^"$]+)"/g)) {
         const name = m[1] ?? '';
         expect(
           declared.has(name) || name.startsWith('Octopus.'),
@@ -65,5 +82,70 @@ describe('step templates', () => {
       writeFileSync(path, body);
       expect(() => execFileSync('bash', ['-n', path])).not.toThrow();
     },
+  );
+
+  it.each(files.filter((f) => /ensure-deployed|wait-for-step/.test(f)))(
+    '%s defaults the tenant to none in an untenanted deployment, by Octostache rules',
+    (file) => {
+      const t = readStepTemplate(file);
+      const tenant = t.Parameters.find((p) => p.Name === 'Coordinator.Tenant')?.DefaultValue ?? '';
+      // Untenanted: Octopus defines no tenant variables; the old default stayed literal.
+      expect(substitute(tenant, {})).toBe('');
+      expect(
+        substitute(tenant, {
+          'Octopus.Deployment.Tenant.Id': 'Tenants-1',
+          'Octopus.Deployment.Tenant.Name': 'Acme Corp',
+        }),
+      ).toBe('Acme Corp');
+    },
+  );
+
+  it.each(files.filter((f) => f.includes('release-lock')))(
+    '%s picks the acquire step with the StepName control and has no guessed default',
+    (file) => {
+      const p = readStepTemplate(file).Parameters.find(
+        (x) => x.Name === 'CoordinatorLock.AcquireStep',
+      );
+      expect(p?.DisplaySettings['Octopus.ControlType']).toBe('StepName');
+      expect(p?.DefaultValue).toBe('');
+    },
+  );
+
+  it.each(files.filter((f) => f.includes('acquire-lock')))(
+    '%s has a Priority parameter',
+    (file) => {
+      const body = readStepTemplate(file).Properties['Octopus.Action.Script.ScriptBody'] ?? '';
+      expect(readStepTemplate(file).Parameters.map((p) => p.Name)).toContain(
+        'CoordinatorLock.Priority',
+      );
+      expect(body).toMatch(/priority/);
+    },
+  );
+
+  it.each(files.filter((f) => f.endsWith('-powershell.json')))(
+    '%s parses as PowerShell and reads only declared parameters and Octopus variables',
+    (file) => {
+      const t = readStepTemplate(file);
+      const body = t.Properties['Octopus.Action.Script.ScriptBody'] ?? '';
+      const declared = new Set(t.Parameters.map((p) => p.Name));
+      for (const m of body.matchAll(/(?:Get-Param|\$OctopusParameters\[)\s*'([^']+)'/g)) {
+        const name = m[1] ?? '';
+        expect(
+          declared.has(name) || name.startsWith('Octopus.'),
+          `${file} reads undeclared ${name}`,
+        ).toBe(true);
+      }
+      if (!pwsh) {
+        console.warn(`pwsh not found (set PWSH or put pwsh on the PATH): ${file} was not parsed`);
+        return;
+      }
+      const path = join(mkdtempSync(join(tmpdir(), 'tpl-')), 'script.ps1');
+      writeFileSync(path, body);
+      const check = `$e = $null; [void][System.Management.Automation.Language.Parser]::ParseFile('${path}', [ref]$null, [ref]$e); if ($e.Count) { $e | ForEach-Object { Write-Output $_.ToString() }; exit 1 }`;
+      expect(() =>
+        execFileSync(pwsh, ['-NoLogo', '-NoProfile', '-Command', check], { encoding: 'utf8' }),
+      ).not.toThrow();
+    },
+    30_000,
   );
 });

@@ -20,6 +20,7 @@ function emptyModel(over: Partial<StatusPageModel> = {}): StatusPageModel {
     octopusUrl: undefined,
     sets: { ok: true, value: { lastPoll: undefined, problems: [], sets: [] } },
     runs: { ok: true, value: { active: [], recent: [], notShown: 0 } },
+    promotions: { ok: true, value: [] },
     locks: { ok: true, value: [] },
     jobs: { ok: true, value: [] },
     ...over,
@@ -33,6 +34,8 @@ function hostileModel(): StatusPageModel {
     name: `release ${evil}`,
     status: 'running',
     summary: `playbook ${evil} is running stage 1 of 1`,
+    environment: `Production ${evil}`,
+    tenant: undefined,
     trigger: { kind: 'api', by: evilAttr },
     createdAt: '2026-11-20T11:58:00Z',
     updatedAt: '2026-11-20T11:59:00Z',
@@ -114,6 +117,7 @@ function hostileModel(): StatusPageModel {
             cells: [
               {
                 environment: `Env ${evil}`,
+                environmentOrder: 0,
                 tenant: `Tenant ${evilAttr}`,
                 state: 'deploying',
                 since: '2026-11-20T11:59:30Z',
@@ -283,6 +287,112 @@ describe('renderStatusPage', () => {
       `The status page could not be built: settings are wrong: ${escapeHtml(evil)}`,
     );
     expect(page).not.toMatch(/<script/i);
+  });
+});
+
+describe('status page: runs and promotions', () => {
+  const finished = (id: string, environment: string, message: string): RunView => ({
+    id,
+    kind: 'playbook',
+    name: 'release-web-stack',
+    status: 'failed',
+    summary: 'playbook "release-web-stack" failed',
+    environment,
+    tenant: undefined,
+    trigger: { kind: 'rule', by: 'on-web-api-release' },
+    createdAt: '2026-11-20T11:00:00Z',
+    updatedAt: '2026-11-20T11:05:00Z',
+    finishedAt: '2026-11-20T11:05:00Z',
+    deadline: '2026-11-20T13:00:00Z',
+    failure: { stage: 'Frontend', message: `${message}\nsecond line of the task log` },
+    stages: [],
+    onFailure: { status: 'notRun', steps: [] },
+    previous: [],
+    finishedMail: 'sent',
+    history: [],
+  });
+
+  it('tells collapsed runs apart: environment, trigger, start time and a one-line outcome', () => {
+    const page = renderStatusPage(
+      emptyModel({
+        runs: {
+          ok: true,
+          value: {
+            active: [],
+            recent: [
+              finished('r-1', 'Test', 'web (deploy Web App to Test): failed at Step 2'),
+              finished('r-2', 'Production', 'check api-is-recent: Web API is 2.17.0'),
+            ],
+            notShown: 0,
+          },
+        },
+      }),
+    );
+    const summaries = [...page.matchAll(/<summary>([\s\S]*?)<\/summary>/g)].map((m) =>
+      (m[1] ?? '')
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    );
+    expect(summaries).toHaveLength(2);
+    expect(summaries[0]).toContain('Test');
+    expect(summaries[0]).toContain('started by a rule (on-web-api-release)');
+    expect(summaries[0]).toContain('started 1 h ago');
+    expect(summaries[0]).toContain('Frontend: web (deploy Web App to Test): failed at Step 2');
+    expect(summaries[0]).not.toContain('second line');
+    expect(summaries[1]).toContain('Production');
+    expect(summaries[0]).not.toBe(summaries[1]);
+    expect(page).toContain('id="run-r-1"');
+  });
+
+  it('lists promotions with their next slot in their own zone, and a blocked one as a warning', () => {
+    const page = renderStatusPage(
+      emptyModel({
+        promotions: {
+          ok: true,
+          value: [
+            {
+              name: 'nightly',
+              set: 'web-stack',
+              from: 'Test',
+              to: 'Production',
+              cron: '0 0 18 * * Mon-Fri',
+              timeZone: 'America/New_York',
+              nextSlot: '2026-11-20T23:00:00.000Z',
+              last: {
+                slot: '2026-11-19T23:00Z',
+                state: 'blocked',
+                at: '2026-11-19T23:00:05Z',
+                detail: 'freeze window "Black Friday" until 2026-11-30\nmore',
+                runId: undefined,
+              },
+            },
+          ],
+        },
+        jobs: {
+          ok: true,
+          value: [
+            {
+              job: 'scheduledPromotion',
+              startedAt: '2026-11-19T23:00:00Z',
+              finishedAt: '2026-11-19T23:00:05Z',
+              durationMs: 5000,
+              outcome: 'ok',
+              summary: 'nightly: blocked',
+              instance: 'i-1',
+              isPastDue: false,
+            },
+          ],
+        },
+      }),
+    );
+    expect(page).toContain('Fri, 20 Nov 2026, 18:00 GMT-5'); // 18:00 in New York, not 23:00 UTC
+    expect(page).toContain('<span class="badge warn">blocked</span>');
+    expect(page).toContain('freeze window &quot;Black Friday&quot; until 2026-11-30');
+    expect(page).toContain('1 promotion(s) did not run at their last slot');
+    // The timer job ran fine, but the page does not call the promotion "ok".
+    expect(page).toContain('<span class="badge warn">1 blocked</span>');
+    expect(page).not.toContain('<span class="badge good">ok</span>');
   });
 });
 

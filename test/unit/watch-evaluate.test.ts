@@ -50,6 +50,7 @@ function cell(
     tenant: tenant ? { name: tenant, id: tenant } : null,
     projects,
     state: cellState(projects),
+    environmentOrder: 0,
   };
 }
 

@@ -1,6 +1,6 @@
 // Deployments: list with id filters (newest first), get, and create (which queues a task).
 import type { SimContext } from '../context.js';
-import { defaultDeploymentOptions, type DeploymentRequest } from '../engine.js';
+import { defaultDeploymentOptions, SimValidationError, type DeploymentRequest } from '../engine.js';
 import {
   booleanField,
   field,
@@ -149,7 +149,7 @@ function parseDeploymentBody(body: unknown): DeploymentRequest {
       forcePackageRedeployment: booleanField(body, 'ForcePackageRedeployment'),
       useGuidedFailure: booleanField(body, 'UseGuidedFailure'),
       priority: stringField(body, 'Priority') ?? defaults.priority,
-      debugMode: booleanField(body, 'DebugMode'),
+      debugMode: debugModeField(body),
       formValues:
         formValues !== null && typeof formValues === 'object' && !Array.isArray(formValues)
           ? (formValues as Record<string, unknown>)
@@ -199,3 +199,18 @@ export const deploymentRoutes: Route[] = [
     return ok({ Deployment: renderDeployment(deployment, sim) }, 201);
   }),
 ];
+
+/** DebugMode is a string enum in Octopus (None | Log | Debug); a boolean is refused, not guessed. */
+function debugModeField(body: object): 'None' | 'Log' | 'Debug' {
+  const key = Object.keys(body).find((k) => k.toLowerCase() === 'debugmode');
+  const value = key === undefined ? undefined : (body as Record<string, unknown>)[key];
+  if (value === undefined || value === null) return 'None';
+  const found = ['None', 'Log', 'Debug'].find(
+    (v) => typeof value === 'string' && v.toLowerCase() === value.toLowerCase(),
+  );
+  if (!found)
+    throw new SimValidationError([
+      `DebugMode must be one of None, Log, Debug (got ${JSON.stringify(value)}).`,
+    ]);
+  return found as 'None' | 'Log' | 'Debug';
+}

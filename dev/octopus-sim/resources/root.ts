@@ -64,8 +64,8 @@ function rootDocument(sim: SimContext): Record<string, unknown> {
     HasLongTermSupport: false,
     IsEarlyAccessProgram: false,
     Links: {
-      Self: '/api',
       ...spaceLinks(spaceId),
+      Self: '/api',
       SpaceHome: '/api/{spaceId}',
       Tasks:
         '/api/tasks{/id}{?skip,active,environment,tenant,runbook,project,name,node,running,states,hasPendingInterruptions,hasWarningsOrErrors,take,ids,partialName,spaces,includeSystem,description,fromCompletedDate,toCompletedDate,fromQueueDate,toQueueDate,fromStartDate,toStartDate}',

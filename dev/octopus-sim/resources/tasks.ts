@@ -2,7 +2,7 @@
 import type { SimContext } from '../context.js';
 import { workerName } from '../engine.js';
 import { boolParam, dateTimeParam, intParam, listParam, paged, queryValue } from '../paging.js';
-import { notFound, ok, route, type Route, type SimRequest } from '../router.js';
+import { notFound, ok, route, SimHttpError, type Route, type SimRequest } from '../router.js';
 import { activeTaskStates, idNumber, type ActivityStatus, type TaskRecord } from '../store.js';
 import { isoOrNull, isoTime, proseDuration } from '../time.js';
 import { findById, spaceOf } from './common.js';
@@ -257,7 +257,15 @@ const details = (req: SimRequest, sim: SimContext) =>
   ok(renderDetails(taskById(sim, req.params.id ?? ''), sim, intParam(req, 'tail')));
 
 const cancel = (req: SimRequest, sim: SimContext) => {
-  const task = sim.engine.cancelTask(req.params.id ?? '');
+  sim.engine.catchUp();
+  const before = taskById(sim, req.params.id ?? '');
+  // Octopus may refuse to cancel a task that has already finished (400): the unkind answer.
+  if (!['Queued', 'Executing', 'Cancelling'].includes(before.state))
+    throw new SimHttpError(
+      400,
+      `Task ${before.id} has already finished (${before.state}) and cannot be canceled.`,
+    );
+  const task = sim.engine.cancelTask(before.id);
   if (!task) throw notFound('task', req.params.id ?? '');
   return ok(renderTask(task, sim));
 };

@@ -9,7 +9,7 @@ import {
 } from '../../promotion/readPlan.js';
 import { startPromotionNow } from '../../promotion/schedule.js';
 import { consoleLog } from '../../runtime/log.js';
-import { createRuntime } from '../../runtime/runtime.js';
+import { createCliRuntime } from '../cliRuntime.js';
 import { CliUsageError, type CliCommand, type CliIO } from '../command.js';
 
 interface PromoteOptions {
@@ -19,7 +19,7 @@ interface PromoteOptions {
 }
 
 async function runPromote(options: PromoteOptions, io: CliIO): Promise<void> {
-  const runtime = await createRuntime({ env: io.env });
+  const runtime = await createCliRuntime(io);
   if (!runtime.octopus) {
     throw new CliUsageError(
       'Octopus is not configured: set OCTOPUS_URL and OCTOPUS_API_KEY (and OCTOPUS_SPACE if not "Default") and run again.',

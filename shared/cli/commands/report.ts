@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { createRuntime } from '../../runtime/runtime.js';
+import { createCliRuntime } from '../cliRuntime.js';
 import { EMAIL_LIMITS } from '../../report/dailyReportJob.js';
 import {
   buildReportFor,
@@ -40,7 +40,7 @@ async function runReport(options: ReportOptions, io: CliIO): Promise<void> {
     options.zone === undefined
       ? undefined
       : parseOption('--zone', () => parseTimeZone(options.zone ?? ''));
-  const runtime = await createRuntime({ env: io.env });
+  const runtime = await createCliRuntime(io);
   if (!runtime.octopus) {
     throw new CliUsageError(
       'Octopus is not configured, so there is nothing to report: set OCTOPUS_URL and OCTOPUS_API_KEY (and OCTOPUS_SPACE if not "Default") and run again.',

@@ -53,3 +53,22 @@ export const freezeWindow = z.strictObject({
   reason: z.string().optional(),
 });
 export type FreezeWindow = z.output<typeof freezeWindow>;
+
+/**
+ * How runs of one playbook or promotion share their concurrency group (default: the playbook or
+ * promotion × environment × tenant): `queue` waits its turn (FIFO), `reject` refuses the new run
+ * (409 naming the active one), `cancelInProgress` cancels the active and queued runs, then waits.
+ */
+export const concurrencyPolicies = ['queue', 'reject', 'cancelInProgress'] as const;
+export type ConcurrencyPolicy = (typeof concurrencyPolicies)[number];
+export const concurrency = z
+  .strictObject({
+    /**
+     * The group's name; runs naming the same group (in any playbook or promotion) take turns.
+     * `{environment}` and `{tenant}` are replaced by the run's. Default `<playbook>/{environment}/{tenant}`.
+     */
+    group: z.string().trim().min(1).max(200).optional(),
+    policy: z.enum(concurrencyPolicies).default('queue'),
+  })
+  .default({ policy: 'queue' });
+export type ConcurrencyConfig = z.output<typeof concurrency>;

@@ -1,7 +1,7 @@
 // Playbooks: ordered stages of parallel actions, with onFailure actions (the "parent project").
 import { z } from 'zod';
 import { conditionRef } from './conditions.js';
-import { email, octopusName, recipients, timeZone } from './common.js';
+import { concurrency, email, octopusName, recipients, timeZone } from './common.js';
 
 const actionId = z
   .string()
@@ -159,5 +159,9 @@ export const playbook = z.strictObject({
     .max(7 * 24 * 60)
     .default(120),
   recipients: recipients.optional(),
+  /** Which runs take turns with this playbook's runs, and what a second one does (default: queue). */
+  concurrency,
+  /** onFailure's redeployPrevious puts projects back in reverse dependency order (default) or all at once. */
+  rollbackOrder: z.enum(['reverseDependency', 'parallel']).default('reverseDependency'),
 });
 export type Playbook = z.output<typeof playbook>;

@@ -1,7 +1,14 @@
 // Scheduled promotions: move a whole set from one environment to another on a cron, in order.
 import { z } from 'zod';
 import { conditionRef } from './conditions.js';
-import { cronExpression, freezeWindow, octopusName, recipients, timeZone } from './common.js';
+import {
+  concurrency,
+  cronExpression,
+  freezeWindow,
+  octopusName,
+  recipients,
+  timeZone,
+} from './common.js';
 
 export const promotion = z.strictObject({
   name: z.string().min(1),
@@ -18,6 +25,10 @@ export const promotion = z.strictObject({
   /** Only promote if every source deployment is successful (default true). */
   requireSuccessfulSource: z.boolean().default(true),
   rollbackOnFailure: z.boolean().default(false),
+  /** rollbackOnFailure puts projects back in reverse dependency order (default) or all at once. */
+  rollbackOrder: z.enum(['reverseDependency', 'parallel']).default('reverseDependency'),
+  /** Which runs take turns with this promotion's runs, and what a second one does (default: queue). */
+  concurrency,
   conditions: z.array(conditionRef).default([]),
   freezeWindows: z.array(freezeWindow).default([]),
   recipients: recipients.optional(),
