@@ -154,11 +154,13 @@ export const operations: Operation[] = [
     body: startBody,
     summary: 'Start a playbook run or a promotion now; with dryRun, the plan with exact releases',
     responses: {
-      '201': 'The run',
+      '201':
+        'The run (status "queued" with its position when its concurrency group is busy); a project, environment, tenant or runbook Octopus does not have is a 400 unknown_name',
       '200':
         'Dry run: the plan; for a promotion also nothing to do, or already started this minute',
       '404': 'No such playbook or promotion',
-      '409': 'A promotion guard or condition stopped it (the reasons are in the body)',
+      '409':
+        "A promotion guard or condition stopped it, or the group's policy is reject and a run is active (run_rejected, naming it)",
       '502': 'A promotion could not be planned (Octopus unreachable, unknown names)',
       ...errorResponses,
     },
