@@ -40,10 +40,10 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: azurite,
-          // Each test spawns the dev host (Azurite, the simulator, the app): 5 s alone, 30 s and more
-          // when seven other test runs share two cores.
-          testTimeout: 120_000,
-          hookTimeout: 180_000,
+          // Each test spawns the dev host (Azurite, the simulator, the app): 5 s alone, minutes when
+          // seven other test runs share two cores (Azurite alone has taken over 30 s to load).
+          testTimeout: 240_000,
+          hookTimeout: 300_000,
         },
       },
     ],

@@ -1,5 +1,5 @@
-// Daily report benchmark: build time (wall and CPU), peak memory and Octopus calls for days of
-// 100 and 10,000 deployments. The simulator runs in a child process, so the CPU and memory measured
+// Daily report benchmark: build time (wall and CPU), peak memory, Octopus calls and email size for
+// days of 1,000, 10,000 and 50,000 deployments, each against its target (issue 16). The simulator runs in a child process, so the CPU and memory measured
 // here are the coordinator's alone. Run: `npm run build && node dist/bench/report.js [sizes...]`.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -115,6 +115,7 @@ interface Figures {
   byEndpoint: Record<string, number>;
   htmlKb: number;
   emailHtmlKb: number;
+  emailTextKb: number;
 }
 
 async function measure(perDay: number, date: string): Promise<Figures> {
@@ -155,9 +156,10 @@ async function measure(perDay: number, date: string): Promise<Figures> {
     );
     const r0 = performance.now();
     const html = renderHtml(report);
-    const emailHtml = renderHtml(report, EMAIL_LIMITS);
+    const link = 'https://coordinator.example.com/api/reports/daily?date=' + date;
+    const emailHtml = renderHtml(report, { ...EMAIL_LIMITS, fullReportUrl: link });
     renderText(report);
-    renderText(report, EMAIL_LIMITS);
+    const emailText = renderText(report, { ...EMAIL_LIMITS, fullReportUrl: link });
     const t1 = performance.now();
     const cpu = process.cpuUsage(cpu0);
     clearInterval(sampler);
@@ -187,10 +189,11 @@ async function measure(perDay: number, date: string): Promise<Figures> {
       heapGrowthMb: (peak - heapBefore) / 1048576,
       calls: client.calls.total,
       callsStoredPrevious: job.calls.total,
-      target: Math.ceil(perDay / TASK_PAGE_SIZE) + 10,
+      target: 2 * Math.ceil(perDay / TASK_PAGE_SIZE) + 3,
       byEndpoint: job.calls.byEndpoint(),
       htmlKb: Buffer.byteLength(html) / 1024,
       emailHtmlKb: Buffer.byteLength(emailHtml) / 1024,
+      emailTextKb: Buffer.byteLength(emailText) / 1024,
     };
   } finally {
     child.disconnect();
@@ -207,21 +210,38 @@ async function main(): Promise<void> {
     `Daily report benchmark: ${date} (${zone}), tasks and deployments paged ${TASK_PAGE_SIZE} at a time, ${IDS_PER_CALL} ids per call, node ${process.version}`,
   );
   console.log(
-    '| deployments | build wall | build CPU | of which render | peak heap (growth) | Octopus calls (day before read / stored) | target ceil(n/1000)+10 | HTML full / email |',
+    '| deployments | build wall | build CPU | of which render | peak heap (growth) | Octopus calls (day before read / stored) | HTML full / email (text part) |',
   );
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
   const endpoints: string[] = [];
-  for (const n of sizes.length > 0 ? sizes : [100, 10_000]) {
+  const targets: string[] = [];
+  const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
+  for (const n of sizes.length > 0 ? sizes : [1_000, 10_000, 50_000]) {
     const f = await measure(n, date);
     console.log(
-      `| ${f.deployments} | ${f.wallMs.toFixed(0)} ms | ${f.cpuMs.toFixed(0)} ms | ${f.renderMs.toFixed(0)} ms | ${f.peakHeapMb.toFixed(0)} MB (+${f.heapGrowthMb.toFixed(0)}) | ${f.calls} / ${f.callsStoredPrevious} | ${f.target} | ${f.htmlKb.toFixed(0)} KB / ${f.emailHtmlKb.toFixed(0)} KB |`,
+      `| ${f.deployments} | ${f.wallMs.toFixed(0)} ms | ${f.cpuMs.toFixed(0)} ms | ${f.renderMs.toFixed(0)} ms | ${f.peakHeapMb.toFixed(0)} MB (+${f.heapGrowthMb.toFixed(0)}) | ${f.calls} / ${f.callsStoredPrevious} | ${f.htmlKb.toFixed(0)} KB / ${f.emailHtmlKb.toFixed(0)} KB (${f.emailTextKb.toFixed(0)} KB) |`,
     );
     endpoints.push(
       `${n}: ${Object.entries(f.byEndpoint)
         .map(([e, c]) => `${e} ×${c}`)
         .join(', ')}`,
     );
+    targets.push(
+      `target: email HTML ≤ 100 KB at ${n}: ${f.emailHtmlKb.toFixed(1)} KB, ${verdict(f.emailHtmlKb <= 100)}`,
+      `target: Octopus calls ≤ 2 × ceil(n/1000) + 3 = ${f.target} at ${n} (the job, day before stored): ${f.callsStoredPrevious}, ${verdict(f.callsStoredPrevious <= f.target)} (day before read from Octopus too: ${f.calls})`,
+    );
+    if (n === 10_000)
+      targets.push(
+        `target: build CPU < 1 s at 10000: ${(f.cpuMs / 1000).toFixed(2)} s, ${verdict(f.cpuMs < 1000)}`,
+      );
+    if (n === 50_000)
+      targets.push(
+        `target: build CPU < 5 s at 50000: ${(f.cpuMs / 1000).toFixed(2)} s, ${verdict(f.cpuMs < 5000)}`,
+        `target: heap growth < 40 MB at 50000: ${f.heapGrowthMb.toFixed(1)} MB, ${verdict(f.heapGrowthMb < 40)}${global.gc ? '' : ' (run with --expose-gc for a clean start)'}`,
+      );
   }
+  console.log('');
+  for (const line of targets) console.log(line);
   console.log('\nCalls per endpoint (stored day-before totals):');
   for (const line of endpoints) console.log(`  ${line}`);
 }

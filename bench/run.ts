@@ -27,7 +27,7 @@ for (const name of wanted.length > 0 ? wanted : all) {
     continue;
   }
   console.log(`\n=== ${name} ===`);
-  const result = spawnSync(process.execPath, [file], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, ['--expose-gc', file], { stdio: 'inherit' });
   if (result.status !== 0) failed += 1;
 }
 process.exit(failed > 0 ? 1 : 0);

@@ -1,7 +1,7 @@
 // The function app for the webhook benchmark, in a process of its own as the Functions host is in
 // Azure: the compiled app on the dev host, real HTTP. Started by bench/webhooks.ts with fork();
 // it sends `{ url }` when serving and answers `idle` (after-answer processing done), `cpu` (its CPU
-// time so far, for the per-event breakdown) and `stop`.
+// time and Table requests so far, for the per-event breakdown) and `stop`.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FunctionHost } from '../dev/functionHost.js';
@@ -18,6 +18,10 @@ const env: NodeJS.ProcessEnv = {
   WEBHOOK_SECRET: process.env.WEBHOOK_SECRET,
   WEBHOOK_SECRET_HEADER: process.env.WEBHOOK_SECRET_HEADER,
   MAIL_OUTBOX_DIR: '/tmp/bench-outbox',
+  // Octopus configured as in production, so the runs step runs on every event naming a task.
+  ...(process.env.OCTOPUS_URL
+    ? { OCTOPUS_URL: process.env.OCTOPUS_URL, OCTOPUS_API_KEY: process.env.OCTOPUS_API_KEY }
+    : {}),
 };
 const runtime = await createRuntime({
   env,
@@ -39,7 +43,7 @@ process.on('message', (message: unknown) => {
   if (message === 'idle') {
     void immediateProcessingIdle(runtime).then(() => send('idle'));
   } else if (message === 'cpu') {
-    send({ cpu: process.cpuUsage() });
+    send({ cpu: process.cpuUsage(), tableRequests: runtime.tables.roundTrips.count });
   } else if (message === 'rss') {
     send({ rss: process.memoryUsage().rss });
   } else if (message === 'stop') {

@@ -47,7 +47,7 @@ export interface AzuriteOptions {
 }
 
 /** Azurite starts in 1–2 s on a quiet machine; a loaded 2-core CI box has needed over 30 s. */
-const START_TIMEOUT_MS = 90_000;
+const START_TIMEOUT_MS = 120_000;
 
 export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<AzuriteTable> {
   const host = options.host ?? '127.0.0.1';

@@ -48,6 +48,8 @@ export type FaultsInput = FaultInput | { faults: FaultInput[] } | { clear: true 
 export interface RequestCounts {
   total: number;
   byEndpoint: Record<string, number>;
+  /** Characters of the longest request target (path and query) since the last reset. */
+  longestUrl: number;
 }
 
 function parse<T extends z.ZodType>(schema: T, input: unknown, what: string): z.output<T> {
@@ -64,14 +66,16 @@ function parse<T extends z.ZodType>(schema: T, input: unknown, what: string): z.
 export class SimControl {
   readonly counts = new Map<string, number>();
   total = 0;
+  longestUrl = 0;
 
   constructor(
     private readonly sim: SimContext,
     private readonly faultInjector: FaultInjector,
   ) {}
 
-  countRequest(endpoint: string): void {
+  countRequest(endpoint: string, urlLength = 0): void {
     this.total += 1;
+    this.longestUrl = Math.max(this.longestUrl, urlLength);
     this.counts.set(endpoint, (this.counts.get(endpoint) ?? 0) + 1);
   }
 
@@ -173,12 +177,14 @@ export class SimControl {
     return {
       total: this.total,
       byEndpoint: Object.fromEntries([...this.counts].sort(([a], [b]) => a.localeCompare(b))),
+      longestUrl: this.longestUrl,
     };
   }
 
   resetRequests(): RequestCounts {
     this.counts.clear();
     this.total = 0;
+    this.longestUrl = 0;
     return this.requests();
   }
 

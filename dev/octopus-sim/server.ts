@@ -294,7 +294,7 @@ export async function startOctopusSimulator(
     const match = matchRoute(apiRoutes, method, path);
     const endpoint =
       match && 'route' in match ? `${method} ${match.route.template}` : `${method} ${path}`;
-    control.countRequest(endpoint);
+    control.countRequest(endpoint, request.url?.length ?? 0);
 
     const key =
       headerValue(request, 'x-octopus-apikey') ??

@@ -270,13 +270,13 @@ const growingKinds = new Set([
 ]);
 
 /**
- * An id offset that grows with wall time (ten ids per second since late 2023): a simulator started
+ * An id offset that grows with wall time (a hundred ids per second since late 2023): a simulator started
  * later begins above anything an earlier one could have handed out at that rate, as a real server's
  * ids never go back, so a coordinator's stored event ids (Azurite keeps them) are never answered as
  * duplicates after a restart.
  */
 export function timeBasedIdOffset(now = Date.now()): number {
-  return Math.max(0, Math.floor(now / 1000) - 1_700_000_000) * 10;
+  return Math.max(0, Math.floor(now / 1000) - 1_700_000_000) * 100;
 }
 
 /** The first event number of a fresh state (history events are numbered from here). */

@@ -85,11 +85,29 @@ async function catchUpSpace(
   const now = runtime.clock.now();
   const first: CursorRow = {
     upTo: 0,
-    since: new Date(now.getTime() - runtime.settings.catchUpWindowMinutes * 60_000).toISOString(),
+    since: now.toISOString(),
     top: 0,
     gapTop: 0,
   };
-  const cursor = row ?? first;
+  if (!row) {
+    // First poll: start from the newest event now. Events before the coordinator watched are not
+    // replayed (a rule must not start for a deployment of an hour ago); later ones are all read.
+    let newest = 0;
+    for await (const page of octopus.events
+      .list({ eventCategories: categories, pageSize: 1, maxItems: 1 })
+      .byPage()) {
+      newest = eventAutoId(page.items[0]?.Id ?? '') ?? 0;
+      break;
+    }
+    const start = { ...first, upTo: newest, top: newest };
+    await createIfAbsent(table, {
+      partitionKey: cursorPartition,
+      rowKey: encodeKey(space.toLowerCase()),
+      ...start,
+    });
+    return [];
+  }
+  const cursor = row;
   const gap = cursor.gapTop > 0;
   const query = {
     eventCategories: categories,

@@ -152,15 +152,70 @@ export class DashboardApi {
     return normalizeDashboard(raw);
   }
 
-  /** The dynamic dashboard, filtered by project and environment ids. */
+  /**
+   * The dynamic dashboard, filtered by project and environment ids. A project list too long for one
+   * URL (over DASHBOARD_IDS_CHARS, about 500 project ids) is read in parts, one call each, merged.
+   */
   async dynamic(options: DynamicDashboardOptions = {}): Promise<Dashboard> {
-    const raw = await this.ctx.getObject<Dashboard>('/api/{spaceId}/dashboard/dynamic', {
-      query: {
-        projects: options.projects,
-        environments: options.environments,
-        includePrevious: options.includePrevious,
-      },
-    });
-    return normalizeDashboard(raw);
+    const parts = splitIds(options.projects, DASHBOARD_IDS_CHARS);
+    const read = async (projects: readonly string[] | undefined): Promise<Dashboard> =>
+      normalizeDashboard(
+        await this.ctx.getObject<Dashboard>('/api/{spaceId}/dashboard/dynamic', {
+          query: {
+            projects,
+            environments: options.environments,
+            includePrevious: options.includePrevious,
+          },
+        }),
+      );
+    if (parts.length <= 1) return read(options.projects);
+    return mergeDashboards(await Promise.all(parts.map(read)));
   }
+}
+
+/**
+ * Characters of one `projects=` list: with the rest of the URL well under 8 KB (servers and proxies
+ * commonly refuse request lines from 8 KB on; 1,000 project ids are about 13 KB).
+ */
+export const DASHBOARD_IDS_CHARS = 6000;
+
+/** Ids in runs whose comma-joined, URL-encoded length stays within `maxChars`. */
+export function splitIds(ids: readonly string[] | undefined, maxChars: number): string[][] {
+  if (!ids || ids.length === 0) return [];
+  const parts: string[][] = [[]];
+  let length = 0;
+  for (const id of ids) {
+    const cost = encodeURIComponent(id).length + 1;
+    const current = parts[parts.length - 1] ?? [];
+    if (current.length > 0 && length + cost > maxChars) {
+      parts.push([id]);
+      length = cost;
+    } else {
+      current.push(id);
+      length += cost;
+    }
+  }
+  return parts;
+}
+
+/** One dashboard from parts read for disjoint project lists: lists joined, named lists by id once. */
+export function mergeDashboards(parts: readonly Dashboard[]): Dashboard {
+  const [first, ...rest] = parts;
+  if (!first) throw new Error('mergeDashboards needs at least one dashboard');
+  const byId = <T extends { Id: string }>(lists: (readonly T[] | undefined)[]): T[] => {
+    const seen = new Map<string, T>();
+    for (const list of lists)
+      for (const item of list ?? []) if (!seen.has(item.Id)) seen.set(item.Id, item);
+    return [...seen.values()];
+  };
+  const limits = parts.map((p) => p.ProjectLimit).filter((l): l is number => typeof l === 'number');
+  return {
+    ...first,
+    Projects: byId(parts.map((p) => p.Projects)),
+    ProjectGroups: byId(parts.map((p) => p.ProjectGroups)),
+    Environments: byId(parts.map((p) => p.Environments)),
+    Tenants: byId(parts.map((p) => p.Tenants)),
+    Items: [first, ...rest].flatMap((p) => p.Items),
+    ...(limits.length > 0 ? { ProjectLimit: Math.min(...limits) } : {}),
+  };
 }

@@ -7,6 +7,8 @@ import { describeScope, gatherSpace, type GatherOptions, type ReportScope } from
 import type { DailyReport, ReportDeployment, ReportTotals } from './model.js';
 import { summarize, totalsOf } from './summarize.js';
 
+type TotalsRow = Parameters<typeof totalsOf>[0][number];
+
 export interface ReportSources {
   /** The Octopus client of a space (name, slug or id). */
   clientFor(space: string): OctopusClient;
@@ -36,29 +38,32 @@ export async function buildDailyReport(
   const before = new Map(clients.map(({ client }) => [client, client.calls.total]));
   const gather = { pageSize: options.pageSize, idsPerCall: options.idsPerCall };
 
-  const rows: ReportDeployment[] = [];
-  const notes: string[] = [];
-  for (const { space, client } of clients) {
-    const day = await gatherSpace(client, space, window, sources.scope, gather);
-    rows.push(...day.rows);
-    notes.push(...day.notes);
-  }
-
+  // The day before first, reduced to its totals before today's rows are read, so the two days'
+  // rows are never held at once.
   let previous: ReportTotals | undefined;
   const wanted = options.previous ?? 'read';
   if (wanted === 'read') {
     const previousWindow = dayWindow(addDays(date, -1), zone);
-    const previousRows: ReportDeployment[] = [];
+    const previousRows: TotalsRow[] = [];
     for (const { space, client } of clients) {
       const day = await gatherSpace(client, space, previousWindow, sources.scope, {
         ...gather,
         totalsOnly: true,
       });
-      previousRows.push(...day.rows);
+      for (const row of day.rows)
+        previousRows.push({ outcome: row.outcome, durationMs: row.durationMs });
     }
     previous = totalsOf(previousRows);
   } else if (wanted !== 'skip') {
     previous = wanted;
+  }
+
+  const rows: ReportDeployment[] = [];
+  const notes: string[] = [];
+  for (const { space, client } of clients) {
+    const day = await gatherSpace(client, space, window, sources.scope, gather);
+    for (const row of day.rows) rows.push(row);
+    notes.push(...day.notes);
   }
 
   let calls = 0;

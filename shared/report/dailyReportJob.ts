@@ -29,9 +29,18 @@ export const ATTEMPT_LEASE_MS = 10 * 60_000;
  * the totals and chart count everything, and the full report (HTTP route, CLI) has every row.
  */
 export const EMAIL_MAX_ROWS = 120;
-/** Failures listed in the email (about 1 KB each); all are counted. */
+/** Failures listed in the email (about 0.5 KB each); all are counted. */
 export const EMAIL_MAX_FAILURES = 40;
-export const EMAIL_LIMITS = { maxRows: EMAIL_MAX_ROWS, maxFailures: EMAIL_MAX_FAILURES };
+/**
+ * Most bytes of the email's HTML part, under Gmail's 102 KB clipping point with room to spare
+ * (some clients add to the markup): whatever the day's size, lists stop where this is reached.
+ */
+export const EMAIL_MAX_BYTES = 92 * 1024;
+export const EMAIL_LIMITS = {
+  maxRows: EMAIL_MAX_ROWS,
+  maxFailures: EMAIL_MAX_FAILURES,
+  maxBytes: EMAIL_MAX_BYTES,
+};
 
 export type SlotStatus =
   'building' | 'sending' | 'sent' | 'failed' | 'unknown' | 'missed' | 'abandoned';

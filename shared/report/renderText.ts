@@ -1,6 +1,5 @@
 // The report as plain text: the same facts as the HTML part, for clients that show text only.
 import {
-  capRows,
   formatChange,
   formatDuration,
   formatDurationChange,
@@ -12,6 +11,7 @@ import {
   type RenderOptions,
 } from './format.js';
 import type { DailyReport } from './model.js';
+import { emailListing, omittedSentence } from './renderHtml.js';
 
 function withChange(value: string, change: string): string {
   return change ? `${value} (${change} vs day before)` : value;
@@ -26,6 +26,7 @@ export function renderText(report: DailyReport, options: RenderOptions = {}): st
     `${report.zone}, ${report.window.hours} hours${report.window.hours !== 24 ? ' (clocks changed)' : ''} · ${report.scope}`,
   );
   lines.push('');
+  const listing = emailListing(report, options);
   if (t.deployments === 0) {
     lines.push(
       `No deployments finished on ${longDate(report.date)} (${report.zone}) in ${report.scope}.`,
@@ -56,7 +57,7 @@ export function renderText(report: DailyReport, options: RenderOptions = {}): st
 
     if (report.failures.length > 0) {
       lines.push('', `FAILURES (${report.failures.length})`);
-      const shown = report.failures.slice(0, options.maxFailures ?? report.failures.length);
+      const shown = listing.failures;
       for (const d of shown) {
         lines.push('');
         lines.push(
@@ -88,14 +89,15 @@ export function renderText(report: DailyReport, options: RenderOptions = {}): st
     );
 
     lines.push('', 'BY ENVIRONMENT AND PROJECT');
-    const { listed, omitted } = capRows(report.groups, options.maxRows);
     for (const env of report.groups) {
+      if (!env.projects.some(listing.shown)) continue;
       lines.push('', `${env.environment} (${env.count})`);
       for (const project of env.projects) {
+        if (!listing.shown(project)) continue;
         lines.push(
           `  ${project.project}: ${project.deployments.length} deployed, ${project.succeeded} succeeded${project.failed ? `, ${project.failed} failed` : ''}`,
         );
-        for (const d of listed(project)) {
+        for (const d of listing.listed(project)) {
           const tenant = d.tenant ? ` for ${d.tenant}` : '';
           lines.push(
             `    ${d.version || '–'}${tenant} · ${localTime(d.started, report.zone)} · ${formatDuration(d.durationMs)} · ${d.deployedBy} · ${outcomeLabel(d.outcome, d.state)}`,
@@ -103,10 +105,10 @@ export function renderText(report: DailyReport, options: RenderOptions = {}): st
         }
       }
     }
-    if (omitted > 0) {
+    if (listing.omitted > 0) {
       lines.push(
         '',
-        `${omitted} more deployments are not listed to keep this email small; the totals count them.` +
+        omittedSentence(listing) +
           (options.fullReportUrl ? ` Full report: ${options.fullReportUrl}` : ''),
       );
     }

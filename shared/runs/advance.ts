@@ -31,7 +31,7 @@ import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js
 import { scheduleNextAdvance } from './nextAdvance.js';
 import { allActions } from './stepContext.js';
 import { duplicateActionIds } from './plan.js';
-import { RunStore } from './store.js';
+import { RunStore, type RunSummary } from './store.js';
 import {
   isFinishedAction,
   isTerminalRunStatus,
@@ -516,16 +516,20 @@ export async function advanceRunsWaitingOn(
   runtime: Runtime,
   taskIds: readonly string[],
   log: Log = silentLog,
+  /** The active runs when the caller has read them already (once for a pass of many events). */
+  listed?: readonly RunSummary[],
 ): Promise<string[]> {
   if (taskIds.length === 0) return [];
-  const store = new RunStore(runtime.tables);
-  const active = await store.list({ active: true });
+  const active = listed ?? (await new RunStore(runtime.tables).list({ active: true }));
   const concerned = active.filter((r) => r.watchedTasks.some((t) => taskIds.includes(t)));
   const advanced: string[] = [];
   for (const run of concerned) {
     try {
       const result = await advanceRun(runtime, run.id, { log });
       if (result.advanced) advanced.push(run.id);
+      // A list kept for the rest of a pass shows what a fresh read would: the tasks it waits on now.
+      if (listed && result.state)
+        run.watchedTasks = runHasWork(result.state) ? watchedTaskIds(result.state) : [];
     } catch (err) {
       log.warn(
         `Run ${run.id} could not advance on the event: ${(err as Error).message}; the status poll carries on.`,

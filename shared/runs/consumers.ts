@@ -1,9 +1,11 @@
 // The runs engine plugged into the status poll (advance every active run) and webhook events (advance at once; start rules).
-import type { EventConsumer } from '../events/consumers.js';
+import type { EventConsumer, EventContext } from '../events/consumers.js';
 import { relatedId } from '../events/payload.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { StatusConsumer } from '../status/consumers.js';
 import { advanceActiveRuns, advanceRunsWaitingOn } from './advance.js';
 import { startRulesForEvent } from './rules.js';
+import { RunStore, type RunSummary } from './store.js';
 
 export const runsStatusConsumer: StatusConsumer = {
   name: 'runs',
@@ -19,12 +21,25 @@ export const runsStatusConsumer: StatusConsumer = {
   },
 };
 
+/** The pass's list of active runs, read by the first event that needs it; a failed read is not kept. */
+async function activeRunsOfPass(runtime: Runtime, context: EventContext): Promise<RunSummary[]> {
+  const listing = (context.activeRuns ??= new RunStore(runtime.tables).list({ active: true }));
+  try {
+    return await listing;
+  } catch (err) {
+    if (context.activeRuns === listing) delete context.activeRuns;
+    throw err;
+  }
+}
+
 export const runsEventConsumer: EventConsumer = {
   name: 'runs',
-  async handle(runtime, event, log) {
+  async handle(runtime, event, log, context) {
     if (!runtime.octopus) return;
     const taskId = relatedId(event, 'ServerTasks');
-    if (taskId) await advanceRunsWaitingOn(runtime, [taskId], log);
-    await startRulesForEvent(runtime, event, log);
+    if (taskId)
+      await advanceRunsWaitingOn(runtime, [taskId], log, await activeRunsOfPass(runtime, context));
+    const started = await startRulesForEvent(runtime, event, log);
+    if (started.length > 0) delete context.activeRuns;
   },
 };

@@ -7,8 +7,8 @@ import type { StatusConsumer } from '../status/consumers.js';
 import { recordSetStatus } from '../status/record.js';
 import { takeStatusSnapshot, type StatusSnapshot } from '../status/snapshot.js';
 import { octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
-import { watchNotices } from './evaluate.js';
-import { claimState, deliverNotice, type DeliveryOutcome } from './notify.js';
+import { watchNotices, type WatchNotice } from './evaluate.js';
+import { claimState, deliverNotices, type DeliveryOutcome } from './notify.js';
 import { RunHolds } from './runHolds.js';
 
 /** Evaluate the watches of `sets` (default all) against a snapshot and deliver what is due. */
@@ -25,6 +25,7 @@ export async function fireWatches(
     failed: 0,
     rejected: 0,
   };
+  const due: WatchNotice[] = [];
   const holds = new RunHolds(runtime, snapshot.takenAt.getTime());
   for (const watch of runtime.config.watches) {
     if (sets && !sets.has(watch.set)) continue;
@@ -49,9 +50,11 @@ export async function fireWatches(
           continue;
         }
       }
-      counts[await deliverNotice(runtime, notice, log)] += 1;
+      due.push(notice);
     }
   }
+  // All watches at once, so "who deployed" is one Octopus read per space, not one per notice.
+  for (const outcome of await deliverNotices(runtime, due, log)) counts[outcome] += 1;
   return counts;
 }
 

@@ -43,10 +43,37 @@ interface MailRow {
 
 export type DeliveryOutcome = 'sent' | 'already-sent' | 'in-progress' | 'failed' | 'rejected';
 
+/**
+ * Announcements this process has seen settled ('sent' or 'rejected' rows never change again), so a
+ * poll does not retry their claims (a refused insert and a read each, for every live watch, every
+ * minute). Another instance learns the same from its first refused claim.
+ */
+const settledClaims = new WeakMap<Runtime, Map<string, 'already-sent' | 'rejected'>>();
+const SETTLED_KEPT = 10_000;
+
+function settled(runtime: Runtime): Map<string, 'already-sent' | 'rejected'> {
+  let known = settledClaims.get(runtime);
+  if (!known) {
+    known = new Map();
+    settledClaims.set(runtime, known);
+  }
+  return known;
+}
+
+function settle(runtime: Runtime, notice: WatchNotice, outcome: 'already-sent' | 'rejected'): void {
+  const known = settled(runtime);
+  if (known.size >= SETTLED_KEPT) known.clear();
+  known.set(settledKey(notice), outcome);
+}
+
+const settledKey = (notice: WatchNotice): string => `${notice.watch.name}\u0001${notice.claimKey}`;
+
 async function claim(
   runtime: Runtime,
   notice: WatchNotice,
 ): Promise<{ etag: string; attempts: number } | DeliveryOutcome> {
+  const known = settled(runtime).get(settledKey(notice));
+  if (known) return known;
   const table = await runtime.tables.table(watchMailTable);
   const now = runtime.clock.now();
   const base = {
@@ -69,8 +96,11 @@ async function claim(
   if (created.ok) return { etag: created.etag, attempts: 1 };
   const row = await getOrUndefined<MailRow>(table, base.partitionKey, base.rowKey);
   if (!row) return 'in-progress';
-  if (row.state === 'sent') return 'already-sent';
-  if (row.state === 'rejected') return 'rejected';
+  if (row.state === 'sent' || row.state === 'rejected') {
+    const outcome = row.state === 'sent' ? 'already-sent' : 'rejected';
+    settle(runtime, notice, outcome);
+    return outcome;
+  }
   const stale = now.getTime() - new Date(row.claimedAt).getTime() > staleClaimMs;
   if (row.state === 'sending' && !stale) return 'in-progress';
   if (row.attempts >= maxSendAttempts) return 'rejected';
@@ -94,34 +124,51 @@ async function record(
   );
 }
 
-/** Where this announcement stands (undefined: never claimed, so it is new). One read. */
+/**
+ * Where this announcement stands (undefined: never claimed, so it is new). One read, none for an
+ * announcement this process has seen settled (sent or refused rows never change again).
+ */
 export async function claimState(
   runtime: Runtime,
   notice: WatchNotice,
 ): Promise<MailState | undefined> {
+  const known = settled(runtime).get(settledKey(notice));
+  if (known) return known === 'already-sent' ? 'sent' : 'rejected';
   const table = await runtime.tables.table(watchMailTable);
   const row = await getOrUndefined<MailRow>(table, encodeKey(notice.watch.name), notice.claimKey);
+  if (row?.state === 'sent') settle(runtime, notice, 'already-sent');
+  else if (row?.state === 'rejected') settle(runtime, notice, 'rejected');
   return row?.state;
 }
 
-/** Who started each deployment: one Octopus call; an unreadable answer leaves "unknown" in the email. */
+/**
+ * Who started the deployments of these notices: one `deployments?ids=` read per space for all of
+ * them (100 ids a call), not one per notice; an unreadable answer leaves "unknown" in the emails.
+ */
 async function deployedBy(
   runtime: Runtime,
-  notice: WatchNotice,
+  notices: readonly WatchNotice[],
   log: Log,
 ): Promise<Map<string, string>> {
-  const client = octopusForSpace(runtime, spaceOfSet(runtime, notice.set));
   const out = new Map<string, string>();
-  if (!client) return out;
-  try {
-    const deployments = await client.deployments.getMany(
-      notice.releases.map((r) => r.deploymentId),
-    );
-    for (const d of deployments) if (d.DeployedBy) out.set(d.Id, d.DeployedBy);
-  } catch (err) {
-    log.warn(
-      `Could not read who started the deployments for watch ${notice.watch.name}: ${(err as Error).message}`,
-    );
+  const bySpace = new Map<string, WatchNotice[]>();
+  for (const notice of notices) {
+    const space = spaceOfSet(runtime, notice.set);
+    bySpace.set(space, [...(bySpace.get(space) ?? []), notice]);
+  }
+  for (const [space, mine] of bySpace) {
+    const client = octopusForSpace(runtime, space);
+    if (!client) continue;
+    try {
+      const deployments = await client.deployments.getMany(
+        mine.flatMap((n) => n.releases.map((r) => r.deploymentId)),
+      );
+      for (const d of deployments) if (d.DeployedBy) out.set(d.Id, d.DeployedBy);
+    } catch (err) {
+      log.warn(
+        `Could not read who started the deployments for watch${mine.length === 1 ? '' : 'es'} ${[...new Set(mine.map((n) => n.watch.name))].join(', ')}: ${(err as Error).message}`,
+      );
+    }
   }
   return out;
 }
@@ -132,10 +179,45 @@ export async function deliverNotice(
   notice: WatchNotice,
   log: Log,
 ): Promise<DeliveryOutcome> {
-  const claimed = await claim(runtime, notice);
-  if (typeof claimed === 'string') return claimed;
+  const [outcome] = await deliverNotices(runtime, [notice], log);
+  return outcome ?? 'in-progress';
+}
+
+/**
+ * Claim each announcement, read who started the claimed ones in one go, then send and record each.
+ * Outcomes in the order of `notices`.
+ */
+export async function deliverNotices(
+  runtime: Runtime,
+  notices: readonly WatchNotice[],
+  log: Log,
+): Promise<DeliveryOutcome[]> {
+  const outcomes: DeliveryOutcome[] = [];
+  const claimed: { index: number; notice: WatchNotice; etag: string; attempts: number }[] = [];
+  for (const [index, notice] of notices.entries()) {
+    const result = await claim(runtime, notice);
+    if (typeof result === 'string') outcomes[index] = result;
+    else claimed.push({ index, notice, ...result });
+  }
+  if (claimed.length === 0) return outcomes;
+  const who = await deployedBy(
+    runtime,
+    claimed.map((c) => c.notice),
+    log,
+  );
+  for (const c of claimed) outcomes[c.index] = await send(runtime, c.notice, c, who, log);
+  return outcomes;
+}
+
+async function send(
+  runtime: Runtime,
+  notice: WatchNotice,
+  claimed: { etag: string; attempts: number },
+  who: Map<string, string>,
+  log: Log,
+): Promise<DeliveryOutcome> {
   const message = watchMessage(notice, {
-    deployedBy: await deployedBy(runtime, notice, log),
+    deployedBy: who,
     taskUrl: (spaceId, taskId) => taskWebUrl(runtime, spaceId, taskId),
     statusUrl: statusPageUrl(runtime.settings.publicUrl, notice.set),
     timeZone: runtime.settings.report.timeZone,
@@ -147,6 +229,7 @@ export async function deliverNotice(
       sentAt: runtime.clock.now().toISOString(),
       messageId: sent.id,
     });
+    settle(runtime, notice, 'already-sent');
     log.info(
       `Watch ${notice.watch.name}: sent "${message.subject}" to ${message.to.length} recipient(s).`,
     );
@@ -158,6 +241,7 @@ export async function deliverNotice(
       state: permanent ? 'rejected' : 'failed',
       lastError: error.slice(0, 4000),
     });
+    if (permanent) settle(runtime, notice, 'rejected');
     log.error(
       permanent
         ? `Watch ${notice.watch.name}: the mail service refused "${message.subject}" (${error}); fix the recipients or MAIL_FROM; it is not retried.`

@@ -20,7 +20,7 @@ beforeAll(async () => {
     // The form many users copy from their browser's API docs: ending in /api.
     env: { OCTOPUS_URL: `${sim.url}/api`, OCTOPUS_API_KEY: sim.apiKey },
   });
-}, 90_000);
+}, 180_000);
 
 afterAll(async () => {
   await dev?.stop();

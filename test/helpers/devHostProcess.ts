@@ -67,7 +67,8 @@ export async function startDevHostProcess(
     },
   };
   if (options.waitForHealth ?? true) {
-    const deadline = Date.now() + 100_000;
+    // Azurite alone may take up to 120 s to start on a loaded machine (dev/azurite.ts).
+    const deadline = Date.now() + 150_000;
     for (;;) {
       if (child.exitCode !== null)
         throw new Error(`dev host exited with ${child.exitCode}:\n${output}`);

@@ -483,3 +483,38 @@ describe('control API', () => {
     }
   });
 });
+
+describe('ids across restarts (a second npm start against the same Azurite)', () => {
+  it('a simulator started later never reuses an event, deployment or task id of an earlier one', async () => {
+    const idNumber = (id: unknown) => Number(String(id).replace(/^\D+-/, ''));
+    const newest = async (s: { url: string; apiKey: string }) => {
+      const headers = { 'X-Octopus-ApiKey': s.apiKey };
+      const events = (await (
+        await fetch(`${s.url}/api/Spaces-1/events?take=1`, { headers })
+      ).json()) as { Items: { Id: string }[] };
+      const deployments = (await (
+        await fetch(`${s.url}/api/Spaces-1/deployments?take=1`, { headers })
+      ).json()) as { Items: { Id: string; TaskId: string }[] };
+      return {
+        event: idNumber(events.Items[0]?.Id),
+        deployment: idNumber(deployments.Items[0]?.Id),
+        task: idNumber(deployments.Items[0]?.TaskId),
+      };
+    };
+    const first = await startOctopusSimulator({ port: 0 });
+    const before = await newest(first);
+    await first.stop();
+    // The offset grows a hundred ids a second: a restart a second later starts above the first run.
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await startOctopusSimulator({ port: 0 });
+    try {
+      const after = await newest(second);
+      // The scenario's history is the same; its ids must not be.
+      expect(after.event).toBeGreaterThan(before.event);
+      expect(after.deployment).toBeGreaterThan(before.deployment);
+      expect(after.task).toBeGreaterThan(before.task);
+    } finally {
+      await second.stop();
+    }
+  });
+});
