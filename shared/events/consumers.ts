@@ -6,9 +6,16 @@
 // createIfAbsent, as the watches do. Throwing leaves the event pending; it is retried on later polls.
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
-import type { RunSummary } from '../runs/store.js';
 import type { StatusSnapshot } from '../status/snapshot.js';
 import type { OctopusWebhookEvent } from './payload.js';
+
+/**
+ * What consumers keep for the rest of one pass, for example a list read once per pass instead of once
+ * per event. Each feature adds its own optional fields by declaration merging (`declare module`), so
+ * this mechanism names no feature.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface EventPassMemo {}
 
 export interface EventContext {
   /** Set when the status poll processes the event: a dashboard read taken after the event was stored. */
@@ -18,12 +25,8 @@ export interface EventContext {
    * before the pass began, so a set in here needs no second read for a later event of the pass.
    */
   refreshedSets: Set<string>;
-  /**
-   * The active runs, read once per pass by the first event that names a task (not once per event).
-   * Kept as a fresh read would show them: a run advanced in the pass has its waited-on tasks
-   * updated in place, and a run started in the pass drops the list, so the next event reads again.
-   */
-  activeRuns?: Promise<RunSummary[]>;
+  /** What consumers keep for the rest of this pass (see EventPassMemo). */
+  memo: EventPassMemo;
 }
 
 export interface EventConsumer {

@@ -100,7 +100,7 @@ export async function processPendingEvents(
     runtime,
     pending,
     log,
-    { refreshedSets: new Set(), ...(snapshot ? { snapshot } : {}) },
+    { refreshedSets: new Set(), memo: {}, ...(snapshot ? { snapshot } : {}) },
     consumers,
   );
   const failedKeys = new Set<string>();
@@ -157,7 +157,7 @@ class ImmediatePass {
           this.runtime,
           batch,
           this.log,
-          { refreshedSets: new Set() },
+          { refreshedSets: new Set(), memo: {} },
           this.consumers,
         ).catch((err: unknown) => {
           // The events stay pending in storage; the status poll picks them up.

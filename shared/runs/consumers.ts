@@ -21,13 +21,24 @@ export const runsStatusConsumer: StatusConsumer = {
   },
 };
 
+declare module '../events/consumers.js' {
+  interface EventPassMemo {
+    /**
+     * The active runs, read once per pass by the first event that names a task (not once per event).
+     * Kept as a fresh read would show them: a run advanced in the pass has its waited-on tasks
+     * updated in place, and a run started in the pass drops the list, so the next event reads again.
+     */
+    activeRuns?: Promise<RunSummary[]>;
+  }
+}
+
 /** The pass's list of active runs, read by the first event that needs it; a failed read is not kept. */
 async function activeRunsOfPass(runtime: Runtime, context: EventContext): Promise<RunSummary[]> {
-  const listing = (context.activeRuns ??= new RunStore(runtime.tables).list({ active: true }));
+  const listing = (context.memo.activeRuns ??= new RunStore(runtime.tables).list({ active: true }));
   try {
     return await listing;
   } catch (err) {
-    if (context.activeRuns === listing) delete context.activeRuns;
+    if (context.memo.activeRuns === listing) delete context.memo.activeRuns;
     throw err;
   }
 }
@@ -40,6 +51,6 @@ export const runsEventConsumer: EventConsumer = {
     if (taskId)
       await advanceRunsWaitingOn(runtime, [taskId], log, await activeRunsOfPass(runtime, context));
     const started = await startRulesForEvent(runtime, event, log);
-    if (started.length > 0) delete context.activeRuns;
+    if (started.length > 0) delete context.memo.activeRuns;
   },
 };
