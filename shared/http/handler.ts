@@ -38,8 +38,9 @@ const statusOfKind: Record<ErrorKind, number> = {
 };
 
 /**
- * A failed Octopus call, as the API's caller should see it: a name or thing Octopus does not have is
- * the caller's to fix (404, naming it); a refused key is the operator's (502); an Octopus that is
+ * A failed Octopus call, as the API's caller should see it: a name Octopus does not have is the
+ * caller's to fix (400 unknown_name, naming it and the known names, as POST /api/runs answers); a
+ * path Octopus does not have is a 404; a refused key is the operator's (502); an Octopus that is
  * down or overloaded is worth a retry (503). Never a 500: the coordinator itself did not fail.
  */
 function octopusErrorAnswer(err: OctopusError): {
@@ -50,7 +51,7 @@ function octopusErrorAnswer(err: OctopusError): {
 } {
   const said = err.errorMessage ? ` Octopus said: ${err.errorMessage}` : '';
   if (err.code === 'NameNotFound')
-    return { kind: 'not_found', code: 'octopus_name_not_found', message: err.message };
+    return { kind: 'invalid', code: 'unknown_name', message: err.message };
   if (err.code === 'InvalidRequest')
     return { kind: 'invalid', code: 'octopus_invalid_request', message: err.message };
   if (err.status === 401 || err.status === 403)

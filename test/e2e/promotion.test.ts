@@ -476,9 +476,10 @@ describe('cooperating projects', () => {
       }),
       new InvocationContext(),
     )) as HttpResponseInit;
-    expect(response.status).toBe(404);
-    expect(response.jsonBody).toMatchObject({ error: { code: 'octopus_name_not_found' } });
+    expect(response.status).toBe(400);
+    expect(response.jsonBody).toMatchObject({ error: { code: 'unknown_name' } });
     expect(JSON.stringify(response.jsonBody)).toContain("'Web Ap' was not found");
+    expect(JSON.stringify(response.jsonBody)).toContain('known: ');
   });
 
   it('progress waits until the step asked for is done', async () => {

@@ -29,7 +29,8 @@ describe('one path from errors to HTTP', () => {
         message: "Project 'Web Ap' was not found in space 'Default' (known: Web App).",
       }),
     );
-    expect(a).toMatchObject({ status: 404, code: 'octopus_name_not_found' });
+    expect(a).toMatchObject({ status: 400, code: 'unknown_name' });
+    expect(a.message).toContain('known: Web App');
     expect(a.message).toContain("Project 'Web Ap' was not found");
   });
 
