@@ -466,7 +466,7 @@ describe('cooperating projects', () => {
     );
   });
 
-  it('ensure-deployed with a mistyped project answers 404 naming it, not a 500', async () => {
+  it('ensure-deployed with a mistyped project answers 400 naming it and the known names, not a 500', async () => {
     setRuntime(await runtimeFor(configWith(), new ManualClock(atSlot)));
     const response = (await jsonApi(ensureDeployedHandler)(
       new HttpRequest({
