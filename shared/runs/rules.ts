@@ -5,6 +5,7 @@
 import type { Rule } from '../config/coordination/rules.js';
 import { relatedId, type OctopusWebhookEvent } from '../events/payload.js';
 import { isOctopusError, type Deployment, type OctopusClient } from '../octopus/index.js';
+import { resolveTarget, type Target } from '../octopus/target.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { newRunId, startRun } from './advance.js';
@@ -103,19 +104,19 @@ async function matchingRules(
   const out: Rule[] = [];
   for (const rule of runtime.config.rules) {
     if (rule.when.category !== event.Category) continue;
-    let p: string, e: string, t: string | undefined;
+    let target: Target;
     try {
-      [p, e, t] = await Promise.all([
-        octopus.resolve.projectId(rule.when.project),
-        octopus.resolve.environmentId(rule.when.environment),
-        rule.when.tenant ? octopus.resolve.tenantId(rule.when.tenant) : Promise.resolve(undefined),
-      ]);
+      target = await resolveTarget(octopus, rule.when);
     } catch (err) {
       // A rule naming something Octopus does not have can never match: say so, do not fail the event.
       log.warn(`Rule ${rule.name} was skipped: ${(err as Error).message}`);
       continue;
     }
-    if (p === projectId && e === environmentId && (t === undefined || t === tenantId))
+    if (
+      target.projectId === projectId &&
+      target.environmentId === environmentId &&
+      (target.tenantId === null || target.tenantId === tenantId)
+    )
       out.push(rule);
   }
   return out;
