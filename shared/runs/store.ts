@@ -103,14 +103,24 @@ export class RunStore {
     return outcome.ok ? outcome.etag : undefined;
   }
 
-  /** Summaries (no state), newest first; `active` keeps only runs that still have work. */
+  /**
+   * Summaries (no state), newest first; `active` keeps only runs that still have work;
+   * `activeOrFinishedSince` (an ISO time) keeps those and the runs that finished at or after it.
+   */
   async list(
-    options: { status?: RunStatus; active?: boolean; limit?: number } = {},
+    options: {
+      status?: RunStatus;
+      active?: boolean;
+      activeOrFinishedSince?: string;
+      limit?: number;
+    } = {},
   ): Promise<RunSummary[]> {
     const { odata } = await import('@azure/data-tables');
     let filter = odata`PartitionKey eq ${partition}`;
     if (options.status) filter += ` and ${odata`status eq ${options.status}`}`;
     if (options.active) filter += ' and active eq true';
+    if (options.activeOrFinishedSince)
+      filter += ` and (active eq true or ${odata`finishedAt ge ${options.activeOrFinishedSince}`})`;
     const client = await this.table();
     const out: RunSummary[] = [];
     for await (const row of client.listEntities<Record<string, unknown>>({

@@ -135,9 +135,10 @@ export class RunHolds {
     this.runs ??= (async () => {
       const store = new RunStore(this.runtime.tables);
       const since = this.runtime.clock.now().getTime() - settledRunLookbackMs;
-      const wanted = (await store.list()).filter(
-        (r) => !isTerminalRunStatus(r.status) || Date.parse(r.finishedAt ?? '') >= since,
-      );
+      // Storage filters out the runs that finished long ago, so the read does not grow with history.
+      const wanted = (
+        await store.list({ activeOrFinishedSince: new Date(since).toISOString() })
+      ).filter((r) => !isTerminalRunStatus(r.status) || Date.parse(r.finishedAt ?? '') >= since);
       const loaded = await Promise.all(wanted.map((r) => store.get(r.id)));
       return loaded.flatMap((l) => (l ? [l.state] : []));
     })();

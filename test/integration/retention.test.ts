@@ -311,3 +311,23 @@ describe('the retention policy', () => {
     expect(statusConsumers.map((c) => c.name)).toContain('retention');
   });
 });
+
+describe('the run store', () => {
+  it('lists active runs and runs finished since a time, and leaves older finished runs in storage', async () => {
+    const { tables } = setup();
+    await storeRun(tables, 'run-finished-long-ago', 120, 100);
+    await storeRun(tables, 'run-finished-long-ago-mail-pending', 120, 100, 'pending'); // still has work
+    await storeRun(tables, 'run-still-running', 120, undefined);
+    await storeRun(tables, 'run-finished-yesterday', 3, 1);
+
+    const listed = await new RunStore(tables).list({
+      activeOrFinishedSince: daysAgo(2).toISOString(),
+    });
+
+    expect(listed.map((r) => r.id).sort()).toEqual([
+      'run-finished-long-ago-mail-pending',
+      'run-finished-yesterday',
+      'run-still-running',
+    ]);
+  });
+});
