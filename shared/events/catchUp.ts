@@ -10,7 +10,13 @@ import type { Runtime } from '../runtime/runtime.js';
 import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
 import { deploymentCategories, octopusEventSchema } from './payload.js';
-import { eventsTable, storeEventOnce, type StoredEvent } from './store.js';
+import {
+  eventPartition,
+  eventRowKey,
+  eventsTable,
+  storeEventOnce,
+  type StoredEvent,
+} from './store.js';
 
 /** Events read per space per poll; a longer backlog is read over the next polls (newest first). */
 export const catchUpPageSize = 200;
@@ -139,7 +145,11 @@ async function catchUpSpace(
       };
   const stored: StoredEvent[] = [];
   const receipt = { receivedAt: now, receivedBy: `${runtime.instanceId} (poll catch-up)` };
+  // Most events came by webhook already: one range read finds them, so only the missing ones cost an
+  // insert (each still goes through store-once, which settles a race with the webhook).
+  const known = await storedEventKeys(table, lowest, ids.length > 0 ? Math.max(...ids) : undefined);
   for (const raw of events) {
+    if (known.has(eventRowKey(raw.Id))) continue;
     const parsed = octopusEventSchema.safeParse({ ...raw, SpaceId: raw.SpaceId ?? null });
     if (!parsed.success) continue;
     const outcome = await storeEventOnce(runtime.tables, parsed.data, receipt);
@@ -151,6 +161,25 @@ async function catchUpSpace(
   if (etag) await updateIfMatch(table, entity, etag);
   else await createIfAbsent(table, entity);
   return stored;
+}
+
+/** The row keys of the stored events whose auto ids lie in [low, high] (one query, keys only). */
+async function storedEventKeys(
+  table: TableClient,
+  low: number | undefined,
+  high: number | undefined,
+): Promise<Set<string>> {
+  const keys = new Set<string>();
+  if (low === undefined || high === undefined) return keys;
+  const { odata } = await import('@azure/data-tables');
+  for await (const row of table.listEntities({
+    queryOptions: {
+      filter: odata`PartitionKey eq ${eventPartition} and RowKey ge ${eventRowKey(`Events-${low}`)} and RowKey le ${eventRowKey(`Events-${high}`)}`,
+      select: ['RowKey'],
+    },
+  }))
+    if (row.rowKey) keys.add(row.rowKey);
+  return keys;
 }
 
 /** Read each space's events since its cursor (one call per space) and store the new ones. */

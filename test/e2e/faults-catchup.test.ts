@@ -5,6 +5,7 @@ import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-
 import { wireSimulatorToCoordinator } from '../../dev/wireSimulator.js';
 import { pollOnce } from '../../shared/app/poll.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
+import { catchUpEvents } from '../../shared/events/catchUp.js';
 import { immediateProcessingIdle } from '../../shared/events/process.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { RunStore } from '../../shared/runs/index.js';
@@ -125,5 +126,24 @@ describe('the status poll catches up events a dropped webhook never brought', ()
     await pollOnce(runtime, silentLog);
     expect((await pollOnce(runtime, silentLog)).events.caughtUp).toBe(0);
     expect(await store.list()).toHaveLength(1);
+
+    // Events the webhook did bring cost the catch-up one range read, not one refused insert each:
+    // the cursor read, the range read and the cursor update, however many events the page holds.
+    const webId = await octopus.resolve.projectId('Web');
+    const webRelease = await octopus.releases.byVersion(webId, '2.0.0');
+    if (!webRelease) throw new Error('no release');
+    await octopus.deployments.create({
+      ProjectId: webId,
+      ReleaseId: webRelease.Id,
+      EnvironmentId: await octopus.resolve.environmentId('Test'),
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    await sim.flushWebhooks();
+    await immediateProcessingIdle(runtime);
+    const tripsBefore = runtime.tables.roundTrips.count;
+    const caught = await catchUpEvents(runtime, ['Default'], () => octopus, silentLog);
+    expect(caught.problems).toEqual([]);
+    expect(caught.stored).toHaveLength(0);
+    expect(runtime.tables.roundTrips.count - tripsBefore).toBe(3);
   }, 60_000);
 });
