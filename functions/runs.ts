@@ -68,7 +68,15 @@ export async function startRunHandler(
   });
   // Every name the plan uses must exist before anything is stored, deployed or emailed (dry run too).
   await checkPlanNames(octopus, plan);
-  if (body.dryRun) return { status: 200, jsonBody: await dryRunPlan(octopus, plan) };
+  if (body.dryRun) {
+    const { freezeChecker } = await import('../shared/freezes/check.js');
+    const freezes = freezeChecker({
+      tables: runtime.tables,
+      octopus,
+      now: () => runtime.clock.now(),
+    });
+    return { status: 200, jsonBody: await dryRunPlan(octopus, plan, { freezes }) };
+  }
   const { state } = await startRun(
     runtime,
     plan,
@@ -89,20 +97,23 @@ async function startPromotion(
   body: { dryRun: boolean; requestedBy?: string | undefined },
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const [{ findPromotion, readPromotionPlan }, { startPromotionNow }, { describePlan }] =
-    await Promise.all([
-      import('../shared/promotion/readPlan.js'),
-      import('../shared/promotion/schedule.js'),
-      import('../shared/promotion/plan.js'),
-    ]);
+  const [
+    { findPromotion, readPromotionPlan },
+    { startPromotionNow },
+    { describePlan },
+    { freezeChecker },
+  ] = await Promise.all([
+    import('../shared/promotion/readPlan.js'),
+    import('../shared/promotion/schedule.js'),
+    import('../shared/promotion/plan.js'),
+    import('../shared/freezes/check.js'),
+  ]);
   const promotion = findPromotion(runtime.config, name);
   if (body.dryRun) {
-    const plan = await readPromotionPlan(
-      requireOctopus(runtime),
-      runtime.config,
-      promotion,
-      runtime.clock.now(),
-    );
+    const octopus = requireOctopus(runtime);
+    const at = runtime.clock.now();
+    const freezes = freezeChecker({ tables: runtime.tables, octopus, now: () => at });
+    const plan = await readPromotionPlan(octopus, runtime.config, promotion, at, freezes);
     return { status: 200, jsonBody: { promotion: name, plan, text: describePlan(plan) } };
   }
   const outcome = await startPromotionNow(

@@ -4,6 +4,7 @@ import { inspect } from 'node:util';
 import { ChannelsApi } from './channels.js';
 import { OctopusContext } from './context.js';
 import { DashboardApi } from './dashboard.js';
+import { DeploymentFreezesApi } from './deploymentFreezes.js';
 import { DeploymentsApi } from './deployments.js';
 import { EnvironmentsApi } from './environments.js';
 import { EventsApi } from './events.js';
@@ -74,6 +75,8 @@ export class OctopusClient {
   readonly channels: ChannelsApi;
   readonly releases: ReleasesApi;
   readonly deployments: DeploymentsApi;
+  /** Octopus's own deployment freezes (2024.2+; instance-level, not per space). */
+  readonly deploymentFreezes: DeploymentFreezesApi;
   readonly tasks: TasksApi;
   readonly dashboard: DashboardApi;
   readonly events: EventsApi;
@@ -132,6 +135,7 @@ export class OctopusClient {
     this.channels = new ChannelsApi(ctx);
     this.releases = new ReleasesApi(ctx);
     this.deployments = new DeploymentsApi(ctx);
+    this.deploymentFreezes = new DeploymentFreezesApi(ctx);
     this.tasks = new TasksApi(ctx);
     this.dashboard = new DashboardApi(ctx);
     this.events = new EventsApi(ctx);

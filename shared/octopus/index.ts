@@ -5,7 +5,20 @@ export {
   type OctopusClientOptions,
   type OctopusRoot,
 } from './client.js';
-export { isSupportedVersion, oldestSupportedVersion, versionProblem } from './serverVersion.js';
+export {
+  deploymentFreezesSince,
+  isSupportedVersion,
+  oldestSupportedVersion,
+  priorityDeploymentsSince,
+  versionAtLeast,
+  versionProblem,
+} from './serverVersion.js';
+export type {
+  DeploymentFreeze,
+  DeploymentFreezeListOptions,
+  DeploymentFreezeRecurringSchedule,
+  DeploymentFreezeScopeEntry,
+} from './deploymentFreezes.js';
 export { OctopusCallCounter } from './callCounter.js';
 export { OctopusError, isOctopusError, type OctopusErrorCode } from './errors.js';
 export type { LogLevel, OctopusLog } from './http.js';

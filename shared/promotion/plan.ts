@@ -39,6 +39,10 @@ export interface PromotionPlan {
   blockers: string[];
   /** How many deployments the run would create. */
   deployCount: number;
+  /** The freezes (coordinator or Octopus ids) that stop it, when any do. */
+  frozenBy?: string[];
+  /** What the freeze check could not see (an Octopus server without the freezes API, …). */
+  freezeNotes?: string[];
 }
 
 export interface PromotionPlanInput {
@@ -235,6 +239,7 @@ export function describePlan(plan: PromotionPlan): string {
       lines.push(`    - ${who}: ${verb}: ${item.reason}`);
     }
   }
+  for (const n of plan.freezeNotes ?? []) lines.push(`  Note: ${n}.`);
   if (plan.blockers.length > 0) {
     lines.push('  Would not run, because:');
     for (const b of plan.blockers) lines.push(`    ! ${b}`);

@@ -6,6 +6,7 @@ import type { JobResult } from '../jobs/timerJob.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { requireOctopus } from '../runtime/runtime.js';
+import { freezeChecker } from '../freezes/check.js';
 import { startRun } from '../runs/advance.js';
 import { describePlan, type PromotionPlan } from './plan.js';
 import { readPromotionPlan } from './readPlan.js';
@@ -64,7 +65,9 @@ async function actOnSlot(
   };
   let plan: PromotionPlan;
   try {
-    plan = await readPromotionPlan(requireOctopus(runtime), runtime.config, promotion, now);
+    const octopus = requireOctopus(runtime);
+    const freezes = freezeChecker({ tables: runtime.tables, octopus, now: () => now });
+    plan = await readPromotionPlan(octopus, runtime.config, promotion, now, freezes);
   } catch (err) {
     const detail = `Could not plan the promotion: ${(err as Error).message}`;
     await finish({ state: 'failed', detail });

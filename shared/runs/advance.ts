@@ -27,6 +27,7 @@ import {
   runsToCancel,
 } from './concurrency.js';
 import { decide, newRunState, watchedTaskIds } from './decide.js';
+import { freezeChecker } from '../freezes/check.js';
 import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js';
 import { scheduleNextAdvance } from './nextAdvance.js';
 import { allActions } from './stepContext.js';
@@ -76,6 +77,8 @@ export interface AdvanceOptions {
   listedActive?: boolean;
   /** Tests: called after an irreversible call returns, before its result is recorded. */
   afterIrreversible?: ExecutorPorts['afterIrreversible'];
+  /** Tests: called just before the last freeze check ahead of a create (to set a freeze there). */
+  beforeFreezeCheck?: ExecutorPorts['beforeFreezeCheck'];
 }
 
 export interface AdvanceResult {
@@ -265,7 +268,10 @@ async function advanceUnderLock(
         () => false,
       ),
     afterIrreversible: options.afterIrreversible,
+    beforeFreezeCheck: options.beforeFreezeCheck,
     claims: runLocks(runtime),
+    freezes: () =>
+      freezeChecker({ tables: runtime.tables, octopus, now: () => runtime.clock.now() }),
   };
   const mark = { id: lease.leaseId, owner: runtime.instanceId, fence: lease.fence };
 

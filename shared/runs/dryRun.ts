@@ -1,4 +1,5 @@
 // A dry run: the plan with the exact releases each deploy would use and why, read from Octopus, deploying nothing.
+import type { FreezeCheck } from '../freezes/model.js';
 import type { OctopusClient } from '../octopus/index.js';
 import { deployDecision } from './deployDecision.js';
 import { capturePrevious, resolveDeploy } from './executor.js';
@@ -24,7 +25,7 @@ export interface DryRunAction {
   /** For deploys: the exact release. */
   release?: { version: string; releaseId: string; why: string };
   current?: { version: string; state: string };
-  /** deploy | join | skip | refuse (deploys); otherwise what the action would do. */
+  /** deploy | join | skip | refuse | frozen (deploys); otherwise what the action would do. */
   outcome: string;
   why: string;
 }
@@ -40,6 +41,10 @@ export interface DryRunPlan {
   stages: { name: string; actions: DryRunAction[] }[];
   onFailure: DryRunAction[];
   previous: { project: string; environment: string; tenant: string | null; version?: string }[];
+  /** True when a freeze holds a deploy back now: the run would wait (or fail, with onFreeze "fail"). */
+  frozen: boolean;
+  /** What the freeze check could not see (an Octopus server without the freezes API, …). */
+  freezeNotes: string[];
   note: string;
 }
 
@@ -129,11 +134,14 @@ async function dryDeploy(
   a: PlanAction,
   templates: ReleaseTemplates,
   earlier: EarlierDeploys,
+  freezes: FreezeCheck | undefined,
+  freezeNotes: Set<string>,
 ): Promise<DryRunAction> {
   if (a.type !== 'deploy') return describeOther(a);
   const base = targetOf(a);
   try {
-    const r = await resolveDeploy(octopus, a, { templates });
+    const r = await resolveDeploy(octopus, a, { templates, freezes });
+    for (const n of r.freeze?.notes ?? []) freezeNotes.add(n);
     const d = dryDecision(a, r, earlier);
     return {
       ...base,
@@ -148,14 +156,21 @@ async function dryDeploy(
 }
 
 /** The plan as it would run now. Reads Octopus only; creates nothing, stores nothing. */
-export async function dryRunPlan(octopus: OctopusClient, plan: RunPlan): Promise<DryRunPlan> {
+export async function dryRunPlan(
+  octopus: OctopusClient,
+  plan: RunPlan,
+  options: { freezes?: FreezeCheck } = {},
+): Promise<DryRunPlan> {
+  const freezeNotes = new Set<string>();
   // The whole dry run reads as of one moment, so each release's template is read once.
   const templates = releaseTemplates((id) => octopus.releases.deploymentTemplate(id));
   const earlier: EarlierDeploys = new Map();
   const stages = [];
   for (const stage of plan.stages) {
     const actions = await Promise.all(
-      stage.actions.map((a) => dryDeploy(octopus, a, templates, earlier)),
+      stage.actions.map((a) =>
+        dryDeploy(octopus, a, templates, earlier, options.freezes, freezeNotes),
+      ),
     );
     for (const a of actions)
       if (a.release && a.environment && (a.outcome === 'deploy' || a.outcome === 'join'))
@@ -174,7 +189,12 @@ export async function dryRunPlan(octopus: OctopusClient, plan: RunPlan): Promise
     name: plan.name,
     environment: plan.environment,
     tenant: plan.tenant,
-    wouldFail: all.some((a) => a.outcome === 'refuse' || a.outcome === 'error'),
+    wouldFail: all.some(
+      (a) =>
+        a.outcome === 'refuse' ||
+        a.outcome === 'error' ||
+        (a.outcome === 'frozen' && plan.onFreeze === 'fail'),
+    ),
     stages,
     onFailure: plan.onFailure.map(describeOther),
     previous: cells.map((c) => ({
@@ -183,6 +203,8 @@ export async function dryRunPlan(octopus: OctopusClient, plan: RunPlan): Promise
       tenant: c.tenant,
       version: c.lastSuccessful?.version,
     })),
+    frozen: all.some((a) => a.outcome === 'frozen'),
+    freezeNotes: [...freezeNotes],
     note: 'Releases are chosen as of now; a later stage that takes its release from an environment an earlier stage changes may choose differently when it runs.',
   };
 }

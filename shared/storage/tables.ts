@@ -23,6 +23,8 @@ export const tableNames = {
   ensure: 'ensure',
   /** Scheduled promotion slots. */
   promotions: 'promotions',
+  /** Coordinator freezes ("stop the line"): one row per freeze, lifted rather than deleted. */
+  freezes: 'freezes',
   /** What could not be stored or delivered, kept for a person to look at. */
   deadLetters: 'deadletters',
 } as const;

@@ -1,4 +1,5 @@
 // `coordinator promote --promotion <name> [--dry-run] [--at <ISO time>]`: print a promotion's plan, or start it now.
+import { freezeChecker } from '../../freezes/check.js';
 import type { Command } from 'commander';
 import { UnknownNamesError } from '../../conditions/index.js';
 import { describePlan } from '../../promotion/plan.js';
@@ -40,7 +41,9 @@ async function runPromote(options: PromoteOptions, io: CliIO): Promise<void> {
 
   if (options.dryRun) {
     try {
-      const plan = await readPromotionPlan(runtime.octopus, runtime.config, promotion, at);
+      const octopus = runtime.octopus;
+      const freezes = freezeChecker({ tables: runtime.tables, octopus, now: () => at });
+      const plan = await readPromotionPlan(octopus, runtime.config, promotion, at, freezes);
       io.out(`Dry run: nothing is deployed.\n${describePlan(plan)}\n`);
     } catch (err) {
       if (err instanceof UnknownNamesError) throw new CliUsageError(err.message);
