@@ -10,6 +10,7 @@ import { jsonApi } from '../shared/http/handler.js';
 import { appVersion } from '../shared/version.js';
 import { checkBody } from './conditions.js';
 import { ensureBody } from './ensureDeployed.js';
+import { freezeBody, freezeListQuery, liftBody } from './freezes.js';
 import {
   acquireBody,
   leaseBody,
@@ -25,7 +26,7 @@ import { cancelBody, listQuery, startBody } from './runs.js';
 type Auth = 'anonymous' | 'function' | 'functionAndSecret';
 
 interface Operation {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   /** The route under /api, as registered (ASP.NET template syntax). */
   route: string;
   operationId: string;
@@ -208,6 +209,44 @@ export const operations: Operation[] = [
       '200': 'Already current',
       '202': 'The run to follow',
       '409': 'Would downgrade, another release is deploying, or a condition fails',
+      ...errorResponses,
+    },
+  },
+  {
+    method: 'post',
+    route: 'freezes',
+    operationId: 'freezeSet',
+    auth: 'function',
+    body: freezeBody,
+    summary:
+      'Stop the line: no deployment starts in these environments (all, when none are named) until it is lifted or `until`',
+    responses: {
+      '201': 'The freeze, set',
+      '200': 'The freeze its requestId already set',
+      ...errorResponses,
+    },
+  },
+  {
+    method: 'get',
+    route: 'freezes',
+    operationId: 'freezesList',
+    auth: 'function',
+    query: freezeListQuery,
+    summary:
+      'Coordinator freezes in force and recently ended, and Octopus’s own deployment freezes',
+    responses: { '200': '`{ inForce, ended, octopus }`', '401': errorResponses['401'] },
+  },
+  {
+    method: 'delete',
+    route: 'freezes/{id}',
+    operationId: 'freezeLift',
+    auth: 'function',
+    body: liftBody,
+    summary:
+      'Lift a freeze; waiting runs deploy at their next check, and the promotion slots it blocked are named',
+    responses: {
+      '200': '`{ freeze, alreadyLifted, blockedSlots }`',
+      '404': 'No such freeze',
       ...errorResponses,
     },
   },
