@@ -27,6 +27,7 @@ const stepDurationSchema = z.object({
   ms: z.number().int().min(0),
   project: z.string().optional(),
 });
+const taskCapSchema = z.object({ cap: z.number().int().min(1).nullable() });
 const clockSchema = z.object({
   action: z.enum(['pause', 'resume', 'advance']),
   ms: z.number().min(0).optional(),
@@ -129,6 +130,13 @@ export class SimControl {
       remaining: script.count,
     });
     return { scripts: this.sim.engine.scripts.length };
+  }
+
+  /** Octopus's task cap (how many tasks execute at once); null removes it. */
+  setTaskCap(input: unknown): { cap: number | null } {
+    const body = parse(taskCapSchema, input, 'task-cap');
+    this.sim.engine.setTaskCap(body.cap ?? undefined);
+    return { cap: body.cap };
   }
 
   setStepDuration(input: StepDurationInput | unknown): { ms: number; project: string | null } {

@@ -212,6 +212,21 @@ export interface SubscriptionRecord {
   lastModified: number;
 }
 
+/** An Octopus deployment freeze (instance-level in Octopus; the simulator has one space anyway). */
+export interface DeploymentFreezeRecord {
+  id: string;
+  name: string;
+  description: string | null;
+  start: number;
+  end: number;
+  /** Project id -> environment ids. */
+  projectEnvironmentScope: Record<string, string[]>;
+  tenantProjectEnvironmentScope: { TenantId: string; ProjectId: string; EnvironmentId: string }[];
+  /** As sent (Octopus's RecurringSchedule shape), or null. */
+  recurringSchedule: Record<string, unknown> | null;
+  ownerId: string | null;
+}
+
 export interface SimState {
   space: SpaceRecord;
   environments: EnvironmentRecord[];
@@ -226,6 +241,7 @@ export interface SimState {
   tasks: TaskRecord[];
   events: EventRecord[];
   subscriptions: SubscriptionRecord[];
+  deploymentFreezes: DeploymentFreezeRecord[];
   counters: Map<string, number>;
   /**
    * Added to the ids of what keeps being created (releases, deployments, tasks, events, runs,
@@ -257,6 +273,7 @@ const firstIds: Record<string, number> = {
   Events: 5001,
   Subscriptions: 1,
   Interruptions: 1,
+  DeploymentFreezes: 1,
 };
 
 /** Kinds whose ids keep growing while the simulator runs: shifted by SimState.idOffset. */
@@ -299,6 +316,7 @@ export function emptyState(idOffset = 0): SimState {
     tasks: [],
     events: [],
     subscriptions: [],
+    deploymentFreezes: [],
     counters: new Map(),
     idOffset,
     defaultStepDurationMs: 4000,
