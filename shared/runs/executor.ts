@@ -310,8 +310,8 @@ async function claimDeploy(
     ttlSeconds: groupTtlSeconds,
     queue: true,
   });
-  // Read again under the claim, freezes included: a freeze set since the plan was read stops it here.
-  let fresh = await resolveDeploy(ports.octopus, command.spec, { freezes: ports.freezes?.() });
+  // Freezes are not read here: the last check, right before the create, reads them fresh.
+  let fresh = await resolveDeploy(ports.octopus, command.spec);
   if (result.granted)
     return {
       kind: 'deployClaimed',
