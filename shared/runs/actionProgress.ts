@@ -98,7 +98,8 @@ export function progressAction(ctx: Ctx, a: ActionState): void {
   if (a.status === 'pending' || isFinishedAction(a.status)) return;
   const lease = leaseId(s);
 
-  if (a.deadline && due(a.deadline, now) && a.status !== 'starting') {
+  // A task waiting for someone in Octopus is not stuck: its timeout waits (the deadline moves on resume).
+  if (a.deadline && due(a.deadline, now) && a.status !== 'starting' && !a.pausedSince) {
     const minutes = 'timeoutMinutes' in a.spec ? a.spec.timeoutMinutes : undefined;
     if (a.status === 'running') requestTaskCancel(ctx, a, 'the action timed out');
     setStatus(ctx, a, 'timedOut', `did not finish within ${minutes ?? '?'} minutes`);

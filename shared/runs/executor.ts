@@ -21,6 +21,7 @@ import { deployDecision } from './deployDecision.js';
 import { lifecycleVerdict, releaseTemplates, type ReleaseTemplates } from './lifecycle.js';
 import { notifyMail, runFinishedMail, type RunMailContext } from './mail.js';
 import { fillJson, fillText } from './placeholders.js';
+import { supersedingOf } from './superseded.js';
 import { runApiUrl } from '../html/publicLinks.js';
 import { appVersion } from '../version.js';
 import {
@@ -94,14 +95,23 @@ export async function observeTasks(
 ): Promise<Observation[]> {
   if (taskIds.length === 0) return [];
   const [tasks, spaceId] = await Promise.all([octopus.tasks.getMany(taskIds), octopus.spaceId()]);
-  return tasks.map((t) => ({
-    kind: 'task',
-    taskId: t.Id,
-    state: t.State,
-    errorMessage: t.ErrorMessage || undefined,
-    hasPendingInterruptions: t.HasPendingInterruptions,
-    link: taskWebLink(octopus, t, spaceId),
-  }));
+  return Promise.all(
+    tasks.map(async (t): Promise<Observation> => {
+      const superseded = t.State === 'Canceled' ? await supersedingOf(octopus, t) : undefined;
+      return {
+        kind: 'task',
+        taskId: t.Id,
+        state: t.State,
+        errorMessage: t.ErrorMessage || undefined,
+        hasPendingInterruptions: t.HasPendingInterruptions,
+        ...(t.PendingInterruptionTypes?.length
+          ? { pendingInterruptionTypes: t.PendingInterruptionTypes }
+          : {}),
+        link: taskWebLink(octopus, t, spaceId),
+        ...(superseded ? { superseded } : {}),
+      };
+    }),
+  );
 }
 
 async function chooseRelease(
