@@ -139,6 +139,17 @@ describe('import graph', () => {
     expect(cycles(folders).map((c) => c.join(' -> '))).toEqual([]);
   });
 
+  it('keeps retention an orchestrator: it imports ports and mechanisms only, each store prunes itself', () => {
+    const reaching = [...graph]
+      .filter(([from]) => folderOf(from) === 'retention')
+      .flatMap(([from, targets]) =>
+        targets
+          .filter((t) => folderOf(t) !== 'retention' && (layers[folderOf(t)] ?? 0) > 1)
+          .map((t) => `${from} -> ${t}`),
+      );
+    expect(reaching).toEqual([]);
+  });
+
   it('has no circle between files', () => {
     expect(cycles(graph).map((c) => c.join(' -> '))).toEqual([]);
   });
