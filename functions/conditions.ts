@@ -20,8 +20,10 @@ export async function checkConditionHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { checkCondition, expandCondition, UnknownNamesError } =
-    await import('../shared/conditions/index.js');
+  const [{ checkCondition, expandCondition }, { UnknownNamesError }] = await Promise.all([
+    import('../shared/conditions/evaluate.js'),
+    import('../shared/conditions/snapshot.js'),
+  ]);
   const body = await readJsonBody(request, checkBody);
   const runtime = await getRuntime();
   // A condition or set the config does not have is the caller's mistake, not "the condition is false".

@@ -4,7 +4,7 @@ import { readJsonBody, readQuery } from '../shared/http/body.js';
 import { badRequest, notFound } from '../shared/http/errors.js';
 import { lockAcquireAdmission } from '../shared/http/admission.js';
 import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
-import type { LeaseLocks } from '../shared/locks/index.js';
+import type { LeaseLocks } from '../shared/locks/leaseLock.js';
 import { maxPermits, maxPriority, maxTtlSeconds } from '../shared/locks/limits.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
@@ -59,7 +59,7 @@ export const lockQuery = z.object({ history: z.enum(['true', 'false', '1', '0'])
 
 /** The lock service, loaded on first use rather than at start (cold start). */
 async function lockService(): Promise<LeaseLocks> {
-  const { locksFor } = await import('../shared/locks/index.js');
+  const { locksFor } = await import('../shared/locks/runtimeLocks.js');
   return locksFor(await getRuntime());
 }
 

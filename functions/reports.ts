@@ -31,7 +31,10 @@ export async function dailyReportPage(
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
   // The report builder is loaded on first use rather than at start (cold start).
-  const { buildReportFor, renderHtml } = await import('../shared/report/index.js');
+  const [{ buildReportFor }, { renderHtml }] = await Promise.all([
+    import('../shared/report/tick.js'),
+    import('../shared/report/renderHtml.js'),
+  ]);
   const { date, zone } = readQuery(request, dailyReportQuery);
   const runtime = await getRuntime();
   const reportZone = zone ?? runtime.settings.report.timeZone;

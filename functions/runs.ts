@@ -5,10 +5,10 @@ import { badRequest, HttpError, notFound } from '../shared/http/errors.js';
 import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { contextLog } from '../shared/runtime/log.js';
 import { getRuntime, requireOctopus, type Runtime } from '../shared/runtime/runtime.js';
-import type { RunStatus } from '../shared/runs/index.js';
+import type { RunStatus } from '../shared/runs/types.js';
 
-/** The runs engine, loaded on first use rather than at start (cold start). */
-const runsEngine = () => import('../shared/runs/index.js');
+// The runs engine is loaded on first use rather than at start (cold start), each handler only the
+// modules it needs.
 
 export const startBody = z
   .strictObject({
@@ -52,7 +52,14 @@ export async function startRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { checkPlanNames, dryRunPlan, planFromPlaybook, runView, startRun } = await runsEngine();
+  const [{ checkPlanNames }, { dryRunPlan }, { planFromPlaybook }, { runView }, { startRun }] =
+    await Promise.all([
+      import('../shared/runs/checkNames.js'),
+      import('../shared/runs/dryRun.js'),
+      import('../shared/runs/plan.js'),
+      import('../shared/runs/view.js'),
+      import('../shared/runs/advance.js'),
+    ]);
   const body = await readJsonBody(request, startBody);
   const runtime = await getRuntime();
   const octopus = requireOctopus(runtime);
@@ -141,7 +148,7 @@ export async function listRunsHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { RunStore } = await runsEngine();
+  const { RunStore } = await import('../shared/runs/store.js');
   const query = readQuery(request, listQuery);
   const runtime = await getRuntime();
   const runs = await new RunStore(runtime.tables).list({ status: query.state, limit: query.limit });
@@ -180,7 +187,10 @@ export async function getRunHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { RunStore, runView } = await runsEngine();
+  const [{ RunStore }, { runView }] = await Promise.all([
+    import('../shared/runs/store.js'),
+    import('../shared/runs/view.js'),
+  ]);
   const id = runIdOf(request);
   const runtime = await getRuntime();
   const stored = await new RunStore(runtime.tables).get(id);
@@ -193,7 +203,10 @@ export async function cancelRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { cancelRun, runView } = await runsEngine();
+  const [{ cancelRun }, { runView }] = await Promise.all([
+    import('../shared/runs/advance.js'),
+    import('../shared/runs/view.js'),
+  ]);
   const id = runIdOf(request);
   const body = await readJsonBody(request, cancelBody);
   const runtime = await getRuntime();

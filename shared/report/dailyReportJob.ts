@@ -5,7 +5,7 @@
 import type { TableClient } from '@azure/data-tables';
 import type { Clock } from '../clock.js';
 import { redactSecrets } from '../config/settings.js';
-import type { Mailer } from '../mail/index.js';
+import type { Mailer } from '../mail/mailer.js';
 import { claimOnce, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
 import type { TableStore } from '../storage/tableStore.js';
 import { addDays, type LocalDate } from '../time/zones.js';

@@ -13,7 +13,7 @@
 // trips per advancement (acquire, release, and one conditional touch per batch of irreversible calls).
 import { randomBytes, createHash } from 'node:crypto';
 import { CoordinatorError } from '../errors.js';
-import type { OctopusClient } from '../octopus/index.js';
+import type { OctopusClient } from '../octopus/client.js';
 import { withJobLock, type JobLease } from '../locks/jobLock.js';
 import { silentLog, type Log } from '../runtime/log.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';

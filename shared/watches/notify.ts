@@ -1,7 +1,7 @@
 // Sending a watch's email exactly once per announcement, across polls, webhooks and instances:
 // claim (the intent) with claimOnce, send, record the outcome. A failed send is retried later.
 import { statusPageUrl } from '../html/publicLinks.js';
-import { MailError } from '../mail/index.js';
+import { MailError } from '../mail/mailer.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { octopusForSpace, spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
