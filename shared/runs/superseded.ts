@@ -1,7 +1,10 @@
 // Was a cancelled deployment superseded? Octopus 2025.2+ cancels a queued (or paused) deployment when a
 // newer one to the same project/environment/tenant replaces it. The task then reads Canceled like any
 // cancel; the only mark is its audit history: the cancel event is the system's, not a user's.
-import { collect, OctopusError, type OctopusClient, type ServerTask } from '../octopus/index.js';
+import type { OctopusClient } from '../octopus/client.js';
+import { OctopusError } from '../octopus/errors.js';
+import { collect } from '../octopus/paging.js';
+import type { ServerTask } from '../octopus/tasks.js';
 import { parseRunMarker } from './runMarker.js';
 import type { Superseding } from './types.js';
 

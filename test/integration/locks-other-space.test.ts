@@ -6,8 +6,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { octopusEndedTasks } from '../../shared/locks/index.js';
-import { createOctopusClient } from '../../shared/octopus/index.js';
+import { octopusEndedTasks } from '../../shared/locks/runtimeLocks.js';
+import { createOctopusClient } from '../../shared/octopus/client.js';
 import { locksForTest } from '../helpers/locks.js';
 
 const tasks = new Map<string, { Id: string; SpaceId: string; State: string }>([

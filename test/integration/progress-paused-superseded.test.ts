@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { parseCoordinationConfig } from '../../shared/config/loadCoordinationConfig.js';
 import { deploymentProgress } from '../../shared/cooperation/progress.js';
-import { createOctopusClient, type OctopusClient } from '../../shared/octopus/index.js';
+import { createOctopusClient, type OctopusClient } from '../../shared/octopus/client.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 

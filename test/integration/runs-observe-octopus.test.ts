@@ -3,8 +3,8 @@
 // to the same target superseded it comes with that deployment; a user's cancel does not.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
-import { createOctopusClient, type OctopusClient } from '../../shared/octopus/index.js';
-import { observeTasks } from '../../shared/runs/index.js';
+import { createOctopusClient, type OctopusClient } from '../../shared/octopus/client.js';
+import { observeTasks } from '../../shared/runs/executor.js';
 
 let sim: OctopusSimulator;
 let octopus: OctopusClient;

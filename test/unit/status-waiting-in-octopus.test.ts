@@ -2,7 +2,7 @@
 // the status poll records it from the dashboard's HasPendingInterruptions, and the set matrix says so
 // with the link to answer it.
 import { describe, expect, it } from 'vitest';
-import type { DashboardItem } from '../../shared/octopus/index.js';
+import type { DashboardItem } from '../../shared/octopus/dashboard.js';
 import { recordedProjects } from '../../shared/status/record.js';
 import { renderSets } from '../../shared/ui/renderSets.js';
 
