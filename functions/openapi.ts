@@ -21,6 +21,7 @@ import {
 import { progressQuery } from './progress.js';
 import { dailyReportQuery } from './reports.js';
 import { cancelBody, listQuery, startBody } from './runs.js';
+import { captureBody, trainsQuery } from './trains.js';
 
 type Auth = 'anonymous' | 'function' | 'functionAndSecret';
 
@@ -181,6 +182,40 @@ export const operations: Operation[] = [
     auth: 'function',
     summary: 'A run stage by stage, action by action',
     responses: { '200': 'The run', '404': 'No such run', '401': errorResponses['401'] },
+  },
+  {
+    method: 'post',
+    route: 'trains',
+    operationId: 'trainsCapture',
+    auth: 'function',
+    body: captureBody,
+    summary:
+      'Capture the releases current and successful for a set in an environment (and tenant) as a release train; idempotent by content',
+    responses: {
+      '201': 'A new train',
+      '200': 'The same combination was captured before: that train',
+      '404': 'No such project set',
+      '409':
+        '`set_incomplete`: a project of the set is missing, failed or still deploying there (`details.missing` names each)',
+      ...errorResponses,
+    },
+  },
+  {
+    method: 'get',
+    route: 'trains',
+    operationId: 'trainsList',
+    auth: 'function',
+    query: trainsQuery,
+    summary: 'Release trains, newest capture first, with their soak and verification',
+    responses: { '200': 'The trains', '404': 'No such project set', ...errorResponses },
+  },
+  {
+    method: 'get',
+    route: 'trains/{id}',
+    operationId: 'trainsGet',
+    auth: 'function',
+    summary: 'One release train: its releases, who deployed them, when, and whether it is verified',
+    responses: { '200': 'The train', '404': 'No such train', ...errorResponses },
   },
   {
     method: 'post',

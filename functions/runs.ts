@@ -57,7 +57,8 @@ export async function startRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { checkPlanNames, dryRunPlan, planFromPlaybook, runView, startRun } = await runsEngine();
+  const { checkPlanNames, dryRunPlan, planFromPlaybook, resolvePlanTrains, runView, startRun } =
+    await runsEngine();
   const body = await readJsonBody(request, startBody);
   const runtime = await getRuntime();
   const octopus = requireOctopus(runtime);
@@ -68,7 +69,11 @@ export async function startRunHandler(
   });
   // Every name the plan uses must exist before anything is stored, deployed or emailed (dry run too).
   await checkPlanNames(octopus, plan);
-  if (body.dryRun) return { status: 200, jsonBody: await dryRunPlan(octopus, plan) };
+  if (body.dryRun) {
+    // The dry run names each deploy's release train and why it was chosen, or why none qualifies.
+    const trains = await resolvePlanTrains(runtime, plan);
+    return { status: 200, jsonBody: await dryRunPlan(octopus, trains.plan, trains.problems) };
+  }
   const { state } = await startRun(
     runtime,
     plan,
@@ -102,6 +107,7 @@ async function startPromotion(
       runtime.config,
       promotion,
       runtime.clock.now(),
+      { tables: runtime.tables, timeZone: runtime.settings.report.timeZone },
     );
     return { status: 200, jsonBody: { promotion: name, plan, text: describePlan(plan) } };
   }

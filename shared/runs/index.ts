@@ -8,6 +8,7 @@ export {
   newRunId,
   defaultLeaseSeconds,
   InvalidPlanError,
+  NoTrainError,
   type AdvanceOptions,
   type AdvanceResult,
   type CancelOutcome,
@@ -24,6 +25,7 @@ export {
 export { RunRejectedError, planConcurrency, groupLockName } from './concurrency.js';
 export { renderGroup, defaultGroupTemplate } from './groups.js';
 export { checkPlanNames } from './checkNames.js';
+export { resolvePlanTrains, usesTrains, type TrainProblem } from './trainReleases.js';
 export { dryRunPlan, type DryRunPlan, type DryRunAction } from './dryRun.js';
 export {
   executeCommands,
