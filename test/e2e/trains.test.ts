@@ -401,6 +401,22 @@ describe('release trains through two dev hosts', () => {
     expect(production.some((d) => d.version === '2.18.0')).toBe(false);
 
     // Promoted a second time (a playbook taking the newest verified train): the same train, nothing deployed.
+    const preview = await call(`${host(0).url}/api/runs`, 'POST', {
+      playbook: 'deploy-verified',
+      dryRun: true,
+    });
+    const previewActions = (
+      preview.body.stages as {
+        actions: { train?: string; outcome: string; release?: { version: string; why: string } }[];
+      }[]
+    ).flatMap((s) => s.actions);
+    expect(previewActions.map((a) => [a.train, a.release?.version, a.outcome])).toEqual([
+      [first.id, '1.5.0', 'skip'],
+      [first.id, '2.17.0', 'skip'],
+    ]);
+    expect(previewActions[1]?.release?.why).toMatch(
+      new RegExp(`2\\.17\\.0 of Web API in train ${first.id} is the newest verified train of set web-stack in Test`),
+    );
     const again = await call(`${host(0).url}/api/runs`, 'POST', { playbook: 'deploy-verified' });
     expect(again.status).toBe(201);
     const second = await until('the second promotion to end', async () => {
