@@ -73,7 +73,9 @@ async function observeCell(
     if (observed.outcome === 'verified')
       outcome = `train ${train.id} verified: stood ${train.verifiedSoakMinutes ?? '?'} minutes in ${cell.environment}`;
   }
-  const next = liveRowOf(cell, combination.id, train);
+  // A train a capture named but has not written yet (or never will: it crashed) stays named.
+  const named = row?.comboId === combination.id ? row.trainId : '';
+  const next = liveRowOf(cell, combination.id, train, named);
   if (
     !row ||
     row.comboId !== next.comboId ||

@@ -46,8 +46,9 @@ export class LiveTrains {
     const tenantId = cell.tenantId || null;
     const id = trainIdOf({ set: cell.set, environmentId: cell.environmentId, tenantId, members });
     const row = this.rows.get(liveRowKey(cell.set, cell.environmentId, tenantId));
-    if (!row || row.comboId !== id || row.trainId !== id) return null;
-    const state = row.state || 'soaking';
+    // A train a capture has named but not written yet is not shown.
+    if (!row || row.comboId !== id || row.trainId !== id || !row.state) return null;
+    const state = row.state;
     const soak = soakMinutesOf(this.runtime, cell.set);
     return {
       id,

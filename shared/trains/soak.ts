@@ -200,9 +200,12 @@ export async function captureCell(
     const bounds = readingBounds(runtime, readAt, storageNowMs);
     if (stored) {
       const { train } = await observeStanding(runtime, stored, combination.fingerprint, bounds);
-      await pointLive(runtime, cell, train);
+      await pointLive(runtime, cell, combination.id, train);
       return { train, created: false };
     }
+    // Name the train in the live row before it exists: a crash between this and the create leaves a
+    // row the poll keeps checking (one read a poll), never a captured train that no poll times.
+    await pointLive(runtime, cell, combination.id, undefined);
     const who = await deployedBy(runtime, cell, log);
     const train: Train = {
       id: combination.id,
@@ -226,7 +229,7 @@ export async function captureCell(
     const created = await store.create(train, combination.fingerprint);
     if (!created.ok) continue; // captured by someone else meanwhile: read theirs
     log.info(`Captured train ${train.id} of ${cell.set} in ${cell.environment} (${by}).`);
-    await pointLive(runtime, cell, train);
+    await pointLive(runtime, cell, combination.id, train);
     return { train, created: true };
   }
   throw new Error(
@@ -235,32 +238,46 @@ export async function captureCell(
 }
 
 /**
- * Say in the live row that this cell's standing combination has its train. Only fills in a row that
- * shows the same combination (or none yet): a row showing another one is the poll's to correct.
+ * Say in the live row that this cell's standing combination is train `id` (`train` once it exists).
+ * Only fills in a row that shows the same combination (or none yet): a row showing another one is the
+ * poll's to correct, and the poll reads the train whenever the combination it sees changes.
  */
-async function pointLive(runtime: Runtime, cell: SetCell, train: Train): Promise<void> {
+async function pointLive(
+  runtime: Runtime,
+  cell: SetCell,
+  id: string,
+  train: Train | undefined,
+): Promise<void> {
   const store = new TrainStore(runtime.tables);
   const key = liveRowKey(cell.set, cell.environmentId, cell.tenant?.id ?? null);
+  const next = liveRowOf(cell, id, train, id);
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await store.getLive(key);
-    if (row && row.comboId !== train.id) return;
+    if (row && row.comboId !== id) return;
+    if (!train && row?.trainId === id) return;
     if (
       row &&
-      row.trainId === train.id &&
-      row.state === train.state &&
-      row.verifiedAt === (train.verifiedAt ?? '') &&
-      row.standingSince === (train.standingSince ?? '')
+      row.trainId === id &&
+      row.state === next.state &&
+      row.verifiedAt === next.verifiedAt &&
+      row.standingSince === next.standingSince
     )
       return;
-    const written = await store.putLive(key, liveRowOf(cell, train.id, train), row?.etag);
+    const written = await store.putLive(key, next, row?.etag);
     if (written.ok) return;
   }
 }
 
+/**
+ * The live row of a cell showing combination `comboId`. `trainId` is the train's id when it exists,
+ * or when a capture has named it (then kept until the combination changes, so a capture that died
+ * before writing its train is checked again, not forgotten).
+ */
 export function liveRowOf(
   cell: Pick<SetCell, 'set' | 'environment' | 'environmentId' | 'tenant'>,
   comboId: string,
   train: Train | undefined,
+  named = '',
 ) {
   return {
     set: cell.set,
@@ -269,7 +286,7 @@ export function liveRowOf(
     tenant: cell.tenant?.name ?? '',
     tenantId: cell.tenant?.id ?? '',
     comboId,
-    trainId: train?.id ?? '',
+    trainId: train?.id ?? named,
     state: train?.state ?? ('' as const),
     standingSince: train?.standingSince ?? '',
     verifiedAt: train?.verifiedAt ?? '',

@@ -16,6 +16,7 @@ import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { takeStatusSnapshot } from '../../shared/status/snapshot.js';
 import { captureTrain } from '../../shared/trains/capture.js';
 import { observeTrains } from '../../shared/trains/consumers.js';
+import { combinationOf } from '../../shared/trains/soak.js';
 import { TrainStore } from '../../shared/trains/store.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
@@ -170,5 +171,53 @@ describe('train soak', () => {
     await sleep(soakMinutes * 60_000 + 2500);
     await poll(runtime);
     expect((await store.get('web-stack', train.id))?.state).toBe('verified');
+  }, 60_000);
+
+  it('times a train whose capture died after writing it and before updating the live row', async () => {
+    const prefix = uniqueTablePrefix();
+    const runtime = await runtimeAt(new ManualClock(new Date()), prefix);
+    await poll(runtime); // the live row: this combination, no train
+    const store = new TrainStore(runtime.tables);
+    const [before] = [...(await store.liveRows()).entries()];
+    expect(before?.[1].trainId).toBe('');
+    // What a capture leaves when it dies in the middle: the train named in the live row, the train
+    // written, and the live row not updated after.
+    const snapshot = await takeStatusSnapshot(runtime);
+    const cell = snapshot.cells.find((c) => c.environment === 'Test');
+    const combination = cell ? combinationOf(cell) : undefined;
+    if (!cell || !combination || !before) throw new Error('no complete Test cell');
+    await store.putLive(before[0], { ...before[1], trainId: combination.id }, before[1].etag);
+    const { storageNowMs } = await store.read('web-stack', combination.id);
+    expect(
+      (
+        await store.create(
+          {
+            id: combination.id,
+            set: 'web-stack',
+            space: cell.space,
+            spaceId: cell.spaceId,
+            environment: 'Test',
+            environmentId: cell.environmentId,
+            tenant: null,
+            tenantId: null,
+            members: [],
+            capturedAt: new Date(storageNowMs).toISOString(),
+            capturedBy: 'test',
+            state: 'soaking',
+            standingSince: new Date(storageNowMs + 1000).toISOString(),
+            verifiedAt: null,
+            verifiedSoakMinutes: null,
+            interruptedAt: null,
+            interruption: null,
+          },
+          combination.fingerprint,
+        )
+      ).ok,
+    ).toBe(true);
+    await sleep(soakMinutes * 60_000 + 2500);
+    await poll(runtime);
+    expect((await store.get('web-stack', combination.id))?.state).toBe('verified');
+    const live = (await store.liveRows()).get(before[0]);
+    expect([live?.trainId, live?.state]).toEqual([combination.id, 'verified']);
   }, 60_000);
 });
