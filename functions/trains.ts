@@ -1,13 +1,8 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { readJsonBody, readQuery } from '../shared/http/body.js';
 import { badRequest, notFound } from '../shared/http/errors.js';
-import { jsonApi } from '../shared/http/handler.js';
+import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { contextLog } from '../shared/runtime/log.js';
 import { getRuntime, requireOctopus } from '../shared/runtime/runtime.js';
 
@@ -101,21 +96,49 @@ export async function getTrainHandler(
   return { status: 200, jsonBody: trainView(runtime, train) };
 }
 
-app.http('trainsCapture', {
-  route: 'trains',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(captureTrainHandler),
-});
-app.http('trainsList', {
-  route: 'trains',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: jsonApi(listTrainsHandler),
-});
-app.http('trainsGet', {
-  route: 'trains/{id}',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: jsonApi(getTrainHandler),
-});
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'trainsCapture',
+    method: 'POST',
+    route: 'trains',
+    auth: 'function',
+    body: captureBody,
+    summary:
+      'Capture the releases current and successful for a set in an environment (and tenant) as a release train; idempotent by content',
+    responses: {
+      '201': 'A new train',
+      '200': 'The same combination was captured before: that train',
+      '404': 'No such project set',
+      '409':
+        '`set_incomplete`: a project of the set is missing, failed or still deploying there (`details.missing` names each)',
+      ...commonResponses,
+    },
+    handler: captureTrainHandler,
+  },
+  {
+    name: 'trainsList',
+    method: 'GET',
+    route: 'trains',
+    auth: 'function',
+    query: trainsQuery,
+    summary: 'Release trains, newest capture first, with their soak and verification',
+    responses: { '200': 'The trains', '404': 'No such project set', ...commonResponses },
+    handler: listTrainsHandler,
+  },
+  {
+    name: 'trainsGet',
+    method: 'GET',
+    route: 'trains/{id}',
+    auth: 'function',
+    summary: 'One release train: its releases, who deployed them, when, and whether it is verified',
+    params: {
+      id: {
+        description: 'A train id: the set, "@" and 16 hex digits',
+        schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}@[0-9a-f]{16}$' },
+      },
+    },
+    responses: { '200': 'The train', '404': 'No such train', ...commonResponses },
+    handler: getTrainHandler,
+  },
+];
+registerRoutes(routes);

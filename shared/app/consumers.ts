@@ -4,6 +4,7 @@
 import type { EventConsumer } from '../events/consumers.js';
 import { locksStatusConsumer } from '../locks/consumers.js';
 import { retentionStatusConsumer } from '../retention/consumers.js';
+import { retentionPhases } from './retention.js';
 import { runsEventConsumer, runsStatusConsumer } from '../runs/consumers.js';
 import type { StatusConsumer } from '../status/consumers.js';
 import { trainsStatusConsumer } from '../trains/consumers.js';
@@ -25,5 +26,5 @@ export const statusConsumers: readonly StatusConsumer[] = [
   trainsStatusConsumer,
   runsStatusConsumer,
   locksStatusConsumer,
-  retentionStatusConsumer,
+  retentionStatusConsumer(retentionPhases),
 ];

@@ -10,7 +10,7 @@ import {
 } from '../../dev/octopus-sim/index.js';
 import { ManualClock } from '../../shared/clock.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
-import type { Mailer } from '../../shared/mail/index.js';
+import type { Mailer } from '../../shared/mail/mailer.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { takeStatusSnapshot } from '../../shared/status/snapshot.js';
