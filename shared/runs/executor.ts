@@ -155,6 +155,12 @@ async function chooseRelease(
       );
     return { release: best, why: `the highest release of ${spec.project} in ${selector.range}` };
   }
+  if ('train' in selector) {
+    // Trains live in Table Storage: the run resolves them to exact releases when it starts (trainReleases.ts).
+    throw new PlanProblem(
+      `The release of ${spec.project} comes from a release train ("${selector.train}"), which is chosen when the run starts; this run was stored without that choice.`,
+    );
+  }
   const sourceId = await octopus.resolve.environmentId(selector.latestSuccessfulIn);
   const dashboard = await octopus.dashboard.dynamic({
     projects: [projectId],

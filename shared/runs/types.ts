@@ -9,6 +9,8 @@ export interface ChosenRelease {
   version: string;
   /** Why this release, in words for people ("current and successful in Test"). */
   why: string;
+  /** The release train it comes from (a train id, see shared/trains), when it does. */
+  train?: string;
 }
 
 export type PlanRelease = ReleaseSelector | ChosenRelease;
