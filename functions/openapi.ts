@@ -20,7 +20,8 @@ import {
 } from './locks.js';
 import { progressQuery } from './progress.js';
 import { dailyReportQuery } from './reports.js';
-import { cancelBody, listQuery, startBody } from './runs.js';
+import { decisionForm } from './approvals.js';
+import { cancelBody, decisionBody, listQuery, startBody } from './runs.js';
 
 type Auth = 'anonymous' | 'function' | 'functionAndSecret';
 
@@ -32,9 +33,13 @@ interface Operation {
   summary: string;
   auth: Auth;
   body?: z.ZodType;
+  /** A form body (application/x-www-form-urlencoded) instead of JSON. */
+  formBody?: z.ZodType;
   query?: z.ZodObject;
   responses: Record<string, string>;
   produces?: 'application/json' | 'text/html';
+  /** The type of error answers (default JSON; the approval page answers every outcome as a page). */
+  errorsAs?: 'application/json' | 'text/html';
 }
 
 const errorResponses = {
@@ -198,6 +203,76 @@ export const operations: Operation[] = [
   },
   {
     method: 'post',
+    route: 'runs/{id}/approve',
+    operationId: 'runsApprove',
+    auth: 'function',
+    body: decisionBody,
+    summary:
+      'Approve the approval the run waits on, as `by` (counted once per person; the run goes on with exactly the releases shown in its waitingForApproval.plan)',
+    responses: {
+      '200':
+        '`{ recorded: true, decision, run }`, or `{ recorded: false, alreadyRecorded: true }` when `by` decided this round already',
+      '404': 'No such run',
+      '409':
+        'No approval waits for a decision (`no_approval_pending`), or the round is decided already (`approval_decided`)',
+      ...errorResponses,
+    },
+  },
+  {
+    method: 'post',
+    route: 'runs/{id}/reject',
+    operationId: 'runsReject',
+    auth: 'function',
+    body: decisionBody,
+    summary: 'Reject the approval the run waits on: the run fails and runs its onFailure',
+    responses: {
+      '200':
+        '`{ recorded: true, decision, run }`, or `{ recorded: false, alreadyRecorded: true }` when `by` decided this round already',
+      '404': 'No such run',
+      '409':
+        'No approval waits for a decision (`no_approval_pending`), or the round is decided already (`approval_decided`)',
+      ...errorResponses,
+    },
+  },
+  {
+    method: 'get',
+    route: 'approvals/{token}',
+    operationId: 'approvalPage',
+    auth: 'anonymous',
+    produces: 'text/html',
+    errorsAs: 'text/html',
+    summary:
+      'The confirmation page of an emailed approval link: the plan and a form; changes nothing. The signed token is the authorisation',
+    responses: {
+      '200': 'The plan and the form, or "already decided" for a link used before',
+      '400': 'The link is not valid (changed, cut short, or signed with another key)',
+      '404': 'The run no longer exists',
+      '409': 'Nothing to decide (decided by others, or the approval ended)',
+      '410': 'The link expired, or the plan changed and a newer request was sent',
+      '503': 'COORDINATOR_APPROVAL_KEY is not set',
+    },
+  },
+  {
+    method: 'post',
+    route: 'approvals/{token}',
+    operationId: 'approvalDecide',
+    auth: 'anonymous',
+    produces: 'text/html',
+    errorsAs: 'text/html',
+    formBody: decisionForm,
+    summary:
+      'The confirmation form: approve or reject as the approver the link names (once per link and round)',
+    responses: {
+      '200': 'Recorded (or this link was used already: nothing changed)',
+      '400': 'The link is not valid, or the form is not the page’s',
+      '404': 'The run no longer exists',
+      '409': 'Nothing to decide (decided by others, or the approval ended)',
+      '410': 'The link expired, or the plan changed and a newer request was sent',
+      '503': 'COORDINATOR_APPROVAL_KEY is not set',
+    },
+  },
+  {
+    method: 'post',
     route: 'ensure-deployed',
     operationId: 'ensureDeployed',
     auth: 'function',
@@ -323,8 +398,9 @@ export function openApiDocument(): Record<string, unknown> {
             {
               description,
               content: {
-                [Number(status) < 300 ? (op.produces ?? 'application/json') : 'application/json']:
-                  {},
+                [Number(status) < 300
+                  ? (op.produces ?? 'application/json')
+                  : (op.errorsAs ?? 'application/json')]: {},
               },
             },
           ]),
@@ -334,6 +410,11 @@ export function openApiDocument(): Record<string, unknown> {
         operation.requestBody = {
           required: true,
           content: { 'application/json': { schema: jsonSchema(op.body) } },
+        };
+      if (op.formBody)
+        operation.requestBody = {
+          required: true,
+          content: { 'application/x-www-form-urlencoded': { schema: jsonSchema(op.formBody) } },
         };
       paths[path] = { ...paths[path], [op.method]: operation };
     }

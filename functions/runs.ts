@@ -52,6 +52,12 @@ export const cancelBody = z.strictObject({
   by: z.string().max(200).optional(),
 });
 
+export const decisionBody = z.strictObject({
+  /** Who decides (an approver's email, or the name of whoever holds the function key). */
+  by: z.string().trim().min(1).max(200),
+  comment: z.string().max(1000).optional(),
+});
+
 /** POST /api/runs: start a playbook run, or with dryRun the plan with exact releases, deploying nothing. */
 export async function startRunHandler(
   request: HttpRequest,
@@ -223,6 +229,67 @@ export async function cancelRunHandler(
   }
 }
 
+/** POST /api/runs/{id}/approve and /reject: an approval decision with the function key. */
+function decisionHandler(decision: 'approve' | 'reject') {
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const [{ runView }, { recordApprovalDecision }, { clientAddress }] = await Promise.all([
+      runsEngine(),
+      import('../shared/runs/decisions.js'),
+      import('../shared/http/clientAddress.js'),
+    ]);
+    const id = runIdOf(request);
+    const body = await readJsonBody(request, decisionBody);
+    const runtime = await getRuntime();
+    const outcome = await recordApprovalDecision(
+      runtime,
+      {
+        runId: id,
+        by: body.by,
+        decision,
+        comment: body.comment,
+        via: 'api',
+        ip: clientAddress(request),
+      },
+      { log: contextLog(context) },
+    );
+    switch (outcome.kind) {
+      case 'notFound':
+        throw notFound(`There is no run "${id}". List runs with GET /api/runs.`);
+      case 'recorded':
+        return {
+          status: 200,
+          jsonBody: { recorded: true, decision: outcome.decision, run: runView(outcome.state) },
+        };
+      case 'already':
+        return {
+          status: 200,
+          jsonBody: {
+            recorded: false,
+            alreadyRecorded: true,
+            decision: outcome.decision,
+            run: runView(outcome.state),
+          },
+        };
+      case 'decided':
+        throw new HttpError(
+          409,
+          'approval_decided',
+          `Approval ${outcome.approval.action.id} of run ${id} is decided already: ${outcome.decisions.map((d) => `${d.decision === 'approve' ? 'approved' : 'rejected'} by ${d.by} at ${d.at}`).join('; ')}. Nothing was recorded.`,
+        );
+      case 'superseded':
+      case 'notWaiting':
+        throw new HttpError(
+          409,
+          'no_approval_pending',
+          `Run ${id} has no approval waiting for a decision: ${outcome.kind === 'notWaiting' ? outcome.why : 'a newer round was opened'}. Nothing was recorded.`,
+        );
+    }
+  };
+}
+
+export const approveRunHandler = decisionHandler('approve');
+export const rejectRunHandler = decisionHandler('reject');
+
 app.http('runsStart', {
   route: 'runs',
   methods: ['POST'],
@@ -246,4 +313,16 @@ app.http('runsCancel', {
   methods: ['POST'],
   authLevel: 'function',
   handler: jsonApi(cancelRunHandler),
+});
+app.http('runsApprove', {
+  route: 'runs/{id}/approve',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(approveRunHandler),
+});
+app.http('runsReject', {
+  route: 'runs/{id}/reject',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(rejectRunHandler),
 });

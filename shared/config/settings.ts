@@ -82,7 +82,10 @@ const settingsSchema = z.object({
   SENDGRID_API_KEY: optionalText,
   /** The HMAC key that signs approval links (a Key Vault secret in Azure). */
   COORDINATOR_APPROVAL_KEY: optionalText.pipe(
-    z.string().min(32, 'must be at least 32 characters (openssl rand -hex 32 makes one)').optional(),
+    z
+      .string()
+      .min(32, 'must be at least 32 characters (openssl rand -hex 32 makes one)')
+      .optional(),
   ),
   SENDGRID_API_URL: optionalText.pipe(z.url().optional()),
   MAIL_FROM: optionalText.pipe(z.email('must be an email address').optional()),
@@ -221,9 +224,7 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
     s.WEBHOOK_SECRET,
     s.COORDINATOR_APPROVAL_KEY,
     accountKey,
-  ].filter(
-    (v): v is string => typeof v === 'string' && v.length > 0,
-  );
+  ].filter((v): v is string => typeof v === 'string' && v.length > 0);
   return {
     storage,
     octopus:

@@ -9,7 +9,17 @@
 // approved is what runs); a changed plan opens a new round and asks again. A rejection or the
 // deadline fails the action, so the stage fails and the run's onFailure runs.
 import { createHash } from 'node:crypto';
-import { addMs, backoffMs, due, iso, issue, leaseId, note, setStatus, type Ctx } from './stepContext.js';
+import {
+  addMs,
+  backoffMs,
+  due,
+  iso,
+  issue,
+  leaseId,
+  note,
+  setStatus,
+  type Ctx,
+} from './stepContext.js';
 import type {
   ActionState,
   ApprovalDecision,

@@ -97,9 +97,8 @@ export function approvalRequestMail(
   body.push(
     paragraph(
       link
-        ? html`Opening the link changes nothing: the page shows the plan and asks you to approve
-          or reject. The link is for <strong>${to}</strong> only, works once and expires at
-          ${until}.`
+        ? html`Opening the link changes nothing: the page shows the plan and asks you to approve or
+            reject. The link is for <strong>${to}</strong> only, works once and expires at ${until}.`
         : linkText,
     ),
     paragraph(html`<span style="color:#555">${apiText}</span>`),

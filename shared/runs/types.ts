@@ -98,13 +98,7 @@ export interface PlanRedeployPrevious {
 }
 
 export type PlanAction =
-  | PlanDeploy
-  | PlanWait
-  | PlanNotify
-  | PlanWebhook
-  | PlanRunbook
-  | PlanCheck
-  | PlanApproval;
+  PlanDeploy | PlanWait | PlanNotify | PlanWebhook | PlanRunbook | PlanCheck | PlanApproval;
 export type PlanFailureAction =
   PlanRedeployPrevious | PlanNotify | PlanWebhook | PlanRunbook | PlanDeploy;
 
