@@ -58,8 +58,9 @@ export type TokenCheck = { ok: true; claims: ApprovalClaims } | { ok: false };
 export function verifyApprovalToken(token: string, key: string): TokenCheck {
   if (token.length > 2000 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) return { ok: false };
   const [payload = '', signature = ''] = token.split('.');
-  const expected = mac(key, payload);
-  const given = Buffer.from(signature, 'base64url');
+  // Compared as text: base64url has spare bits, and only the one spelling the coordinator made is its link.
+  const expected = Buffer.from(mac(key, payload).toString('base64url'));
+  const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false };
   let parsed: unknown;
   try {

@@ -87,13 +87,14 @@ export function judgeDecision(
         (sameApprover(d.by, input.by) ||
           (input.link !== undefined && d.tokenId === input.link.tokenId)),
     );
+  // A link of an earlier round first: its person is asked again, with the new plan.
+  if (input.link && approval.round && input.link.round < approval.round.n)
+    return { kind: 'superseded', state, approval };
   const wanted = input.link?.round ?? approval.round?.n;
   if (wanted !== undefined) {
     const already = mine(wanted);
     if (already) return { kind: 'already', state, decision: already, approval };
   }
-  if (input.link && approval.round && input.link.round < approval.round.n)
-    return { kind: 'superseded', state, approval };
   if (isFinishedAction(action.status)) {
     const round = approval.round?.n ?? 0;
     const outcome = ap
