@@ -356,6 +356,11 @@ describe('approvals through two dev hosts', () => {
       }
     }
     expect((await getRun(id)).waitingForApproval?.decisions).toEqual([]);
+    const statusPage = await (await fetch(`${host(1).url}/api/ui`)).text();
+    expect(statusPage).toContain('Waiting for approval: 0 of 1 so far');
+    expect(statusPage).toMatch(
+      /waiting for approval \(0 of 1\) by ana@example.com, ben@example.com until/,
+    );
     expect(await coordinatorDeployments()).toEqual([]);
 
     // Both approvers click at once, each on another instance: one is recorded, the other is told.
