@@ -1,13 +1,9 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { readBodyText } from '../shared/http/body.js';
 import { clientAddress } from '../shared/http/clientAddress.js';
 import { toErrorResponse } from '../shared/http/handler.js';
+import { registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { contextLog } from '../shared/runtime/log.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
@@ -85,16 +81,61 @@ export async function approvalDecisionHandler(
   });
 }
 
+const pageResponses = {
+  '400':
+    'The link is not valid (changed, cut short, or signed with another key), or the form is not the page’s',
+  '404': 'The run no longer exists',
+  '409': 'Nothing to decide (decided by others, or the approval ended)',
+  '410': 'The link expired, or the plan changed and a newer request was sent',
+  '503': 'COORDINATOR_APPROVAL_KEY is not set',
+};
+
 // Anonymous: approvers have no function key. The signed token in the route is the authorisation.
-app.http('approvalPage', {
-  route: 'approvals/{token}',
-  methods: ['GET'],
-  authLevel: 'anonymous',
-  handler: approvalPageHandler,
-});
-app.http('approvalDecide', {
-  route: 'approvals/{token}',
-  methods: ['POST'],
-  authLevel: 'anonymous',
-  handler: approvalDecisionHandler,
-});
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'approvalPage',
+    method: 'GET',
+    route: 'approvals/{token}',
+    auth: 'anonymous',
+    produces: 'text/html',
+    errorsAs: 'text/html',
+    params: {
+      token: {
+        description: 'The signed token of an emailed approval link',
+        schema: { type: 'string', maxLength: 2000 },
+      },
+    },
+    summary:
+      'The confirmation page of an emailed approval link: the plan and a form; changes nothing. The signed token is the authorisation',
+    responses: {
+      '200': 'The plan and the form, or "already decided" for a link used before',
+      ...pageResponses,
+    },
+    handler: approvalPageHandler,
+    errors: 'own',
+  },
+  {
+    name: 'approvalDecide',
+    method: 'POST',
+    route: 'approvals/{token}',
+    auth: 'anonymous',
+    produces: 'text/html',
+    errorsAs: 'text/html',
+    form: decisionForm,
+    params: {
+      token: {
+        description: 'The signed token of an emailed approval link',
+        schema: { type: 'string', maxLength: 2000 },
+      },
+    },
+    summary:
+      'The confirmation form: approve or reject as the approver the link names (once per link and round)',
+    responses: {
+      '200': 'Recorded (or this link was used already: nothing changed)',
+      ...pageResponses,
+    },
+    handler: approvalDecisionHandler,
+    errors: 'own',
+  },
+];
+registerRoutes(routes);

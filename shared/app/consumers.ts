@@ -4,6 +4,7 @@
 import type { EventConsumer } from '../events/consumers.js';
 import { locksStatusConsumer } from '../locks/consumers.js';
 import { retentionStatusConsumer } from '../retention/consumers.js';
+import { retentionPhases } from './retention.js';
 import { runsEventConsumer, runsStatusConsumer } from '../runs/consumers.js';
 import type { StatusConsumer } from '../status/consumers.js';
 import { watchEventConsumer, watchStatusConsumer } from '../watches/consumers.js';
@@ -22,5 +23,5 @@ export const statusConsumers: readonly StatusConsumer[] = [
   watchStatusConsumer,
   runsStatusConsumer,
   locksStatusConsumer,
-  retentionStatusConsumer,
+  retentionStatusConsumer(retentionPhases),
 ];

@@ -3,16 +3,12 @@
 // waiting deployment never matches one that finished before it started.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinatorError } from '../errors.js';
-import {
-  collect,
-  dashboardCell,
-  isFinishedTaskState,
-  isStepFinished,
-  OctopusError,
-  stepProgress,
-  type OctopusClient,
-  type StepState,
-} from '../octopus/index.js';
+import { collect } from '../octopus/paging.js';
+import { dashboardCell } from '../octopus/dashboard.js';
+import { isFinishedTaskState } from '../octopus/enums.js';
+import { isStepFinished, stepProgress, type StepState } from '../octopus/taskProgress.js';
+import { OctopusError } from '../octopus/errors.js';
+import type { OctopusClient } from '../octopus/client.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
 import { resolveTarget, type Target } from '../octopus/target.js';
 

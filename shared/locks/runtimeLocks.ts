@@ -1,5 +1,6 @@
 // The lock service of a runtime: its `locks` table, and Octopus for task-bound leases.
-import { isFinishedTaskState, type OctopusClient } from '../octopus/index.js';
+import { isFinishedTaskState } from '../octopus/enums.js';
+import type { OctopusClient } from '../octopus/client.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { LeaseLocks, type EndedTaskLookup } from './leaseLock.js';
 import { locksTableName } from './rows.js';

@@ -2,9 +2,11 @@
 import type { FreezeWindow } from '../config/coordination/common.js';
 import type { ProjectSet } from '../config/coordination/sets.js';
 import type { Promotion } from '../config/coordination/promotions.js';
-import type { ConditionResult, DeploymentSnapshot, NamedCell } from '../conditions/index.js';
-import { compareVersions, isActiveState } from '../conditions/index.js';
-import type { DashboardItem } from '../octopus/index.js';
+import type { ConditionResult } from '../conditions/evaluate.js';
+import type { DeploymentSnapshot, NamedCell } from '../conditions/snapshot.js';
+import { compareVersions } from '../versions.js';
+import { isActiveState } from '../conditions/snapshot.js';
+import type { DashboardItem } from '../octopus/dashboard.js';
 import { activeFreeze, describeFreeze } from './freeze.js';
 import { DependencyCycleError, dependencyStages } from './stages.js';
 

@@ -2,14 +2,10 @@
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import { CoordinatorError } from '../errors.js';
 import type { Promotion } from '../config/coordination/promotions.js';
-import {
-  expandCondition,
-  judgeLeaves,
-  leafNeeds,
-  mergeNeeds,
-  readSnapshot,
-} from '../conditions/index.js';
-import type { OctopusClient, ReleaseDeploymentTemplate } from '../octopus/index.js';
+import { expandCondition, judgeLeaves, leafNeeds } from '../conditions/evaluate.js';
+import { mergeNeeds, readSnapshot } from '../conditions/snapshot.js';
+import type { OctopusClient } from '../octopus/client.js';
+import type { ReleaseDeploymentTemplate } from '../octopus/releases.js';
 import { lifecycleVerdict } from '../runs/lifecycle.js';
 import { applyLifecycle, planPromotion, type PromotionPlan } from './plan.js';
 

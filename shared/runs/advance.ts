@@ -13,7 +13,7 @@
 // trips per advancement (acquire, release, and one conditional touch per batch of irreversible calls).
 import { randomBytes, createHash } from 'node:crypto';
 import { CoordinatorError } from '../errors.js';
-import type { OctopusClient } from '../octopus/index.js';
+import type { OctopusClient } from '../octopus/client.js';
 import { withJobLock, type JobLease } from '../locks/jobLock.js';
 import { silentLog, type Log } from '../runtime/log.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
@@ -32,7 +32,7 @@ import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js
 import { scheduleNextAdvance } from './nextAdvance.js';
 import { allActions } from './stepContext.js';
 import { duplicateActionIds } from './plan.js';
-import { RunStore, type RunSummary } from './store.js';
+import { RunStore, runLockJob, type RunSummary } from './store.js';
 import {
   isFinishedAction,
   isTerminalRunStatus,
@@ -56,8 +56,8 @@ export const defaultLeaseSeconds = 15;
 export const minLeaseSeconds = 5;
 const maxIterations = 25;
 
-/** The job name of a run's lock (the lock itself is `job/run/<id>`). */
-export const runLockJob = (runId: string): string => `run/${runId}`;
+/** The job name of a run's lock (kept with the runs' store, which prunes its rows). */
+export { runLockJob };
 
 function requireOctopusClient(runtime: Runtime): OctopusClient {
   // The runtime's own check: an HTTP caller gets 503 octopus_not_configured, a timer a clear error.

@@ -10,7 +10,7 @@ import {
 } from '../html/emailLayout.js';
 import { html, type SafeHtml } from '../html/html.js';
 import { runPageUrl } from '../html/publicLinks.js';
-import type { MailMessage } from '../mail/index.js';
+import type { MailMessage } from '../mail/mailer.js';
 import { readableTime } from '../time/zones.js';
 import { itemsText } from './approval.js';
 import type { RunMailContext } from './mail.js';

@@ -1,5 +1,5 @@
 // A dry run: the plan with the exact releases each deploy would use and why, read from Octopus, deploying nothing.
-import type { OctopusClient } from '../octopus/index.js';
+import type { OctopusClient } from '../octopus/client.js';
 import { deployDecision } from './deployDecision.js';
 import { capturePrevious, resolveDeploy } from './executor.js';
 import { releaseTemplates, type ReleaseTemplates } from './lifecycle.js';

@@ -3,17 +3,16 @@ import { checkCondition } from '../conditions/evaluate.js';
 import { compareVersions, satisfiesRange } from '../versions.js';
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import { redactSecrets, secretSettingNames } from '../config/settings.js';
-import { MailError, type Mailer } from '../mail/index.js';
-import {
-  collect,
-  dashboardCell,
-  taskPageUrl,
-  OctopusError,
-  type OctopusClient,
-  type Release,
-  type ServerTask,
-} from '../octopus/index.js';
-import { isLockError, type LeaseLocks } from '../locks/index.js';
+import { MailError, type Mailer } from '../mail/mailer.js';
+import { collect } from '../octopus/paging.js';
+import { dashboardCell } from '../octopus/dashboard.js';
+import { taskPageUrl } from '../octopus/links.js';
+import { OctopusError } from '../octopus/errors.js';
+import type { OctopusClient } from '../octopus/client.js';
+import type { Release } from '../octopus/releases.js';
+import type { ServerTask } from '../octopus/tasks.js';
+import { isLockError } from '../locks/errors.js';
+import type { LeaseLocks } from '../locks/leaseLock.js';
 import { resolveTarget } from '../octopus/target.js';
 import type { Log } from '../runtime/log.js';
 import { groupTtlSeconds, nextInLine, runIds } from './concurrency.js';

@@ -11,7 +11,7 @@ import {
 } from '../html/emailLayout.js';
 import { runApiUrl, runPageUrl } from '../html/publicLinks.js';
 import { html, type SafeHtml } from '../html/html.js';
-import type { MailMessage } from '../mail/index.js';
+import type { MailMessage } from '../mail/mailer.js';
 import { readableTime } from '../time/zones.js';
 import { actionView, type ActionView } from './view.js';
 import type { ApprovalDecision, RunState } from './types.js';

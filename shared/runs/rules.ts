@@ -4,7 +4,9 @@
 // an event seen twice (both ways, two instances) starts one run.
 import type { Rule } from '../config/coordination/rules.js';
 import { relatedId, type OctopusWebhookEvent } from '../events/payload.js';
-import { isOctopusError, type Deployment, type OctopusClient } from '../octopus/index.js';
+import { isOctopusError } from '../octopus/errors.js';
+import type { Deployment } from '../octopus/deployments.js';
+import type { OctopusClient } from '../octopus/client.js';
 import { resolveTarget, type Target } from '../octopus/target.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';

@@ -3,8 +3,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCoordinationConfig } from '../../shared/config/loadCoordinationConfig.js';
 import { recordJobRun } from '../../shared/jobs/jobHistory.js';
-import { LeaseLocks, locksTableName } from '../../shared/locks/index.js';
-import type { DashboardItem } from '../../shared/octopus/index.js';
+import { LeaseLocks } from '../../shared/locks/leaseLock.js';
+import { locksTableName } from '../../shared/locks/rows.js';
+import type { DashboardItem } from '../../shared/octopus/dashboard.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { recordSetStatus } from '../../shared/status/record.js';
 import { readStatusPage } from '../../shared/ui/readStatusPage.js';

@@ -1,6 +1,6 @@
 // `coordinator promote --promotion <name> [--dry-run] [--at <ISO time>]`: print a promotion's plan, or start it now.
 import type { Command } from 'commander';
-import { UnknownNamesError } from '../../conditions/index.js';
+import { UnknownNamesError } from '../../conditions/snapshot.js';
 import { describePlan } from '../../promotion/plan.js';
 import {
   findPromotion,
