@@ -1,13 +1,8 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { octopusName } from '../shared/config/coordination/common.js';
 import { readJsonBody, readQuery } from '../shared/http/body.js';
-import { jsonApi } from '../shared/http/handler.js';
+import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { contextLog } from '../shared/runtime/log.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
@@ -101,17 +96,48 @@ export async function liftFreezeHandler(
   return { status: 200, jsonBody: { freeze, alreadyLifted, blockedSlots } };
 }
 
-app.http('freezes', {
-  route: 'freezes',
-  methods: ['GET', 'POST'],
-  authLevel: 'function',
-  handler: jsonApi((request, context) =>
-    request.method === 'POST' ? setFreezeHandler(request, context) : listFreezesHandler(request),
-  ),
-});
-app.http('freezeLift', {
-  route: 'freezes/{id}',
-  methods: ['DELETE'],
-  authLevel: 'function',
-  handler: jsonApi(liftFreezeHandler),
-});
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'freezeSet',
+    method: 'POST',
+    route: 'freezes',
+    auth: 'function',
+    body: freezeBody,
+    summary:
+      'Stop the line: no deployment starts in these environments (all, when none are named) until it is lifted or `until`',
+    responses: {
+      '201': 'The freeze, set',
+      '200': 'The freeze its requestId already set',
+      ...commonResponses,
+    },
+    handler: setFreezeHandler,
+  },
+  {
+    name: 'freezesList',
+    method: 'GET',
+    route: 'freezes',
+    auth: 'function',
+    query: freezeListQuery,
+    summary:
+      'Coordinator freezes in force and recently ended, and Octopus’s own deployment freezes',
+    responses: { '200': '`{ inForce, ended, octopus }`', ...commonResponses },
+    handler: (request) => listFreezesHandler(request),
+  },
+  {
+    name: 'freezeLift',
+    method: 'DELETE',
+    route: 'freezes/{id}',
+    auth: 'function',
+    body: liftBody,
+    summary:
+      'Lift a freeze; waiting runs deploy at their next check, and the promotion slots it blocked are named',
+    params: { id: { description: 'A freeze id (frz-…)', schema: { type: 'string' } } },
+    responses: {
+      '200': '`{ freeze, alreadyLifted, blockedSlots }`',
+      '404': 'No such freeze',
+      ...commonResponses,
+    },
+    handler: liftFreezeHandler,
+  },
+];
+registerRoutes(routes);

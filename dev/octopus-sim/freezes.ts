@@ -1,6 +1,6 @@
 // Octopus's deployment freezes in the simulator: which freeze holds a project × environment (× tenant) at a moment.
 import { occurrenceAt } from '../../shared/freezes/octopusFreezes.js';
-import type { DeploymentFreeze } from '../../shared/octopus/index.js';
+import type { DeploymentFreeze } from '../../shared/octopus/deploymentFreezes.js';
 import type { DeploymentFreezeRecord, SimState } from './store.js';
 import { isoTime } from './time.js';
 

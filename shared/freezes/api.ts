@@ -1,6 +1,6 @@
 // What the freezes API does: set a freeze (once per request id), list freezes with Octopus's, lift one.
 import { CoordinatorError } from '../errors.js';
-import { OctopusError } from '../octopus/index.js';
+import { OctopusError } from '../octopus/errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { isInForce, type Freeze } from './model.js';
 import { readOctopusFreezes } from './octopusFreezes.js';

@@ -1,5 +1,5 @@
 // The freeze check every deployment passes: the coordinator's freezes (Table Storage) and Octopus's, read once per checker.
-import type { OctopusClient } from '../octopus/index.js';
+import type { OctopusClient } from '../octopus/client.js';
 import type { TableStore } from '../storage/tableStore.js';
 import { coordinatorHit, coversEnvironment, type FreezeCheck, type Freeze } from './model.js';
 import { octopusHits, readOctopusFreezes, type OctopusFreezeRead } from './octopusFreezes.js';

@@ -1,12 +1,11 @@
 // Octopus's deployment freezes: whether one covers a project × environment (× tenant) at a moment, repeats included.
-import {
-  deploymentFreezesSince,
-  OctopusError,
-  versionAtLeast,
-  type DeploymentFreeze,
-  type DeploymentFreezeRecurringSchedule,
-  type OctopusClient,
-} from '../octopus/index.js';
+import type { OctopusClient } from '../octopus/client.js';
+import type {
+  DeploymentFreeze,
+  DeploymentFreezeRecurringSchedule,
+} from '../octopus/deploymentFreezes.js';
+import { OctopusError } from '../octopus/errors.js';
+import { deploymentFreezesSince, versionAtLeast } from '../octopus/serverVersion.js';
 import type { FreezeHit, FreezeTarget } from './model.js';
 
 const dayMs = 24 * 60 * 60_000;

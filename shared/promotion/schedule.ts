@@ -66,8 +66,11 @@ async function actOnSlot(
   let plan: PromotionPlan;
   try {
     const octopus = requireOctopus(runtime);
-    const freezes = freezeChecker({ tables: runtime.tables, octopus, now: () => now });
-    plan = await readPromotionPlan(octopus, runtime.config, promotion, now, freezes);
+    plan = await readPromotionPlan(octopus, runtime.config, promotion, now, {
+      tables: runtime.tables,
+      timeZone: runtime.settings.report.timeZone,
+      freezes: freezeChecker({ tables: runtime.tables, octopus, now: () => now }),
+    });
   } catch (err) {
     const detail = `Could not plan the promotion: ${(err as Error).message}`;
     await finish({ state: 'failed', detail });

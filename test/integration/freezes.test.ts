@@ -19,7 +19,7 @@ import { startRunHandler } from '../../functions/runs.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { setFreeze } from '../../shared/freezes/api.js';
 import { jsonApi } from '../../shared/http/handler.js';
-import { collect } from '../../shared/octopus/index.js';
+import { collect } from '../../shared/octopus/paging.js';
 import { findPromotion } from '../../shared/promotion/readPlan.js';
 import { runPromotionSlot } from '../../shared/promotion/schedule.js';
 import { silentLog } from '../../shared/runtime/log.js';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { coversEnvironment, type Freeze, type FreezeHit } from '../../shared/freezes/model.js';
 import { occurrenceAt, octopusHits } from '../../shared/freezes/octopusFreezes.js';
-import type { DeploymentFreeze } from '../../shared/octopus/index.js';
+import type { DeploymentFreeze } from '../../shared/octopus/deploymentFreezes.js';
 import { decide, deployDecision, newRunState } from '../../shared/runs/decide.js';
 import type {
   Command,

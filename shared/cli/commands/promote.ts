@@ -1,7 +1,7 @@
 // `coordinator promote --promotion <name> [--dry-run] [--at <ISO time>]`: print a promotion's plan, or start it now.
 import { freezeChecker } from '../../freezes/check.js';
 import type { Command } from 'commander';
-import { UnknownNamesError } from '../../conditions/index.js';
+import { UnknownNamesError } from '../../conditions/snapshot.js';
 import { describePlan } from '../../promotion/plan.js';
 import {
   findPromotion,
@@ -41,9 +41,11 @@ async function runPromote(options: PromoteOptions, io: CliIO): Promise<void> {
 
   if (options.dryRun) {
     try {
-      const octopus = runtime.octopus;
-      const freezes = freezeChecker({ tables: runtime.tables, octopus, now: () => at });
-      const plan = await readPromotionPlan(octopus, runtime.config, promotion, at, freezes);
+      const plan = await readPromotionPlan(runtime.octopus, runtime.config, promotion, at, {
+        tables: runtime.tables,
+        timeZone: runtime.settings.report.timeZone,
+        freezes: freezeChecker({ tables: runtime.tables, octopus: runtime.octopus, now: () => at }),
+      });
       io.out(`Dry run: nothing is deployed.\n${describePlan(plan)}\n`);
     } catch (err) {
       if (err instanceof UnknownNamesError) throw new CliUsageError(err.message);
