@@ -241,7 +241,7 @@ describe('a run and a freeze', () => {
       runtime,
       planFromPlaybook(config, 'api-to-production'),
       { kind: 'api' },
-      { log: silentLog },
+      { log: silentLog, advance: false },
     );
     let freezeId = '';
     // The race: the deploy was planned, claimed and its intent recorded; the freeze lands just before the create.
@@ -365,7 +365,7 @@ describe('Octopus deployment freezes', () => {
       runtime,
       planFromPlaybook(config, 'api-to-production'),
       { kind: 'api' },
-      { log: silentLog },
+      { log: silentLog, advance: false },
     );
     sim.resetRequests();
     const waiting = await advanceUntil(
@@ -412,7 +412,7 @@ describe('priority in the simulator queue', () => {
     const runtime = await runtimeFor();
     const octopus = runtime.octopus;
     if (!octopus) throw new Error('no octopus');
-    sim.setStepDuration({ ms: 400 });
+    sim.setStepDuration({ ms: 2000 });
     const cap = await fetch(`${sim.url}/_sim/task-cap`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
@@ -452,9 +452,14 @@ describe('priority in the simulator queue', () => {
       'Queued',
       'Queued',
     ]);
-    await new Promise((r) => setTimeout(r, 550));
-    // The first finished: the priority deployment, created last, starts before the older plain one.
-    expect(await states([plain.TaskId, urgent.TaskId])).toEqual(['Queued', 'Executing']);
+    // When the first ends, the priority deployment (created last) starts before the older plain one.
+    let now: (string | undefined)[] = [];
+    for (let i = 0; i < 200; i++) {
+      now = await states([plain.TaskId, urgent.TaskId]);
+      if (now.some((state) => state !== 'Queued')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(now).toEqual(['Queued', 'Executing']);
     await fetch(`${sim.url}/_sim/task-cap`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
