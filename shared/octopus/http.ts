@@ -6,6 +6,7 @@ import { OctopusCallCounter } from './callCounter.js';
 import { OctopusError } from './errors.js';
 import { octopusUrl, serverBase } from './links.js';
 import { pathWithoutQuery, redactSecrets } from '../redact.js';
+import { selectJson, type JsonShape } from './selectJson.js';
 import { isRetryableStatus, parseRetryAfter, retryDelay } from './retry.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -44,6 +45,8 @@ export interface RequestSpec {
   /** Retry on retryable failures. Default: GET only; a POST opts in only when repeating it is harmless. */
   retry?: boolean;
   timeoutMs?: number;
+  /** Keep only these fields of the JSON answer, read from its bytes (see selectJson). */
+  select?: JsonShape;
 }
 
 export interface HttpResult {
@@ -206,10 +209,10 @@ export class OctopusHttp {
       timedOut = true;
       controller.abort();
     }, timeoutMs);
-    let response: AxiosResponse<string>;
+    let response: AxiosResponse<string | Buffer>;
     const started = Date.now();
     try {
-      response = await this.#axios.request<string>({
+      response = await this.#axios.request<string | Buffer>({
         method: spec.method,
         url,
         data: spec.body === undefined ? undefined : JSON.stringify(spec.body),
@@ -219,7 +222,7 @@ export class OctopusHttp {
           ...(spec.body === undefined ? {} : { 'Content-Type': 'application/json' }),
         },
         signal: controller.signal,
-        responseType: 'text',
+        responseType: spec.select ? 'arraybuffer' : 'text',
         transformResponse: [(data: unknown) => data],
       });
     } catch (error) {
@@ -250,7 +253,9 @@ export class OctopusHttp {
     );
 
     if (response.status < 200 || response.status >= 300) {
-      const { errorMessage, errors } = parseErrorBody(response.data);
+      const { errorMessage, errors } = parseErrorBody(
+        Buffer.isBuffer(response.data) ? response.data.toString('utf8') : response.data,
+      );
       const retryAfterMs = parseRetryAfter(headerText(response.headers['retry-after']));
       const said = [errorMessage, ...errors].filter((t) => t !== undefined && t !== '').join(' ');
       throw new OctopusError({
@@ -266,9 +271,14 @@ export class OctopusHttp {
       });
     }
 
-    const text = typeof response.data === 'string' ? response.data : '';
-    if (text.trim() === '') return { status: response.status, data: undefined };
+    const body = response.data;
     try {
+      if (Buffer.isBuffer(body)) {
+        if (body.every(isSpaceByte)) return { status: response.status, data: undefined };
+        return { status: response.status, data: selectJson(body, spec.select ?? {}) };
+      }
+      const text = typeof body === 'string' ? body : '';
+      if (text.trim() === '') return { status: response.status, data: undefined };
       return { status: response.status, data: JSON.parse(text) as unknown };
     } catch {
       throw new OctopusError({
@@ -300,6 +310,10 @@ export class OctopusHttp {
   [inspect.custom](): string {
     return `OctopusHttp ${inspect(this.toJSON())}`;
   }
+}
+
+function isSpaceByte(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
 function headerText(value: unknown): string | undefined {

@@ -25,6 +25,8 @@ export {
   type PageOptions,
   type ResourceCollection,
 } from './paging.js';
+export { pageShape } from './context.js';
+export { selectJson, type JsonShape } from './selectJson.js';
 export { backoffDelay, isRetryableStatus, parseRetryAfter, retryDelay } from './retry.js';
 export { redactSecrets } from '../redact.js';
 export {
