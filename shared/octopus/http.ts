@@ -1,5 +1,5 @@
 // Sends one Octopus request: auth header, timeout, retries for reads, call counting, error mapping.
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { AxiosInstance, AxiosResponse, AxiosStatic } from 'axios';
 import { inspect } from 'node:util';
 import { RequestBudget } from './budget.js';
 import { OctopusCallCounter } from './callCounter.js';
@@ -112,7 +112,8 @@ function parseErrorBody(data: unknown): { errorMessage?: string; errors: string[
 export class OctopusHttp {
   readonly calls = new OctopusCallCounter();
   readonly #settings: HttpSettings;
-  readonly #axios: AxiosInstance;
+  /** Made at the first request: axios is about 70 modules, and most processes never call Octopus first thing. */
+  #axios: Promise<{ axios: AxiosStatic; instance: AxiosInstance }> | undefined;
   readonly #origin: string;
   readonly #budget: RequestBudget;
   /** Requests that waited for the budget, and how long in total (for logs and benches). */
@@ -122,12 +123,22 @@ export class OctopusHttp {
     this.#settings = { ...settings, url: serverBase(settings.url) };
     this.#origin = new URL(this.#settings.url).origin;
     this.#budget = new RequestBudget(settings.maxRequestsPerMinute ?? 0, settings.sleep);
-    this.#axios = axios.create({
-      validateStatus: () => true,
-      maxRedirects: 3,
-      // A redirect to another origin (or from https to http) must not take the API key with it.
-      sensitiveHeaders: ['X-Octopus-ApiKey'],
+  }
+
+  #transport(): Promise<{ axios: AxiosStatic; instance: AxiosInstance }> {
+    this.#axios ??= import('axios').then(({ default: axios }) => ({
+      axios,
+      instance: axios.create({
+        validateStatus: () => true,
+        maxRedirects: 3,
+        // A redirect to another origin (or from https to http) must not take the API key with it.
+        sensitiveHeaders: ['X-Octopus-ApiKey'],
+      }),
+    }));
+    this.#axios.catch(() => {
+      this.#axios = undefined;
     });
+    return this.#axios;
   }
 
   get serverOrigin(): string {
@@ -201,6 +212,7 @@ export class OctopusHttp {
           `Octopus request budget (${s.maxRequestsPerMinute ?? 0}/min, OCTOPUS_MAX_REQUESTS_PER_MINUTE) reached: requests are spread out (${this.budgetWaits.requests} waited so far).`,
         );
     }
+    const { axios, instance } = await this.#transport();
     this.calls.record(`${spec.method} ${spec.endpoint}`);
 
     const controller = new AbortController();
@@ -212,7 +224,7 @@ export class OctopusHttp {
     let response: AxiosResponse<string | Buffer>;
     const started = Date.now();
     try {
-      response = await this.#axios.request<string | Buffer>({
+      response = await instance.request<string | Buffer>({
         method: spec.method,
         url,
         data: spec.body === undefined ? undefined : JSON.stringify(spec.body),
