@@ -23,6 +23,8 @@ export interface RecordedProject {
   taskId: string | null;
   created: string | null;
   completedTime: string | null;
+  /** The deployment waits for someone in Octopus (manual intervention, guided failure). */
+  waitingInOctopus?: boolean;
 }
 
 export interface SetStatusRow {
@@ -80,6 +82,9 @@ export function recordedProjects(cell: SetCell): RecordedProject[] {
     taskId: p.current?.TaskId ?? null,
     created: p.current?.Created ?? null,
     completedTime: p.current?.CompletedTime ?? null,
+    ...(p.current?.HasPendingInterruptions === true && !p.current.IsCompleted
+      ? { waitingInOctopus: true }
+      : {}),
   }));
 }
 
@@ -172,7 +177,9 @@ export async function recordSetStatus(runtime: Runtime, snapshot: StatusSnapshot
         const projects = recordedProjects(cell);
         const fingerprint = JSON.stringify([
           cell.state,
-          projects.map((p) => [p.deploymentId, p.state]),
+          projects.map((p) =>
+            p.waitingInOctopus ? [p.deploymentId, p.state, 'waiting'] : [p.deploymentId, p.state],
+          ),
         ]);
         const rowKey = cellRowKey(cell.environment, cell.tenant?.name ?? null);
         const before = existing.get(rowKey);

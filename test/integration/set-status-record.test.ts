@@ -4,7 +4,7 @@
 // the webhook's watch pass does, and when another instance rewrote the row in between).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCoordinationConfig } from '../../shared/config/loadCoordinationConfig.js';
-import type { DashboardItem } from '../../shared/octopus/index.js';
+import type { DashboardItem } from '../../shared/octopus/dashboard.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import {
   cellRowKey,
