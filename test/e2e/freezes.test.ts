@@ -147,8 +147,6 @@ describe('a freeze set during a running promotion', () => {
     const runId = String(startBody.runId);
     const plan = await getRun(host(0), runId);
     expect(plan.stages.length).toBeGreaterThanOrEqual(2);
-    const last = plan.stages[plan.stages.length - 1];
-    const lastProject = last?.actions[0]?.project ?? '';
 
     // The first stage's deployment is running in Octopus: set the freeze now, from both hosts at once.
     await waitFor('the first stage to run', async () => {
@@ -175,13 +173,13 @@ describe('a freeze set during a running promotion', () => {
     expect(ids[0]).toBe(ids[1]);
     const freezeId = ids[0] ?? '';
 
-    // The last stage waits, naming the freeze, and creates nothing.
-    const waiting = await waitFor('the last stage to wait on the freeze', async () => {
+    // The next stage waits, naming the freeze, and creates nothing.
+    const waiting = await waitFor('the next stage to wait on the freeze', async () => {
       const run = await getRun(host(1), runId);
-      const action = run.stages[run.stages.length - 1]?.actions[0];
-      return action?.frozen ? run : undefined;
+      return run.stages.some((s) => s.actions.some((a) => a.frozen)) ? run : undefined;
     });
-    const frozenAction = waiting.stages[waiting.stages.length - 1]?.actions[0];
+    const frozenAction = waiting.stages.flatMap((s) => s.actions).find((a) => a.frozen);
+    const lastProject = frozenAction?.project ?? '';
     expect(frozenAction?.note).toContain(freezeId);
     expect(frozenAction?.note).toContain('INC-4711 payments down');
     expect(waiting.status).toBe('running');
