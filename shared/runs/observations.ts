@@ -1,6 +1,7 @@
 // Applying what the executor, a poll or a webhook saw to the run: resolved deploys, started and finished tasks, conditions, sent mail.
 import { isFinishedTaskState } from '../octopus/enums.js';
 import { createDeploymentCommand } from './actionCommands.js';
+import { applyApprovalMailSent, applyApprovalPlan } from './approval.js';
 import { applyClaimWaiting } from './claims.js';
 import { applyFailure } from './commandFailures.js';
 import { deployDecision } from './deployDecision.js';
@@ -273,6 +274,16 @@ export function applyObservation(ctx: Ctx, o: Observation): void {
     case 'cancelRequested':
       applyCancel(ctx, o.by, o.reason);
       return;
+    case 'approvalPlanResolved': {
+      const a = byId(o.actionId);
+      if (a) applyApprovalPlan(ctx, a, o);
+      return;
+    }
+    case 'approvalMailSent': {
+      const a = byId(o.actionId);
+      if (a) applyApprovalMailSent(ctx, a, o);
+      return;
+    }
     case 'commandFailed':
       applyFailure(ctx, o.command, o.message, o.retryable);
       return;

@@ -9,6 +9,8 @@ export interface ChosenRelease {
   version: string;
   /** Why this release, in words for people ("current and successful in Test"). */
   why: string;
+  /** The release train it comes from (a train id, see shared/trains), when it does. */
+  train?: string;
 }
 
 export type PlanRelease = ReleaseSelector | ChosenRelease;
@@ -76,6 +78,18 @@ export interface PlanCheck {
   condition: ConditionRef;
 }
 
+/**
+ * Wait until `minApprovals` of `approvers` approve the plan of the stages after this one (up to the
+ * next approval): exact releases per project, environment and tenant. Alone in its stage.
+ */
+export interface PlanApproval {
+  type: 'approval';
+  id: string;
+  approvers: string[];
+  minApprovals: number;
+  timeoutMinutes: number;
+}
+
 /** onFailure only: put back the releases that were current before the run (expanded when it starts). */
 export interface PlanRedeployPrevious {
   type: 'redeployPrevious';
@@ -85,7 +99,8 @@ export interface PlanRedeployPrevious {
   timeoutMinutes?: number;
 }
 
-export type PlanAction = PlanDeploy | PlanWait | PlanNotify | PlanWebhook | PlanRunbook | PlanCheck;
+export type PlanAction =
+  PlanDeploy | PlanWait | PlanNotify | PlanWebhook | PlanRunbook | PlanCheck | PlanApproval;
 export type PlanFailureAction =
   PlanRedeployPrevious | PlanNotify | PlanWebhook | PlanRunbook | PlanDeploy;
 
@@ -262,6 +277,69 @@ export interface ActionState {
   error?: string;
   /** onFailure rollbacks: started after every action of a lower wave has finished. */
   wave?: number;
+  /** Approval actions: the rounds, emails and decisions. */
+  approval?: ApprovalState;
+}
+
+/** One deployment an approval covers: what would be deployed where, exactly. */
+export interface ApprovalItem {
+  stage: string;
+  actionId: string;
+  project: string;
+  environment: string;
+  tenant: string | null;
+  releaseId: string;
+  version: string;
+  why: string;
+}
+
+/** One approver's decision, as recorded (never changed afterwards). */
+export interface ApprovalDecision {
+  round: number;
+  by: string;
+  decision: 'approve' | 'reject';
+  at: string;
+  comment?: string;
+  /** The signed link's confirmation page, or the HTTP API with the function key. */
+  via: 'link' | 'api';
+  /** The caller's address as the platform passed it on (X-Forwarded-For), when known. */
+  ip?: string;
+  /** The link's id (a link is used once). */
+  tokenId?: string;
+}
+
+/** The approval email to one approver in one round (each approver gets one, with a link of their own). */
+export interface ApprovalMail {
+  to: string;
+  status: 'pending' | 'sending' | 'sent' | 'unknown' | 'failed';
+  /** The advancing lease the send was issued under (another one finding 'sending' means it died). */
+  issuedUnder?: string;
+  failures?: number;
+  retryAt?: string;
+  error?: string;
+}
+
+/** One request for approval of one plan; a changed plan opens a new round. */
+export interface ApprovalRound {
+  n: number;
+  /** Hash of the items' project, environment, tenant and release id: what an approval binds to. */
+  fingerprint: string;
+  items: ApprovalItem[];
+  requestedAt: string;
+  /** When the approvers' time is up (the action's deadline). */
+  expiresAt: string;
+  /** Why this round was opened when it is not the first (the plan changed). */
+  reason?: string;
+  mails: ApprovalMail[];
+}
+
+export interface ApprovalState {
+  rounds: ApprovalRound[];
+  decisions: ApprovalDecision[];
+  /** Enough approvals: the plan is read again to confirm it is still the approved one. */
+  verifying?: boolean;
+  /** The run's own time left when the wait began; the run's deadline pauses while people decide. */
+  runRemainingMs: number;
 }
 
 export interface DeployClaim {
@@ -441,7 +519,24 @@ export type Command =
     }
   | { kind: 'sendMail'; actionId: string; to: string[]; subject: string; text: string }
   | { kind: 'callWebhook'; actionId: string; spec: PlanWebhook }
-  | { kind: 'sendFinishedMail'; to: string[] };
+  | { kind: 'sendFinishedMail'; to: string[] }
+  /** Read the exact releases the stages after an approval would deploy (read-only). */
+  | { kind: 'resolveApprovalPlan'; actionId: string; deploys: ApprovalTarget[] }
+  /** Email one approver the plan and a signed link of their own. */
+  | {
+      kind: 'sendApprovalMail';
+      actionId: string;
+      round: number;
+      to: string;
+      fingerprint: string;
+      expiresAt: string;
+    };
+
+/** A deploy an approval covers, with the stage it is in. */
+export interface ApprovalTarget {
+  stage: string;
+  spec: PlanDeploy;
+}
 
 export const irreversibleCommands: ReadonlySet<Command['kind']> = new Set([
   'createDeployment',
@@ -449,6 +544,7 @@ export const irreversibleCommands: ReadonlySet<Command['kind']> = new Set([
   'sendMail',
   'callWebhook',
   'sendFinishedMail',
+  'sendApprovalMail',
 ]);
 
 /** The newer deployment to the same project/environment/tenant that superseded a cancelled one. */
@@ -513,6 +609,8 @@ export type Observation =
   | { kind: 'finishedMailSent' }
   | { kind: 'webhookCalled'; actionId: string; status: number }
   | { kind: 'cancelRequested'; by?: string; reason?: string }
+  | { kind: 'approvalPlanResolved'; actionId: string; items: ApprovalItem[]; fingerprint: string }
+  | { kind: 'approvalMailSent'; actionId: string; round: number; to: string }
   | { kind: 'commandFailed'; command: Command; message: string; retryable: boolean };
 
 /**

@@ -15,8 +15,22 @@ function column(cell: MatrixCell, now: Date): SafeHtml {
     ${cell.environment}${cell.tenant ? html`<br /><small>${cell.tenant}</small>` : ''}
     <br />${badge(cell.state, setStateText[cell.state])}<br /><small
       >since ${when(cell.since, now)}</small
-    >
+    >${cell.train ? trainLine(cell.train, now) : ''}
   </th>`;
+}
+
+/** The live train of a column: its id and whether it is verified (and when), or until when it soaks. */
+function trainLine(train: NonNullable<MatrixCell['train']>, now: Date): SafeHtml {
+  const state =
+    train.state === 'verified'
+      ? html`${badge('Success', 'verified')} <small>${when(train.verifiedAt ?? '', now)}</small>`
+      : train.state === 'soaking'
+        ? html`${badge('Executing', 'soaking')}
+            <small>until ${when(train.soakEndsAt ?? '', now)}</small>`
+        : html`${badge('Failed', 'interrupted')}`;
+  return html`<br /><small class="train" title="${train.id}"
+      >train ${train.id.split('@')[1] ?? train.id}</small
+    ><br />${state}`;
 }
 
 function projectCell(cell: MatrixCell, project: string, now: Date): SafeHtml {
