@@ -78,6 +78,8 @@ describe.skipIf(!('path' in pwsh))('step templates (PowerShell) against the dev 
   );
 });
 
-describe.skipIf('path' in pwsh)('step templates (PowerShell)', () => {
-  it(`run against the dev host: skipped, ${'reason' in pwsh ? pwsh.reason : ''}`, () => undefined);
-});
+// Without pwsh: one skipped test that says why.
+if ('reason' in pwsh)
+  describe('step templates (PowerShell)', () => {
+    it.skip(`run against the dev host: ${pwsh.reason}`, () => undefined);
+  });
