@@ -326,6 +326,33 @@ describe('release trains through two dev hosts', () => {
     const inTest = (listed.body.trains as TrainBody[]).filter((t) => t.environment === 'Test');
     expect(inTest.map((t) => t.id)).toEqual([first.id]);
 
+    // Before the soak has passed nothing qualifies, and the dry runs and a real start say why.
+    const early = await call(`${host(0).url}/api/runs`, 'POST', {
+      promotion: 'ship-train',
+      dryRun: true,
+    });
+    expect((early.body.plan as { blockers: string[] }).blockers).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^no train of set web-stack has been verified in Test yet: train ${first.id} .*is still soaking`,
+        ),
+      ),
+    ]);
+    const refused = await call(`${host(0).url}/api/runs`, 'POST', { playbook: 'deploy-verified' });
+    expect(refused.status).toBe(409);
+    expect((refused.body.error as { code: string; message: string }).code).toBe('no_train');
+    const earlyPlaybook = await call(`${host(0).url}/api/runs`, 'POST', {
+      playbook: 'deploy-verified',
+      dryRun: true,
+    });
+    expect(
+      (earlyPlaybook.body.stages as { actions: { outcome: string; why: string }[] }[])[0]
+        ?.actions[0],
+    ).toMatchObject({
+      outcome: 'refuse',
+      why: expect.stringMatching(/no train of set web-stack has been verified/),
+    });
+
     const verified = await until('the train to be verified', async () => {
       const t = (await call(`${host(1).url}/api/trains/${first.id}`)).body as unknown as TrainBody;
       return t.verified ? t : undefined;
@@ -415,7 +442,9 @@ describe('release trains through two dev hosts', () => {
       [first.id, '2.17.0', 'skip'],
     ]);
     expect(previewActions[1]?.release?.why).toMatch(
-      new RegExp(`2\\.17\\.0 of Web API in train ${first.id} is the newest verified train of set web-stack in Test`),
+      new RegExp(
+        `2\\.17\\.0 of Web API in train ${first.id} is the newest verified train of set web-stack in Test`,
+      ),
     );
     const again = await call(`${host(0).url}/api/runs`, 'POST', { playbook: 'deploy-verified' });
     expect(again.status).toBe(201);
