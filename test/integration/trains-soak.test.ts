@@ -138,6 +138,12 @@ describe('train soak', () => {
     ).toBeGreaterThanOrEqual(soakMinutes * 60_000);
     const live = [...(await store.liveRows()).values()];
     expect(live.map((r) => [r.trainId, r.state])).toEqual([[id, 'verified']]);
+
+    // What a poll costs the trains once nothing changes: one query of the live rows, nothing else.
+    const snapshot = await takeStatusSnapshot(restarted);
+    restarted.tables.roundTrips.reset();
+    await observeTrains(restarted, snapshot, silentLog);
+    expect(restarted.tables.roundTrips.count).toBe(1);
   }, 60_000);
 
   it('is interrupted by a failed deployment of a member, and starts again from the redeployment', async () => {
@@ -166,7 +172,11 @@ describe('train soak', () => {
     expect(Date.parse(again?.standingSince ?? '')).toBeGreaterThan(
       Date.parse(train.standingSince ?? '') + soakMinutes * 60_000,
     );
-    await poll(runtime);
+    // A soaking train costs a poll one more read (the train, with the storage time), and no write.
+    const snapshot = await takeStatusSnapshot(runtime);
+    runtime.tables.roundTrips.reset();
+    await observeTrains(runtime, snapshot, silentLog);
+    expect(runtime.tables.roundTrips.count).toBe(2);
     expect((await store.get('web-stack', train.id))?.state).toBe('soaking');
     await sleep(soakMinutes * 60_000 + 2500);
     await poll(runtime);
