@@ -4,12 +4,17 @@
 // carries on from what is stored; captures of one combination from many places make one train.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  sampleScenario,
   startOctopusSimulator,
   type OctopusSimulator,
   type Scenario,
 } from '../../dev/octopus-sim/index.js';
 import { ManualClock } from '../../shared/clock.js';
-import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
+import {
+  coordinationConfigSchema,
+  type CoordinationConfig,
+} from '../../shared/config/coordination/schema.js';
+import { findPromotion, readPromotionPlan } from '../../shared/promotion/readPlan.js';
 import type { Mailer } from '../../shared/mail/mailer.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
@@ -68,14 +73,18 @@ beforeEach(() => {
   sim.loadScenario(scenario);
 });
 
-function runtimeAt(clock: ManualClock, tablePrefix: string): Promise<Runtime> {
+function runtimeAt(
+  clock: ManualClock,
+  tablePrefix: string,
+  coordination: CoordinationConfig = config,
+): Promise<Runtime> {
   return createRuntime({
     env: {
       AzureWebJobsStorage: azuriteConnectionString(),
       OCTOPUS_URL: sim.url,
       OCTOPUS_API_KEY: sim.apiKey,
     },
-    config,
+    config: coordination,
     clock,
     mailer,
     tablePrefix,
@@ -229,5 +238,66 @@ describe('train soak', () => {
     expect((await store.get('web-stack', combination.id))?.state).toBe('verified');
     const live = (await store.liveRows()).get(before[0]);
     expect([live?.trainId, live?.state]).toEqual([combination.id, 'verified']);
+  }, 60_000);
+
+  it("keeps a tenanted set's trains per tenant, and a train promotion takes each tenant's own", async () => {
+    sim.loadScenario(sampleScenario);
+    const billing = coordinationConfigSchema.parse({
+      space: 'Default',
+      projectSets: {
+        billing: { projects: ['Billing Worker'], tenants: ['Acme Corp', 'Globex'], soakMinutes: 0 },
+      },
+      promotions: [
+        {
+          name: 'bill',
+          set: 'billing',
+          from: 'Test',
+          to: 'Production',
+          cron: '0 0 3 1 1 *',
+          source: 'train',
+        },
+      ],
+    });
+    const runtime = await runtimeAt(new ManualClock(new Date()), uniqueTablePrefix(), billing);
+    await expect(
+      captureTrain(runtime, { set: 'billing', environment: 'Test', by: 'test' }, silentLog),
+    ).rejects.toThrow(
+      /tenant: set billing is tenanted, so a train is per tenant; name one of Acme Corp, Globex/,
+    );
+    const { train } = await captureTrain(
+      runtime,
+      { set: 'billing', environment: 'Test', tenant: 'acme corp', by: 'test' },
+      silentLog,
+    );
+    expect([train.tenant, train.members.map((m) => [m.project, m.tenant, m.version])]).toEqual([
+      'Acme Corp',
+      [['Billing Worker', 'Acme Corp', '1.0.0']],
+    ]);
+    await sleep(3000);
+    await poll(runtime);
+    expect((await new TrainStore(runtime.tables).get('billing', train.id))?.state).toBe('verified');
+
+    const octopus = runtime.octopus;
+    if (!octopus) throw new Error('no octopus');
+    const plan = await readPromotionPlan(
+      octopus,
+      billing,
+      findPromotion(billing, 'bill'),
+      new Date(),
+      { tables: runtime.tables, timeZone: 'UTC' },
+    );
+    expect(plan.trains?.map((t) => [t.tenant, t.id])).toEqual([
+      ['Acme Corp', train.id],
+      ['Globex', null],
+    ]);
+    expect(plan.blockers).toEqual([
+      'no train of set billing has been captured in Test for Globex (capture one with POST /api/trains, or set "captureTrains" on a watch of the set)',
+    ]);
+    const acme = plan.stages[0]?.items.find((i) => i.tenant === 'Acme Corp');
+    expect([acme?.action, acme?.release?.version, acme?.release?.train]).toEqual([
+      'deploy',
+      '1.0.0',
+      train.id,
+    ]);
   }, 60_000);
 });
