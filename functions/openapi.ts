@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { z } from 'zod';
 import { registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { appVersion } from '../shared/version.js';
+import * as approvals from './approvals.js';
 import * as conditions from './conditions.js';
 import * as ensureDeployed from './ensureDeployed.js';
 import * as health from './health.js';
@@ -32,6 +33,7 @@ export function allRoutes(): RouteDeclaration[] {
     ...status.routes,
     ...reports.routes,
     ...ui.routes,
+    ...approvals.routes,
   ];
 }
 
@@ -101,8 +103,9 @@ export function openApiDocument(): Record<string, unknown> {
             {
               description,
               content: {
-                [Number(status) < 300 ? (op.produces ?? 'application/json') : 'application/json']:
-                  {},
+                [Number(status) < 300
+                  ? (op.produces ?? 'application/json')
+                  : (op.errorsAs ?? 'application/json')]: {},
               },
             },
           ]),
@@ -112,6 +115,11 @@ export function openApiDocument(): Record<string, unknown> {
         operation.requestBody = {
           required: true,
           content: { 'application/json': { schema: jsonSchema(op.body) } },
+        };
+      if (op.form)
+        operation.requestBody = {
+          required: true,
+          content: { 'application/x-www-form-urlencoded': { schema: jsonSchema(op.form) } },
         };
       paths[path] = { ...paths[path], [op.method.toLowerCase()]: operation };
     }

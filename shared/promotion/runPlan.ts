@@ -47,6 +47,21 @@ export function promotionRunPlan(plan: PromotionPlan, promotion: Promotion): Run
     );
     if (actions.length > 0) stages.push({ name: stage.name, actions });
   }
+  if (promotion.approval && stages.length > 0) {
+    // People approve exactly these releases before anything is deployed (see runs/approval.ts).
+    stages.unshift({
+      name: 'Approval',
+      actions: [
+        {
+          type: 'approval',
+          id: 'approval',
+          approvers: promotion.approval.approvers,
+          minApprovals: promotion.approval.minApprovals,
+          timeoutMinutes: promotion.approval.timeoutMinutes,
+        },
+      ],
+    });
+  }
   const promoted = [
     ...new Set(stages.flatMap((s) => s.actions.map((a) => (a.type === 'deploy' ? a.project : '')))),
   ].filter(Boolean);

@@ -26,6 +26,7 @@ import {
   runLocks,
   runsToCancel,
 } from './concurrency.js';
+import { approvalBaseUrl } from './approvalToken.js';
 import { decide, newRunState, watchedTaskIds } from './decide.js';
 import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js';
 import { scheduleNextAdvance } from './nextAdvance.js';
@@ -267,6 +268,7 @@ async function advanceUnderLock(
       ),
     afterIrreversible: options.afterIrreversible,
     claims: runLocks(runtime),
+    approval: { key: runtime.settings.approvalKey, baseUrl: approvalBaseUrl(runtime.settings) },
   };
   const mark = { id: lease.leaseId, owner: runtime.instanceId, fence: lease.fence };
 

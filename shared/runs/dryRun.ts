@@ -86,6 +86,13 @@ function describeOther(a: PlanAction | PlanFailureAction): DryRunAction {
       };
     case 'check':
       return { id: a.id, type: a.type, outcome: 'check', why: `checked when its stage starts` };
+    case 'approval':
+      return {
+        id: a.id,
+        type: a.type,
+        outcome: 'approval',
+        why: `would email ${a.approvers.join(', ')} the exact releases of the stages after it and wait up to ${a.timeoutMinutes} minutes for ${a.minApprovals} approval(s); those releases are then deployed even if newer ones appear, and a changed plan is asked about again`,
+      };
     case 'runbook':
       return {
         ...targetOf(a),

@@ -37,7 +37,12 @@ function projectCell(cell: MatrixCell, project: string, now: Date): SafeHtml {
   const p = cell.projects.find((x) => x.project === project);
   if (!p || !p.release) return html`<td class="bad"><span class="empty">not deployed</span></td>`;
   return html`<td class="${stateClass(p.state)}">
-    <span class="version">${p.release}</span> ${badge(p.state)}<br /><small
+    <span class="version">${p.release}</span> ${badge(p.state)}${
+      p.waitingInOctopus
+        ? html`<br /><strong>waiting for someone in Octopus</strong>
+            ${link(p.taskUrl, 'answer it there')}`
+        : ''
+    }<br /><small
       >${link(p.taskUrl, p.taskId ? 'task' : '')}${p.taskId && (p.completedTime ?? p.created) ? ' · ' : ''}${when(p.completedTime ?? p.created, now)}</small
     >
   </td>`;

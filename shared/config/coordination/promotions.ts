@@ -1,6 +1,7 @@
 // Scheduled promotions: move a whole set from one environment to another on a cron, in order.
 import { z } from 'zod';
 import { conditionRef } from './conditions.js';
+import { approvalSpec } from './playbooks.js';
 import {
   concurrency,
   cronExpression,
@@ -37,5 +38,7 @@ export const promotion = z.strictObject({
   conditions: z.array(conditionRef).default([]),
   freezeWindows: z.array(freezeWindow).default([]),
   recipients: recipients.optional(),
+  /** Wait for people to approve the plan (exact releases, stages) before deploying anything. */
+  approval: approvalSpec.optional(),
 });
 export type Promotion = z.output<typeof promotion>;

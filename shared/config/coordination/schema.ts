@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { freezeWindow, octopusName } from './common.js';
 import { condition, type ConditionRef } from './conditions.js';
-import { playbook, trainIdPattern, type ReleaseSelector } from './playbooks.js';
+import { checkApproval, playbook, trainIdPattern, type ReleaseSelector } from './playbooks.js';
 import { promotion } from './promotions.js';
 import { report } from './report.js';
 import { rule, ruleChainDepth } from './rules.js';
@@ -123,6 +123,10 @@ function checkReferences(config: CoordinationConfig, ctx: z.RefinementCtx): void
     needSet(p.set, ['promotions', i, 'set']);
     if (p.from === p.to) problem(['promotions', i, 'to'], 'must differ from `from`');
     p.conditions.forEach((c, j) => checkConditionRef(c, ['promotions', i, 'conditions', j]));
+    if (p.approval)
+      checkApproval(p.approval, (rest, message) =>
+        problem(['promotions', i, 'approval', ...rest], message),
+      );
   });
   for (const [name, c] of Object.entries(config.conditions))
     checkConditionRef(c, ['conditions', name]);
@@ -191,6 +195,14 @@ function checkReferences(config: CoordinationConfig, ctx: z.RefinementCtx): void
         }
         if (a.type === 'check') checkConditionRef(a.condition, [...path, 'condition']);
         if (a.type === 'deploy') checkTrainRelease(a.release, a.project, [...path, 'release']);
+        if (a.type === 'approval') {
+          checkApproval(a, (rest, message) => problem([...path, ...rest], message));
+          if (stage.actions.length > 1)
+            problem(
+              path,
+              'an approval must be the only action of its stage (it approves the stages after it); move the other actions to a stage of their own',
+            );
+        }
         if (a.type === 'wait') {
           if (a.condition) checkConditionRef(a.condition, [...path, 'condition']);
           const kinds = [a.minutes, a.until, a.condition].filter((v) => v !== undefined).length;
