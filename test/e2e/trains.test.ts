@@ -43,6 +43,14 @@ const scenario: Scenario = {
     { project: 'Web API', release: '2.16.0', environment: 'Test', minutesAgo: 300 },
     { project: 'Web API', release: '2.16.0', environment: 'Production', minutesAgo: 290 },
     { project: 'Web API', release: '2.17.0', environment: 'Test', minutesAgo: 90 },
+    // Its last deployment to Test failed: nothing is live there (and no train) until the test redeploys it.
+    {
+      project: 'Web API',
+      release: '2.17.0',
+      environment: 'Test',
+      minutesAgo: 80,
+      outcome: 'Failed',
+    },
   ],
   stepDurationMs: 300,
   webhookBatchIntervalMs: 600_000,
@@ -298,6 +306,23 @@ describe('release trains through two dev hosts', () => {
   }, 120_000);
 
   it('captures the combination live in Test once, from a watch and two instances at once, and verifies it after the soak', async () => {
+    // Web API 2.17.0 is deployed again to Test and succeeds: the set is live there from now.
+    const o = await ids();
+    const apiReleases = await octopus<{ Items: { Id: string; Version: string }[] }>(
+      `/api/${o.space}/projects/${o.project('Web API')}/releases`,
+    );
+    await deployByHand(
+      'Web API',
+      apiReleases.Items.find((r) => r.Version === '2.17.0')?.Id ?? '',
+      'Test',
+    );
+    await until('the set to be live in Test', async () => {
+      const status = await call(`${host(0).url}/api/status/web-stack`);
+      const test = (status.body.cells as { environment: string; state: string }[]).find(
+        (c) => c.environment === 'Test',
+      );
+      return test?.state === 'complete' ? test : undefined;
+    });
     // Both instances' polls run the watch (which captures) while two people capture over HTTP.
     const answers = await Promise.all([
       call(`${host(0).url}/api/trains`, 'POST', {
