@@ -53,6 +53,8 @@ export interface OctopusClientOptions {
    * Default: none for a bare client; the app passes OCTOPUS_MAX_REQUESTS_PER_MINUTE (default 180).
    */
   maxRequestsPerMinute?: number;
+  /** The budget's clock (ms since the epoch); default Date.now. Tests pass a simulated one. */
+  now?: () => number;
 }
 
 /** The root document (`GET /api`). */
@@ -116,6 +118,7 @@ export class OctopusClient {
       sleep: options.sleep ?? realSleep,
       random: options.random ?? Math.random,
       maxRequestsPerMinute: options.maxRequestsPerMinute ?? 0,
+      ...(options.now ? { now: options.now } : {}),
     });
     let spaceId: Promise<string> | undefined;
     const http = this.#http;

@@ -30,6 +30,8 @@ export interface HttpSettings {
   random: () => number;
   /** The client's own budget (requests per minute); 0 = none. */
   maxRequestsPerMinute?: number;
+  /** The budget's clock; default Date.now. */
+  now?: () => number;
 }
 
 export interface RequestSpec {
@@ -122,7 +124,11 @@ export class OctopusHttp {
   constructor(settings: HttpSettings) {
     this.#settings = { ...settings, url: serverBase(settings.url) };
     this.#origin = new URL(this.#settings.url).origin;
-    this.#budget = new RequestBudget(settings.maxRequestsPerMinute ?? 0, settings.sleep);
+    this.#budget = new RequestBudget(
+      settings.maxRequestsPerMinute ?? 0,
+      settings.sleep,
+      settings.now ?? Date.now,
+    );
   }
 
   #transport(): Promise<{ axios: AxiosStatic; instance: AxiosInstance }> {
