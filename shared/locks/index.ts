@@ -1,7 +1,11 @@
 // Lease locks and semaphores on Table Storage: the one locking mechanism of the coordinator.
 export {
   LeaseLocks,
+  defaultWaiterTtlSeconds,
+  poolPartition,
+  type AcquireAnyResult,
   type AcquireResult,
+  type ForceReleaseResult,
   type EndedTaskLookup,
   type Grant,
   type LeaseLocksOptions,
@@ -10,7 +14,9 @@ export {
   type ReleaseResult,
 } from './leaseLock.js';
 export type { AcquireOptions, LeaveOptions } from './leaseRequest.js';
-export type { HolderView, LockSummary, LockView, WaiterView } from './lockViews.js';
+export type { Deadlock, HolderView, LockSummary, LockView, WaiterView } from './lockViews.js';
+export { findDeadlocks } from './lockViews.js';
+export { LockReadStats } from './snapshot.js';
 export { maxTtlSeconds } from './limits.js';
 export { maxPermits } from './acquireDecision.js';
 export { LockError, LeaseLostError, isLockError, type LockErrorCode } from './errors.js';
@@ -38,5 +44,5 @@ export {
   pruneLockHistory,
   releaseLeasesOfEndedTasks,
 } from './runtimeLocks.js';
-export { locksTableName, maxPriority } from './rows.js';
+export { lockHistoryTableName, locksTableName, maxPriority } from './rows.js';
 export { LockWakeups } from './wakeups.js';
