@@ -84,7 +84,6 @@ import {
   type WaiterRow,
 } from './rows.js';
 import {
-  countWaitersBefore,
   holderExpired,
   holderExpiresAt,
   LockReadStats,
@@ -254,6 +253,14 @@ export class LeaseLocks {
   /** One attempt to take a lease: granted now, or queued with a position, or (try-lock) refused. Never waits. */
   async acquire(name: string, options: AcquireOptions): Promise<AcquireResult> {
     return (await this.attempt(name, normalizeRequest(options), { exact: true })).result;
+  }
+
+  /**
+   * One poll as a waiting caller makes it (acquireWaiting between sleeps): granted, or queued with
+   * a position that is exact near the front and a lower bound further back (no count of the queue).
+   */
+  async poll(name: string, options: AcquireOptions): Promise<AcquireResult> {
+    return (await this.attempt(name, normalizeRequest(options), { exact: false })).result;
   }
 
   private decisionOptions(name: string): DecisionOptions {
@@ -501,28 +508,20 @@ export class LeaseLocks {
         if (this.places.size > 10_000) this.places.clear();
         let ahead = decision.ahead;
         let exact = decision.exact;
-        if (decision.joined) {
-          // A new place: its exact position, and the queue's length limit, in one keys-only read.
+        if (mode.exact && (decision.joined || !exact)) {
+          // The exact position (a keys-only read of the queue), and the queue's length limit. A
+          // waiting caller's polls skip it; its answer does not.
           const counted = await this.countQueue(client, pk, key, snapshot.readDate);
           ahead = counted.ahead;
           exact = true;
-          if (counted.others >= this.maxWaiters) {
+          const others = decision.joined ? counted.others : counted.ahead;
+          if (others >= this.maxWaiters) {
             await this.dropPlace(client, pk, request, key);
             throw new LockError(
               'queue_full',
-              `Lock "${name}" already has ${counted.others} waiters (the limit); try again later or use another lock name.`,
+              `Lock "${name}" already has ${others} waiters (the limit) ahead of this request; try again later or use another lock name.`,
             );
           }
-        } else if (!exact && mode.exact) {
-          ahead = await countWaitersBefore(
-            client,
-            pk,
-            key,
-            snapshot.readDate,
-            defaultWaiterTtlSeconds,
-            this.stats,
-          );
-          exact = true;
         }
         let position = ahead + 1;
         if (!exact && mode.estimate)
@@ -761,13 +760,14 @@ export class LeaseLocks {
   async acquireWaiting(
     name: string,
     options: AcquireOptions,
-    wait: { waitMs: number; signal?: AbortSignal },
+    wait: { waitMs: number; signal?: AbortSignal; onQueued?: (result: NotGranted) => void },
   ): Promise<AcquireResult> {
     const deadline = performance.now() + wait.waitMs;
     const pk = encodeKey(name);
     const request = normalizeRequest(options);
     let key: string | undefined;
     let estimate: { position: number; fence: number } | undefined;
+    let farPolls = 0;
     for (;;) {
       // Subscribe before asking, so a release between our read and our sleep still wakes us.
       const wake = this.wakeups.next(pk, wait.signal, key);
@@ -783,10 +783,16 @@ export class LeaseLocks {
           if (attempt.exact) return result;
           return (await this.attempt(name, request, { exact: true })).result;
         }
+        if (key === undefined) wait.onQueued?.(result);
         key = attempt.key;
         const position = result.position ?? 1;
         estimate = { position, fence: attempt.fence };
-        const interval = pollIntervalMs(position, result.permits);
+        // Near the front (its own row was in the read): by position. Further back: less and less
+        // often, up to once a second (a release in this process wakes the first waiter here anyway).
+        farPolls = attempt.exact ? 0 : farPolls + 1;
+        const interval = attempt.exact
+          ? pollIntervalMs(position, result.permits)
+          : Math.min(1000, 150 * 2 ** (farPolls - 1));
         const timer = sleep(Math.min(left, jitter(interval)));
         await Promise.race([timer, wake.promise]);
       } finally {
