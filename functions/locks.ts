@@ -9,6 +9,7 @@ import { readJsonBody, readQuery } from '../shared/http/body.js';
 import { badRequest, notFound } from '../shared/http/errors.js';
 import { lockAcquireAdmission } from '../shared/http/admission.js';
 import { jsonApi } from '../shared/http/handler.js';
+import { requireAdminKey } from '../shared/http/adminKey.js';
 import type { LeaseLocks } from '../shared/locks/index.js';
 import { maxPermits, maxPriority, maxTtlSeconds } from '../shared/locks/limits.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
@@ -62,6 +63,41 @@ export const leaveBody = z
 
 export const lockQuery = z.object({ history: z.enum(['true', 'false', '1', '0']).optional() });
 
+/** Most locks in one pool. */
+export const maxPoolNames = 40;
+
+const poolNames = z
+  .array(z.string().min(1).max(512))
+  .min(1, 'give the names of the locks in the pool')
+  .max(maxPoolNames)
+  .refine((names) => new Set(names).size === names.length, 'must not name a lock twice');
+
+export const acquireAnyBody = acquireBody.extend({ names: poolNames });
+
+export const leaveAnyBody = z
+  .strictObject({
+    names: poolNames,
+    requestId: z.string().trim().min(1).max(256).optional(),
+    holder: z.string().trim().min(1).max(256).optional(),
+  })
+  .refine((b) => b.requestId !== undefined || b.holder !== undefined, {
+    message:
+      'give the requestId the acquire-any was sent with (or its holder, if it was sent without a requestId)',
+  });
+
+export const forceReleaseBody = z.strictObject({
+  reason: z
+    .string()
+    .trim()
+    .min(1, 'is required: why the lock is taken away (shown to its holder)')
+    .max(1000),
+  by: z
+    .string()
+    .trim()
+    .min(1, 'is required: who takes it (a person, shown in the history)')
+    .max(256),
+});
+
 /** The lock service, loaded on first use rather than at start (cold start). */
 async function lockService(): Promise<LeaseLocks> {
   const { locksFor } = await import('../shared/locks/index.js');
@@ -74,7 +110,7 @@ async function lockService(): Promise<LeaseLocks> {
  */
 export function lockNameOf(request: HttpRequest): string {
   const path = new URL(request.url).pathname;
-  const m = /\/locks\/([^/]+)(?:\/(?:acquire|renew|release|leave))?\/?$/i.exec(path);
+  const m = /\/locks\/([^/]+)(?:\/(?:acquire|renew|release|leave|force-release))?\/?$/i.exec(path);
   let name: string | undefined;
   try {
     name = m?.[1] !== undefined ? decodeURIComponent(m[1]) : request.params.name;
@@ -173,12 +209,61 @@ export async function getLock(
   };
 }
 
-/** GET /api/locks */
+/** GET /api/locks: every lock, and warnings of task-bound holders waiting for each other. */
 export async function listLocks(
   _request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  return { status: 200, jsonBody: { locks: await (await lockService()).list() } };
+  const locks = await lockService();
+  const [list, deadlocks] = await Promise.all([locks.list(), locks.deadlocks()]);
+  return { status: 200, jsonBody: { locks: list, deadlocks } };
+}
+
+/** POST /api/locks/acquire-any → 200 granted (naming the lock), or 202 with the place in the pool's queue. */
+export async function acquireAnyLock(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const body = await readJsonBody(request, acquireAnyBody);
+  const locks = await lockService();
+  const { wait, names, ...options } = body;
+  const waitMs = Math.min(wait ?? 0, maxWaitSeconds) * 1000;
+  const result = await lockAcquireAdmission.run(() =>
+    locks.acquireAnyWaiting(names, options, { waitMs }),
+  );
+  if (result.granted) {
+    return {
+      status: 200,
+      jsonBody: { ...result, name: result.lock, expiresAt: result.expiresAt.toISOString() },
+    };
+  }
+  return { status: 202, headers: { 'Retry-After': '1' }, jsonBody: result };
+}
+
+/** POST /api/locks/leave-any → 200 `{ left }`: give up a place in a pool's queue. */
+export async function leaveAnyLock(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const body = await readJsonBody(request, leaveAnyBody);
+  const { names, ...who } = body;
+  return { status: 200, jsonBody: await (await lockService()).leaveAny(names, who) };
+}
+
+/**
+ * POST /api/locks/{name}/force-release (admin key): free every lease on the lock now. The holders'
+ * next renew or release answers 409 saying who did it and why.
+ */
+export async function forceReleaseLock(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const name = lockNameOf(request);
+  requireAdminKey(request, (await getRuntime()).settings);
+  const body = await readJsonBody(request, forceReleaseBody);
+  const result = await (await lockService()).forceRelease(name, body);
+  if (!result) throw notFound(`No lock named "${name}" has been used yet.`);
+  return { status: 200, jsonBody: result };
 }
 
 app.http('lockAcquire', {
@@ -204,6 +289,24 @@ app.http('lockLeave', {
   methods: ['POST'],
   authLevel: 'function',
   handler: jsonApi(leaveLock),
+});
+app.http('lockForceRelease', {
+  route: 'locks/{name}/force-release',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(forceReleaseLock),
+});
+app.http('lockAcquireAny', {
+  route: 'locks/acquire-any',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(acquireAnyLock),
+});
+app.http('lockLeaveAny', {
+  route: 'locks/leave-any',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: jsonApi(leaveAnyLock),
 });
 app.http('lockGet', {
   route: 'locks/{name}',

@@ -11,8 +11,11 @@ import { appVersion } from '../shared/version.js';
 import { checkBody } from './conditions.js';
 import { ensureBody } from './ensureDeployed.js';
 import {
+  acquireAnyBody,
   acquireBody,
+  forceReleaseBody,
   leaseBody,
+  leaveAnyBody,
   leaveBody,
   lockQuery,
   maxLockNameChars,
@@ -130,6 +133,49 @@ export const operations: Operation[] = [
     },
   },
   {
+    method: 'post',
+    route: 'locks/{name}/force-release',
+    operationId: 'lockForceRelease',
+    auth: 'function',
+    body: forceReleaseBody,
+    summary:
+      'Free every lease on a lock now (operators: needs the admin key in `x-coordinator-admin-key` besides the function key); the holders’ next renew or release gets 409 with who and why',
+    responses: {
+      '200': '`{ lock, released: [{ holder, fence }], by, reason, at, lastFence }`',
+      '401': 'No function key, or no `x-coordinator-admin-key` header (`admin_key_required`)',
+      '403': 'Wrong admin key (`admin_key_refused`)',
+      '404': 'No such lock',
+      '503':
+        'No admin key configured (`admin_key_not_configured`) or its Key Vault reference unresolved',
+      '400': errorResponses['400'],
+    },
+  },
+  {
+    method: 'post',
+    route: 'locks/acquire-any',
+    operationId: 'lockAcquireAny',
+    auth: 'function',
+    body: acquireAnyBody,
+    summary:
+      'Acquire any one lock of a pool (`names`): FIFO across the pool, one place per request; answers which lock',
+    responses: {
+      '200': '`{ granted: true, lock, name, leaseId, fence, expiresAt }`',
+      '202': '`{ granted: false, position, names, heldBy }`',
+      '409': 'octopusTaskId names a task that has already finished (`task_ended`)',
+      '429': 'Too many lock calls waiting on this instance (`overloaded`)',
+      ...errorResponses,
+    },
+  },
+  {
+    method: 'post',
+    route: 'locks/leave-any',
+    operationId: 'lockLeaveAny',
+    auth: 'function',
+    body: leaveAnyBody,
+    summary: 'Leave the queue of a pool at once (by the requestId of the acquire-any)',
+    responses: { '200': '`{ left }`', ...errorResponses },
+  },
+  {
     method: 'get',
     route: 'locks/{name}',
     operationId: 'lockGet',
@@ -143,7 +189,8 @@ export const operations: Operation[] = [
     route: 'locks',
     operationId: 'locksList',
     auth: 'function',
-    summary: 'Every lock with holders and waiters',
+    summary:
+      'Every lock with holders and waiters, and `deadlocks`: task-bound holders each waiting for a lock another holds',
     responses: { '200': 'The locks', '401': errorResponses['401'] },
   },
   {

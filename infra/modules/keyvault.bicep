@@ -25,6 +25,10 @@ param sendGridApiKey string = ''
 @description('Shared secret that Octopus sends in the webhook header. Empty: leave the secret as it is.')
 param webhookSecret string = ''
 
+@secure()
+@description('Operators\' key for force-releasing locks (x-coordinator-admin-key). Empty: leave the secret as it is.')
+param coordinatorAdminKey string = ''
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -73,6 +77,15 @@ resource webhookSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if
   properties: {
     value: webhookSecret
     contentType: 'Octopus webhook shared secret'
+  }
+}
+
+resource adminKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(coordinatorAdminKey)) {
+  parent: vault
+  name: 'coordinator-admin-key'
+  properties: {
+    value: coordinatorAdminKey
+    contentType: 'Coordinator admin key (force-release of locks)'
   }
 }
 
