@@ -5,6 +5,7 @@
 // and 500 waiters; the time until 500 callers arriving together are all queued; the hand-off gap
 // with 100 waiters; an acquire+release pair with 50,000 history rows. Each target with met/missed.
 // Starts its own in-memory Azurite. Env: BENCH_LOCK_SECONDS (5), BENCH_LOCK_CONTENDERS (16).
+import { setMaxListeners } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { startAzuriteTable } from '../dev/azurite.js';
 import { LeaseLocks, LockReadStats, LockWakeups } from '../shared/locks/index.js';
@@ -105,7 +106,7 @@ async function contended(
       while (performance.now() < end) {
         const result = await locks.acquireWaiting(
           lock,
-          { holder: `c${i}-${round}`, requestId: `c${i}-${round++}` },
+          { holder: `c${i}-${round}`, requestId: `c${i}-${round++}`, ttlSeconds: 600 },
           { waitMs: 120_000 },
         );
         if (!result.granted) throw new Error('a contender waited 120 s');
@@ -173,6 +174,7 @@ async function arrivingTogether(storage: Storage, callers: number) {
   if (!holder.granted) throw new Error('not granted');
   store.roundTrips.reset();
   const controller = new AbortController();
+  setMaxListeners(callers + 10, controller.signal);
   let queued = 0;
   let allQueued: () => void = () => undefined;
   const everyoneQueued = new Promise<void>((resolve) => (allQueued = resolve));
