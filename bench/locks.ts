@@ -8,7 +8,9 @@
 import { setMaxListeners } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { startAzuriteTable } from '../dev/azurite.js';
-import { LeaseLocks, LockReadStats, LockWakeups } from '../shared/locks/index.js';
+import { LeaseLocks } from '../shared/locks/leaseLock.js';
+import { LockReadStats } from '../shared/locks/snapshot.js';
+import { LockWakeups } from '../shared/locks/wakeups.js';
 import { encodeKey } from '../shared/storage/keys.js';
 import { TableStore } from '../shared/storage/tableStore.js';
 

@@ -1,18 +1,13 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { readJsonBody, readQuery } from '../shared/http/body.js';
 import { badRequest, notFound } from '../shared/http/errors.js';
 import { lockAcquireAdmission } from '../shared/http/admission.js';
-import { jsonApi } from '../shared/http/handler.js';
-import { requireAdminKey } from '../shared/http/adminKey.js';
-import type { LeaseLocks } from '../shared/locks/index.js';
+import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
+import type { LeaseLocks } from '../shared/locks/leaseLock.js';
 import { maxPermits, maxPriority, maxTtlSeconds } from '../shared/locks/limits.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
+import { requireAdminKey } from '../shared/http/adminKey.js';
 
 /** A long-poll answers within this many seconds (Azure's load balancer cuts HTTP calls at about 230 s). */
 export const maxWaitSeconds = 200;
@@ -67,7 +62,7 @@ export const lockQuery = z.object({ history: z.enum(['true', 'false', '1', '0'])
 export const maxPoolNames = 40;
 
 const poolNames = z
-  .array(z.string().min(1).max(512))
+  .array(z.string().min(1).max(maxLockNameChars))
   .min(1, 'give the names of the locks in the pool')
   .max(maxPoolNames)
   .refine((names) => new Set(names).size === names.length, 'must not name a lock twice');
@@ -100,7 +95,7 @@ export const forceReleaseBody = z.strictObject({
 
 /** The lock service, loaded on first use rather than at start (cold start). */
 async function lockService(): Promise<LeaseLocks> {
-  const { locksFor } = await import('../shared/locks/index.js');
+  const { locksFor } = await import('../shared/locks/runtimeLocks.js');
   return locksFor(await getRuntime());
 }
 
@@ -266,57 +261,143 @@ export async function forceReleaseLock(
   return { status: 200, jsonBody: result };
 }
 
-app.http('lockAcquire', {
-  route: 'locks/{name}/acquire',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(acquireLock),
-});
-app.http('lockRenew', {
-  route: 'locks/{name}/renew',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(renewLock),
-});
-app.http('lockRelease', {
-  route: 'locks/{name}/release',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(releaseLock),
-});
-app.http('lockLeave', {
-  route: 'locks/{name}/leave',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(leaveLock),
-});
-app.http('lockForceRelease', {
-  route: 'locks/{name}/force-release',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(forceReleaseLock),
-});
-app.http('lockAcquireAny', {
-  route: 'locks/acquire-any',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(acquireAnyLock),
-});
-app.http('lockLeaveAny', {
-  route: 'locks/leave-any',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(leaveAnyLock),
-});
-app.http('lockGet', {
-  route: 'locks/{name}',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: jsonApi(getLock),
-});
-app.http('locksList', {
-  route: 'locks',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: jsonApi(listLocks),
-});
+/** The `{name}` of every lock route, as the OpenAPI document describes it. */
+const lockNameParam = {
+  name: {
+    description: `The lock name: 1 to ${maxLockNameChars} characters after percent-decoding; any characters, \`/\` sent as %2F.`,
+    schema: { type: 'string', minLength: 1, maxLength: maxLockNameChars },
+  },
+};
+
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'lockAcquire',
+    method: 'POST',
+    route: 'locks/{name}/acquire',
+    auth: 'function',
+    params: lockNameParam,
+    body: acquireBody,
+    summary: 'Acquire a lease on a named lock or semaphore (optionally waiting)',
+    responses: {
+      '200': '`{ granted: true, leaseId, fence, expiresAt }`',
+      '202': '`{ granted: false, position }`',
+      '409':
+        'Permits differ from the lock’s, or octopusTaskId names a task that has already finished (`task_ended`)',
+      '429':
+        'Too many lock calls waiting on this instance (`overloaded`): retry after `Retry-After` seconds',
+      ...commonResponses,
+    },
+    handler: acquireLock,
+  },
+  {
+    name: 'lockRenew',
+    method: 'POST',
+    route: 'locks/{name}/renew',
+    auth: 'function',
+    params: lockNameParam,
+    body: renewBody,
+    summary: 'Renew a lease (holder only)',
+    responses: {
+      '200': 'Renewed',
+      '409': 'Not the holder, or the lease is lost',
+      ...commonResponses,
+    },
+    handler: renewLock,
+  },
+  {
+    name: 'lockRelease',
+    method: 'POST',
+    route: 'locks/{name}/release',
+    auth: 'function',
+    params: lockNameParam,
+    body: leaseBody,
+    summary: 'Release a lease (holder only)',
+    responses: { '200': 'Released', '409': 'Not the holder', ...commonResponses },
+    handler: releaseLock,
+  },
+  {
+    name: 'lockLeave',
+    method: 'POST',
+    route: 'locks/{name}/leave',
+    auth: 'function',
+    params: lockNameParam,
+    body: leaveBody,
+    summary:
+      'Leave the queue of a lock at once (by the requestId of the acquire, or its holder if it had none)',
+    responses: {
+      '200': '`{ left: true }`, or `{ left: false }` when it had no place',
+      '409': 'The request holds the lock: release the lease instead',
+      ...commonResponses,
+    },
+    handler: leaveLock,
+  },
+  {
+    name: 'lockForceRelease',
+    method: 'POST',
+    route: 'locks/{name}/force-release',
+    auth: 'function',
+    params: lockNameParam,
+    body: forceReleaseBody,
+    summary:
+      'Free every lease on a lock now (operators: needs the admin key in `x-coordinator-admin-key` besides the function key); the holders’ next renew or release gets 409 with who and why',
+    responses: {
+      '200': '`{ lock, released: [{ holder, fence }], by, reason, at, lastFence }`',
+      '401': 'No function key, or no `x-coordinator-admin-key` header (`admin_key_required`)',
+      '403': 'Wrong admin key (`admin_key_refused`)',
+      '404': 'No such lock',
+      '503':
+        'No admin key configured (`admin_key_not_configured`) or its Key Vault reference unresolved',
+      '400': commonResponses['400'],
+    },
+    handler: forceReleaseLock,
+  },
+  {
+    name: 'lockAcquireAny',
+    method: 'POST',
+    route: 'locks/acquire-any',
+    auth: 'function',
+    body: acquireAnyBody,
+    summary:
+      'Acquire any one lock of a pool (`names`): FIFO across the pool, one place per request; answers which lock',
+    responses: {
+      '200': '`{ granted: true, lock, name, leaseId, fence, expiresAt }`',
+      '202': '`{ granted: false, position, names, heldBy }`',
+      '409': 'octopusTaskId names a task that has already finished (`task_ended`)',
+      '429': 'Too many lock calls waiting on this instance (`overloaded`)',
+      ...commonResponses,
+    },
+    handler: acquireAnyLock,
+  },
+  {
+    name: 'lockLeaveAny',
+    method: 'POST',
+    route: 'locks/leave-any',
+    auth: 'function',
+    body: leaveAnyBody,
+    summary: 'Leave the queue of a pool at once (by the requestId of the acquire-any)',
+    responses: { '200': '`{ left }`', ...commonResponses },
+    handler: leaveAnyLock,
+  },
+  {
+    name: 'lockGet',
+    method: 'GET',
+    route: 'locks/{name}',
+    auth: 'function',
+    params: lockNameParam,
+    query: lockQuery,
+    summary: 'Holders, waiters in order and why they wait, fences',
+    responses: { '200': 'The lock', ...commonResponses },
+    handler: getLock,
+  },
+  {
+    name: 'locksList',
+    method: 'GET',
+    route: 'locks',
+    auth: 'function',
+    summary:
+      'Every lock with holders and waiters, and `deadlocks`: task-bound holders each waiting for a lock another holds',
+    responses: { '200': 'The locks', '401': commonResponses['401'] },
+    handler: listLocks,
+  },
+];
+registerRoutes(routes);

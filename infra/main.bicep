@@ -71,6 +71,10 @@ param sendGridApiKey string = ''
 param webhookSecret string = ''
 
 @secure()
+@description('Key that signs approval links (at least 32 random characters). Empty: the secret approval-key is left as it is.')
+param approvalKey string = ''
+
+@secure()
 @description('Admin key for operator actions such as force-releasing a lock (at least 16 random characters; sent as x-coordinator-admin-key). Empty: the secret coordinator-admin-key is left as it is.')
 param coordinatorAdminKey string = ''
 
@@ -162,6 +166,7 @@ module keyVault './modules/keyvault.bicep' = {
     octopusApiKey: octopusApiKey
     sendGridApiKey: sendGridApiKey
     webhookSecret: webhookSecret
+    approvalKey: approvalKey
     coordinatorAdminKey: coordinatorAdminKey
   }
 }

@@ -22,6 +22,7 @@ export const secretSettingNames = [
   'OCTOPUS_API_KEY',
   'SENDGRID_API_KEY',
   'WEBHOOK_SECRET',
+  'COORDINATOR_APPROVAL_KEY',
   'COORDINATOR_ADMIN_KEY',
 ] as const;
 
@@ -80,6 +81,13 @@ const settingsSchema = z.object({
     .transform((v) => v ?? settingDefaults.WEBHOOK_SECRET_HEADER)
     .pipe(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name (letters, digits, -)')),
   SENDGRID_API_KEY: optionalText,
+  /** The HMAC key that signs approval links (a Key Vault secret in Azure). */
+  COORDINATOR_APPROVAL_KEY: optionalText.pipe(
+    z
+      .string()
+      .min(32, 'must be at least 32 characters (openssl rand -hex 32 makes one)')
+      .optional(),
+  ),
   /** Operator actions (force-release of a lock) need it in `x-coordinator-admin-key`; unset = refused. */
   COORDINATOR_ADMIN_KEY: optionalText.pipe(
     z.string().min(16, 'must be at least 16 characters (a long random value)').optional(),
@@ -126,6 +134,8 @@ export interface Settings {
   /** The space to use when a config entry names none. */
   octopusSpace: string;
   webhook: { secret: string | undefined; header: string };
+  /** The key that signs approval links; without it approvers decide through the API only. */
+  approvalKey: string | undefined;
   /** The operators' key (force-release), distinct from the function key; undefined = not set. */
   adminKey: string | undefined;
   mail: {
@@ -219,6 +229,7 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
     s.OCTOPUS_API_KEY,
     s.SENDGRID_API_KEY,
     s.WEBHOOK_SECRET,
+    s.COORDINATOR_APPROVAL_KEY,
     s.COORDINATOR_ADMIN_KEY,
     accountKey,
   ].filter((v): v is string => typeof v === 'string' && v.length > 0);
@@ -235,6 +246,7 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
         : undefined,
     octopusSpace: s.OCTOPUS_SPACE,
     webhook: { secret: s.WEBHOOK_SECRET, header: s.WEBHOOK_SECRET_HEADER },
+    approvalKey: s.COORDINATOR_APPROVAL_KEY,
     adminKey: s.COORDINATOR_ADMIN_KEY,
     mail: {
       from: s.MAIL_FROM ?? 'coordinator@localhost',

@@ -8,7 +8,8 @@
 // without an advance, so a run whose starter crashed before storing it frees the group by itself.
 import type { ConcurrencyPolicy } from '../config/coordination/common.js';
 import { CoordinatorError } from '../errors.js';
-import { isLockError, LeaseLocks, type AcquireResult } from '../locks/index.js';
+import { isLockError } from '../locks/errors.js';
+import { LeaseLocks, type AcquireResult } from '../locks/leaseLock.js';
 import { lockTables } from '../locks/runtimeLocks.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { defaultGroupTemplate, renderGroup } from './groups.js';

@@ -2,14 +2,10 @@
 // polls, history outside the lock's partition, waiter TTLs per place, force-release, pools, deadlocks.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import {
-  LeaseLocks,
-  LockReadStats,
-  LockWakeups,
-  isLockError,
-  type AcquireResult,
-  type Grant,
-} from '../../shared/locks/index.js';
+import { isLockError } from '../../shared/locks/errors.js';
+import { LeaseLocks, type AcquireResult, type Grant } from '../../shared/locks/leaseLock.js';
+import { LockReadStats } from '../../shared/locks/snapshot.js';
+import { LockWakeups } from '../../shared/locks/wakeups.js';
 import { encodeKey } from '../../shared/storage/keys.js';
 import { tableStoreForTest } from '../helpers/storage.js';
 
