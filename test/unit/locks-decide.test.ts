@@ -242,7 +242,13 @@ describe('decideAcquire', () => {
       ],
     });
     const again = decide(s, request('b'));
-    expect(again).toMatchObject({ kind: 'queued', ahead: 1, ticket: 2, actions: [], joined: false });
+    expect(again).toMatchObject({
+      kind: 'queued',
+      ahead: 1,
+      ticket: 2,
+      actions: [],
+      joined: false,
+    });
   });
 
   it('reaps an expired holder or one whose Octopus task ended, and grants in the same batch', () => {
