@@ -174,6 +174,13 @@ export async function readHistory(
     if (key.startsWith(holderPrefix)) {
       const holder = toHolderRow(row as Parameters<typeof toHolderRow>[0]);
       held.set(holder.data.fence, holderExpiresAt(holder));
+      // A grant whose record its granter never wrote (it exited at once): the holder row's last
+      // write is no earlier than the grant.
+      fallbackGrants.set(holder.data.fence, {
+        ...row,
+        fence: holder.data.fence,
+        heldSince: formatMicros(holder.timestamp),
+      });
     } else if (key.startsWith(endPrefix) || row.kind === 'end') {
       addEnd(row, timestamp);
       if (typeof row.heldSince === 'string') fallbackGrants.set(Number(row.fence), row);
