@@ -11,7 +11,7 @@ param storageAccountName string
 @description('Application Insights component; its connection string is read here, never passed around.')
 param appInsightsName string
 
-@description('Key Vault holding octopus-api-key, sendgrid-api-key, webhook-secret and approval-key.')
+@description('Key Vault holding octopus-api-key, sendgrid-api-key, webhook-secret, approval-key and coordinator-admin-key.')
 param keyVaultName string
 
 @description('Public base URL of the app, used for links in emails.')
@@ -64,6 +64,7 @@ resource appSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     OCTOPUS_API_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=octopus-api-key)'
     WEBHOOK_SECRET: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=webhook-secret)'
     WEBHOOK_SECRET_HEADER: webhookHeaderName
+    COORDINATOR_ADMIN_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=coordinator-admin-key)'
     SENDGRID_API_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=sendgrid-api-key)'
     COORDINATOR_APPROVAL_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=approval-key)'
     MAIL_FROM: mailFrom

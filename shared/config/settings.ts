@@ -23,6 +23,7 @@ export const secretSettingNames = [
   'SENDGRID_API_KEY',
   'WEBHOOK_SECRET',
   'COORDINATOR_APPROVAL_KEY',
+  'COORDINATOR_ADMIN_KEY',
 ] as const;
 
 const keyVaultReference = /^@Microsoft\.KeyVault\(/i;
@@ -87,6 +88,10 @@ const settingsSchema = z.object({
       .min(32, 'must be at least 32 characters (openssl rand -hex 32 makes one)')
       .optional(),
   ),
+  /** Operator actions (force-release of a lock) need it in `x-coordinator-admin-key`; unset = refused. */
+  COORDINATOR_ADMIN_KEY: optionalText.pipe(
+    z.string().min(16, 'must be at least 16 characters (a long random value)').optional(),
+  ),
   SENDGRID_API_URL: optionalText.pipe(z.url().optional()),
   MAIL_FROM: optionalText.pipe(z.email('must be an email address').optional()),
   MAIL_OUTBOX_DIR: optionalText,
@@ -131,6 +136,8 @@ export interface Settings {
   webhook: { secret: string | undefined; header: string };
   /** The key that signs approval links; without it approvers decide through the API only. */
   approvalKey: string | undefined;
+  /** The operators' key (force-release), distinct from the function key; undefined = not set. */
+  adminKey: string | undefined;
   mail: {
     from: string;
     sendGridApiKey: string | undefined;
@@ -223,6 +230,7 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
     s.SENDGRID_API_KEY,
     s.WEBHOOK_SECRET,
     s.COORDINATOR_APPROVAL_KEY,
+    s.COORDINATOR_ADMIN_KEY,
     accountKey,
   ].filter((v): v is string => typeof v === 'string' && v.length > 0);
   return {
@@ -239,6 +247,7 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
     octopusSpace: s.OCTOPUS_SPACE,
     webhook: { secret: s.WEBHOOK_SECRET, header: s.WEBHOOK_SECRET_HEADER },
     approvalKey: s.COORDINATOR_APPROVAL_KEY,
+    adminKey: s.COORDINATOR_ADMIN_KEY,
     mail: {
       from: s.MAIL_FROM ?? 'coordinator@localhost',
       sendGridApiKey: s.SENDGRID_API_KEY,
