@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { FunctionHost } from '../dev/functionHost.js';
 import { coordinationConfigSchema } from '../shared/config/coordination/schema.js';
 import { settingDefaults } from '../shared/config/settings.js';
-import { immediateProcessingIdle } from '../shared/events/process.js';
+import { immediateProcessingIdle } from '../shared/events/queue.js';
 import { createRuntime, setRuntime } from '../shared/runtime/runtime.js';
 
 const appRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');

@@ -9,6 +9,14 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Cron } from 'croner';
+import { registerQueueProcessor } from '../shared/events/queue.js';
+import {
+  defaultQueuesOptions,
+  queuesOptionsFrom,
+  StorageQueueListener,
+  type QueueDeliveryInfo,
+  type QueuesOptions,
+} from './queueListener.js';
 
 interface BindingMetadata {
   type: string;
@@ -82,9 +90,19 @@ export interface TimerFunction {
   callback: CapturedFunction['callback'];
 }
 
+export interface QueueFunction {
+  name: string;
+  triggerName: string;
+  queueName: string;
+  /** The app setting holding the storage connection (AzureWebJobsStorage). */
+  connection: string;
+  metadata: FunctionMetadata;
+  callback: CapturedFunction['callback'];
+}
+
 export interface InvocationRecord {
   name: string;
-  kind: 'http' | 'timer';
+  kind: 'http' | 'timer' | 'queue';
   startedAt: Date;
   durationMs: number;
   outcome: string;
@@ -101,6 +119,8 @@ export interface FunctionHostOptions {
   functionKey?: string;
   /** Fire timers on their schedules (default true). */
   timers?: boolean;
+  /** Listen to the queues of queue-triggered functions (default true). */
+  queues?: boolean;
   /**
    * Where each timer's schedule status (last, next, lastUpdated) is kept between starts, as the real
    * host keeps it in blob storage (useMonitor). A timer whose recorded next occurrence passed while the
@@ -216,6 +236,10 @@ export function resolveSettingReferences(value: string, env: NodeJS.ProcessEnv):
 export class FunctionHost {
   readonly http: HttpFunction[] = [];
   readonly timers: TimerFunction[] = [];
+  readonly queues: QueueFunction[] = [];
+  readonly listeners = new Map<string, StorageQueueListener>();
+  private queuesOptions: QueuesOptions = defaultQueuesOptions;
+  private unregisterProbes: (() => void)[] = [];
   readonly invocations: InvocationRecord[] = [];
   private server: Server | undefined;
   private crons: Cron[] = [];
@@ -235,9 +259,10 @@ export class FunctionHost {
   async load(): Promise<void> {
     const registry = loadStub();
     const hostJson = JSON.parse(readFileSync(join(this.options.appRoot, 'host.json'), 'utf8')) as {
-      extensions?: { http?: { routePrefix?: string } };
+      extensions?: { http?: { routePrefix?: string }; queues?: Record<string, unknown> };
     };
     this.routePrefix = (hostJson.extensions?.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
+    this.queuesOptions = queuesOptionsFrom(hostJson.extensions?.queues);
     const before = registry.functions.length;
     for (const file of mainFiles(this.options.appRoot)) {
       await import(pathToFileURL(file).href);
@@ -265,6 +290,15 @@ export class FunctionHost {
         metadata: fn.metadata,
         callback: fn.callback,
         ...compileRoute(full),
+      });
+    } else if (trigger.type.toLowerCase() === 'queuetrigger') {
+      this.queues.push({
+        name: fn.metadata.name,
+        triggerName,
+        queueName: resolveSettingReferences(String(trigger.queueName ?? ''), this.env),
+        connection: String(trigger.connection ?? 'AzureWebJobsStorage'),
+        metadata: fn.metadata,
+        callback: fn.callback,
       });
     } else if (trigger.type.toLowerCase() === 'timertrigger') {
       this.timers.push({
@@ -300,6 +334,49 @@ export class FunctionHost {
     const port = typeof address === 'object' && address ? address.port : this.options.port;
     this.url = `http://${host}:${port}`;
     if (this.options.timers !== false) this.scheduleTimers();
+    if (this.options.queues !== false) await this.startQueueListeners();
+  }
+
+  /** One listener per queue-triggered function, on the storage its `connection` setting names. */
+  private async startQueueListeners(): Promise<void> {
+    if (this.queues.length === 0) return;
+    const { QueueClient } = await import('@azure/storage-queue');
+    for (const fn of this.queues) {
+      const connectionString = this.env[fn.connection] ?? '';
+      if (!/(^|;)\s*(QueueEndpoint=|UseDevelopmentStorage=true)/i.test(connectionString)) {
+        this.log(
+          `queue ${fn.name}: not listening: the ${fn.connection} setting names no queue service (QueueEndpoint=…); the real host would not start this function either`,
+        );
+        continue;
+      }
+      const queue = new QueueClient(connectionString, fn.queueName);
+      const poisonName = `${fn.queueName}-poison`;
+      const hasPoison = !fn.queueName.endsWith('-poison') && poisonName.length <= 63;
+      const listener = new StorageQueueListener({
+        queue,
+        poisonQueue: hasPoison ? new QueueClient(connectionString, poisonName) : undefined,
+        options: this.queuesOptions,
+        invoke: (delivery) => this.invokeQueue(fn, delivery),
+        log: this.log,
+      });
+      this.listeners.set(fn.name, listener);
+      this.unregisterProbes.push(registerQueueProcessor(listener));
+      listener.start();
+    }
+  }
+
+  /** Run a queue-triggered function as the host does: the decoded text and the trigger metadata. */
+  private async invokeQueue(fn: QueueFunction, delivery: QueueDeliveryInfo): Promise<void> {
+    const triggerMetadata = {
+      DequeueCount: { int: delivery.dequeueCount },
+      Id: { string: delivery.id },
+      PopReceipt: { string: delivery.popReceipt },
+      InsertionTime: { string: delivery.insertionTime.toISOString() },
+      ExpirationTime: { string: delivery.expirationTime.toISOString() },
+      NextVisibleTime: { string: delivery.nextVisibleTime.toISOString() },
+      QueueTrigger: { string: delivery.text },
+    };
+    await this.invoke(fn, { string: delivery.text }, 'queue', triggerMetadata);
   }
 
   private readStatuses(): Record<string, TimerStatus> {
@@ -401,9 +478,10 @@ export class FunctionHost {
   }
 
   private async invoke(
-    fn: HttpFunction | TimerFunction,
+    fn: HttpFunction | TimerFunction | QueueFunction,
     data: unknown,
-    kind: 'http' | 'timer',
+    kind: 'http' | 'timer' | 'queue',
+    triggerMetadata: Record<string, unknown> = {},
   ): Promise<RpcHttpResult | undefined> {
     const model = this.model;
     if (!model) throw new Error('app not loaded');
@@ -412,7 +490,7 @@ export class FunctionHost {
     const coreCtx = {
       invocationId,
       metadata: fn.metadata,
-      request: { inputData: [{ name: fn.triggerName, data }], triggerMetadata: {} },
+      request: { inputData: [{ name: fn.triggerName, data }], triggerMetadata },
       log: (level: string, category: string, message: string) => {
         if (category === 'user' || level === 'error' || level === 'warning') {
           this.log(`[${fn.name}] ${level === 'information' ? '' : `${level}: `}${message}`);
@@ -432,7 +510,8 @@ export class FunctionHost {
     } catch (err) {
       outcome = 'failed';
       this.log(`[${fn.name}] failed: ${(err as Error).stack ?? String(err)}`);
-      if (kind === 'http') throw err;
+      // The queue listener needs the failure (retries, poison); a failed timer run is only logged.
+      if (kind !== 'timer') throw err;
       return undefined;
     } finally {
       const durationMs = Date.now() - started;
@@ -445,7 +524,7 @@ export class FunctionHost {
       });
       if (this.invocations.length > 500) this.invocations.shift();
       this.log(
-        `${kind === 'http' ? 'HTTP ' : 'timer'} ${fn.name} -> ${outcome} (${durationMs} ms)`,
+        `${kind === 'http' ? 'HTTP ' : kind === 'queue' ? 'queue' : 'timer'} ${fn.name} -> ${outcome} (${durationMs} ms)`,
       );
     }
   }
@@ -547,6 +626,10 @@ export class FunctionHost {
   async stop(): Promise<void> {
     for (const cron of this.crons) cron.stop();
     this.crons = [];
+    for (const unregister of this.unregisterProbes) unregister();
+    this.unregisterProbes = [];
+    await Promise.all([...this.listeners.values()].map((l) => l.stop()));
+    this.listeners.clear();
     await Promise.allSettled(this.running.values());
     const server = this.server;
     if (!server) return;

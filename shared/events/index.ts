@@ -9,5 +9,11 @@ export {
   type DeploymentEventFacts,
   type OctopusWebhookEvent,
 } from './payload.js';
-export { processPendingEvents, processStoredEvents, immediateProcessingIdle } from './process.js';
+export { processPendingEvents, processStoredEvents } from './process.js';
+export {
+  eventsPoisonQueueName,
+  eventsQueueName,
+  immediateProcessingIdle,
+  processEventsMessage,
+} from './queue.js';
 export { storeHeldEvents, unstoredEventCount } from './unstored.js';

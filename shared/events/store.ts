@@ -174,6 +174,16 @@ function toStoredEvent(
   };
 }
 
+/** One stored event by its row key (undefined when there is no such row or it cannot be read back). */
+export async function readStoredEvent(
+  tables: TableStore,
+  rowKey: string,
+): Promise<StoredEvent | undefined> {
+  const table = await tables.table(eventsTable);
+  const row = await getOrUndefined<EventRow>(table, eventPartition, rowKey);
+  return row ? toStoredEvent(row) : undefined;
+}
+
 async function readWatermark(
   table: TableClient,
 ): Promise<{ key: string; etag: string | undefined }> {

@@ -17,7 +17,7 @@ import {
   startRunHandler,
 } from '../../functions/runs.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
-import { immediateProcessingIdle } from '../../shared/events/process.js';
+import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { collect, dashboardCell, type Deployment } from '../../shared/octopus/index.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime/runtime.js';
