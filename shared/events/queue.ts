@@ -18,7 +18,7 @@ import { maxQueueMessageBytes } from '../storage/queueStore.js';
 import type { EventConsumer } from './consumers.js';
 import { octopusEventSchema } from './payload.js';
 import { processStoredEvents } from './process.js';
-import { readStoredEvent, type StoredEvent } from './store.js';
+import { readEventStates, readStoredEvent, type StoredEvent } from './store.js';
 
 /** The queue the webhook hands events to (the queue trigger in functions/octopusEventsQueue.ts). */
 export const eventsQueueName = 'octopus-events';
@@ -148,7 +148,6 @@ export const queuePassDelayMs = 20;
 
 interface PendingMessage {
   events: QueuedEvent[];
-  recheck: boolean;
   log: Log;
   resolve(failed: string[]): void;
   reject(err: unknown): void;
@@ -164,9 +163,9 @@ class QueuePass {
     private readonly consumers: readonly EventConsumer[],
   ) {}
 
-  add(events: QueuedEvent[], recheck: boolean, log: Log): Promise<string[]> {
+  add(events: QueuedEvent[], log: Log): Promise<string[]> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ events, recheck, log, resolve, reject });
+      this.pending.push({ events, log, resolve, reject });
       this.running ??= this.run();
     });
   }
@@ -191,31 +190,29 @@ class QueuePass {
 
   private async process(batch: PendingMessage[]): Promise<Set<string>> {
     // One entry per event (a message delivered twice in one pass, or an event in two messages).
-    const byKey = new Map<string, { entry: QueuedEvent; recheck: boolean }>();
+    const byKey = new Map<string, QueuedEvent>();
     for (const m of batch)
-      for (const entry of m.events) {
-        const known = byKey.get(entry.k);
-        byKey.set(entry.k, {
-          entry: known?.entry.e ? known.entry : entry,
-          recheck: m.recheck || (known?.recheck ?? false) || !entry.e,
-        });
-      }
+      for (const entry of m.events) if (!byKey.get(entry.k)?.e) byKey.set(entry.k, entry);
+    // Whether each is processed already (a redelivery, a duplicate message, the poll was first),
+    // with its current etag and attempts: one key-range read for events that arrived together.
+    const states = await readEventStates(this.runtime.tables, [...byKey.keys()]);
     const events: StoredEvent[] = [];
     await Promise.all(
-      [...byKey.values()].map(async ({ entry, recheck }) => {
-        if (recheck || !entry.e) {
-          // A redelivery (the first delivery may have processed it) or an event sent by key only:
-          // the row says whether it is done, and holds its current etag and attempts.
+      [...byKey.values()].map(async (entry) => {
+        const state = states.get(entry.k);
+        if (!state || state.processed) return; // done, or pruned meanwhile
+        if (!entry.e) {
+          // Sent by key only (too large for a message): read it back.
           const row = await readStoredEvent(this.runtime.tables, entry.k);
           if (row && !row.processed) events.push(row);
           return;
         }
         events.push({
           rowKey: entry.k,
-          etag: entry.t ?? '*',
+          etag: state.etag,
           event: entry.e,
           receivedAt: new Date(entry.r),
-          attempts: 0,
+          attempts: state.attempts,
           processed: false,
         });
       }),
@@ -265,9 +262,10 @@ export function parseEventsMessage(message: unknown): z.output<typeof queuedEven
 /**
  * Process one delivered message. Resolves when every event in it is processed (or set aside after
  * too many failures); throws when any failed, so the host delivers the message again (and after
- * `eventsMaxDequeueCount` deliveries moves it to the poison queue). Idempotent: a redelivered
- * message re-reads its events and skips those already processed, and the consumers claim their
- * effects in storage, so an event in two messages (or brought by the poll too) acts once.
+ * `eventsMaxDequeueCount` deliveries moves it to the poison queue). Idempotent: each pass reads
+ * whether its events are processed already (one key-range read) and skips those, so a redelivered
+ * or duplicated message does nothing twice; the consumers also claim their effects in storage, for
+ * the race with the status poll processing the same event at the same moment.
  */
 export async function processEventsMessage(
   runtime: Runtime,
@@ -282,7 +280,7 @@ export async function processEventsMessage(
     pass = new QueuePass(runtime, consumers);
     queuePasses.set(runtime, pass);
   }
-  const failed = await pass.add(parsed.events, delivery.dequeueCount > 1, log);
+  const failed = await pass.add(parsed.events, log);
   if (failed.length > 0)
     throw new Error(
       `${failed.length} of ${parsed.events.length} event(s) in queue message ${delivery.id ?? '?'} failed (delivery ${delivery.dequeueCount} of ${eventsMaxDequeueCount}); they stay pending: the queue retries the message, and the status poll retries them after that. Event rows: ${failed.slice(0, 5).join(', ')}; see lastError on each row.`,
