@@ -4,7 +4,13 @@
 // InvocationModel, so handlers see the same HttpRequest/Timer objects as in Azure.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -61,6 +67,8 @@ interface InvocationModelLike {
 
 interface ProgrammingModelLike {
   getInvocationModel(coreCtx: unknown): InvocationModelLike;
+  /** What the worker asks at start; with HTTP streaming on, the library's proxy (HttpUri). */
+  getCapabilities?(capabilities: Record<string, string>): Promise<Record<string, string>>;
 }
 
 interface Registry {
@@ -245,6 +253,8 @@ export class FunctionHost {
   private crons: Cron[] = [];
   private running = new Map<string, Promise<unknown>>();
   private routePrefix = 'api';
+  /** The library's HTTP proxy when the app enabled HTTP streaming (app.setup({ enableHttpStream })). */
+  httpUri: string | undefined;
   private model: ProgrammingModelLike | undefined;
   private readonly log: (line: string) => void;
   private readonly env: NodeJS.ProcessEnv;
@@ -272,6 +282,10 @@ export class FunctionHost {
       throw new Error('The app registered no functions (no programming model was set)');
     for (const fn of registry.functions.slice(before)) this.add(fn);
     this.http.sort((a, b) => comparePrecedence(a.precedence, b.precedence));
+    // As the worker does at start: this locks app.setup(), and with enableHttpStream the library
+    // starts its HTTP proxy, to which the host then forwards each request as a stream.
+    const capabilities = (await this.model.getCapabilities?.({})) ?? {};
+    this.httpUri = capabilities.HttpUri;
   }
 
   private add(fn: CapturedFunction): void {
@@ -482,10 +496,10 @@ export class FunctionHost {
     data: unknown,
     kind: 'http' | 'timer' | 'queue',
     triggerMetadata: Record<string, unknown> = {},
+    invocationId = randomUUID(),
   ): Promise<RpcHttpResult | undefined> {
     const model = this.model;
     if (!model) throw new Error('app not loaded');
-    const invocationId = randomUUID();
     const started = Date.now();
     const coreCtx = {
       invocationId,
@@ -573,8 +587,6 @@ export class FunctionHost {
           error: { code: 'bad_request', message: 'The URL path is not valid percent-encoding.' },
         });
       }
-      // As the real host hands a Node function (without HTTP streaming): the body buffered up to
-      // 100 MB, refused above that, and empty when it came chunked (no Content-Length).
       const declared = Number(req.headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > hostMaxRequestBodyBytes) {
         req.resume();
@@ -585,6 +597,9 @@ export class FunctionHost {
           },
         });
       }
+      if (this.httpUri) return this.handleStreamed(fn, req, res, url, method, params, this.httpUri);
+      // As the real host hands a Node function without HTTP streaming: the body buffered up to
+      // 100 MB, refused above that, and empty when it came chunked (no Content-Length).
       const chunked =
         !Number.isFinite(declared) &&
         /chunked/i.test(String(req.headers['transfer-encoding'] ?? ''));
@@ -621,6 +636,78 @@ export class FunctionHost {
     sendJson(res, 404, {
       error: { code: 'not_found', message: `No function serves ${url.pathname}.` },
     });
+  }
+
+  /**
+   * With HTTP streaming, as the real host does: the request (body unread, as a stream) is forwarded
+   * to the library's proxy tagged with the invocation id, the invocation carries the headers and
+   * route values as trigger metadata, and the function's answer comes back through the proxy.
+   * Nothing is buffered, so the function's own body limit is what stops an oversized body.
+   */
+  private async handleStreamed(
+    fn: HttpFunction,
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    method: string,
+    params: Record<string, string>,
+    httpUri: string,
+  ): Promise<void> {
+    const invocationId = randomUUID();
+    const headers: Record<string, string> = {};
+    for (const k in req.headers) {
+      const v = req.headers[k];
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    const query: Record<string, string> = {};
+    url.searchParams.forEach((v, k) => {
+      query[k] = v;
+    });
+    const triggerMetadata: Record<string, unknown> = {
+      Headers: { json: JSON.stringify(headers) },
+      Query: { json: JSON.stringify(query) },
+    };
+    for (const [name, value] of Object.entries(params)) triggerMetadata[name] = { string: value };
+    const proxyReq = httpRequest(new URL(`${url.pathname}${url.search}`, httpUri), {
+      method,
+      headers: {
+        ...req.headers,
+        'x-ms-invocation-id': invocationId,
+        'x-forwarded-host': url.host,
+        'x-forwarded-proto': url.protocol.replace(/:$/, ''),
+      },
+    });
+    const answered = new Promise<void>((resolveAnswer, reject) => {
+      proxyReq.on('response', (proxied) => {
+        res.writeHead(proxied.statusCode ?? 500, proxied.headers);
+        proxied.pipe(res);
+        proxied.on('end', () => {
+          // The function answered (perhaps without reading the body): let the rest of an upload
+          // drain instead of being forwarded.
+          req.unpipe(proxyReq);
+          req.resume();
+          resolveAnswer();
+        });
+        proxied.on('error', reject);
+      });
+      proxyReq.on('error', reject);
+    });
+    answered.catch(() => undefined);
+    req.pipe(proxyReq);
+    try {
+      await this.invoke(
+        fn,
+        { http: { method, url: url.toString(), headers, query, params } },
+        'http',
+        triggerMetadata,
+        invocationId,
+      );
+    } catch (err) {
+      proxyReq.destroy();
+      req.resume();
+      throw err;
+    }
+    await answered;
   }
 
   async stop(): Promise<void> {

@@ -144,7 +144,7 @@ export interface QueueDelivery {
  * How long the first message of a pass waits for the others the host hands over with it, so one
  * pass (one active-runs read, one transaction marking the events) serves them all.
  */
-export const queuePassDelayMs = 20;
+export const queuePassDelayMs = 100;
 
 interface PendingMessage {
   events: QueuedEvent[];

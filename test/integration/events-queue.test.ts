@@ -2,6 +2,7 @@
 // events queue; the queue trigger processes it with the host's retries and poison queue; the status
 // poll is the safety net. Real parts: Azurite's table and queue services, the dev host's listener
 // with the extension's semantics (dev/queueListener.ts), the compiled app on the dev host.
+import { request as httpRequest } from 'node:http';
 import { setTimeout as pause } from 'node:timers/promises';
 import { resolve } from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
@@ -342,5 +343,31 @@ describe("the dev host's queue trigger against Azurite", () => {
     expect(stored?.processed).toBe(true);
     const queued = host.invocations.filter((i) => i.kind === 'queue');
     expect(queued.map((i) => [i.name, i.outcome])).toEqual([['octopusEventsQueue', 'ok']]);
+
+    // HTTP streaming (functions/appSetup.ts): a chunked body reaches the function (the real host
+    // hands a chunked body over empty without it), and the route's limit stops an oversized one
+    // while reading, as the real host does with streaming.
+    expect(host.httpUri).toMatch(/^http:\/\/localhost:\d+\/$/);
+    const chunked = (chunks: string[]) =>
+      new Promise<{ status: number; body: string }>((resolveReq, reject) => {
+        const req = httpRequest(`${host.url}/api/octopus/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [header]: secret },
+        });
+        req.on('response', (r) => {
+          let body = '';
+          r.on('data', (c: Buffer) => (body += c.toString()));
+          r.on('end', () => resolveReq({ status: r.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        for (const c of chunks) req.write(c);
+        req.end();
+      });
+    const small = payload();
+    const accepted = await chunked([small.slice(0, 40), small.slice(40)]);
+    expect(accepted.status).toBe(202);
+    const big = await chunked(Array.from({ length: 40 }, () => 'x'.repeat(8 * 1024)));
+    expect(big.status).toBe(413);
+    expect(JSON.parse(big.body)).toMatchObject({ error: { code: 'payload_too_large' } });
   });
 });
