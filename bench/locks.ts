@@ -3,7 +3,8 @@
 // hand-off gap (release of one holder to grant of the next waiter) with in-process wake-ups and with
 // polling only (as between processes or instances). Starts its own in-memory Azurite.
 import { startAzuriteTable } from '../dev/azurite.js';
-import { LeaseLocks, LockWakeups } from '../shared/locks/index.js';
+import { LeaseLocks } from '../shared/locks/leaseLock.js';
+import { LockWakeups } from '../shared/locks/wakeups.js';
 import { TableStore } from '../shared/storage/tableStore.js';
 
 const seconds = Number(process.env.BENCH_LOCK_SECONDS ?? 5);

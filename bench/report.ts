@@ -5,7 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startOctopusSimulator, type Scenario } from '../dev/octopus-sim/index.js';
 import { systemClock } from '../shared/clock.js';
-import { createOctopusClient } from '../shared/octopus/index.js';
+import { createOctopusClient } from '../shared/octopus/client.js';
 import { buildDailyReport } from '../shared/report/buildReport.js';
 import { dayWindow } from '../shared/report/dayWindow.js';
 import { addDays, localDateOf } from '../shared/time/zones.js';

@@ -610,6 +610,16 @@ export class FunctionHost {
         const v = req.headers[k];
         if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       }
+      // As Azure's front end does: the caller's address:port appended to X-Forwarded-For.
+      const peer = req.socket.remoteAddress;
+      if (peer) {
+        const hop = peer.includes(':')
+          ? `[${peer}]:${req.socket.remotePort ?? 0}`
+          : `${peer}:${req.socket.remotePort ?? 0}`;
+        headers['x-forwarded-for'] = headers['x-forwarded-for']
+          ? `${headers['x-forwarded-for']}, ${hop}`
+          : hop;
+      }
       const query: Record<string, string> = {};
       url.searchParams.forEach((v, k) => {
         query[k] = v;
@@ -659,6 +669,16 @@ export class FunctionHost {
       const v = req.headers[k];
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     }
+    // As Azure's front end does: the caller's address:port appended to X-Forwarded-For.
+    const peer = req.socket.remoteAddress;
+    if (peer) {
+      const hop = peer.includes(':')
+        ? `[${peer}]:${req.socket.remotePort ?? 0}`
+        : `${peer}:${req.socket.remotePort ?? 0}`;
+      headers['x-forwarded-for'] = headers['x-forwarded-for']
+        ? `${headers['x-forwarded-for']}, ${hop}`
+        : hop;
+    }
     const query: Record<string, string> = {};
     url.searchParams.forEach((v, k) => {
       query[k] = v;
@@ -672,6 +692,7 @@ export class FunctionHost {
       method,
       headers: {
         ...req.headers,
+        'x-forwarded-for': headers['x-forwarded-for'],
         'x-ms-invocation-id': invocationId,
         'x-forwarded-host': url.host,
         'x-forwarded-proto': url.protocol.replace(/:$/, ''),

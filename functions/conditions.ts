@@ -1,15 +1,10 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { conditionRef } from '../shared/config/coordination/conditions.js';
 import { octopusName } from '../shared/config/coordination/common.js';
 import { readJsonBody } from '../shared/http/body.js';
 import { HttpError } from '../shared/http/errors.js';
-import { jsonApi } from '../shared/http/handler.js';
+import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { getRuntime, requireOctopus } from '../shared/runtime/runtime.js';
 
 export const checkBody = z.strictObject({
@@ -25,8 +20,10 @@ export async function checkConditionHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { checkCondition, expandCondition, UnknownNamesError } =
-    await import('../shared/conditions/index.js');
+  const [{ checkCondition, expandCondition }, { UnknownNamesError }] = await Promise.all([
+    import('../shared/conditions/evaluate.js'),
+    import('../shared/conditions/snapshot.js'),
+  ]);
   const body = await readJsonBody(request, checkBody);
   const runtime = await getRuntime();
   // A condition or set the config does not have is the caller's mistake, not "the condition is false".
@@ -59,9 +56,16 @@ export async function checkConditionHandler(
   }
 }
 
-app.http('conditionsCheck', {
-  route: 'conditions/check',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(checkConditionHandler),
-});
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'conditionsCheck',
+    method: 'POST',
+    route: 'conditions/check',
+    auth: 'function',
+    body: checkBody,
+    summary: 'Evaluate a named or inline condition',
+    responses: { '200': '`{ ok: true }` or `{ ok: false, reasons }`', ...commonResponses },
+    handler: checkConditionHandler,
+  },
+];
+registerRoutes(routes);

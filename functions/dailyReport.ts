@@ -9,7 +9,7 @@ export const dailyReport = timerJob(
   'dailyReport',
   async (runtime, log, timer) => {
     // Loaded on first run, not at start (cold start).
-    const { dailyReportTick } = await import('../shared/report/index.js');
+    const { dailyReportTick } = await import('../shared/report/tick.js');
     const results = await dailyReportTick(runtime, {
       log: (level, message) => log[level](message),
     });

@@ -1,14 +1,9 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { octopusName } from '../shared/config/coordination/common.js';
 import { conditionRef } from '../shared/config/coordination/conditions.js';
 import { readJsonBody } from '../shared/http/body.js';
-import { jsonApi } from '../shared/http/handler.js';
+import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { contextLog } from '../shared/runtime/log.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
@@ -46,9 +41,22 @@ export async function ensureDeployedHandler(
   };
 }
 
-app.http('ensureDeployed', {
-  route: 'ensure-deployed',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(ensureDeployedHandler),
-});
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'ensureDeployed',
+    method: 'POST',
+    route: 'ensure-deployed',
+    auth: 'function',
+    body: ensureBody,
+    summary:
+      'Make sure a project’s release is deployed here: already current, joined, or deployed once',
+    responses: {
+      '200': 'Already current',
+      '202': 'The run to follow',
+      '409': 'Would downgrade, another release is deploying, or a condition fails',
+      ...commonResponses,
+    },
+    handler: ensureDeployedHandler,
+  },
+];
+registerRoutes(routes);

@@ -1,11 +1,6 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { checkHealth } from '../shared/health/health.js';
-import { jsonApi } from '../shared/http/handler.js';
+import { registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 import { appVersion } from '../shared/version.js';
 
@@ -18,9 +13,15 @@ export async function health(
   return { status: report.status === 'unavailable' ? 503 : 200, jsonBody: report };
 }
 
-app.http('health', {
-  route: 'health',
-  methods: ['GET'],
-  authLevel: 'anonymous',
-  handler: jsonApi(health),
-});
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'health',
+    method: 'GET',
+    route: 'health',
+    auth: 'anonymous',
+    summary: 'Liveness and what each port is connected to',
+    responses: { '200': 'Storage reachable', '503': 'Storage unreachable' },
+    handler: health,
+  },
+];
+registerRoutes(routes);

@@ -1,15 +1,10 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { readJsonBody, readQuery } from '../shared/http/body.js';
 import { badRequest, notFound } from '../shared/http/errors.js';
 import { lockAcquireAdmission } from '../shared/http/admission.js';
-import { jsonApi } from '../shared/http/handler.js';
-import type { LeaseLocks } from '../shared/locks/index.js';
+import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
+import type { LeaseLocks } from '../shared/locks/leaseLock.js';
 import { maxPermits, maxPriority, maxTtlSeconds } from '../shared/locks/limits.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
@@ -64,7 +59,7 @@ export const lockQuery = z.object({ history: z.enum(['true', 'false', '1', '0'])
 
 /** The lock service, loaded on first use rather than at start (cold start). */
 async function lockService(): Promise<LeaseLocks> {
-  const { locksFor } = await import('../shared/locks/index.js');
+  const { locksFor } = await import('../shared/locks/runtimeLocks.js');
   return locksFor(await getRuntime());
 }
 
@@ -181,39 +176,95 @@ export async function listLocks(
   return { status: 200, jsonBody: { locks: await (await lockService()).list() } };
 }
 
-app.http('lockAcquire', {
-  route: 'locks/{name}/acquire',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(acquireLock),
-});
-app.http('lockRenew', {
-  route: 'locks/{name}/renew',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(renewLock),
-});
-app.http('lockRelease', {
-  route: 'locks/{name}/release',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(releaseLock),
-});
-app.http('lockLeave', {
-  route: 'locks/{name}/leave',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(leaveLock),
-});
-app.http('lockGet', {
-  route: 'locks/{name}',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: jsonApi(getLock),
-});
-app.http('locksList', {
-  route: 'locks',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: jsonApi(listLocks),
-});
+/** The `{name}` of every lock route, as the OpenAPI document describes it. */
+const lockNameParam = {
+  name: {
+    description: `The lock name: 1 to ${maxLockNameChars} characters after percent-decoding; any characters, \`/\` sent as %2F.`,
+    schema: { type: 'string', minLength: 1, maxLength: maxLockNameChars },
+  },
+};
+
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'lockAcquire',
+    method: 'POST',
+    route: 'locks/{name}/acquire',
+    auth: 'function',
+    params: lockNameParam,
+    body: acquireBody,
+    summary: 'Acquire a lease on a named lock or semaphore (optionally waiting)',
+    responses: {
+      '200': '`{ granted: true, leaseId, fence, expiresAt }`',
+      '202': '`{ granted: false, position }`',
+      '409':
+        'Permits differ from the lock’s, or octopusTaskId names a task that has already finished (`task_ended`)',
+      '429':
+        'Too many lock calls waiting on this instance (`overloaded`): retry after `Retry-After` seconds',
+      ...commonResponses,
+    },
+    handler: acquireLock,
+  },
+  {
+    name: 'lockRenew',
+    method: 'POST',
+    route: 'locks/{name}/renew',
+    auth: 'function',
+    params: lockNameParam,
+    body: renewBody,
+    summary: 'Renew a lease (holder only)',
+    responses: {
+      '200': 'Renewed',
+      '409': 'Not the holder, or the lease is lost',
+      ...commonResponses,
+    },
+    handler: renewLock,
+  },
+  {
+    name: 'lockRelease',
+    method: 'POST',
+    route: 'locks/{name}/release',
+    auth: 'function',
+    params: lockNameParam,
+    body: leaseBody,
+    summary: 'Release a lease (holder only)',
+    responses: { '200': 'Released', '409': 'Not the holder', ...commonResponses },
+    handler: releaseLock,
+  },
+  {
+    name: 'lockLeave',
+    method: 'POST',
+    route: 'locks/{name}/leave',
+    auth: 'function',
+    params: lockNameParam,
+    body: leaveBody,
+    summary:
+      'Leave the queue of a lock at once (by the requestId of the acquire, or its holder if it had none)',
+    responses: {
+      '200': '`{ left: true }`, or `{ left: false }` when it had no place',
+      '409': 'The request holds the lock: release the lease instead',
+      ...commonResponses,
+    },
+    handler: leaveLock,
+  },
+  {
+    name: 'lockGet',
+    method: 'GET',
+    route: 'locks/{name}',
+    auth: 'function',
+    params: lockNameParam,
+    query: lockQuery,
+    summary: 'Holders, waiters in order and why they wait, fences',
+    responses: { '200': 'The lock', ...commonResponses },
+    handler: getLock,
+  },
+  {
+    name: 'locksList',
+    method: 'GET',
+    route: 'locks',
+    auth: 'function',
+    summary: 'Every lock with holders and waiters',
+    responses: { '200': 'The locks', '401': commonResponses['401'] },
+    handler: listLocks,
+  },
+];
+registerRoutes(routes);

@@ -1,13 +1,8 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { octopusName } from '../shared/config/coordination/common.js';
 import { readQuery } from '../shared/http/body.js';
-import { jsonApi } from '../shared/http/handler.js';
+import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
 export const progressQuery = z.object({
@@ -56,9 +51,17 @@ export async function progressHandler(
   };
 }
 
-app.http('progress', {
-  route: 'progress',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: jsonApi(progressHandler),
-});
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'progress',
+    method: 'GET',
+    route: 'progress',
+    auth: 'function',
+    query: progressQuery,
+    summary:
+      'The running deployment of a project and the step it has reached; long-polls for a step',
+    responses: { '200': 'Progress', ...commonResponses },
+    handler: progressHandler,
+  },
+];
+registerRoutes(routes);

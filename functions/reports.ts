@@ -1,12 +1,7 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { readQuery } from '../shared/http/body.js';
-import { jsonApi } from '../shared/http/handler.js';
+import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { parseReportDate, parseTimeZone, ReportDateError } from '../shared/report/dayWindow.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 import { addDays, localDateOf } from '../shared/time/zones.js';
@@ -36,7 +31,10 @@ export async function dailyReportPage(
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
   // The report builder is loaded on first use rather than at start (cold start).
-  const { buildReportFor, renderHtml } = await import('../shared/report/index.js');
+  const [{ buildReportFor }, { renderHtml }] = await Promise.all([
+    import('../shared/report/tick.js'),
+    import('../shared/report/renderHtml.js'),
+  ]);
   const { date, zone } = readQuery(request, dailyReportQuery);
   const runtime = await getRuntime();
   const reportZone = zone ?? runtime.settings.report.timeZone;
@@ -49,9 +47,17 @@ export async function dailyReportPage(
   };
 }
 
-app.http('reportsDaily', {
-  route: 'reports/daily',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: jsonApi(dailyReportPage),
-});
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'reportsDaily',
+    method: 'GET',
+    route: 'reports/daily',
+    auth: 'function',
+    query: dailyReportQuery,
+    produces: 'text/html',
+    summary: 'The daily deployment report for a date, as HTML',
+    responses: { '200': 'The report', ...commonResponses },
+    handler: dailyReportPage,
+  },
+];
+registerRoutes(routes);

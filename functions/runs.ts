@@ -1,19 +1,14 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { readJsonBody, readQuery } from '../shared/http/body.js';
 import { badRequest, HttpError, notFound } from '../shared/http/errors.js';
-import { jsonApi } from '../shared/http/handler.js';
+import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { contextLog } from '../shared/runtime/log.js';
 import { getRuntime, requireOctopus, type Runtime } from '../shared/runtime/runtime.js';
-import type { RunStatus } from '../shared/runs/index.js';
+import type { RunStatus } from '../shared/runs/types.js';
 
-/** The runs engine, loaded on first use rather than at start (cold start). */
-const runsEngine = () => import('../shared/runs/index.js');
+// The runs engine is loaded on first use rather than at start (cold start), each handler only the
+// modules it needs.
 
 export const startBody = z
   .strictObject({
@@ -52,12 +47,32 @@ export const cancelBody = z.strictObject({
   by: z.string().max(200).optional(),
 });
 
+export const decisionBody = z.strictObject({
+  /** Who decides (an approver's email, or the name of whoever holds the function key). */
+  by: z.string().trim().min(1).max(200),
+  comment: z.string().max(1000).optional(),
+});
+
 /** POST /api/runs: start a playbook run, or with dryRun the plan with exact releases, deploying nothing. */
 export async function startRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { checkPlanNames, dryRunPlan, planFromPlaybook, runView, startRun } = await runsEngine();
+  const [
+    { checkPlanNames },
+    { dryRunPlan },
+    { planFromPlaybook },
+    { runView },
+    { startRun },
+    { resolvePlanTrains },
+  ] = await Promise.all([
+    import('../shared/runs/checkNames.js'),
+    import('../shared/runs/dryRun.js'),
+    import('../shared/runs/plan.js'),
+    import('../shared/runs/view.js'),
+    import('../shared/runs/advance.js'),
+    import('../shared/runs/trainReleases.js'),
+  ]);
   const body = await readJsonBody(request, startBody);
   const runtime = await getRuntime();
   const octopus = requireOctopus(runtime);
@@ -68,7 +83,11 @@ export async function startRunHandler(
   });
   // Every name the plan uses must exist before anything is stored, deployed or emailed (dry run too).
   await checkPlanNames(octopus, plan);
-  if (body.dryRun) return { status: 200, jsonBody: await dryRunPlan(octopus, plan) };
+  if (body.dryRun) {
+    // The dry run names each deploy's release train and why it was chosen, or why none qualifies.
+    const trains = await resolvePlanTrains(runtime, plan);
+    return { status: 200, jsonBody: await dryRunPlan(octopus, trains.plan, trains.problems) };
+  }
   const { state } = await startRun(
     runtime,
     plan,
@@ -102,6 +121,7 @@ async function startPromotion(
       runtime.config,
       promotion,
       runtime.clock.now(),
+      { tables: runtime.tables, timeZone: runtime.settings.report.timeZone },
     );
     return { status: 200, jsonBody: { promotion: name, plan, text: describePlan(plan) } };
   }
@@ -146,7 +166,7 @@ export async function listRunsHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { RunStore } = await runsEngine();
+  const { RunStore } = await import('../shared/runs/store.js');
   const query = readQuery(request, listQuery);
   const runtime = await getRuntime();
   const runs = await new RunStore(runtime.tables).list({ status: query.state, limit: query.limit });
@@ -185,7 +205,10 @@ export async function getRunHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { RunStore, runView } = await runsEngine();
+  const [{ RunStore }, { runView }] = await Promise.all([
+    import('../shared/runs/store.js'),
+    import('../shared/runs/view.js'),
+  ]);
   const id = runIdOf(request);
   const runtime = await getRuntime();
   const stored = await new RunStore(runtime.tables).get(id);
@@ -198,7 +221,10 @@ export async function cancelRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { cancelRun, runView } = await runsEngine();
+  const [{ cancelRun }, { runView }] = await Promise.all([
+    import('../shared/runs/advance.js'),
+    import('../shared/runs/view.js'),
+  ]);
   const id = runIdOf(request);
   const body = await readJsonBody(request, cancelBody);
   const runtime = await getRuntime();
@@ -223,27 +249,156 @@ export async function cancelRunHandler(
   }
 }
 
-app.http('runsStart', {
-  route: 'runs',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(startRunHandler),
-});
-app.http('runsList', {
-  route: 'runs',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: jsonApi(listRunsHandler),
-});
-app.http('runsGet', {
-  route: 'runs/{id}',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: jsonApi(getRunHandler),
-});
-app.http('runsCancel', {
-  route: 'runs/{id}/cancel',
-  methods: ['POST'],
-  authLevel: 'function',
-  handler: jsonApi(cancelRunHandler),
-});
+/** POST /api/runs/{id}/approve and /reject: an approval decision with the function key. */
+function decisionHandler(decision: 'approve' | 'reject') {
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const [{ runView }, { recordApprovalDecision }, { clientAddress }] = await Promise.all([
+      import('../shared/runs/view.js'),
+      import('../shared/runs/decisions.js'),
+      import('../shared/http/clientAddress.js'),
+    ]);
+    const id = runIdOf(request);
+    const body = await readJsonBody(request, decisionBody);
+    const runtime = await getRuntime();
+    const outcome = await recordApprovalDecision(
+      runtime,
+      {
+        runId: id,
+        by: body.by,
+        decision,
+        comment: body.comment,
+        via: 'api',
+        ip: clientAddress(request),
+      },
+      { log: contextLog(context) },
+    );
+    switch (outcome.kind) {
+      case 'notFound':
+        throw notFound(`There is no run "${id}". List runs with GET /api/runs.`);
+      case 'recorded':
+        return {
+          status: 200,
+          jsonBody: { recorded: true, decision: outcome.decision, run: runView(outcome.state) },
+        };
+      case 'already':
+        return {
+          status: 200,
+          jsonBody: {
+            recorded: false,
+            alreadyRecorded: true,
+            decision: outcome.decision,
+            run: runView(outcome.state),
+          },
+        };
+      case 'decided':
+        throw new HttpError(
+          409,
+          'approval_decided',
+          `Approval ${outcome.approval.action.id} of run ${id} is decided already: ${outcome.decisions.map((d) => `${d.decision === 'approve' ? 'approved' : 'rejected'} by ${d.by} at ${d.at}`).join('; ')}. Nothing was recorded.`,
+        );
+      case 'superseded':
+      case 'notWaiting':
+        throw new HttpError(
+          409,
+          'no_approval_pending',
+          `Run ${id} has no approval waiting for a decision: ${outcome.kind === 'notWaiting' ? outcome.why : 'a newer round was opened'}. Nothing was recorded.`,
+        );
+    }
+  };
+}
+
+export const approveRunHandler = decisionHandler('approve');
+export const rejectRunHandler = decisionHandler('reject');
+
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'runsStart',
+    method: 'POST',
+    route: 'runs',
+    auth: 'function',
+    body: startBody,
+    summary: 'Start a playbook run or a promotion now; with dryRun, the plan with exact releases',
+    responses: {
+      '201':
+        'The run (status "queued" with its position when its concurrency group is busy); a project, environment, tenant or runbook Octopus does not have is a 400 unknown_name',
+      '200':
+        'Dry run: the plan; for a promotion also nothing to do, or already started this minute',
+      '404': 'No such playbook or promotion',
+      '409':
+        "A promotion guard or condition stopped it, or the group's policy is reject and a run is active (run_rejected, naming it)",
+      '502': 'A promotion could not be planned (Octopus unreachable, unknown names)',
+      ...commonResponses,
+    },
+    handler: startRunHandler,
+  },
+  {
+    name: 'runsList',
+    method: 'GET',
+    route: 'runs',
+    auth: 'function',
+    query: listQuery,
+    summary: 'Runs, newest first, optionally by state',
+    responses: { '200': 'Runs', ...commonResponses },
+    handler: listRunsHandler,
+  },
+  {
+    name: 'runsGet',
+    method: 'GET',
+    route: 'runs/{id}',
+    auth: 'function',
+    summary: 'A run stage by stage, action by action',
+    responses: { '200': 'The run', '404': 'No such run', '401': commonResponses['401'] },
+    handler: getRunHandler,
+  },
+  {
+    name: 'runsCancel',
+    method: 'POST',
+    route: 'runs/{id}/cancel',
+    auth: 'function',
+    body: cancelBody,
+    summary: 'Cancel a run: cancels the Octopus tasks it started, then onFailure',
+    responses: {
+      '202': 'Cancelling',
+      '404': 'No such run',
+      '409': 'Finished or rolling back',
+      ...commonResponses,
+    },
+    handler: cancelRunHandler,
+  },
+  {
+    name: 'runsApprove',
+    method: 'POST',
+    route: 'runs/{id}/approve',
+    auth: 'function',
+    body: decisionBody,
+    summary:
+      'Approve the approval the run waits on, as `by` (counted once per person; the run goes on with exactly the releases shown in its waitingForApproval.plan)',
+    responses: {
+      '200':
+        '`{ recorded: true, decision, run }`, or `{ recorded: false, alreadyRecorded: true }` when `by` decided this round already',
+      '404': 'No such run',
+      '409':
+        'No approval waits for a decision (`no_approval_pending`), or the round is decided already (`approval_decided`)',
+      ...commonResponses,
+    },
+    handler: approveRunHandler,
+  },
+  {
+    name: 'runsReject',
+    method: 'POST',
+    route: 'runs/{id}/reject',
+    auth: 'function',
+    body: decisionBody,
+    summary: 'Reject the approval the run waits on: the run fails and runs its onFailure',
+    responses: {
+      '200':
+        '`{ recorded: true, decision, run }`, or `{ recorded: false, alreadyRecorded: true }` when `by` decided this round already',
+      '404': 'No such run',
+      '409':
+        'No approval waits for a decision (`no_approval_pending`), or the round is decided already (`approval_decided`)',
+      ...commonResponses,
+    },
+    handler: rejectRunHandler,
+  },
+];
+registerRoutes(routes);

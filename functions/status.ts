@@ -1,10 +1,5 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
-import { jsonApi } from '../shared/http/handler.js';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
 /** GET /api/status and /api/status/{set}: each set x environment (x tenant) as last recorded. */
@@ -21,9 +16,15 @@ export async function status(
   };
 }
 
-app.http('status', {
-  route: 'status/{set?}',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: jsonApi(status),
-});
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'status',
+    method: 'GET',
+    route: 'status/{set?}',
+    auth: 'function',
+    summary: 'Combined status of the configured sets (or one set)',
+    responses: { '200': 'Status', '404': 'No such set', '401': commonResponses['401'] },
+    handler: status,
+  },
+];
+registerRoutes(routes);

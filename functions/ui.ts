@@ -1,12 +1,8 @@
-import {
-  app,
-  type HttpRequest,
-  type HttpResponseInit,
-  type InvocationContext,
-} from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { readQuery } from '../shared/http/body.js';
 import { toErrorResponse } from '../shared/http/handler.js';
+import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 import { pageHeaders, renderErrorPage } from '../shared/ui/errorPage.js';
 
@@ -53,9 +49,18 @@ export async function statusPage(
   }
 }
 
-app.http('ui', {
-  route: 'ui',
-  methods: ['GET'],
-  authLevel: 'function',
-  handler: statusPage,
-});
+export const routes: RouteDeclaration[] = [
+  {
+    name: 'ui',
+    method: 'GET',
+    route: 'ui',
+    auth: 'function',
+    produces: 'text/html',
+    summary: 'The status page: sets, runs, locks and jobs',
+    responses: { '200': 'HTML page', '401': commonResponses['401'] },
+    handler: statusPage,
+    // Errors are answered as an HTML page, not the API's JSON.
+    errors: 'own',
+  },
+];
+registerRoutes(routes);

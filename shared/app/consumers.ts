@@ -4,8 +4,10 @@
 import type { EventConsumer } from '../events/consumers.js';
 import { locksStatusConsumer } from '../locks/consumers.js';
 import { retentionStatusConsumer } from '../retention/consumers.js';
+import { retentionPhases } from './retention.js';
 import { runsEventConsumer, runsStatusConsumer } from '../runs/consumers.js';
 import type { StatusConsumer } from '../status/consumers.js';
+import { trainsStatusConsumer } from '../trains/consumers.js';
 import { watchEventConsumer, watchStatusConsumer } from '../watches/consumers.js';
 
 /**
@@ -20,7 +22,9 @@ export const eventConsumers: readonly EventConsumer[] = [runsEventConsumer, watc
  */
 export const statusConsumers: readonly StatusConsumer[] = [
   watchStatusConsumer,
+  // After the watches, which capture trains as they announce: this pass times every train's soak.
+  trainsStatusConsumer,
   runsStatusConsumer,
   locksStatusConsumer,
-  retentionStatusConsumer,
+  retentionStatusConsumer(retentionPhases),
 ];

@@ -1,5 +1,5 @@
 // The status poll as a job: under its job lock, so a run that overlaps another is skipped, not doubled.
-import { withJobLock } from '../locks/index.js';
+import { withJobLock } from '../locks/jobLock.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { pollOnce, type PollResult } from './poll.js';

@@ -1,7 +1,7 @@
 // Conditions: expand named and inline rules, read what they need in one dashboard call, judge them purely.
 import type { Condition, ConditionRef } from '../config/coordination/conditions.js';
 import type { CoordinationConfig } from '../config/coordination/schema.js';
-import type { OctopusClient } from '../octopus/index.js';
+import type { OctopusClient } from '../octopus/client.js';
 import { compareVersions } from '../versions.js';
 import { DeploymentSnapshot, emptyNeeds, readSnapshot, type SnapshotNeeds } from './snapshot.js';
 

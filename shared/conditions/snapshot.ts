@@ -1,11 +1,11 @@
 // One read of "what is deployed where" for a set of projects and environments: the dynamic dashboard, by name.
-import type { OctopusClient } from '../octopus/index.js';
+import type { OctopusClient } from '../octopus/client.js';
 import {
   dashboardCell,
   type Dashboard,
   type DashboardCell,
   type DashboardItem,
-} from '../octopus/index.js';
+} from '../octopus/dashboard.js';
 
 export interface SnapshotNeeds {
   projects: Set<string>;

@@ -1,17 +1,19 @@
 // "Ensure project A is deployed here": already current, join what is deploying it, or start one run (never two).
-import type { TableClient } from '@azure/data-tables';
 import { checkCondition } from '../conditions/evaluate.js';
 import { compareVersions } from '../versions.js';
 import type { ConditionRef } from '../config/coordination/conditions.js';
 import { CoordinatorError } from '../errors.js';
-import { collect, dashboardCell, type OctopusClient, type Release } from '../octopus/index.js';
+import { collect } from '../octopus/paging.js';
+import { dashboardCell } from '../octopus/dashboard.js';
+import type { OctopusClient } from '../octopus/client.js';
+import type { Release } from '../octopus/releases.js';
 import type { Log } from '../runtime/log.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
 import { newRunId, startRun } from '../runs/advance.js';
 import { lifecycleVerdict } from '../runs/lifecycle.js';
 import { RunStore } from '../runs/store.js';
 import { isTerminalRunStatus, type RunPlan, type RunState } from '../runs/types.js';
-import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
+import { claimOnce, updateIfMatch } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
 import { resolveTarget, type Target } from '../octopus/target.js';
 
@@ -241,9 +243,11 @@ export async function ensureDeployed(
     };
   };
   for (let attempt = 0; attempt < 5; attempt++) {
-    const claimed = await claimOrRead(table, key, row);
+    const claimed = await claimOnce(table, key, row);
     if (claimed.mine) return deploy(row, true);
-    const other = claimed.row;
+    // The row went between the refused insert and the read (pruned): claim again.
+    if (!claimed.holder) continue;
+    const other = claimed.holder;
     const run = await new RunStore(runtime.tables).get(other.runId);
     const finished = run !== undefined && isTerminalRunStatus(run.state.status);
     if (!finished) {
@@ -267,7 +271,7 @@ export async function ensureDeployed(
       };
     }
     // The recorded run has finished (and the wanted release is not current): replace the claim, ETag-checked.
-    const replaced = await updateIfMatch(table, { ...key, ...row }, claimed.etag);
+    const replaced = await updateIfMatch(table, { ...key, ...row }, other.etag);
     if (replaced.ok) return deploy(row, true);
   }
   throw new CoordinatorError(
@@ -275,16 +279,4 @@ export async function ensureDeployed(
     'busy',
     `${req.project} in ${req.environment} is being changed by several callers at once; call again in a few seconds.`,
   );
-}
-
-async function claimOrRead(
-  table: TableClient,
-  key: { partitionKey: string; rowKey: string },
-  row: EnsureRow,
-): Promise<{ mine: true } | { mine: false; row: EnsureRow; etag: string }> {
-  const created = await createIfAbsent(table, { ...key, ...row });
-  if (created.ok) return { mine: true };
-  const existing = await getOrUndefined<EnsureRow>(table, key.partitionKey, key.rowKey);
-  if (!existing) return claimOrRead(table, key, row);
-  return { mine: false, row: existing, etag: existing.etag ?? '*' };
 }

@@ -4,7 +4,8 @@
 // cursor (one call per space per poll) and stores each one with the webhook's own store-once, so
 // an event reaches the consumers (rules, watches, runs) exactly once whichever way it came.
 import type { TableClient } from '@azure/data-tables';
-import type { OctopusClient, OctopusEvent } from '../octopus/index.js';
+import type { OctopusClient } from '../octopus/client.js';
+import type { OctopusEvent } from '../octopus/events.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';

@@ -10,6 +10,7 @@ import {
   updateIfMatch,
 } from '../storage/conditional.js';
 import { deadLetterRow, isPoisonError } from '../storage/deadLetters.js';
+import { pruneMatching, type PruneBudget, type PruneResult } from '../storage/prune.js';
 import { encodeKey, paddedNumberKey } from '../storage/keys.js';
 import { maxStringPropertyChars } from '../storage/limits.js';
 import type { TableStore } from '../storage/tableStore.js';
@@ -387,4 +388,27 @@ export async function recordEventFailure(
       at,
     );
   return setAside;
+}
+
+/**
+ * Delete processed events received before `before`. Unprocessed events are never deleted, whatever
+ * their age, nor the processor's watermark (another partition): only rows the processor is done with.
+ */
+export async function pruneProcessedEvents(
+  tables: TableStore,
+  before: Date,
+  budget: PruneBudget,
+): Promise<PruneResult> {
+  const { odata } = await import('@azure/data-tables');
+  // receivedAt is an ISO string, so string order is time order. A row with no processedAt is
+  // pending (or failing and not yet set aside): it stays.
+  return pruneMatching(
+    await tables.table(eventsTable),
+    {
+      filter: odata`PartitionKey eq ${eventPartition} and receivedAt lt ${before.toISOString()}`,
+      select: ['receivedAt', 'processedAt'],
+    },
+    budget,
+    (row) => typeof row.processedAt !== 'string' || row.processedAt === '',
+  );
 }

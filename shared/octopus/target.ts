@@ -1,5 +1,5 @@
 // Where a cooperation call points: the Octopus ids of the project, environment and tenant it names.
-import type { OctopusClient } from './index.js';
+import type { OctopusClient } from './client.js';
 
 export interface Target {
   projectId: string;

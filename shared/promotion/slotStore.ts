@@ -1,12 +1,14 @@
 // Promotion slots in Table Storage: each slot claimed once (create-if-absent), then its outcome recorded.
 import type { TableClient } from '@azure/data-tables';
 import {
+  claimOnce,
   createIfAbsent,
   getOrUndefined,
   listPartition,
   updateIfMatch,
 } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
+import { pruneMatching, type PruneBudget, type PruneResult } from '../storage/prune.js';
 import type { TableStore } from '../storage/tableStore.js';
 
 export const promotionsTable = 'promotions';
@@ -57,15 +59,18 @@ export class SlotStore {
 
   /** Claim a slot; false when somebody (another instance, an earlier try) has it already. */
   async claim(record: Omit<SlotRecord, 'updatedAt'>): Promise<boolean> {
-    const outcome = await createIfAbsent<SlotRow>(await this.table(), {
-      partitionKey: slotPartition(record.promotion),
-      rowKey: record.slot,
-      ...record,
-      updatedAt: record.claimedAt,
-      detail: cap(record.detail),
-      plan: cap(record.plan),
-    });
-    return outcome.ok;
+    const outcome = await claimOnce<SlotRow>(
+      await this.table(),
+      { partitionKey: slotPartition(record.promotion), rowKey: record.slot },
+      {
+        ...record,
+        updatedAt: record.claimedAt,
+        detail: cap(record.detail),
+        plan: cap(record.plan),
+      },
+      { readHolder: false },
+    );
+    return outcome.mine;
   }
 
   async get(promotion: string, slot: string): Promise<(SlotRecord & { etag: string }) | undefined> {
@@ -87,6 +92,23 @@ export class SlotStore {
       etag,
     );
     return outcome.ok;
+  }
+
+  /**
+   * Delete slots claimed before `before` (claimedAt is when the row was written, always after the
+   * slot's own time; manual slots too). The per-promotion watermarks are kept: they are not slots.
+   * The caller keeps `before` older than any slot the scheduler still looks at, or a slot could run twice.
+   */
+  async prune(before: Date, budget: PruneBudget): Promise<PruneResult> {
+    const { odata } = await import('@azure/data-tables');
+    return pruneMatching(
+      await this.table(),
+      {
+        filter: odata`PartitionKey ne ${watermarkPartition} and claimedAt lt ${before.toISOString()}`,
+        select: ['claimedAt'],
+      },
+      budget,
+    );
   }
 
   /** Every slot of a promotion, newest first. */

@@ -1,6 +1,6 @@
 // Builds the daily report for one local date: gather each space's day (and the day before), summarize.
 import type { Clock } from '../clock.js';
-import type { OctopusClient } from '../octopus/index.js';
+import type { OctopusClient } from '../octopus/client.js';
 import { addDays, type LocalDate } from '../time/zones.js';
 import { dayWindow } from './dayWindow.js';
 import { describeScope, gatherSpace, type GatherOptions, type ReportScope } from './gather.js';

@@ -5,8 +5,8 @@
 import type { TableClient } from '@azure/data-tables';
 import type { Clock } from '../clock.js';
 import { redactSecrets } from '../config/settings.js';
-import type { Mailer } from '../mail/index.js';
-import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
+import type { Mailer } from '../mail/mailer.js';
+import { claimOnce, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
 import type { TableStore } from '../storage/tableStore.js';
 import { addDays, type LocalDate } from '../time/zones.js';
 import { subjectOf } from './format.js';
@@ -165,16 +165,21 @@ async function handleSlot(
   let attempts: number;
   if (!existing) {
     const status: SlotStatus = age > claimWindowMs ? 'missed' : 'building';
-    const claim = await createIfAbsent(table, {
-      ...key,
-      status,
-      attempts: status === 'missed' ? 0 : 1,
-      owner: deps.owner,
-      leaseUntil: lease,
-      zone: deps.zone,
-      updatedAt: now,
-    } satisfies SlotRow & typeof key);
-    if (!claim.ok) return result('claimed-elsewhere');
+    // Read just above: a refused claim is another instance's this very moment.
+    const claim = await claimOnce(
+      table,
+      key,
+      {
+        status,
+        attempts: status === 'missed' ? 0 : 1,
+        owner: deps.owner,
+        leaseUntil: lease,
+        zone: deps.zone,
+        updatedAt: now,
+      } satisfies SlotRow,
+      { readHolder: false },
+    );
+    if (!claim.mine) return result('claimed-elsewhere');
     if (status === 'missed') {
       deps.log?.(
         'warn',

@@ -2,16 +2,13 @@
 // error), the deployments list paged newest first (project, environment, tenant, release, deployer)
 // and joined by deployment id, stragglers and releases by id in batches, names from the dashboard.
 import type { CoordinationConfig } from '../config/coordination/schema.js';
-import {
-  collect,
-  taskPageUrl,
-  matchNamed,
-  type Deployment,
-  type OctopusClient,
-  type Release,
-  type ResourceCollection,
-  type ServerTask,
-} from '../octopus/index.js';
+import { collect, type ResourceCollection } from '../octopus/paging.js';
+import { taskPageUrl } from '../octopus/links.js';
+import { matchNamed } from '../octopus/resolver.js';
+import type { Deployment } from '../octopus/deployments.js';
+import type { OctopusClient } from '../octopus/client.js';
+import type { Release } from '../octopus/releases.js';
+import type { ServerTask } from '../octopus/tasks.js';
 import type { DayWindow } from './dayWindow.js';
 import type { Outcome, ReportDeployment } from './model.js';
 import { outcomeOf } from './summarize.js';

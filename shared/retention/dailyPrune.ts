@@ -2,13 +2,15 @@
 // as the lock history prune does), and each poll does one bounded pass until nothing is left. A
 // pass that ran out of budget leaves the day's row "running", and the next poll (any instance)
 // continues; once a pass finishes, the row says "done" and later polls that day do nothing.
-import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
+import { claimOnce, updateIfMatch } from '../storage/conditional.js';
 import type { Clock } from '../clock.js';
 import type { TableStore } from '../storage/tableStore.js';
-import { JOBS_TABLE } from '../report/dailyReportJob.js';
+import { claimsTable } from '../storage/tables.js';
 import { retentionPolicy, type RetentionPolicy } from './policy.js';
-import { prunePass, type PassResult } from './prunePass.js';
-import { retentionPrunePartition } from './pruneSlots.js';
+import { prunePass, type PassResult, type PrunePhase } from './prunePass.js';
+
+/** This module's daily claims in the claims table (one row per UTC day). */
+export const retentionPrunePartition = 'retention-prune';
 
 export interface DailyPruneDeps {
   tables: TableStore;
@@ -16,6 +18,8 @@ export interface DailyPruneDeps {
   /** Who claims the day (instance id). */
   instanceId: string;
   policy?: RetentionPolicy;
+  /** The stores' pruning, in order (shared/app/retention.ts). */
+  phases: readonly PrunePhase[];
 }
 
 export type DailyPruneOutcome =
@@ -39,15 +43,14 @@ interface ClaimRow {
 
 export async function runDailyPrune(deps: DailyPruneDeps): Promise<DailyPruneOutcome> {
   const policy = deps.policy ?? retentionPolicy();
-  const table = await deps.tables.table(JOBS_TABLE);
+  const table = await deps.tables.table(claimsTable);
   const now = deps.clock.now();
   const key = { partitionKey: retentionPrunePartition, rowKey: now.toISOString().slice(0, 10) };
   const lease = new Date(now.getTime() + policy.passLeaseMinutes * 60_000).toISOString();
 
   let etag: string;
   let before: Pick<ClaimRow, 'passes' | 'deleted'> = { passes: 0, deleted: 0 };
-  const claim = await createIfAbsent<ClaimRow>(table, {
-    ...key,
+  const claim = await claimOnce<ClaimRow>(table, key, {
     state: 'running',
     by: deps.instanceId,
     leaseUntil: lease,
@@ -55,10 +58,10 @@ export async function runDailyPrune(deps: DailyPruneDeps): Promise<DailyPruneOut
     deleted: 0,
     updatedAt: now.toISOString(),
   });
-  if (claim.ok) {
+  if (claim.mine) {
     etag = claim.etag;
   } else {
-    const row = await getOrUndefined<ClaimRow>(table, key.partitionKey, key.rowKey);
+    const row = claim.holder;
     if (!row) return { kind: 'busy', by: 'another instance' };
     if (row.state === 'done') return { kind: 'doneToday' };
     if (Date.parse(row.leaseUntil) > now.getTime()) return { kind: 'busy', by: row.by };
@@ -73,7 +76,7 @@ export async function runDailyPrune(deps: DailyPruneDeps): Promise<DailyPruneOut
         passes: row.passes + 1,
         updatedAt: now.toISOString(),
       },
-      row.etag ?? '*',
+      row.etag,
       'Merge',
     );
     if (!taken.ok) return { kind: 'busy', by: 'another instance' };
@@ -81,7 +84,7 @@ export async function runDailyPrune(deps: DailyPruneDeps): Promise<DailyPruneOut
   }
 
   // A pass that throws leaves the row "running" under its lease: a later poll retries after it.
-  const pass = await prunePass(deps.tables, now, policy);
+  const pass = await prunePass(deps.tables, now, policy, deps.phases);
   const finished = deps.clock.now().toISOString();
   await updateIfMatch<Partial<ClaimRow>>(
     table,

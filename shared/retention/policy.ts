@@ -46,8 +46,3 @@ export function retentionPolicy(overrides: Partial<RetentionPolicy> = {}): Reten
   p.maxExaminedPerPoll = Math.max(p.maxDeletesPerPoll, Math.floor(p.maxExaminedPerPoll));
   return p;
 }
-
-/** The instant `days` before `now`, as an ISO string (the form the stores keep their times in). */
-export function cutoffIso(now: Date, days: number): string {
-  return new Date(now.getTime() - days * 86_400_000).toISOString();
-}

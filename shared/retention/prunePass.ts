@@ -1,24 +1,21 @@
-// One bounded prune pass over every table that grows: phases in a fixed order under one budget.
+// One bounded prune pass: each store prunes its own rows (shared/storage/prune.ts), in the order the
+// composition root lists them (shared/app/retention.ts), under one budget; retention only decides how
+// far back each goes (policy.ts) and stops where the budget runs out.
+import { PruneBudget, type PruneResult } from '../storage/prune.js';
 import type { TableStore } from '../storage/tableStore.js';
-import { PruneBudget } from './budget.js';
-import { ensureClaimsPhase } from './pruneEnsureClaims.js';
-import { processedEventsPhase } from './pruneEvents.js';
-import { finishedRunsPhase } from './pruneRuns.js';
-import { jobSlotsPhase, promotionSlotsPhase } from './pruneSlots.js';
-import type { PrunePhase } from './phase.js';
 import type { RetentionPolicy } from './policy.js';
 
-/**
- * Ensure-deployed claims come before runs (a claim must never outlive its run). A phase that the
- * budget cut short ends the pass, so a later phase never runs ahead of an unfinished earlier one.
- */
-export const prunePhases: readonly PrunePhase[] = [
-  ensureClaimsPhase,
-  finishedRunsPhase,
-  processedEventsPhase,
-  promotionSlotsPhase,
-  jobSlotsPhase,
-];
+/** The policy periods, in days, a phase can be kept for. */
+export type RetentionPeriod =
+  'processedEventDays' | 'finishedRunDays' | 'jobSlotDays' | 'ensureClaimDays';
+
+/** One store's pruning, as retention runs it: rows older than `keptFor` days go. */
+export interface PrunePhase {
+  /** Names the rows it deletes, for logs and results. */
+  name: string;
+  keptFor: RetentionPeriod;
+  prune(tables: TableStore, before: Date, budget: PruneBudget): Promise<PruneResult>;
+}
 
 export interface PassResult {
   /** Rows deleted, by phase name. */
@@ -29,16 +26,18 @@ export interface PassResult {
   complete: boolean;
 }
 
+/** A phase that the budget cut short ends the pass, so a later phase never runs ahead of an earlier one. */
 export async function prunePass(
   tables: TableStore,
   now: Date,
   policy: RetentionPolicy,
-  phases: readonly PrunePhase[] = prunePhases,
+  phases: readonly PrunePhase[],
 ): Promise<PassResult> {
   const budget = new PruneBudget(policy.maxDeletesPerPoll, policy.maxExaminedPerPoll);
   const result: PassResult = { deleted: {}, total: 0, examined: 0, complete: true };
   for (const phase of phases) {
-    const outcome = await phase.run({ tables, now, policy, budget });
+    const before = new Date(now.getTime() - policy[phase.keptFor] * 86_400_000);
+    const outcome = await phase.prune(tables, before, budget);
     result.deleted[phase.name] = outcome.deleted;
     result.total += outcome.deleted;
     if (!outcome.complete) {

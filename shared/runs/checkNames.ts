@@ -2,7 +2,9 @@
 // names must exist in Octopus. A mistyped name is the caller's 400, listing the known names, and
 // nothing is created or emailed; never a run that fails at its first deploy.
 import { CoordinatorError } from '../errors.js';
-import { collect, OctopusError, type OctopusClient } from '../octopus/index.js';
+import { collect } from '../octopus/paging.js';
+import { OctopusError } from '../octopus/errors.js';
+import type { OctopusClient } from '../octopus/client.js';
 import type { RunPlan } from './types.js';
 
 type Kind = 'project' | 'environment' | 'tenant';

@@ -8,7 +8,9 @@
 // without an advance, so a run whose starter crashed before storing it frees the group by itself.
 import type { ConcurrencyPolicy } from '../config/coordination/common.js';
 import { CoordinatorError } from '../errors.js';
-import { isLockError, LeaseLocks, locksTableName, type AcquireResult } from '../locks/index.js';
+import { isLockError } from '../locks/errors.js';
+import { LeaseLocks, type AcquireResult } from '../locks/leaseLock.js';
+import { locksTableName } from '../locks/rows.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { defaultGroupTemplate, renderGroup } from './groups.js';
 import type { RunConcurrency, RunPlan, RunState } from './types.js';

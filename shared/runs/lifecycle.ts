@@ -1,5 +1,5 @@
 // Whether Octopus's lifecycle lets a release into an environment now, as the server says (the release's deployment template), read once per release per run step.
-import type { ReleaseDeploymentTemplate } from '../octopus/index.js';
+import type { ReleaseDeploymentTemplate } from '../octopus/releases.js';
 import type { LifecycleVerdict } from './types.js';
 
 /** Reads a release's deployment template; the same release asked twice is read once. */

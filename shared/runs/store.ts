@@ -1,10 +1,25 @@
 // Runs in Table Storage: one row per run, its state as JSON split over several properties, every write ETag-checked.
 import type { TableClient } from '@azure/data-tables';
-import { createIfAbsent, getOrUndefined, updateIfMatch } from '../storage/conditional.js';
+import {
+  createIfAbsent,
+  getOrUndefined,
+  listPartition,
+  updateIfMatch,
+} from '../storage/conditional.js';
 import { fromJsonParts, jsonParts } from '../storage/jsonParts.js';
+import { jobLockName } from '../locks/jobLock.js';
+import { locksTableName } from '../locks/rows.js';
+import { encodeKey } from '../storage/keys.js';
+import {
+  deleteRows,
+  findCandidates,
+  keyOf,
+  type PruneBudget,
+  type PruneResult,
+} from '../storage/prune.js';
 import type { TableStore } from '../storage/tableStore.js';
 import { watchedTaskIds } from './decide.js';
-import { runHasWork, type RunState, type RunStatus } from './types.js';
+import { isTerminalRunStatus, runHasWork, type RunState, type RunStatus } from './types.js';
 
 export const runsTable = 'runs';
 const partition = 'run';
@@ -78,6 +93,9 @@ function summaryOf(row: Record<string, unknown>): RunSummary {
   };
 }
 
+/** The job name of a run's lock (the lock itself is `job/run/<id>`). */
+export const runLockJob = (runId: string): string => `run/${runId}`;
+
 export class RunStore {
   constructor(private readonly tables: TableStore) {}
 
@@ -95,6 +113,35 @@ export class RunStore {
     const row = await getOrUndefined<Record<string, unknown>>(await this.table(), partition, id);
     if (!row) return undefined;
     return { state: fromRow(row), etag: row.etag ?? '*' };
+  }
+
+  /**
+   * Delete runs that finished before `before` and have no work left (`active` false: nothing to
+   * advance, no "run finished" email pending), with their run lock's rows; finished runs are never
+   * written again, so nothing can need them. Active runs are never deleted, whatever their age.
+   */
+  async prune(before: Date, budget: PruneBudget): Promise<PruneResult> {
+    const { odata } = await import('@azure/data-tables');
+    const client = await this.table();
+    const found = await findCandidates(
+      client,
+      {
+        filter: odata`PartitionKey eq ${partition} and active eq ${false} and finishedAt lt ${before.toISOString()}`,
+        select: ['status', 'active', 'finishedAt'],
+      },
+      budget,
+      (row) => row.active !== false || !isTerminalRunStatus(String(row.status) as RunStatus),
+    );
+    const deleted = await deleteRows(client, found.rows.map(keyOf));
+    budget.deleted += found.rows.length;
+    // Each run advanced under its own lock (job/run/<id>); a finished run never takes it again.
+    const locks = await this.tables.table(locksTableName);
+    for (const run of found.rows) {
+      const lockPartition = encodeKey(jobLockName(runLockJob(run.rowKey ?? '')));
+      const lockRows = await listPartition(locks, lockPartition);
+      await deleteRows(locks, lockRows.map(keyOf));
+    }
+    return { deleted, complete: found.complete };
   }
 
   /** Replace the run if nobody wrote it since `etag` was read; undefined on a conflict. */

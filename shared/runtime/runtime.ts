@@ -6,8 +6,8 @@ import type { CoordinationConfig } from '../config/coordination/schema.js';
 import type { Settings } from '../config/settings.js';
 import { CoordinatorError } from '../errors.js';
 import { setSecretsForRedaction } from '../http/handler.js';
-import type { Mailer } from '../mail/index.js';
-import type { OctopusClient } from '../octopus/index.js';
+import type { Mailer } from '../mail/mailer.js';
+import type { OctopusClient } from '../octopus/client.js';
 import { QueueStore } from '../storage/queueStore.js';
 import { TableStore } from '../storage/tableStore.js';
 
@@ -45,8 +45,8 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     await Promise.all([
       import('../config/settings.js'),
       import('../config/loadCoordinationConfig.js'),
-      import('../mail/index.js'),
-      import('../octopus/index.js'),
+      import('../mail/createMailer.js'),
+      import('../octopus/client.js'),
     ]);
   const settings = loadSettings(options.env ?? process.env);
   setSecretsForRedaction(settings.secrets);

@@ -1,5 +1,5 @@
 // One Octopus client per space: the runtime's client serves OCTOPUS_SPACE; sets in other spaces get their own.
-import { createOctopusClient, type OctopusClient } from '../octopus/index.js';
+import { createOctopusClient, type OctopusClient } from '../octopus/client.js';
 import { taskPageUrl } from '../octopus/links.js';
 import type { Runtime } from './runtime.js';
 

@@ -1,5 +1,5 @@
 // The combined status of the configured project sets, read with one dynamic-dashboard call per space.
-import { dashboardCell, type Dashboard, type DashboardItem } from '../octopus/index.js';
+import { dashboardCell, type Dashboard, type DashboardItem } from '../octopus/dashboard.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { octopusCallsMade, octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
 

@@ -102,3 +102,37 @@ export async function listPartition<T extends object>(
   }
   return rows;
 }
+
+/** Who has a claim: the row as stored, with its ETag for a later conditional takeover. */
+export type ClaimHolder<T> = T & { etag: string };
+
+/**
+ * The outcome of claimOnce: `mine` (this call inserted the row; `etag` for recording the outcome),
+ * or somebody else's, with the row that says who and how far they got (`holder` is undefined when
+ * the row was deleted between the refused insert and the read, or when `readHolder` is false).
+ */
+export type ClaimOutcome<T> =
+  { mine: true; etag: string } | { mine: false; holder: ClaimHolder<T> | undefined };
+
+/**
+ * Claim something once across instances: insert `row` under `key` only if no row is there (the
+ * daily report of a day, a watch email, a promotion slot, an ensure-deployed target, a day's prune).
+ * A refused insert is not an error: it reads who has the claim (one more request), unless the caller
+ * only needs to know it lost (`readHolder: false`). What to do with a stale or finished claim is the
+ * caller's decision; take it over with updateIfMatch and the holder's ETag, so two takers cannot both
+ * win.
+ */
+export async function claimOnce<T extends object>(
+  client: TableClient,
+  key: { partitionKey: string; rowKey: string },
+  row: T,
+  options: { readHolder?: boolean } = {},
+): Promise<ClaimOutcome<T>> {
+  const created = await createIfAbsent(client, { ...row, ...key });
+  if (created.ok) return { mine: true, etag: created.etag };
+  if (created.reason !== 'exists') throw new Error(`claimOnce: unexpected ${created.reason}`);
+  if (options.readHolder === false) return { mine: false, holder: undefined };
+  const existing = await getOrUndefined<T>(client, key.partitionKey, key.rowKey);
+  if (!existing) return { mine: false, holder: undefined };
+  return { mine: false, holder: { ...(existing as T), etag: existing.etag ?? '*' } };
+}

@@ -1,7 +1,7 @@
 // The emails a watch sends: what happened, which releases, when (in the configured zone), by whom,
 // a link to each task and, with PUBLIC_URL, to the status page; laid out like every other email.
 import { dataTable, emailDocument, emailLink, paragraph } from '../html/emailLayout.js';
-import type { MailMessage } from '../mail/index.js';
+import type { MailMessage } from '../mail/mailer.js';
 import { readableTime } from '../time/zones.js';
 import type { AnnouncedRelease, WatchNotice } from './evaluate.js';
 

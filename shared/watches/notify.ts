@@ -1,16 +1,11 @@
 // Sending a watch's email exactly once per announcement, across polls, webhooks and instances:
-// claim (the intent) with createIfAbsent, send, record the outcome. A failed send is retried later.
+// claim (the intent) with claimOnce, send, record the outcome. A failed send is retried later.
 import { statusPageUrl } from '../html/publicLinks.js';
-import { MailError } from '../mail/index.js';
+import { MailError } from '../mail/mailer.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { octopusForSpace, spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
-import {
-  createIfAbsent,
-  getOrUndefined,
-  listPartition,
-  updateIfMatch,
-} from '../storage/conditional.js';
+import { claimOnce, getOrUndefined, listPartition, updateIfMatch } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
 import { fromJsonParts, jsonParts } from '../storage/jsonParts.js';
 import type { WatchNotice } from './evaluate.js';
@@ -76,14 +71,14 @@ async function claim(
   if (known) return known;
   const table = await runtime.tables.table(watchMailTable);
   const now = runtime.clock.now();
+  const key = { partitionKey: encodeKey(notice.watch.name), rowKey: notice.claimKey };
   const base = {
-    partitionKey: encodeKey(notice.watch.name),
-    rowKey: notice.claimKey,
+    ...key,
     claimedBy: runtime.instanceId,
     claimedAt: now.toISOString(),
     state: 'sending' as const,
   };
-  const created = await createIfAbsent<MailRow>(table, {
+  const claimed = await claimOnce<MailRow>(table, key, {
     ...base,
     watch: notice.watch.name,
     set: notice.set,
@@ -93,8 +88,8 @@ async function claim(
     ...jsonParts(watchMailTable, 'releases', notice.releases),
     attempts: 1,
   });
-  if (created.ok) return { etag: created.etag, attempts: 1 };
-  const row = await getOrUndefined<MailRow>(table, base.partitionKey, base.rowKey);
+  if (claimed.mine) return { etag: claimed.etag, attempts: 1 };
+  const row = claimed.holder;
   if (!row) return 'in-progress';
   if (row.state === 'sent' || row.state === 'rejected') {
     const outcome = row.state === 'sent' ? 'already-sent' : 'rejected';

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCoordinationConfigText } from '../../shared/config/loadCoordinationConfig.js';
-import type { MailMessage } from '../../shared/mail/index.js';
+import type { MailMessage } from '../../shared/mail/mailer.js';
 import { toEml } from '../../shared/mail/outboxMailer.js';
 import { promotionMail } from '../../shared/promotion/schedule.js';
 import { notifyMail, runFinishedMail } from '../../shared/runs/mail.js';

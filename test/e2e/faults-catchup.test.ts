@@ -8,7 +8,7 @@ import { coordinationConfigSchema } from '../../shared/config/coordination/schem
 import { catchUpEvents } from '../../shared/events/catchUp.js';
 import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { silentLog } from '../../shared/runtime/log.js';
-import { RunStore } from '../../shared/runs/index.js';
+import { RunStore } from '../../shared/runs/store.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 import {
   startCoordinatorInstance,

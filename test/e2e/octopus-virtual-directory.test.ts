@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { pollOnce } from '../../shared/app/poll.js';
 import { checkHealth } from '../../shared/health/health.js';
-import { createOctopusClient } from '../../shared/octopus/index.js';
+import { createOctopusClient } from '../../shared/octopus/client.js';
 import { createRuntime } from '../../shared/runtime/runtime.js';
 import { startDevHostProcess, type DevHostProcess } from '../helpers/devHostProcess.js';
 

@@ -20,8 +20,8 @@ import {
   coordinationConfigSchema,
   type CoordinationConfig,
 } from '../../shared/config/coordination/schema.js';
-import type { Mailer, MailMessage } from '../../shared/mail/index.js';
-import { collect } from '../../shared/octopus/index.js';
+import type { Mailer, MailMessage } from '../../shared/mail/mailer.js';
+import { collect } from '../../shared/octopus/paging.js';
 import { readPromotionPlan, findPromotion } from '../../shared/promotion/readPlan.js';
 import { schedulePromotion, runPromotionSlot } from '../../shared/promotion/schedule.js';
 import { SlotStore } from '../../shared/promotion/slotStore.js';

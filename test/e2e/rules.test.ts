@@ -3,7 +3,8 @@
 // rule web-stack-after-database listening for Database deployments in Development.
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, createOctopusClient, type OctopusClient } from '../../shared/octopus/index.js';
+import { collect } from '../../shared/octopus/paging.js';
+import { createOctopusClient, type OctopusClient } from '../../shared/octopus/client.js';
 import { startDevHostProcess, type DevHostProcess } from '../helpers/devHostProcess.js';
 
 const simulatorKey = 'API-SIMULATOR0000000000000000000';

@@ -243,6 +243,24 @@ describe('concurrent runs through the dev host', () => {
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
   }, 240_000);
 
+  it('six POST /api/ensure-deployed at once over two instances: one run, one deployment of Database 1.6.1, every answer names that run', async () => {
+    const ask = { project: 'Database', environment: 'Development', release: '1.6.1' };
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => post(`${host(i % 2).url}/api/ensure-deployed`, ask)),
+    );
+    for (const a of answers) expect(a.status, JSON.stringify(a.body)).toBe(202);
+    const bodies = answers.map((a) => a.body as { runId: string; started: boolean });
+    expect(new Set(bodies.map((b) => b.runId)).size).toBe(1);
+    expect(bodies.filter((b) => b.started)).toHaveLength(1);
+    const [run] = await waitForRuns(host(0), [bodies[0]?.runId ?? '']);
+    expect(run?.status).toBe('succeeded');
+    expect((await coordinatorDeployments()).get('Database @ Development')).toBe(1);
+    // Asked again once it is live: current, nothing started.
+    const again = await post(`${host(1).url}/api/ensure-deployed`, ask);
+    expect(again).toMatchObject({ status: 200, body: { status: 'current', release: '1.6.1' } });
+    expect((await coordinatorDeployments()).get('Database @ Development')).toBe(1);
+  });
+
   it('reject: the second of two starts is a 409 naming the active run, and nothing is stored for it', async () => {
     const body = { playbook: 'release-strict', environment: 'Development' };
     const answers = await Promise.all([

@@ -18,17 +18,16 @@ import {
 } from '../../functions/runs.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { immediateProcessingIdle } from '../../shared/events/queue.js';
-import { collect, dashboardCell, type Deployment } from '../../shared/octopus/index.js';
+import { collect } from '../../shared/octopus/paging.js';
+import { dashboardCell } from '../../shared/octopus/dashboard.js';
+import type { Deployment } from '../../shared/octopus/deployments.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime/runtime.js';
-import {
-  advanceRun,
-  planFromPlaybook,
-  RunStore,
-  startRun,
-  type RunState,
-  type RunView,
-} from '../../shared/runs/index.js';
+import { advanceRun, startRun } from '../../shared/runs/advance.js';
+import { planFromPlaybook } from '../../shared/runs/plan.js';
+import { RunStore } from '../../shared/runs/store.js';
+import type { RunState } from '../../shared/runs/types.js';
+import type { RunView } from '../../shared/runs/view.js';
 import { pollOnce } from '../../shared/app/poll.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';

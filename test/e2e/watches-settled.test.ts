@@ -10,10 +10,11 @@ import {
 import { wireSimulatorToCoordinator } from '../../dev/wireSimulator.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { immediateProcessingIdle } from '../../shared/events/queue.js';
-import { collect } from '../../shared/octopus/index.js';
+import { collect } from '../../shared/octopus/paging.js';
 import { startPromotionNow } from '../../shared/promotion/schedule.js';
 import { silentLog } from '../../shared/runtime/log.js';
-import { RunStore, type RunState } from '../../shared/runs/index.js';
+import { RunStore } from '../../shared/runs/store.js';
+import type { RunState } from '../../shared/runs/types.js';
 import { isTerminalRunStatus } from '../../shared/runs/types.js';
 import { pollOnce } from '../../shared/app/poll.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';

@@ -7,7 +7,7 @@ import { azuriteConnectionString } from './storage.js';
 const workerScript = resolve('test/fixtures/lockWorker.mjs');
 
 export function assertBuilt(): void {
-  if (!existsSync(resolve('dist/shared/locks/index.js'))) {
+  if (!existsSync(resolve('dist/shared/locks/leaseLock.js'))) {
     throw new Error(
       'dist/ is missing the lock module: run `npx tsc -p tsconfig.json` (npm test does) before these tests.',
     );

@@ -2,7 +2,7 @@
 // whose next batch response can be lost after the write happened.
 import { RestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
 import { TableClient } from '@azure/data-tables';
-import { LeaseLocks, type LeaseLocksOptions } from '../../shared/locks/index.js';
+import { LeaseLocks, type LeaseLocksOptions } from '../../shared/locks/leaseLock.js';
 import { azuriteConnectionString, tableStoreForTest, uniqueTablePrefix } from './storage.js';
 
 export function locksForTest(options: Partial<LeaseLocksOptions> = {}): LeaseLocks {

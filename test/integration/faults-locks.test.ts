@@ -6,7 +6,8 @@ import {
   statusPollLockSeconds,
 } from '../../shared/app/statusPollJob.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
-import { isLockError, jobLockName } from '../../shared/locks/index.js';
+import { isLockError } from '../../shared/locks/errors.js';
+import { jobLockName } from '../../shared/locks/jobLock.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime } from '../../shared/runtime/runtime.js';
 import { locksForTest } from '../helpers/locks.js';

@@ -1,6 +1,6 @@
 // Correctness under contention: several OS processes, many concurrent clients on one lock.
 import { describe, expect, it } from 'vitest';
-import { LeaseLocks } from '../../shared/locks/index.js';
+import { LeaseLocks } from '../../shared/locks/leaseLock.js';
 import { assertBuilt, startLockWorker } from '../helpers/lockWorkers.js';
 import { tableStoreForTest, uniqueTablePrefix } from '../helpers/storage.js';
 

@@ -2,7 +2,8 @@
 // that task ends in the simulator (asked by a waiter, or by the status poll's sweep).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/server.js';
-import { LeaseLocks, locksFor, releaseLeasesOfEndedTasks } from '../../shared/locks/index.js';
+import { LeaseLocks } from '../../shared/locks/leaseLock.js';
+import { locksFor, releaseLeasesOfEndedTasks } from '../../shared/locks/runtimeLocks.js';
 import { locksStatusConsumer } from '../../shared/locks/consumers.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { statusConsumers } from '../../shared/app/consumers.js';

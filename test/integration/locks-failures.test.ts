@@ -8,14 +8,10 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { TableClient } from '@azure/data-tables';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../dev/azurite.js';
-import {
-  LeaseLocks,
-  LeaseLostError,
-  fencedWrite,
-  runUnderLease,
-  type AcquireResult,
-  type Grant,
-} from '../../shared/locks/index.js';
+import { LeaseLocks, type AcquireResult, type Grant } from '../../shared/locks/leaseLock.js';
+import { LeaseLostError } from '../../shared/locks/errors.js';
+import { fencedWrite } from '../../shared/locks/fencedWrite.js';
+import { runUnderLease } from '../../shared/locks/jobLock.js';
 import { assertBuilt } from '../helpers/lockWorkers.js';
 import {
   azuriteConnectionString,

@@ -2,15 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   LeaseLocks,
-  LeaseLostError,
-  fencedWrite,
-  findOverlaps,
-  isLockError,
-  runUnderLease,
   type AcquireResult,
   type Grant,
   type NotGranted,
-} from '../../shared/locks/index.js';
+} from '../../shared/locks/leaseLock.js';
+import { LeaseLostError, isLockError } from '../../shared/locks/errors.js';
+import { fencedWrite } from '../../shared/locks/fencedWrite.js';
+import { findOverlaps } from '../../shared/locks/history.js';
+import { runUnderLease } from '../../shared/locks/jobLock.js';
 import { locksForTest, lossyTable } from '../helpers/locks.js';
 import { tableStoreForTest } from '../helpers/storage.js';
 

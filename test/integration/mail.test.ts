@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMailer } from '../../shared/mail/index.js';
+import { createMailer } from '../../shared/mail/createMailer.js';
 import { MailError } from '../../shared/mail/mailer.js';
 import { OutboxMailer } from '../../shared/mail/outboxMailer.js';
 import { SendGridMailer } from '../../shared/mail/sendGridMailer.js';

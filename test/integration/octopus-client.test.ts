@@ -2,15 +2,15 @@
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startOctopusSimulator } from '../../dev/octopus-sim/index.js';
+import { collect } from '../../shared/octopus/paging.js';
 import {
-  collect,
   createOctopusClient,
-  dashboardCell,
-  OctopusError,
-  stepProgress,
   type OctopusClient,
   type OctopusClientOptions,
-} from '../../shared/octopus/index.js';
+} from '../../shared/octopus/client.js';
+import { dashboardCell } from '../../shared/octopus/dashboard.js';
+import { OctopusError } from '../../shared/octopus/errors.js';
+import { stepProgress } from '../../shared/octopus/taskProgress.js';
 
 let sim: { url: string; apiKey: string; stop: () => Promise<void> };
 let client: OctopusClient;

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { ManualClock } from '../../shared/clock.js';
-import { createOctopusClient, type OctopusClient } from '../../shared/octopus/index.js';
+import { createOctopusClient, type OctopusClient } from '../../shared/octopus/client.js';
 import { buildDailyReport, type ReportSources } from '../../shared/report/buildReport.js';
 import { localDateOf } from '../../shared/time/zones.js';
 import type { ReportScope } from '../../shared/report/gather.js';

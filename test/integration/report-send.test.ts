@@ -4,7 +4,7 @@ import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-
 import { ManualClock } from '../../shared/clock.js';
 import { parseCoordinationConfig } from '../../shared/config/loadCoordinationConfig.js';
 import { JOBS_TABLE, REPORT_PARTITION } from '../../shared/report/dailyReportJob.js';
-import { dailyReportTick } from '../../shared/report/index.js';
+import { dailyReportTick } from '../../shared/report/tick.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { getOrUndefined } from '../../shared/storage/conditional.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';

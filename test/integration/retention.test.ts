@@ -21,6 +21,7 @@ import { newRunState } from '../../shared/runs/decide.js';
 import { RunStore, runsTable } from '../../shared/runs/store.js';
 import type { RunPlan, RunState } from '../../shared/runs/types.js';
 import { statusConsumers } from '../../shared/app/consumers.js';
+import { retentionPhases } from '../../shared/app/retention.js';
 import { encodeKey } from '../../shared/storage/keys.js';
 import type { TableStore } from '../../shared/storage/tableStore.js';
 import { tableStoreForTest } from '../helpers/storage.js';
@@ -33,7 +34,13 @@ function setup(policy: Partial<RetentionPolicy> = {}) {
   const tables = tableStoreForTest();
   const clock = new ManualClock(today);
   const prune = (instanceId = 'instance-a') =>
-    runDailyPrune({ tables, clock, instanceId, policy: retentionPolicy(policy) });
+    runDailyPrune({
+      tables,
+      clock,
+      instanceId,
+      policy: retentionPolicy(policy),
+      phases: retentionPhases,
+    });
   return { tables, clock, prune };
 }
 

@@ -20,20 +20,18 @@ import { receiveOctopusEvent } from '../../shared/app/webhook.js';
 import { verifyWebhookSecret } from '../../shared/events/verify.js';
 import { HttpError } from '../../shared/http/errors.js';
 import { jsonApi, toErrorResponse } from '../../shared/http/handler.js';
-import { MailError } from '../../shared/mail/index.js';
+import { MailError } from '../../shared/mail/mailer.js';
 import { SendGridMailer } from '../../shared/mail/sendGridMailer.js';
 import { OctopusHttp } from '../../shared/octopus/http.js';
-import { createOctopusClient, OctopusError } from '../../shared/octopus/index.js';
+import { createOctopusClient } from '../../shared/octopus/client.js';
+import { OctopusError } from '../../shared/octopus/errors.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime/runtime.js';
-import {
-  advanceRun,
-  planFromPlaybook,
-  RunStore,
-  runView,
-  startRun,
-  type RunState,
-} from '../../shared/runs/index.js';
+import { advanceRun, startRun } from '../../shared/runs/advance.js';
+import { planFromPlaybook } from '../../shared/runs/plan.js';
+import { RunStore } from '../../shared/runs/store.js';
+import { runView } from '../../shared/runs/view.js';
+import type { RunState } from '../../shared/runs/types.js';
 import { appVersion } from '../../shared/version.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';

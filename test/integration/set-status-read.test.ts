@@ -2,7 +2,7 @@
 // also when a set's JSON is too long for one Table property (over 32 K characters, split in parts).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCoordinationConfig } from '../../shared/config/loadCoordinationConfig.js';
-import type { DashboardItem } from '../../shared/octopus/index.js';
+import type { DashboardItem } from '../../shared/octopus/dashboard.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { recordSetStatus } from '../../shared/status/record.js';
 import { readStatusPage } from '../../shared/ui/readStatusPage.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  claimOnce,
   createIfAbsent,
   deleteIfMatch,
   getOrUndefined,
@@ -29,6 +30,33 @@ describe('table storage helpers (Azurite)', () => {
     expect(second).toEqual({ ok: false, reason: 'exists' });
     const row = await getOrUndefined<{ by: string }>(table, 'report', '2026-11-20');
     expect(row?.by).toBe('a');
+  });
+
+  it('claimOnce: of ten claims at once exactly one is mine; the others read who has it', async () => {
+    const table = await store.table('claims');
+    const key = { partitionKey: 'slot', rowKey: '2026-12-02T09:00' };
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => claimOnce(table, key, { by: `instance-${i}` })),
+    );
+    const mine = outcomes.flatMap((o, i) => (o.mine ? [i] : []));
+    expect(mine).toHaveLength(1);
+    const winner = `instance-${mine[0] ?? -1}`;
+    for (const o of outcomes) {
+      if (o.mine) continue;
+      expect(o.holder?.by).toBe(winner);
+      expect(o.holder?.etag).toMatch(/\S/);
+    }
+    // Without reading the holder: one request, and it only says "not mine".
+    expect(await claimOnce(table, key, { by: 'late' }, { readHolder: false })).toEqual({
+      mine: false,
+      holder: undefined,
+    });
+    // The holder's ETag takes a stale claim over once: a second taker with the same ETag loses.
+    const holder = outcomes.find((o) => !o.mine);
+    if (!holder || holder.mine || !holder.holder) throw new Error('no holder read');
+    const taken = await updateIfMatch(table, { ...key, by: 'taker-1' }, holder.holder.etag);
+    const lost = await updateIfMatch(table, { ...key, by: 'taker-2' }, holder.holder.etag);
+    expect([taken.ok, lost.ok]).toEqual([true, false]);
   });
 
   it('updates only with a current ETag; a stale one is a typed "conflict" and nothing is overwritten', async () => {

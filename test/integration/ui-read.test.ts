@@ -3,8 +3,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCoordinationConfig } from '../../shared/config/loadCoordinationConfig.js';
 import { recordJobRun } from '../../shared/jobs/jobHistory.js';
-import { LeaseLocks, locksTableName } from '../../shared/locks/index.js';
-import type { DashboardItem } from '../../shared/octopus/index.js';
+import { LeaseLocks } from '../../shared/locks/leaseLock.js';
+import { locksTableName } from '../../shared/locks/rows.js';
+import type { DashboardItem } from '../../shared/octopus/dashboard.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { recordSetStatus } from '../../shared/status/record.js';
 import { readStatusPage } from '../../shared/ui/readStatusPage.js';
@@ -106,12 +107,12 @@ beforeAll(async () => {
 });
 
 describe('readStatusPage', () => {
-  it('reads sets, locks and job history in four storage queries and no Octopus call', async () => {
+  it('reads sets, the live trains, locks and job history in five storage queries and no Octopus call', async () => {
     await readStatusPage(runtime, { refreshSeconds: 30 }); // creates the tables once per process
     const octopusBefore = runtime.octopus?.calls.total ?? 0;
     runtime.tables.roundTrips.reset();
     const model = await readStatusPage(runtime, { refreshSeconds: 30 });
-    expect(runtime.tables.roundTrips.count).toBe(4);
+    expect(runtime.tables.roundTrips.count).toBe(5);
     expect(runtime.octopus?.calls.total ?? 0).toBe(octopusBefore);
 
     expect(model.sets.ok && model.sets.value.sets[0]?.cells).toEqual([

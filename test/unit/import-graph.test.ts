@@ -35,6 +35,7 @@ const layers: Record<string, number> = {
   retention: 2,
   health: 2,
   ui: 2,
+  trains: 2,
   // the composition root
   app: 3,
   // entry points
@@ -137,6 +138,25 @@ describe('import graph', () => {
       folders.set(a, [...new Set(list)]);
     }
     expect(cycles(folders).map((c) => c.join(' -> '))).toEqual([]);
+  });
+
+  it('keeps retention an orchestrator: it imports ports and mechanisms only, each store prunes itself', () => {
+    const reaching = [...graph]
+      .filter(([from]) => folderOf(from) === 'retention')
+      .flatMap(([from, targets]) =>
+        targets
+          .filter((t) => folderOf(t) !== 'retention' && (layers[folderOf(t)] ?? 0) > 1)
+          .map((t) => `${from} -> ${t}`),
+      );
+    expect(reaching).toEqual([]);
+  });
+
+  it('has no barrels: every import names the file that declares what it uses', () => {
+    // Barrels (index.ts re-exporting a folder) were removed: most imports went around them anyway,
+    // a lazy import() of one loaded the whole folder at a cold start, and they hid each file's real
+    // dependencies from the circle check above. Import the declaring file instead.
+    const barrels = files.filter((f) => /(^|\/)index\.ts$/.test(f));
+    expect(barrels).toEqual([]);
   });
 
   it('has no circle between files', () => {

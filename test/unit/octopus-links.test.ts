@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expandLink, linkToUrl, stripLink } from '../../shared/octopus/index.js';
+import { expandLink, linkToUrl, stripLink } from '../../shared/octopus/links.js';
 
 describe('Links templates', () => {
   it('expands path and query expressions, leaving out missing values', () => {

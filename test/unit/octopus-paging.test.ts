@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { collect } from '../../shared/octopus/paging.js';
 import {
-  collect,
   normalizeDashboard,
   dashboardCell,
   type DashboardItem,
-} from '../../shared/octopus/index.js';
+} from '../../shared/octopus/dashboard.js';
 import { pagedList, type ResourceCollection } from '../../shared/octopus/paging.js';
 
 function source(total: number, options: { cap?: number; oldServer?: boolean } = {}) {

@@ -1,6 +1,8 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { createOctopusClient, OctopusError, redactSecrets } from '../../shared/octopus/index.js';
+import { createOctopusClient } from '../../shared/octopus/client.js';
+import { OctopusError } from '../../shared/octopus/errors.js';
+import { redactSecrets } from '../../shared/redact.js';
 
 const KEY = 'API-ABCDEFGHIJKLMNOPQRSTUVWXYZ12';
 

@@ -4,7 +4,7 @@ import {
   isRetryableStatus,
   parseRetryAfter,
   retryDelay,
-} from '../../shared/octopus/index.js';
+} from '../../shared/octopus/retry.js';
 
 describe('parseRetryAfter', () => {
   const now = new Date('2026-08-05T09:00:00Z');

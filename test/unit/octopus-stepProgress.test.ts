@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stepProgress, type ActivityElement } from '../../shared/octopus/index.js';
+import { stepProgress, type ActivityElement } from '../../shared/octopus/taskProgress.js';
 
 function el(
   Name: string,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ReleaseDeploymentTemplate } from '../../shared/octopus/index.js';
+import type { ReleaseDeploymentTemplate } from '../../shared/octopus/releases.js';
 import { lifecycleVerdict, releaseTemplates } from '../../shared/runs/lifecycle.js';
 
 const env = (id: string, name: string) => ({ Id: `Environments-${id}`, Name: name });

@@ -1,7 +1,7 @@
 // What a watch announces, decided from status cells alone: combinations, release rules, tenant modes.
 import { describe, expect, it } from 'vitest';
 import { watch as watchSchema } from '../../shared/config/coordination/watches.js';
-import type { DashboardItem } from '../../shared/octopus/index.js';
+import type { DashboardItem } from '../../shared/octopus/dashboard.js';
 import { cellState, type SetCell } from '../../shared/status/snapshot.js';
 import { watchNotices } from '../../shared/watches/evaluate.js';
 

@@ -1,6 +1,6 @@
 // `coordinator promote --promotion <name> [--dry-run] [--at <ISO time>]`: print a promotion's plan, or start it now.
 import type { Command } from 'commander';
-import { UnknownNamesError } from '../../conditions/index.js';
+import { UnknownNamesError } from '../../conditions/snapshot.js';
 import { describePlan } from '../../promotion/plan.js';
 import {
   findPromotion,
@@ -40,7 +40,10 @@ async function runPromote(options: PromoteOptions, io: CliIO): Promise<void> {
 
   if (options.dryRun) {
     try {
-      const plan = await readPromotionPlan(runtime.octopus, runtime.config, promotion, at);
+      const plan = await readPromotionPlan(runtime.octopus, runtime.config, promotion, at, {
+        tables: runtime.tables,
+        timeZone: runtime.settings.report.timeZone,
+      });
       io.out(`Dry run: nothing is deployed.\n${describePlan(plan)}\n`);
     } catch (err) {
       if (err instanceof UnknownNamesError) throw new CliUsageError(err.message);

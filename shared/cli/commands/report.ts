@@ -5,16 +5,11 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { createCliRuntime } from '../cliRuntime.js';
 import { EMAIL_LIMITS } from '../../report/dailyReportJob.js';
-import {
-  buildReportFor,
-  fullReportUrl,
-  parseReportDate,
-  parseTimeZone,
-  renderHtml,
-  renderText,
-  ReportDateError,
-  subjectOf,
-} from '../../report/index.js';
+import { buildReportFor, fullReportUrl } from '../../report/tick.js';
+import { parseReportDate, parseTimeZone, ReportDateError } from '../../report/dayWindow.js';
+import { renderHtml } from '../../report/renderHtml.js';
+import { renderText } from '../../report/renderText.js';
+import { subjectOf } from '../../report/format.js';
 import { CliUsageError, type CliCommand, type CliIO } from '../command.js';
 
 interface ReportOptions {

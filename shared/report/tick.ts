@@ -1,5 +1,5 @@
-// The daily deployment report: build it for a date, render it, and send it once per day.
-import { withJobLock } from '../locks/index.js';
+// The daily report with the runtime's ports: build it for a date, its link, and the timer's tick.
+import { withJobLock } from '../locks/jobLock.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { buildDailyReport, type BuildOptions } from './buildReport.js';
 import {
@@ -12,28 +12,6 @@ import type { LocalDate } from '../time/zones.js';
 import { describeScope } from './gather.js';
 import type { DailyReport } from './model.js';
 import { reportSources } from './sources.js';
-
-export { buildDailyReport, type BuildOptions, type ReportSources } from './buildReport.js';
-export {
-  runDailyReportTick,
-  type DailyReportJobDeps,
-  type JobLock,
-  type SlotResult,
-  type SlotRow,
-} from './dailyReportJob.js';
-export {
-  dayWindow,
-  parseReportDate,
-  parseTimeZone,
-  ReportDateError,
-  type DayWindow,
-} from './dayWindow.js';
-export { renderHtml } from './renderHtml.js';
-export { renderText } from './renderText.js';
-export { subjectOf, type RenderOptions } from './format.js';
-export { scopeFromConfig, describeScope, type ReportScope } from './gather.js';
-export { reportSources, OctopusNotConfiguredError } from './sources.js';
-export type { DailyReport, ReportDeployment, ReportTotals } from './model.js';
 
 /** The report of one local date in a zone (default the configured report zone), read from Octopus. */
 export function buildReportFor(

@@ -14,6 +14,3 @@ export function createMailer(mail: Settings['mail']): Mailer {
   }
   return new OutboxMailer(mail.outboxDir, mail.from);
 }
-
-export type { Mailer, MailMessage, SentMail } from './mailer.js';
-export { MailError } from './mailer.js';
