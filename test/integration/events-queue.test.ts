@@ -369,5 +369,5 @@ describe("the dev host's queue trigger against Azurite", () => {
     const big = await chunked(Array.from({ length: 40 }, () => 'x'.repeat(8 * 1024)));
     expect(big.status).toBe(413);
     expect(JSON.parse(big.body)).toMatchObject({ error: { code: 'payload_too_large' } });
-  });
+  }, 240_000); // Azurite and the whole compiled app start here: minutes on a loaded machine
 });
