@@ -9,7 +9,7 @@ import { processQueuedEvents } from '../../shared/app/eventsQueue.js';
 import { receiveOctopusEvent } from '../../shared/app/webhook.js';
 import { eventsQueueName, registerQueueProcessor } from '../../shared/events/queue.js';
 import { jsonApi } from '../../shared/http/handler.js';
-import { silentLog } from '../../shared/runtime/log.js';
+import { consoleLog, silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 
 export interface CoordinatorInstance {
@@ -47,7 +47,7 @@ export function startEventsQueueListener(
         runtime,
         d.text,
         { id: d.id, dequeueCount: d.dequeueCount },
-        silentLog,
+        consoleLog, // as the host keeps a queue invocation's log (tests watch warnings)
       );
     },
     log: () => undefined,
