@@ -159,8 +159,12 @@ function trainItem(
   tenant: string | null,
   blockers: string[],
 ): PromotionItem {
-  if (trains.choices.some((c) => c.id === null))
-    return { ...withTarget, action: 'skip', reason: 'no verified train to take the release from' };
+  const noTrain = {
+    ...withTarget,
+    action: 'skip' as const,
+    reason: 'no verified train to take the release from',
+  };
+  if (trains.choices.some((c) => c.tenant === tenant && c.id === null)) return noTrain;
   if (trains.conflicts.includes(project)) {
     blockers.push(
       `the trains of the tenants hold different releases of ${project} (an untenanted project): promote them one tenant at a time`,
@@ -168,6 +172,7 @@ function trainItem(
     return { ...withTarget, action: 'skip', reason: 'the trains disagree about its release' };
   }
   const found = trains.releases.get(trainKey(project, tenant));
+  if (!found && trains.choices.some((c) => c.id === null)) return noTrain;
   if (!found) {
     blockers.push(
       `${project}${tenant ? ` for ${tenant}` : ''} is not in the chosen train (${trains.choices.map((c) => c.id).join(', ')}); capture a train that has every project of the set`,
