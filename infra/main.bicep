@@ -227,6 +227,7 @@ module appSettings './modules/appsettings.bicep' = {
   params: {
     functionAppName: functionApp.outputs.name
     storageAccountName: storage.outputs.name
+    storageQueueEndpoint: storage.outputs.queueEndpoint
     appInsightsName: monitoring.outputs.appInsightsName
     keyVaultName: keyVault.outputs.name
     publicUrl: 'https://${functionApp.outputs.defaultHostName}'

@@ -8,6 +8,9 @@ param functionAppName string
 @description('Storage account used through the app identity (AzureWebJobsStorage__accountName).')
 param storageAccountName string
 
+@description('Queue service endpoint of that account (the events queue and its trigger, through the app identity).')
+param storageQueueEndpoint string
+
 @description('Application Insights component; its connection string is read here, never passed around.')
 param appInsightsName string
 
@@ -57,6 +60,7 @@ resource appSettings 'Microsoft.Web/sites/config@2023-12-01' = {
   name: 'appsettings'
   properties: {
     AzureWebJobsStorage__accountName: storageAccountName
+    AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
     OCTOPUS_URL: octopusUrl

@@ -68,6 +68,7 @@ const settingsSchema = z.object({
   AzureWebJobsStorage: optionalText,
   AzureWebJobsStorage__accountName: optionalText,
   AzureWebJobsStorage__tableServiceUri: optionalText,
+  AzureWebJobsStorage__queueServiceUri: optionalText,
   AzureWebJobsStorage__clientId: optionalText,
   OCTOPUS_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   OCTOPUS_API_KEY: optionalText,
@@ -129,6 +130,11 @@ export interface Settings {
   storage:
     | { kind: 'connectionString'; connectionString: string }
     | { kind: 'identity'; tableServiceUri: string; clientId?: string }
+    | { kind: 'none' };
+  /** The queue service (webhook events are processed from a queue); 'none' when the storage has none. */
+  queues:
+    | { kind: 'connectionString'; connectionString: string }
+    | { kind: 'identity'; queueServiceUri: string; clientId?: string }
     | { kind: 'none' };
   octopus: { url: string; apiKey: string; space: string; maxRequestsPerMinute: number } | undefined;
   /** The space to use when a config entry names none. */
@@ -223,6 +229,25 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
       ...(s.AzureWebJobsStorage__clientId ? { clientId: s.AzureWebJobsStorage__clientId } : {}),
     };
   }
+  let queues: Settings['queues'] = { kind: 'none' };
+  const conn = s.AzureWebJobsStorage;
+  if (conn) {
+    // A connection string reaches queues when it names a queue endpoint, is development storage, or
+    // names an account (the endpoint is then derived, as the SDK does). A table-only one does not.
+    const explicitEndpoints = /(^|;)\s*\w+Endpoint=/i.test(conn);
+    if (
+      /(^|;)\s*(QueueEndpoint=|UseDevelopmentStorage=true)/i.test(conn) ||
+      (!explicitEndpoints && /(^|;)\s*AccountName=/i.test(conn))
+    )
+      queues = { kind: 'connectionString', connectionString: conn };
+  } else if (s.AzureWebJobsStorage__queueServiceUri || accountName) {
+    queues = {
+      kind: 'identity',
+      queueServiceUri:
+        s.AzureWebJobsStorage__queueServiceUri ?? `https://${accountName}.queue.core.windows.net`,
+      ...(s.AzureWebJobsStorage__clientId ? { clientId: s.AzureWebJobsStorage__clientId } : {}),
+    };
+  }
   // The storage account key inside a connection string is a secret too (identity-based storage has none).
   const accountKey = /AccountKey=([^;]+)/i.exec(s.AzureWebJobsStorage ?? '')?.[1];
   const secrets = [
@@ -235,6 +260,7 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
   ].filter((v): v is string => typeof v === 'string' && v.length > 0);
   return {
     storage,
+    queues,
     octopus:
       s.OCTOPUS_URL && s.OCTOPUS_API_KEY
         ? {

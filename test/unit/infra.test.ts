@@ -308,9 +308,11 @@ describe('storage, identity and roles', () => {
     const guids = new Set(
       roles.match(/'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'/g) ?? [],
     );
-    const expected = [...Object.values(appRoles), ...Object.values(deployerRole)].map(
-      (id) => `'${id}'`,
-    );
+    const expected = [
+      ...Object.values(appRoles),
+      ...Object.values(deployerRole),
+      ...(usesQueue ? ['974c5e8b-45b9-4653-ba55-5f855dd0fb88'] : []),
+    ].map((id) => `'${id}'`);
     expect([...guids].sort()).toEqual(expected.sort());
     expect(roles.match(/Microsoft\.Authorization\/roleAssignments@/g)?.length).toBe(4);
   });
