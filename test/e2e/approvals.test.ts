@@ -356,7 +356,7 @@ describe('approvals through two dev hosts', () => {
       }
     }
     expect((await getRun(id)).waitingForApproval?.decisions).toEqual([]);
-    const statusPage = await (await fetch(`${host(1).url}/api/ui`)).text();
+    const statusPage = (await (await fetch(`${host(1).url}/api/ui`)).text()).replace(/\s+/g, ' ');
     expect(statusPage).toContain('Waiting for approval: 0 of 1 so far');
     expect(statusPage).toMatch(
       /waiting for approval \(0 of 1\) by ana@example.com, ben@example.com until/,
