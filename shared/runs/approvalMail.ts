@@ -36,15 +36,13 @@ export function approvalTitle(run: RunState): string {
 
 export function itemRows(items: readonly ApprovalItem[]): string[][] {
   return items.map((i) => [
-    i.stage,
-    i.project,
-    `${i.environment}${i.tenant ? ` · ${i.tenant}` : ''}`,
+    `${i.project} to ${i.environment}${i.tenant ? ` for ${i.tenant}` : ''}`,
     i.version,
-    `${i.train ? `train ${i.train}: ` : ''}${i.why}`,
+    `${i.stage}: ${i.train ? `train ${i.train}, ` : ''}${i.why}`,
   ]);
 }
 
-export const itemColumns = ['Stage', 'Project', 'Environment', 'Release', 'Why this release'];
+export const itemColumns = ['Project and where', 'Release', 'Stage and why this release'];
 
 /** The release trains the plan takes its releases from, if any ("web-stack@3f2a…"). */
 export function trainsOf(items: readonly ApprovalItem[]): string[] {
