@@ -12,6 +12,7 @@ import * as progress from './progress.js';
 import * as reports from './reports.js';
 import * as runs from './runs.js';
 import * as status from './status.js';
+import * as trains from './trains.js';
 import * as ui from './ui.js';
 
 /**
@@ -28,6 +29,7 @@ export function allRoutes(): RouteDeclaration[] {
     ...ensureDeployed.routes,
     ...progress.routes,
     ...conditions.routes,
+    ...trains.routes,
     ...status.routes,
     ...reports.routes,
     ...ui.routes,

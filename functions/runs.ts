@@ -58,14 +58,21 @@ export async function startRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const [{ checkPlanNames }, { dryRunPlan }, { planFromPlaybook }, { runView }, { startRun }] =
-    await Promise.all([
-      import('../shared/runs/checkNames.js'),
-      import('../shared/runs/dryRun.js'),
-      import('../shared/runs/plan.js'),
-      import('../shared/runs/view.js'),
-      import('../shared/runs/advance.js'),
-    ]);
+  const [
+    { checkPlanNames },
+    { dryRunPlan },
+    { planFromPlaybook },
+    { runView },
+    { startRun },
+    { resolvePlanTrains },
+  ] = await Promise.all([
+    import('../shared/runs/checkNames.js'),
+    import('../shared/runs/dryRun.js'),
+    import('../shared/runs/plan.js'),
+    import('../shared/runs/view.js'),
+    import('../shared/runs/advance.js'),
+    import('../shared/runs/trainReleases.js'),
+  ]);
   const body = await readJsonBody(request, startBody);
   const runtime = await getRuntime();
   const octopus = requireOctopus(runtime);
@@ -76,7 +83,11 @@ export async function startRunHandler(
   });
   // Every name the plan uses must exist before anything is stored, deployed or emailed (dry run too).
   await checkPlanNames(octopus, plan);
-  if (body.dryRun) return { status: 200, jsonBody: await dryRunPlan(octopus, plan) };
+  if (body.dryRun) {
+    // The dry run names each deploy's release train and why it was chosen, or why none qualifies.
+    const trains = await resolvePlanTrains(runtime, plan);
+    return { status: 200, jsonBody: await dryRunPlan(octopus, trains.plan, trains.problems) };
+  }
   const { state } = await startRun(
     runtime,
     plan,
@@ -110,6 +121,7 @@ async function startPromotion(
       runtime.config,
       promotion,
       runtime.clock.now(),
+      { tables: runtime.tables, timeZone: runtime.settings.report.timeZone },
     );
     return { status: 200, jsonBody: { promotion: name, plan, text: describePlan(plan) } };
   }

@@ -102,7 +102,8 @@ export function progressAction(ctx: Ctx, a: ActionState): void {
   if (a.status === 'pending' || isFinishedAction(a.status)) return;
   const lease = leaseId(s);
 
-  if (a.deadline && due(a.deadline, now) && a.status !== 'starting') {
+  // A task waiting for someone in Octopus is not stuck: its timeout waits (the deadline moves on resume).
+  if (a.deadline && due(a.deadline, now) && a.status !== 'starting' && !a.pausedSince) {
     if (a.spec.type === 'approval') {
       approvalTimedOut(ctx, a);
       return;

@@ -23,6 +23,7 @@ import { approvalFingerprint } from './approval.js';
 import { approvalRequestMail } from './approvalMail.js';
 import { approvalPageUrl, newTokenId, signApprovalToken } from './approvalToken.js';
 import { fillJson, fillText } from './placeholders.js';
+import { supersedingOf } from './superseded.js';
 import { runApiUrl } from '../html/publicLinks.js';
 import { appVersion } from '../version.js';
 import {
@@ -103,14 +104,23 @@ export async function observeTasks(
 ): Promise<Observation[]> {
   if (taskIds.length === 0) return [];
   const [tasks, spaceId] = await Promise.all([octopus.tasks.getMany(taskIds), octopus.spaceId()]);
-  return tasks.map((t) => ({
-    kind: 'task',
-    taskId: t.Id,
-    state: t.State,
-    errorMessage: t.ErrorMessage || undefined,
-    hasPendingInterruptions: t.HasPendingInterruptions,
-    link: taskWebLink(octopus, t, spaceId),
-  }));
+  return Promise.all(
+    tasks.map(async (t): Promise<Observation> => {
+      const superseded = t.State === 'Canceled' ? await supersedingOf(octopus, t) : undefined;
+      return {
+        kind: 'task',
+        taskId: t.Id,
+        state: t.State,
+        errorMessage: t.ErrorMessage || undefined,
+        hasPendingInterruptions: t.HasPendingInterruptions,
+        ...(t.PendingInterruptionTypes?.length
+          ? { pendingInterruptionTypes: t.PendingInterruptionTypes }
+          : {}),
+        link: taskWebLink(octopus, t, spaceId),
+        ...(superseded ? { superseded } : {}),
+      };
+    }),
+  );
 }
 
 async function chooseRelease(
@@ -154,6 +164,12 @@ async function chooseRelease(
         `None of the 200 newest releases of ${spec.project} is in the range ${selector.range}.`,
       );
     return { release: best, why: `the highest release of ${spec.project} in ${selector.range}` };
+  }
+  if ('train' in selector) {
+    // Trains live in Table Storage: the run resolves them to exact releases when it starts (trainReleases.ts).
+    throw new PlanProblem(
+      `The release of ${spec.project} comes from a release train ("${selector.train}"), which is chosen when the run starts; this run was stored without that choice.`,
+    );
   }
   const sourceId = await octopus.resolve.environmentId(selector.latestSuccessfulIn);
   const dashboard = await octopus.dashboard.dynamic({

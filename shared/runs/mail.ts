@@ -47,6 +47,12 @@ function outcome(run: RunState): { headline: string; advice: string; tone: Email
     case 'succeeded':
       return { headline: `${name} succeeded`, advice: 'Nothing to do.', tone: 'good' };
     case 'cancelled':
+      if (run.superseded)
+        return {
+          headline: `${name} stopped: Octopus superseded one of its deployments`,
+          advice: `${run.superseded.actionId}: ${run.superseded.message}. Nothing was rolled back. Start the run again if the newer deployment is not what you want.`,
+          tone: 'info',
+        };
       return {
         headline: `${name} was cancelled${rolledBack ? ' and its onFailure actions ran' : rollbackFailed ? '; its onFailure actions failed' : ''}`,
         advice: rollbackFailed

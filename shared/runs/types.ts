@@ -9,6 +9,8 @@ export interface ChosenRelease {
   version: string;
   /** Why this release, in words for people ("current and successful in Test"). */
   why: string;
+  /** The release train it comes from (a train id, see shared/trains), when it does. */
+  train?: string;
 }
 
 export type PlanRelease = ReleaseSelector | ChosenRelease;
@@ -255,6 +257,10 @@ export interface ActionState {
   taskId?: string;
   taskState?: string;
   taskLink?: string;
+  /** Since when its task has been waiting for someone in Octopus; its timeout waits meanwhile. */
+  pausedSince?: string;
+  /** The task it followed before Octopus superseded that one (then this is the newer one). */
+  supersededTaskId?: string;
   /** True when the run joined a deployment someone else started (the run never cancels those). */
   joined?: boolean;
   /**
@@ -439,6 +445,16 @@ export interface RunState {
   cancel?: { requestedAt: string; by?: string; reason?: string };
   /** The run's own timeout passed. */
   timedOut?: boolean;
+  /**
+   * Since when one of its deployments has been waiting for someone in Octopus (a manual intervention
+   * or guided failure). The run's timeout does not run meanwhile: its deadline moves by the pause.
+   */
+  pausedSince?: string;
+  /**
+   * Octopus cancelled one of its deployments because a newer one to the same target superseded it:
+   * the run stops (no new work, no onFailure) and ends cancelled with this as the reason.
+   */
+  superseded?: { actionId: string; by: Superseding; message: string };
   onFailure: {
     status: 'notRun' | 'running' | 'succeeded' | 'failed' | 'skipped';
     stepIndex: number;
@@ -533,6 +549,16 @@ export const irreversibleCommands: ReadonlySet<Command['kind']> = new Set([
   'sendApprovalMail',
 ]);
 
+/** The newer deployment to the same project/environment/tenant that superseded a cancelled one. */
+export interface Superseding {
+  deploymentId: string;
+  taskId: string;
+  releaseId: string;
+  version?: string;
+  /** The coordinator run that created it (from its Comments marker), if any. */
+  byRun?: string;
+}
+
 /** What the executor (or a poll, or a webhook) saw. */
 export type Observation =
   | { kind: 'previousCaptured'; cells: CapturedCell[] }
@@ -557,7 +583,11 @@ export type Observation =
       state: string;
       errorMessage?: string;
       hasPendingInterruptions?: boolean;
+      /** Manual intervention, guided failure, …; absent on servers up to 2026.1.419. */
+      pendingInterruptionTypes?: string[];
       link?: string;
+      /** A Canceled deployment task that Octopus (2025.2+) cancelled because a newer one superseded it. */
+      superseded?: Superseding;
     }
   | { kind: 'taskCancelRequested'; taskId: string }
   | {

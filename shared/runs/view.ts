@@ -74,6 +74,8 @@ export interface ActionView {
   taskState?: string;
   taskLink?: string;
   joined?: boolean;
+  /** While its Octopus task waits for a manual intervention or guided failure: since when. */
+  waitingInOctopusSince?: string;
   startedAt?: string;
   finishedAt?: string;
   note?: string;
@@ -120,6 +122,7 @@ export function actionView(a: ActionState): ActionView {
     taskState: a.taskState,
     taskLink: a.taskLink,
     joined: a.joined,
+    waitingInOctopusSince: a.pausedSince,
     startedAt: a.startedAt,
     finishedAt: a.finishedAt,
     note: a.note,
@@ -147,6 +150,8 @@ export interface RunView {
   deadline: string;
   failure?: RunState['failure'];
   cancel?: RunState['cancel'];
+  /** Octopus superseded one of its deployments with a newer one: why the run stopped. */
+  superseded?: RunState['superseded'];
   stages: {
     name: string;
     status: string;
@@ -195,17 +200,22 @@ export function runSummary(run: RunState): string {
         return approval.until
           ? `${name} is waiting for approval (${approval.approvedBy.length} of ${approval.minApprovals}) by ${approval.waitingFor.join(', ') || 'nobody left'} until ${approval.until}`
           : `${name} is preparing its approval request (reading the plan)`;
-      return `${name} is running stage ${run.stageIndex + 1} of ${run.stages.length} (${run.stages[run.stageIndex]?.name ?? ''})`;
+      const paused = run.stages[run.stageIndex]?.actions.find((a) => a.pausedSince);
+      return `${name} is running stage ${run.stageIndex + 1} of ${run.stages.length} (${run.stages[run.stageIndex]?.name ?? ''})${paused ? `; ${paused.id} is ${paused.note ?? 'waiting for someone in Octopus'}` : ''}`;
     }
     case 'failing':
       return `${name} failed (${run.failure?.message ?? ''}); waiting for running deployments to end before onFailure`;
     case 'cancelling':
-      return `${name} is being cancelled; waiting for the Octopus tasks it started to stop`;
+      return run.superseded
+        ? `${name} is stopping: ${run.superseded.actionId}: ${run.superseded.message}; waiting for what still runs`
+        : `${name} is being cancelled; waiting for the Octopus tasks it started to stop`;
     case 'rollingBack':
       return `${name} failed (${run.failure?.message ?? 'cancelled'}); running onFailure`;
     case 'succeeded':
       return `${name} succeeded`;
     case 'cancelled':
+      if (run.superseded)
+        return `${name} stopped: ${run.superseded.actionId}: ${run.superseded.message}`;
       return `${name} was cancelled${run.onFailure.status === 'succeeded' ? '; onFailure ran' : ''}`;
     case 'failed':
       return `${name} failed: ${run.failure?.message ?? ''}${run.onFailure.status === 'succeeded' ? '; rolled back' : run.onFailure.status === 'failed' ? '; onFailure failed too' : ''}`;
@@ -228,6 +238,7 @@ export function runView(run: RunState): RunView {
     deadline: run.deadline,
     failure: run.failure,
     cancel: run.cancel,
+    ...(run.superseded ? { superseded: run.superseded } : {}),
     stages: run.stages.map((s) => ({
       name: s.name,
       status: s.status,

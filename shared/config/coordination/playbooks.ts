@@ -7,12 +7,26 @@ const actionId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be letters, digits, _ . - (at most 64)');
 
+/** A release train's id: its set, `@`, and 16 hex digits of its content's hash. */
+export const trainIdPattern = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,63})@([0-9a-f]{16})$/;
+
 /** Which release a deploy action deploys. */
 export const releaseSelector = z.union([
   z.literal('latest'),
   z.strictObject({ version: z.string().min(1) }),
   z.strictObject({ range: z.string().min(1) }),
   z.strictObject({ latestSuccessfulIn: octopusName }),
+  /**
+   * The release of this project in a release train: a train id (`web-stack@3f2a…`), or
+   * `latestVerified`, the newest verified train of `set` in `from` (for the action's tenant).
+   */
+  z.strictObject({
+    train: z.string().min(1),
+    /** latestVerified: the set (default: the one configured set that has the action's project). */
+    set: z.string().min(1).optional(),
+    /** latestVerified: the environment the train was verified in. */
+    from: octopusName.optional(),
+  }),
 ]);
 export type ReleaseSelector = z.output<typeof releaseSelector>;
 

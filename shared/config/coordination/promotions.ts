@@ -16,6 +16,11 @@ export const promotion = z.strictObject({
   set: z.string().min(1),
   from: octopusName,
   to: octopusName,
+  /**
+   * What moves: `current` (default) the release current and successful in `from` for each project;
+   * `train` exactly the releases of the newest verified train of the set in `from` (nothing newer).
+   */
+  source: z.enum(['current', 'train']).default('current'),
   /** NCRONTAB (6 fields, seconds first) in `timeZone`, e.g. "0 0 18 * * Mon-Fri". */
   cron: cronExpression,
   timeZone: timeZone.default('UTC'),
