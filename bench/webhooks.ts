@@ -438,6 +438,10 @@ async function pollAtScale(): Promise<void> {
     sim.resetRequests();
     runtime.tables.roundTrips.reset();
     await pollOnce(runtime, silentLog);
+    const warmKinds = [...runtime.tables.roundTrips.byKind]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} x${v}`)
+      .join(', ');
     const warmTables = runtime.tables.roundTrips.reset();
     const warmCalls = sim.requests();
     const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
@@ -446,7 +450,7 @@ async function pollAtScale(): Promise<void> {
         .map(([k, v]) => `${k} x${v}`)
         .join(', ');
     console.log(
-      `Poll at scale: 1,000 projects in 100 sets, ${changed.cells} cells. All 100 sets live at once: ${changedCalls.total} Octopus calls (${endpoints(changedCalls)}). Warm poll, nothing changed: ${warmTables} Table requests, ${warmCalls.total} Octopus calls (${endpoints(warmCalls)}).`,
+      `Poll at scale: 1,000 projects in 100 sets, ${changed.cells} cells. All 100 sets live at once: ${changedCalls.total} Octopus calls (${endpoints(changedCalls)}). Warm poll, nothing changed: ${warmTables} Table requests (${warmKinds}), ${warmCalls.total} Octopus calls (${endpoints(warmCalls)}).`,
     );
     console.log(
       `target: warm poll with nothing changed ≤ 15 Table requests at 100 sets: ${warmTables}, ${verdict(warmTables <= 15)}`,

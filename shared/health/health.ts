@@ -1,6 +1,11 @@
 // Health: what each port is connected to and whether it answers. Never includes a secret.
 import { octopusUrl } from '../octopus/links.js';
-import { versionProblem } from '../octopus/serverVersion.js';
+import {
+  deploymentFreezesSince,
+  priorityDeploymentsSince,
+  versionAtLeast,
+  versionProblem,
+} from '../octopus/serverVersion.js';
 import { storageAnswerWithin } from '../storage/answerWithin.js';
 import { storageStatus } from '../storage/conditional.js';
 import type { UnresolvedSetting } from '../config/settings.js';
@@ -30,6 +35,12 @@ export interface HealthReport {
     /** The user the key belongs to, when it works. */
     user?: string;
     error?: string;
+    /**
+     * What this server's version offers the freezes feature: whether its deployment freezes are read
+     * (2024.2+; older: skipped, only the coordinator's own freezes count) and whether rollbacks are
+     * created with priority (2025.2+).
+     */
+    features?: { deploymentFreezes: string; priorityDeployments: string };
   };
   mail: { adapter: 'sendgrid' | 'outbox'; target: string };
   webhook: { secretConfigured: boolean; header: string; problem?: string };
@@ -139,6 +150,7 @@ async function checkOctopus(runtime: Runtime): Promise<HealthReport['octopus']> 
     const problem = version ? versionProblem(version) : undefined;
     return {
       ...withVersion,
+      ...(version ? { features: versionFeatures(version) } : {}),
       state: problem ? 'unsupported' : 'ok',
       ...(typeof user.Username === 'string' ? { user: user.Username } : {}),
       ...(problem ? { error: problem } : {}),
@@ -146,6 +158,24 @@ async function checkOctopus(runtime: Runtime): Promise<HealthReport['octopus']> 
   } catch (err) {
     return { ...withVersion, reachable: false, state: 'unreachable', error: describeError(err) };
   }
+}
+
+function versionFeatures(version: string): {
+  deploymentFreezes: string;
+  priorityDeployments: string;
+} {
+  const freezes = versionAtLeast(version, deploymentFreezesSince);
+  const priority = versionAtLeast(version, priorityDeploymentsSince);
+  return {
+    deploymentFreezes:
+      freezes === false
+        ? `skipped: Octopus ${version} predates deployment freezes (2024.2); only the coordinator's own freezes are checked`
+        : 'read before every deployment the coordinator creates',
+    priorityDeployments:
+      priority === true
+        ? 'rollbacks are created with Priority On'
+        : `not used: Octopus ${version} predates priority deployments (${priorityDeploymentsSince})`,
+  };
 }
 
 function describeError(err: unknown): string {

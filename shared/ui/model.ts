@@ -1,4 +1,5 @@
 // What the status page shows, read from storage once per load and rendered without further reads.
+import type { Freeze } from '../freezes/model.js';
 import type { JobRunRecord } from '../jobs/jobHistory.js';
 import type { RunView } from '../runs/view.js';
 import type { RecordedProject, SetStatusRow } from '../status/record.js';
@@ -113,4 +114,6 @@ export interface StatusPageModel {
   promotions: Section<PromotionView[]>;
   locks: Section<LockPageView[]>;
   jobs: Section<JobRunRecord[]>;
+  /** Coordinator freezes in force now (a banner at the top); absent in pages built before freezes. */
+  freezes?: Section<Freeze[]>;
 }
