@@ -11,6 +11,7 @@ import { storageStatus } from '../storage/conditional.js';
 import type { UnresolvedSetting } from '../config/settings.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { eventsTable } from '../events/store.js';
+import { eventsQueueName } from '../events/queue.js';
 import { heldEventStats } from '../events/unstored.js';
 import { listJobRuns, type JobRunRecord } from '../jobs/jobHistory.js';
 import { listDeadLetters } from '../storage/deadLetters.js';
@@ -56,8 +57,12 @@ export interface HealthReport {
     promotions: number;
     playbooks: number;
   };
-  /** Events acknowledged by this instance and not yet in storage; events set aside (dead-lettered). */
-  events: { held: number; heldBytes: number; setAside?: number };
+  /**
+   * Events acknowledged by this instance and not yet in storage; events set aside (dead-lettered);
+   * events whose queue message the host moved to the poison queue after 5 failed deliveries (each is
+   * still retried by the status poll until it succeeds or is set aside).
+   */
+  events: { held: number; heldBytes: number; setAside?: number; queuePoisoned?: number };
   /** Timer jobs that keep failing or have not succeeded for too long (each makes the status degraded). */
   jobs: { problems: JobProblem[]; error?: string };
 }
@@ -223,9 +228,9 @@ async function checkJobs(runtime: Runtime): Promise<HealthReport['jobs']> {
   }
 }
 
-async function countSetAside(runtime: Runtime): Promise<number | undefined> {
+async function countSetAside(runtime: Runtime, source = eventsTable): Promise<number | undefined> {
   try {
-    return (await storageAnswerWithin(listDeadLetters(runtime.tables, eventsTable), checkTimeoutMs))
+    return (await storageAnswerWithin(listDeadLetters(runtime.tables, source), checkTimeoutMs))
       .length;
   } catch {
     return undefined;
@@ -234,9 +239,13 @@ async function countSetAside(runtime: Runtime): Promise<number | undefined> {
 
 export async function checkHealth(runtime: Runtime, version: string): Promise<HealthReport> {
   const [storage, octopus] = await Promise.all([checkStorage(runtime), checkOctopus(runtime)]);
-  const [jobs, setAside] = storage.reachable
-    ? await Promise.all([checkJobs(runtime), countSetAside(runtime)])
-    : [{ problems: [] }, undefined];
+  const [jobs, setAside, queuePoisoned] = storage.reachable
+    ? await Promise.all([
+        checkJobs(runtime),
+        countSetAside(runtime),
+        countSetAside(runtime, runtime.queues.name(eventsQueueName)),
+      ])
+    : [{ problems: [] }, undefined, undefined];
   const held = heldEventStats(runtime);
   const { webhook, mail } = runtime.settings;
   const secretConfigured = Boolean(webhook.secret);
@@ -286,6 +295,7 @@ export async function checkHealth(runtime: Runtime, version: string): Promise<He
       held: held.count,
       heldBytes: held.bytes,
       ...(setAside !== undefined ? { setAside } : {}),
+      ...(queuePoisoned !== undefined ? { queuePoisoned } : {}),
     },
     jobs,
   };

@@ -2,8 +2,10 @@
 // table from here. A table's name is stored data: renaming one loses its rows (a lost claim row can
 // mean a second email), so the misleading ones keep their stored names and get honest names in code.
 export const tableNames = {
-  /** Lease locks and job locks: per lock a lock row, holder rows, waiter rows and history rows. */
+  /** Lease locks and job locks: per lock a lock row, holder, waiter and index rows, and tombstones of ended leases. */
   locks: 'locks',
+  /** Lock grant history (grants and how they ended), one partition per lock; kept 14 days. */
+  lockHistory: 'lockhistory',
   /** Playbook runs, one row per run, the state in parts (jsonParts). */
   runs: 'runs',
   /** Octopus webhook events, stored once by Event.Id, and the processing watermark. */

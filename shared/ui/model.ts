@@ -80,6 +80,10 @@ export interface LockPageView {
   lastFence: number;
   holders: LockHolderView[];
   waiters: LockWaiterView[];
+  /** Leases an operator force-released recently (kept about two days). */
+  forced?: { fence: number; holder: string; by: string; reason: string; at: string }[];
+  /** Deadlock warnings this lock takes part in. */
+  deadlocks?: string[];
 }
 
 export interface PromotionView {

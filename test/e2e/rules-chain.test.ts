@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { wireSimulatorToCoordinator } from '../../dev/wireSimulator.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
-import { immediateProcessingIdle } from '../../shared/events/process.js';
+import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { collect } from '../../shared/octopus/paging.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { RunStore } from '../../shared/runs/store.js';

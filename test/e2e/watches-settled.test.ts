@@ -9,7 +9,7 @@ import {
 } from '../../dev/octopus-sim/index.js';
 import { wireSimulatorToCoordinator } from '../../dev/wireSimulator.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
-import { immediateProcessingIdle } from '../../shared/events/process.js';
+import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { collect } from '../../shared/octopus/paging.js';
 import { startPromotionNow } from '../../shared/promotion/schedule.js';
 import { silentLog } from '../../shared/runtime/log.js';
