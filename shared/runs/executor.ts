@@ -279,7 +279,9 @@ export async function approvalItems(
     deploys.map(async ({ stage, spec }) => {
       const { projectId, tenantId } = await resolveTarget(octopus, spec);
       const { release, why } = await chooseRelease(octopus, spec, projectId, tenantId);
+      const train = trainOf(spec);
       return {
+        ...(train ? { train } : {}),
         stage,
         actionId: spec.id,
         project: spec.project,
@@ -291,6 +293,14 @@ export async function approvalItems(
       };
     }),
   );
+}
+
+/** The release train a deploy takes its release from, when its release names one. */
+function trainOf(spec: PlanDeploy): string | undefined {
+  const release: unknown = spec.release;
+  if (typeof release !== 'object' || release === null || !('train' in release)) return undefined;
+  const train = release.train;
+  return typeof train === 'string' && train !== 'latestVerified' ? train : undefined;
 }
 
 /** Email one approver the plan and a link only they can use (signed, once, until the deadline). */

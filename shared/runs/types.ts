@@ -303,6 +303,8 @@ export interface ApprovalItem {
   releaseId: string;
   version: string;
   why: string;
+  /** The release train the release comes from, when the deploy takes it from one. */
+  train?: string;
 }
 
 /** One approver's decision, as recorded (never changed afterwards). */
