@@ -43,6 +43,13 @@ export class DevHostStartError extends Error {
 /** The development webhook secret the dev host uses when none is set (never used in Azure). */
 export const devWebhookSecret = 'dev-webhook-secret';
 
+/**
+ * The development key that signs approval links when COORDINATOR_APPROVAL_KEY is unset (never used in
+ * Azure, where the setting is a Key Vault reference). Fixed, so links survive a restart and two dev
+ * hosts on one Azurite accept each other's links.
+ */
+export const devApprovalKey = 'dev-approval-key-not-secret-0123456789abcdef';
+
 /** Read local.settings.json's Values the way `func start` does (they do not override real env vars). */
 function localSettings(appRoot: string): Record<string, string> {
   const path = join(appRoot, 'local.settings.json');
@@ -65,6 +72,12 @@ export function applyDevDefaults(
 ): void {
   const unset = (name: string) => (env[name] ?? '').trim() === '';
   if (unset('WEBHOOK_SECRET')) env.WEBHOOK_SECRET = devWebhookSecret;
+  if (unset('COORDINATOR_APPROVAL_KEY')) {
+    env.COORDINATOR_APPROVAL_KEY = devApprovalKey;
+    log(
+      'COORDINATOR_APPROVAL_KEY is unset: approval links are signed with the development key (anyone can forge them; set a key of your own outside development).',
+    );
+  }
   if (unset('DAILY_REPORT_SCHEDULE'))
     env.DAILY_REPORT_SCHEDULE = settingDefaults.DAILY_REPORT_SCHEDULE;
   if (unset('STATUS_POLL_SCHEDULE'))

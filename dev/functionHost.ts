@@ -516,6 +516,16 @@ export class FunctionHost {
         const v = req.headers[k];
         if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       }
+      // As Azure's front end does: the caller's address:port appended to X-Forwarded-For.
+      const peer = req.socket.remoteAddress;
+      if (peer) {
+        const hop = peer.includes(':')
+          ? `[${peer}]:${req.socket.remotePort ?? 0}`
+          : `${peer}:${req.socket.remotePort ?? 0}`;
+        headers['x-forwarded-for'] = headers['x-forwarded-for']
+          ? `${headers['x-forwarded-for']}, ${hop}`
+          : hop;
+      }
       const query: Record<string, string> = {};
       url.searchParams.forEach((v, k) => {
         query[k] = v;

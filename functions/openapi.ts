@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { z } from 'zod';
 import { registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { appVersion } from '../shared/version.js';
+import * as approvals from './approvals.js';
 import * as conditions from './conditions.js';
 import * as ensureDeployed from './ensureDeployed.js';
 import * as health from './health.js';
@@ -11,6 +12,7 @@ import * as progress from './progress.js';
 import * as reports from './reports.js';
 import * as runs from './runs.js';
 import * as status from './status.js';
+import * as trains from './trains.js';
 import * as ui from './ui.js';
 
 /**
@@ -27,9 +29,11 @@ export function allRoutes(): RouteDeclaration[] {
     ...ensureDeployed.routes,
     ...progress.routes,
     ...conditions.routes,
+    ...trains.routes,
     ...status.routes,
     ...reports.routes,
     ...ui.routes,
+    ...approvals.routes,
   ];
 }
 
@@ -99,8 +103,9 @@ export function openApiDocument(): Record<string, unknown> {
             {
               description,
               content: {
-                [Number(status) < 300 ? (op.produces ?? 'application/json') : 'application/json']:
-                  {},
+                [Number(status) < 300
+                  ? (op.produces ?? 'application/json')
+                  : (op.errorsAs ?? 'application/json')]: {},
               },
             },
           ]),
@@ -110,6 +115,11 @@ export function openApiDocument(): Record<string, unknown> {
         operation.requestBody = {
           required: true,
           content: { 'application/json': { schema: jsonSchema(op.body) } },
+        };
+      if (op.form)
+        operation.requestBody = {
+          required: true,
+          content: { 'application/x-www-form-urlencoded': { schema: jsonSchema(op.form) } },
         };
       paths[path] = { ...paths[path], [op.method.toLowerCase()]: operation };
     }

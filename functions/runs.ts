@@ -47,19 +47,32 @@ export const cancelBody = z.strictObject({
   by: z.string().max(200).optional(),
 });
 
+export const decisionBody = z.strictObject({
+  /** Who decides (an approver's email, or the name of whoever holds the function key). */
+  by: z.string().trim().min(1).max(200),
+  comment: z.string().max(1000).optional(),
+});
+
 /** POST /api/runs: start a playbook run, or with dryRun the plan with exact releases, deploying nothing. */
 export async function startRunHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const [{ checkPlanNames }, { dryRunPlan }, { planFromPlaybook }, { runView }, { startRun }] =
-    await Promise.all([
-      import('../shared/runs/checkNames.js'),
-      import('../shared/runs/dryRun.js'),
-      import('../shared/runs/plan.js'),
-      import('../shared/runs/view.js'),
-      import('../shared/runs/advance.js'),
-    ]);
+  const [
+    { checkPlanNames },
+    { dryRunPlan },
+    { planFromPlaybook },
+    { runView },
+    { startRun },
+    { resolvePlanTrains },
+  ] = await Promise.all([
+    import('../shared/runs/checkNames.js'),
+    import('../shared/runs/dryRun.js'),
+    import('../shared/runs/plan.js'),
+    import('../shared/runs/view.js'),
+    import('../shared/runs/advance.js'),
+    import('../shared/runs/trainReleases.js'),
+  ]);
   const body = await readJsonBody(request, startBody);
   const runtime = await getRuntime();
   const octopus = requireOctopus(runtime);
@@ -70,7 +83,11 @@ export async function startRunHandler(
   });
   // Every name the plan uses must exist before anything is stored, deployed or emailed (dry run too).
   await checkPlanNames(octopus, plan);
-  if (body.dryRun) return { status: 200, jsonBody: await dryRunPlan(octopus, plan) };
+  if (body.dryRun) {
+    // The dry run names each deploy's release train and why it was chosen, or why none qualifies.
+    const trains = await resolvePlanTrains(runtime, plan);
+    return { status: 200, jsonBody: await dryRunPlan(octopus, trains.plan, trains.problems) };
+  }
   const { state } = await startRun(
     runtime,
     plan,
@@ -104,6 +121,7 @@ async function startPromotion(
       runtime.config,
       promotion,
       runtime.clock.now(),
+      { tables: runtime.tables, timeZone: runtime.settings.report.timeZone },
     );
     return { status: 200, jsonBody: { promotion: name, plan, text: describePlan(plan) } };
   }
@@ -231,6 +249,67 @@ export async function cancelRunHandler(
   }
 }
 
+/** POST /api/runs/{id}/approve and /reject: an approval decision with the function key. */
+function decisionHandler(decision: 'approve' | 'reject') {
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const [{ runView }, { recordApprovalDecision }, { clientAddress }] = await Promise.all([
+      import('../shared/runs/view.js'),
+      import('../shared/runs/decisions.js'),
+      import('../shared/http/clientAddress.js'),
+    ]);
+    const id = runIdOf(request);
+    const body = await readJsonBody(request, decisionBody);
+    const runtime = await getRuntime();
+    const outcome = await recordApprovalDecision(
+      runtime,
+      {
+        runId: id,
+        by: body.by,
+        decision,
+        comment: body.comment,
+        via: 'api',
+        ip: clientAddress(request),
+      },
+      { log: contextLog(context) },
+    );
+    switch (outcome.kind) {
+      case 'notFound':
+        throw notFound(`There is no run "${id}". List runs with GET /api/runs.`);
+      case 'recorded':
+        return {
+          status: 200,
+          jsonBody: { recorded: true, decision: outcome.decision, run: runView(outcome.state) },
+        };
+      case 'already':
+        return {
+          status: 200,
+          jsonBody: {
+            recorded: false,
+            alreadyRecorded: true,
+            decision: outcome.decision,
+            run: runView(outcome.state),
+          },
+        };
+      case 'decided':
+        throw new HttpError(
+          409,
+          'approval_decided',
+          `Approval ${outcome.approval.action.id} of run ${id} is decided already: ${outcome.decisions.map((d) => `${d.decision === 'approve' ? 'approved' : 'rejected'} by ${d.by} at ${d.at}`).join('; ')}. Nothing was recorded.`,
+        );
+      case 'superseded':
+      case 'notWaiting':
+        throw new HttpError(
+          409,
+          'no_approval_pending',
+          `Run ${id} has no approval waiting for a decision: ${outcome.kind === 'notWaiting' ? outcome.why : 'a newer round was opened'}. Nothing was recorded.`,
+        );
+    }
+  };
+}
+
+export const approveRunHandler = decisionHandler('approve');
+export const rejectRunHandler = decisionHandler('reject');
+
 export const routes: RouteDeclaration[] = [
   {
     name: 'runsStart',
@@ -285,6 +364,41 @@ export const routes: RouteDeclaration[] = [
       ...commonResponses,
     },
     handler: cancelRunHandler,
+  },
+  {
+    name: 'runsApprove',
+    method: 'POST',
+    route: 'runs/{id}/approve',
+    auth: 'function',
+    body: decisionBody,
+    summary:
+      'Approve the approval the run waits on, as `by` (counted once per person; the run goes on with exactly the releases shown in its waitingForApproval.plan)',
+    responses: {
+      '200':
+        '`{ recorded: true, decision, run }`, or `{ recorded: false, alreadyRecorded: true }` when `by` decided this round already',
+      '404': 'No such run',
+      '409':
+        'No approval waits for a decision (`no_approval_pending`), or the round is decided already (`approval_decided`)',
+      ...commonResponses,
+    },
+    handler: approveRunHandler,
+  },
+  {
+    name: 'runsReject',
+    method: 'POST',
+    route: 'runs/{id}/reject',
+    auth: 'function',
+    body: decisionBody,
+    summary: 'Reject the approval the run waits on: the run fails and runs its onFailure',
+    responses: {
+      '200':
+        '`{ recorded: true, decision, run }`, or `{ recorded: false, alreadyRecorded: true }` when `by` decided this round already',
+      '404': 'No such run',
+      '409':
+        'No approval waits for a decision (`no_approval_pending`), or the round is decided already (`approval_decided`)',
+      ...commonResponses,
+    },
+    handler: rejectRunHandler,
   },
 ];
 registerRoutes(routes);

@@ -70,6 +70,10 @@ param sendGridApiKey string = ''
 @description('Webhook shared secret (at least 32 random characters). Empty: the secret webhook-secret is left as it is.')
 param webhookSecret string = ''
 
+@secure()
+@description('Key that signs approval links (at least 32 random characters). Empty: the secret approval-key is left as it is.')
+param approvalKey string = ''
+
 @description('Object id of the user or pipeline that deploys; it gets Key Vault Secrets Officer on the vault to set and rotate secrets. azd fills it in; empty for none.')
 param deployerPrincipalId string = ''
 
@@ -158,6 +162,7 @@ module keyVault './modules/keyvault.bicep' = {
     octopusApiKey: octopusApiKey
     sendGridApiKey: sendGridApiKey
     webhookSecret: webhookSecret
+    approvalKey: approvalKey
   }
 }
 

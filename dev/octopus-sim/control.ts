@@ -17,11 +17,20 @@ const scriptSchema = z.object({
   project: z.string().min(1),
   environment: z.string().min(1),
   tenant: z.string().optional(),
-  outcome: z.enum(['fail', 'success']).default('fail'),
+  outcome: z.enum(['fail', 'success', 'manualIntervention']).default('fail'),
   /** 1-based; default the last step. */
   failAtStep: z.number().int().min(1).optional(),
   errorMessage: z.string().optional(),
+  /** manualIntervention: the 1-based step that asks for it (default 1). */
+  atStep: z.number().int().min(1).optional(),
+  /** Guided failure on for these deployments: a failure pauses for Fail/Retry/Ignore/Exclude. */
+  guidedFailure: z.boolean().optional(),
   count: z.number().int().min(1).default(1),
+});
+const projectSettingsSchema = z.object({
+  project: z.string().min(1),
+  cancelQueuedTasks: z.boolean().optional(),
+  cancelRunningTasks: z.boolean().optional(),
 });
 const stepDurationSchema = z.object({
   ms: z.number().int().min(0),
@@ -41,6 +50,7 @@ const webhookIntervalSchema = z.object({ ms: z.number().int().min(1) });
 
 export type OutcomeScriptInput = z.input<typeof scriptSchema>;
 export type StepDurationInput = z.input<typeof stepDurationSchema>;
+export type ProjectSettingsInput = z.input<typeof projectSettingsSchema>;
 export type ClockInput = z.input<typeof clockSchema>;
 export type CreateReleaseInput = z.input<typeof releaseSchema>;
 export type FaultsInput = FaultInput | { faults: FaultInput[] } | { clear: true };
@@ -126,9 +136,33 @@ export class SimControl {
       outcome: script.outcome,
       failAtStep: script.failAtStep,
       errorMessage: script.errorMessage,
+      atStep: script.atStep,
+      guidedFailure: script.guidedFailure,
       remaining: script.count,
     });
     return { scripts: this.sim.engine.scripts.length };
+  }
+
+  /** A project's superseded-task settings (Octopus 2025.2+ "Cancel queued/running tasks"). */
+  projectSettings(input: ProjectSettingsInput | unknown): {
+    project: string;
+    cancelQueuedTasks: boolean;
+    cancelRunningTasks: boolean;
+  } {
+    const body = parse(projectSettingsSchema, input, 'project-settings');
+    const project = find.project(this.sim.state(), body.project);
+    if (!project)
+      throw new ControlError(
+        `There is no project "${body.project}"; use a project name or id from the scenario.`,
+      );
+    this.sim.engine.catchUp();
+    if (body.cancelQueuedTasks !== undefined) project.cancelQueuedTasks = body.cancelQueuedTasks;
+    if (body.cancelRunningTasks !== undefined) project.cancelRunningTasks = body.cancelRunningTasks;
+    return {
+      project: project.id,
+      cancelQueuedTasks: project.cancelQueuedTasks,
+      cancelRunningTasks: project.cancelRunningTasks,
+    };
   }
 
   setStepDuration(input: StepDurationInput | unknown): { ms: number; project: string | null } {
@@ -224,6 +258,8 @@ export class SimControl {
         tenantedDeploymentMode: p.tenantedDeploymentMode,
         steps: p.steps,
         stepDurationMs: this.sim.engine.stepDuration(p.id),
+        cancelQueuedTasks: p.cancelQueuedTasks,
+        cancelRunningTasks: p.cancelRunningTasks,
       })),
       environments: state.environments.map((e) => ({ id: e.id, name: e.name })),
       tenants: state.tenants.map((t) => ({ id: t.id, name: t.name })),
@@ -243,7 +279,11 @@ export class SimControl {
           description: t.description,
           concurrencyTag: t.concurrencyTag,
           step: t.currentStep + 1,
+          pausedOn: t.pausedOn ?? null,
         })),
+      pendingInterruptions: state.interruptions
+        .filter((i) => i.isPending)
+        .map((i) => ({ id: i.id, type: i.type, taskId: i.taskId, title: i.title })),
       scripts: this.sim.engine.scripts,
       faults: this.faultInjector.list(),
       webhookBatchIntervalMs: state.webhookBatchIntervalMs,

@@ -7,8 +7,11 @@ import {
   find,
   idNumber,
   nextId,
+  pendingInterruptionsOf,
   type DeploymentOptions,
   type DeploymentRecord,
+  type InterruptionRecord,
+  type InterruptionType,
   type RunbookRunRecord,
   type SimState,
   type StepRecord,
@@ -30,11 +33,19 @@ export interface OutcomeScript {
   environmentId: string;
   /** undefined = any tenant. */
   tenantId: string | undefined;
-  outcome: 'fail' | 'success';
+  outcome: 'fail' | 'success' | 'manualIntervention';
   failAtStep: number | undefined;
   errorMessage: string | undefined;
+  /** manualIntervention: the 1-based step that asks for it (default 1). */
+  atStep?: number;
+  /** Guided failure on for these deployments (as the variable Octopus.UseGuidedFailure would). */
+  guidedFailure?: boolean;
   remaining: number;
 }
+
+/** An answer to an interruption, as POST /interruptions/{id}/submit carries it. */
+export type InterruptionAnswer =
+  { result: 'Proceed' | 'Abort' } | { guidance: 'Fail' | 'Retry' | 'Ignore' | 'Exclude' };
 
 /** Something else that acts on the clock (webhook batches, live mode). */
 export interface ClockParticipant {
@@ -144,8 +155,9 @@ export class SimEngine {
       if (at !== undefined && (due === undefined || at < due)) due = at;
     };
     for (const task of this.activeTasks()) {
+      if (task.pausedOn !== undefined) continue;
       if (task.state === 'Queued') {
-        consider(task.queueTimeExpiry);
+        if (task.startTime === undefined) consider(task.queueTimeExpiry);
         if (task.queueTime !== undefined && task.queueTime > this.processedUpTo)
           consider(task.queueTime);
       } else if (task.state === 'Executing') consider(task.stepEndsAt);
@@ -164,6 +176,7 @@ export class SimEngine {
     for (const task of this.activeTasks()) {
       if (
         task.state === 'Queued' &&
+        task.startTime === undefined &&
         task.queueTimeExpiry !== undefined &&
         at >= task.queueTimeExpiry
       ) {
@@ -194,7 +207,11 @@ export class SimEngine {
     }
   }
 
-  /** Starts, per concurrency tag, the oldest queued task whose queue time has come, if the tag is free. */
+  /**
+   * Starts (or resumes, after a manual intervention was answered), per concurrency tag, the first
+   * queued task whose queue time has come, if the tag is free. A task paused on a manual
+   * intervention reads Queued and holds no slot (Issues#3893), so others may run meanwhile.
+   */
   private startEligible(at: number): void {
     const busy = new Set(
       this.state.tasks
@@ -202,12 +219,21 @@ export class SimEngine {
         .map((t) => t.concurrencyTag),
     );
     const queued = this.state.tasks
-      .filter((t) => t.state === 'Queued' && (t.queueTime === undefined || t.queueTime <= at))
-      .sort((a, b) => idNumber(a.id) - idNumber(b.id));
+      .filter(
+        (t) =>
+          t.state === 'Queued' &&
+          t.pausedOn === undefined &&
+          (t.queueTime === undefined || t.queueTime <= at),
+      )
+      .sort((a, b) => queueOrder(a) - queueOrder(b));
     for (const task of queued) {
       if (busy.has(task.concurrencyTag)) continue;
       busy.add(task.concurrencyTag);
-      this.start(task, at);
+      if (task.startTime === undefined) this.start(task, at);
+      else {
+        task.state = 'Executing';
+        this.beginStep(task, task.currentStep + 1, at);
+      }
     }
   }
 
@@ -227,13 +253,175 @@ export class SimEngine {
     task.currentStep = index;
     step.status = 'Running';
     step.started = at;
+    task.lastUpdated = at;
+    if (task.manualInterventionAtStep === index + 1) {
+      step.logs.push({
+        category: 'Wait',
+        occurredAt: at,
+        messageText: `Waiting for manual intervention: ${stepTitle(step)}`,
+      });
+      // Paused on a manual intervention: the task reads Queued and frees its slot (see startEligible).
+      task.state = 'Queued';
+      task.stepEndsAt = undefined;
+      this.raiseInterruption(task, 'ManualIntervention', index, at);
+      return;
+    }
     step.logs.push({
       category: 'Info',
       occurredAt: at,
       messageText: `Running "${stepTitle(step)}" on ${workerName}`,
     });
     task.stepEndsAt = at + this.stepDuration(task.projectId);
+  }
+
+  private raiseInterruption(
+    task: TaskRecord,
+    type: InterruptionType,
+    stepIndex: number,
+    at: number,
+  ): void {
+    const step = task.steps[stepIndex];
+    const deployment = this.deploymentOf(task);
+    const id = nextId(this.state, 'Interruptions');
+    const title =
+      type === 'ManualIntervention'
+        ? step
+          ? stepTitle(step)
+          : 'Manual intervention'
+        : `${task.description} requires failure guidance`;
+    const record: InterruptionRecord = {
+      id,
+      type,
+      title,
+      instructions:
+        type === 'ManualIntervention'
+          ? `Approve "${title}" to let the deployment go on.`
+          : `'${step ? stepTitle(step) : 'A step'} (type Run a Script) on ${workerName}' in the current task failed. What would you like to do?`,
+      taskId: task.id,
+      relatedDocumentIds: [
+        ...(type === 'GuidedFailure' ? [task.id] : []),
+        ...(deployment ? [deployment.id] : []),
+        ...(type === 'ManualIntervention' ? [task.id] : []),
+        task.projectId,
+        task.environmentId,
+        ...(task.tenantId ? [task.tenantId] : []),
+      ],
+      correlationId: `${task.id}_${(idNumber(id) * 7919).toString(36).toUpperCase()}/${stepIndex + 1}`,
+      created: at,
+      isPending: true,
+      responsibleUserId: null,
+      values:
+        type === 'ManualIntervention'
+          ? { Instructions: null, Notes: null, Result: null }
+          : { Instructions: null, Notes: null, Guidance: null },
+      stepIndex,
+      lastModified: at,
+      lastModifiedBy: null,
+    };
+    this.state.interruptions.push(record);
+    task.pausedOn = id;
+    task.stepEndsAt = undefined;
     task.lastUpdated = at;
+    if (deployment)
+      appendDeploymentEvent(
+        this.state,
+        type === 'ManualIntervention'
+          ? 'ManualInterventionInterruptionRaised'
+          : 'GuidedFailureInterruptionRaised',
+        deployment,
+        at,
+        systemActor,
+      );
+  }
+
+  /** Takes responsibility for an interruption (PUT .../responsible). */
+  takeResponsibility(id: string, actor: Actor): InterruptionRecord | undefined {
+    this.catchUp();
+    const interruption = this.state.interruptions.find((i) => i.id === id);
+    if (!interruption) return undefined;
+    if (interruption.isPending) {
+      interruption.responsibleUserId = actor.userId;
+      interruption.lastModified = this.clock.now();
+      interruption.lastModifiedBy = actor.username;
+    }
+    this.onChange();
+    return interruption;
+  }
+
+  /**
+   * Answers a pending interruption (POST .../submit; the caller checked responsibility and the
+   * answer's kind): Proceed resumes after the step, Abort and Fail fail the task, Retry runs the
+   * failed step again, Ignore and Exclude go on with the next step.
+   */
+  submitInterruption(
+    interruption: InterruptionRecord,
+    answer: InterruptionAnswer,
+    notes: string | null,
+    actor: Actor,
+  ): void {
+    this.catchUp();
+    const at = this.clock.now();
+    const task = find.task(this.state, interruption.taskId);
+    interruption.isPending = false;
+    interruption.lastModified = at;
+    interruption.lastModifiedBy = actor.username;
+    interruption.values = {
+      ...interruption.values,
+      Notes: notes,
+      ...('result' in answer ? { Result: answer.result } : { Guidance: answer.guidance }),
+    };
+    if (!task || task.pausedOn !== interruption.id) {
+      this.onChange();
+      return;
+    }
+    task.pausedOn = undefined;
+    task.lastUpdated = at;
+    const index = interruption.stepIndex;
+    const step = task.steps[index];
+    const word = 'result' in answer ? answer.result : answer.guidance;
+    step?.logs.push({
+      category: 'Info',
+      occurredAt: at,
+      messageText: `${actor.username} answered ${word}${notes ? `: ${notes}` : ''}`,
+    });
+    const deployment = this.deploymentOf(task);
+    const resumed = (): void => {
+      if (deployment) appendDeploymentEvent(this.state, 'DeploymentResumed', deployment, at, actor);
+    };
+    if (word === 'Abort' || word === 'Fail') {
+      if (step) {
+        step.status = 'Failed';
+        step.ended = at;
+      }
+      this.finish(
+        task,
+        'Failed',
+        at,
+        word === 'Abort'
+          ? `The deployment was aborted at Step ${index + 1}: ${step ? stepTitle(step) : ''} (manual intervention answered Abort)`
+          : `The deployment failed at Step ${index + 1}: ${step ? stepTitle(step) : ''}`,
+      );
+    } else if (word === 'Retry') {
+      resumed();
+      task.failAtStep = undefined;
+      if (step) step.logs.push({ category: 'Info', occurredAt: at, messageText: 'Retrying' });
+      task.stepEndsAt = at + this.stepDuration(task.projectId);
+    } else {
+      resumed();
+      if (step) {
+        step.status = word === 'Proceed' ? 'Success' : 'Failed';
+        step.ended = at;
+      }
+      if (word !== 'Proceed') task.failAtStep = undefined;
+      const last = index + 1 >= task.steps.length;
+      if (task.state === 'Queued') {
+        // Paused on a manual intervention: back in the queue until its slot is free (startEligible).
+        if (last) this.finish(task, 'Success', at, '');
+      } else if (last) this.finish(task, 'Success', at, '');
+      else this.beginStep(task, index + 1, at);
+    }
+    this.startEligible(at);
+    this.onChange();
   }
 
   private endStep(task: TaskRecord, at: number): void {
@@ -242,9 +430,15 @@ export class SimEngine {
     if (!step) return;
     step.ended = at;
     if (task.failAtStep === index + 1) {
-      step.status = 'Failed';
       const message = task.failMessage ?? `The step failed: ${stepTitle(step)} exited with code 1.`;
       step.logs.push({ category: 'Error', occurredAt: at, messageText: message });
+      if (task.guidedFailure) {
+        // Guided failure: the task stays Executing and waits for Fail / Retry / Ignore / Exclude.
+        step.ended = undefined;
+        this.raiseInterruption(task, 'GuidedFailure', index, at);
+        return;
+      }
+      step.status = 'Failed';
       this.finish(
         task,
         'Failed',
@@ -268,8 +462,14 @@ export class SimEngine {
     state: 'Success' | 'Failed' | 'Canceled' | 'TimedOut',
     at: number,
     error: string,
+    actor: Actor = systemActor,
   ): void {
     task.state = state;
+    task.pausedOn = undefined;
+    for (const interruption of pendingInterruptionsOf(this.state, task.id)) {
+      interruption.isPending = false;
+      interruption.lastModified = at;
+    }
     task.completedTime = at;
     task.lastUpdated = at;
     task.errorMessage = error;
@@ -289,7 +489,83 @@ export class SimEngine {
     else if (state === 'Failed')
       appendDeploymentEvent(this.state, 'DeploymentFailed', deployment, at, systemActor);
     else if (state === 'Canceled')
-      appendDeploymentEvent(this.state, 'TaskCanceled', deployment, at, systemActor);
+      appendDeploymentEvent(this.state, 'TaskCanceled', deployment, at, task.canceledBy ?? actor);
+    if (state === 'Success') this.cancelSupersededRunning(task, deployment, at);
+  }
+
+  /**
+   * Octopus 2025.2+ "Cancel queued tasks": a new task that runs the whole process cancels the older
+   * queued ones of its project/environment/tenant, from the back of the queue, stopping at the first
+   * that does not run the whole process; the new task takes the earliest cancelled one's place.
+   * The cancellation is the system's (its TaskCanceled audit event is by users-system).
+   */
+  private cancelSupersededQueued(task: TaskRecord, deployment: DeploymentRecord, at: number): void {
+    const project = find.project(this.state, task.projectId);
+    if (!project?.cancelQueuedTasks || !runsWholeProcess(deployment)) return;
+    const older = this.sameTargetTasks(task)
+      .filter(
+        (t) =>
+          t.state === 'Queued' &&
+          t.startTime === undefined &&
+          (t.queueTime === undefined || t.queueTime <= at),
+      )
+      .sort((a, b) => queueOrder(b) - queueOrder(a));
+    let place: number | undefined;
+    for (const t of older) {
+      const d = this.deploymentOf(t);
+      if (!d || !runsWholeProcess(d)) break;
+      place = queueOrder(t);
+      this.finish(t, 'Canceled', at, 'The task was canceled.', systemActor);
+    }
+    if (place !== undefined) task.queueOrder = place;
+  }
+
+  /** "Cancel running tasks": a successful whole-process task cancels older paused ones of its target. */
+  private cancelSupersededRunning(
+    task: TaskRecord,
+    deployment: DeploymentRecord,
+    at: number,
+  ): void {
+    const project = find.project(this.state, task.projectId);
+    if (!project?.cancelRunningTasks || !runsWholeProcess(deployment)) return;
+    for (const t of this.sameTargetTasks(task)) {
+      const d = this.deploymentOf(t);
+      if (
+        t.startTime === undefined ||
+        t.pausedOn === undefined ||
+        queueOrder(t) > queueOrder(task) ||
+        !d ||
+        !runsWholeProcess(d)
+      )
+        continue;
+      t.canceledBy = systemActor;
+      this.beginCancel(t, at);
+    }
+  }
+
+  private sameTargetTasks(task: TaskRecord): TaskRecord[] {
+    return this.state.tasks.filter(
+      (t) =>
+        t.id !== task.id &&
+        t.name === 'Deploy' &&
+        t.projectId === task.projectId &&
+        t.environmentId === task.environmentId &&
+        t.tenantId === task.tenantId &&
+        activeTaskStates.includes(t.state),
+    );
+  }
+
+  /** A started task (running or paused) goes Cancelling, then Canceled shortly after. */
+  private beginCancel(task: TaskRecord, now: number): void {
+    task.state = 'Cancelling';
+    task.lastUpdated = now;
+    task.pausedOn = undefined;
+    task.cancelAt =
+      now +
+      (task.stepEndsAt === undefined
+        ? cancelDelayMs
+        : Math.min(cancelDelayMs, Math.max(0, task.stepEndsAt - now)));
+    task.stepEndsAt = undefined;
   }
 
   private deploymentOf(task: TaskRecord): DeploymentRecord | undefined {
@@ -389,9 +665,16 @@ export class SimEngine {
       task.failAtStep = Math.min(Math.max(script.failAtStep ?? steps.length, 1), steps.length);
       task.failMessage = script.errorMessage;
     }
+    if (script?.outcome === 'manualIntervention')
+      task.manualInterventionAtStep = Math.min(Math.max(script.atStep ?? 1, 1), steps.length);
+    task.guidedFailure =
+      request.options.useGuidedFailure ||
+      environment.useGuidedFailure ||
+      script?.guidedFailure === true;
     state.deployments.push(deployment);
     state.tasks.push(task);
     appendDeploymentEvent(state, 'DeploymentQueued', deployment, now, actor);
+    this.cancelSupersededQueued(task, deployment, now);
     this.startEligible(now);
     this.onChange();
     return deployment;
@@ -465,20 +748,21 @@ export class SimEngine {
     return run;
   }
 
-  /** Queued -> Canceled at once; Executing -> Cancelling -> Canceled shortly after. Returns the task. */
-  cancelTask(taskId: string): TaskRecord | undefined {
+  /**
+   * Queued (not started) -> Canceled at once; started (Executing, or paused on an interruption) ->
+   * Cancelling -> Canceled shortly after. The TaskCanceled event is the actor's. Returns the task.
+   */
+  cancelTask(taskId: string, actor: Actor = systemActor): TaskRecord | undefined {
     this.catchUp();
     const task = find.task(this.state, taskId);
     if (!task) return undefined;
     const now = this.clock.now();
-    if (task.state === 'Queued') {
-      this.finish(task, 'Canceled', now, 'The task was canceled.');
+    if (task.state === 'Queued' && task.startTime === undefined) {
+      this.finish(task, 'Canceled', now, 'The task was canceled.', actor);
       this.startEligible(now);
-    } else if (task.state === 'Executing') {
-      task.state = 'Cancelling';
-      task.lastUpdated = now;
-      task.cancelAt = now + Math.min(cancelDelayMs, Math.max(0, (task.stepEndsAt ?? now) - now));
-      task.stepEndsAt = undefined;
+    } else if (task.state === 'Executing' || task.state === 'Queued') {
+      task.canceledBy = actor;
+      this.beginCancel(task, now);
     }
     this.onChange();
     return task;
@@ -501,6 +785,21 @@ export class SimEngine {
     if (script.remaining <= 0) this.scripts.splice(index, 1);
     return script;
   }
+}
+
+/** A task's place in the queue: its id number unless it took a superseded task's place. */
+function queueOrder(task: TaskRecord): number {
+  return task.queueOrder ?? idNumber(task.id);
+}
+
+/** Runs the whole process on every target: no skipped steps, no machine filters (superseding rule). */
+function runsWholeProcess(deployment: DeploymentRecord): boolean {
+  const o = deployment.options;
+  return (
+    o.skipActions.length === 0 &&
+    o.specificMachineIds.length === 0 &&
+    o.excludedMachineIds.length === 0
+  );
 }
 
 export function stepTitle(step: StepRecord): string {

@@ -18,6 +18,9 @@ export type DeploymentEventCategory =
   | 'DeploymentStarted'
   | 'DeploymentSucceeded'
   | 'DeploymentFailed'
+  | 'DeploymentResumed'
+  | 'ManualInterventionInterruptionRaised'
+  | 'GuidedFailureInterruptionRaised'
   | 'TaskCanceled';
 
 function describeDeployment(state: SimState, deployment: DeploymentRecord) {
@@ -60,6 +63,9 @@ export function appendDeploymentEvent(
     DeploymentStarted: 'started',
     DeploymentSucceeded: 'succeeded',
     DeploymentFailed: 'failed',
+    DeploymentResumed: 'resumed',
+    ManualInterventionInterruptionRaised: 'is waiting for a manual intervention',
+    GuidedFailureInterruptionRaised: 'is waiting for failure guidance',
     TaskCanceled: 'was canceled',
   };
   const when =

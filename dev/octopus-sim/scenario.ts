@@ -55,6 +55,14 @@ const projectSchema = z.object({
   /** Octopus.Task.ConcurrencyTag template; default "#{Octopus.Deployment.Tenant.Id}/#{Octopus.Project.Id}/#{Octopus.Environment.Id}". */
   concurrencyTag: z.string().optional(),
   isDisabled: z.boolean().optional(),
+  /**
+   * Octopus 2025.2+ "Cancel queued tasks": a new full-process deployment cancels older queued ones of
+   * the same project/environment/tenant (superseded). On by default for projects created in Octopus
+   * 2025.2+; off here unless set, like a project that predates the setting.
+   */
+  cancelQueuedTasks: z.boolean().optional(),
+  /** "Cancel running tasks": a successful deployment cancels older paused ones of the same target. */
+  cancelRunningTasks: z.boolean().optional(),
 });
 
 const tenantSchema = z.object({

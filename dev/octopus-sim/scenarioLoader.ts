@@ -100,6 +100,8 @@ export function buildState(scenario: ParsedScenario, now: number, idOffset = 0):
       stepDurationMs: project.stepDurationMs,
       concurrencyTag: project.concurrencyTag,
       isDisabled: project.isDisabled ?? false,
+      cancelQueuedTasks: project.cancelQueuedTasks ?? false,
+      cancelRunningTasks: project.cancelRunningTasks ?? false,
       deploymentProcessId: '',
       variableSetId: '',
     };

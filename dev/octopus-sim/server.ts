@@ -11,6 +11,7 @@ import {
   type CreateReleaseInput,
   type FaultsInput,
   type OutcomeScriptInput,
+  type ProjectSettingsInput,
   type RequestCounts,
   type StepDurationInput,
 } from './control.js';
@@ -86,6 +87,12 @@ export interface OctopusSimulator {
   loadScenario(scenario: Scenario): { projects: number; environments: number; deployments: number };
   /** POST /_sim/script */
   script(script: OutcomeScriptInput): { scripts: number };
+  /** POST /_sim/project-settings: Octopus 2025.2+ superseded-task cancellation per project. */
+  projectSettings(input: ProjectSettingsInput): {
+    project: string;
+    cancelQueuedTasks: boolean;
+    cancelRunningTasks: boolean;
+  };
   /** POST /_sim/step-duration */
   setStepDuration(input: StepDurationInput): { ms: number; project: string | null };
   /** POST /_sim/webhook-interval */
@@ -242,6 +249,7 @@ export async function startOctopusSimulator(
     'POST /_sim/scenario': (body) => control.loadScenario(body),
     'POST /_sim/script': (body) => control.script(body),
     'POST /_sim/step-duration': (body) => control.setStepDuration(body),
+    'POST /_sim/project-settings': (body) => control.projectSettings(body),
     'POST /_sim/webhook-interval': (body) => control.setWebhookBatchInterval(body),
     'POST /_sim/faults': (body) => control.faults(body),
     'POST /_sim/clock': (body) => control.clock(body),
@@ -429,6 +437,7 @@ export async function startOctopusSimulator(
     },
     loadScenario: (scenario) => control.loadScenario(scenario),
     script: (input) => control.script(input),
+    projectSettings: (input) => control.projectSettings(input),
     setStepDuration: (input) => control.setStepDuration(input),
     setWebhookBatchInterval: (input) => control.setWebhookBatchInterval(input),
     faults: (input) => control.faults(input),
@@ -479,8 +488,13 @@ function controlApiDescription(prefix: string): Record<string, unknown> {
       },
       {
         call: 'POST /_sim/script',
-        body: '{project, environment, tenant?, outcome: "fail"|"success", failAtStep?, errorMessage?, times?}',
-        does: 'Script the outcome of the next deployments of a project there.',
+        body: '{project, environment, tenant?, outcome: "fail"|"success"|"manualIntervention", failAtStep?, errorMessage?, atStep?, guidedFailure?, count?}',
+        does: 'Script the next `count` (default 1) deployments of a project there. "fail" fails at failAtStep (default the last step); with guidedFailure: true (or UseGuidedFailure on the deployment or environment) the failure pauses the task instead, raising a GuidedFailure interruption (task stays Executing, HasPendingInterruptions true) until someone answers Fail/Retry/Ignore/Exclude through the interruptions API. "manualIntervention" pauses at atStep (default 1) with a ManualIntervention interruption (task reads Queued, HasPendingInterruptions true, its concurrency slot freed) until someone answers Proceed/Abort: PUT /api/{spaceId}/interruptions/{id}/responsible, then POST /api/{spaceId}/interruptions/{id}/submit {Id, SpaceId, Result | Guidance, Notes?}.',
+      },
+      {
+        call: 'POST /_sim/project-settings',
+        body: '{project, cancelQueuedTasks?, cancelRunningTasks?}',
+        does: "Octopus 2025.2+ superseded tasks (off unless set, like a project older than the setting). cancelQueuedTasks: a new deployment that runs the whole process (no skipped steps, no machine filters) cancels the older queued ones of the same project/environment/tenant and takes the earliest one's place. cancelRunningTasks: a successful one cancels older paused ones (Cancelling, then Canceled). A superseded task ends Canceled like any other; the only mark is its TaskCanceled audit event by users-system/system (GET /api/{spaceId}/events?regarding=<task id>), where a user's cancel carries that user.",
       },
       {
         call: 'POST /_sim/step-duration',
@@ -491,6 +505,10 @@ function controlApiDescription(prefix: string): Record<string, unknown> {
         call: 'POST /_sim/releases',
         body: '{project, version, channel?, releaseNotes?}',
         does: 'Create a release (as a build server would).',
+      },
+      {
+        call: 'GET /api/{spaceId}/tasks/{id}',
+        does: 'Not control, but worth knowing: a cancelled running or paused task reads Cancelling for about 200 ms before Canceled.',
       },
       {
         call: 'POST /_sim/faults',

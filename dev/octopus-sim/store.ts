@@ -52,6 +52,12 @@ export interface ProjectRecord {
   stepDurationMs: number | undefined;
   concurrencyTag: string | undefined;
   isDisabled: boolean;
+  /**
+   * Octopus 2025.2+ deployment settings "Cancel queued tasks" / "Cancel running tasks" (on for new
+   * projects in Octopus; a scenario turns them on per project).
+   */
+  cancelQueuedTasks: boolean;
+  cancelRunningTasks: boolean;
   deploymentProcessId: string;
   variableSetId: string;
 }
@@ -178,6 +184,38 @@ export interface TaskRecord {
   currentStep: number;
   stepEndsAt: number | undefined;
   cancelAt: number | undefined;
+  /** Where the task stands in the queue (its id number, or the place of a task it superseded). */
+  queueOrder?: number;
+  /** A scripted pause: the 1-based step that raises a manual intervention. */
+  manualInterventionAtStep?: number;
+  /** Guided failure is on for this task (deployment option, environment, or a script). */
+  guidedFailure?: boolean;
+  /** The pending interruption the task waits on, if any. */
+  pausedOn?: string;
+  /** Who asked for the cancel of a Cancelling task (its TaskCanceled event is theirs). */
+  canceledBy?: { userId: string; username: string; userAgent: string };
+}
+
+export type InterruptionType = 'ManualIntervention' | 'GuidedFailure';
+
+export interface InterruptionRecord {
+  id: string;
+  type: InterruptionType;
+  title: string;
+  /** The Paragraph shown as "Instructions". */
+  instructions: string;
+  taskId: string;
+  relatedDocumentIds: string[];
+  correlationId: string;
+  created: number;
+  isPending: boolean;
+  responsibleUserId: string | null;
+  /** Form values as submitted (Instructions, Notes, Result or Guidance). */
+  values: Record<string, string | null>;
+  /** 0-based step the task paused at. */
+  stepIndex: number;
+  lastModified: number;
+  lastModifiedBy: string | null;
 }
 
 export interface EventRecord {
@@ -226,6 +264,7 @@ export interface SimState {
   tasks: TaskRecord[];
   events: EventRecord[];
   subscriptions: SubscriptionRecord[];
+  interruptions: InterruptionRecord[];
   counters: Map<string, number>;
   /**
    * Added to the ids of what keeps being created (releases, deployments, tasks, events, runs,
@@ -256,7 +295,7 @@ const firstIds: Record<string, number> = {
   ServerTasks: 1001,
   Events: 5001,
   Subscriptions: 1,
-  Interruptions: 1,
+  Interruptions: 401,
 };
 
 /** Kinds whose ids keep growing while the simulator runs: shifted by SimState.idOffset. */
@@ -299,6 +338,7 @@ export function emptyState(idOffset = 0): SimState {
     tasks: [],
     events: [],
     subscriptions: [],
+    interruptions: [],
     counters: new Map(),
     idOffset,
     defaultStepDurationMs: 4000,
@@ -349,6 +389,11 @@ export const find = {
   task: (state: SimState, id: string) => state.tasks.find((t) => t.id === id),
   subscription: (state: SimState, id: string) => state.subscriptions.find((s) => s.id === id),
 };
+
+/** The interruptions a task waits on now (pending ones). */
+export function pendingInterruptionsOf(state: SimState, taskId: string): InterruptionRecord[] {
+  return state.interruptions.filter((i) => i.taskId === taskId && i.isPending);
+}
 
 export function defaultChannel(state: SimState, projectId: string): ChannelRecord | undefined {
   const channels = state.channels.filter((c) => c.projectId === projectId);

@@ -11,7 +11,7 @@ param storageAccountName string
 @description('Application Insights component; its connection string is read here, never passed around.')
 param appInsightsName string
 
-@description('Key Vault holding octopus-api-key, sendgrid-api-key and webhook-secret.')
+@description('Key Vault holding octopus-api-key, sendgrid-api-key, webhook-secret and approval-key.')
 param keyVaultName string
 
 @description('Public base URL of the app, used for links in emails.')
@@ -65,6 +65,7 @@ resource appSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     WEBHOOK_SECRET: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=webhook-secret)'
     WEBHOOK_SECRET_HEADER: webhookHeaderName
     SENDGRID_API_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=sendgrid-api-key)'
+    COORDINATOR_APPROVAL_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=approval-key)'
     MAIL_FROM: mailFrom
     DAILY_REPORT_SCHEDULE: dailyReportSchedule
     STATUS_POLL_SCHEDULE: statusPollSchedule

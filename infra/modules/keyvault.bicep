@@ -1,4 +1,4 @@
-// Key Vault (RBAC authorization) holding the app's three secrets. A secret is written only when a
+// Key Vault (RBAC authorization) holding the app's four secrets. A secret is written only when a
 // value is given, so a later deployment with an empty value never overwrites a secret that was
 // set or rotated directly in the vault.
 
@@ -24,6 +24,10 @@ param sendGridApiKey string = ''
 @secure()
 @description('Shared secret that Octopus sends in the webhook header. Empty: leave the secret as it is.')
 param webhookSecret string = ''
+
+@secure()
+@description('HMAC key that signs approval links (at least 32 random characters). Empty: leave the secret as it is.')
+param approvalKey string = ''
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -73,6 +77,15 @@ resource webhookSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if
   properties: {
     value: webhookSecret
     contentType: 'Octopus webhook shared secret'
+  }
+}
+
+resource approvalKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(approvalKey)) {
+  parent: vault
+  name: 'approval-key'
+  properties: {
+    value: approvalKey
+    contentType: 'Approval link signing key'
   }
 }
 

@@ -7,6 +7,7 @@ import { retentionStatusConsumer } from '../retention/consumers.js';
 import { retentionPhases } from './retention.js';
 import { runsEventConsumer, runsStatusConsumer } from '../runs/consumers.js';
 import type { StatusConsumer } from '../status/consumers.js';
+import { trainsStatusConsumer } from '../trains/consumers.js';
 import { watchEventConsumer, watchStatusConsumer } from '../watches/consumers.js';
 
 /**
@@ -21,6 +22,8 @@ export const eventConsumers: readonly EventConsumer[] = [runsEventConsumer, watc
  */
 export const statusConsumers: readonly StatusConsumer[] = [
   watchStatusConsumer,
+  // After the watches, which capture trains as they announce: this pass times every train's soak.
+  trainsStatusConsumer,
   runsStatusConsumer,
   locksStatusConsumer,
   retentionStatusConsumer(retentionPhases),

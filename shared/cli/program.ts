@@ -69,7 +69,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
 }
 
 function secretsIn(env: NodeJS.ProcessEnv): string[] {
-  return ['OCTOPUS_API_KEY', 'SENDGRID_API_KEY', 'WEBHOOK_SECRET']
+  return ['OCTOPUS_API_KEY', 'SENDGRID_API_KEY', 'WEBHOOK_SECRET', 'COORDINATOR_APPROVAL_KEY']
     .map((name) => env[name])
     .filter((v): v is string => typeof v === 'string' && v.length > 0);
 }

@@ -22,6 +22,7 @@ export const secretSettingNames = [
   'OCTOPUS_API_KEY',
   'SENDGRID_API_KEY',
   'WEBHOOK_SECRET',
+  'COORDINATOR_APPROVAL_KEY',
 ] as const;
 
 const keyVaultReference = /^@Microsoft\.KeyVault\(/i;
@@ -79,6 +80,13 @@ const settingsSchema = z.object({
     .transform((v) => v ?? settingDefaults.WEBHOOK_SECRET_HEADER)
     .pipe(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name (letters, digits, -)')),
   SENDGRID_API_KEY: optionalText,
+  /** The HMAC key that signs approval links (a Key Vault secret in Azure). */
+  COORDINATOR_APPROVAL_KEY: optionalText.pipe(
+    z
+      .string()
+      .min(32, 'must be at least 32 characters (openssl rand -hex 32 makes one)')
+      .optional(),
+  ),
   SENDGRID_API_URL: optionalText.pipe(z.url().optional()),
   MAIL_FROM: optionalText.pipe(z.email('must be an email address').optional()),
   MAIL_OUTBOX_DIR: optionalText,
@@ -121,6 +129,8 @@ export interface Settings {
   /** The space to use when a config entry names none. */
   octopusSpace: string;
   webhook: { secret: string | undefined; header: string };
+  /** The key that signs approval links; without it approvers decide through the API only. */
+  approvalKey: string | undefined;
   mail: {
     from: string;
     sendGridApiKey: string | undefined;
@@ -208,9 +218,13 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
   }
   // The storage account key inside a connection string is a secret too (identity-based storage has none).
   const accountKey = /AccountKey=([^;]+)/i.exec(s.AzureWebJobsStorage ?? '')?.[1];
-  const secrets = [s.OCTOPUS_API_KEY, s.SENDGRID_API_KEY, s.WEBHOOK_SECRET, accountKey].filter(
-    (v): v is string => typeof v === 'string' && v.length > 0,
-  );
+  const secrets = [
+    s.OCTOPUS_API_KEY,
+    s.SENDGRID_API_KEY,
+    s.WEBHOOK_SECRET,
+    s.COORDINATOR_APPROVAL_KEY,
+    accountKey,
+  ].filter((v): v is string => typeof v === 'string' && v.length > 0);
   return {
     storage,
     octopus:
@@ -224,6 +238,7 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
         : undefined,
     octopusSpace: s.OCTOPUS_SPACE,
     webhook: { secret: s.WEBHOOK_SECRET, header: s.WEBHOOK_SECRET_HEADER },
+    approvalKey: s.COORDINATOR_APPROVAL_KEY,
     mail: {
       from: s.MAIL_FROM ?? 'coordinator@localhost',
       sendGridApiKey: s.SENDGRID_API_KEY,

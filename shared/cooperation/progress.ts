@@ -11,6 +11,7 @@ import { OctopusError } from '../octopus/errors.js';
 import type { OctopusClient } from '../octopus/client.js';
 import { requireOctopus, type Runtime } from '../runtime/runtime.js';
 import { resolveTarget, type Target } from '../octopus/target.js';
+import { supersedingOf } from '../runs/superseded.js';
 
 export interface ProgressRequest {
   project: string;
@@ -51,6 +52,11 @@ export interface ProgressResult {
   waitingFor?: string;
   /** Where to answer it in Octopus. */
   taskUrl?: string;
+  /**
+   * Octopus (2025.2+) cancelled this deployment because a newer one to the same target superseded it:
+   * that one (not a failure of this one).
+   */
+  supersededBy?: { deploymentId: string; taskId: string; release?: string };
   waitedSeconds: number;
 }
 
@@ -239,6 +245,13 @@ export async function deploymentProgress(
       const web = details.Task.Links?.Web;
       const taskUrl = web ? octopus.webUrl(web) : undefined;
       const types = details.Task.PendingInterruptionTypes ?? [];
+      const superseding =
+        details.Task.State === 'Canceled'
+          ? await supersedingOf(octopus, {
+              Id: found.taskId,
+              Arguments: { DeploymentId: found.deploymentId },
+            })
+          : undefined;
       return {
         project: req.project,
         environment: req.environment,
@@ -259,6 +272,15 @@ export async function deploymentProgress(
             }
           : {}),
         ...(taskUrl ? { taskUrl } : {}),
+        ...(superseding
+          ? {
+              supersededBy: {
+                deploymentId: superseding.deploymentId,
+                taskId: superseding.taskId,
+                ...(superseding.version ? { release: superseding.version } : {}),
+              },
+            }
+          : {}),
         waitedSeconds: Math.round(elapsed / 1000),
       };
     }

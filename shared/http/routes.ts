@@ -41,6 +41,8 @@ export interface RouteDeclaration {
   summary: string;
   /** The JSON body the handler reads (readJsonBody with this schema). */
   body?: z.ZodType;
+  /** A form body (application/x-www-form-urlencoded, as a browser posts a form) instead of JSON. */
+  form?: z.ZodType;
   /** The query the handler reads (readQuery with this schema). */
   query?: z.ZodObject;
   /** Descriptions of path parameters, by name; undeclared ones are documented as plain strings. */
@@ -49,6 +51,8 @@ export interface RouteDeclaration {
   responses: Record<string, string>;
   /** The content type of a success (default JSON). */
   produces?: 'application/json' | 'text/html';
+  /** The content type of an error answer (default JSON; a page for people answers with a page). */
+  errorsAs?: 'application/json' | 'text/html';
   handler: RouteHandler;
   /**
    * `json` (default): errors thrown by the handler become the API's JSON error body (jsonApi).

@@ -7,11 +7,24 @@ import { locksTableName } from './rows.js';
 
 const services = new WeakMap<Runtime, LeaseLocks>();
 
-/** Ended tasks among `ids`, in one batched Octopus call (`/tasks?ids=`). Unknown ids count as not ended. */
+/** At most this many tasks outside the client's space are read one by one per lookup. */
+const otherSpaceReadsPerLookup = 50;
+
+/**
+ * Ended tasks among `ids`: one batched call in the client's space (`/api/{spaceId}/tasks?ids=`), then
+ * the ids it does not hold (a lease bound to a task in another space) read where they live, by the
+ * system-level `GET /api/tasks/{id}`. Ids Octopus does not know count as not ended.
+ */
 export function octopusEndedTasks(octopus: OctopusClient): EndedTaskLookup {
   return async (ids) => {
     if (ids.length === 0) return new Set();
     const tasks = await octopus.tasks.getMany(ids);
+    const found = new Set(tasks.map((t) => t.Id));
+    const elsewhere = ids.filter((id) => !found.has(id)).slice(0, otherSpaceReadsPerLookup);
+    for (const id of elsewhere) {
+      const task = await octopus.tasks.getInAnySpace(id);
+      if (task) tasks.push(task);
+    }
     return new Set(tasks.filter((t) => isFinishedTaskState(t.State)).map((t) => t.Id));
   };
 }

@@ -123,6 +123,21 @@ export class TasksApi {
     );
   }
 
+  /**
+   * A task in any space the key can see, by the system-level route `GET /api/tasks/{id}` (the
+   * space-scoped list only holds the client's space); undefined when Octopus knows no such task.
+   */
+  async getInAnySpace(id: string): Promise<ServerTask | undefined> {
+    try {
+      return normalizeTask(
+        await this.ctx.getObject<ServerTask>('/api/tasks/{id}', { params: { id } }),
+      );
+    } catch (error) {
+      if (error instanceof OctopusError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
   /** Asks Octopus to cancel the task (Queued → Canceled, Executing → Cancelling → Canceled). Safe to repeat. */
   async cancel(id: string): Promise<ServerTask> {
     let data: unknown;

@@ -16,7 +16,7 @@ export interface PromotionItem {
   tenant: string | null;
   action: 'deploy' | 'skip';
   /** The release that moves (deploy), or the one that would have (skip). */
-  release?: { id: string; version: string; channelId?: string };
+  release?: { id: string; version: string; channelId?: string; train?: string };
   /** What the target has now (latest deployment, any state). */
   target?: { version: string; state: string };
   /** Why, in words for people. */
@@ -41,6 +41,8 @@ export interface PromotionPlan {
   blockers: string[];
   /** How many deployments the run would create. */
   deployCount: number;
+  /** With `"source": "train"`: the train chosen for each tenant (null: untenanted), and why; or why none. */
+  trains?: { tenant: string | null; id: string | null; why: string }[];
 }
 
 export interface PromotionPlanInput {
@@ -53,7 +55,21 @@ export interface PromotionPlanInput {
   snapshot: DeploymentSnapshot;
   /** The promotion's conditions, judged on the same snapshot. */
   conditions: ConditionResult;
+  /** With `"source": "train"`: what was chosen from the trains (see readPlan.ts). */
+  trains?: PromotionTrains;
 }
+
+/** The trains a promotion takes its releases from, and the releases they hold by project × tenant. */
+export interface PromotionTrains {
+  choices: { tenant: string | null; id: string | null; why: string }[];
+  /** Key: `trainKey(project, tenant)`; tenant null for an untenanted project. */
+  releases: Map<string, { releaseId: string; version: string; train: string }>;
+  /** Projects two trains disagree about (an untenanted project in trains of several tenants). */
+  conflicts: string[];
+}
+
+export const trainKey = (project: string, tenant: string | null): string =>
+  `${project.toLowerCase()}\u0000${(tenant ?? '').toLowerCase()}`;
 
 const where = (env: string, tenant: string | null) => (tenant ? `${env} for ${tenant}` : env);
 
@@ -92,6 +108,8 @@ function planItem(
     : undefined;
   const withTarget = { ...base, ...(targetNow ? { target: targetNow } : {}) };
 
+  if (input.trains)
+    return trainItem(input, input.trains, withTarget, target, project, tenant, blockers);
   const current = source.current;
   if (!current) {
     const reason = `${project} has never been deployed to ${where(from, tenant)}`;
@@ -124,7 +142,57 @@ function planItem(
     version: chosen.ReleaseVersion,
     ...(chosen.ChannelId ? { channelId: chosen.ChannelId } : {}),
   };
-  const item = { ...withTarget, release };
+  const whyRelease =
+    chosen === current
+      ? `current and successful in ${where(from, tenant)}`
+      : `last successful in ${where(from, tenant)}`;
+  return targetItem(input, { ...withTarget, release }, target, whyRelease);
+}
+
+/** A project's item when the release comes from the promotion's train. */
+function trainItem(
+  input: PromotionPlanInput,
+  trains: PromotionTrains,
+  withTarget: Omit<PromotionItem, 'action' | 'reason'>,
+  target: NamedCell,
+  project: string,
+  tenant: string | null,
+  blockers: string[],
+): PromotionItem {
+  if (trains.choices.some((c) => c.id === null))
+    return { ...withTarget, action: 'skip', reason: 'no verified train to take the release from' };
+  if (trains.conflicts.includes(project)) {
+    blockers.push(
+      `the trains of the tenants hold different releases of ${project} (an untenanted project): promote them one tenant at a time`,
+    );
+    return { ...withTarget, action: 'skip', reason: 'the trains disagree about its release' };
+  }
+  const found = trains.releases.get(trainKey(project, tenant));
+  if (!found) {
+    blockers.push(
+      `${project}${tenant ? ` for ${tenant}` : ''} is not in the chosen train (${trains.choices.map((c) => c.id).join(', ')}); capture a train that has every project of the set`,
+    );
+    return { ...withTarget, action: 'skip', reason: 'not in the chosen train' };
+  }
+  return targetItem(
+    input,
+    { ...withTarget, release: { id: found.releaseId, version: found.version, train: found.train } },
+    target,
+    `in train ${found.train}`,
+  );
+}
+
+/** Whether the chosen release moves to the target: skip what is current there, never downgrade, join what runs. */
+function targetItem(
+  input: PromotionPlanInput,
+  item: Omit<PromotionItem, 'action' | 'reason'> & {
+    release: NonNullable<PromotionItem['release']>;
+  },
+  target: NamedCell,
+  whyRelease: string,
+): PromotionItem {
+  const { to } = input.promotion;
+  const { release, tenant } = item;
   const targetCurrent = target.current;
   if (targetCurrent?.ReleaseId === release.id && targetCurrent.State === 'Success') {
     return {
@@ -157,10 +225,6 @@ function planItem(
       ? `its last deployment there ${targetCurrent.State}`
       : `${where(to, tenant)} has ${targetCurrent.ReleaseVersion}`
     : `first deployment to ${where(to, tenant)}`;
-  const whyRelease =
-    chosen === current
-      ? `current and successful in ${where(from, tenant)}`
-      : `last successful in ${where(from, tenant)}`;
   return { ...item, action: 'deploy', reason: `${release.version} is ${whyRelease} (${was})` };
 }
 
@@ -176,6 +240,8 @@ export function planPromotion(input: PromotionPlanInput): PromotionPlan {
       `${describeFreeze(freeze)}; the promotion runs again at its next slot after the window`,
     );
   if (!input.conditions.ok) blockers.push(...input.conditions.reasons.map((r) => `condition ${r}`));
+  for (const choice of input.trains?.choices ?? [])
+    if (choice.id === null) blockers.push(choice.why);
 
   let order: string[][];
   try {
@@ -197,11 +263,12 @@ export function planPromotion(input: PromotionPlanInput): PromotionPlan {
     to: promotion.to,
     at: input.at.toISOString(),
     stages,
-    blockers,
+    blockers: [...new Set(blockers)],
     deployCount: stages.reduce(
       (n, s) => n + s.items.filter((i) => i.action === 'deploy').length,
       0,
     ),
+    ...(input.trains ? { trains: input.trains.choices } : {}),
   };
 }
 
@@ -229,6 +296,10 @@ export function describePlan(plan: PromotionPlan): string {
   const lines = [
     `Promotion "${plan.promotion}": set ${plan.set} from ${plan.from} to ${plan.to} (at ${plan.at})`,
   ];
+  for (const t of plan.trains ?? [])
+    lines.push(
+      `  Train${t.tenant ? ` for ${t.tenant}` : ''}: ${t.id ? `${t.id}: ` : 'none: '}${t.why}`,
+    );
   for (const stage of plan.stages) {
     lines.push(`  ${stage.name}`);
     for (const item of stage.items) {

@@ -7,7 +7,16 @@ import { mergeNeeds, readSnapshot } from '../conditions/snapshot.js';
 import type { OctopusClient } from '../octopus/client.js';
 import type { ReleaseDeploymentTemplate } from '../octopus/releases.js';
 import { lifecycleVerdict } from '../runs/lifecycle.js';
-import { applyLifecycle, planPromotion, type PromotionPlan } from './plan.js';
+import type { ProjectSet } from '../config/coordination/sets.js';
+import type { TableStore } from '../storage/tableStore.js';
+import { chooseVerifiedTrain } from '../trains/select.js';
+import {
+  applyLifecycle,
+  planPromotion,
+  trainKey,
+  type PromotionPlan,
+  type PromotionTrains,
+} from './plan.js';
 
 export class UnknownPromotionError extends CoordinatorError {
   constructor(name: string, known: string[]) {
@@ -42,6 +51,8 @@ export async function readPromotionPlan(
   config: CoordinationConfig,
   promotion: Promotion,
   at: Date,
+  /** Where trains are stored, for `"source": "train"` (and the zone its reasons show times in). */
+  trainStore?: { tables: TableStore; timeZone: string },
 ): Promise<PromotionPlan> {
   const set = Object.hasOwn(config.projectSets, promotion.set)
     ? config.projectSets[promotion.set]
@@ -60,7 +71,12 @@ export async function readPromotionPlan(
   });
   (promotion.tenants ?? set.tenants ?? []).forEach((t) => tenants.add(t));
   const snapshot = await readSnapshot(octopus, needs, tenants);
+  const trains =
+    promotion.source === 'train'
+      ? await promotionTrains(promotion, set, snapshot, trainStore)
+      : undefined;
   const plan = planPromotion({
+    ...(trains ? { trains } : {}),
     promotion,
     set,
     freezeWindows: config.freezeWindows,
@@ -89,4 +105,53 @@ export async function readPromotionPlan(
     const tenantId = item.tenant === null ? null : (snapshot.tenantId(item.tenant) ?? null);
     return lifecycleVerdict(template, environmentId, tenantId).allowed;
   });
+}
+
+/**
+ * `"source": "train"`: the newest verified train of the set in `from`, per tenant of the promotion
+ * (one train for an untenanted set); each train's releases by project × tenant. Two Table queries
+ * per train place, no Octopus call (the snapshot has the ids).
+ */
+async function promotionTrains(
+  promotion: Promotion,
+  set: ProjectSet,
+  snapshot: Awaited<ReturnType<typeof readSnapshot>>,
+  trainStore: { tables: TableStore; timeZone: string } | undefined,
+): Promise<PromotionTrains> {
+  if (!trainStore)
+    throw new Error(
+      `Promotion "${promotion.name}" takes its releases from trains, which this caller cannot read.`,
+    );
+  const tenants = promotion.tenants ?? set.tenants ?? [];
+  const places = tenants.length > 0 ? tenants : [null];
+  const environmentId = snapshot.environmentId(promotion.from);
+  const out: PromotionTrains = { choices: [], releases: new Map(), conflicts: [] };
+  for (const tenant of places) {
+    const tenantId = tenant === null ? null : (snapshot.tenantId(tenant) ?? null);
+    if (!environmentId || (tenant !== null && !tenantId)) {
+      out.choices.push({
+        tenant,
+        id: null,
+        why: `no verified train: ${environmentId ? `tenant ${tenant ?? ''}` : `environment ${promotion.from}`} is not known to Octopus`,
+      });
+      continue;
+    }
+    const choice = await chooseVerifiedTrain(
+      trainStore.tables,
+      { set: promotion.set, environment: promotion.from, environmentId, tenant, tenantId },
+      { soakMinutes: set.soakMinutes, timeZone: trainStore.timeZone },
+    );
+    if (!choice.ok) {
+      out.choices.push({ tenant, id: null, why: choice.why });
+      continue;
+    }
+    out.choices.push({ tenant, id: choice.train.id, why: choice.why });
+    for (const m of choice.train.members) {
+      const key = trainKey(m.project, m.tenant);
+      const before = out.releases.get(key);
+      if (before && before.releaseId !== m.releaseId) out.conflicts.push(m.project);
+      out.releases.set(key, { releaseId: m.releaseId, version: m.version, train: choice.train.id });
+    }
+  }
+  return out;
 }

@@ -35,6 +35,7 @@ export function promotionRunPlan(plan: PromotionPlan, promotion: Promotion): Run
                 releaseId: item.release.id,
                 version: item.release.version,
                 why: item.reason,
+                ...(item.release.train ? { train: item.release.train } : {}),
               },
               // The plan checked "not current" and "not older"; the engine checks again when it deploys.
               when: 'ifNotCurrent',
@@ -46,6 +47,21 @@ export function promotionRunPlan(plan: PromotionPlan, promotion: Promotion): Run
     );
     if (actions.length > 0) stages.push({ name: stage.name, actions });
   }
+  if (promotion.approval && stages.length > 0) {
+    // People approve exactly these releases before anything is deployed (see runs/approval.ts).
+    stages.unshift({
+      name: 'Approval',
+      actions: [
+        {
+          type: 'approval',
+          id: 'approval',
+          approvers: promotion.approval.approvers,
+          minApprovals: promotion.approval.minApprovals,
+          timeoutMinutes: promotion.approval.timeoutMinutes,
+        },
+      ],
+    });
+  }
   const promoted = [
     ...new Set(stages.flatMap((s) => s.actions.map((a) => (a.type === 'deploy' ? a.project : '')))),
   ].filter(Boolean);
@@ -56,7 +72,9 @@ export function promotionRunPlan(plan: PromotionPlan, promotion: Promotion): Run
   return {
     kind: 'promotion',
     name: promotion.name,
-    description: `Promote set ${plan.set} from ${plan.from} to ${plan.to}`,
+    description: plan.trains
+      ? `Promote train${plan.trains.length > 1 ? 's' : ''} ${plan.trains.map((t) => t.id ?? '?').join(', ')} of set ${plan.set} from ${plan.from} to ${plan.to}`
+      : `Promote set ${plan.set} from ${plan.from} to ${plan.to}`,
     environment: plan.to,
     stages,
     onFailure,

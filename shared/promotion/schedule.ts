@@ -64,7 +64,10 @@ async function actOnSlot(
   };
   let plan: PromotionPlan;
   try {
-    plan = await readPromotionPlan(requireOctopus(runtime), runtime.config, promotion, now);
+    plan = await readPromotionPlan(requireOctopus(runtime), runtime.config, promotion, now, {
+      tables: runtime.tables,
+      timeZone: runtime.settings.report.timeZone,
+    });
   } catch (err) {
     const detail = `Could not plan the promotion: ${(err as Error).message}`;
     await finish({ state: 'failed', detail });

@@ -1,4 +1,5 @@
 // The commands an action hands to the executor (each built in one place, whether first issued or re-issued), and the texts they carry.
+import { approvalPlanCommand } from './approval.js';
 import { fillJson, fillText, runValues } from './placeholders.js';
 import { runMarker } from './runMarker.js';
 import { describe } from './stepContext.js';
@@ -8,6 +9,7 @@ import type { ActionState, Command, DeployResolution, PlanRunbook, RunState } fr
 export function readCommand(s: RunState, a: ActionState): Command | undefined {
   const spec = a.spec;
   if (spec.type === 'deploy') return { kind: 'resolveDeploy', actionId: a.id, spec };
+  if (spec.type === 'approval') return approvalPlanCommand(s, a);
   if ((spec.type === 'check' || spec.type === 'wait') && spec.condition !== undefined) {
     return {
       kind: 'evaluateCondition',

@@ -7,6 +7,7 @@ import {
   renderBody,
   runRunbookCommand,
 } from './actionCommands.js';
+import { approvalTimedOut, progressApproval, startApproval } from './approval.js';
 import { runMarker } from './runMarker.js';
 import {
   addMs,
@@ -67,6 +68,9 @@ export function startAction(ctx: Ctx, a: ActionState): void {
         spec: { ...spec, body: renderBody(spec.body, s) },
       });
       return;
+    case 'approval':
+      startApproval(ctx, a);
+      return;
     case 'wait':
       a.status = 'waiting';
       if (spec.minutes !== undefined) a.waitUntil = addMs(now, spec.minutes * 60_000);
@@ -98,7 +102,12 @@ export function progressAction(ctx: Ctx, a: ActionState): void {
   if (a.status === 'pending' || isFinishedAction(a.status)) return;
   const lease = leaseId(s);
 
-  if (a.deadline && due(a.deadline, now) && a.status !== 'starting') {
+  // A task waiting for someone in Octopus is not stuck: its timeout waits (the deadline moves on resume).
+  if (a.deadline && due(a.deadline, now) && a.status !== 'starting' && !a.pausedSince) {
+    if (a.spec.type === 'approval') {
+      approvalTimedOut(ctx, a);
+      return;
+    }
     const minutes = 'timeoutMinutes' in a.spec ? a.spec.timeoutMinutes : undefined;
     if (a.status === 'running') requestTaskCancel(ctx, a, 'the action timed out');
     setStatus(ctx, a, 'timedOut', `did not finish within ${minutes ?? '?'} minutes`);
@@ -123,7 +132,8 @@ export function progressAction(ctx: Ctx, a: ActionState): void {
         setStatus(ctx, a, 'cancelled', `stopped: the run is ${s.status}`);
         return;
       }
-      progressWait(ctx, a);
+      if (a.spec.type === 'approval') progressApproval(ctx, a);
+      else progressWait(ctx, a);
       return;
     case 'starting': {
       const intent = a.intent;

@@ -26,11 +26,13 @@ import {
   runLocks,
   runsToCancel,
 } from './concurrency.js';
+import { approvalBaseUrl } from './approvalToken.js';
 import { decide, newRunState, watchedTaskIds } from './decide.js';
 import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js';
 import { scheduleNextAdvance } from './nextAdvance.js';
 import { allActions } from './stepContext.js';
 import { duplicateActionIds } from './plan.js';
+import { resolvePlanTrains, type TrainProblem } from './trainReleases.js';
 import { RunStore, runLockJob, type RunSummary } from './store.js';
 import {
   isFinishedAction,
@@ -266,6 +268,7 @@ async function advanceUnderLock(
       ),
     afterIrreversible: options.afterIrreversible,
     claims: runLocks(runtime),
+    approval: { key: runtime.settings.approvalKey, baseUrl: approvalBaseUrl(runtime.settings) },
   };
   const mark = { id: lease.leaseId, owner: runtime.instanceId, fence: lease.fence };
 
@@ -331,6 +334,19 @@ export class InvalidPlanError extends CoordinatorError {
   }
 }
 
+/** A deploy's release train could not be chosen: the run does not start. */
+export class NoTrainError extends CoordinatorError {
+  override readonly name = 'NoTrainError';
+  constructor(readonly problems: TrainProblem[]) {
+    super(
+      'conflict',
+      'no_train',
+      `The run did not start, because a release train could not be chosen: ${problems.map((p) => `${p.actionId}: ${p.message}`).join('; ')}`,
+      { problems },
+    );
+  }
+}
+
 export interface StartRunOptions {
   /** A fixed id makes starting idempotent (the same rule event, the same promotion slot). */
   runId?: string;
@@ -362,7 +378,10 @@ export async function startRun(
     const existing = await store.get(id);
     if (existing) return { state: existing.state, created: false };
   }
-  const state = newRunState(id, plan, trigger, now);
+  // A deploy whose release comes from a release train gets that train's exact release now, once.
+  const trains = await resolvePlanTrains(runtime, plan);
+  if (trains.problems.length > 0) throw new NoTrainError(trains.problems);
+  const state = newRunState(id, trains.plan, trigger, now);
   // Take the run's turn in its group, or its place in the queue, before it exists (reject: it never does).
   const concurrency = await joinGroup(runtime, id, plan);
   state.concurrency = concurrency;

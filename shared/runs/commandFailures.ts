@@ -1,4 +1,5 @@
 // A command the executor could not perform: retry later when that can help, otherwise fail (or, for email, skip) what asked for it.
+import { approvalMailFailed } from './approval.js';
 import { claimFailed } from './claims.js';
 import { finish } from './finish.js';
 import { addMs, allActions, backoffMs, note, setStatus, type Ctx } from './stepContext.js';
@@ -50,6 +51,10 @@ export function applyFailure(
     claimFailed(ctx, command.actionId, command.kind, message);
     return;
   }
+  if (command.kind === 'sendApprovalMail') {
+    approvalMailFailed(ctx, command, message, retryable);
+    return;
+  }
   const a = allActions(s).find((x) => x.id === command.actionId);
   if (!a || isFinishedAction(a.status)) return;
   a.awaiting = false;
@@ -57,6 +62,7 @@ export function applyFailure(
   switch (command.kind) {
     case 'resolveDeploy':
     case 'evaluateCondition':
+    case 'resolveApprovalPlan':
       if (retryable) {
         a.retryAt = addMs(now, backoffMs(a.failures));
         a.note = `Octopus is not answering (${message}); trying again at ${a.retryAt}`;

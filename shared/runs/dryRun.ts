@@ -4,15 +4,16 @@ import { deployDecision } from './deployDecision.js';
 import { capturePrevious, resolveDeploy } from './executor.js';
 import { releaseTemplates, type ReleaseTemplates } from './lifecycle.js';
 import { cellsToCapture } from './plan.js';
-import type {
-  CapturedCell,
-  DeployDecision,
-  DeployResolution,
-  PlanAction,
-  PlanDeploy,
-  PlanFailureAction,
-  PlanRunbook,
-  RunPlan,
+import {
+  isChosenRelease,
+  type CapturedCell,
+  type DeployDecision,
+  type DeployResolution,
+  type PlanAction,
+  type PlanDeploy,
+  type PlanFailureAction,
+  type PlanRunbook,
+  type RunPlan,
 } from './types.js';
 
 export interface DryRunAction {
@@ -23,6 +24,8 @@ export interface DryRunAction {
   tenant?: string | null;
   /** For deploys: the exact release. */
   release?: { version: string; releaseId: string; why: string };
+  /** For deploys whose release comes from a release train: the train's id. */
+  train?: string;
   current?: { version: string; state: string };
   /** deploy | join | skip | refuse (deploys); otherwise what the action would do. */
   outcome: string;
@@ -83,6 +86,13 @@ function describeOther(a: PlanAction | PlanFailureAction): DryRunAction {
       };
     case 'check':
       return { id: a.id, type: a.type, outcome: 'check', why: `checked when its stage starts` };
+    case 'approval':
+      return {
+        id: a.id,
+        type: a.type,
+        outcome: 'approval',
+        why: `would email ${a.approvers.join(', ')} the exact releases of the stages after it and wait up to ${a.timeoutMinutes} minutes for ${a.minApprovals} approval(s); those releases are then deployed even if newer ones appear, and a changed plan is asked about again`,
+      };
     case 'runbook':
       return {
         ...targetOf(a),
@@ -129,9 +139,14 @@ async function dryDeploy(
   a: PlanAction,
   templates: ReleaseTemplates,
   earlier: EarlierDeploys,
+  trainProblems: ReadonlyMap<string, string>,
 ): Promise<DryRunAction> {
   if (a.type !== 'deploy') return describeOther(a);
   const base = targetOf(a);
+  const noTrain = trainProblems.get(a.id);
+  if (noTrain !== undefined) return { ...base, outcome: 'refuse', why: noTrain };
+  const train = isChosenRelease(a.release) ? a.release.train : undefined;
+  if (train !== undefined) Object.assign(base, { train });
   try {
     const r = await resolveDeploy(octopus, a, { templates });
     const d = dryDecision(a, r, earlier);
@@ -148,14 +163,20 @@ async function dryDeploy(
 }
 
 /** The plan as it would run now. Reads Octopus only; creates nothing, stores nothing. */
-export async function dryRunPlan(octopus: OctopusClient, plan: RunPlan): Promise<DryRunPlan> {
+export async function dryRunPlan(
+  octopus: OctopusClient,
+  plan: RunPlan,
+  /** Deploys whose release train could not be chosen (resolvePlanTrains), by action id. */
+  trainProblems: readonly { actionId: string; message: string }[] = [],
+): Promise<DryRunPlan> {
+  const noTrain = new Map(trainProblems.map((p) => [p.actionId, p.message]));
   // The whole dry run reads as of one moment, so each release's template is read once.
   const templates = releaseTemplates((id) => octopus.releases.deploymentTemplate(id));
   const earlier: EarlierDeploys = new Map();
   const stages = [];
   for (const stage of plan.stages) {
     const actions = await Promise.all(
-      stage.actions.map((a) => dryDeploy(octopus, a, templates, earlier)),
+      stage.actions.map((a) => dryDeploy(octopus, a, templates, earlier, noTrain)),
     );
     for (const a of actions)
       if (a.release && a.environment && (a.outcome === 'deploy' || a.outcome === 'join'))

@@ -19,13 +19,19 @@ import { groupTtlSeconds, nextInLine, runIds } from './concurrency.js';
 import { deployDecision } from './deployDecision.js';
 import { lifecycleVerdict, releaseTemplates, type ReleaseTemplates } from './lifecycle.js';
 import { notifyMail, runFinishedMail, type RunMailContext } from './mail.js';
+import { approvalFingerprint } from './approval.js';
+import { approvalRequestMail } from './approvalMail.js';
+import { approvalPageUrl, newTokenId, signApprovalToken } from './approvalToken.js';
 import { fillJson, fillText } from './placeholders.js';
+import { supersedingOf } from './superseded.js';
 import { runApiUrl } from '../html/publicLinks.js';
 import { appVersion } from '../version.js';
 import {
   irreversibleCommands,
   isChosenRelease,
   type Command,
+  type ApprovalItem,
+  type ApprovalTarget,
   type DeployResolution,
   type Observation,
   type PlanDeploy,
@@ -48,6 +54,11 @@ export interface ExecutorPorts {
    * cannot be confirmed (the run lock's `assertHeld()`); then the call is not made.
    */
   mayAct: () => Promise<boolean>;
+  /**
+   * Approval links: the key that signs them (none: approvers decide through the API) and the app's
+   * address they point at (PUBLIC_URL, else this host's own port).
+   */
+  approval: { key: string | undefined; baseUrl: string };
   /** The lock service of deploy claims (shared/locks, see concurrency.ts). */
   claims: LeaseLocks;
   /** Called after an irreversible call returned, before its result is recorded (tests use it to crash there). */
@@ -93,14 +104,23 @@ export async function observeTasks(
 ): Promise<Observation[]> {
   if (taskIds.length === 0) return [];
   const [tasks, spaceId] = await Promise.all([octopus.tasks.getMany(taskIds), octopus.spaceId()]);
-  return tasks.map((t) => ({
-    kind: 'task',
-    taskId: t.Id,
-    state: t.State,
-    errorMessage: t.ErrorMessage || undefined,
-    hasPendingInterruptions: t.HasPendingInterruptions,
-    link: taskWebLink(octopus, t, spaceId),
-  }));
+  return Promise.all(
+    tasks.map(async (t): Promise<Observation> => {
+      const superseded = t.State === 'Canceled' ? await supersedingOf(octopus, t) : undefined;
+      return {
+        kind: 'task',
+        taskId: t.Id,
+        state: t.State,
+        errorMessage: t.ErrorMessage || undefined,
+        hasPendingInterruptions: t.HasPendingInterruptions,
+        ...(t.PendingInterruptionTypes?.length
+          ? { pendingInterruptionTypes: t.PendingInterruptionTypes }
+          : {}),
+        link: taskWebLink(octopus, t, spaceId),
+        ...(superseded ? { superseded } : {}),
+      };
+    }),
+  );
 }
 
 async function chooseRelease(
@@ -144,6 +164,12 @@ async function chooseRelease(
         `None of the 200 newest releases of ${spec.project} is in the range ${selector.range}.`,
       );
     return { release: best, why: `the highest release of ${spec.project} in ${selector.range}` };
+  }
+  if ('train' in selector) {
+    // Trains live in Table Storage: the run resolves them to exact releases when it starts (trainReleases.ts).
+    throw new PlanProblem(
+      `The release of ${spec.project} comes from a release train ("${selector.train}"), which is chosen when the run starts; this run was stored without that choice.`,
+    );
   }
   const sourceId = await octopus.resolve.environmentId(selector.latestSuccessfulIn);
   const dashboard = await octopus.dashboard.dynamic({
@@ -211,6 +237,68 @@ export async function resolveDeploy(
     options.templates ?? releaseTemplates((id) => octopus.releases.deploymentTemplate(id));
   const template = await templates(release.Id);
   return { ...resolution, lifecycle: lifecycleVerdict(template, environmentId, tenantId) };
+}
+
+/**
+ * The exact release each deploy an approval covers would deploy, as the deploy itself would choose it
+ * now (read-only; no lifecycle read: the deploy checks that when it runs).
+ */
+export async function approvalItems(
+  octopus: OctopusClient,
+  deploys: readonly ApprovalTarget[],
+): Promise<ApprovalItem[]> {
+  return Promise.all(
+    deploys.map(async ({ stage, spec }) => {
+      const { projectId, tenantId } = await resolveTarget(octopus, spec);
+      const { release, why } = await chooseRelease(octopus, spec, projectId, tenantId);
+      return {
+        stage,
+        actionId: spec.id,
+        project: spec.project,
+        environment: spec.environment,
+        tenant: spec.tenant,
+        releaseId: release.Id,
+        version: release.Version,
+        why,
+      };
+    }),
+  );
+}
+
+/** Email one approver the plan and a link only they can use (signed, once, until the deadline). */
+async function sendApprovalMail(
+  run: RunState,
+  command: Extract<Command, { kind: 'sendApprovalMail' }>,
+  ports: ExecutorPorts,
+): Promise<Observation> {
+  const action = run.stages.flatMap((s) => s.actions).find((a) => a.id === command.actionId);
+  const round = action?.approval?.rounds.find((r) => r.n === command.round);
+  if (!action || action.spec.type !== 'approval' || !round)
+    throw new PlanProblem(`approval ${command.actionId} round ${command.round} is not in the run`);
+  const key = ports.approval.key;
+  const link = key
+    ? approvalPageUrl(
+        ports.approval.baseUrl,
+        signApprovalToken(
+          {
+            run: run.id,
+            action: action.id,
+            round: round.n,
+            by: command.to,
+            fp: command.fingerprint,
+            exp: Date.parse(command.expiresAt),
+            id: newTokenId(),
+          },
+          key,
+        ),
+      )
+    : undefined;
+  const mail = approvalRequestMail(
+    { run, spec: action.spec, round, to: command.to, link, apiBase: ports.approval.baseUrl },
+    ports.mail,
+  );
+  await ports.mailer.send({ to: [command.to], ...mail, category: 'run-approval' });
+  return { kind: 'approvalMailSent', actionId: action.id, round: round.n, to: command.to };
 }
 
 /** Read the releases current (and last successful) in each cell, in one dashboard call. Read-only. */
@@ -574,6 +662,19 @@ async function perform(
       await ports.mailer.send({ to: command.to, ...mail, category: 'run-finished' });
       return [{ kind: 'finishedMailSent' }];
     }
+    case 'resolveApprovalPlan': {
+      const items = await approvalItems(octopus, command.deploys);
+      return [
+        {
+          kind: 'approvalPlanResolved',
+          actionId: command.actionId,
+          items,
+          fingerprint: approvalFingerprint(items),
+        },
+      ];
+    }
+    case 'sendApprovalMail':
+      return [await sendApprovalMail(run, command, ports)];
   }
 }
 

@@ -14,7 +14,23 @@ import { html, type SafeHtml } from '../html/html.js';
 import type { MailMessage } from '../mail/mailer.js';
 import { readableTime } from '../time/zones.js';
 import { actionView, type ActionView } from './view.js';
-import type { RunState } from './types.js';
+import type { ApprovalDecision, RunState } from './types.js';
+
+/** Every decision on the run's approvals, for its final email: who, when, how, from where, why. */
+export function decisionLines(run: RunState, timeZone: string): string[] {
+  const lines: string[] = [];
+  for (const a of run.stages.flatMap((s) => s.actions)) {
+    if (a.spec.type !== 'approval' || !a.approval) continue;
+    const line = (d: ApprovalDecision) =>
+      `${a.id} round ${d.round}: ${d.decision === 'approve' ? 'approved' : 'rejected'} by ${d.by}, ${readableTime(d.at, timeZone)}, via ${d.via === 'link' ? 'the emailed link' : 'the API'}${d.ip ? ` from ${d.ip}` : ''}${d.comment ? `: "${d.comment}"` : ''}`;
+    lines.push(...a.approval.decisions.map(line));
+    if (a.approval.decisions.length === 0)
+      lines.push(`${a.id}: no decision (${a.status}${a.error ? `: ${a.error}` : ''})`);
+    for (const r of a.approval.rounds.slice(1))
+      lines.push(`${a.id} round ${r.n} was opened because ${r.reason ?? 'the plan changed'}`);
+  }
+  return lines;
+}
 
 /** What the emails need beyond the run: the zone times are shown in, and where the app is reachable. */
 export interface RunMailContext {
@@ -31,6 +47,12 @@ function outcome(run: RunState): { headline: string; advice: string; tone: Email
     case 'succeeded':
       return { headline: `${name} succeeded`, advice: 'Nothing to do.', tone: 'good' };
     case 'cancelled':
+      if (run.superseded)
+        return {
+          headline: `${name} stopped: Octopus superseded one of its deployments`,
+          advice: `${run.superseded.actionId}: ${run.superseded.message}. Nothing was rolled back. Start the run again if the newer deployment is not what you want.`,
+          tone: 'info',
+        };
       return {
         headline: `${name} was cancelled${rolledBack ? ' and its onFailure actions ran' : rollbackFailed ? '; its onFailure actions failed' : ''}`,
         advice: rollbackFailed
@@ -110,6 +132,11 @@ export function runFinishedMail(
       step.actions.forEach((a) => text.push(textLine(actionView(a)))),
     );
   }
+  const decisions = decisionLines(run, ctx.timeZone);
+  if (decisions.length > 0) {
+    text.push('', 'Approvals:');
+    decisions.forEach((d) => text.push(`  - ${d}`));
+  }
   if (before.length > 0) {
     text.push('', 'Releases before the run:');
     before.forEach((c) => text.push(`  - ${beforeLine(c)}`));
@@ -130,6 +157,10 @@ export function runFinishedMail(
     body.push(subheading(`onFailure: ${run.onFailure.status}`));
     const actions = run.onFailure.steps.flatMap((step) => step.actions);
     if (actions.length > 0) body.push(bulletList(actions.map((a) => htmlLine(actionView(a)))));
+  }
+  if (decisions.length > 0) {
+    body.push(subheading('Approvals'));
+    body.push(bulletList(decisions));
   }
   if (before.length > 0) {
     body.push(subheading('Releases before the run'));

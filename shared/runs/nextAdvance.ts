@@ -3,6 +3,7 @@
 // of its minute. The status poll remains the fallback (a stopped or scaled-in instance loses its timers).
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { approvalDueTimes } from './approval.js';
 import { allActions } from './stepContext.js';
 import { isFinishedAction, isTerminalRunStatus, type RunState } from './types.js';
 
@@ -16,7 +17,7 @@ export function nextDueAt(state: RunState): number | undefined {
   for (const a of allActions(state)) {
     if (isFinishedAction(a.status) || a.status === 'pending') continue;
     if (a.status === 'waiting') times.push(a.waitUntil, a.nextCheckAt);
-    times.push(a.retryAt, a.claim?.retryAt, a.deadline);
+    times.push(a.retryAt, a.claim?.retryAt, a.deadline, ...approvalDueTimes(a));
   }
   times.push(state.previous.captured ? undefined : state.previous.retryAt, state.cancelRetryAt);
   const due = times.map((t) => (t ? Date.parse(t) : NaN)).filter((t) => !Number.isNaN(t));

@@ -1,6 +1,7 @@
 // Applying what the executor, a poll or a webhook saw to the run: resolved deploys, started and finished tasks, conditions, sent mail.
 import { isFinishedTaskState } from '../octopus/enums.js';
 import { createDeploymentCommand } from './actionCommands.js';
+import { applyApprovalMailSent, applyApprovalPlan } from './approval.js';
 import { applyClaimWaiting } from './claims.js';
 import { applyFailure } from './commandFailures.js';
 import { deployDecision } from './deployDecision.js';
@@ -8,6 +9,7 @@ import { cellKey } from './plan.js';
 import {
   addMs,
   allActions,
+  iso,
   issue,
   mayStartWork,
   note,
@@ -16,8 +18,31 @@ import {
   setStatus,
   type Ctx,
 } from './stepContext.js';
-import { applyCancel } from './stopping.js';
+import { applyCancel, stopForSuperseded } from './stopping.js';
 import type { ActionState, Observation } from './types.js';
+
+/** What a paused deployment shows, for people. */
+export function waitingText(
+  types: readonly string[] | undefined,
+  link: string | undefined,
+): string {
+  const what =
+    types && types.length > 0
+      ? types.map((t) => t.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()).join(', ')
+      : 'a manual intervention or guided failure';
+  return `waiting for someone in Octopus (${what})${link ? `: ${link}` : ''}`;
+}
+
+/** A paused task's time does not count: the deadline moves by how long it was paused. */
+function resumeDeadline(
+  deadline: string | undefined,
+  since: string,
+  now: Date,
+): string | undefined {
+  if (deadline === undefined) return undefined;
+  const paused = Math.max(0, now.getTime() - Date.parse(since));
+  return new Date(Date.parse(deadline) + paused).toISOString();
+}
 
 /** How often a wait re-checks its condition. */
 export const conditionRecheckMs = 30_000;
@@ -73,7 +98,7 @@ function applyDeployResolved(
 }
 
 function applyTask(ctx: Ctx, o: Extract<Observation, { kind: 'task' }>): void {
-  const { s } = ctx;
+  const { s, now } = ctx;
   if (s.pendingCancels.includes(o.taskId) && isFinishedTaskState(o.state)) {
     s.pendingCancels = s.pendingCancels.filter((t) => t !== o.taskId);
   }
@@ -85,8 +110,47 @@ function applyTask(ctx: Ctx, o: Extract<Observation, { kind: 'task' }>): void {
       continue;
     }
     if (a.taskState !== o.state) a.taskState = o.state;
+    const paused = o.hasPendingInterruptions === true && !isFinishedTaskState(o.state);
+    if (paused && !a.pausedSince) {
+      a.pausedSince = iso(now);
+      a.note = waitingText(o.pendingInterruptionTypes, a.taskLink);
+      note(ctx, `${a.id}: ${a.note}; its timeout waits meanwhile.`);
+      continue;
+    }
+    if (a.pausedSince && !paused) {
+      a.deadline = resumeDeadline(a.deadline, a.pausedSince, now);
+      note(ctx, `${a.id}: answered in Octopus; going on.`);
+      a.pausedSince = undefined;
+      a.note = undefined;
+    }
+    if (paused) {
+      a.note = waitingText(o.pendingInterruptionTypes, a.taskLink);
+      continue;
+    }
     if (o.state === 'Success') setStatus(ctx, a, 'succeeded');
-    else if (o.state === 'Canceled')
+    else if (o.state === 'Canceled' && !a.cancelRequested && o.superseded) {
+      const by = o.superseded;
+      const release = by.version ? `release ${by.version}` : by.releaseId;
+      const who = by.byRun ? ` by run ${by.byRun}` : '';
+      if (a.spec.type === 'deploy' && a.resolution?.release.releaseId === by.releaseId) {
+        // The same release goes out in the newer deployment: follow it instead.
+        note(
+          ctx,
+          `${a.id}: Octopus superseded ${a.deploymentId ?? a.taskId} with ${by.deploymentId} (the same ${release}${who}); following it.`,
+        );
+        a.supersededTaskId = a.taskId;
+        a.deploymentId = by.deploymentId;
+        a.taskId = by.taskId;
+        a.taskState = undefined;
+        a.taskLink = undefined;
+        a.joined = true;
+        a.note = `superseded in Octopus by ${by.deploymentId} of the same release; following it`;
+      } else {
+        const message = `Octopus superseded ${a.deploymentId ?? a.taskId} with a newer deployment to the same target, ${by.deploymentId} (${release}${who}); not a failure, so no rollback`;
+        setStatus(ctx, a, 'cancelled', message);
+        stopForSuperseded(ctx, a, by, message);
+      }
+    } else if (o.state === 'Canceled')
       setStatus(
         ctx,
         a,
@@ -100,10 +164,14 @@ function applyTask(ctx: Ctx, o: Extract<Observation, { kind: 'task' }>): void {
         'failed',
         o.errorMessage ? o.errorMessage : `the Octopus task ended ${o.state}`,
       );
-    else
-      a.note = o.hasPendingInterruptions
-        ? 'waiting for someone to answer a manual intervention or guided failure in Octopus'
-        : undefined;
+    else a.note = undefined;
+  }
+  // The run's timeout waits while any of its deployments waits for someone in Octopus.
+  const anyPaused = allActions(s).some((a) => a.status === 'running' && a.pausedSince);
+  if (anyPaused && !s.pausedSince) s.pausedSince = iso(now);
+  else if (!anyPaused && s.pausedSince) {
+    s.deadline = resumeDeadline(s.deadline, s.pausedSince, now) ?? s.deadline;
+    s.pausedSince = undefined;
   }
 }
 
@@ -142,7 +210,7 @@ export function applyObservation(ctx: Ctx, o: Observation): void {
         ctx,
         `${a.id}: ${o.recovered ? 'found the one created before a restart' : 'started'} (${o.kind === 'deploymentStarted' ? o.deploymentId : o.runbookRunId}, task ${o.taskId}).`,
       );
-      if (s.status === 'cancelling' || s.timedOut)
+      if ((s.status === 'cancelling' && !s.superseded) || s.timedOut)
         requestTaskCancel(ctx, a, s.timedOut ? 'the run timed out' : 'the run was cancelled');
       return;
     }
@@ -206,6 +274,16 @@ export function applyObservation(ctx: Ctx, o: Observation): void {
     case 'cancelRequested':
       applyCancel(ctx, o.by, o.reason);
       return;
+    case 'approvalPlanResolved': {
+      const a = byId(o.actionId);
+      if (a) applyApprovalPlan(ctx, a, o);
+      return;
+    }
+    case 'approvalMailSent': {
+      const a = byId(o.actionId);
+      if (a) applyApprovalMailSent(ctx, a, o);
+      return;
+    }
     case 'commandFailed':
       applyFailure(ctx, o.command, o.message, o.retryable);
       return;

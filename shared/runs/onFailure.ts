@@ -16,7 +16,9 @@ import {
 export function beginOnFailure(ctx: Ctx): void {
   const { s } = ctx;
   const cancelled = s.cancel !== undefined;
-  const wanted = s.onFailure.steps.length > 0 && (!cancelled || s.plan.onFailureWhenCancelled);
+  // Superseded in Octopus: a rollback would undo the newer deployment, so onFailure never runs.
+  const wanted =
+    s.onFailure.steps.length > 0 && !s.superseded && (!cancelled || s.plan.onFailureWhenCancelled);
   if (!wanted) {
     s.onFailure.status = 'skipped';
     finish(ctx, cancelled ? 'cancelled' : 'failed');

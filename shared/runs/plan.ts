@@ -86,6 +86,16 @@ function expandAction(
       return [{ ...action, id }];
     case 'check':
       return [{ ...action, id }];
+    case 'approval':
+      return [
+        {
+          type: 'approval',
+          id,
+          approvers: action.approvers,
+          minApprovals: action.minApprovals,
+          timeoutMinutes: action.timeoutMinutes,
+        },
+      ];
     case 'redeployPrevious':
       return [
         {

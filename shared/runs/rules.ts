@@ -10,7 +10,7 @@ import type { OctopusClient } from '../octopus/client.js';
 import { resolveTarget, type Target } from '../octopus/target.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { newRunId, startRun } from './advance.js';
+import { newRunId, NoTrainError, startRun } from './advance.js';
 import { planFromPlaybook } from './plan.js';
 import { parseRunMarker } from './runMarker.js';
 import { RunStore } from './store.js';
@@ -197,12 +197,21 @@ export async function startRulesForEvent(
       Number.isNaN(occurred.getTime()) ? runtime.clock.now() : occurred,
       `${rule.name}|${event.Id}`,
     );
-    const { state, created } = await startRun(
-      runtime,
-      plan,
-      { kind: 'rule', by: rule.name, eventId: event.Id, chain },
-      { runId, log },
-    );
+    let startedRun: Awaited<ReturnType<typeof startRun>>;
+    try {
+      startedRun = await startRun(
+        runtime,
+        plan,
+        { kind: 'rule', by: rule.name, eventId: event.Id, chain },
+        { runId, log },
+      );
+    } catch (err) {
+      // No release train to take is an answer, not a failure to retry: the event started nothing.
+      if (!(err instanceof NoTrainError)) throw err;
+      log.warn(`Rule ${rule.name}: event ${event.Id} started nothing: ${err.message}`);
+      continue;
+    }
+    const { state, created } = startedRun;
     if (created) {
       log.info(
         `Rule ${rule.name}: event ${event.Id} (${event.Category}) about ${deployment.Id} started run ${state.id} of playbook ${rule.start}.`,

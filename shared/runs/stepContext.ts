@@ -44,6 +44,8 @@ export function describe(a: ActionState): string {
       return `deploy ${spec.project} to ${spec.environment}${spec.tenant ? ` for ${spec.tenant}` : ''}`;
     case 'runbook':
       return `runbook ${spec.runbook} of ${spec.project} in ${spec.environment}${spec.tenant ? ` for ${spec.tenant}` : ''}`;
+    case 'approval':
+      return `approval by ${spec.minApprovals} of ${spec.approvers.join(', ')}`;
     default:
       return `${spec.type} ${a.id}`;
   }

@@ -11,7 +11,37 @@ import {
   setStatus,
   type Ctx,
 } from './stepContext.js';
-import { isFailedAction, isFinishedAction, isTerminalRunStatus } from './types.js';
+import {
+  isFailedAction,
+  isFinishedAction,
+  isTerminalRunStatus,
+  type ActionState,
+  type Superseding,
+} from './types.js';
+
+/**
+ * Octopus superseded one of the run's deployments with a newer one of another release: the run stops
+ * starting work (what runs is left to finish, nothing is cancelled), skips its later stages and ends
+ * cancelled without onFailure (rolling back would undo the newer deployment).
+ */
+export function stopForSuperseded(
+  ctx: Ctx,
+  a: ActionState,
+  by: Superseding,
+  message: string,
+): void {
+  const { s, now } = ctx;
+  if (isTerminalRunStatus(s.status) || s.superseded) return;
+  s.superseded = { actionId: a.id, by, message };
+  if (s.status !== 'running') return; // already failing, cancelling or rolling back: that path goes on
+  s.cancel = { requestedAt: iso(now), by: 'Octopus', reason: `${a.id}: ${message}` };
+  note(ctx, `Stopping: ${a.id}: ${message}. Starting no more work; waiting for what runs.`);
+  s.status = 'cancelling';
+  const stage = s.stages[s.stageIndex];
+  for (const other of stage?.actions ?? [])
+    if (other.status === 'pending' || other.status === 'resolving' || other.status === 'waiting')
+      setStatus(ctx, other, 'cancelled', `stopped: ${a.id} was superseded in Octopus`);
+}
 
 export function applyCancel(ctx: Ctx, by: string | undefined, reason: string | undefined): void {
   const { s, now } = ctx;
@@ -53,6 +83,8 @@ export function runTimedOut(ctx: Ctx): boolean {
   const { s, now } = ctx;
   if ((s.status !== 'running' && s.status !== 'failing') || s.timedOut || !due(s.deadline, now))
     return false;
+  // A deployment waits for someone in Octopus: not stuck, so the run's timeout waits too.
+  if (s.pausedSince) return false;
   s.timedOut = true;
   s.failure ??= { message: `the run did not finish within ${s.plan.timeoutMinutes} minutes` };
   note(ctx, `Run timed out after ${s.plan.timeoutMinutes} minutes.`);

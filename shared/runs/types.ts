@@ -9,6 +9,8 @@ export interface ChosenRelease {
   version: string;
   /** Why this release, in words for people ("current and successful in Test"). */
   why: string;
+  /** The release train it comes from (a train id, see shared/trains), when it does. */
+  train?: string;
 }
 
 export type PlanRelease = ReleaseSelector | ChosenRelease;
@@ -76,6 +78,18 @@ export interface PlanCheck {
   condition: ConditionRef;
 }
 
+/**
+ * Wait until `minApprovals` of `approvers` approve the plan of the stages after this one (up to the
+ * next approval): exact releases per project, environment and tenant. Alone in its stage.
+ */
+export interface PlanApproval {
+  type: 'approval';
+  id: string;
+  approvers: string[];
+  minApprovals: number;
+  timeoutMinutes: number;
+}
+
 /** onFailure only: put back the releases that were current before the run (expanded when it starts). */
 export interface PlanRedeployPrevious {
   type: 'redeployPrevious';
@@ -85,7 +99,8 @@ export interface PlanRedeployPrevious {
   timeoutMinutes?: number;
 }
 
-export type PlanAction = PlanDeploy | PlanWait | PlanNotify | PlanWebhook | PlanRunbook | PlanCheck;
+export type PlanAction =
+  PlanDeploy | PlanWait | PlanNotify | PlanWebhook | PlanRunbook | PlanCheck | PlanApproval;
 export type PlanFailureAction =
   PlanRedeployPrevious | PlanNotify | PlanWebhook | PlanRunbook | PlanDeploy;
 
@@ -242,6 +257,10 @@ export interface ActionState {
   taskId?: string;
   taskState?: string;
   taskLink?: string;
+  /** Since when its task has been waiting for someone in Octopus; its timeout waits meanwhile. */
+  pausedSince?: string;
+  /** The task it followed before Octopus superseded that one (then this is the newer one). */
+  supersededTaskId?: string;
   /** True when the run joined a deployment someone else started (the run never cancels those). */
   joined?: boolean;
   /**
@@ -258,6 +277,69 @@ export interface ActionState {
   error?: string;
   /** onFailure rollbacks: started after every action of a lower wave has finished. */
   wave?: number;
+  /** Approval actions: the rounds, emails and decisions. */
+  approval?: ApprovalState;
+}
+
+/** One deployment an approval covers: what would be deployed where, exactly. */
+export interface ApprovalItem {
+  stage: string;
+  actionId: string;
+  project: string;
+  environment: string;
+  tenant: string | null;
+  releaseId: string;
+  version: string;
+  why: string;
+}
+
+/** One approver's decision, as recorded (never changed afterwards). */
+export interface ApprovalDecision {
+  round: number;
+  by: string;
+  decision: 'approve' | 'reject';
+  at: string;
+  comment?: string;
+  /** The signed link's confirmation page, or the HTTP API with the function key. */
+  via: 'link' | 'api';
+  /** The caller's address as the platform passed it on (X-Forwarded-For), when known. */
+  ip?: string;
+  /** The link's id (a link is used once). */
+  tokenId?: string;
+}
+
+/** The approval email to one approver in one round (each approver gets one, with a link of their own). */
+export interface ApprovalMail {
+  to: string;
+  status: 'pending' | 'sending' | 'sent' | 'unknown' | 'failed';
+  /** The advancing lease the send was issued under (another one finding 'sending' means it died). */
+  issuedUnder?: string;
+  failures?: number;
+  retryAt?: string;
+  error?: string;
+}
+
+/** One request for approval of one plan; a changed plan opens a new round. */
+export interface ApprovalRound {
+  n: number;
+  /** Hash of the items' project, environment, tenant and release id: what an approval binds to. */
+  fingerprint: string;
+  items: ApprovalItem[];
+  requestedAt: string;
+  /** When the approvers' time is up (the action's deadline). */
+  expiresAt: string;
+  /** Why this round was opened when it is not the first (the plan changed). */
+  reason?: string;
+  mails: ApprovalMail[];
+}
+
+export interface ApprovalState {
+  rounds: ApprovalRound[];
+  decisions: ApprovalDecision[];
+  /** Enough approvals: the plan is read again to confirm it is still the approved one. */
+  verifying?: boolean;
+  /** The run's own time left when the wait began; the run's deadline pauses while people decide. */
+  runRemainingMs: number;
 }
 
 export interface DeployClaim {
@@ -361,6 +443,16 @@ export interface RunState {
   cancel?: { requestedAt: string; by?: string; reason?: string };
   /** The run's own timeout passed. */
   timedOut?: boolean;
+  /**
+   * Since when one of its deployments has been waiting for someone in Octopus (a manual intervention
+   * or guided failure). The run's timeout does not run meanwhile: its deadline moves by the pause.
+   */
+  pausedSince?: string;
+  /**
+   * Octopus cancelled one of its deployments because a newer one to the same target superseded it:
+   * the run stops (no new work, no onFailure) and ends cancelled with this as the reason.
+   */
+  superseded?: { actionId: string; by: Superseding; message: string };
   onFailure: {
     status: 'notRun' | 'running' | 'succeeded' | 'failed' | 'skipped';
     stepIndex: number;
@@ -427,7 +519,24 @@ export type Command =
     }
   | { kind: 'sendMail'; actionId: string; to: string[]; subject: string; text: string }
   | { kind: 'callWebhook'; actionId: string; spec: PlanWebhook }
-  | { kind: 'sendFinishedMail'; to: string[] };
+  | { kind: 'sendFinishedMail'; to: string[] }
+  /** Read the exact releases the stages after an approval would deploy (read-only). */
+  | { kind: 'resolveApprovalPlan'; actionId: string; deploys: ApprovalTarget[] }
+  /** Email one approver the plan and a signed link of their own. */
+  | {
+      kind: 'sendApprovalMail';
+      actionId: string;
+      round: number;
+      to: string;
+      fingerprint: string;
+      expiresAt: string;
+    };
+
+/** A deploy an approval covers, with the stage it is in. */
+export interface ApprovalTarget {
+  stage: string;
+  spec: PlanDeploy;
+}
 
 export const irreversibleCommands: ReadonlySet<Command['kind']> = new Set([
   'createDeployment',
@@ -435,7 +544,18 @@ export const irreversibleCommands: ReadonlySet<Command['kind']> = new Set([
   'sendMail',
   'callWebhook',
   'sendFinishedMail',
+  'sendApprovalMail',
 ]);
+
+/** The newer deployment to the same project/environment/tenant that superseded a cancelled one. */
+export interface Superseding {
+  deploymentId: string;
+  taskId: string;
+  releaseId: string;
+  version?: string;
+  /** The coordinator run that created it (from its Comments marker), if any. */
+  byRun?: string;
+}
 
 /** What the executor (or a poll, or a webhook) saw. */
 export type Observation =
@@ -461,7 +581,11 @@ export type Observation =
       state: string;
       errorMessage?: string;
       hasPendingInterruptions?: boolean;
+      /** Manual intervention, guided failure, …; absent on servers up to 2026.1.419. */
+      pendingInterruptionTypes?: string[];
       link?: string;
+      /** A Canceled deployment task that Octopus (2025.2+) cancelled because a newer one superseded it. */
+      superseded?: Superseding;
     }
   | { kind: 'taskCancelRequested'; taskId: string }
   | {
@@ -485,6 +609,8 @@ export type Observation =
   | { kind: 'finishedMailSent' }
   | { kind: 'webhookCalled'; actionId: string; status: number }
   | { kind: 'cancelRequested'; by?: string; reason?: string }
+  | { kind: 'approvalPlanResolved'; actionId: string; items: ApprovalItem[]; fingerprint: string }
+  | { kind: 'approvalMailSent'; actionId: string; round: number; to: string }
   | { kind: 'commandFailed'; command: Command; message: string; retryable: boolean };
 
 /**

@@ -1,5 +1,63 @@
 // What the API and emails show of a run: stage by stage, action by action, without engine internals.
-import type { ActionState, RunState } from './types.js';
+import { approversOf, currentRound, rejectionOf, undecided } from './approval.js';
+import type { ActionState, ApprovalDecision, ApprovalItem, RunState } from './types.js';
+
+/** An approval as the API and the page show it: who is asked, until when, who decided, the plan. */
+export interface ApprovalView {
+  actionId: string;
+  approvers: string[];
+  minApprovals: number;
+  /** Current round (1 = first request; a changed plan opens the next). */
+  round: number;
+  /** When the approvers' time is up. */
+  until?: string;
+  /** Listed approvers who have not decided the current round. */
+  waitingFor: string[];
+  approvedBy: string[];
+  rejectedBy?: string;
+  /** Enough approvals: the plan is being read again to confirm it is the approved one. */
+  confirming: boolean;
+  fingerprint?: string;
+  /** Why the current round was opened, when it is not the first. */
+  reason?: string;
+  plan: ApprovalItem[];
+  /** Every decision of every round, oldest first. */
+  decisions: ApprovalDecision[];
+  /** Per approver of the current round: whether their email went out. */
+  mails: { to: string; status: string }[];
+}
+
+export function approvalView(a: ActionState): ApprovalView | undefined {
+  const spec = a.spec;
+  if (spec.type !== 'approval') return undefined;
+  const ap = a.approval;
+  const round = currentRound(ap);
+  const n = round?.n ?? 0;
+  return {
+    actionId: a.id,
+    approvers: spec.approvers,
+    minApprovals: spec.minApprovals,
+    round: n,
+    ...(round ? { until: round.expiresAt, fingerprint: round.fingerprint } : {}),
+    ...(round?.reason ? { reason: round.reason } : {}),
+    waitingFor: ap && round ? undecided(spec, ap, n) : spec.approvers,
+    approvedBy: ap ? approversOf(ap, n).map((d) => d.by) : [],
+    ...(ap && rejectionOf(ap, n) ? { rejectedBy: rejectionOf(ap, n)?.by } : {}),
+    confirming: ap?.verifying === true,
+    plan: round?.items ?? [],
+    decisions: ap?.decisions ?? [],
+    mails: round?.mails.map((m) => ({ to: m.to, status: m.status })) ?? [],
+  };
+}
+
+/** The approval the run waits on now, if any. */
+export function waitingApproval(run: RunState): ApprovalView | undefined {
+  if (run.status !== 'running') return undefined;
+  const a = run.stages[run.stageIndex]?.actions.find(
+    (x) => x.spec.type === 'approval' && (x.status === 'waiting' || x.status === 'resolving'),
+  );
+  return a ? approvalView(a) : undefined;
+}
 
 export interface ActionView {
   id: string;
@@ -16,10 +74,13 @@ export interface ActionView {
   taskState?: string;
   taskLink?: string;
   joined?: boolean;
+  /** While its Octopus task waits for a manual intervention or guided failure: since when. */
+  waitingInOctopusSince?: string;
   startedAt?: string;
   finishedAt?: string;
   note?: string;
   error?: string;
+  approval?: ApprovalView;
 }
 
 export function actionView(a: ActionState): ActionView {
@@ -46,7 +107,10 @@ export function actionView(a: ActionState): ActionView {
   else if (spec.type === 'webhook') base.describe = `call ${spec.method} ${new URL(spec.url).host}`;
   else if (spec.type === 'check')
     base.describe = `check ${typeof spec.condition === 'string' ? spec.condition : spec.condition.type}`;
-  else if (spec.type === 'wait')
+  else if (spec.type === 'approval') {
+    base.describe = `approval by ${spec.minApprovals} of ${spec.approvers.join(', ')}`;
+    base.approval = approvalView(a);
+  } else if (spec.type === 'wait')
     base.describe = spec.minutes
       ? `wait ${spec.minutes} minutes`
       : spec.until
@@ -58,6 +122,7 @@ export function actionView(a: ActionState): ActionView {
     taskState: a.taskState,
     taskLink: a.taskLink,
     joined: a.joined,
+    waitingInOctopusSince: a.pausedSince,
     startedAt: a.startedAt,
     finishedAt: a.finishedAt,
     note: a.note,
@@ -85,6 +150,8 @@ export interface RunView {
   deadline: string;
   failure?: RunState['failure'];
   cancel?: RunState['cancel'];
+  /** Octopus superseded one of its deployments with a newer one: why the run stopped. */
+  superseded?: RunState['superseded'];
   stages: {
     name: string;
     status: string;
@@ -101,6 +168,8 @@ export interface RunView {
     releaseId?: string;
   }[];
   finishedMail: string;
+  /** Set while the run waits for people to approve: by whom, until when, the plan. */
+  waitingForApproval?: ApprovalView;
   /** The run's concurrency group; while queued, its position (1 = next) and the runs it waits for. */
   concurrency?: {
     group: string;
@@ -125,17 +194,28 @@ export function runSummary(run: RunState): string {
   switch (run.status) {
     case 'queued':
       return `${name} is ${queuedText(run) ?? 'queued'}`;
-    case 'running':
-      return `${name} is running stage ${run.stageIndex + 1} of ${run.stages.length} (${run.stages[run.stageIndex]?.name ?? ''})`;
+    case 'running': {
+      const approval = waitingApproval(run);
+      if (approval)
+        return approval.until
+          ? `${name} is waiting for approval (${approval.approvedBy.length} of ${approval.minApprovals}) by ${approval.waitingFor.join(', ') || 'nobody left'} until ${approval.until}`
+          : `${name} is preparing its approval request (reading the plan)`;
+      const paused = run.stages[run.stageIndex]?.actions.find((a) => a.pausedSince);
+      return `${name} is running stage ${run.stageIndex + 1} of ${run.stages.length} (${run.stages[run.stageIndex]?.name ?? ''})${paused ? `; ${paused.id} is ${paused.note ?? 'waiting for someone in Octopus'}` : ''}`;
+    }
     case 'failing':
       return `${name} failed (${run.failure?.message ?? ''}); waiting for running deployments to end before onFailure`;
     case 'cancelling':
-      return `${name} is being cancelled; waiting for the Octopus tasks it started to stop`;
+      return run.superseded
+        ? `${name} is stopping: ${run.superseded.actionId}: ${run.superseded.message}; waiting for what still runs`
+        : `${name} is being cancelled; waiting for the Octopus tasks it started to stop`;
     case 'rollingBack':
       return `${name} failed (${run.failure?.message ?? 'cancelled'}); running onFailure`;
     case 'succeeded':
       return `${name} succeeded`;
     case 'cancelled':
+      if (run.superseded)
+        return `${name} stopped: ${run.superseded.actionId}: ${run.superseded.message}`;
       return `${name} was cancelled${run.onFailure.status === 'succeeded' ? '; onFailure ran' : ''}`;
     case 'failed':
       return `${name} failed: ${run.failure?.message ?? ''}${run.onFailure.status === 'succeeded' ? '; rolled back' : run.onFailure.status === 'failed' ? '; onFailure failed too' : ''}`;
@@ -158,6 +238,7 @@ export function runView(run: RunState): RunView {
     deadline: run.deadline,
     failure: run.failure,
     cancel: run.cancel,
+    ...(run.superseded ? { superseded: run.superseded } : {}),
     stages: run.stages.map((s) => ({
       name: s.name,
       status: s.status,
@@ -181,6 +262,7 @@ export function runView(run: RunState): RunView {
       releaseId: c.lastSuccessful?.releaseId,
     })),
     finishedMail: run.finishedMail.status,
+    ...(waitingApproval(run) ? { waitingForApproval: waitingApproval(run) } : {}),
     ...(run.concurrency
       ? {
           concurrency: {

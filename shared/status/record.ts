@@ -22,6 +22,8 @@ export interface RecordedProject {
   taskId: string | null;
   created: string | null;
   completedTime: string | null;
+  /** The deployment waits for someone in Octopus (manual intervention, guided failure). */
+  waitingInOctopus?: boolean;
 }
 
 export interface SetStatusRow {
@@ -79,6 +81,9 @@ export function recordedProjects(cell: SetCell): RecordedProject[] {
     taskId: p.current?.TaskId ?? null,
     created: p.current?.Created ?? null,
     completedTime: p.current?.CompletedTime ?? null,
+    ...(p.current?.HasPendingInterruptions === true && !p.current.IsCompleted
+      ? { waitingInOctopus: true }
+      : {}),
   }));
 }
 
@@ -137,7 +142,9 @@ export async function recordSetStatus(runtime: Runtime, snapshot: StatusSnapshot
         const projects = recordedProjects(cell);
         const fingerprint = JSON.stringify([
           cell.state,
-          projects.map((p) => [p.deploymentId, p.state]),
+          projects.map((p) =>
+            p.waitingInOctopus ? [p.deploymentId, p.state, 'waiting'] : [p.deploymentId, p.state],
+          ),
         ]);
         const rowKey = cellRowKey(cell.environment, cell.tenant?.name ?? null);
         const before = existing.get(rowKey);

@@ -23,6 +23,8 @@ export const tableNames = {
   ensure: 'ensure',
   /** Scheduled promotion slots. */
   promotions: 'promotions',
+  /** Release trains (one row per captured combination, in its set's partition) and which one is live where. */
+  trains: 'trains',
   /** What could not be stored or delivered, kept for a person to look at. */
   deadLetters: 'deadletters',
 } as const;

@@ -2,6 +2,7 @@
 import type { JobRunRecord } from '../jobs/jobHistory.js';
 import type { RunView } from '../runs/view.js';
 import type { RecordedProject, SetStatusRow } from '../status/record.js';
+import type { LiveTrain } from '../trains/live.js';
 
 /** A section that could not be read says why instead of failing the whole page. */
 export type Section<T> = { ok: true; value: T } | { ok: false; message: string };
@@ -20,6 +21,8 @@ export interface MatrixCell {
   /** When the set got into this state (see SetStatusRow.since). */
   since: string;
   projects: MatrixProject[];
+  /** The release train live here, if its combination was captured. */
+  train?: LiveTrain;
 }
 
 export interface SetMatrix {

@@ -3,6 +3,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { readSetStatusRows, stateSince, type RecordedCell } from '../status/record.js';
 import { spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
 import { environmentComparator } from './environmentOrder.js';
+import { LiveTrains } from '../trains/live.js';
 import type { MatrixCell, SetsSection } from './model.js';
 
 export interface SetsReading {
@@ -11,7 +12,7 @@ export interface SetsReading {
   spaceIds: Map<string, string>;
 }
 
-function cellOf(runtime: Runtime, row: RecordedCell): MatrixCell {
+function cellOf(runtime: Runtime, row: RecordedCell, trains: LiveTrains): MatrixCell {
   return {
     environment: row.environment,
     environmentOrder: row.environmentOrder,
@@ -19,6 +20,7 @@ function cellOf(runtime: Runtime, row: RecordedCell): MatrixCell {
     state: row.state,
     // Rows recorded before `since` meant "became this state" say when the poll first saw it.
     since: stateSince(row.state, row.projects, row.since),
+    train: trains.of(row) ?? undefined,
     projects: row.projects.map((p) => ({
       ...p,
       taskUrl: p.taskId ? taskWebUrl(runtime, row.spaceId, p.taskId) : undefined,
@@ -27,7 +29,10 @@ function cellOf(runtime: Runtime, row: RecordedCell): MatrixCell {
 }
 
 export async function readSets(runtime: Runtime): Promise<SetsReading> {
-  const { rows, lastPoll } = await readSetStatusRows(runtime);
+  const [{ rows, lastPoll }, trains] = await Promise.all([
+    readSetStatusRows(runtime),
+    LiveTrains.read(runtime),
+  ]);
   const byEnvironment = environmentComparator(runtime.config);
   const spaceIds = new Map<string, string>();
   for (const row of rows) if (row.spaceId) spaceIds.set(row.space.toLowerCase(), row.spaceId);
@@ -39,7 +44,7 @@ export async function readSets(runtime: Runtime): Promise<SetsReading> {
     projects: set.projects,
     cells: rows
       .filter((r) => r.set === name)
-      .map((r) => cellOf(runtime, r))
+      .map((r) => cellOf(runtime, r, trains))
       .sort(
         (a, b) =>
           (a.environmentOrder !== undefined && b.environmentOrder !== undefined

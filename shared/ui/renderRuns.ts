@@ -66,6 +66,11 @@ export function outcomeLine(r: RunView): string {
     return short(
       `cancelled${r.cancel.by ? ` by ${r.cancel.by}` : ''}${r.cancel.reason ? `: ${r.cancel.reason}` : ''}`,
     );
+  const approval = r.waitingForApproval;
+  if (approval)
+    return approval.until
+      ? `waiting for approval (${approval.approvedBy.length} of ${approval.minApprovals}) by ${approval.waitingFor.join(', ')} until ${utc(approval.until)}`
+      : 'preparing its approval request';
   if (r.status === 'succeeded') {
     const deployed = r.stages
       .flatMap((s) => s.actions)
@@ -89,6 +94,17 @@ function run(r: RunView, now: Date, open: boolean): SafeHtml {
         }</small
       >
     </p>
+    ${
+      r.waitingForApproval?.until
+        ? html`<p class="notice">
+            Waiting for approval: ${r.waitingForApproval.approvedBy.length} of
+            ${r.waitingForApproval.minApprovals} so far; asked
+            ${r.waitingForApproval.waitingFor.join(', ')} until ${utc(r.waitingForApproval.until)}
+            (round ${r.waitingForApproval.round}:
+            ${r.waitingForApproval.plan.map((p) => `${p.project} ${p.version}${p.tenant ? ` (${p.tenant})` : ''}`).join(', ') || 'no deployments'}).
+          </p>`
+        : ''
+    }
     ${r.failure ? html`<p class="notice bad">${r.failure.stage ? `Stage ${r.failure.stage}: ` : ''}${r.failure.message}</p>` : ''}
     <ol class="stages">
       ${r.stages.map((s) => stage(s, now))}

@@ -15,15 +15,34 @@ function column(cell: MatrixCell, now: Date): SafeHtml {
     ${cell.environment}${cell.tenant ? html`<br /><small>${cell.tenant}</small>` : ''}
     <br />${badge(cell.state, setStateText[cell.state])}<br /><small
       >since ${when(cell.since, now)}</small
-    >
+    >${cell.train ? trainLine(cell.train, now) : ''}
   </th>`;
+}
+
+/** The live train of a column: its id and whether it is verified (and when), or until when it soaks. */
+function trainLine(train: NonNullable<MatrixCell['train']>, now: Date): SafeHtml {
+  const state =
+    train.state === 'verified'
+      ? html`${badge('Success', 'verified')} <small>${when(train.verifiedAt ?? '', now)}</small>`
+      : train.state === 'soaking'
+        ? html`${badge('Executing', 'soaking')}
+            <small>until ${when(train.soakEndsAt ?? '', now)}</small>`
+        : html`${badge('Failed', 'interrupted')}`;
+  return html`<br /><small class="train" title="${train.id}"
+      >train ${train.id.split('@')[1] ?? train.id}</small
+    ><br />${state}`;
 }
 
 function projectCell(cell: MatrixCell, project: string, now: Date): SafeHtml {
   const p = cell.projects.find((x) => x.project === project);
   if (!p || !p.release) return html`<td class="bad"><span class="empty">not deployed</span></td>`;
   return html`<td class="${stateClass(p.state)}">
-    <span class="version">${p.release}</span> ${badge(p.state)}<br /><small
+    <span class="version">${p.release}</span> ${badge(p.state)}${
+      p.waitingInOctopus
+        ? html`<br /><strong>waiting for someone in Octopus</strong>
+            ${link(p.taskUrl, 'answer it there')}`
+        : ''
+    }<br /><small
       >${link(p.taskUrl, p.taskId ? 'task' : '')}${p.taskId && (p.completedTime ?? p.created) ? ' · ' : ''}${when(p.completedTime ?? p.created, now)}</small
     >
   </td>`;

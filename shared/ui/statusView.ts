@@ -10,6 +10,7 @@ import {
   type SetStatusRow,
 } from '../status/record.js';
 import { spaceOfSet, taskWebUrl } from '../runtime/spaceClients.js';
+import { LiveTrains, type LiveTrain } from '../trains/live.js';
 
 export interface CellView {
   environment: string;
@@ -20,6 +21,8 @@ export interface CellView {
   since: string;
   projects: (RecordedProject & { taskUrl: string | null })[];
   lastNotified: { watch: string; at: string; releases: LastNotification['releases'] } | null;
+  /** The release train live here: captured, and the combination that stands now (null: none). */
+  train: LiveTrain | null;
 }
 
 export interface SetView {
@@ -38,7 +41,12 @@ export interface StatusView {
   sets: SetView[];
 }
 
-function cellView(runtime: Runtime, row: RecordedCell, notices: LastNotification[]): CellView {
+function cellView(
+  runtime: Runtime,
+  row: RecordedCell,
+  notices: LastNotification[],
+  trains: LiveTrains,
+): CellView {
   const projects = row.projects.map((p) => ({
     ...p,
     taskUrl: p.taskId ? (taskWebUrl(runtime, row.spaceId, p.taskId) ?? null) : null,
@@ -59,6 +67,7 @@ function cellView(runtime: Runtime, row: RecordedCell, notices: LastNotification
     since: stateSince(row.state, projects, row.since),
     projects,
     lastNotified: mine ? { watch: mine.watch, at: mine.at, releases: mine.releases } : null,
+    train: trains.of(row),
   };
 }
 
@@ -83,7 +92,10 @@ export async function statusView(runtime: Runtime, only?: string): Promise<Statu
   const watchNames = runtime.config.watches
     .filter((w) => wanted.includes(w.set))
     .map((w) => w.name);
-  const notices = await lastNotifications(runtime, watchNames);
+  const [notices, trains] = await Promise.all([
+    lastNotifications(runtime, watchNames),
+    LiveTrains.read(runtime),
+  ]);
   return {
     lastPoll: lastPoll ? { at: lastPoll.at, instance: lastPoll.instance } : null,
     sets: wanted.map((name) => {
@@ -105,7 +117,7 @@ export async function statusView(runtime: Runtime, only?: string): Promise<Statu
               a.environment.localeCompare(b.environment) ||
               a.tenant.localeCompare(b.tenant),
           )
-          .map((r) => cellView(runtime, r, watchNoticeList)),
+          .map((r) => cellView(runtime, r, watchNoticeList, trains)),
         problem: lastPoll?.problems.find((p) => p.set === name || p.set === '*')?.message ?? null,
       };
     }),

@@ -46,6 +46,12 @@ td>.label{display:none}
 .run>summary .facts{font-weight:400;color:var(--muted);font-size:.88rem}
 .run>summary .facts>span{margin-left:10px;white-space:nowrap}
 .run>summary .outcome{display:block;font-weight:400;font-size:.9rem;margin:2px 0 0 4px;overflow-wrap:anywhere}
+main.approval{max-width:860px}main.approval p,main.approval li{overflow-wrap:anywhere}
+form.decide{margin:16px 0;padding:12px;border:1px solid var(--line);border-radius:8px;background:var(--panel)}
+form.decide label{display:block;margin-bottom:4px}
+form.decide textarea{width:100%;font:inherit;color:inherit;background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:6px}
+form.decide button{font:inherit;font-weight:600;padding:8px 18px;margin:4px 8px 0 0;border-radius:6px;border:1px solid var(--line);cursor:pointer}
+form.decide .approve{background:var(--good-bg);color:var(--good)}form.decide .reject{background:var(--bad-bg);color:var(--bad)}
 @media (max-width:600px){body{font-size:14px}header,main{padding:10px}th,td{padding:4px 6px}
 nav a{display:inline-block;margin:2px 10px 2px 0}
 .run>summary .facts{display:block}.run>summary .facts>span{margin:0 10px 0 0}

@@ -10,6 +10,7 @@ import { octopusForSpace, spaceOfSet } from '../runtime/spaceClients.js';
 import { watchNotices, type WatchNotice } from './evaluate.js';
 import { claimState, deliverNotices, type DeliveryOutcome } from './notify.js';
 import { RunHolds } from './runHolds.js';
+import { captureCell } from '../trains/soak.js';
 
 /** Evaluate the watches of `sets` (default all) against a snapshot and deliver what is due. */
 export async function fireWatches(
@@ -50,12 +51,45 @@ export async function fireWatches(
           continue;
         }
       }
+      if (notice.kind === 'live' && notice.watch.captureTrains) {
+        // Before the email: a crash in between leaves the email to send, never a live set without its train.
+        try {
+          await captureNoticeTrains(runtime, snapshot, notice, log);
+        } catch (err) {
+          log.warn(
+            `Watch ${notice.watch.name} (${notice.environment}${notice.tenant ? `, ${notice.tenant}` : ''}): the train could not be captured (${(err as Error).message}); the announcement waits for the next pass.`,
+          );
+          continue;
+        }
+      }
       due.push(notice);
     }
   }
   // All watches at once, so "who deployed" is one Octopus read per space, not one per notice.
   for (const outcome of await deliverNotices(runtime, due, log)) counts[outcome] += 1;
   return counts;
+}
+
+/** The cells a live notice announces (one, or each tenant's for "all tenants"), each captured as a train. */
+async function captureNoticeTrains(
+  runtime: Runtime,
+  snapshot: StatusSnapshot,
+  notice: WatchNotice,
+  log: Log,
+): Promise<void> {
+  const lower = (s: string) => s.toLowerCase();
+  const cells = snapshot.cells.filter(
+    (c) =>
+      c.set === notice.set &&
+      c.state === 'complete' &&
+      lower(c.environment) === lower(notice.environment) &&
+      (notice.tenant === 'all tenants'
+        ? c.tenant !== null &&
+          (notice.watch.tenants ?? []).some((t) => lower(t) === lower(c.tenant?.name ?? ''))
+        : (c.tenant?.name ?? null) === notice.tenant),
+  );
+  for (const cell of cells)
+    await captureCell(runtime, cell, snapshot.takenAt, `watch ${notice.watch.name}`, log);
 }
 
 export const watchStatusConsumer: StatusConsumer = {

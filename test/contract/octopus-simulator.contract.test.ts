@@ -1030,3 +1030,309 @@ describe('§11 rate limiting (2026.3): token bucket per user, 429 with Retry-Aft
     }
   });
 });
+
+// §5, §8 and §0b: paused and superseded deployments. Expectations from octopus-api.md (§5 task fields,
+// §8 interruptions), Octopus's API reference for interruptions (responsible, then submit; only the
+// user with responsibility may submit), real interruption payloads (Form Instructions/Notes plus a
+// Result or Guidance SubmitButtonGroup; guided-failure titles end "requires failure guidance") and
+// Octopus's "Superseded Tasks" page (2025.2.7727: a new task cancels older queued ones of the same
+// project/environment/tenant; a successful one cancels older paused ones; the audit history shows
+// the cancel was the system's).
+describe('§8 interruptions, Cancelling and superseded tasks', () => {
+  let pausing: OctopusSimulator;
+  const pausingScenario = {
+    environments: ['Development', { name: 'Production', useGuidedFailure: true }],
+    lifecycles: [{ name: 'Default', phases: [{ environments: ['Development', 'Production'] }] }],
+    projects: [{ name: 'App', steps: ['Approve', 'Deploy', 'Verify'] }],
+    releases: ['1.0.0', '1.1.0', '1.2.0', '1.3.0'].map((version) => ({ project: 'App', version })),
+    stepDurationMs: 1000,
+  };
+
+  async function call(
+    path: string,
+    init: { method?: string; body?: unknown } = {},
+  ): Promise<{ status: number; json: Json }> {
+    const response = await fetch(`${pausing.url}${path}`, {
+      method: init.method ?? 'GET',
+      headers: { 'Content-Type': 'application/json', 'X-Octopus-ApiKey': pausing.apiKey },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
+    const text = await response.text();
+    return { status: response.status, json: (text ? JSON.parse(text) : {}) as Json };
+  }
+  async function read(path: string): Promise<Json> {
+    const r = await call(path);
+    if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json;
+  }
+  async function deploy(
+    version: string,
+    environment: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<Json> {
+    const projects = (await read(`/api/${space}/projects/all`)) as unknown as Json[];
+    const app = String(projects[0]?.Id);
+    const rel = await read(`/api/${space}/projects/${app}/releases/${version}`);
+    const envs = (await read(`/api/${space}/environments/all`)) as unknown as Json[];
+    const env = envs.find((e) => e.Name === environment);
+    const created = await call(`/api/${space}/deployments`, {
+      method: 'POST',
+      body: { ReleaseId: rel.Id, ProjectId: app, EnvironmentId: env?.Id, ...extra },
+    });
+    expect(created.status).toBe(201);
+    return created.json;
+  }
+  const task = (d: Json) => read(`/api/tasks/${String(d.TaskId)}`);
+  const advance = (ms: number) => pausing.clock({ action: 'advance', ms });
+  async function pendingFor(taskId: unknown): Promise<Json[]> {
+    const page = await read(
+      `/api/${space}/interruptions?regarding=${String(taskId)}&pendingOnly=true`,
+    );
+    return page.Items as Json[];
+  }
+  async function answer(interruption: Json, body: Record<string, unknown>) {
+    return call(`/api/${space}/interruptions/${String(interruption.Id)}/submit`, {
+      method: 'POST',
+      body: { Id: interruption.Id, SpaceId: space, ...body },
+    });
+  }
+  async function cancelEvents(taskId: unknown): Promise<Json[]> {
+    const page = await read(`/api/${space}/events?regarding=${String(taskId)}`);
+    return (page.Items as Json[]).filter((e) => /cancel/i.test(String(e.Category)));
+  }
+
+  beforeAll(async () => {
+    pausing = await startOctopusSimulator({ port: 0, scenario: pausingScenario });
+    pausing.clock({ action: 'pause' });
+  });
+  afterAll(async () => {
+    await pausing?.stop();
+  });
+
+  it('pauses on a manual intervention: HasPendingInterruptions, an interruption with the documented shape, Proceed resumes', async () => {
+    pausing.script({ project: 'App', environment: 'Development', outcome: 'manualIntervention' });
+    const d = await deploy('1.0.0', 'Development');
+    const paused = await task(d);
+    expect(paused.HasPendingInterruptions).toBe(true);
+    expect(paused.PendingInterruptionTypes).toEqual(['ManualIntervention']);
+    expect(paused.IsCompleted).toBe(false);
+    // No "Paused" state: a task paused on a manual intervention reads Queued or Executing.
+    expect(['Queued', 'Executing']).toContain(paused.State);
+    const dashboard = await read(`/api/${space}/dashboard/dynamic`);
+    const item = (dashboard.Items as Json[]).find((i) => i.TaskId === d.TaskId);
+    expect(item?.HasPendingInterruptions).toBe(true);
+    const interrupted = await read(`/api/${space}/tasks?hasPendingInterruptions=true`);
+    expect((interrupted.Items as Json[]).map((t) => t.Id)).toContain(d.TaskId);
+
+    const [mi] = await pendingFor(d.TaskId);
+    expectFields(mi, [
+      'Id',
+      'Title',
+      'Type',
+      'IsPending',
+      'TaskId',
+      'RelatedDocumentIds',
+      'CorrelationId',
+      'Created',
+      'Form',
+      'ResponsibleTeamIds',
+      'ResponsibleUserId',
+      'HasResponsibility',
+      'CanTakeResponsibility',
+      'IsLinkedToOtherInterruption',
+      'SpaceId',
+      'Links',
+    ]);
+    expectPascalCase({ ...mi, Form: undefined });
+    expect(mi?.Id).toMatch(idOf('Interruptions'));
+    expect(mi?.Type).toBe('ManualIntervention');
+    expect(mi?.IsPending).toBe(true);
+    expect(mi?.TaskId).toBe(d.TaskId);
+    expect(mi?.RelatedDocumentIds).toEqual(expect.arrayContaining([d.Id, d.TaskId]));
+    expect(mi?.HasResponsibility).toBe(false);
+    expect(String(mi?.Created)).toMatch(isoWithOffset);
+    const form = mi?.Form as { Elements: Json[]; Values: Json };
+    const result = form.Elements.find((e) => e.Name === 'Result');
+    expect((result?.Control as Json).Type).toBe('SubmitButtonGroup');
+    expect(((result?.Control as Json).Buttons as Json[]).map((b) => b.Value)).toEqual([
+      'Proceed',
+      'Abort',
+    ]);
+    expect(Object.keys(form.Values)).toEqual(expect.arrayContaining(['Notes', 'Result']));
+    // Paused: the clock moves, the task does not.
+    advance(60_000);
+    expect((await task(d)).HasPendingInterruptions).toBe(true);
+
+    // Only the user with responsibility may submit.
+    expect((await answer(mi as Json, { Result: 'Proceed' })).status).toBeGreaterThanOrEqual(400);
+    const take = await call(`/api/${space}/interruptions/${String(mi?.Id)}/responsible`, {
+      method: 'PUT',
+    });
+    expect(take.status).toBe(200);
+    const mine = await read(`/api/${space}/interruptions/${String(mi?.Id)}`);
+    expect(mine.HasResponsibility).toBe(true);
+    // A manual intervention takes Result, not Guidance.
+    expect((await answer(mi as Json, { Guidance: 'Retry' })).status).toBe(400);
+    const submitted = await answer(mi as Json, { Result: 'Proceed', Notes: 'looks good' });
+    expect(submitted.status).toBe(200);
+    expect(submitted.json.IsPending).toBe(false);
+    expect((submitted.json.Form as Json).Values).toMatchObject({ Result: 'Proceed' });
+    expect(await pendingFor(d.TaskId)).toEqual([]);
+    expect((await task(d)).HasPendingInterruptions).toBe(false);
+    advance(10_000);
+    expect((await task(d)).State).toBe('Success');
+    const events = await read(`/api/${space}/events?regarding=${String(d.Id)}`);
+    const categories = (events.Items as Json[]).map((e) => e.Category);
+    expect(categories).toContain('ManualInterventionInterruptionRaised');
+    expect(categories).toContain('DeploymentResumed');
+  });
+
+  it('Abort ends a manual intervention with a failed task', async () => {
+    pausing.script({
+      project: 'App',
+      environment: 'Development',
+      outcome: 'manualIntervention',
+      atStep: 2,
+    });
+    const d = await deploy('1.1.0', 'Development');
+    advance(1_500);
+    const [mi] = await pendingFor(d.TaskId);
+    expect(mi).toBeDefined();
+    await call(`/api/${space}/interruptions/${String(mi?.Id)}/responsible`, { method: 'PUT' });
+    expect((await answer(mi as Json, { Result: 'Abort' })).status).toBe(200);
+    advance(5_000);
+    const t = await task(d);
+    expect(t.State).toBe('Failed');
+    expect(t.HasPendingInterruptions).toBe(false);
+  });
+
+  it('pauses on guided failure (UseGuidedFailure): Executing, a GuidedFailure interruption, Retry resumes and Fail fails', async () => {
+    pausing.script({ project: 'App', environment: 'Production', outcome: 'fail', failAtStep: 2 });
+    const d = await deploy('1.0.0', 'Production');
+    advance(2_500);
+    const t = await task(d);
+    expect(t.State).toBe('Executing');
+    expect(t.HasPendingInterruptions).toBe(true);
+    expect(t.PendingInterruptionTypes).toEqual(['GuidedFailure']);
+    const [gf] = await pendingFor(d.TaskId);
+    expect(gf?.Type).toBe('GuidedFailure');
+    expect(String(gf?.Title)).toMatch(/ requires failure guidance$/);
+    const guidance = ((gf?.Form as { Elements: Json[] }).Elements.find((e) => e.Name === 'Guidance')
+      ?.Control ?? {}) as Json;
+    expect((guidance.Buttons as Json[]).map((b) => b.Value)).toEqual(
+      expect.arrayContaining(['Fail', 'Retry', 'Ignore']),
+    );
+    await call(`/api/${space}/interruptions/${String(gf?.Id)}/responsible`, { method: 'PUT' });
+    expect((await answer(gf as Json, { Result: 'Proceed' })).status).toBe(400);
+    expect((await answer(gf as Json, { Guidance: 'Retry' })).status).toBe(200);
+    advance(10_000);
+    expect((await task(d)).State).toBe('Success');
+
+    pausing.script({ project: 'App', environment: 'Production', outcome: 'fail', failAtStep: 1 });
+    const second = await deploy('1.0.0', 'Production');
+    advance(1_500);
+    const [again] = await pendingFor(second.TaskId);
+    await call(`/api/${space}/interruptions/${String(again?.Id)}/responsible`, { method: 'PUT' });
+    expect((await answer(again as Json, { Guidance: 'Fail' })).status).toBe(200);
+    expect((await task(second)).State).toBe('Failed');
+  });
+
+  it('cancels a running or paused task through Cancelling; a queued one at once', async () => {
+    const running = await deploy('1.2.0', 'Development');
+    advance(100);
+    expect((await task(running)).State).toBe('Executing');
+    const queued = await deploy('1.3.0', 'Development');
+    expect((await task(queued)).State).toBe('Queued');
+    const cancel = await call(`/api/tasks/${String(running.TaskId)}/cancel`, { method: 'POST' });
+    expect(cancel.status).toBe(200);
+    expect(cancel.json.State).toBe('Cancelling');
+    expect(cancel.json.IsCompleted).toBe(false);
+    advance(1_000);
+    expect((await task(running)).State).toBe('Canceled');
+    advance(100);
+    const queuedCancel = await call(`/api/tasks/${String(queued.TaskId)}/cancel`, {
+      method: 'POST',
+    });
+    expect(['Cancelling', 'Canceled']).toContain(queuedCancel.json.State);
+    advance(1_000);
+
+    pausing.script({ project: 'App', environment: 'Development', outcome: 'manualIntervention' });
+    const paused = await deploy('1.3.0', 'Development');
+    expect((await task(paused)).HasPendingInterruptions).toBe(true);
+    const c = await call(`/api/tasks/${String(paused.TaskId)}/cancel`, { method: 'POST' });
+    expect(c.json.State).toBe('Cancelling');
+    advance(1_000);
+    expect((await task(paused)).State).toBe('Canceled');
+    expect(await pendingFor(paused.TaskId)).toEqual([]);
+    // A user's cancel is the user's in the audit log.
+    const [event] = await cancelEvents(paused.TaskId);
+    expect(event?.UserId).not.toBe('users-system');
+  });
+
+  it('superseded (Cancel queued tasks): a newer deployment cancels the older queued one; its audit event is the system’s', async () => {
+    pausing.projectSettings({ project: 'App', cancelQueuedTasks: true });
+    try {
+      const running = await deploy('1.0.0', 'Development');
+      const older = await deploy('1.1.0', 'Development');
+      expect((await task(older)).State).toBe('Queued');
+      const newer = await deploy('1.2.0', 'Development');
+      const superseded = await task(older);
+      expect(superseded.State).toBe('Canceled');
+      expect(superseded.IsCompleted).toBe(true);
+      expect(superseded.FinishedSuccessfully).toBe(false);
+      const [event] = await cancelEvents(older.TaskId);
+      expect(event?.UserId).toBe('users-system');
+      expect(event?.Username).toBe('system');
+      expect(event?.RelatedDocumentIds).toEqual(expect.arrayContaining([older.Id, older.TaskId]));
+      // The newer one runs after the running one; the running one is not touched.
+      advance(4_000);
+      expect((await task(running)).State).toBe('Success');
+      advance(4_000);
+      expect((await task(newer)).State).toBe('Success');
+
+      // A deployment that skips steps does not supersede anything.
+      const blocker = await deploy('1.0.0', 'Development');
+      const kept = await deploy('1.1.0', 'Development');
+      await deploy('1.2.0', 'Development', { SkipActions: ['step-2'] });
+      expect((await task(kept)).State).toBe('Queued');
+      advance(20_000);
+      expect((await task(blocker)).State).toBe('Success');
+      expect((await task(kept)).State).toBe('Success');
+    } finally {
+      pausing.projectSettings({ project: 'App', cancelQueuedTasks: false });
+    }
+  });
+
+  it('superseded (Cancel running tasks): a successful newer deployment cancels an older paused one via Cancelling', async () => {
+    pausing.projectSettings({ project: 'App', cancelRunningTasks: true });
+    try {
+      pausing.script({ project: 'App', environment: 'Development', outcome: 'manualIntervention' });
+      const paused = await deploy('1.2.0', 'Development');
+      expect((await task(paused)).HasPendingInterruptions).toBe(true);
+      // A task paused on a manual intervention does not hold its slot: the newer one runs meanwhile.
+      const newer = await deploy('1.3.0', 'Development');
+      advance(2_900);
+      expect((await task(paused)).HasPendingInterruptions).toBe(true);
+      advance(200);
+      expect((await task(newer)).State).toBe('Success');
+      expect((await task(paused)).State).toBe('Cancelling');
+      advance(1_000);
+      expect((await task(paused)).State).toBe('Canceled');
+      expect(await pendingFor(paused.TaskId)).toEqual([]);
+      const [event] = await cancelEvents(paused.TaskId);
+      expect(event?.UserId).toBe('users-system');
+    } finally {
+      pausing.projectSettings({ project: 'App', cancelRunningTasks: false });
+    }
+  });
+
+  it('documents interruptions, pauses and superseded tasks in GET /_sim', async () => {
+    const doc = (await (await fetch(`${pausing.url}/_sim`)).json()) as { endpoints: Json[] };
+    const text = JSON.stringify(doc.endpoints);
+    expect(text).toContain('manualIntervention');
+    expect(text).toContain('guidedFailure');
+    expect(text).toContain('/interruptions/{id}/submit');
+    expect(text).toContain('POST /_sim/project-settings');
+    expect(text).toContain('Cancelling');
+  });
+});

@@ -153,3 +153,95 @@ describe('coordination config: one pass', () => {
     ]);
   });
 });
+
+describe('coordination config: release trains', () => {
+  const deploy = (release: unknown, project = 'A') => ({
+    type: 'deploy',
+    project,
+    environment: 'Production',
+    release,
+  });
+  const withPlaybook = (actions: unknown[], extra: Record<string, unknown> = {}) => ({
+    projectSets: {
+      web: { projects: ['A', 'B'], soakMinutes: 30 },
+      other: { projects: ['B', 'C'] },
+    },
+    playbooks: { ship: { stages: [{ name: 'one', actions }] } },
+    ...extra,
+  });
+
+  it('accepts trains by id and the newest verified one, soakMinutes, captureTrains and source train', () => {
+    const config = parseCoordinationConfig(
+      withPlaybook(
+        [
+          deploy({ train: 'web@0123456789abcdef' }),
+          deploy({ train: 'latestVerified', from: 'Test' }, 'A'),
+        ],
+        {
+          watches: [
+            {
+              name: 'w',
+              set: 'web',
+              environments: ['Test'],
+              recipients: ['a@example.com'],
+              captureTrains: true,
+            },
+          ],
+          promotions: [
+            {
+              name: 'p',
+              set: 'web',
+              from: 'Test',
+              to: 'Production',
+              cron: '0 0 18 * * *',
+              source: 'train',
+            },
+          ],
+        },
+      ),
+    );
+    expect(config.projectSets.web?.soakMinutes).toBe(30);
+    expect(config.projectSets.other?.soakMinutes).toBe(60);
+    expect(config.watches[0]?.captureTrains).toBe(true);
+    expect(config.promotions[0]?.source).toBe('train');
+  });
+
+  it('names each train problem by its JSON path', () => {
+    const problems = problemsOf(
+      withPlaybook(
+        [
+          deploy({ train: 'not-an-id' }),
+          deploy({ train: 'nope@0123456789abcdef' }),
+          deploy({ train: 'other@0123456789abcdef' }, 'A'),
+          deploy({ train: 'latestVerified' }, 'A'),
+          deploy({ train: 'latestVerified', from: 'Test' }, 'B'),
+          deploy({ train: 'web@0123456789abcdef', from: 'Test' }),
+        ],
+        {
+          promotions: [
+            {
+              name: 'p',
+              set: 'web',
+              from: 'Test',
+              to: 'Prod',
+              cron: '0 0 18 * * *',
+              source: 'newest',
+            },
+          ],
+        },
+      ),
+    );
+    const at = (i: number) => `$.playbooks.ship.stages[0].actions[${i}].release`;
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        `${at(0)}.train: must be a train id such as web-stack@0123456789abcdef (GET /api/trains lists them) or "latestVerified"`,
+        `${at(1)}.train: names project set "nope", which is not defined in projectSets`,
+        `${at(2)}.train: train other@0123456789abcdef is of set "other", which does not have project "A"`,
+        `${at(3)}.from: latestVerified needs "from": the environment the train was verified in`,
+        `${at(4)}.set: project "B" is in several sets (web, other); name the train's set in "set"`,
+        `${at(5)}: "set" and "from" go with "latestVerified" only: a train id names its set and environment`,
+        '$.promotions[0].source: Invalid option: expected one of "current"|"train"',
+      ]),
+    );
+  });
+});

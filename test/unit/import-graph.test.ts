@@ -35,6 +35,7 @@ const layers: Record<string, number> = {
   retention: 2,
   health: 2,
   ui: 2,
+  trains: 2,
   // the composition root
   app: 3,
   // entry points

@@ -210,8 +210,13 @@ describe('secrets in the Bicep template', () => {
   const params = mainParams();
   const secureParams = [...params.entries()].filter(([, p]) => p.secure).map(([name]) => name);
 
-  it('takes the three secrets as @secure() parameters with an empty default', () => {
-    expect(secureParams.sort()).toEqual(['octopusApiKey', 'sendGridApiKey', 'webhookSecret']);
+  it('takes the four secrets as @secure() parameters with an empty default', () => {
+    expect(secureParams.sort()).toEqual([
+      'approvalKey',
+      'octopusApiKey',
+      'sendGridApiKey',
+      'webhookSecret',
+    ]);
     for (const name of secureParams) expect(params.get(name)?.default).toBe("''");
   });
 
@@ -238,7 +243,7 @@ describe('secrets in the Bicep template', () => {
     const secretResources =
       vault.match(/resource\s+\w+\s+'Microsoft\.KeyVault\/vaults\/secrets@[^']+'\s*=\s*[^{]*/g) ??
       [];
-    expect(secretResources).toHaveLength(3);
+    expect(secretResources).toHaveLength(4);
     for (const header of secretResources) expect(header).toMatch(/=\s*if\s*\(!empty\(\w+\)\)/);
   });
 

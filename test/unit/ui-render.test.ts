@@ -432,3 +432,59 @@ describe('status page: run locks', () => {
     expect(onlyIdle).toContain('No lock is held or waited for.');
   });
 });
+
+describe('renderStatusPage: release trains', () => {
+  it('shows the live train of each column: verified and when, or soaking until when', () => {
+    const model = emptyModel({
+      sets: {
+        ok: true,
+        value: {
+          lastPoll: { at: '2026-11-20T11:59:30Z', instance: 'i-1' },
+          problems: [],
+          sets: [
+            {
+              set: 'web-stack',
+              description: undefined,
+              space: 'Default',
+              projects: ['Database'],
+              problem: undefined,
+              cells: ['Test', 'Production'].map((environment, i) => ({
+                environment,
+                environmentOrder: i,
+                tenant: null,
+                state: 'complete' as const,
+                since: '2026-11-20T10:00:00Z',
+                projects: [],
+                train:
+                  i === 0
+                    ? {
+                        id: 'web-stack@0123456789abcdef',
+                        state: 'verified' as const,
+                        verified: true,
+                        verifiedAt: '2026-11-20T11:00:00Z',
+                        standingSince: '2026-11-20T10:00:00Z',
+                        soakEndsAt: null,
+                        capturedAt: '2026-11-20T10:00:00Z',
+                      }
+                    : {
+                        id: `web-stack@fedcba9876543210${evil}`,
+                        state: 'soaking' as const,
+                        verified: false,
+                        verifiedAt: null,
+                        standingSince: '2026-11-20T11:30:00Z',
+                        soakEndsAt: '2026-11-20T12:30:00Z',
+                        capturedAt: '2026-11-20T11:30:00Z',
+                      },
+              })),
+            },
+          ],
+        },
+      },
+    });
+    const page = renderStatusPage(model);
+    expect(page).toContain('train 0123456789abcdef');
+    expect(page).toMatch(/verified<\/span> <small><time datetime="2026-11-20T11:00:00Z"/);
+    expect(page).toMatch(/soaking<\/span>\s*<small>until <time datetime="2026-11-20T12:30:00Z"/);
+    expect(page).not.toContain(evil);
+  });
+});

@@ -37,6 +37,9 @@ export function renderDashboardItem(
     : state.releases.find((r) => r.id === deployment.releaseId);
   const taskState = task?.state ?? 'Queued';
   const started = task?.startTime;
+  const paused = task?.pausedOn
+    ? state.interruptions.find((i) => i.id === task.pausedOn && i.isPending)
+    : undefined;
   return {
     Id: deployment.id,
     DeploymentId: deployment.id,
@@ -58,8 +61,8 @@ export function renderDashboardItem(
         : '',
     ErrorMessage: task?.errorMessage ?? '',
     HasWarningsOrErrors: taskState === 'Failed',
-    HasPendingInterruptions: false,
-    PendingInterruptionTypes: [],
+    HasPendingInterruptions: paused !== undefined,
+    PendingInterruptionTypes: paused ? [paused.type] : [],
     HasPendingPreconditions: false,
     PendingPreconditionTypes: [],
     IsCurrent: isCurrent,

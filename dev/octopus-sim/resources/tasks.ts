@@ -3,7 +3,13 @@ import type { SimContext } from '../context.js';
 import { workerName } from '../engine.js';
 import { boolParam, dateTimeParam, intParam, listParam, paged, queryValue } from '../paging.js';
 import { notFound, ok, route, SimHttpError, type Route, type SimRequest } from '../router.js';
-import { activeTaskStates, idNumber, type ActivityStatus, type TaskRecord } from '../store.js';
+import {
+  activeTaskStates,
+  idNumber,
+  pendingInterruptionsOf,
+  type ActivityStatus,
+  type TaskRecord,
+} from '../store.js';
 import { isoOrNull, isoTime, proseDuration } from '../time.js';
 import { findById, spaceOf } from './common.js';
 
@@ -23,7 +29,8 @@ export function renderTask(task: TaskRecord, sim: SimContext): Record<string, un
   const isCompleted = !activeTaskStates.includes(task.state);
   const runningFor =
     task.startTime !== undefined ? (task.completedTime ?? now) - task.startTime : undefined;
-  const queuedBehind = task.state === 'Queued';
+  const queuedBehind = task.state === 'Queued' && task.startTime === undefined;
+  const pending = pendingInterruptionsOf(sim.state(), task.id);
   return {
     Id: task.id,
     Name: task.name,
@@ -44,12 +51,12 @@ export function renderTask(task: TaskRecord, sim: SimContext): Record<string, un
     HasBeenPickedUpByProcessor: task.startTime !== undefined,
     IsCompleted: isCompleted,
     FinishedSuccessfully: task.state === 'Success',
-    HasPendingInterruptions: false,
-    PendingInterruptionTypes: [],
+    HasPendingInterruptions: pending.length > 0,
+    PendingInterruptionTypes: [...new Set(pending.map((i) => i.type))],
     HasPendingPreconditions: false,
     PendingPreconditionTypes: [],
     CanRerun: isCompleted,
-    HasWarningsOrErrors: task.state === 'Failed',
+    HasWarningsOrErrors: task.state === 'Failed' || task.steps.some((s) => s.status === 'Failed'),
     EstimatedRemainingQueueDurationSeconds: queuedBehind ? 0 : null,
     UnmetPreconditions: null,
     ProjectId: task.projectId,
@@ -73,7 +80,7 @@ export function renderTask(task: TaskRecord, sim: SimContext): Record<string, un
 function rootStatus(task: TaskRecord): ActivityStatus {
   switch (task.state) {
     case 'Queued':
-      return 'Pending';
+      return task.startTime === undefined ? 'Pending' : 'Running';
     case 'Executing':
     case 'Cancelling':
       return 'Running';
@@ -177,6 +184,7 @@ function filterTasks(request: SimRequest, sim: SimContext): TaskRecord[] {
   const runbook = queryValue(request, 'runbook');
   const active = boolParam(request, 'active');
   const running = boolParam(request, 'running');
+  const interrupted = boolParam(request, 'hasPendingInterruptions');
   const description = queryValue(request, 'description')?.toLowerCase();
   const partialName = queryValue(request, 'partialName')?.toLowerCase();
   const range = (name: string): [number | undefined, number | undefined] => [
@@ -202,6 +210,8 @@ function filterTasks(request: SimRequest, sim: SimContext): TaskRecord[] {
         (!runbook || runbookId === runbook) &&
         (active !== true || activeTaskStates.includes(t.state)) &&
         (running !== true || t.state === 'Executing' || t.state === 'Cancelling') &&
+        (interrupted === undefined ||
+          interrupted === pendingInterruptionsOf(state, t.id).length > 0) &&
         (!description || t.description.toLowerCase().includes(description)) &&
         (!partialName || t.description.toLowerCase().includes(partialName)) &&
         within(t.queued, fromQueue, toQueue) &&
@@ -220,6 +230,9 @@ function listTasks(
   const tasks = filterTasks(request, sim);
   const totalCounts: Record<string, number> = {};
   for (const s of allStates) totalCounts[s] = tasks.filter((t) => t.state === s).length;
+  totalCounts.Interrupted = tasks.filter(
+    (t) => pendingInterruptionsOf(sim.state(), t.id).length > 0,
+  ).length;
   const page = paged(
     tasks,
     request,
@@ -236,6 +249,7 @@ function listTasks(
         'runbook',
         'active',
         'running',
+        'hasPendingInterruptions',
         'fromCompletedDate',
         'toCompletedDate',
         'fromStartDate',
@@ -265,7 +279,7 @@ const cancel = (req: SimRequest, sim: SimContext) => {
       400,
       `Task ${before.id} has already finished (${before.state}) and cannot be canceled.`,
     );
-  const task = sim.engine.cancelTask(before.id);
+  const task = sim.engine.cancelTask(before.id, sim.apiUser);
   if (!task) throw notFound('task', req.params.id ?? '');
   return ok(renderTask(task, sim));
 };

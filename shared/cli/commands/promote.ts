@@ -40,7 +40,10 @@ async function runPromote(options: PromoteOptions, io: CliIO): Promise<void> {
 
   if (options.dryRun) {
     try {
-      const plan = await readPromotionPlan(runtime.octopus, runtime.config, promotion, at);
+      const plan = await readPromotionPlan(runtime.octopus, runtime.config, promotion, at, {
+        tables: runtime.tables,
+        timeZone: runtime.settings.report.timeZone,
+      });
       io.out(`Dry run: nothing is deployed.\n${describePlan(plan)}\n`);
     } catch (err) {
       if (err instanceof UnknownNamesError) throw new CliUsageError(err.message);

@@ -7,12 +7,26 @@ const actionId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be letters, digits, _ . - (at most 64)');
 
+/** A release train's id: its set, `@`, and 16 hex digits of its content's hash. */
+export const trainIdPattern = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,63})@([0-9a-f]{16})$/;
+
 /** Which release a deploy action deploys. */
 export const releaseSelector = z.union([
   z.literal('latest'),
   z.strictObject({ version: z.string().min(1) }),
   z.strictObject({ range: z.string().min(1) }),
   z.strictObject({ latestSuccessfulIn: octopusName }),
+  /**
+   * The release of this project in a release train: a train id (`web-stack@3f2a…`), or
+   * `latestVerified`, the newest verified train of `set` in `from` (for the action's tenant).
+   */
+  z.strictObject({
+    train: z.string().min(1),
+    /** latestVerified: the set (default: the one configured set that has the action's project). */
+    set: z.string().min(1).optional(),
+    /** latestVerified: the environment the train was verified in. */
+    from: octopusName.optional(),
+  }),
 ]);
 export type ReleaseSelector = z.output<typeof releaseSelector>;
 
@@ -121,6 +135,44 @@ const check = z.strictObject({
   condition: conditionRef,
 });
 
+/**
+ * An approval gate: the run waits until `minApprovals` of `approvers` approve the plan of the stages
+ * after it (or one rejects, or `timeoutMinutes` pass). Alone in its stage.
+ */
+export const approvalSpec = z.strictObject({
+  approvers: z.array(email).min(1, 'must list at least one approver'),
+  minApprovals: z.number().int().min(1).max(50).default(1),
+  /** How long the approvers have (default one day, at most a week); the run's own timeout pauses meanwhile. */
+  timeoutMinutes: z
+    .number()
+    .positive()
+    .max(7 * 24 * 60)
+    .default(24 * 60),
+});
+export type ApprovalSpec = z.output<typeof approvalSpec>;
+
+const approval = approvalSpec.extend({
+  type: z.literal('approval'),
+  id: actionId.optional(),
+});
+
+/** Approval problems no shape check sees: more approvals needed than approvers, approvers twice. */
+export function checkApproval(
+  spec: ApprovalSpec,
+  problem: (path: (string | number)[], message: string) => void,
+): void {
+  const seen = new Set<string>();
+  spec.approvers.forEach((a, i) => {
+    if (seen.has(a.toLowerCase())) problem(['approvers', i], `lists "${a}" twice`);
+    seen.add(a.toLowerCase());
+  });
+  if (spec.minApprovals > seen.size)
+    problem(
+      ['minApprovals'],
+      `asks for ${spec.minApprovals} approvals but lists ${seen.size} approver(s); list more approvers or lower minApprovals`,
+    );
+}
+
 /** onFailure only: redeploy the releases that were current before the run started. */
 const redeployPrevious = z.strictObject({
   type: z.literal('redeployPrevious'),
@@ -130,7 +182,15 @@ const redeployPrevious = z.strictObject({
   timeoutMinutes,
 });
 
-export const action = z.discriminatedUnion('type', [deploy, wait, notify, webhook, runbook, check]);
+export const action = z.discriminatedUnion('type', [
+  deploy,
+  wait,
+  notify,
+  webhook,
+  runbook,
+  check,
+  approval,
+]);
 export const failureAction = z.discriminatedUnion('type', [
   redeployPrevious,
   notify,

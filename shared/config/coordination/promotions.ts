@@ -1,6 +1,7 @@
 // Scheduled promotions: move a whole set from one environment to another on a cron, in order.
 import { z } from 'zod';
 import { conditionRef } from './conditions.js';
+import { approvalSpec } from './playbooks.js';
 import {
   concurrency,
   cronExpression,
@@ -15,6 +16,11 @@ export const promotion = z.strictObject({
   set: z.string().min(1),
   from: octopusName,
   to: octopusName,
+  /**
+   * What moves: `current` (default) the release current and successful in `from` for each project;
+   * `train` exactly the releases of the newest verified train of the set in `from` (nothing newer).
+   */
+  source: z.enum(['current', 'train']).default('current'),
   /** NCRONTAB (6 fields, seconds first) in `timeZone`, e.g. "0 0 18 * * Mon-Fri". */
   cron: cronExpression,
   timeZone: timeZone.default('UTC'),
@@ -32,5 +38,7 @@ export const promotion = z.strictObject({
   conditions: z.array(conditionRef).default([]),
   freezeWindows: z.array(freezeWindow).default([]),
   recipients: recipients.optional(),
+  /** Wait for people to approve the plan (exact releases, stages) before deploying anything. */
+  approval: approvalSpec.optional(),
 });
 export type Promotion = z.output<typeof promotion>;

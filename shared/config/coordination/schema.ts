@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { freezeWindow, octopusName } from './common.js';
 import { condition, type ConditionRef } from './conditions.js';
-import { playbook } from './playbooks.js';
+import { checkApproval, playbook, trainIdPattern, type ReleaseSelector } from './playbooks.js';
 import { promotion } from './promotions.js';
 import { report } from './report.js';
 import { rule, ruleChainDepth } from './rules.js';
@@ -123,10 +123,67 @@ function checkReferences(config: CoordinationConfig, ctx: z.RefinementCtx): void
     needSet(p.set, ['promotions', i, 'set']);
     if (p.from === p.to) problem(['promotions', i, 'to'], 'must differ from `from`');
     p.conditions.forEach((c, j) => checkConditionRef(c, ['promotions', i, 'conditions', j]));
+    if (p.approval)
+      checkApproval(p.approval, (rest, message) =>
+        problem(['promotions', i, 'approval', ...rest], message),
+      );
   });
   for (const [name, c] of Object.entries(config.conditions))
     checkConditionRef(c, ['conditions', name]);
+  const checkTrainRelease = (release: ReleaseSelector, project: string, path: Path) => {
+    if (typeof release !== 'object' || !('train' in release)) return;
+    const hasProject = (set: string) =>
+      (sets[set]?.projects ?? []).some((p) => p.toLowerCase() === project.toLowerCase());
+    if (release.train === 'latestVerified') {
+      if (release.from === undefined)
+        problem(
+          [...path, 'from'],
+          'latestVerified needs "from": the environment the train was verified in',
+        );
+      if (release.set !== undefined) {
+        needSet(release.set, [...path, 'set']);
+        if (release.set in sets && !hasProject(release.set))
+          problem(
+            [...path, 'set'],
+            `project set "${release.set}" does not have project "${project}"`,
+          );
+        return;
+      }
+      const having = Object.keys(sets).filter(hasProject);
+      if (having.length !== 1)
+        problem(
+          [...path, 'set'],
+          having.length === 0
+            ? `no project set has project "${project}"; name the train's set in "set"`
+            : `project "${project}" is in several sets (${having.join(', ')}); name the train's set in "set"`,
+        );
+      return;
+    }
+    const set = trainIdPattern.exec(release.train)?.[1];
+    if (set === undefined) {
+      problem(
+        [...path, 'train'],
+        'must be a train id such as web-stack@0123456789abcdef (GET /api/trains lists them) or "latestVerified"',
+      );
+      return;
+    }
+    if (release.set !== undefined || release.from !== undefined)
+      problem(
+        path,
+        '"set" and "from" go with "latestVerified" only: a train id names its set and environment',
+      );
+    needSet(set, [...path, 'train']);
+    if (set in sets && !hasProject(set))
+      problem(
+        [...path, 'train'],
+        `train ${release.train} is of set "${set}", which does not have project "${project}"`,
+      );
+  };
   for (const [name, pb] of Object.entries(config.playbooks)) {
+    pb.onFailure.forEach((a, j) => {
+      if (a.type === 'deploy')
+        checkTrainRelease(a.release, a.project, ['playbooks', name, 'onFailure', j, 'release']);
+    });
     const ids = new Set<string>();
     pb.stages.forEach((stage, s) =>
       stage.actions.forEach((a, j) => {
@@ -137,6 +194,15 @@ function checkReferences(config: CoordinationConfig, ctx: z.RefinementCtx): void
           ids.add(a.id);
         }
         if (a.type === 'check') checkConditionRef(a.condition, [...path, 'condition']);
+        if (a.type === 'deploy') checkTrainRelease(a.release, a.project, [...path, 'release']);
+        if (a.type === 'approval') {
+          checkApproval(a, (rest, message) => problem([...path, ...rest], message));
+          if (stage.actions.length > 1)
+            problem(
+              path,
+              'an approval must be the only action of its stage (it approves the stages after it); move the other actions to a stage of their own',
+            );
+        }
         if (a.type === 'wait') {
           if (a.condition) checkConditionRef(a.condition, [...path, 'condition']);
           const kinds = [a.minutes, a.until, a.condition].filter((v) => v !== undefined).length;

@@ -11,5 +11,14 @@ export const projectSet = z.strictObject({
   dependsOn: z.record(z.string(), z.array(octopusName)).default({}),
   /** Tenants to consider for tenanted projects (omit for untenanted sets). */
   tenants: z.array(octopusName).optional(),
+  /**
+   * Release trains: how long a captured train must stand unchanged, with no failed deployment of a
+   * member, in its environment before it counts as verified (minutes; fractions allowed; default 60).
+   */
+  soakMinutes: z
+    .number()
+    .min(0)
+    .max(30 * 24 * 60)
+    .default(60),
 });
 export type ProjectSet = z.output<typeof projectSet>;

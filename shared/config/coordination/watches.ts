@@ -18,6 +18,8 @@ export const watch = z.strictObject({
     ])
     .optional(),
   notifyOnFailure: z.boolean().default(false),
+  /** Capture a release train each time the watch announces the set live (one train per combination). */
+  captureTrains: z.boolean().default(false),
   recipients,
 });
 export type Watch = z.output<typeof watch>;

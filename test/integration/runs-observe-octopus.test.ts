@@ -1,0 +1,74 @@
+// How a run observes its Octopus tasks, against the simulator over HTTP: a paused task (manual
+// intervention) comes with its interruption types; a task Octopus cancelled because a newer deployment
+// to the same target superseded it comes with that deployment; a user's cancel does not.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
+import { createOctopusClient, type OctopusClient } from '../../shared/octopus/client.js';
+import { observeTasks } from '../../shared/runs/executor.js';
+
+let sim: OctopusSimulator;
+let octopus: OctopusClient;
+
+beforeAll(async () => {
+  sim = await startOctopusSimulator({
+    port: 0,
+    scenario: {
+      environments: ['Development'],
+      lifecycles: [{ name: 'Default', phases: [{ environments: ['Development'] }] }],
+      projects: [{ name: 'App', steps: ['Approve', 'Deploy'] }],
+      releases: ['1.0.0', '1.1.0', '1.2.0'].map((version) => ({ project: 'App', version })),
+      stepDurationMs: 1000,
+    },
+  });
+  sim.clock({ action: 'pause' });
+  octopus = createOctopusClient({ url: sim.url, apiKey: sim.apiKey, space: 'Default' });
+});
+
+afterAll(async () => {
+  await sim?.stop();
+});
+
+async function deploy(version: string): Promise<{ Id: string; TaskId: string }> {
+  const [project] = await octopus.projects.all();
+  const [environment] = await octopus.environments.all();
+  const release = await octopus.releases.byVersion(project?.Id ?? '', version);
+  return octopus.deployments.create({
+    ReleaseId: release?.Id ?? '',
+    ProjectId: project?.Id ?? '',
+    EnvironmentId: environment?.Id ?? '',
+  });
+}
+
+describe('observeTasks', () => {
+  it('reports a paused task with its interruption types', async () => {
+    sim.script({ project: 'App', environment: 'Development', outcome: 'manualIntervention' });
+    const d = await deploy('1.0.0');
+    const [o] = await observeTasks(octopus, [d.TaskId]);
+    expect(o).toMatchObject({
+      kind: 'task',
+      hasPendingInterruptions: true,
+      pendingInterruptionTypes: ['ManualIntervention'],
+    });
+    await octopus.tasks.cancel(d.TaskId);
+    sim.clock({ action: 'advance', ms: 1_000 });
+  });
+
+  it('names the newer deployment that superseded a cancelled one, and nothing for a user cancel', async () => {
+    sim.projectSettings({ project: 'App', cancelQueuedTasks: true });
+    const running = await deploy('1.0.0');
+    const older = await deploy('1.1.0');
+    const newer = await deploy('1.2.0');
+    const [superseded] = await observeTasks(octopus, [older.TaskId]);
+    expect(superseded).toMatchObject({
+      state: 'Canceled',
+      superseded: { deploymentId: newer.Id, taskId: newer.TaskId, version: '1.2.0' },
+    });
+    sim.projectSettings({ project: 'App', cancelQueuedTasks: false });
+    await octopus.tasks.cancel(newer.TaskId);
+    sim.clock({ action: 'advance', ms: 1_000 });
+    const [cancelled] = await observeTasks(octopus, [newer.TaskId]);
+    expect(cancelled?.kind === 'task' && cancelled.state).toBe('Canceled');
+    expect(cancelled).not.toHaveProperty('superseded');
+    expect(running.Id).toBeTruthy();
+  });
+});
