@@ -102,6 +102,13 @@ function registrationsInSources(): string[] {
           /\bapp\.(?:http|get|post|put|patch|deleteRequest|timer|storageQueue)\(\s*'([^']+)'/g,
         ))
           names.push(m[1] ?? '');
+  // HTTP routes are declared (RouteDeclaration: `name: '…', method: …`) and registered by registerRoutes.
+  for (const file of readdirSync(join(root, 'functions'), { encoding: 'utf8' }))
+    if (file.endsWith('.ts'))
+      for (const m of readFileSync(join(root, 'functions', file), 'utf8').matchAll(
+        /\bname: '([^']+)',\s*method: '/g,
+      ))
+        names.push(m[1] ?? '');
   return names.sort();
 }
 
