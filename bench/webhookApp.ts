@@ -1,13 +1,14 @@
 // The function app for the webhook benchmark, in a process of its own as the Functions host is in
 // Azure: the compiled app on the dev host, real HTTP. Started by bench/webhooks.ts with fork();
-// it sends `{ url }` when serving and answers `idle` (after-answer processing done), `cpu` (its CPU
-// time and Table requests so far, for the per-event breakdown) and `stop`.
+// it sends `{ url }` when serving and answers `idle` (the events queue drained: found empty by the
+// host's listener on its own schedule, nothing in flight), `cpu` (its CPU time, Table requests and
+// queue requests so far, for the per-event breakdown) and `stop`.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FunctionHost } from '../dev/functionHost.js';
 import { coordinationConfigSchema } from '../shared/config/coordination/schema.js';
 import { settingDefaults } from '../shared/config/settings.js';
-import { immediateProcessingIdle } from '../shared/events/process.js';
+import { enqueueIdle } from '../shared/events/queue.js';
 import { createRuntime, setRuntime } from '../shared/runtime/runtime.js';
 
 const appRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -41,9 +42,16 @@ await host.start();
 
 process.on('message', (message: unknown) => {
   if (message === 'idle') {
-    void immediateProcessingIdle(runtime).then(() => send('idle'));
+    void enqueueIdle(runtime)
+      .then(() => Promise.all([...host.listeners.values()].map((l) => l.idle(false))))
+      .then(() => send('idle'));
   } else if (message === 'cpu') {
-    send({ cpu: process.cpuUsage(), tableRequests: runtime.tables.roundTrips.count });
+    send({
+      cpu: process.cpuUsage(),
+      tableRequests: runtime.tables.roundTrips.count,
+      queueRequestsApp: runtime.queues.roundTrips.count,
+      queueRequestsHost: [...host.listeners.values()].reduce((n, l) => n + l.requests, 0),
+    });
   } else if (message === 'rss') {
     send({ rss: process.memoryUsage().rss });
   } else if (message === 'stop') {

@@ -1,4 +1,5 @@
-// Start Azurite's table service as a child process (the local stand-in for Azure Table Storage).
+// Start Azurite's table service (and, when asked, its queue service) as child processes: the local
+// stand-ins for Azure Table Storage and Queue Storage.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,10 +11,11 @@ export const devAccountName = 'devstoreaccount1';
 export const devAccountKey =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-export function azuriteConnectionString(host: string, port: number): string {
+export function azuriteConnectionString(host: string, port: number, queuePort?: number): string {
   return (
     `DefaultEndpointsProtocol=http;AccountName=${devAccountName};AccountKey=${devAccountKey};` +
-    `TableEndpoint=http://${host}:${port}/${devAccountName};`
+    `TableEndpoint=http://${host}:${port}/${devAccountName};` +
+    (queuePort ? `QueueEndpoint=http://${host}:${queuePort}/${devAccountName};` : '')
   );
 }
 
@@ -34,6 +36,9 @@ export interface AzuriteTable {
   host: string;
   port: number;
   process: ChildProcess;
+  /** The queue service's port and process, when started (`queue: true`). */
+  queuePort?: number;
+  queueProcess?: ChildProcess;
   /** Stop with SIGINT, so Azurite saves its last writes (SIGTERM loses up to 5 s of them). */
   stop(): Promise<void>;
 }
@@ -43,6 +48,10 @@ export interface AzuriteOptions {
   host?: string;
   /** Folder for data; omit for in-memory. */
   location?: string;
+  /** Start the queue service too (queue triggers and the events queue need it). */
+  queue?: boolean;
+  /** Port of the queue service (a free one when omitted). */
+  queuePort?: number;
   log?: (line: string) => void;
 }
 
@@ -52,32 +61,83 @@ const START_TIMEOUT_MS = 120_000;
 export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<AzuriteTable> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port || (await freePort(host));
+  const table = await startService('table', host, port, options.location);
+  let queue: { child: ChildProcess; port: number } | undefined;
+  if (options.queue) {
+    const queuePort = options.queuePort || (await freePort(host));
+    try {
+      queue = {
+        child: await startService('queue', host, queuePort, options.location),
+        port: queuePort,
+      };
+    } catch (err) {
+      await stopChild(table);
+      throw err;
+    }
+  }
+  return {
+    connectionString: azuriteConnectionString(host, port, queue?.port),
+    host,
+    port,
+    process: table,
+    ...(queue ? { queuePort: queue.port, queueProcess: queue.child } : {}),
+    stop: async () => {
+      await Promise.all([stopChild(table), queue ? stopChild(queue.child) : Promise.resolve()]);
+    },
+  };
+}
+
+/** Stop with SIGINT, so Azurite saves its last writes (SIGTERM loses up to 5 s of them). */
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolveStop) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
+    const killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(killTimer);
+      resolveStop();
+    });
+    child.kill('SIGINT');
+  });
+}
+
+async function startService(
+  service: 'table' | 'queue',
+  host: string,
+  port: number,
+  location: string | undefined,
+): Promise<ChildProcess> {
   const require = createRequire(import.meta.url);
-  const main = join(dirname(require.resolve('azurite/package.json')), 'dist/src/table/main.js');
+  const main = join(
+    dirname(require.resolve('azurite/package.json')),
+    `dist/src/${service}/main.js`,
+  );
   const args = [
     main,
-    '--tableHost',
+    `--${service}Host`,
     host,
-    '--tablePort',
+    `--${service}Port`,
     String(port),
     '--disableTelemetry',
     '--skipApiVersionCheck',
     '--loose',
   ];
-  if (options.location) {
-    mkdirSync(options.location, { recursive: true });
-    args.push('--location', options.location);
+  if (location) {
+    mkdirSync(location, { recursive: true });
+    args.push('--location', location);
   } else {
     args.push('--inMemoryPersistence');
   }
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let timedOut = false;
   const started = new Promise<void>((resolveStart, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('successfully started')) resolveStart();
+      if (/successfully (started|listens)/.test(output)) resolveStart();
       if (/EADDRINUSE|Error:/i.test(output))
-        reject(new Error(`Azurite did not start on ${host}:${port}:\n${output.trim()}`));
+        reject(
+          new Error(`Azurite (${service}) did not start on ${host}:${port}:\n${output.trim()}`),
+        );
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
@@ -85,13 +145,12 @@ export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<A
       reject(
         new Error(
           timedOut
-            ? `Azurite did not start within ${START_TIMEOUT_MS / 1000} s on ${host}:${port} (a busy machine, or a full disk):\n${output.trim()}`
-            : `Azurite exited with ${code ?? signal}:\n${output.trim()}`,
+            ? `Azurite (${service}) did not start within ${START_TIMEOUT_MS / 1000} s on ${host}:${port} (a busy machine, or a full disk):\n${output.trim()}`
+            : `Azurite (${service}) exited with ${code ?? signal}:\n${output.trim()}`,
         ),
       ),
     );
   });
-  let timedOut = false;
   const timeout = setTimeout(() => {
     timedOut = true;
     child.kill('SIGKILL');
@@ -105,20 +164,5 @@ export async function startAzuriteTable(options: AzuriteOptions = {}): Promise<A
   child.stderr?.removeAllListeners('data');
   child.stdout?.resume();
   child.stderr?.resume();
-  return {
-    connectionString: azuriteConnectionString(host, port),
-    host,
-    port,
-    process: child,
-    stop: () =>
-      new Promise<void>((resolveStop) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
-        const killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        child.once('exit', () => {
-          clearTimeout(killTimer);
-          resolveStop();
-        });
-        child.kill('SIGINT');
-      }),
-  };
+  return child;
 }

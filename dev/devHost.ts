@@ -139,7 +139,20 @@ export async function startDevHost(options: DevHostOptions): Promise<DevHost> {
       const port = (await portFree(wanted, host)) ? wanted : await freePort(host);
       if (port !== wanted) log(`Port ${wanted} is busy; Azurite uses ${port} instead.`);
       azuriteDataDir = resolve(env.DEV_DATA_DIR ?? resolve(options.appRoot, '.data'), 'azurite');
-      azurite = await startAzuriteTable({ host, port, location: azuriteDataDir });
+      const wantedQueue = Number(env.AZURITE_QUEUE_PORT ?? 10001);
+      const queuePort =
+        wantedQueue !== port && (await portFree(wantedQueue, host))
+          ? wantedQueue
+          : await freePort(host);
+      if (queuePort !== wantedQueue)
+        log(`Port ${wantedQueue} is busy; Azurite's queue service uses ${queuePort} instead.`);
+      azurite = await startAzuriteTable({
+        host,
+        port,
+        location: azuriteDataDir,
+        queue: true,
+        queuePort,
+      });
       stops.push(() => azurite?.stop() ?? Promise.resolve());
       env.AzureWebJobsStorage = azurite.connectionString;
     }

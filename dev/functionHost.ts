@@ -4,11 +4,25 @@
 // InvocationModel, so handlers see the same HttpRequest/Timer objects as in Azure.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Cron } from 'croner';
+import { registerQueueProcessor } from '../shared/events/queue.js';
+import {
+  defaultQueuesOptions,
+  queuesOptionsFrom,
+  StorageQueueListener,
+  type QueueDeliveryInfo,
+  type QueuesOptions,
+} from './queueListener.js';
 
 interface BindingMetadata {
   type: string;
@@ -53,6 +67,8 @@ interface InvocationModelLike {
 
 interface ProgrammingModelLike {
   getInvocationModel(coreCtx: unknown): InvocationModelLike;
+  /** What the worker asks at start; with HTTP streaming on, the library's proxy (HttpUri). */
+  getCapabilities?(capabilities: Record<string, string>): Promise<Record<string, string>>;
 }
 
 interface Registry {
@@ -82,9 +98,19 @@ export interface TimerFunction {
   callback: CapturedFunction['callback'];
 }
 
+export interface QueueFunction {
+  name: string;
+  triggerName: string;
+  queueName: string;
+  /** The app setting holding the storage connection (AzureWebJobsStorage). */
+  connection: string;
+  metadata: FunctionMetadata;
+  callback: CapturedFunction['callback'];
+}
+
 export interface InvocationRecord {
   name: string;
-  kind: 'http' | 'timer';
+  kind: 'http' | 'timer' | 'queue';
   startedAt: Date;
   durationMs: number;
   outcome: string;
@@ -101,6 +127,8 @@ export interface FunctionHostOptions {
   functionKey?: string;
   /** Fire timers on their schedules (default true). */
   timers?: boolean;
+  /** Listen to the queues of queue-triggered functions (default true). */
+  queues?: boolean;
   /**
    * Where each timer's schedule status (last, next, lastUpdated) is kept between starts, as the real
    * host keeps it in blob storage (useMonitor). A timer whose recorded next occurrence passed while the
@@ -216,11 +244,17 @@ export function resolveSettingReferences(value: string, env: NodeJS.ProcessEnv):
 export class FunctionHost {
   readonly http: HttpFunction[] = [];
   readonly timers: TimerFunction[] = [];
+  readonly queues: QueueFunction[] = [];
+  readonly listeners = new Map<string, StorageQueueListener>();
+  private queuesOptions: QueuesOptions = defaultQueuesOptions;
+  private unregisterProbes: (() => void)[] = [];
   readonly invocations: InvocationRecord[] = [];
   private server: Server | undefined;
   private crons: Cron[] = [];
   private running = new Map<string, Promise<unknown>>();
   private routePrefix = 'api';
+  /** The library's HTTP proxy when the app enabled HTTP streaming (app.setup({ enableHttpStream })). */
+  httpUri: string | undefined;
   private model: ProgrammingModelLike | undefined;
   private readonly log: (line: string) => void;
   private readonly env: NodeJS.ProcessEnv;
@@ -235,9 +269,10 @@ export class FunctionHost {
   async load(): Promise<void> {
     const registry = loadStub();
     const hostJson = JSON.parse(readFileSync(join(this.options.appRoot, 'host.json'), 'utf8')) as {
-      extensions?: { http?: { routePrefix?: string } };
+      extensions?: { http?: { routePrefix?: string }; queues?: Record<string, unknown> };
     };
     this.routePrefix = (hostJson.extensions?.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
+    this.queuesOptions = queuesOptionsFrom(hostJson.extensions?.queues);
     const before = registry.functions.length;
     for (const file of mainFiles(this.options.appRoot)) {
       await import(pathToFileURL(file).href);
@@ -247,6 +282,10 @@ export class FunctionHost {
       throw new Error('The app registered no functions (no programming model was set)');
     for (const fn of registry.functions.slice(before)) this.add(fn);
     this.http.sort((a, b) => comparePrecedence(a.precedence, b.precedence));
+    // As the worker does at start: this locks app.setup(), and with enableHttpStream the library
+    // starts its HTTP proxy, to which the host then forwards each request as a stream.
+    const capabilities = (await this.model.getCapabilities?.({})) ?? {};
+    this.httpUri = capabilities.HttpUri;
   }
 
   private add(fn: CapturedFunction): void {
@@ -265,6 +304,15 @@ export class FunctionHost {
         metadata: fn.metadata,
         callback: fn.callback,
         ...compileRoute(full),
+      });
+    } else if (trigger.type.toLowerCase() === 'queuetrigger') {
+      this.queues.push({
+        name: fn.metadata.name,
+        triggerName,
+        queueName: resolveSettingReferences(String(trigger.queueName ?? ''), this.env),
+        connection: String(trigger.connection ?? 'AzureWebJobsStorage'),
+        metadata: fn.metadata,
+        callback: fn.callback,
       });
     } else if (trigger.type.toLowerCase() === 'timertrigger') {
       this.timers.push({
@@ -300,6 +348,49 @@ export class FunctionHost {
     const port = typeof address === 'object' && address ? address.port : this.options.port;
     this.url = `http://${host}:${port}`;
     if (this.options.timers !== false) this.scheduleTimers();
+    if (this.options.queues !== false) await this.startQueueListeners();
+  }
+
+  /** One listener per queue-triggered function, on the storage its `connection` setting names. */
+  private async startQueueListeners(): Promise<void> {
+    if (this.queues.length === 0) return;
+    const { QueueClient } = await import('@azure/storage-queue');
+    for (const fn of this.queues) {
+      const connectionString = this.env[fn.connection] ?? '';
+      if (!/(^|;)\s*(QueueEndpoint=|UseDevelopmentStorage=true)/i.test(connectionString)) {
+        this.log(
+          `queue ${fn.name}: not listening: the ${fn.connection} setting names no queue service (QueueEndpoint=…); the real host would not start this function either`,
+        );
+        continue;
+      }
+      const queue = new QueueClient(connectionString, fn.queueName);
+      const poisonName = `${fn.queueName}-poison`;
+      const hasPoison = !fn.queueName.endsWith('-poison') && poisonName.length <= 63;
+      const listener = new StorageQueueListener({
+        queue,
+        poisonQueue: hasPoison ? new QueueClient(connectionString, poisonName) : undefined,
+        options: this.queuesOptions,
+        invoke: (delivery) => this.invokeQueue(fn, delivery),
+        log: this.log,
+      });
+      this.listeners.set(fn.name, listener);
+      this.unregisterProbes.push(registerQueueProcessor(listener));
+      listener.start();
+    }
+  }
+
+  /** Run a queue-triggered function as the host does: the decoded text and the trigger metadata. */
+  private async invokeQueue(fn: QueueFunction, delivery: QueueDeliveryInfo): Promise<void> {
+    const triggerMetadata = {
+      DequeueCount: { int: delivery.dequeueCount },
+      Id: { string: delivery.id },
+      PopReceipt: { string: delivery.popReceipt },
+      InsertionTime: { string: delivery.insertionTime.toISOString() },
+      ExpirationTime: { string: delivery.expirationTime.toISOString() },
+      NextVisibleTime: { string: delivery.nextVisibleTime.toISOString() },
+      QueueTrigger: { string: delivery.text },
+    };
+    await this.invoke(fn, { string: delivery.text }, 'queue', triggerMetadata);
   }
 
   private readStatuses(): Record<string, TimerStatus> {
@@ -401,18 +492,19 @@ export class FunctionHost {
   }
 
   private async invoke(
-    fn: HttpFunction | TimerFunction,
+    fn: HttpFunction | TimerFunction | QueueFunction,
     data: unknown,
-    kind: 'http' | 'timer',
+    kind: 'http' | 'timer' | 'queue',
+    triggerMetadata: Record<string, unknown> = {},
+    invocationId = randomUUID(),
   ): Promise<RpcHttpResult | undefined> {
     const model = this.model;
     if (!model) throw new Error('app not loaded');
-    const invocationId = randomUUID();
     const started = Date.now();
     const coreCtx = {
       invocationId,
       metadata: fn.metadata,
-      request: { inputData: [{ name: fn.triggerName, data }], triggerMetadata: {} },
+      request: { inputData: [{ name: fn.triggerName, data }], triggerMetadata },
       log: (level: string, category: string, message: string) => {
         if (category === 'user' || level === 'error' || level === 'warning') {
           this.log(`[${fn.name}] ${level === 'information' ? '' : `${level}: `}${message}`);
@@ -432,7 +524,8 @@ export class FunctionHost {
     } catch (err) {
       outcome = 'failed';
       this.log(`[${fn.name}] failed: ${(err as Error).stack ?? String(err)}`);
-      if (kind === 'http') throw err;
+      // The queue listener needs the failure (retries, poison); a failed timer run is only logged.
+      if (kind !== 'timer') throw err;
       return undefined;
     } finally {
       const durationMs = Date.now() - started;
@@ -445,7 +538,7 @@ export class FunctionHost {
       });
       if (this.invocations.length > 500) this.invocations.shift();
       this.log(
-        `${kind === 'http' ? 'HTTP ' : 'timer'} ${fn.name} -> ${outcome} (${durationMs} ms)`,
+        `${kind === 'http' ? 'HTTP ' : kind === 'queue' ? 'queue' : 'timer'} ${fn.name} -> ${outcome} (${durationMs} ms)`,
       );
     }
   }
@@ -494,8 +587,6 @@ export class FunctionHost {
           error: { code: 'bad_request', message: 'The URL path is not valid percent-encoding.' },
         });
       }
-      // As the real host hands a Node function (without HTTP streaming): the body buffered up to
-      // 100 MB, refused above that, and empty when it came chunked (no Content-Length).
       const declared = Number(req.headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > hostMaxRequestBodyBytes) {
         req.resume();
@@ -506,6 +597,9 @@ export class FunctionHost {
           },
         });
       }
+      if (this.httpUri) return this.handleStreamed(fn, req, res, url, method, params, this.httpUri);
+      // As the real host hands a Node function without HTTP streaming: the body buffered up to
+      // 100 MB, refused above that, and empty when it came chunked (no Content-Length).
       const chunked =
         !Number.isFinite(declared) &&
         /chunked/i.test(String(req.headers['transfer-encoding'] ?? ''));
@@ -554,9 +648,96 @@ export class FunctionHost {
     });
   }
 
+  /**
+   * With HTTP streaming, as the real host does: the request (body unread, as a stream) is forwarded
+   * to the library's proxy tagged with the invocation id, the invocation carries the headers and
+   * route values as trigger metadata, and the function's answer comes back through the proxy.
+   * Nothing is buffered, so the function's own body limit is what stops an oversized body.
+   */
+  private async handleStreamed(
+    fn: HttpFunction,
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    method: string,
+    params: Record<string, string>,
+    httpUri: string,
+  ): Promise<void> {
+    const invocationId = randomUUID();
+    const headers: Record<string, string> = {};
+    for (const k in req.headers) {
+      const v = req.headers[k];
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    // As Azure's front end does: the caller's address:port appended to X-Forwarded-For.
+    const peer = req.socket.remoteAddress;
+    if (peer) {
+      const hop = peer.includes(':')
+        ? `[${peer}]:${req.socket.remotePort ?? 0}`
+        : `${peer}:${req.socket.remotePort ?? 0}`;
+      headers['x-forwarded-for'] = headers['x-forwarded-for']
+        ? `${headers['x-forwarded-for']}, ${hop}`
+        : hop;
+    }
+    const query: Record<string, string> = {};
+    url.searchParams.forEach((v, k) => {
+      query[k] = v;
+    });
+    const triggerMetadata: Record<string, unknown> = {
+      Headers: { json: JSON.stringify(headers) },
+      Query: { json: JSON.stringify(query) },
+    };
+    for (const [name, value] of Object.entries(params)) triggerMetadata[name] = { string: value };
+    const proxyReq = httpRequest(new URL(`${url.pathname}${url.search}`, httpUri), {
+      method,
+      headers: {
+        ...req.headers,
+        'x-forwarded-for': headers['x-forwarded-for'],
+        'x-ms-invocation-id': invocationId,
+        'x-forwarded-host': url.host,
+        'x-forwarded-proto': url.protocol.replace(/:$/, ''),
+      },
+    });
+    const answered = new Promise<void>((resolveAnswer, reject) => {
+      proxyReq.on('response', (proxied) => {
+        res.writeHead(proxied.statusCode ?? 500, proxied.headers);
+        proxied.pipe(res);
+        proxied.on('end', () => {
+          // The function answered (perhaps without reading the body): let the rest of an upload
+          // drain instead of being forwarded.
+          req.unpipe(proxyReq);
+          req.resume();
+          resolveAnswer();
+        });
+        proxied.on('error', reject);
+      });
+      proxyReq.on('error', reject);
+    });
+    answered.catch(() => undefined);
+    req.pipe(proxyReq);
+    try {
+      await this.invoke(
+        fn,
+        { http: { method, url: url.toString(), headers, query, params } },
+        'http',
+        triggerMetadata,
+        invocationId,
+      );
+    } catch (err) {
+      proxyReq.destroy();
+      req.resume();
+      throw err;
+    }
+    await answered;
+  }
+
   async stop(): Promise<void> {
     for (const cron of this.crons) cron.stop();
     this.crons = [];
+    for (const unregister of this.unregisterProbes) unregister();
+    this.unregisterProbes = [];
+    await Promise.all([...this.listeners.values()].map((l) => l.stop()));
+    this.listeners.clear();
     await Promise.allSettled(this.running.values());
     const server = this.server;
     if (!server) return;

@@ -31,7 +31,7 @@ try {
     `Octopus Coordinator is running at ${host.url}`,
     `  health:     ${host.url}/api/health`,
     `  status page: ${host.url}/api/ui`,
-    `  storage:    ${dev.azurite ? `Azurite table service on ${dev.azurite.host}:${dev.azurite.port}, data in ${dev.azuriteDataDir ?? '?'}` : 'from AzureWebJobsStorage'}`,
+    `  storage:    ${dev.azurite ? `Azurite table service on ${dev.azurite.host}:${dev.azurite.port}, queue service on port ${dev.azurite.queuePort ?? '?'}, data in ${dev.azuriteDataDir ?? '?'}` : 'from AzureWebJobsStorage'}`,
     `  octopus:    ${dev.simulator ? `simulator at ${dev.simulator.url} (sample scenario${flags.live ? ', live: new releases every few minutes' : ''})` : (process.env.OCTOPUS_URL ?? 'not configured')}`,
     `  mail:       ${dev.outboxDir ? `outbox folder ${dev.outboxDir}` : 'SendGrid'}`,
     `  config:     ${dev.configSource}`,
@@ -50,6 +50,8 @@ try {
     ...[...host.http]
       .sort((a, b) => a.route.localeCompare(b.route))
       .map((f) => `  ${f.methods.join(',').padEnd(10)} ${host.url}${f.route}`),
+    'Queue functions:',
+    ...host.queues.map((q) => `  ${q.name.padEnd(20)} queue ${q.queueName}`),
     'Timer functions (UTC):',
     ...host.timers.map(
       (t) =>

@@ -7,6 +7,7 @@ import { commonResponses, registerRoutes, type RouteDeclaration } from '../share
 import type { LeaseLocks } from '../shared/locks/leaseLock.js';
 import { maxPermits, maxPriority, maxTtlSeconds } from '../shared/locks/limits.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
+import { requireAdminKey } from '../shared/http/adminKey.js';
 
 /** A long-poll answers within this many seconds (Azure's load balancer cuts HTTP calls at about 230 s). */
 export const maxWaitSeconds = 200;
@@ -57,6 +58,41 @@ export const leaveBody = z
 
 export const lockQuery = z.object({ history: z.enum(['true', 'false', '1', '0']).optional() });
 
+/** Most locks in one pool. */
+export const maxPoolNames = 40;
+
+const poolNames = z
+  .array(z.string().min(1).max(maxLockNameChars))
+  .min(1, 'give the names of the locks in the pool')
+  .max(maxPoolNames)
+  .refine((names) => new Set(names).size === names.length, 'must not name a lock twice');
+
+export const acquireAnyBody = acquireBody.extend({ names: poolNames });
+
+export const leaveAnyBody = z
+  .strictObject({
+    names: poolNames,
+    requestId: z.string().trim().min(1).max(256).optional(),
+    holder: z.string().trim().min(1).max(256).optional(),
+  })
+  .refine((b) => b.requestId !== undefined || b.holder !== undefined, {
+    message:
+      'give the requestId the acquire-any was sent with (or its holder, if it was sent without a requestId)',
+  });
+
+export const forceReleaseBody = z.strictObject({
+  reason: z
+    .string()
+    .trim()
+    .min(1, 'is required: why the lock is taken away (shown to its holder)')
+    .max(1000),
+  by: z
+    .string()
+    .trim()
+    .min(1, 'is required: who takes it (a person, shown in the history)')
+    .max(256),
+});
+
 /** The lock service, loaded on first use rather than at start (cold start). */
 async function lockService(): Promise<LeaseLocks> {
   const { locksFor } = await import('../shared/locks/runtimeLocks.js');
@@ -69,7 +105,7 @@ async function lockService(): Promise<LeaseLocks> {
  */
 export function lockNameOf(request: HttpRequest): string {
   const path = new URL(request.url).pathname;
-  const m = /\/locks\/([^/]+)(?:\/(?:acquire|renew|release|leave))?\/?$/i.exec(path);
+  const m = /\/locks\/([^/]+)(?:\/(?:acquire|renew|release|leave|force-release))?\/?$/i.exec(path);
   let name: string | undefined;
   try {
     name = m?.[1] !== undefined ? decodeURIComponent(m[1]) : request.params.name;
@@ -168,12 +204,61 @@ export async function getLock(
   };
 }
 
-/** GET /api/locks */
+/** GET /api/locks: every lock, and warnings of task-bound holders waiting for each other. */
 export async function listLocks(
   _request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  return { status: 200, jsonBody: { locks: await (await lockService()).list() } };
+  const locks = await lockService();
+  const [list, deadlocks] = await Promise.all([locks.list(), locks.deadlocks()]);
+  return { status: 200, jsonBody: { locks: list, deadlocks } };
+}
+
+/** POST /api/locks/acquire-any → 200 granted (naming the lock), or 202 with the place in the pool's queue. */
+export async function acquireAnyLock(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const body = await readJsonBody(request, acquireAnyBody);
+  const locks = await lockService();
+  const { wait, names, ...options } = body;
+  const waitMs = Math.min(wait ?? 0, maxWaitSeconds) * 1000;
+  const result = await lockAcquireAdmission.run(() =>
+    locks.acquireAnyWaiting(names, options, { waitMs }),
+  );
+  if (result.granted) {
+    return {
+      status: 200,
+      jsonBody: { ...result, name: result.lock, expiresAt: result.expiresAt.toISOString() },
+    };
+  }
+  return { status: 202, headers: { 'Retry-After': '1' }, jsonBody: result };
+}
+
+/** POST /api/locks/leave-any → 200 `{ left }`: give up a place in a pool's queue. */
+export async function leaveAnyLock(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const body = await readJsonBody(request, leaveAnyBody);
+  const { names, ...who } = body;
+  return { status: 200, jsonBody: await (await lockService()).leaveAny(names, who) };
+}
+
+/**
+ * POST /api/locks/{name}/force-release (admin key): free every lease on the lock now. The holders'
+ * next renew or release answers 409 saying who did it and why.
+ */
+export async function forceReleaseLock(
+  request: HttpRequest,
+  _context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const name = lockNameOf(request);
+  requireAdminKey(request, (await getRuntime()).settings);
+  const body = await readJsonBody(request, forceReleaseBody);
+  const result = await (await lockService()).forceRelease(name, body);
+  if (!result) throw notFound(`No lock named "${name}" has been used yet.`);
+  return { status: 200, jsonBody: result };
 }
 
 /** The `{name}` of every lock route, as the OpenAPI document describes it. */
@@ -247,6 +332,53 @@ export const routes: RouteDeclaration[] = [
     handler: leaveLock,
   },
   {
+    name: 'lockForceRelease',
+    method: 'POST',
+    route: 'locks/{name}/force-release',
+    auth: 'function',
+    params: lockNameParam,
+    body: forceReleaseBody,
+    summary:
+      'Free every lease on a lock now (operators: needs the admin key in `x-coordinator-admin-key` besides the function key); the holders’ next renew or release gets 409 with who and why',
+    responses: {
+      '200': '`{ lock, released: [{ holder, fence }], by, reason, at, lastFence }`',
+      '401': 'No function key, or no `x-coordinator-admin-key` header (`admin_key_required`)',
+      '403': 'Wrong admin key (`admin_key_refused`)',
+      '404': 'No such lock',
+      '503':
+        'No admin key configured (`admin_key_not_configured`) or its Key Vault reference unresolved',
+      '400': commonResponses['400'],
+    },
+    handler: forceReleaseLock,
+  },
+  {
+    name: 'lockAcquireAny',
+    method: 'POST',
+    route: 'locks/acquire-any',
+    auth: 'function',
+    body: acquireAnyBody,
+    summary:
+      'Acquire any one lock of a pool (`names`): FIFO across the pool, one place per request; answers which lock',
+    responses: {
+      '200': '`{ granted: true, lock, name, leaseId, fence, expiresAt }`',
+      '202': '`{ granted: false, position, names, heldBy }`',
+      '409': 'octopusTaskId names a task that has already finished (`task_ended`)',
+      '429': 'Too many lock calls waiting on this instance (`overloaded`)',
+      ...commonResponses,
+    },
+    handler: acquireAnyLock,
+  },
+  {
+    name: 'lockLeaveAny',
+    method: 'POST',
+    route: 'locks/leave-any',
+    auth: 'function',
+    body: leaveAnyBody,
+    summary: 'Leave the queue of a pool at once (by the requestId of the acquire-any)',
+    responses: { '200': '`{ left }`', ...commonResponses },
+    handler: leaveAnyLock,
+  },
+  {
     name: 'lockGet',
     method: 'GET',
     route: 'locks/{name}',
@@ -262,7 +394,8 @@ export const routes: RouteDeclaration[] = [
     method: 'GET',
     route: 'locks',
     auth: 'function',
-    summary: 'Every lock with holders and waiters',
+    summary:
+      'Every lock with holders and waiters, and `deadlocks`: task-bound holders each waiting for a lock another holds',
     responses: { '200': 'The locks', '401': commonResponses['401'] },
     handler: listLocks,
   },

@@ -3,7 +3,7 @@ import { subscriptionPayloadSchema } from '../shared/events/payload.js';
 import { registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 
-/** POST /api/octopus/events: an Octopus subscription webhook. Stored once, answered at once, processed after. */
+/** POST /api/octopus/events: an Octopus subscription webhook. Stored once, queued, answered; processed from the queue. */
 export async function octopusWebhook(
   request: HttpRequest,
   context: InvocationContext,
@@ -20,7 +20,7 @@ export const routes: RouteDeclaration[] = [
     auth: 'functionAndSecret',
     body: subscriptionPayloadSchema,
     summary:
-      'Octopus subscription webhook: stored once by Event.Id, answered at once, processed after',
+      'Octopus subscription webhook: stored once by Event.Id, queued and answered at once, processed from the events queue',
     responses: {
       '200': 'Duplicate, acknowledged',
       '202': 'Stored (or held while storage is down)',

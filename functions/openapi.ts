@@ -5,6 +5,7 @@ import { appVersion } from '../shared/version.js';
 import * as approvals from './approvals.js';
 import * as conditions from './conditions.js';
 import * as ensureDeployed from './ensureDeployed.js';
+import * as freezes from './freezes.js';
 import * as health from './health.js';
 import * as locks from './locks.js';
 import * as octopusWebhook from './octopusWebhook.js';
@@ -27,6 +28,7 @@ export function allRoutes(): RouteDeclaration[] {
     ...locks.routes,
     ...runs.routes,
     ...ensureDeployed.routes,
+    ...freezes.routes,
     ...progress.routes,
     ...conditions.routes,
     ...trains.routes,

@@ -86,7 +86,16 @@ export async function startRunHandler(
   if (body.dryRun) {
     // The dry run names each deploy's release train and why it was chosen, or why none qualifies.
     const trains = await resolvePlanTrains(runtime, plan);
-    return { status: 200, jsonBody: await dryRunPlan(octopus, trains.plan, trains.problems) };
+    const { freezeChecker } = await import('../shared/freezes/check.js');
+    const freezes = freezeChecker({
+      tables: runtime.tables,
+      octopus,
+      now: () => runtime.clock.now(),
+    });
+    return {
+      status: 200,
+      jsonBody: await dryRunPlan(octopus, trains.plan, trains.problems, { freezes }),
+    };
   }
   const { state } = await startRun(
     runtime,
@@ -108,21 +117,26 @@ async function startPromotion(
   body: { dryRun: boolean; requestedBy?: string | undefined },
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const [{ findPromotion, readPromotionPlan }, { startPromotionNow }, { describePlan }] =
-    await Promise.all([
-      import('../shared/promotion/readPlan.js'),
-      import('../shared/promotion/schedule.js'),
-      import('../shared/promotion/plan.js'),
-    ]);
+  const [
+    { findPromotion, readPromotionPlan },
+    { startPromotionNow },
+    { describePlan },
+    { freezeChecker },
+  ] = await Promise.all([
+    import('../shared/promotion/readPlan.js'),
+    import('../shared/promotion/schedule.js'),
+    import('../shared/promotion/plan.js'),
+    import('../shared/freezes/check.js'),
+  ]);
   const promotion = findPromotion(runtime.config, name);
   if (body.dryRun) {
-    const plan = await readPromotionPlan(
-      requireOctopus(runtime),
-      runtime.config,
-      promotion,
-      runtime.clock.now(),
-      { tables: runtime.tables, timeZone: runtime.settings.report.timeZone },
-    );
+    const octopus = requireOctopus(runtime);
+    const at = runtime.clock.now();
+    const plan = await readPromotionPlan(octopus, runtime.config, promotion, at, {
+      tables: runtime.tables,
+      timeZone: runtime.settings.report.timeZone,
+      freezes: freezeChecker({ tables: runtime.tables, octopus, now: () => at }),
+    });
     return { status: 200, jsonBody: { promotion: name, plan, text: describePlan(plan) } };
   }
   const outcome = await startPromotionNow(

@@ -74,6 +74,10 @@ param webhookSecret string = ''
 @description('Key that signs approval links (at least 32 random characters). Empty: the secret approval-key is left as it is.')
 param approvalKey string = ''
 
+@secure()
+@description('Admin key for operator actions such as force-releasing a lock (at least 16 random characters; sent as x-coordinator-admin-key). Empty: the secret coordinator-admin-key is left as it is.')
+param coordinatorAdminKey string = ''
+
 @description('Object id of the user or pipeline that deploys; it gets Key Vault Secrets Officer on the vault to set and rotate secrets. azd fills it in; empty for none.')
 param deployerPrincipalId string = ''
 
@@ -163,6 +167,7 @@ module keyVault './modules/keyvault.bicep' = {
     sendGridApiKey: sendGridApiKey
     webhookSecret: webhookSecret
     approvalKey: approvalKey
+    coordinatorAdminKey: coordinatorAdminKey
   }
 }
 
@@ -222,6 +227,7 @@ module appSettings './modules/appsettings.bicep' = {
   params: {
     functionAppName: functionApp.outputs.name
     storageAccountName: storage.outputs.name
+    storageQueueEndpoint: storage.outputs.queueEndpoint
     appInsightsName: monitoring.outputs.appInsightsName
     keyVaultName: keyVault.outputs.name
     publicUrl: 'https://${functionApp.outputs.defaultHostName}'

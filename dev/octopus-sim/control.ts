@@ -36,6 +36,7 @@ const stepDurationSchema = z.object({
   ms: z.number().int().min(0),
   project: z.string().optional(),
 });
+const taskCapSchema = z.object({ cap: z.number().int().min(1).nullable() });
 const clockSchema = z.object({
   action: z.enum(['pause', 'resume', 'advance']),
   ms: z.number().min(0).optional(),
@@ -141,6 +142,13 @@ export class SimControl {
       remaining: script.count,
     });
     return { scripts: this.sim.engine.scripts.length };
+  }
+
+  /** Octopus's task cap (how many tasks execute at once); null removes it. */
+  setTaskCap(input: unknown): { cap: number | null } {
+    const body = parse(taskCapSchema, input, 'task-cap');
+    this.sim.engine.setTaskCap(body.cap ?? undefined);
+    return { cap: body.cap };
   }
 
   /** A project's superseded-task settings (Octopus 2025.2+ "Cancel queued/running tasks"). */

@@ -1,6 +1,7 @@
 // Runs tasks on the simulator's clock: queueing per concurrency tag, steps one by one, scripted outcomes, cancel.
 import type { SimClock } from './clock.js';
 import { appendDeploymentEvent, systemActor, type Actor } from './eventLog.js';
+import { activeFreeze } from './freezes.js';
 import { promotableEnvironments } from './lifecycleRules.js';
 import {
   activeTaskStates,
@@ -17,6 +18,7 @@ import {
   type StepRecord,
   type TaskRecord,
 } from './store.js';
+import { isoTime } from './time.js';
 
 /** A request the simulator refuses as Octopus would, with a 400 and the listed problems. */
 export class SimValidationError extends Error {
@@ -108,6 +110,14 @@ export class SimEngine {
 
   addParticipant(participant: ClockParticipant): void {
     this.participants.push(participant);
+  }
+
+  /** Octopus's task cap: at most this many tasks execute at once (undefined: no cap). */
+  taskCap: number | undefined;
+
+  setTaskCap(cap: number | undefined): void {
+    this.taskCap = cap;
+    this.catchUp();
   }
 
   setStepDuration(ms: number, projectId?: string): void {
@@ -218,6 +228,11 @@ export class SimEngine {
         .filter((t) => t.state === 'Executing' || t.state === 'Cancelling')
         .map((t) => t.concurrencyTag),
     );
+    // Octopus 2024.4+: priority tasks (a deployment created with Priority "On") go first, then first in, first out.
+    const priority = (t: TaskRecord): number =>
+      t.deploymentId && find.deployment(this.state, t.deploymentId)?.options.priority === 'On'
+        ? 0
+        : 1;
     const queued = this.state.tasks
       .filter(
         (t) =>
@@ -225,9 +240,14 @@ export class SimEngine {
           t.pausedOn === undefined &&
           (t.queueTime === undefined || t.queueTime <= at),
       )
-      .sort((a, b) => queueOrder(a) - queueOrder(b));
+      .sort((a, b) => priority(a) - priority(b) || queueOrder(a) - queueOrder(b));
+    let running = this.state.tasks.filter(
+      (t) => t.state === 'Executing' || t.state === 'Cancelling',
+    ).length;
     for (const task of queued) {
+      if (this.taskCap !== undefined && running >= this.taskCap) break;
       if (busy.has(task.concurrencyTag)) continue;
+      running += 1;
       busy.add(task.concurrencyTag);
       if (task.startTime === undefined) this.start(task, at);
       else {
@@ -238,6 +258,20 @@ export class SimEngine {
   }
 
   private start(task: TaskRecord, at: number): void {
+    // Octopus: a deployment queued before a freeze that starts executing during it fails.
+    const frozen = task.deploymentId
+      ? activeFreeze(this.state, task.projectId, task.environmentId, task.tenantId, at)
+      : undefined;
+    if (frozen) {
+      task.startTime = at;
+      this.finish(
+        task,
+        'Failed',
+        at,
+        `The deployment could not start: deployment freeze '${frozen.freeze.name}' (${frozen.freeze.id}) is in force until ${isoTime(frozen.end)}.`,
+      );
+      return;
+    }
     task.state = 'Executing';
     task.startTime = at;
     task.lastUpdated = at;
@@ -615,6 +649,17 @@ export class SimEngine {
         `Release ${release.version} of ${project.name} cannot be deployed to ${environment.name}: its lifecycle requires earlier phases to be deployed successfully first.`,
       );
     if (problems.length > 0) throw new SimValidationError(problems);
+    const frozen = activeFreeze(
+      state,
+      project.id,
+      environment.id,
+      tenant?.id ?? null,
+      at ?? this.clock.now(),
+    );
+    if (frozen)
+      throw new SimValidationError([
+        `${project.name} cannot be deployed to ${environment.name}${tenant ? ` for ${tenant.name}` : ''}: deployment freeze '${frozen.freeze.name}' (${frozen.freeze.id}) is in force until ${isoTime(frozen.end)}. Wait for it to end, or override it (DeploymentFreezeAdminister permission).`,
+      ]);
 
     const now = at ?? this.clock.now();
     const deploymentId = nextId(state, 'Deployments');

@@ -19,6 +19,7 @@ import { SimEngine, SimValidationError } from './engine.js';
 import { FaultInjector } from './faults.js';
 import { LiveMode, type LiveOptions } from './live.js';
 import { dashboardRoutes } from './resources/dashboard.js';
+import { deploymentFreezeRoutes } from './resources/deploymentFreezes.js';
 import { deploymentRoutes } from './resources/deployments.js';
 import { environmentRoutes } from './resources/environments.js';
 import { eventRoutes } from './resources/events.js';
@@ -95,6 +96,8 @@ export interface OctopusSimulator {
   };
   /** POST /_sim/step-duration */
   setStepDuration(input: StepDurationInput): { ms: number; project: string | null };
+  /** POST /_sim/task-cap: at most this many tasks execute at once (null: no cap, the default). */
+  setTaskCap(input: { cap: number | null }): { cap: number | null };
   /** POST /_sim/webhook-interval */
   setWebhookBatchInterval(input: { ms: number }): { ms: number };
   /** POST /_sim/faults */
@@ -128,6 +131,7 @@ const apiRoutes: Route[] = [
   ...releaseRoutes,
   ...progressionRoutes,
   ...deploymentRoutes,
+  ...deploymentFreezeRoutes,
   ...taskRoutes,
   ...dashboardRoutes,
   ...eventRoutes,
@@ -249,6 +253,7 @@ export async function startOctopusSimulator(
     'POST /_sim/scenario': (body) => control.loadScenario(body),
     'POST /_sim/script': (body) => control.script(body),
     'POST /_sim/step-duration': (body) => control.setStepDuration(body),
+    'POST /_sim/task-cap': (body) => control.setTaskCap(body),
     'POST /_sim/project-settings': (body) => control.projectSettings(body),
     'POST /_sim/webhook-interval': (body) => control.setWebhookBatchInterval(body),
     'POST /_sim/faults': (body) => control.faults(body),
@@ -439,6 +444,7 @@ export async function startOctopusSimulator(
     script: (input) => control.script(input),
     projectSettings: (input) => control.projectSettings(input),
     setStepDuration: (input) => control.setStepDuration(input),
+    setTaskCap: (input) => control.setTaskCap(input),
     setWebhookBatchInterval: (input) => control.setWebhookBatchInterval(input),
     faults: (input) => control.faults(input),
     rateLimit: (input) => limiter.configure(input),
@@ -500,6 +506,11 @@ function controlApiDescription(prefix: string): Record<string, unknown> {
         call: 'POST /_sim/step-duration',
         body: '{ms, project?}',
         does: 'How long each step takes (all projects, or one).',
+      },
+      {
+        call: 'POST /_sim/task-cap',
+        body: '{cap: number | null}',
+        does: "Octopus's task cap: at most that many tasks execute at once; priority deployments (Priority: On) start first.",
       },
       {
         call: 'POST /_sim/releases',

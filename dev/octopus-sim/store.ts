@@ -250,6 +250,21 @@ export interface SubscriptionRecord {
   lastModified: number;
 }
 
+/** An Octopus deployment freeze (instance-level in Octopus; the simulator has one space anyway). */
+export interface DeploymentFreezeRecord {
+  id: string;
+  name: string;
+  description: string | null;
+  start: number;
+  end: number;
+  /** Project id -> environment ids. */
+  projectEnvironmentScope: Record<string, string[]>;
+  tenantProjectEnvironmentScope: { TenantId: string; ProjectId: string; EnvironmentId: string }[];
+  /** As sent (Octopus's RecurringSchedule shape), or null. */
+  recurringSchedule: Record<string, unknown> | null;
+  ownerId: string | null;
+}
+
 export interface SimState {
   space: SpaceRecord;
   environments: EnvironmentRecord[];
@@ -264,6 +279,7 @@ export interface SimState {
   tasks: TaskRecord[];
   events: EventRecord[];
   subscriptions: SubscriptionRecord[];
+  deploymentFreezes: DeploymentFreezeRecord[];
   interruptions: InterruptionRecord[];
   counters: Map<string, number>;
   /**
@@ -296,6 +312,7 @@ const firstIds: Record<string, number> = {
   Events: 5001,
   Subscriptions: 1,
   Interruptions: 401,
+  DeploymentFreezes: 1,
 };
 
 /** Kinds whose ids keep growing while the simulator runs: shifted by SimState.idOffset. */
@@ -338,6 +355,7 @@ export function emptyState(idOffset = 0): SimState {
     tasks: [],
     events: [],
     subscriptions: [],
+    deploymentFreezes: [],
     interruptions: [],
     counters: new Map(),
     idOffset,

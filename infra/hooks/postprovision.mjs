@@ -11,7 +11,12 @@
 // nothing but azd. AZURE_RESOURCE_MANAGER_ENDPOINT may point it at a sovereign cloud (or a test server).
 import { spawnSync } from 'node:child_process';
 
-const secrets = ['OCTOPUS_API_KEY', 'SENDGRID_API_KEY', 'WEBHOOK_SECRET', 'COORDINATOR_APPROVAL_KEY'];
+const secrets = [
+  'OCTOPUS_API_KEY',
+  'SENDGRID_API_KEY',
+  'WEBHOOK_SECRET',
+  'COORDINATOR_APPROVAL_KEY',
+];
 const apiVersion = '2022-03-01';
 const env = process.env;
 const azd = env.AZD_COMMAND ?? 'azd';

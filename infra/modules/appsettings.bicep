@@ -8,10 +8,13 @@ param functionAppName string
 @description('Storage account used through the app identity (AzureWebJobsStorage__accountName).')
 param storageAccountName string
 
+@description('Queue service endpoint of that account (the events queue and its trigger, through the app identity).')
+param storageQueueEndpoint string
+
 @description('Application Insights component; its connection string is read here, never passed around.')
 param appInsightsName string
 
-@description('Key Vault holding octopus-api-key, sendgrid-api-key, webhook-secret and approval-key.')
+@description('Key Vault holding octopus-api-key, sendgrid-api-key, webhook-secret, approval-key and coordinator-admin-key.')
 param keyVaultName string
 
 @description('Public base URL of the app, used for links in emails.')
@@ -57,6 +60,7 @@ resource appSettings 'Microsoft.Web/sites/config@2023-12-01' = {
   name: 'appsettings'
   properties: {
     AzureWebJobsStorage__accountName: storageAccountName
+    AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
     OCTOPUS_URL: octopusUrl
@@ -64,6 +68,7 @@ resource appSettings 'Microsoft.Web/sites/config@2023-12-01' = {
     OCTOPUS_API_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=octopus-api-key)'
     WEBHOOK_SECRET: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=webhook-secret)'
     WEBHOOK_SECRET_HEADER: webhookHeaderName
+    COORDINATOR_ADMIN_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=coordinator-admin-key)'
     SENDGRID_API_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=sendgrid-api-key)'
     COORDINATOR_APPROVAL_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=approval-key)'
     MAIL_FROM: mailFrom

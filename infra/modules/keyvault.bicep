@@ -28,6 +28,8 @@ param webhookSecret string = ''
 @secure()
 @description('HMAC key that signs approval links (at least 32 random characters). Empty: leave the secret as it is.')
 param approvalKey string = ''
+@description('Operators\' key for force-releasing locks (x-coordinator-admin-key). Empty: leave the secret as it is.')
+param coordinatorAdminKey string = ''
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -86,6 +88,15 @@ resource approvalKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (
   properties: {
     value: approvalKey
     contentType: 'Approval link signing key'
+  }
+}
+
+resource adminKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(coordinatorAdminKey)) {
+  parent: vault
+  name: 'coordinator-admin-key'
+  properties: {
+    value: coordinatorAdminKey
+    contentType: 'Coordinator admin key (force-release of locks)'
   }
 }
 

@@ -28,15 +28,17 @@ param deployerPrincipalType string = 'User'
 // Built-in role definition ids (the same in every tenant).
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // host leases, timer status, deployment package
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // our state
+var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // the events queue and its trigger
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6' // read secret values (Key Vault references)
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb' // Entra-authenticated telemetry
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // deployer: set and rotate secrets
 
-// No queue role: the app uses no Storage queue (no queue trigger or output), and the host needs queues
-// only for those. Add Storage Queue Data Contributor (974c5e8b-45b9-4653-ba55-5f855dd0fb88) with one.
+// The queue role because the webhook hands events to the octopus-events queue and a queue trigger
+// processes them (the host reads, updates and deletes messages, and writes octopus-events-poison).
 var storageRoles = [
   storageBlobDataOwner
   storageTableDataContributor
+  storageQueueDataContributor
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {

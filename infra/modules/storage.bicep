@@ -18,6 +18,12 @@ param deploymentContainerName string
 @description('Tables created up front; the app also creates any table it needs on first use.')
 param tableNames array
 
+@description('Queues created up front (the events queue and its poison queue).')
+param queueNames array = [
+  'octopus-events'
+  'octopus-events-poison'
+]
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -67,5 +73,20 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   }
 ]
 
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// The webhook's events queue and the one the host moves messages to after maxDequeueCount failures
+// (the app and the host also create them on first use).
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for queueName in queueNames: {
+    parent: queueService
+    name: queueName
+  }
+]
+
 output name string = storage.name
+output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output blobEndpoint string = storage.properties.primaryEndpoints.blob

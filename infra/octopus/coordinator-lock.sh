@@ -7,12 +7,15 @@
 #   coordinator-lock.sh renew   <lock> <leaseId> [--ttl SECONDS]
 #   coordinator-lock.sh release <lock> <leaseId>
 #   coordinator-lock.sh leave   <lock> --request-id ID
+#   coordinator-lock.sh acquire-any <lock> <lock>... [same options as acquire, but --permits]
+#   coordinator-lock.sh leave-any   <lock> <lock>... --request-id ID
 #   coordinator-lock.sh status  [<lock>]
 #
 # Settings (environment): COORDINATOR_URL (e.g. https://my-coordinator.azurewebsites.net), and
 # COORDINATOR_KEY (a function key; not needed against the dev host).
 #
 # acquire prints the lease id on stdout (diagnostics go to stderr), so: lease=$(coordinator-lock.sh acquire …)
+# acquire-any (a pool: whichever lock of the list is free first) prints "<lease id><TAB><lock name>".
 # Each acquire is its own request (a random request id, or --request-id to resume an earlier one); when
 # --wait runs out it leaves the queue. leave gives up the place of an acquire run with --request-id.
 # Exit codes: 0 done; 1 error (bad input, coordinator unreachable); 2 not granted within --wait;
@@ -53,6 +56,16 @@ leave_queue() {
       ;;
     000 | 429 | 5??) say "could not leave the queue of \"$1\" (status $STATUS); the place lapses by itself within 30 s" ;;
     *) say "could not leave the queue of \"$1\" ($STATUS): $(error_message "$BODY")" ;;
+  esac
+  return 1
+}
+
+# leave_pool <body>: give up the place of a pool request (acquire-any); 1 if it could not.
+leave_pool() {
+  call POST locks/leave-any "$1" 30
+  case $STATUS in
+    200) say "left the pool's queue"; return 0 ;;
+    *) say "could not leave the pool's queue ($STATUS): $(error_message "$BODY"); the place lapses by itself within 30 s" ;;
   esac
   return 1
 }
@@ -161,19 +174,23 @@ lock=${positional[0]:-}
 lease=${positional[1]:-}
 
 case $command in
-  acquire)
-    [[ -n $lock ]] || die "acquire needs a lock name"
+  acquire | acquire-any)
+    [[ -n $lock ]] || die "$command needs a lock name"
     holder=${holder:-${USER:-someone}@$(hostname) pid $$}
     # The request id identifies this request: only it gets the grant or the place back (the holder
     # text is shown to everyone). A random one per run, unless --request-id resumes an earlier run.
     request_id=${request_id:-$(new_request_id)}
     body="{\"holder\":$(json_escape "$holder"),\"requestId\":$(json_escape "$request_id")"
-    [[ -n $permits ]] && body+=",\"permits\":$permits"
+    [[ -n $permits && $command == acquire ]] && body+=",\"permits\":$permits"
     [[ -n $ttl ]] && body+=",\"ttlSeconds\":$ttl"
     [[ -n $task ]] && body+=",\"octopusTaskId\":$(json_escape "$task")"
     [[ -n $priority ]] && body+=",\"priority\":$priority"
     deadline=$(($(date +%s) + wait))
     path="locks/$(urlencode "$lock")/acquire"
+    if [[ $command == acquire-any ]]; then
+      names=''; for n in "${positional[@]}"; do names+="${names:+,}$(json_escape "$n")"; done
+      body+=",\"names\":[$names]"; path=locks/acquire-any; lock="a lock of the pool ${positional[*]}"
+    fi
     while :; do
       left=$((deadline - $(date +%s)))
       ((left < 0)) && left=0
@@ -183,8 +200,9 @@ case $command in
       case $STATUS in
         200)
           leaseId=$(json_field "$BODY" leaseId)
+          [[ $command == acquire-any ]] && lock=$(json_field "$BODY" lock)
           say "granted \"$lock\" to $holder (fence $(json_field "$BODY" fence), expires $(json_field "$BODY" expiresAt))"
-          printf '%s\n' "$leaseId"
+          if [[ $command == acquire-any ]]; then printf '%s\t%s\n' "$leaseId" "$lock"; else printf '%s\n' "$leaseId"; fi
           exit 0
           ;;
         202)
@@ -192,7 +210,8 @@ case $command in
           if (($(date +%s) >= deadline)); then
             say "not granted within ${wait}s: \"$lock\" is held; this request was at position ${position:-?} in the queue"
             # Give the place up now, so a later call does not queue behind it until it lapses.
-            leave_queue "$lock" "{\"requestId\":$(json_escape "$request_id")}" || true
+            if [[ $command == acquire-any ]]; then leave_pool "{\"names\":[$names],\"requestId\":$(json_escape "$request_id")}" || true
+            else leave_queue "$lock" "{\"requestId\":$(json_escape "$request_id")}" || true; fi
             exit 2
           fi
           say "waiting for \"$lock\": position $position"
@@ -235,6 +254,12 @@ case $command in
       esac
     done
     die "the coordinator did not answer at $COORDINATOR_URL; the lease will expire by its TTL"
+    ;;
+  leave-any)
+    [[ -n $lock ]] || die "leave-any needs the lock names of the pool"
+    [[ -n $request_id ]] || die "leave-any needs --request-id (the one the acquire-any was run with)"
+    names=''; for n in "${positional[@]}"; do names+="${names:+,}$(json_escape "$n")"; done
+    leave_pool "{\"names\":[$names],\"requestId\":$(json_escape "$request_id")}" || exit 1
     ;;
   leave)
     [[ -n $lock ]] || die "leave needs a lock name"

@@ -23,6 +23,7 @@ export const secretSettingNames = [
   'SENDGRID_API_KEY',
   'WEBHOOK_SECRET',
   'COORDINATOR_APPROVAL_KEY',
+  'COORDINATOR_ADMIN_KEY',
 ] as const;
 
 const keyVaultReference = /^@Microsoft\.KeyVault\(/i;
@@ -67,6 +68,7 @@ const settingsSchema = z.object({
   AzureWebJobsStorage: optionalText,
   AzureWebJobsStorage__accountName: optionalText,
   AzureWebJobsStorage__tableServiceUri: optionalText,
+  AzureWebJobsStorage__queueServiceUri: optionalText,
   AzureWebJobsStorage__clientId: optionalText,
   OCTOPUS_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   OCTOPUS_API_KEY: optionalText,
@@ -86,6 +88,10 @@ const settingsSchema = z.object({
       .string()
       .min(32, 'must be at least 32 characters (openssl rand -hex 32 makes one)')
       .optional(),
+  ),
+  /** Operator actions (force-release of a lock) need it in `x-coordinator-admin-key`; unset = refused. */
+  COORDINATOR_ADMIN_KEY: optionalText.pipe(
+    z.string().min(16, 'must be at least 16 characters (a long random value)').optional(),
   ),
   SENDGRID_API_URL: optionalText.pipe(z.url().optional()),
   MAIL_FROM: optionalText.pipe(z.email('must be an email address').optional()),
@@ -125,12 +131,19 @@ export interface Settings {
     | { kind: 'connectionString'; connectionString: string }
     | { kind: 'identity'; tableServiceUri: string; clientId?: string }
     | { kind: 'none' };
+  /** The queue service (webhook events are processed from a queue); 'none' when the storage has none. */
+  queues:
+    | { kind: 'connectionString'; connectionString: string }
+    | { kind: 'identity'; queueServiceUri: string; clientId?: string }
+    | { kind: 'none' };
   octopus: { url: string; apiKey: string; space: string; maxRequestsPerMinute: number } | undefined;
   /** The space to use when a config entry names none. */
   octopusSpace: string;
   webhook: { secret: string | undefined; header: string };
   /** The key that signs approval links; without it approvers decide through the API only. */
   approvalKey: string | undefined;
+  /** The operators' key (force-release), distinct from the function key; undefined = not set. */
+  adminKey: string | undefined;
   mail: {
     from: string;
     sendGridApiKey: string | undefined;
@@ -216,6 +229,25 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
       ...(s.AzureWebJobsStorage__clientId ? { clientId: s.AzureWebJobsStorage__clientId } : {}),
     };
   }
+  let queues: Settings['queues'] = { kind: 'none' };
+  const conn = s.AzureWebJobsStorage;
+  if (conn) {
+    // A connection string reaches queues when it names a queue endpoint, is development storage, or
+    // names an account (the endpoint is then derived, as the SDK does). A table-only one does not.
+    const explicitEndpoints = /(^|;)\s*\w+Endpoint=/i.test(conn);
+    if (
+      /(^|;)\s*(QueueEndpoint=|UseDevelopmentStorage=true)/i.test(conn) ||
+      (!explicitEndpoints && /(^|;)\s*AccountName=/i.test(conn))
+    )
+      queues = { kind: 'connectionString', connectionString: conn };
+  } else if (s.AzureWebJobsStorage__queueServiceUri || accountName) {
+    queues = {
+      kind: 'identity',
+      queueServiceUri:
+        s.AzureWebJobsStorage__queueServiceUri ?? `https://${accountName}.queue.core.windows.net`,
+      ...(s.AzureWebJobsStorage__clientId ? { clientId: s.AzureWebJobsStorage__clientId } : {}),
+    };
+  }
   // The storage account key inside a connection string is a secret too (identity-based storage has none).
   const accountKey = /AccountKey=([^;]+)/i.exec(s.AzureWebJobsStorage ?? '')?.[1];
   const secrets = [
@@ -223,10 +255,12 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
     s.SENDGRID_API_KEY,
     s.WEBHOOK_SECRET,
     s.COORDINATOR_APPROVAL_KEY,
+    s.COORDINATOR_ADMIN_KEY,
     accountKey,
   ].filter((v): v is string => typeof v === 'string' && v.length > 0);
   return {
     storage,
+    queues,
     octopus:
       s.OCTOPUS_URL && s.OCTOPUS_API_KEY
         ? {
@@ -239,6 +273,7 @@ function toSettings(s: ParsedSettings): Omit<Settings, 'unresolved'> {
     octopusSpace: s.OCTOPUS_SPACE,
     webhook: { secret: s.WEBHOOK_SECRET, header: s.WEBHOOK_SECRET_HEADER },
     approvalKey: s.COORDINATOR_APPROVAL_KEY,
+    adminKey: s.COORDINATOR_ADMIN_KEY,
     mail: {
       from: s.MAIL_FROM ?? 'coordinator@localhost',
       sendGridApiKey: s.SENDGRID_API_KEY,

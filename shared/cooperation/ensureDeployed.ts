@@ -3,6 +3,8 @@ import { checkCondition } from '../conditions/evaluate.js';
 import { compareVersions } from '../versions.js';
 import type { ConditionRef } from '../config/coordination/conditions.js';
 import { CoordinatorError } from '../errors.js';
+import { freezeChecker } from '../freezes/check.js';
+import { describeFrozen } from '../freezes/model.js';
 import { collect } from '../octopus/paging.js';
 import { dashboardCell } from '../octopus/dashboard.js';
 import type { OctopusClient } from '../octopus/client.js';
@@ -204,6 +206,25 @@ export async function ensureDeployed(
         'condition_not_met',
         `${req.project} was not deployed: ${check.reasons.join('; ')}`,
         { reasons: check.reasons },
+      );
+    }
+  }
+  // A freeze stops a new deployment here (following one already queued or running is fine).
+  const following =
+    cell.current?.ReleaseId === wanted.Id &&
+    (cell.current.State === 'Queued' || cell.current.State === 'Executing');
+  if (!following) {
+    const verdict = await freezeChecker({
+      tables: runtime.tables,
+      octopus,
+      now: () => runtime.clock.now(),
+    })({ ...target, project: req.project, environment: req.environment, tenant });
+    if (verdict.hits.length > 0) {
+      throw new CoordinatorError(
+        'conflict',
+        'frozen',
+        `${req.project} ${wanted.Version} was not deployed: ${describeFrozen({ ...base }, verdict.hits)}. Call again when the freeze has ended or been lifted.`,
+        { freezes: verdict.hits },
       );
     }
   }

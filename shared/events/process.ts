@@ -1,7 +1,6 @@
-// Step 5: hand stored events to the consumers, after the webhook has answered. Runs twice over:
-// right after storing (in the receiving instance) and from the status poll (any instance), so an
-// event is not lost when an instance stops between answering and processing.
-import { setTimeout as pause } from 'node:timers/promises';
+// Step 5: hand stored events to the consumers. Runs twice over: from the events queue's trigger
+// (queue.ts; any instance) and from the status poll (any instance), so an event is not lost when it
+// was stored but never queued, or the queue gave up on it.
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { StatusSnapshot } from '../status/snapshot.js';
@@ -20,6 +19,8 @@ export interface ProcessResult {
   processed: number;
   failed: number;
   setAside: number;
+  /** Row keys of the events that failed and stay pending (not those set aside). */
+  failedKeys: string[];
 }
 
 /** Run every consumer on each event; mark the ones all consumers accepted, record failures on the rest. */
@@ -31,7 +32,7 @@ export async function processStoredEvents(
   consumers: readonly EventConsumer[],
 ): Promise<ProcessResult> {
   const done: string[] = [];
-  const result: ProcessResult = { processed: 0, failed: 0, setAside: 0 };
+  const result: ProcessResult = { processed: 0, failed: 0, setAside: 0, failedKeys: [] };
   for (const stored of events) {
     const failures: string[] = [];
     for (const consumer of consumers) {
@@ -56,6 +57,7 @@ export async function processStoredEvents(
       message,
       runtime.clock.now(),
     ).catch(() => false);
+    if (!setAside) result.failedKeys.push(stored.rowKey);
     if (setAside) {
       result.setAside += 1;
       log.error(
@@ -121,82 +123,4 @@ export async function processPendingEvents(
   }
   if (watermark) await advanceWatermark(runtime.tables, watermark);
   return { ...result, snapshot };
-}
-
-/** How long the first event of a burst waits for the others before they are processed together. */
-export const immediatePassDelayMs = 100;
-
-/** Per-runtime queue for processing right after the answer: coalesces bursts into passes. */
-class ImmediatePass {
-  private queue: StoredEvent[] = [];
-  private running: Promise<void> | undefined;
-
-  constructor(
-    private readonly runtime: Runtime,
-    private readonly log: Log,
-    private readonly consumers: readonly EventConsumer[],
-  ) {}
-
-  add(stored: StoredEvent): void {
-    this.queue.push(stored);
-    // Wait a moment so a burst (a batch from Octopus) becomes one pass: one dashboard read per set
-    // and one storage transaction to mark them, instead of one per event.
-    this.running ??= pause(immediatePassDelayMs).then(() => this.drain());
-  }
-
-  idle(): Promise<void> {
-    return this.running ?? Promise.resolve();
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        await processStoredEvents(
-          this.runtime,
-          batch,
-          this.log,
-          { refreshedSets: new Set(), memo: {} },
-          this.consumers,
-        ).catch((err: unknown) => {
-          // The events stay pending in storage; the status poll picks them up.
-          this.log.warn(
-            `Processing ${batch.length} event(s) right after receipt failed; the status poll will retry: ${(err as Error).message}`,
-          );
-        });
-        // Events that came in during the pass are the next burst: they wait too, so a steady stream
-        // is marked in a few large transactions, not in one small transaction per storage round trip.
-        if (this.queue.length > 0) await pause(immediatePassDelayMs);
-      }
-    } finally {
-      // No await between the empty check and here, so nothing can be queued unseen.
-      this.running = undefined;
-    }
-  }
-}
-
-const passes = new WeakMap<Runtime, ImmediatePass>();
-
-/**
- * Process a just-stored event soon, without delaying the webhook's answer. The consumers of a
- * runtime's first event serve its later ones too (one composition per process).
- */
-export function processSoon(
-  runtime: Runtime,
-  stored: StoredEvent,
-  log: Log,
-  consumers: readonly EventConsumer[],
-): void {
-  let pass = passes.get(runtime);
-  if (!pass) {
-    pass = new ImmediatePass(runtime, log, consumers);
-    passes.set(runtime, pass);
-  }
-  pass.add(stored);
-}
-
-/** Resolves when this runtime's immediate processing has nothing left (tests, benchmarks, shutdown). */
-export function immediateProcessingIdle(runtime: Runtime): Promise<void> {
-  return passes.get(runtime)?.idle() ?? Promise.resolve();
 }

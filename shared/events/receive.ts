@@ -1,11 +1,11 @@
-// The webhook from edge to answer: verify, read, parse, store once, answer; processing comes after.
+// The webhook from edge to answer: verify, read, parse, store once, enqueue, answer. Nothing runs after
+// the answer: the queue-triggered function processes the event (queue.ts), the status poll is the net.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { consoleLog, type Log } from '../runtime/log.js';
+import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { storageAnswerWithin } from '../storage/answerWithin.js';
-import type { EventConsumer } from './consumers.js';
 import { parseSubscriptionPayload } from './parse.js';
-import { processSoon } from './process.js';
+import { enqueueStoredEvent } from './queue.js';
 import { readWebhookBody } from './read.js';
 import { badRequest, HttpError } from '../http/errors.js';
 import { deadLetterRow, isPoisonError } from '../storage/deadLetters.js';
@@ -45,12 +45,14 @@ export interface WebhookAnswer {
 /** Seconds Octopus (or any sender) is asked to wait when the held buffer is full. */
 export const heldBufferRetryAfterSeconds = 30;
 
-/** `consumers` hear the event after the answer (the composition root's list, shared/app/consumers.ts). */
+/** How long the answer waits for the queue: an event not enqueued in time is still stored (the poll runs it). */
+export const enqueueBudgetMs = 3000;
+
+/** Verify, store once, enqueue, answer. The queue trigger processes the event (shared/events/queue.ts). */
 export async function receiveOctopusEvent(
   runtime: Runtime,
   request: HttpRequest,
   log: Log,
-  consumers: readonly EventConsumer[],
 ): Promise<HttpResponseInit> {
   verifyWebhookSecret(runtime.settings.webhook, request.headers);
   const payload = parseSubscriptionPayload(await readWebhookBody(request));
@@ -71,7 +73,8 @@ export async function receiveOctopusEvent(
       storeEventOnce(runtime.tables, event, receipt),
       storeBudgetMs,
     );
-    noteStorageAnswered(runtime, consoleLog);
+    // Events held during an outage are written now, inside this invocation (bounded), not after it.
+    await noteStorageAnswered(runtime, log);
   } catch (err) {
     if (isPoisonError(err)) return setAside(runtime, event, err, log);
     if (!skipStorage) noteStorageOutage(runtime);
@@ -96,9 +99,17 @@ export async function receiveOctopusEvent(
   }
   const eventId = event.Id.slice(0, maxEventIdChars);
   if (outcome.kind === 'duplicate') return answer(200, { eventId, outcome: 'duplicate' });
-  // The work after the answer outlives this invocation, so it logs to the process (the host keeps
-  // console output), not to this invocation's context, which is closed by then.
-  processSoon(runtime, outcome.stored, consoleLog, consumers);
+  if (runtime.queues.configured) {
+    try {
+      await storageAnswerWithin(enqueueStoredEvent(runtime, outcome.stored), enqueueBudgetMs);
+    } catch (err) {
+      // Stored is what the answer promises: the status poll processes a pending event within a
+      // minute, so a queue hiccup must not make Octopus drop the rest of its batch.
+      log.warn(
+        `Event ${eventId.slice(0, 100)} is stored but could not be queued (${(err as Error).message}); the status poll processes it.`,
+      );
+    }
+  }
   return answer(202, { eventId, outcome: 'stored' });
 }
 

@@ -175,6 +175,80 @@ function toStoredEvent(
   };
 }
 
+/** One stored event by its row key (undefined when there is no such row or it cannot be read back). */
+export async function readStoredEvent(
+  tables: TableStore,
+  rowKey: string,
+): Promise<StoredEvent | undefined> {
+  const table = await tables.table(eventsTable);
+  const row = await getOrUndefined<EventRow>(table, eventPartition, rowKey);
+  return row ? toStoredEvent(row) : undefined;
+}
+
+/** What a pass needs to know of a stored event before processing it again. */
+export interface EventState {
+  etag: string;
+  attempts: number;
+  processed: boolean;
+}
+
+/**
+ * The state of each given event row (missing rows are absent from the map). Numeric keys close to
+ * each other (within the late-arrival lookback) are read as one key range, so a pass of events that
+ * arrived together costs one request; other keys one read each.
+ */
+export async function readEventStates(
+  tables: TableStore,
+  rowKeys: readonly string[],
+): Promise<Map<string, EventState>> {
+  const table = await tables.table(eventsTable);
+  const { odata } = await import('@azure/data-tables');
+  const wanted = new Set(rowKeys);
+  const numeric = [...wanted].filter((k) => /^\d+$/.test(k)).sort();
+  const ranges: [string, string][] = [];
+  for (const key of numeric) {
+    const last = ranges.at(-1);
+    if (last && Number(key) - Number(last[1]) <= lateArrivalLookbackIds) last[1] = key;
+    else ranges.push([key, key]);
+  }
+  const states = new Map<string, EventState>();
+  const keep = (row: {
+    rowKey?: string;
+    etag?: string;
+    attempts?: number;
+    processedAt?: string;
+  }) => {
+    if (!row.rowKey || !wanted.has(row.rowKey)) return;
+    states.set(row.rowKey, {
+      etag: row.etag ?? '*',
+      attempts: row.attempts ?? 0,
+      processed: Boolean(row.processedAt),
+    });
+  };
+  await Promise.all([
+    ...ranges.map(async ([from, to]) => {
+      for await (const row of table.listEntities<{ attempts?: number; processedAt?: string }>({
+        queryOptions: {
+          filter: odata`PartitionKey eq ${eventPartition} and RowKey ge ${from} and RowKey le ${to}`,
+          select: ['RowKey', 'attempts', 'processedAt'],
+        },
+      }))
+        keep(row);
+    }),
+    ...[...wanted]
+      .filter((k) => !/^\d+$/.test(k))
+      .map(async (k) => {
+        const row = await getOrUndefined<{ attempts?: number; processedAt?: string }>(
+          table,
+          eventPartition,
+          k,
+        );
+        if (row) keep(row);
+      }),
+  ]);
+  return states;
+}
+
 async function readWatermark(
   table: TableClient,
 ): Promise<{ key: string; etag: string | undefined }> {

@@ -9,12 +9,14 @@ import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { deadLetterRow, isPoisonError } from '../storage/deadLetters.js';
 import type { OctopusWebhookEvent } from './payload.js';
+import { enqueueStoredEvent } from './queue.js';
 import {
   eventPartition,
   eventRowKey,
   eventsTable,
   storeEventOnce,
   type ReceiptInfo,
+  type StoredEvent,
 } from './store.js';
 
 /** At most this many events held per instance. */
@@ -91,12 +93,22 @@ export function storageRecentlyFailed(runtime: Runtime): boolean {
   return false;
 }
 
-/** Storage answered: clear the outage and write what is held, in the background. */
-export function noteStorageAnswered(runtime: Runtime, log: Log): void {
+/** The webhook request that finds storage answering again writes held events for at most this long. */
+export const heldDrainBudgetMs = 1000;
+
+/**
+ * Storage answered: clear the outage and write what is held, within this invocation and for at most
+ * `heldDrainBudgetMs` (the next request or poll writes the rest), then queue what was written.
+ */
+export async function noteStorageAnswered(runtime: Runtime, log: Log): Promise<void> {
   const buffer = buffers.get(runtime);
   if (!buffer) return;
   buffer.failedAt = undefined;
-  if (buffer.events.size > 0 && !buffer.draining) void storeHeldEvents(runtime, log);
+  if (buffer.events.size > 0 && !buffer.draining)
+    await storeHeldEvents(runtime, log, {
+      deadline: performance.now() + heldDrainBudgetMs,
+      enqueue: true,
+    });
 }
 
 export function unstoredEventCount(runtime: Runtime): number {
@@ -114,20 +126,33 @@ export function heldEventStats(runtime: Runtime): { count: number; bytes: number
  * for the next one); an event storage refuses for itself is set aside with the reason, so it never
  * blocks the events behind it. One pass at a time per runtime.
  */
-export function storeHeldEvents(runtime: Runtime, log: Log): Promise<number> {
+export function storeHeldEvents(
+  runtime: Runtime,
+  log: Log,
+  /** `deadline`: performance.now() after which the pass stops; `enqueue`: queue what it wrote. */
+  options: { deadline?: number; enqueue?: boolean } = {},
+): Promise<number> {
   const buffer = buffers.get(runtime);
   if (!buffer || buffer.events.size === 0) return Promise.resolve(0);
-  buffer.draining ??= drain(runtime, buffer, log).finally(() => {
+  buffer.draining ??= drain(runtime, buffer, log, options).finally(() => {
     buffer.draining = undefined;
   });
   return buffer.draining;
 }
 
-async function drain(runtime: Runtime, buffer: HeldBuffer, log: Log): Promise<number> {
+async function drain(
+  runtime: Runtime,
+  buffer: HeldBuffer,
+  log: Log,
+  options: { deadline?: number; enqueue?: boolean },
+): Promise<number> {
   let written = 0;
+  const stored: StoredEvent[] = [];
   for (const [key, held] of [...buffer.events]) {
+    if (options.deadline !== undefined && performance.now() > options.deadline) break;
     try {
-      await storeEventOnce(runtime.tables, held.event, held.receipt);
+      const outcome = await storeEventOnce(runtime.tables, held.event, held.receipt);
+      if (outcome.kind === 'stored') stored.push(outcome.stored);
     } catch (err) {
       if (!isPoisonError(err)) {
         buffer.failedAt = performance.now();
@@ -158,6 +183,15 @@ async function drain(runtime: Runtime, buffer: HeldBuffer, log: Log): Promise<nu
   }
   if (written > 0)
     log.info(`Stored ${written} event(s) that arrived while Table Storage was unavailable.`);
+  if (options.enqueue && runtime.queues.configured && stored.length > 0) {
+    // Not queued is still stored: the status poll processes them.
+    const results = await Promise.allSettled(stored.map((s) => enqueueStoredEvent(runtime, s)));
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    if (failed > 0)
+      log.warn(
+        `${failed} event(s) written from the held buffer could not be queued; the status poll processes them.`,
+      );
+  }
   return written;
 }
 

@@ -1,11 +1,17 @@
 // Health: what each port is connected to and whether it answers. Never includes a secret.
 import { octopusUrl } from '../octopus/links.js';
-import { versionProblem } from '../octopus/serverVersion.js';
+import {
+  deploymentFreezesSince,
+  priorityDeploymentsSince,
+  versionAtLeast,
+  versionProblem,
+} from '../octopus/serverVersion.js';
 import { storageAnswerWithin } from '../storage/answerWithin.js';
 import { storageStatus } from '../storage/conditional.js';
 import type { UnresolvedSetting } from '../config/settings.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { eventsTable } from '../events/store.js';
+import { eventsQueueName } from '../events/queue.js';
 import { heldEventStats } from '../events/unstored.js';
 import { listJobRuns, type JobRunRecord } from '../jobs/jobHistory.js';
 import { listDeadLetters } from '../storage/deadLetters.js';
@@ -30,6 +36,12 @@ export interface HealthReport {
     /** The user the key belongs to, when it works. */
     user?: string;
     error?: string;
+    /**
+     * What this server's version offers the freezes feature: whether its deployment freezes are read
+     * (2024.2+; older: skipped, only the coordinator's own freezes count) and whether rollbacks are
+     * created with priority (2025.2+).
+     */
+    features?: { deploymentFreezes: string; priorityDeployments: string };
   };
   mail: { adapter: 'sendgrid' | 'outbox'; target: string };
   webhook: { secretConfigured: boolean; header: string; problem?: string };
@@ -45,8 +57,12 @@ export interface HealthReport {
     promotions: number;
     playbooks: number;
   };
-  /** Events acknowledged by this instance and not yet in storage; events set aside (dead-lettered). */
-  events: { held: number; heldBytes: number; setAside?: number };
+  /**
+   * Events acknowledged by this instance and not yet in storage; events set aside (dead-lettered);
+   * events whose queue message the host moved to the poison queue after 5 failed deliveries (each is
+   * still retried by the status poll until it succeeds or is set aside).
+   */
+  events: { held: number; heldBytes: number; setAside?: number; queuePoisoned?: number };
   /** Timer jobs that keep failing or have not succeeded for too long (each makes the status degraded). */
   jobs: { problems: JobProblem[]; error?: string };
 }
@@ -139,6 +155,7 @@ async function checkOctopus(runtime: Runtime): Promise<HealthReport['octopus']> 
     const problem = version ? versionProblem(version) : undefined;
     return {
       ...withVersion,
+      ...(version ? { features: versionFeatures(version) } : {}),
       state: problem ? 'unsupported' : 'ok',
       ...(typeof user.Username === 'string' ? { user: user.Username } : {}),
       ...(problem ? { error: problem } : {}),
@@ -146,6 +163,24 @@ async function checkOctopus(runtime: Runtime): Promise<HealthReport['octopus']> 
   } catch (err) {
     return { ...withVersion, reachable: false, state: 'unreachable', error: describeError(err) };
   }
+}
+
+function versionFeatures(version: string): {
+  deploymentFreezes: string;
+  priorityDeployments: string;
+} {
+  const freezes = versionAtLeast(version, deploymentFreezesSince);
+  const priority = versionAtLeast(version, priorityDeploymentsSince);
+  return {
+    deploymentFreezes:
+      freezes === false
+        ? `skipped: Octopus ${version} predates deployment freezes (2024.2); only the coordinator's own freezes are checked`
+        : 'read before every deployment the coordinator creates',
+    priorityDeployments:
+      priority === true
+        ? 'rollbacks are created with Priority On'
+        : `not used: Octopus ${version} predates priority deployments (${priorityDeploymentsSince})`,
+  };
 }
 
 function describeError(err: unknown): string {
@@ -193,9 +228,9 @@ async function checkJobs(runtime: Runtime): Promise<HealthReport['jobs']> {
   }
 }
 
-async function countSetAside(runtime: Runtime): Promise<number | undefined> {
+async function countSetAside(runtime: Runtime, source = eventsTable): Promise<number | undefined> {
   try {
-    return (await storageAnswerWithin(listDeadLetters(runtime.tables, eventsTable), checkTimeoutMs))
+    return (await storageAnswerWithin(listDeadLetters(runtime.tables, source), checkTimeoutMs))
       .length;
   } catch {
     return undefined;
@@ -204,9 +239,13 @@ async function countSetAside(runtime: Runtime): Promise<number | undefined> {
 
 export async function checkHealth(runtime: Runtime, version: string): Promise<HealthReport> {
   const [storage, octopus] = await Promise.all([checkStorage(runtime), checkOctopus(runtime)]);
-  const [jobs, setAside] = storage.reachable
-    ? await Promise.all([checkJobs(runtime), countSetAside(runtime)])
-    : [{ problems: [] }, undefined];
+  const [jobs, setAside, queuePoisoned] = storage.reachable
+    ? await Promise.all([
+        checkJobs(runtime),
+        countSetAside(runtime),
+        countSetAside(runtime, runtime.queues.name(eventsQueueName)),
+      ])
+    : [{ problems: [] }, undefined, undefined];
   const held = heldEventStats(runtime);
   const { webhook, mail } = runtime.settings;
   const secretConfigured = Boolean(webhook.secret);
@@ -256,6 +295,7 @@ export async function checkHealth(runtime: Runtime, version: string): Promise<He
       held: held.count,
       heldBytes: held.bytes,
       ...(setAside !== undefined ? { setAside } : {}),
+      ...(queuePoisoned !== undefined ? { queuePoisoned } : {}),
     },
     jobs,
   };

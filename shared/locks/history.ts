@@ -1,14 +1,26 @@
 // The grant history of a lock (kept for a configurable time) and the check that no two grants ever
 // overlapped beyond the lock's permits. Times are storage Timestamps, so the check needs no local clock.
-import { odata, type TableClient } from '@azure/data-tables';
+//
+// History lives outside the lock's partition (its own table in the app; see LeaseLocksOptions), so
+// the lock's reads never pass over it: per lock one partition of `g-<fence>` (a grant, written by
+// the granter right after the grant with the grant's storage time) and `e-<fence>` (how it ended).
+// The end is also in the lock's partition as a tombstone (`z-<fence>`, written with the holder row's
+// deletion), which is what a late renew or release is told; history reads merge both, and the rows
+// an older version kept in the lock's partition (`h-…`).
+import { odata, type TableClient, type TableEntity } from '@azure/data-tables';
 import { encodeKey } from '../storage/keys.js';
+import type { EndRecord } from './acquireDecision.js';
 import { formatMicros, parseStorageTime, type Micros } from './expiry.js';
 import {
-  historyEndKey,
-  historyGrantKey,
-  historyPrefix,
+  endPrefix,
+  fenceKey,
   holderPrefix,
+  holdersEnd,
+  legacyHistoryEndKey,
+  legacyHistoryGrantKey,
+  legacyHistoryPrefix,
   type EndReason,
+  type HolderRow,
 } from './rows.js';
 import { holderExpiresAt, toHolderRow } from './snapshot.js';
 
@@ -18,12 +30,15 @@ export interface GrantRecord {
   permits: number;
   ttlSeconds: number;
   octopusTaskId?: string;
-  /** Storage time of the grant (the Timestamp of its history row). */
+  /** Storage time of the grant. */
   grantedAt: Micros;
   /** Storage time it ended: the release, or the end of its last TTL; undefined while it may still be held. */
   endedAt: Micros | undefined;
   /** `held` while the holder row is there (endedAt is then its current expiry). */
   state: EndReason | 'held' | 'unknown';
+  /** A forced release: who and why. */
+  forcedBy?: string;
+  reason?: string;
 }
 
 export interface Overlap {
@@ -42,43 +57,152 @@ export interface OverlapReport {
   fenceOrderViolations: { earlier: number; later: number }[];
 }
 
-type Row = Record<string, unknown> & { rowKey?: string; timestamp?: string };
+type Row = Record<string, unknown> & { rowKey?: string; timestamp?: string; partitionKey?: string };
+
+/** Where a lock's history rows go: a table, and the partition of a lock in it. */
+export interface HistoryPlace {
+  client: TableClient;
+  /** The history partition of a lock's partition key. */
+  partition: (lockPartition: string) => string;
+}
+
+/** History kept in the locks table itself (no history table given): partitions no lock name can have. */
+export const sameTablePartition = (pk: string): string => `%h:${pk}`;
+export const ownTablePartition = (pk: string): string => pk;
+
+export const grantKey = (fence: number): string => `g-${fenceKey(fence)}`;
+export const endKey = (fence: number): string => `e-${fenceKey(fence)}`;
+
+/** Record a grant, with its storage time (the Timestamp the grant batch gave the holder row). */
+export async function recordGrant(
+  place: HistoryPlace,
+  pk: string,
+  grant: {
+    holder: string;
+    fence: number;
+    permits: number;
+    ttlSeconds: number;
+    octopusTaskId?: string;
+  },
+  grantedAt: Micros,
+): Promise<void> {
+  const entity: TableEntity<Record<string, unknown>> = {
+    partitionKey: place.partition(pk),
+    rowKey: grantKey(grant.fence),
+    kind: 'grant',
+    holder: grant.holder,
+    fence: grant.fence,
+    permits: grant.permits,
+    ttlSeconds: grant.ttlSeconds,
+    grantedAt: formatMicros(grantedAt),
+  };
+  if (grant.octopusTaskId) entity.octopusTaskId = grant.octopusTaskId;
+  await place.client.upsertEntity(entity, 'Replace');
+}
+
+/** Record how grants ended (one batch per lock; the tombstones already say it in the lock's partition). */
+export async function recordEnds(
+  place: HistoryPlace,
+  pk: string,
+  ends: readonly { fence: number; end: EndRecord; at: Micros }[],
+): Promise<void> {
+  for (let i = 0; i < ends.length; i += 100) {
+    const chunk = ends.slice(i, i + 100);
+    await place.client.submitTransaction(
+      chunk.map(({ fence, end, at }) => [
+        'upsert',
+        {
+          partitionKey: place.partition(pk),
+          rowKey: endKey(fence),
+          kind: 'end',
+          fence,
+          reason: end.reason,
+          endedAt: end.endedAt ?? formatMicros(at),
+          ...(end.by !== undefined ? { by: end.by } : {}),
+          ...(end.why !== undefined ? { why: end.why } : {}),
+        },
+        'Replace',
+      ]),
+    );
+  }
+}
 
 /** Every grant of one lock still in the history, oldest fence first. */
-export async function readHistory(client: TableClient, name: string): Promise<GrantRecord[]> {
+export async function readHistory(
+  locks: TableClient,
+  places: readonly HistoryPlace[],
+  name: string,
+): Promise<GrantRecord[]> {
   const pk = encodeKey(name);
   const grants = new Map<number, GrantRecord>();
-  const ends = new Map<number, { reason: EndReason; at: Micros }>();
+  const ends = new Map<number, { reason: EndReason; at: Micros; by?: string; why?: string }>();
+  /** Tombstones that name their holder: a grant record when the granter never wrote one. */
+  const fallbackGrants = new Map<number, Row>();
   const held = new Map<number, Micros>();
-  const filter = odata`PartitionKey eq ${pk} and RowKey ge ${historyPrefix} and RowKey lt ${'m'}`;
-  for await (const row of client.listEntities<Row>({ queryOptions: { filter } })) {
+  const addEnd = (row: Row, timestamp: Micros) => {
+    const fence = Number(row.fence);
+    const reason = String(row.reason) as EndReason;
+    const at = typeof row.endedAt === 'string' ? parseStorageTime(row.endedAt) : timestamp;
+    const end = {
+      reason,
+      at,
+      ...(typeof row.by === 'string' ? { by: row.by } : {}),
+      ...(typeof row.why === 'string' ? { why: row.why } : {}),
+    };
+    // A tombstone and an end row say the same; keep the earlier time (the tombstone's write).
+    const known = ends.get(fence);
+    if (!known || at < known.at) ends.set(fence, end);
+  };
+  const addGrant = (row: Row, grantedAt: Micros) => {
+    const fence = Number(row.fence);
+    grants.set(fence, {
+      fence,
+      holder: String(row.holder ?? ''),
+      permits: Number(row.permits ?? 1),
+      ttlSeconds: Number(row.ttlSeconds ?? 0),
+      ...(typeof row.octopusTaskId === 'string' ? { octopusTaskId: row.octopusTaskId } : {}),
+      grantedAt,
+      endedAt: undefined,
+      state: 'unknown',
+    });
+  };
+  // The lock's partition: live holders, tombstones, and history an older version kept there.
+  const inLock = odata`PartitionKey eq ${pk} and ((RowKey ge ${legacyHistoryPrefix} and RowKey lt ${'i'}) or (RowKey ge ${holderPrefix} and RowKey lt ${holdersEnd}) or RowKey ge ${endPrefix})`;
+  for await (const row of locks.listEntities<Row>({ queryOptions: { filter: inLock } })) {
     const key = row.rowKey ?? '';
     const timestamp = parseStorageTime(row.timestamp ?? '');
     if (key.startsWith(holderPrefix)) {
       const holder = toHolderRow(row as Parameters<typeof toHolderRow>[0]);
       held.set(holder.data.fence, holderExpiresAt(holder));
-      continue;
-    }
-    const fence = Number(row.fence);
-    if (row.kind === 'grant') {
-      grants.set(fence, {
-        fence,
-        holder: String(row.holder ?? ''),
-        permits: Number(row.permits ?? 1),
-        ttlSeconds: Number(row.ttlSeconds ?? 0),
-        ...(typeof row.octopusTaskId === 'string' ? { octopusTaskId: row.octopusTaskId } : {}),
-        grantedAt: timestamp,
-        endedAt: undefined,
-        state: 'unknown',
+      // A grant whose record its granter never wrote (it exited at once): the holder row's last
+      // write is no earlier than the grant.
+      fallbackGrants.set(holder.data.fence, {
+        ...row,
+        fence: holder.data.fence,
+        heldSince: formatMicros(holder.timestamp),
       });
-    } else if (row.kind === 'end') {
-      const reason = String(row.reason) as EndReason;
-      const at =
-        reason === 'expired' && typeof row.endedAt === 'string'
-          ? parseStorageTime(row.endedAt)
-          : timestamp;
-      ends.set(fence, { reason, at });
+    } else if (key.startsWith(endPrefix) || row.kind === 'end') {
+      addEnd(row, timestamp);
+      if (typeof row.heldSince === 'string') fallbackGrants.set(Number(row.fence), row);
+    } else if (row.kind === 'grant') {
+      addGrant(row, timestamp);
     }
+  }
+  for (const place of places) {
+    const hpk = place.partition(pk);
+    for await (const row of place.client.listEntities<Row>({
+      queryOptions: { filter: odata`PartitionKey eq ${hpk}` },
+    })) {
+      const timestamp = parseStorageTime(row.timestamp ?? '');
+      if (row.kind === 'grant') {
+        const at = typeof row.grantedAt === 'string' ? parseStorageTime(row.grantedAt) : timestamp;
+        addGrant(row, at);
+      } else if (row.kind === 'end') addEnd(row, timestamp);
+    }
+  }
+  for (const [fence, row] of fallbackGrants) {
+    if (grants.has(fence) || typeof row.heldSince !== 'string') continue;
+    addGrant({ ...row, permits: row.permits ?? 1 }, parseStorageTime(row.heldSince));
   }
   for (const grant of grants.values()) {
     const end = ends.get(grant.fence);
@@ -86,6 +210,10 @@ export async function readHistory(client: TableClient, name: string): Promise<Gr
     if (end) {
       grant.endedAt = end.at;
       grant.state = end.reason;
+      if (end.reason === 'forced') {
+        if (end.by !== undefined) grant.forcedBy = end.by;
+        if (end.why !== undefined) grant.reason = end.why;
+      }
     } else if (expiresAt !== undefined) {
       grant.endedAt = expiresAt;
       grant.state = 'held';
@@ -135,42 +263,87 @@ export function findOverlaps(grants: readonly GrantRecord[]): OverlapReport {
   return { grants: grants.length, overlaps, fenceOrderViolations };
 }
 
-/** Delete history of grants that ended before `olderThan` (grants still held are kept). Returns rows deleted. */
-export async function pruneHistory(client: TableClient, olderThan: Date): Promise<number> {
-  const filter = odata`RowKey ge ${historyPrefix} and RowKey lt ${'i'} and kind eq ${'end'} and Timestamp lt ${olderThan}`;
-  const byPartition = new Map<string, number[]>();
-  for await (const row of client.listEntities<Row>({
-    // Keys are selected explicitly: the service returns only the properties named in $select.
-    queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'fence'] },
-  })) {
-    const pk = String(row.partitionKey ?? '');
-    const list = byPartition.get(pk) ?? [];
-    list.push(Number(row.fence));
-    byPartition.set(pk, list);
-  }
+/** Delete `keys` of one partition, 100 to a batch (one by one when a batch finds a row gone). */
+async function deleteKeys(
+  client: TableClient,
+  pk: string,
+  keys: readonly string[],
+): Promise<number> {
   let deleted = 0;
-  for (const [pk, fences] of byPartition) {
-    // Two rows per grant, at most 100 actions per batch.
-    for (let i = 0; i < fences.length; i += 50) {
-      const batch = fences.slice(i, i + 50);
-      const keys = batch.flatMap((f) => [historyGrantKey(f), historyEndKey(f)]);
-      // A batch fails as a whole if one row is already gone; then delete one by one.
-      try {
-        await client.submitTransaction(
-          keys.map((rowKey) => ['delete', { partitionKey: pk, rowKey }]),
-        );
-        deleted += keys.length;
-      } catch {
-        for (const rowKey of keys) {
-          try {
-            await client.deleteEntity(pk, rowKey);
-            deleted += 1;
-          } catch {
-            // Already gone.
-          }
+  for (let i = 0; i < keys.length; i += 100) {
+    const batch = keys.slice(i, i + 100);
+    try {
+      await client.submitTransaction(
+        batch.map((rowKey) => ['delete', { partitionKey: pk, rowKey }]),
+      );
+      deleted += batch.length;
+    } catch {
+      for (const rowKey of batch) {
+        try {
+          await client.deleteEntity(pk, rowKey);
+          deleted += 1;
+        } catch {
+          // Already gone.
         }
       }
     }
   }
   return deleted;
 }
+
+/**
+ * Delete history of grants that ended before `olderThan` (grants still held are kept), and the
+ * tombstones in lock partitions older than `tombstonesBefore`. Returns rows deleted.
+ */
+export async function pruneHistory(
+  locks: TableClient,
+  place: HistoryPlace,
+  olderThan: Date,
+  tombstonesBefore: Date = olderThan,
+): Promise<number> {
+  let deleted = 0;
+  // The history table (or partitions): end rows older than the cutoff, with their grants.
+  const ends = new Map<string, number[]>();
+  const filter = odata`kind eq ${'end'} and Timestamp lt ${olderThan} and RowKey ge ${'e-'} and RowKey lt ${'f'}`;
+  for await (const row of place.client.listEntities<Row>({
+    queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'fence'] },
+  })) {
+    const list = ends.get(String(row.partitionKey ?? '')) ?? [];
+    list.push(Number(row.fence));
+    ends.set(String(row.partitionKey ?? ''), list);
+  }
+  for (const [pk, fences] of ends)
+    deleted += await deleteKeys(
+      place.client,
+      pk,
+      fences.flatMap((f) => [grantKey(f), endKey(f)]),
+    );
+  // Tombstones, and history rows an older version kept in the lock partitions.
+  const old = new Map<string, string[]>();
+  const add = (pk: string, key: string) => {
+    const list = old.get(pk) ?? [];
+    list.push(key);
+    old.set(pk, list);
+  };
+  for await (const row of locks.listEntities<Row>({
+    queryOptions: {
+      filter: odata`RowKey ge ${endPrefix} and Timestamp lt ${tombstonesBefore}`,
+      select: ['PartitionKey', 'RowKey'],
+    },
+  }))
+    add(String(row.partitionKey ?? ''), String(row.rowKey ?? ''));
+  for await (const row of locks.listEntities<Row>({
+    queryOptions: {
+      filter: odata`RowKey ge ${legacyHistoryPrefix} and RowKey lt ${'i'} and kind eq ${'end'} and Timestamp lt ${olderThan}`,
+      select: ['PartitionKey', 'RowKey', 'fence'],
+    },
+  })) {
+    const pk = String(row.partitionKey ?? '');
+    add(pk, legacyHistoryGrantKey(Number(row.fence)));
+    add(pk, legacyHistoryEndKey(Number(row.fence)));
+  }
+  for (const [pk, keys] of old) deleted += await deleteKeys(locks, pk, keys);
+  return deleted;
+}
+
+export type { HolderRow };

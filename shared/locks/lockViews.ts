@@ -2,6 +2,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { encodeKey } from '../storage/keys.js';
 import { lockState } from './acquireDecision.js';
+import type { LockSnapshot } from './snapshot.js';
 import { formatMicros, type Micros } from './expiry.js';
 import type { HolderRow, WaiterRow } from './rows.js';
 import {
@@ -51,6 +52,15 @@ export interface LockSummary {
   lastFence: number;
   holders: string[];
   waiters: number;
+}
+
+/** Task-bound holders that wait for each other: none of them can go on until one gives up. */
+export interface Deadlock {
+  /** The Octopus tasks in the cycle, each waiting for a lock the next one holds. */
+  tasks: string[];
+  /** The locks of the cycle: `waits[i]` is the lock `tasks[i]` waits for (held by `tasks[i+1]`). */
+  waits: { task: string; waitsFor: string; heldBy: string; holder: string }[];
+  message: string;
 }
 
 /** Holders, waiters in order (with why each waits), and fences of one lock; undefined if it never existed. */
@@ -133,4 +143,80 @@ export function whyWaiting(index: number, free: number, permits: number, heldBy:
   const held = `${heldBy.length} of ${permits} permit(s) held by ${heldBy.join(', ') || 'nobody'}`;
   const ahead = index - free;
   return ahead > 0 ? `${held}; ${ahead} waiter(s) ahead of it` : `${held}; it is next in line`;
+}
+
+/**
+ * Cycles of task-bound holders waiting for each other: task A holds lock X and waits for lock Y,
+ * which task B holds while waiting for X (or longer cycles). Only task-bound holders and waiters
+ * take part: a task id names the same deployment on both sides.
+ */
+export function findDeadlocks(
+  snapshots: readonly LockSnapshot[],
+  waiterTtlSeconds: number,
+): Deadlock[] {
+  const holdersOf = new Map<string, { task: string; holder: string }[]>();
+  const waitsOf = new Map<string, string[]>();
+  for (const snapshot of snapshots) {
+    const name = snapshot.lock?.data.name ?? snapshot.partitionKey;
+    for (const h of snapshot.holders) {
+      if (!h.data.octopusTaskId || holderExpired(h, snapshot.readDate)) continue;
+      const list = holdersOf.get(name) ?? [];
+      list.push({ task: h.data.octopusTaskId, holder: h.data.holder });
+      holdersOf.set(name, list);
+    }
+    for (const w of snapshot.waiters) {
+      if (!w.data.octopusTaskId || !waiterLive(w, snapshot.readDate, waiterTtlSeconds)) continue;
+      const list = waitsOf.get(w.data.octopusTaskId) ?? [];
+      list.push(name);
+      waitsOf.set(w.data.octopusTaskId, list);
+    }
+  }
+  // Edges: a task waits for a lock held by another task.
+  const edges = new Map<string, { to: string; lock: string; holder: string }[]>();
+  for (const [task, locks] of waitsOf) {
+    for (const lock of locks) {
+      for (const h of holdersOf.get(lock) ?? []) {
+        if (h.task === task) continue;
+        const list = edges.get(task) ?? [];
+        list.push({ to: h.task, lock, holder: h.holder });
+        edges.set(task, list);
+      }
+    }
+  }
+  const found = new Map<string, Deadlock>();
+  const visit = (
+    start: string,
+    at: string,
+    path: { task: string; lock: string; holder: string; to: string }[],
+  ) => {
+    if (path.length > 8) return;
+    for (const edge of edges.get(at) ?? []) {
+      const step = { task: at, lock: edge.lock, holder: edge.holder, to: edge.to };
+      if (edge.to === start) {
+        const cycle = [...path, step];
+        const id = cycle
+          .map((s) => s.task)
+          .sort()
+          .join('|');
+        if (found.has(id)) continue;
+        const waits = cycle.map((s) => ({
+          task: s.task,
+          waitsFor: s.lock,
+          heldBy: s.to,
+          holder: s.holder,
+        }));
+        found.set(id, {
+          tasks: cycle.map((s) => s.task),
+          waits,
+          message:
+            `Deadlock: ${waits.map((w) => `${w.task} waits for "${w.waitsFor}", held by ${w.heldBy}`).join('; ')}. ` +
+            'None of them can go on until one gives up: cancel one of these Octopus tasks (its leases are freed when it ends), or force-release one of the locks.',
+        });
+      } else if (!path.some((p) => p.task === edge.to) && edge.to !== at) {
+        visit(start, edge.to, [...path, step]);
+      }
+    }
+  };
+  for (const task of edges.keys()) visit(task, task, []);
+  return [...found.values()];
 }

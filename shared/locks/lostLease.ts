@@ -1,17 +1,20 @@
-// Why a renew or release found no lease: the history says how it ended, and the error says what to do.
+// Why a renew or release found no lease: the tombstone says how it ended, and the error says what to do.
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { getOrUndefined } from '../storage/conditional.js';
 import { encodeKey } from '../storage/keys.js';
 import { LockError } from './errors.js';
-import { historyEndKey } from './rows.js';
+import { endRowKey, legacyHistoryEndKey } from './rows.js';
 
-/** How a lease ended, from its history row (absent when the lease id never held the lock). */
+/** How a lease ended, from its tombstone (absent when the lease id never held the lock). */
 export interface LeaseEnd {
   reason: string;
   endedAt: string | undefined;
   /** The released lease's fingerprint (see leaseFingerprint). */
   lease: string | undefined;
+  /** A forced release: who and why. */
+  by?: string;
+  why?: string;
 }
 
 export async function readLeaseEnd(
@@ -19,12 +22,16 @@ export async function readLeaseEnd(
   pk: string,
   fence: number,
 ): Promise<LeaseEnd | undefined> {
-  const row = await getOrUndefined<Record<string, unknown>>(client, pk, historyEndKey(fence));
+  const row =
+    (await getOrUndefined<Record<string, unknown>>(client, pk, endRowKey(fence))) ??
+    (await getOrUndefined<Record<string, unknown>>(client, pk, legacyHistoryEndKey(fence)));
   if (!row) return undefined;
   return {
     reason: String(row.reason ?? ''),
     endedAt: typeof row.endedAt === 'string' ? row.endedAt : undefined,
     lease: typeof row.lease === 'string' ? row.lease : undefined,
+    ...(typeof row.by === 'string' ? { by: row.by } : {}),
+    ...(typeof row.why === 'string' ? { why: row.why } : {}),
   };
 }
 
@@ -47,6 +54,11 @@ export async function lostLeaseError(
       return new LockError(
         'not_holder',
         `${what}: it was freed because its Octopus task ended. Acquire again for a new task.`,
+      );
+    case 'forced':
+      return new LockError(
+        'not_holder',
+        `${what}: it was force-released by ${end.by ?? 'an administrator'}${end.endedAt ? ` at ${end.endedAt}` : ''}, reason: ${end.why ?? '(none given)'}. Another holder may have it now; acquire again if the work must still be done.`,
       );
     case 'released':
       return new LockError('not_holder', `${what}: it has already been released.`);

@@ -2,8 +2,8 @@
 import { isFinishedTaskState } from '../octopus/enums.js';
 import type { OctopusClient } from '../octopus/client.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { LeaseLocks, type EndedTaskLookup } from './leaseLock.js';
-import { locksTableName } from './rows.js';
+import { LeaseLocks, type EndedTaskLookup, type LeaseLocksOptions } from './leaseLock.js';
+import { lockHistoryTableName, locksTableName } from './rows.js';
 
 const services = new WeakMap<Runtime, LeaseLocks>();
 
@@ -29,13 +29,21 @@ export function octopusEndedTasks(octopus: OctopusClient): EndedTaskLookup {
   };
 }
 
+/** The tables of a runtime's locks: the locks and their history. */
+export function lockTables(runtime: Runtime): Pick<LeaseLocksOptions, 'table' | 'historyTable'> {
+  return {
+    table: () => runtime.tables.table(locksTableName),
+    historyTable: () => runtime.tables.table(lockHistoryTableName),
+  };
+}
+
 /** One LeaseLocks per runtime (so in-process wake-ups reach every waiter of this process). */
 export function locksFor(runtime: Runtime): LeaseLocks {
   let locks = services.get(runtime);
   if (!locks) {
     const octopus = runtime.octopus;
     locks = new LeaseLocks({
-      table: () => runtime.tables.table(locksTableName),
+      ...lockTables(runtime),
       ...(octopus ? { endedTasks: octopusEndedTasks(octopus) } : {}),
     });
     services.set(runtime, locks);
@@ -55,6 +63,9 @@ export function releaseLeasesOfEndedTasks(
   return locksFor(runtime).releaseEndedTaskLeases(endedTaskIds);
 }
 
+/** How long the end of a lease stays in the lock's partition (what a late renew or release is told). */
+const tombstoneDays = 2;
+
 /** How long the grant history of locks is kept by default. */
 export const defaultLockHistoryDays = 14;
 
@@ -63,6 +74,9 @@ export function pruneLockHistory(
   runtime: Runtime,
   retentionDays = defaultLockHistoryDays,
 ): Promise<number> {
-  const cutoff = new Date(runtime.clock.now().getTime() - retentionDays * 86_400_000);
-  return locksFor(runtime).pruneHistory(cutoff);
+  const now = runtime.clock.now().getTime();
+  const cutoff = new Date(now - retentionDays * 86_400_000);
+  // Tombstones answer a late renew or release; leases last at most a day, so a day is enough.
+  const tombstones = new Date(Math.max(cutoff.getTime(), now - tombstoneDays * 86_400_000));
+  return locksFor(runtime).pruneHistory(cutoff, tombstones);
 }

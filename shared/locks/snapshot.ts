@@ -1,10 +1,13 @@
-// One read of a lock's partition (lock row, holders, waiters) with the storage time of that read.
+// Reads of a lock's partition with the storage time of the read: the bounded read a decision needs
+// (lock row, holders, and the queue only as far as the caller), and full reads for people to look at.
 import { odata, type TableClient, type TableEntityResult } from '@azure/data-tables';
 import { leaseEnd, leaseExpired, parseStorageTime, type Micros } from './expiry.js';
 import {
   holderPrefix,
+  holdersEnd,
   lockRowKey,
   waiterPrefix,
+  waitersEnd,
   type HolderRow,
   type KeyedBy,
   type LockRow,
@@ -25,11 +28,25 @@ export interface LockSnapshot {
   readDate: Micros;
   lock: Stored<LockRow> | undefined;
   holders: Stored<HolderRow>[];
-  /** In queue order (row key order). */
+  /** In queue order (row key order): every waiter, or (`complete` false) the head of the queue. */
   waiters: Stored<WaiterRow>[];
+  /** False when the read stopped before the end of its range (the queue goes on past `waiters`). */
+  complete?: boolean;
 }
 
 type Entity = TableEntityResult<Record<string, unknown>>;
+
+/** Counts what the lock module reads, for benchmarks (rows returned and requests made). */
+export class LockReadStats {
+  rows = 0;
+  queries = 0;
+  reset(): { rows: number; queries: number } {
+    const out = { rows: this.rows, queries: this.queries };
+    this.rows = 0;
+    this.queries = 0;
+    return out;
+  }
+}
 
 const str = (e: Entity, key: string): string =>
   typeof e[key] === 'string' ? (e[key] as string) : '';
@@ -73,6 +90,7 @@ export function toHolderRow(e: Entity): Stored<HolderRow> {
 
 export function toWaiterRow(e: Entity): Stored<WaiterRow> {
   const octopusTaskId = optStr(e, 'octopusTaskId');
+  const ttl = e.waiterTtlSeconds;
   return stored(e, {
     holder: str(e, 'holder'),
     requestKey: str(e, 'requestKey'),
@@ -81,6 +99,7 @@ export function toWaiterRow(e: Entity): Stored<WaiterRow> {
     priority: num(e, 'priority'),
     queuedAt: str(e, 'queuedAt'),
     ...(octopusTaskId ? { octopusTaskId } : {}),
+    ...(typeof ttl === 'number' && ttl > 0 ? { waiterTtlSeconds: ttl } : {}),
   });
 }
 
@@ -91,30 +110,121 @@ export function dateHeaderMicros(value: string | undefined | null): Micros | und
   return Number.isNaN(ms) ? undefined : ms * 1000;
 }
 
+export interface BoundedRead {
+  /** Read waiters up to and including this key (a waiter's own row), or before `before`. */
+  through?: string;
+  /** Read waiters with keys before this one (where a newcomer's row would go). */
+  before?: string;
+  /** The lock's permits as last known (sizes the pages; the lock row read decides). */
+  permitsHint: number;
+  /** Waiter TTL for rows that carry none. */
+  defaultWaiterTtlSeconds: number;
+  stats?: LockReadStats;
+  /** Recognises the caller's own waiter row: the read stops there (everything ahead is known). */
+  isMine?: (waiter: Stored<WaiterRow>) => boolean;
+  /** Called with the performance.now() interval and Date of the first answer (clock estimates). */
+  onDate?: (date: Micros, sentAt: number, answeredAt: number) => void;
+}
+
 /**
- * Read the lock row, holders and waiters of one lock. The lock row sorts first, so a grant that
- * happened after it was read always changed its etag and makes our conditional write fail: a later
- * page can only show fewer or fresher holders, never hide one that a successful write would miss.
+ * Read the lock row, every holder, and the queue from its head only as far as a decision needs:
+ * pages of permits + 2 rows, stopping once the live waiters seen ahead fill the permits that are
+ * free (then the caller cannot be granted and need not know more), or at the end of the range.
+ * The lock row sorts first, so a grant that happened after it was read always changed its etag and
+ * makes our conditional write fail: later pages can only show fewer or fresher holders.
  */
 export async function readLockSnapshot(
   client: TableClient,
   partitionKey: string,
+  bound?: BoundedRead,
 ): Promise<LockSnapshot> {
   let readDate: Micros | undefined;
-  const rows: Entity[] = [];
-  const filter = odata`PartitionKey eq ${partitionKey} and (RowKey eq ${lockRowKey} or RowKey ge ${holderPrefix})`;
-  const iterator = client.listEntities<Record<string, unknown>>({
-    queryOptions: { filter },
-    onResponse: (response) => {
-      readDate ??= dateHeaderMicros(response.headers.get('date'));
-    },
-  });
-  for await (const row of iterator) rows.push(row);
+  const snapshot = emptySnapshot(partitionKey, 0);
+  const end = bound?.through ?? bound?.before ?? waitersEnd;
+  const op = bound?.through !== undefined ? 'le' : 'lt';
+  const range =
+    op === 'le'
+      ? odata`PartitionKey eq ${partitionKey} and RowKey le ${end}`
+      : odata`PartitionKey eq ${partitionKey} and RowKey lt ${end}`;
+  const filter = `${range} and (RowKey eq '${lockRowKey}' or RowKey ge '${holderPrefix}')`;
+  const sentAt = performance.now();
+  const pages = client
+    .listEntities<Record<string, unknown>>({
+      queryOptions: { filter },
+      onResponse: (response) => {
+        if (readDate !== undefined) return;
+        readDate = dateHeaderMicros(response.headers.get('date'));
+        if (readDate !== undefined) bound?.onDate?.(readDate, sentAt, performance.now());
+      },
+    })
+    .byPage(bound ? { maxPageSize: bound.permitsHint + 2 } : {});
+  let complete = true;
+  for await (const page of pages) {
+    if (bound?.stats) {
+      bound.stats.queries += 1;
+      bound.stats.rows += page.length;
+    }
+    for (const row of page) addRow(snapshot, row);
+    if (!page.continuationToken) break;
+    if (bound && enoughAhead(snapshot, readDate ?? 0, bound)) {
+      complete = false;
+      break;
+    }
+  }
   if (readDate === undefined)
     throw new Error('Table Storage sent no Date header: cannot judge lease expiry');
-  const snapshot = emptySnapshot(partitionKey, readDate);
-  for (const row of rows) addRow(snapshot, row);
+  snapshot.readDate = readDate;
+  snapshot.complete = complete;
   return inQueueOrder(snapshot);
+}
+
+/** Whether the waiters read so far already fill every free permit (ahead of the caller's own row). */
+function enoughAhead(snapshot: LockSnapshot, readDate: Micros, bound: BoundedRead): boolean {
+  if (snapshot.waiters.length === 0) return false; // holders not all read yet
+  const permits = snapshot.lock?.data.permits ?? bound.permitsHint;
+  const live = snapshot.holders.filter((h) => !holderExpired(h, readDate)).length;
+  const free = Math.max(0, permits - live);
+  let ahead = 0;
+  for (const w of snapshot.waiters) {
+    if (w.rowKey === bound.through || bound.isMine?.(w)) return true;
+    if (waiterLive(w, readDate, bound.defaultWaiterTtlSeconds)) ahead += 1;
+  }
+  return ahead >= free;
+}
+
+/**
+ * How many live waiters are ahead of `key` (a keys-only read of that part of the queue: the exact
+ * position a caller is told, which the bounded read does not give past the permits).
+ */
+export async function countWaitersBefore(
+  client: TableClient,
+  partitionKey: string,
+  key: string,
+  readDate: Micros,
+  defaultWaiterTtlSeconds: number,
+  stats?: LockReadStats,
+  limit = Infinity,
+): Promise<number> {
+  const filter = odata`PartitionKey eq ${partitionKey} and RowKey ge ${waiterPrefix} and RowKey lt ${key}`;
+  let count = 0;
+  const pages = client
+    .listEntities<Record<string, unknown>>({
+      queryOptions: { filter, select: ['RowKey', 'Timestamp', 'waiterTtlSeconds'] },
+    })
+    .byPage({ maxPageSize: 1000 });
+  for await (const page of pages) {
+    if (stats) {
+      stats.queries += 1;
+      stats.rows += page.length;
+    }
+    for (const row of page) {
+      const ttl = typeof row.waiterTtlSeconds === 'number' ? row.waiterTtlSeconds : undefined;
+      const timestamp = parseStorageTime(row.timestamp ?? '');
+      if (readDate < timestamp + (ttl ?? defaultWaiterTtlSeconds) * 1_000_000) count += 1;
+    }
+    if (count >= limit) break;
+  }
+  return count;
 }
 
 /**
@@ -124,7 +234,7 @@ export async function readLockSnapshot(
 export async function readAllLockSnapshots(client: TableClient): Promise<LockSnapshot[]> {
   let readDate: Micros | undefined;
   const byPartition = new Map<string, LockSnapshot>();
-  const filter = odata`RowKey eq ${lockRowKey} or RowKey ge ${holderPrefix}`;
+  const filter = odata`RowKey eq ${lockRowKey} or (RowKey ge ${holderPrefix} and RowKey lt ${waitersEnd})`;
   for await (const row of client.listEntities<Record<string, unknown>>({
     queryOptions: { filter },
     onResponse: (response) => {
@@ -146,14 +256,15 @@ export async function readAllLockSnapshots(client: TableClient): Promise<LockSna
 }
 
 function emptySnapshot(partitionKey: string, readDate: Micros): LockSnapshot {
-  return { partitionKey, readDate, lock: undefined, holders: [], waiters: [] };
+  return { partitionKey, readDate, lock: undefined, holders: [], waiters: [], complete: true };
 }
 
-/** Files one row under the lock row, the holders or the waiters (history rows are not read). */
+/** Files one row under the lock row, the holders or the waiters (other rows are not read). */
 function addRow(snapshot: LockSnapshot, row: Entity): void {
   const key = row.rowKey ?? '';
   if (key === lockRowKey) snapshot.lock = toLockRow(row);
-  else if (key.startsWith(holderPrefix)) snapshot.holders.push(toHolderRow(row));
+  else if (key.startsWith(holderPrefix) && key < holdersEnd)
+    snapshot.holders.push(toHolderRow(row));
   else if (key.startsWith(waiterPrefix)) snapshot.waiters.push(toWaiterRow(row));
 }
 
@@ -171,10 +282,12 @@ export function holderExpired(holder: Stored<HolderRow>, readDate: Micros): bool
   return leaseExpired(holder.timestamp, holder.data.ttlSeconds, readDate);
 }
 
+/** Whether a place is still kept: judged by the row's own waiter TTL (the reader's default for old rows). */
 export function waiterLive(
   waiter: Stored<WaiterRow>,
   readDate: Micros,
-  waiterTtlSeconds: number,
+  defaultWaiterTtlSeconds: number,
 ): boolean {
-  return readDate < waiter.timestamp + waiterTtlSeconds * 1_000_000;
+  const ttl = waiter.data.waiterTtlSeconds ?? defaultWaiterTtlSeconds;
+  return readDate < waiter.timestamp + ttl * 1_000_000;
 }

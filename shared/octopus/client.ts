@@ -4,10 +4,12 @@ import { inspect } from 'node:util';
 import { ChannelsApi } from './channels.js';
 import { OctopusContext } from './context.js';
 import { DashboardApi } from './dashboard.js';
+import { DeploymentFreezesApi } from './deploymentFreezes.js';
 import { DeploymentsApi } from './deployments.js';
 import { EnvironmentsApi } from './environments.js';
 import { EventsApi } from './events.js';
 import { OctopusHttp, type OctopusLog } from './http.js';
+import type { JsonShape } from './selectJson.js';
 import { InterruptionsApi } from './interruptions.js';
 import { LifecyclesApi } from './lifecycles.js';
 import { expandLink, octopusUrl, serverBase, type LinkValue } from './links.js';
@@ -51,6 +53,8 @@ export interface OctopusClientOptions {
    * Default: none for a bare client; the app passes OCTOPUS_MAX_REQUESTS_PER_MINUTE (default 180).
    */
   maxRequestsPerMinute?: number;
+  /** The budget's clock (ms since the epoch); default Date.now. Tests pass a simulated one. */
+  now?: () => number;
 }
 
 /** The root document (`GET /api`). */
@@ -74,6 +78,8 @@ export class OctopusClient {
   readonly channels: ChannelsApi;
   readonly releases: ReleasesApi;
   readonly deployments: DeploymentsApi;
+  /** Octopus's own deployment freezes (2024.2+; instance-level, not per space). */
+  readonly deploymentFreezes: DeploymentFreezesApi;
   readonly tasks: TasksApi;
   readonly dashboard: DashboardApi;
   readonly events: EventsApi;
@@ -112,6 +118,7 @@ export class OctopusClient {
       sleep: options.sleep ?? realSleep,
       random: options.random ?? Math.random,
       maxRequestsPerMinute: options.maxRequestsPerMinute ?? 0,
+      ...(options.now ? { now: options.now } : {}),
     });
     let spaceId: Promise<string> | undefined;
     const http = this.#http;
@@ -132,6 +139,7 @@ export class OctopusClient {
     this.channels = new ChannelsApi(ctx);
     this.releases = new ReleasesApi(ctx);
     this.deployments = new DeploymentsApi(ctx);
+    this.deploymentFreezes = new DeploymentFreezesApi(ctx);
     this.tasks = new TasksApi(ctx);
     this.dashboard = new DashboardApi(ctx);
     this.events = new EventsApi(ctx);
@@ -188,10 +196,20 @@ export class OctopusClient {
   }
 
   /** GETs a `Links` value (a path from the server root, maybe a template) as JSON. */
-  async getLink(link: string, values: Record<string, LinkValue> = {}): Promise<unknown> {
+  async getLink(
+    link: string,
+    values: Record<string, LinkValue> = {},
+    options: { select?: JsonShape } = {},
+  ): Promise<unknown> {
     const path = expandLink(link, values);
     const endpoint = path.split('?')[0]?.replace(/\b[A-Za-z]+-\d+\b/g, '{id}') ?? path;
-    const result = await this.#http.request({ method: 'GET', endpoint, path, fromLink: true });
+    const result = await this.#http.request({
+      method: 'GET',
+      endpoint,
+      path,
+      fromLink: true,
+      select: options.select,
+    });
     return result.data;
   }
 

@@ -1,6 +1,7 @@
 // What every resource module gets: the transport, the resolved space, and typed request helpers.
 import { OctopusError } from './errors.js';
 import type { HttpMethod, OctopusHttp, QueryValue } from './http.js';
+import type { JsonShape } from './selectJson.js';
 import {
   pagedList,
   type PageOptions,
@@ -13,6 +14,13 @@ export interface CallOptions {
   query?: Record<string, QueryValue>;
   body?: unknown;
   retry?: boolean;
+  /** Keep only these fields of the answer (read from its bytes, see selectJson). */
+  select?: JsonShape;
+}
+
+/** A page's own fields with only `fields` of each item. */
+export function pageShape(fields: JsonShape): JsonShape {
+  return { TotalResults: true, ItemsPerPage: true, Items: [fields] };
 }
 
 export class OctopusContext {
@@ -45,6 +53,7 @@ export class OctopusContext {
       query: options.query,
       body: options.body,
       retry: options.retry,
+      select: options.select,
     });
     return result.data;
   }
@@ -75,19 +84,24 @@ export class OctopusContext {
     return expectCollection<T>(data, 'GET', endpoint);
   }
 
-  /** A paged list as an async iterator; `map` normalizes each item (e.g. numeric enums). */
+  /**
+   * A paged list as an async iterator; `map` normalizes each item (e.g. numeric enums). With
+   * `fields`, each item has only those fields (the rest of the page is never decoded).
+   */
   list<T>(
     endpoint: string,
-    options: CallOptions & PageOptions = {},
+    options: CallOptions & PageOptions & { fields?: JsonShape } = {},
     map: (item: T) => T = (item) => item,
   ): PagedAsyncIterable<T> {
+    const { fields, ...call } = options;
     return pagedList<T>(async (skip, take) => {
       const page = await this.getPage<T>(endpoint, {
-        ...options,
-        query: { ...options.query, skip, take },
+        ...call,
+        query: { ...call.query, skip, take },
+        select: fields ? pageShape(fields) : call.select,
       });
       return { ...page, Items: page.Items.map(map) };
-    }, options);
+    }, call);
   }
 }
 

@@ -1,11 +1,12 @@
 // Sends one Octopus request: auth header, timeout, retries for reads, call counting, error mapping.
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { AxiosInstance, AxiosResponse, AxiosStatic } from 'axios';
 import { inspect } from 'node:util';
 import { RequestBudget } from './budget.js';
 import { OctopusCallCounter } from './callCounter.js';
 import { OctopusError } from './errors.js';
 import { octopusUrl, serverBase } from './links.js';
 import { pathWithoutQuery, redactSecrets } from '../redact.js';
+import { selectJson, type JsonShape } from './selectJson.js';
 import { isRetryableStatus, parseRetryAfter, retryDelay } from './retry.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -29,6 +30,8 @@ export interface HttpSettings {
   random: () => number;
   /** The client's own budget (requests per minute); 0 = none. */
   maxRequestsPerMinute?: number;
+  /** The budget's clock; default Date.now. */
+  now?: () => number;
 }
 
 export interface RequestSpec {
@@ -44,6 +47,8 @@ export interface RequestSpec {
   /** Retry on retryable failures. Default: GET only; a POST opts in only when repeating it is harmless. */
   retry?: boolean;
   timeoutMs?: number;
+  /** Keep only these fields of the JSON answer, read from its bytes (see selectJson). */
+  select?: JsonShape;
 }
 
 export interface HttpResult {
@@ -109,7 +114,8 @@ function parseErrorBody(data: unknown): { errorMessage?: string; errors: string[
 export class OctopusHttp {
   readonly calls = new OctopusCallCounter();
   readonly #settings: HttpSettings;
-  readonly #axios: AxiosInstance;
+  /** Made at the first request: axios is about 70 modules, and most processes never call Octopus first thing. */
+  #axios: Promise<{ axios: AxiosStatic; instance: AxiosInstance }> | undefined;
   readonly #origin: string;
   readonly #budget: RequestBudget;
   /** Requests that waited for the budget, and how long in total (for logs and benches). */
@@ -118,13 +124,27 @@ export class OctopusHttp {
   constructor(settings: HttpSettings) {
     this.#settings = { ...settings, url: serverBase(settings.url) };
     this.#origin = new URL(this.#settings.url).origin;
-    this.#budget = new RequestBudget(settings.maxRequestsPerMinute ?? 0, settings.sleep);
-    this.#axios = axios.create({
-      validateStatus: () => true,
-      maxRedirects: 3,
-      // A redirect to another origin (or from https to http) must not take the API key with it.
-      sensitiveHeaders: ['X-Octopus-ApiKey'],
+    this.#budget = new RequestBudget(
+      settings.maxRequestsPerMinute ?? 0,
+      settings.sleep,
+      settings.now ?? Date.now,
+    );
+  }
+
+  #transport(): Promise<{ axios: AxiosStatic; instance: AxiosInstance }> {
+    this.#axios ??= import('axios').then(({ default: axios }) => ({
+      axios,
+      instance: axios.create({
+        validateStatus: () => true,
+        maxRedirects: 3,
+        // A redirect to another origin (or from https to http) must not take the API key with it.
+        sensitiveHeaders: ['X-Octopus-ApiKey'],
+      }),
+    }));
+    this.#axios.catch(() => {
+      this.#axios = undefined;
     });
+    return this.#axios;
   }
 
   get serverOrigin(): string {
@@ -198,6 +218,7 @@ export class OctopusHttp {
           `Octopus request budget (${s.maxRequestsPerMinute ?? 0}/min, OCTOPUS_MAX_REQUESTS_PER_MINUTE) reached: requests are spread out (${this.budgetWaits.requests} waited so far).`,
         );
     }
+    const { axios, instance } = await this.#transport();
     this.calls.record(`${spec.method} ${spec.endpoint}`);
 
     const controller = new AbortController();
@@ -206,10 +227,10 @@ export class OctopusHttp {
       timedOut = true;
       controller.abort();
     }, timeoutMs);
-    let response: AxiosResponse<string>;
+    let response: AxiosResponse<string | Buffer>;
     const started = Date.now();
     try {
-      response = await this.#axios.request<string>({
+      response = await instance.request<string | Buffer>({
         method: spec.method,
         url,
         data: spec.body === undefined ? undefined : JSON.stringify(spec.body),
@@ -219,7 +240,7 @@ export class OctopusHttp {
           ...(spec.body === undefined ? {} : { 'Content-Type': 'application/json' }),
         },
         signal: controller.signal,
-        responseType: 'text',
+        responseType: spec.select ? 'arraybuffer' : 'text',
         transformResponse: [(data: unknown) => data],
       });
     } catch (error) {
@@ -250,7 +271,9 @@ export class OctopusHttp {
     );
 
     if (response.status < 200 || response.status >= 300) {
-      const { errorMessage, errors } = parseErrorBody(response.data);
+      const { errorMessage, errors } = parseErrorBody(
+        Buffer.isBuffer(response.data) ? response.data.toString('utf8') : response.data,
+      );
       const retryAfterMs = parseRetryAfter(headerText(response.headers['retry-after']));
       const said = [errorMessage, ...errors].filter((t) => t !== undefined && t !== '').join(' ');
       throw new OctopusError({
@@ -266,9 +289,14 @@ export class OctopusHttp {
       });
     }
 
-    const text = typeof response.data === 'string' ? response.data : '';
-    if (text.trim() === '') return { status: response.status, data: undefined };
+    const body = response.data;
     try {
+      if (Buffer.isBuffer(body)) {
+        if (body.every(isSpaceByte)) return { status: response.status, data: undefined };
+        return { status: response.status, data: selectJson(body, spec.select ?? {}) };
+      }
+      const text = typeof body === 'string' ? body : '';
+      if (text.trim() === '') return { status: response.status, data: undefined };
       return { status: response.status, data: JSON.parse(text) as unknown };
     } catch {
       throw new OctopusError({
@@ -300,6 +328,10 @@ export class OctopusHttp {
   [inspect.custom](): string {
     return `OctopusHttp ${inspect(this.toJSON())}`;
   }
+}
+
+function isSpaceByte(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
 function headerText(value: unknown): string | undefined {

@@ -28,3 +28,21 @@ export function versionProblem(version: string): string | undefined {
   if (isSupportedVersion(version) !== false) return undefined;
   return `Octopus ${version} is older than the oldest supported version (${oldestSupportedVersion}, or 2021.3.9970 on the 2021.3 line): it ignores the task list's date filters, so reports and status polls read the whole task history and may be slow or incomplete. Upgrade Octopus.`;
 }
+
+/** True when `version` is at least `least` (year.minor.build); undefined when either cannot be read. */
+export function versionAtLeast(version: string, least: string): boolean | undefined {
+  const have = parts(version);
+  const need = parts(least);
+  if (!have || !need) return undefined;
+  for (let i = 0; i < 3; i++) {
+    const a = have[i] ?? 0;
+    const b = need[i] ?? 0;
+    if (a !== b) return a > b;
+  }
+  return true;
+}
+
+/** Deployment freezes and their API (`/api/deploymentfreezes`) arrived in Octopus 2024.2. */
+export const deploymentFreezesSince = '2024.2.0';
+/** Priority deployments (`Priority: "On"` on a new deployment) arrived in Octopus 2025.2.7584. */
+export const priorityDeploymentsSince = '2025.2.7584';

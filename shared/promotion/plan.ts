@@ -41,6 +41,10 @@ export interface PromotionPlan {
   blockers: string[];
   /** How many deployments the run would create. */
   deployCount: number;
+  /** The freezes (coordinator or Octopus ids) that stop it, when any do. */
+  frozenBy?: string[];
+  /** What the freeze check could not see (an Octopus server without the freezes API, …). */
+  freezeNotes?: string[];
   /** With `"source": "train"`: the train chosen for each tenant (null: untenanted), and why; or why none. */
   trains?: { tenant: string | null; id: string | null; why: string }[];
 }
@@ -159,8 +163,12 @@ function trainItem(
   tenant: string | null,
   blockers: string[],
 ): PromotionItem {
-  if (trains.choices.some((c) => c.id === null))
-    return { ...withTarget, action: 'skip', reason: 'no verified train to take the release from' };
+  const noTrain = {
+    ...withTarget,
+    action: 'skip' as const,
+    reason: 'no verified train to take the release from',
+  };
+  if (trains.choices.some((c) => c.tenant === tenant && c.id === null)) return noTrain;
   if (trains.conflicts.includes(project)) {
     blockers.push(
       `the trains of the tenants hold different releases of ${project} (an untenanted project): promote them one tenant at a time`,
@@ -168,6 +176,7 @@ function trainItem(
     return { ...withTarget, action: 'skip', reason: 'the trains disagree about its release' };
   }
   const found = trains.releases.get(trainKey(project, tenant));
+  if (!found && trains.choices.some((c) => c.id === null)) return noTrain;
   if (!found) {
     blockers.push(
       `${project}${tenant ? ` for ${tenant}` : ''} is not in the chosen train (${trains.choices.map((c) => c.id).join(', ')}); capture a train that has every project of the set`,
@@ -308,6 +317,7 @@ export function describePlan(plan: PromotionPlan): string {
       lines.push(`    - ${who}: ${verb}: ${item.reason}`);
     }
   }
+  for (const n of plan.freezeNotes ?? []) lines.push(`  Note: ${n}.`);
   if (plan.blockers.length > 0) {
     lines.push('  Would not run, because:');
     for (const b of plan.blockers) lines.push(`    ! ${b}`);

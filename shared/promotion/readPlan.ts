@@ -4,8 +4,10 @@ import { CoordinatorError } from '../errors.js';
 import type { Promotion } from '../config/coordination/promotions.js';
 import { expandCondition, judgeLeaves, leafNeeds } from '../conditions/evaluate.js';
 import { mergeNeeds, readSnapshot } from '../conditions/snapshot.js';
+import type { DeploymentSnapshot } from '../conditions/snapshot.js';
 import type { OctopusClient } from '../octopus/client.js';
 import type { ReleaseDeploymentTemplate } from '../octopus/releases.js';
+import { describeHit, type FreezeCheck, type FreezeHit } from '../freezes/model.js';
 import { lifecycleVerdict } from '../runs/lifecycle.js';
 import type { ProjectSet } from '../config/coordination/sets.js';
 import type { TableStore } from '../storage/tableStore.js';
@@ -51,8 +53,11 @@ export async function readPromotionPlan(
   config: CoordinationConfig,
   promotion: Promotion,
   at: Date,
-  /** Where trains are stored, for `"source": "train"` (and the zone its reasons show times in). */
-  trainStore?: { tables: TableStore; timeZone: string },
+  /**
+   * Where trains are stored, for `"source": "train"` (and the zone its reasons show times in), and
+   * the freeze check (the coordinator's and Octopus's freezes; absent: freezes are not read).
+   */
+  trainStore?: { tables: TableStore; timeZone: string; freezes?: FreezeCheck },
 ): Promise<PromotionPlan> {
   const set = Object.hasOwn(config.projectSets, promotion.set)
     ? config.projectSets[promotion.set]
@@ -85,6 +90,9 @@ export async function readPromotionPlan(
     conditions: judgeLeaves(leaves, snapshot),
   });
   if (plan.blockers.length > 0 || plan.deployCount === 0) return plan;
+  const freezes = trainStore?.freezes;
+  const frozen = freezes ? await applyFreezes(plan, snapshot, freezes) : plan;
+  if (frozen.blockers.length > 0) return frozen;
 
   const releaseIds = new Set(
     plan.stages.flatMap((s) =>
@@ -98,13 +106,61 @@ export async function readPromotionPlan(
     ),
   );
   const environmentId = snapshot.environmentId(promotion.to);
-  return applyLifecycle(plan, (item) => {
+  return applyLifecycle(frozen, (item) => {
     const template = item.release ? templates.get(item.release.id) : undefined;
     if (!template || !environmentId) return undefined;
     // The same rule the runs engine applies when it deploys (a tenant follows its own progression).
     const tenantId = item.tenant === null ? null : (snapshot.tenantId(item.tenant) ?? null);
     return lifecycleVerdict(template, environmentId, tenantId).allowed;
   });
+}
+
+/**
+ * A freeze over the target stops the slot before anything is deployed: one blocker per freeze, naming
+ * the projects it holds back and what happens when it lifts.
+ */
+async function applyFreezes(
+  plan: PromotionPlan,
+  snapshot: DeploymentSnapshot,
+  freezes: FreezeCheck,
+): Promise<PromotionPlan> {
+  const held = new Map<string, { hit: FreezeHit; projects: string[] }>();
+  const notes = new Set<string>();
+  for (const stage of plan.stages) {
+    for (const item of stage.items) {
+      if (item.action !== 'deploy') continue;
+      const projectId = snapshot.project(item.project)?.id;
+      const environmentId = snapshot.environmentId(plan.to);
+      if (projectId === undefined || environmentId === undefined) continue;
+      const tenantId = item.tenant === null ? null : (snapshot.tenantId(item.tenant) ?? null);
+      const verdict = await freezes({
+        project: item.project,
+        environment: plan.to,
+        tenant: item.tenant,
+        projectId,
+        environmentId,
+        tenantId,
+      });
+      verdict.notes.forEach((n) => notes.add(n));
+      for (const hit of verdict.hits) {
+        const entry = held.get(hit.id) ?? { hit, projects: [] };
+        entry.projects.push(item.tenant ? `${item.project} for ${item.tenant}` : item.project);
+        held.set(hit.id, entry);
+      }
+    }
+  }
+  const blockers = [...plan.blockers];
+  for (const { hit, projects } of held.values()) {
+    blockers.push(
+      `${plan.to} is frozen (${describeHit(hit)}) for ${projects.join(', ')}; nothing is deployed while it lasts. This slot is not run later by itself: the next slot after the freeze ends runs as scheduled, or start the promotion as soon as it is lifted with POST /api/runs {"promotion": "${plan.promotion}"}`,
+    );
+  }
+  return {
+    ...plan,
+    blockers,
+    frozenBy: [...held.keys()],
+    ...(notes.size > 0 ? { freezeNotes: [...notes] } : {}),
+  };
 }
 
 /**

@@ -80,6 +80,7 @@ export function promotionRunPlan(plan: PromotionPlan, promotion: Promotion): Run
     onFailure,
     onFailureWhenCancelled: true,
     rollbackOrder: promotion.rollbackOrder,
+    onFreeze: promotion.onFreeze,
     concurrency: {
       group: renderGroup(
         promotion.concurrency.group ??

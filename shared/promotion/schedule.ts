@@ -6,6 +6,7 @@ import type { JobResult } from '../jobs/timerJob.js';
 import type { Log } from '../runtime/log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { requireOctopus } from '../runtime/runtime.js';
+import { freezeChecker } from '../freezes/check.js';
 import { startRun } from '../runs/advance.js';
 import { describePlan, type PromotionPlan } from './plan.js';
 import { readPromotionPlan } from './readPlan.js';
@@ -64,9 +65,11 @@ async function actOnSlot(
   };
   let plan: PromotionPlan;
   try {
-    plan = await readPromotionPlan(requireOctopus(runtime), runtime.config, promotion, now, {
+    const octopus = requireOctopus(runtime);
+    plan = await readPromotionPlan(octopus, runtime.config, promotion, now, {
       tables: runtime.tables,
       timeZone: runtime.settings.report.timeZone,
+      freezes: freezeChecker({ tables: runtime.tables, octopus, now: () => now }),
     });
   } catch (err) {
     const detail = `Could not plan the promotion: ${(err as Error).message}`;

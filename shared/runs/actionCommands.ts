@@ -30,7 +30,16 @@ export function createDeploymentCommand(
   resolution: DeployResolution,
 ): Command {
   const marker = runMarker(s.id, a.id, attempt);
-  return { kind: 'createDeployment', actionId: a.id, attempt, marker, recover, resolution };
+  const priority = a.spec.type === 'deploy' && a.spec.rollback;
+  return {
+    kind: 'createDeployment',
+    actionId: a.id,
+    attempt,
+    marker,
+    recover,
+    resolution,
+    ...(priority ? { priority: true } : {}),
+  };
 }
 
 export function runRunbookCommand(

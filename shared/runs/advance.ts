@@ -28,6 +28,7 @@ import {
 } from './concurrency.js';
 import { approvalBaseUrl } from './approvalToken.js';
 import { decide, newRunState, watchedTaskIds } from './decide.js';
+import { freezeChecker } from '../freezes/check.js';
 import { executeCommands, observeTasks, type ExecutorPorts } from './executor.js';
 import { scheduleNextAdvance } from './nextAdvance.js';
 import { allActions } from './stepContext.js';
@@ -78,6 +79,8 @@ export interface AdvanceOptions {
   listedActive?: boolean;
   /** Tests: called after an irreversible call returns, before its result is recorded. */
   afterIrreversible?: ExecutorPorts['afterIrreversible'];
+  /** Tests: called just before the last freeze check ahead of a create (to set a freeze there). */
+  beforeFreezeCheck?: ExecutorPorts['beforeFreezeCheck'];
 }
 
 export interface AdvanceResult {
@@ -267,7 +270,10 @@ async function advanceUnderLock(
         () => false,
       ),
     afterIrreversible: options.afterIrreversible,
+    beforeFreezeCheck: options.beforeFreezeCheck,
     claims: runLocks(runtime),
+    freezes: () =>
+      freezeChecker({ tables: runtime.tables, octopus, now: () => runtime.clock.now() }),
     approval: { key: runtime.settings.approvalKey, baseUrl: approvalBaseUrl(runtime.settings) },
   };
   const mark = { id: lease.leaseId, owner: runtime.instanceId, fence: lease.fence };

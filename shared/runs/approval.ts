@@ -44,10 +44,16 @@ export const sameApprover = (a: string, b: string): boolean =>
 
 /** What an approval binds to: project, environment, tenant and release id of every covered deploy. */
 export function approvalFingerprint(
-  items: readonly Pick<ApprovalItem, 'project' | 'environment' | 'tenant' | 'releaseId'>[],
+  items: readonly Pick<
+    ApprovalItem,
+    'project' | 'environment' | 'tenant' | 'releaseId' | 'train'
+  >[],
 ): string {
   const lines = items
-    .map((i) => `${i.project}\u0000${i.environment}\u0000${i.tenant ?? ''}\u0000${i.releaseId}`)
+    .map(
+      (i) =>
+        `${i.project}\u0000${i.environment}\u0000${i.tenant ?? ''}\u0000${i.releaseId}${i.train ? `\u0000${i.train}` : ''}`,
+    )
     .sort();
   return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 16);
 }
@@ -249,6 +255,7 @@ function approve(ctx: Ctx, a: ActionState, round: ApprovalRound): void {
             releaseId: item.releaseId,
             version: item.version,
             why: `${item.why}; approved by ${names}`,
+            ...(item.train ? { train: item.train } : {}),
           },
         };
       }

@@ -36,15 +36,18 @@ export function approvalTitle(run: RunState): string {
 
 export function itemRows(items: readonly ApprovalItem[]): string[][] {
   return items.map((i) => [
-    i.stage,
-    i.project,
-    `${i.environment}${i.tenant ? ` · ${i.tenant}` : ''}`,
+    `${i.project} to ${i.environment}${i.tenant ? ` for ${i.tenant}` : ''}`,
     i.version,
-    i.why,
+    `${i.stage}: ${i.train ? `train ${i.train}, ` : ''}${i.why}`,
   ]);
 }
 
-export const itemColumns = ['Stage', 'Project', 'Environment', 'Release', 'Why this release'];
+export const itemColumns = ['Project and where', 'Release', 'Stage and why this release'];
+
+/** The release trains the plan takes its releases from, if any ("web-stack@3f2a…"). */
+export function trainsOf(items: readonly ApprovalItem[]): string[] {
+  return [...new Set(items.flatMap((i) => (i.train ? [i.train] : [])))];
+}
 
 /** Every stage of the run and its actions, one line each ("Backend: deploy Database to Production, …"). */
 export function stageLines(run: RunState): string[] {
@@ -75,6 +78,8 @@ export function approvalRequestMail(
   const page = runPageUrl(ctx.publicUrl, run.id);
   const text: string[] = [ask, ''];
   if (again) text.push(again, '');
+  const trains = trainsOf(round.items);
+  if (trains.length > 0) text.push(`Release train: ${trains.join(', ')}.`);
   text.push(`What would be deployed: ${itemsText(round.items)}.`);
   for (const i of round.items)
     text.push(
@@ -87,6 +92,7 @@ export function approvalRequestMail(
 
   const body: SafeHtml[] = [paragraph(ask)];
   if (again) body.push(paragraph(again, 'bad'));
+  if (trains.length > 0) body.push(paragraph(`Release train: ${trains.join(', ')}.`));
   body.push(subheading('What would be deployed'));
   body.push(
     round.items.length > 0

@@ -14,6 +14,8 @@ export const claimRecheckMs = 5_000;
 function claimDone(a: ActionState): boolean {
   if (!a.claim) return false;
   if (isFinishedAction(a.status) || a.joined === true) return true;
+  // Held back by a freeze: give the target back, so nothing holds it for as long as the freeze lasts.
+  if (a.frozen !== undefined) return true;
   // A place in the queue is kept only while the deploy still waits to deploy.
   return a.claim.leaseId === undefined && a.status !== 'resolving';
 }

@@ -10,7 +10,7 @@ import type { ConcurrencyPolicy } from '../config/coordination/common.js';
 import { CoordinatorError } from '../errors.js';
 import { isLockError } from '../locks/errors.js';
 import { LeaseLocks, type AcquireResult } from '../locks/leaseLock.js';
-import { locksTableName } from '../locks/rows.js';
+import { lockTables } from '../locks/runtimeLocks.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { defaultGroupTemplate, renderGroup } from './groups.js';
 import type { RunConcurrency, RunPlan, RunState } from './types.js';
@@ -27,10 +27,9 @@ const services = new WeakMap<Runtime, LeaseLocks>();
 export function runLocks(runtime: Runtime): LeaseLocks {
   let locks = services.get(runtime);
   if (!locks) {
-    locks = new LeaseLocks({
-      table: () => runtime.tables.table(locksTableName),
-      waiterTtlSeconds: groupTtlSeconds,
-    });
+    // Its places carry their 900 s TTL on their rows, so the HTTP API's locks (30 s places) judge
+    // them by it too when both touch one lock.
+    locks = new LeaseLocks({ ...lockTables(runtime), waiterTtlSeconds: groupTtlSeconds });
     services.set(runtime, locks);
   }
   return locks;

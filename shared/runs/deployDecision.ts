@@ -1,4 +1,5 @@
 // Whether and how a deploy action deploys, given what Octopus says about its target (its lifecycle included). Pure; the run and the dry run both use it.
+import { describeFrozen } from '../freezes/model.js';
 import { compareVersions } from '../versions.js';
 import {
   isChosenRelease,
@@ -55,6 +56,8 @@ export function deployDecision(spec: PlanDeploy, r: DeployResolution): DeployDec
   if (r.lifecycle && !r.lifecycle.allowed) {
     return { kind: 'refuse', why: lifecycleRefusal(spec, r, r.lifecycle) };
   }
+  const blocking = (r.freeze?.hits ?? []).filter((h) => !(spec.rollback && h.allowsRollback));
+  if (blocking.length > 0) return { kind: 'frozen', why: describeFrozen(spec, blocking) };
   const from = current
     ? `${current.version} (${current.state}) is current there`
     : 'nothing is deployed there yet';

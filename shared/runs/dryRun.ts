@@ -1,4 +1,5 @@
 // A dry run: the plan with the exact releases each deploy would use and why, read from Octopus, deploying nothing.
+import type { FreezeCheck } from '../freezes/model.js';
 import type { OctopusClient } from '../octopus/client.js';
 import { deployDecision } from './deployDecision.js';
 import { capturePrevious, resolveDeploy } from './executor.js';
@@ -27,7 +28,7 @@ export interface DryRunAction {
   /** For deploys whose release comes from a release train: the train's id. */
   train?: string;
   current?: { version: string; state: string };
-  /** deploy | join | skip | refuse (deploys); otherwise what the action would do. */
+  /** deploy | join | skip | refuse | frozen (deploys); otherwise what the action would do. */
   outcome: string;
   why: string;
 }
@@ -43,6 +44,10 @@ export interface DryRunPlan {
   stages: { name: string; actions: DryRunAction[] }[];
   onFailure: DryRunAction[];
   previous: { project: string; environment: string; tenant: string | null; version?: string }[];
+  /** True when a freeze holds a deploy back now: the run would wait (or fail, with onFreeze "fail"). */
+  frozen: boolean;
+  /** What the freeze check could not see (an Octopus server without the freezes API, …). */
+  freezeNotes: string[];
   note: string;
 }
 
@@ -140,6 +145,8 @@ async function dryDeploy(
   templates: ReleaseTemplates,
   earlier: EarlierDeploys,
   trainProblems: ReadonlyMap<string, string>,
+  freezes: FreezeCheck | undefined,
+  freezeNotes: Set<string>,
 ): Promise<DryRunAction> {
   if (a.type !== 'deploy') return describeOther(a);
   const base = targetOf(a);
@@ -148,7 +155,8 @@ async function dryDeploy(
   const train = isChosenRelease(a.release) ? a.release.train : undefined;
   if (train !== undefined) Object.assign(base, { train });
   try {
-    const r = await resolveDeploy(octopus, a, { templates });
+    const r = await resolveDeploy(octopus, a, { templates, freezes });
+    for (const n of r.freeze?.notes ?? []) freezeNotes.add(n);
     const d = dryDecision(a, r, earlier);
     return {
       ...base,
@@ -168,15 +176,19 @@ export async function dryRunPlan(
   plan: RunPlan,
   /** Deploys whose release train could not be chosen (resolvePlanTrains), by action id. */
   trainProblems: readonly { actionId: string; message: string }[] = [],
+  options: { freezes?: FreezeCheck } = {},
 ): Promise<DryRunPlan> {
   const noTrain = new Map(trainProblems.map((p) => [p.actionId, p.message]));
+  const freezeNotes = new Set<string>();
   // The whole dry run reads as of one moment, so each release's template is read once.
   const templates = releaseTemplates((id) => octopus.releases.deploymentTemplate(id));
   const earlier: EarlierDeploys = new Map();
   const stages = [];
   for (const stage of plan.stages) {
     const actions = await Promise.all(
-      stage.actions.map((a) => dryDeploy(octopus, a, templates, earlier, noTrain)),
+      stage.actions.map((a) =>
+        dryDeploy(octopus, a, templates, earlier, noTrain, options.freezes, freezeNotes),
+      ),
     );
     for (const a of actions)
       if (a.release && a.environment && (a.outcome === 'deploy' || a.outcome === 'join'))
@@ -195,7 +207,12 @@ export async function dryRunPlan(
     name: plan.name,
     environment: plan.environment,
     tenant: plan.tenant,
-    wouldFail: all.some((a) => a.outcome === 'refuse' || a.outcome === 'error'),
+    wouldFail: all.some(
+      (a) =>
+        a.outcome === 'refuse' ||
+        a.outcome === 'error' ||
+        (a.outcome === 'frozen' && plan.onFreeze === 'fail'),
+    ),
     stages,
     onFailure: plan.onFailure.map(describeOther),
     previous: cells.map((c) => ({
@@ -204,6 +221,8 @@ export async function dryRunPlan(
       tenant: c.tenant,
       version: c.lastSuccessful?.version,
     })),
+    frozen: all.some((a) => a.outcome === 'frozen'),
+    freezeNotes: [...freezeNotes],
     note: 'Releases are chosen as of now; a later stage that takes its release from an environment an earlier stage changes may choose differently when it runs.',
   };
 }

@@ -10,7 +10,9 @@ import { taskPageUrl } from '../octopus/links.js';
 import { OctopusError } from '../octopus/errors.js';
 import type { OctopusClient } from '../octopus/client.js';
 import type { Release } from '../octopus/releases.js';
+import { priorityDeploymentsSince, versionAtLeast } from '../octopus/serverVersion.js';
 import type { ServerTask } from '../octopus/tasks.js';
+import type { FreezeCheck } from '../freezes/model.js';
 import { isLockError } from '../locks/errors.js';
 import type { LeaseLocks } from '../locks/leaseLock.js';
 import { resolveTarget } from '../octopus/target.js';
@@ -26,6 +28,7 @@ import { fillJson, fillText } from './placeholders.js';
 import { supersedingOf } from './superseded.js';
 import { runApiUrl } from '../html/publicLinks.js';
 import { appVersion } from '../version.js';
+import { allActions } from './stepContext.js';
 import {
   irreversibleCommands,
   isChosenRelease,
@@ -63,6 +66,13 @@ export interface ExecutorPorts {
   claims: LeaseLocks;
   /** Called after an irreversible call returned, before its result is recorded (tests use it to crash there). */
   afterIrreversible?: (command: Command, observation: Observation) => void | Promise<void>;
+  /**
+   * A fresh freeze check (each call reads the freezes again). Absent: freezes are not checked (unit
+   * tests without storage).
+   */
+  freezes?: () => FreezeCheck;
+  /** Called just before the last freeze check ahead of a create (tests set a freeze there: the race). */
+  beforeFreezeCheck?: (command: Command) => void | Promise<void>;
 }
 
 /** The values of the coordinator's own credentials, redacted from every failure a run records. */
@@ -192,6 +202,8 @@ async function chooseRelease(
 export interface ResolveDeployOptions {
   /** Shared by the deploys of one run step (or one dry run), so each release's template is read once. */
   templates?: ReleaseTemplates;
+  /** The freezes to check when the deploy would go ahead (absent: not checked). */
+  freezes?: FreezeCheck;
 }
 
 /**
@@ -236,7 +248,23 @@ export async function resolveDeploy(
   const templates =
     options.templates ?? releaseTemplates((id) => octopus.releases.deploymentTemplate(id));
   const template = await templates(release.Id);
-  return { ...resolution, lifecycle: lifecycleVerdict(template, environmentId, tenantId) };
+  const withLifecycle: DeployResolution = {
+    ...resolution,
+    lifecycle: lifecycleVerdict(template, environmentId, tenantId),
+  };
+  if (!options.freezes || deployDecision(spec, withLifecycle).kind !== 'deploy')
+    return withLifecycle;
+  const verdict = await options.freezes({
+    project: spec.project,
+    environment: spec.environment,
+    tenant: spec.tenant,
+    projectId,
+    environmentId,
+    tenantId,
+  });
+  return verdict.hits.length > 0 || verdict.notes.length > 0
+    ? { ...withLifecycle, freeze: verdict }
+    : withLifecycle;
 }
 
 /**
@@ -251,7 +279,9 @@ export async function approvalItems(
     deploys.map(async ({ stage, spec }) => {
       const { projectId, tenantId } = await resolveTarget(octopus, spec);
       const { release, why } = await chooseRelease(octopus, spec, projectId, tenantId);
+      const train = trainOf(spec);
       return {
+        ...(train ? { train } : {}),
         stage,
         actionId: spec.id,
         project: spec.project,
@@ -263,6 +293,14 @@ export async function approvalItems(
       };
     }),
   );
+}
+
+/** The release train a deploy takes its release from, when its release names one. */
+function trainOf(spec: PlanDeploy): string | undefined {
+  const release: unknown = spec.release;
+  if (typeof release !== 'object' || release === null || !('train' in release)) return undefined;
+  const train = release.train;
+  return typeof train === 'string' && train !== 'latestVerified' ? train : undefined;
 }
 
 /** Email one approver the plan and a link only they can use (signed, once, until the deadline). */
@@ -368,6 +406,7 @@ async function claimDeploy(
     ttlSeconds: groupTtlSeconds,
     queue: true,
   });
+  // Freezes are not read here: the last check, right before the create, reads them fresh.
   let fresh = await resolveDeploy(ports.octopus, command.spec);
   if (result.granted)
     return {
@@ -543,18 +582,54 @@ function safeOrigin(location: string, base: string): string {
   }
 }
 
+/**
+ * The last check before a deployment is created (after the claim, after the marker search): a
+ * freeze set at any moment before this read stops the create. Fresh reads, not the step's cache.
+ */
+async function frozenBeforeCreate(
+  run: RunState,
+  command: Extract<Command, { kind: 'createDeployment' }>,
+  ports: ExecutorPorts,
+): Promise<Observation | undefined> {
+  if (!ports.freezes) return undefined;
+  const action = allActions(run).find((a) => a.id === command.actionId);
+  if (action?.spec.type !== 'deploy') return undefined;
+  const spec = action.spec;
+  await ports.beforeFreezeCheck?.(command);
+  const r = command.resolution;
+  const verdict = await ports.freezes()({
+    project: spec.project,
+    environment: spec.environment,
+    tenant: spec.tenant,
+    projectId: r.projectId,
+    environmentId: r.environmentId,
+    tenantId: r.tenantId,
+  });
+  const decision = deployDecision(spec, { ...r, lifecycle: undefined, freeze: verdict });
+  if (decision.kind !== 'frozen') return undefined;
+  const hits = verdict.hits.filter((h) => !(spec.rollback && h.allowsRollback));
+  return { kind: 'deployFrozen', actionId: command.actionId, why: decision.why, hits };
+}
+
+/** Priority deployments jump Octopus's task queue; servers before 2025.2 do not know the field. */
+async function supportsPriority(octopus: OctopusClient): Promise<boolean> {
+  const version = await octopus.serverVersion().catch(() => undefined);
+  return version !== undefined && versionAtLeast(version, priorityDeploymentsSince) === true;
+}
+
 async function perform(
   run: RunState,
   command: Command,
   ports: ExecutorPorts,
   templates: ReleaseTemplates,
+  freezes: FreezeCheck | undefined,
 ): Promise<Observation[]> {
   const { octopus } = ports;
   switch (command.kind) {
     case 'capturePrevious':
       return [await capturePrevious(octopus, command.cells)];
     case 'resolveDeploy': {
-      const resolution = await resolveDeploy(octopus, command.spec, { templates });
+      const resolution = await resolveDeploy(octopus, command.spec, { templates, freezes });
       return [{ kind: 'deployResolved', actionId: command.actionId, resolution }];
     }
     case 'evaluateCondition': {
@@ -622,14 +697,29 @@ async function perform(
             },
           ];
       }
-      const deployment = await octopus.deployments.create({
-        ReleaseId: r.release.releaseId,
-        EnvironmentId: r.environmentId,
-        ProjectId: r.projectId,
-        ChannelId: r.channelId,
-        TenantId: r.tenantId,
-        Comments: command.marker,
-      });
+      const frozen = await frozenBeforeCreate(run, command, ports);
+      if (frozen) return [frozen];
+      const priority = command.priority === true && (await supportsPriority(octopus));
+      let deployment;
+      try {
+        deployment = await octopus.deployments.create({
+          ReleaseId: r.release.releaseId,
+          EnvironmentId: r.environmentId,
+          ProjectId: r.projectId,
+          ChannelId: r.channelId,
+          TenantId: r.tenantId,
+          Comments: command.marker,
+          ...(priority ? { Priority: 'On' as const } : {}),
+        });
+      } catch (err) {
+        // Octopus refuses a deployment into one of its freezes (400): when a freeze set since the
+        // check explains the refusal, wait for it like any freeze instead of failing the run.
+        if (err instanceof OctopusError && err.status === 400) {
+          const late = await frozenBeforeCreate(run, command, ports);
+          if (late) return [late];
+        }
+        throw err;
+      }
       return [
         {
           kind: 'deploymentStarted',
@@ -689,6 +779,8 @@ export async function executeCommands(
 ): Promise<Observation[]> {
   // One run step: deploys of the same release (tenants, several environments) share one template read.
   const templates = releaseTemplates((id) => ports.octopus.releases.deploymentTemplate(id));
+  // …and one freeze read (the last check before a create reads again on its own).
+  const freezes = ports.freezes?.();
   const results = await Promise.all(
     commands.map(async (command): Promise<Observation[]> => {
       if (irreversibleCommands.has(command.kind) && !(await ports.mayAct())) {
@@ -698,7 +790,7 @@ export async function executeCommands(
         return [];
       }
       try {
-        const observations = await perform(run, command, ports, templates);
+        const observations = await perform(run, command, ports, templates, freezes);
         if (irreversibleCommands.has(command.kind) && ports.afterIrreversible) {
           for (const o of observations) await ports.afterIrreversible(command, o);
         }

@@ -46,6 +46,28 @@ function resumeDeadline(
 
 /** How often a wait re-checks its condition. */
 export const conditionRecheckMs = 30_000;
+/** How often a deploy held back by a freeze reads its target (and the freezes) again. */
+export const freezeRecheckMs = 30_000;
+
+/**
+ * A freeze covers the deploy's target: fail the action (the plan's `onFreeze: "fail"`), or wait and
+ * say why, giving back its claim, and read again shortly; nothing was created.
+ */
+function applyFrozen(ctx: Ctx, a: ActionState, why: string): void {
+  const { s, now } = ctx;
+  if (s.plan.onFreeze === 'fail') {
+    a.frozen = undefined;
+    setStatus(ctx, a, 'failed', `frozen: ${why}`);
+    return;
+  }
+  const changed = a.frozen?.why !== why;
+  a.frozen = { since: a.frozen?.since ?? iso(now), why };
+  a.status = 'resolving';
+  a.awaiting = false;
+  a.retryAt = addMs(now, freezeRecheckMs);
+  a.note = `waiting: ${why}; it deploys when the freeze ends (checked every ${freezeRecheckMs / 1000} s)`;
+  if (changed) note(ctx, `${a.id}: ${a.note}.`);
+}
 
 /** A deploy's target was read: decide whether to deploy, join, skip or refuse, and act on it. */
 function applyDeployResolved(
@@ -70,6 +92,9 @@ function applyDeployResolved(
     case 'refuse':
       setStatus(ctx, a, 'failed', `refused: ${decision.why}`);
       return;
+    case 'frozen':
+      applyFrozen(ctx, a, decision.why);
+      return;
     case 'join':
       a.status = 'running';
       a.joined = true;
@@ -78,6 +103,15 @@ function applyDeployResolved(
       note(ctx, `${a.id}: ${decision.why}.`);
       return;
     case 'deploy': {
+      if (a.frozen) {
+        note(ctx, `${a.id}: no freeze covers ${a.spec.environment} any more; deploying.`);
+        a.frozen = undefined;
+      }
+      if (a.claim?.releaseIssuedUnder !== undefined) {
+        // The claim given back during a freeze is still being released: claim again after that.
+        a.retryAt = addMs(ctx.now, freezeRecheckMs / 6);
+        return;
+      }
       if (!a.claim?.leaseId) {
         // Claim the target first; the executor reads it again under the claim (see claims.ts).
         issue(ctx, a, {
@@ -238,6 +272,14 @@ export function applyObservation(ctx: Ctx, o: Observation): void {
       applyClaimWaiting(ctx, a, o, (resolution) =>
         applyDeployResolved(ctx, a, { kind: 'deployResolved', actionId: a.id, resolution }),
       );
+      return;
+    }
+    case 'deployFrozen': {
+      const a = byId(o.actionId);
+      if (!a || a.status !== 'starting') return;
+      // The last check before the create found a freeze, so nothing was created under this intent.
+      a.intent = undefined;
+      applyFrozen(ctx, a, o.why);
       return;
     }
     case 'claimReleased': {

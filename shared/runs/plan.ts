@@ -179,6 +179,7 @@ export function planFromPlaybook(
     onFailure,
     onFailureWhenCancelled: playbook.onFailureWhenCancelled,
     rollbackOrder: playbook.rollbackOrder,
+    onFreeze: playbook.onFreeze,
     dependencyDepth: dependencyDepths(config),
     timeoutMinutes: playbook.timeoutMinutes,
     recipients: playbook.recipients ?? [],

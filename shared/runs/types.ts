@@ -2,6 +2,7 @@
 import type { ConditionRef } from '../config/coordination/conditions.js';
 import type { ConcurrencyPolicy } from '../config/coordination/common.js';
 import type { ReleaseSelector } from '../config/coordination/playbooks.js';
+import type { FreezeHit } from '../freezes/model.js';
 
 /** An exact release chosen before the run (a promotion's choice, or a rollback target). */
 export interface ChosenRelease {
@@ -140,6 +141,8 @@ export interface RunPlan {
   rollbackOrder?: 'reverseDependency' | 'parallel';
   /** How deep each project sits in the config's dependsOn (0: needs nothing), for the rollback order. */
   dependencyDepth?: Record<string, number>;
+  /** While a freeze covers a deploy's target: wait for it to end (default), or fail the action. */
+  onFreeze?: 'wait' | 'fail';
 }
 
 export type RunStatus =
@@ -215,6 +218,11 @@ export interface DeployResolution {
    * when the action would otherwise deploy (absent: not read, nothing to refuse on).
    */
   lifecycle?: LifecycleVerdict;
+  /**
+   * The freezes (the coordinator's and Octopus's) covering the target when it was read; read only
+   * when the action would otherwise deploy. `notes` say what could not be checked.
+   */
+  freeze?: { hits: FreezeHit[]; notes: string[] };
 }
 
 /** Octopus's answer to "may this release be deployed there now?" (its deployments/template). */
@@ -228,7 +236,9 @@ export type DeployDecision =
   | { kind: 'deploy'; why: string }
   | { kind: 'join'; deploymentId: string; taskId: string; why: string }
   | { kind: 'skip'; why: string }
-  | { kind: 'refuse'; why: string };
+  | { kind: 'refuse'; why: string }
+  /** A freeze covers the target: no deployment starts there until it ends (see freezes/). */
+  | { kind: 'frozen'; why: string };
 
 export interface ActionState {
   /** Unique within the run; tenants get `<id>@<tenant>`, onFailure entries `onFailure.<n>.<id>`. */
@@ -277,6 +287,8 @@ export interface ActionState {
   error?: string;
   /** onFailure rollbacks: started after every action of a lower wave has finished. */
   wave?: number;
+  /** A freeze holds this deploy back (since when, and why); cleared when it may deploy again. */
+  frozen?: { since: string; why: string };
   /** Approval actions: the rounds, emails and decisions. */
   approval?: ApprovalState;
 }
@@ -291,6 +303,8 @@ export interface ApprovalItem {
   releaseId: string;
   version: string;
   why: string;
+  /** The release train the release comes from, when the deploy takes it from one. */
+  train?: string;
 }
 
 /** One approver's decision, as recorded (never changed afterwards). */
@@ -496,6 +510,8 @@ export type Command =
       marker: string;
       recover: boolean;
       resolution: DeployResolution;
+      /** A rollback: created with Octopus's priority (2025.2+) so it jumps the task queue. */
+      priority?: boolean;
     }
   | {
       kind: 'runRunbook';
@@ -604,6 +620,8 @@ export type Observation =
       resolution: DeployResolution;
     }
   | { kind: 'claimReleased'; actionId: string; lock: string; wake: string[] }
+  /** The last check before creating a deployment found a freeze: nothing was created. */
+  | { kind: 'deployFrozen'; actionId: string; why: string; hits: FreezeHit[] }
   | { kind: 'conditionEvaluated'; actionId: string; ok: boolean; reasons: string[] }
   | { kind: 'mailSent'; actionId: string }
   | { kind: 'finishedMailSent' }

@@ -76,6 +76,8 @@ export interface ActionView {
   joined?: boolean;
   /** While its Octopus task waits for a manual intervention or guided failure: since when. */
   waitingInOctopusSince?: string;
+  /** While a freeze holds this deploy back: since when and why (the note says the same). */
+  frozen?: { since: string; why: string };
   startedAt?: string;
   finishedAt?: string;
   note?: string;
@@ -123,6 +125,7 @@ export function actionView(a: ActionState): ActionView {
     taskLink: a.taskLink,
     joined: a.joined,
     waitingInOctopusSince: a.pausedSince,
+    frozen: a.frozen,
     startedAt: a.startedAt,
     finishedAt: a.finishedAt,
     note: a.note,
@@ -200,6 +203,9 @@ export function runSummary(run: RunState): string {
         return approval.until
           ? `${name} is waiting for approval (${approval.approvedBy.length} of ${approval.minApprovals}) by ${approval.waitingFor.join(', ') || 'nobody left'} until ${approval.until}`
           : `${name} is preparing its approval request (reading the plan)`;
+      const frozen = run.stages[run.stageIndex]?.actions.find((a) => a.frozen);
+      if (frozen?.frozen)
+        return `${name} is waiting before its next deployment: ${frozen.frozen.why}`;
       const paused = run.stages[run.stageIndex]?.actions.find((a) => a.pausedSince);
       return `${name} is running stage ${run.stageIndex + 1} of ${run.stages.length} (${run.stages[run.stageIndex]?.name ?? ''})${paused ? `; ${paused.id} is ${paused.note ?? 'waiting for someone in Octopus'}` : ''}`;
     }

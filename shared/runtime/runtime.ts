@@ -8,6 +8,7 @@ import { CoordinatorError } from '../errors.js';
 import { setSecretsForRedaction } from '../http/handler.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { OctopusClient } from '../octopus/client.js';
+import { QueueStore } from '../storage/queueStore.js';
 import { TableStore } from '../storage/tableStore.js';
 
 export interface Runtime {
@@ -16,6 +17,8 @@ export interface Runtime {
   /** Where the config came from: a file path, or a note that there was none. */
   configSource: string;
   tables: TableStore;
+  /** Storage queues (webhook events are handed to a queue-triggered function). */
+  queues: QueueStore;
   mailer: Mailer;
   clock: Clock;
   /** The Octopus client, or undefined when OCTOPUS_URL is not set. */
@@ -29,6 +32,8 @@ export interface RuntimeOptions {
   clock?: Clock;
   /** Prefix for all table names (tests give each suite its own tables). */
   tablePrefix?: string;
+  /** Prefix for all queue names (lowercase, ending in '-'; tests sharing one Azurite). */
+  queuePrefix?: string;
   /** Use this config instead of reading COORDINATION_CONFIG. */
   config?: CoordinationConfig;
   mailer?: Mailer;
@@ -62,6 +67,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     config,
     configSource,
     tables: new TableStore(settings.storage, options.tablePrefix ?? ''),
+    queues: new QueueStore(settings.queues, options.queuePrefix ?? ''),
     mailer: options.mailer ?? createMailer(settings.mail),
     clock,
     octopus: settings.octopus

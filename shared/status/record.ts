@@ -4,6 +4,7 @@ import { createIfAbsent, listPartition, updateIfMatch } from '../storage/conditi
 import { encodeKey } from '../storage/keys.js';
 import { toJsonProperty } from '../storage/limits.js';
 import { fromJsonParts, jsonParts } from '../storage/jsonParts.js';
+import type { TableClient } from '@azure/data-tables';
 import type { Runtime } from '../runtime/runtime.js';
 import type { SetCell, SetCellState, StatusSnapshot } from './snapshot.js';
 
@@ -123,6 +124,44 @@ export function stateSince(
   return since ?? noticed;
 }
 
+interface StoredFingerprint {
+  fingerprint?: string;
+  etag: string;
+}
+
+/**
+ * Up to this many sets, one partition read each; more, one read of the whole table (1,000 rows a
+ * request), so a poll of 100 sets costs one request, not 100. Either way only the fingerprints and
+ * etags come back, not the projects (a reading that did not change is never decoded).
+ */
+const partitionReadsUpTo = 3;
+
+/** What is stored for these sets: partition → row key → fingerprint and etag. */
+async function storedFingerprints(
+  table: TableClient,
+  sets: readonly string[],
+): Promise<Map<string, Map<string, StoredFingerprint>>> {
+  const { odata } = await import('@azure/data-tables');
+  const partitions = new Set(sets.map(setPartition));
+  const out = new Map<string, Map<string, StoredFingerprint>>();
+  const read = async (filter: string | undefined) => {
+    const rows = table.listEntities<{ fingerprint?: string }>({
+      queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'fingerprint'] },
+    });
+    for await (const row of rows) {
+      const partition = row.partitionKey ?? '';
+      if (!partitions.has(partition) || row.etag === undefined) continue;
+      let cells = out.get(partition);
+      if (!cells) out.set(partition, (cells = new Map()));
+      cells.set(row.rowKey ?? '', { fingerprint: row.fingerprint, etag: row.etag });
+    }
+  };
+  if (partitions.size <= partitionReadsUpTo)
+    await Promise.all([...partitions].map((p) => read(odata`PartitionKey eq ${p}`)));
+  else await read(undefined);
+  return out;
+}
+
 /** Write the cells that changed; returns how many rows were written. */
 export async function recordSetStatus(runtime: Runtime, snapshot: StatusSnapshot): Promise<number> {
   const table = await runtime.tables.table(setStatusTable);
@@ -130,14 +169,10 @@ export async function recordSetStatus(runtime: Runtime, snapshot: StatusSnapshot
   for (const cell of snapshot.cells) bySet.set(cell.set, [...(bySet.get(cell.set) ?? []), cell]);
   let written = 0;
   const now = snapshot.takenAt.toISOString();
+  const stored = await storedFingerprints(table, [...bySet.keys()]);
   await Promise.all(
     [...bySet].map(async ([set, cells]) => {
-      const existing = new Map(
-        (await listPartition<SetStatusRow>(table, setPartition(set))).map((row) => [
-          row.rowKey ?? '',
-          row,
-        ]),
-      );
+      const existing = stored.get(setPartition(set)) ?? new Map<string, StoredFingerprint>();
       for (const cell of cells) {
         const projects = recordedProjects(cell);
         const fingerprint = JSON.stringify([

@@ -6,9 +6,21 @@ import type { Settings } from '../config/settings.js';
 /** Counts HTTP round trips to Table Storage, so jobs, tests and benchmarks can report them. */
 export class RoundTripCounter {
   count = 0;
+  /** The same requests by table and operation (`events GET`, `$batch POST`, ...), for finding a cost. */
+  readonly byKind = new Map<string, number>();
+  add(method: string, url: string): void {
+    this.count += 1;
+    // The path's first segment names the table: `/account/name(PartitionKey=...)`, `/name()`, `/$batch`.
+    const path = /^[a-z]+:\/\/[^/]+(\/[^?]*)/i.exec(url)?.[1] ?? '';
+    const segments = path.split('/').filter((s) => s !== '');
+    const last = segments[segments.length - 1] ?? '';
+    const kind = `${last.replace(/\(.*$/, '')} ${method}`;
+    this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
+  }
   reset(): number {
     const n = this.count;
     this.count = 0;
+    this.byKind.clear();
     return n;
   }
 }
@@ -76,7 +88,7 @@ export class TableStore {
     const countingPolicy: PipelinePolicy = {
       name: 'coordinatorRoundTripCounter',
       async sendRequest(request, next) {
-        counter.count += 1;
+        counter.add(request.method, request.url);
         return next(request);
       },
     };

@@ -2,8 +2,10 @@
 // table from here. A table's name is stored data: renaming one loses its rows (a lost claim row can
 // mean a second email), so the misleading ones keep their stored names and get honest names in code.
 export const tableNames = {
-  /** Lease locks and job locks: per lock a lock row, holder rows, waiter rows and history rows. */
+  /** Lease locks and job locks: per lock a lock row, holder, waiter and index rows, and tombstones of ended leases. */
   locks: 'locks',
+  /** Lock grant history (grants and how they ended), one partition per lock; kept 14 days. */
+  lockHistory: 'lockhistory',
   /** Playbook runs, one row per run, the state in parts (jsonParts). */
   runs: 'runs',
   /** Octopus webhook events, stored once by Event.Id, and the processing watermark. */
@@ -23,6 +25,8 @@ export const tableNames = {
   ensure: 'ensure',
   /** Scheduled promotion slots. */
   promotions: 'promotions',
+  /** Coordinator freezes ("stop the line"): one row per freeze, lifted rather than deleted. */
+  freezes: 'freezes',
   /** Release trains (one row per captured combination, in its set's partition) and which one is live where. */
   trains: 'trains',
   /** What could not be stored or delivered, kept for a person to look at. */

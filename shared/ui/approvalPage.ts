@@ -107,7 +107,7 @@ function planSection(run: RunState, at: ApprovalAt): SafeHtml {
                         (v, i) =>
                           html`<td>
                             <span class="label">${itemColumns[i]}</span
-                            >${i === 3 ? html`<span class="version">${v}</span>` : v}
+                            >${i === 1 ? html`<span class="version">${v}</span>` : v}
                           </td>`,
                       )}
                     </tr>`,

@@ -1,4 +1,5 @@
 // What the status page shows, read from storage once per load and rendered without further reads.
+import type { Freeze } from '../freezes/model.js';
 import type { JobRunRecord } from '../jobs/jobHistory.js';
 import type { RunView } from '../runs/view.js';
 import type { RecordedProject, SetStatusRow } from '../status/record.js';
@@ -79,6 +80,10 @@ export interface LockPageView {
   lastFence: number;
   holders: LockHolderView[];
   waiters: LockWaiterView[];
+  /** Leases an operator force-released recently (kept about two days). */
+  forced?: { fence: number; holder: string; by: string; reason: string; at: string }[];
+  /** Deadlock warnings this lock takes part in. */
+  deadlocks?: string[];
 }
 
 export interface PromotionView {
@@ -113,4 +118,6 @@ export interface StatusPageModel {
   promotions: Section<PromotionView[]>;
   locks: Section<LockPageView[]>;
   jobs: Section<JobRunRecord[]>;
+  /** Coordinator freezes in force now (a banner at the top); absent in pages built before freezes. */
+  freezes?: Section<Freeze[]>;
 }

@@ -1,5 +1,6 @@
 // Everything the status page shows, read from Table Storage in parallel: the set status the poll
 // recorded, runs, locks and timer-job history. It never calls Octopus.
+import { FreezeStore } from '../freezes/store.js';
 import { listJobRuns } from '../jobs/jobHistory.js';
 import { locksTableName } from '../locks/rows.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -38,12 +39,13 @@ export async function readStatusPage(
   runtime: Runtime,
   options: StatusPageOptions,
 ): Promise<StatusPageModel> {
-  const [sets, runs, locks, jobs, promotions] = await Promise.all([
+  const [sets, runs, locks, jobs, promotions, freezes] = await Promise.all([
     section('set status', () => readSets(runtime)),
     section('runs', () => readRuns(runtime.tables, options.runs)),
     section('locks', async () => readLocks(await runtime.tables.table(locksTableName))),
     section('timer job history', () => listJobRuns(runtime.tables)),
     section('promotion slots', () => readPromotions(runtime)),
+    section('freezes', () => new FreezeStore(runtime.tables).inForce(runtime.clock.now())),
   ]);
   // Runs and locks know task ids but not space ids: they work in the default space, whose id the
   // poll recorded with the set status (so no Octopus call is needed to link to their tasks).
@@ -63,5 +65,6 @@ export async function readStatusPage(
     promotions,
     locks: mapSection(locks, (l) => withLockTaskLinks(l, taskUrl)),
     jobs,
+    freezes,
   };
 }

@@ -39,8 +39,18 @@ function lock(l: LockPageView, now: Date): SafeHtml {
               </li>`,
           )}
         </ol>`;
+  const forced =
+    l.forced && l.forced.length > 0
+      ? html`<br /><small
+            >${l.forced.map(
+              (f) =>
+                html`${badge('failed', 'force-released')} fence ${f.fence} (${f.holder}) by ${f.by}
+                  ${when(f.at, now)}: ${f.reason}<br />`,
+            )}</small
+          >`
+      : '';
   return html`<tr>
-    <th scope="row">${l.name}</th>
+    <th scope="row">${l.name}${forced}</th>
     <td>
       <span class="label">Permits held</span> ${l.holders.filter((h) => !h.expired).length} of
       ${l.permits}<br /><small>last fence ${l.lastFence}</small>
@@ -70,7 +80,14 @@ export function renderLocks(all: LockPageView[], now: Date): SafeHtml {
     return html`<p class="empty">No lock is held or waited for.</p>
       ${note}`;
   }
-  return html`${note}
+  const deadlocks = [...new Set(locks.flatMap((l) => l.deadlocks ?? []))];
+  const warning =
+    deadlocks.length > 0
+      ? html`<div class="notice bad" role="alert">
+          ${deadlocks.map((d) => html`<p>${badge('failed', 'deadlock')} ${d}</p>`)}
+        </div>`
+      : '';
+  return html`${warning}${note}
     <div class="scroll">
       <table class="stack">
         <thead>

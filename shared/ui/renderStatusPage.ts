@@ -25,6 +25,35 @@ function stalePoll(model: StatusPageModel): SafeHtml | '' {
   </p>`;
 }
 
+/** Stop the line: every coordinator freeze in force, at the top, before anything else. */
+function freezeBanner(model: StatusPageModel): SafeHtml | '' {
+  const section = model.freezes;
+  if (!section) return '';
+  if (!section.ok) return html`<p class="notice bad">${section.message}</p>`;
+  if (section.value.length === 0) return '';
+  const now = model.generatedAt;
+  return html`<section id="freezes" class="notice bad" role="alert">
+    <h2>Deployments are frozen</h2>
+    <ul>
+      ${section.value.map(
+        (f) =>
+          html`<li>
+            <strong>${f.environments ? f.environments.join(', ') : 'every environment'}</strong>:
+            “${f.reason}”, set by ${f.by} ${when(f.createdAt, now)},
+            ${f.until ? html`until ${utc(f.until)}` : 'until lifted'}${
+              f.allowRollbacks ? '' : '; rollbacks are held too'
+            }
+            (freeze ${f.id}; lift it with DELETE /api/freezes/${f.id}).
+          </li>`,
+      )}
+    </ul>
+    <p>
+      No deployment starts there: runs wait before their next deployment, promotion slots are
+      recorded as blocked, and ensure-deployed answers 409.
+    </p>
+  </section>`;
+}
+
 function lastPoll(model: StatusPageModel): LastPoll | undefined {
   if (!model.sets.ok || !model.sets.value.lastPoll) return undefined;
   const problems =
@@ -64,7 +93,7 @@ export function renderStatusPage(model: StatusPageModel): string {
           </nav>
         </header>
         <main>
-          ${stalePoll(model)}
+          ${freezeBanner(model)} ${stalePoll(model)}
           <section id="sets">
             <h2>Project sets</h2>
             ${body(model.sets, (s) => renderSets(s, now))}

@@ -3,7 +3,7 @@
 // scanner following the link, two approvers clicking at once on two instances, a click twice, a
 // release that arrives after the approval, a tampered or expired link, an instance that dies between
 // recording a decision and moving the run on.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -228,8 +228,11 @@ function outbox(): Mail[] {
       continue;
     }
     for (const f of files) {
+      // The outbox writes the .eml, then the .html: one still being written is read next time.
+      const htmlFile = join(h.outboxDir, f.replace(/\.eml$/, '.html'));
+      if (!existsSync(htmlFile)) continue;
       const eml = readFileSync(join(h.outboxDir, f), 'utf8');
-      const html = readFileSync(join(h.outboxDir, f.replace(/\.eml$/, '.html')), 'utf8');
+      const html = readFileSync(htmlFile, 'utf8');
       const text = eml
         .replace(/=\r\n/g, '')
         .replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
@@ -356,7 +359,7 @@ describe('approvals through two dev hosts', () => {
       }
     }
     expect((await getRun(id)).waitingForApproval?.decisions).toEqual([]);
-    const statusPage = await (await fetch(`${host(1).url}/api/ui`)).text();
+    const statusPage = (await (await fetch(`${host(1).url}/api/ui`)).text()).replace(/\s+/g, ' ');
     expect(statusPage).toContain('Waiting for approval: 0 of 1 so far');
     expect(statusPage).toMatch(
       /waiting for approval \(0 of 1\) by ana@example.com, ben@example.com until/,

@@ -11,6 +11,8 @@ import type { MailMessage } from '../../shared/mail/mailer.js';
 import { toEml } from '../../shared/mail/outboxMailer.js';
 import { promotionMail } from '../../shared/promotion/schedule.js';
 import { notifyMail, runFinishedMail } from '../../shared/runs/mail.js';
+import { approvalRequestMail } from '../../shared/runs/approvalMail.js';
+import type { PlanApproval } from '../../shared/runs/types.js';
 import { newRunState } from '../../shared/runs/newRun.js';
 import { planFromPlaybook } from '../../shared/runs/plan.js';
 import { watchMessage } from '../../shared/watches/message.js';
@@ -92,7 +94,83 @@ function runMails(): Record<string, MailMessage> {
     },
   );
   const to = ['release-managers@example.com'];
+  // An approval in front of the playbook's stages: its request email, and a final email with decisions.
+  const spec: PlanApproval = {
+    type: 'approval',
+    id: 'go',
+    approvers: ['ana.a.person.with.a.long.name@example-corporation.com', 'ben@example.com'],
+    minApprovals: 1,
+    timeoutMinutes: 240,
+  };
+  const gated = newRunState(
+    'run-2026-11-20-def',
+    { ...plan, stages: [{ name: 'Approval', actions: [spec] }, ...plan.stages] },
+    { kind: 'api', by: 'sam.lee' },
+    new Date('2026-11-20T09:00:00Z'),
+  );
+  const round = {
+    n: 2,
+    fingerprint: '7f7d864433824f60',
+    requestedAt: '2026-11-20T09:05:00.000Z',
+    expiresAt: '2026-11-20T13:05:00.000Z',
+    reason:
+      'the plan changed after it was approved: Database in Production is now 1.6.1 instead of 1.6.0',
+    mails: [],
+    items: [
+      ['Backend', 'db', 'Database', '1.6.1'],
+      ['Backend', 'api', 'Web API', '2.18.0-feature-branch-with-a-very-long-prerelease-tag.1234'],
+      ['Frontend', 'web', 'Web App', '3.1.0'],
+    ].map(([stage = '', actionId = '', project = '', version = '']) => ({
+      stage,
+      actionId,
+      project,
+      environment: 'Production',
+      tenant: null,
+      releaseId: `Releases-${actionId}`,
+      version,
+      why: 'the newest release',
+    })),
+  };
+  const approvalAction = gated.stages[0]?.actions[0];
+  if (approvalAction)
+    approvalAction.approval = {
+      rounds: [round],
+      runRemainingMs: 0,
+      decisions: [
+        {
+          round: 2,
+          by: 'ben@example.com',
+          decision: 'reject',
+          at: '2026-11-20T09:20:00.000Z',
+          via: 'link',
+          ip: '203.0.113.7',
+          comment: 'not during the sale',
+        },
+      ],
+    };
+  const request = approvalRequestMail(
+    {
+      run: gated,
+      spec,
+      round,
+      to: 'ben@example.com',
+      link: `${publicUrl}/api/approvals/eyJ2IjoxfQ.c2lnbmF0dXJl`,
+      apiBase: publicUrl,
+    },
+    { timeZone, publicUrl },
+  );
+  const rejected = structuredClone(gated);
+  rejected.status = 'failed';
+  rejected.finishedAt = '2026-11-20T09:21:00.000Z';
+  rejected.failure = {
+    stage: 'Approval',
+    actionId: 'go',
+    message: 'go (approval): rejected by ben@example.com ("not during the sale") (round 2)',
+  };
+  const rejectedMail = runFinishedMail(rejected, { timeZone, publicUrl });
   return {
+    'run-approval': { to: ['ben@example.com'], ...request, category: 'run-approval' },
+    'run-finished-rejected': { to, ...rejectedMail, category: 'run-finished' },
     'run-finished': { to, ...finished, category: 'run-finished' },
     'run-notify': { to, ...notify, category: 'run-notify' },
   };

@@ -5,7 +5,7 @@ import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-
 import { pollOnce } from '../../shared/app/poll.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { catchUpEvents } from '../../shared/events/catchUp.js';
-import { immediateProcessingIdle } from '../../shared/events/process.js';
+import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { RunStore } from '../../shared/runs/store.js';
 import { uniqueTablePrefix } from '../helpers/storage.js';

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
-import { immediateProcessingIdle } from '../../shared/events/process.js';
+import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { collect } from '../../shared/octopus/paging.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { pollOnce } from '../../shared/app/poll.js';

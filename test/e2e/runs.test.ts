@@ -17,7 +17,7 @@ import {
   startRunHandler,
 } from '../../functions/runs.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
-import { immediateProcessingIdle } from '../../shared/events/process.js';
+import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { collect } from '../../shared/octopus/paging.js';
 import { dashboardCell } from '../../shared/octopus/dashboard.js';
 import type { Deployment } from '../../shared/octopus/deployments.js';

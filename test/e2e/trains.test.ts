@@ -43,6 +43,14 @@ const scenario: Scenario = {
     { project: 'Web API', release: '2.16.0', environment: 'Test', minutesAgo: 300 },
     { project: 'Web API', release: '2.16.0', environment: 'Production', minutesAgo: 290 },
     { project: 'Web API', release: '2.17.0', environment: 'Test', minutesAgo: 90 },
+    // Its last deployment to Test failed: nothing is live there (and no train) until the test redeploys it.
+    {
+      project: 'Web API',
+      release: '2.17.0',
+      environment: 'Test',
+      minutesAgo: 80,
+      outcome: 'Failed',
+    },
   ],
   stepDurationMs: 300,
   webhookBatchIntervalMs: 600_000,
@@ -298,6 +306,23 @@ describe('release trains through two dev hosts', () => {
   }, 120_000);
 
   it('captures the combination live in Test once, from a watch and two instances at once, and verifies it after the soak', async () => {
+    // Web API 2.17.0 is deployed again to Test and succeeds: the set is live there from now.
+    const o = await ids();
+    const apiReleases = await octopus<{ Items: { Id: string; Version: string }[] }>(
+      `/api/${o.space}/projects/${o.project('Web API')}/releases`,
+    );
+    await deployByHand(
+      'Web API',
+      apiReleases.Items.find((r) => r.Version === '2.17.0')?.Id ?? '',
+      'Test',
+    );
+    await until('the set to be live in Test', async () => {
+      const status = await call(`${host(0).url}/api/status/web-stack`);
+      const test = (status.body.cells as { environment: string; state: string }[]).find(
+        (c) => c.environment === 'Test',
+      );
+      return test?.state === 'complete' ? test : undefined;
+    });
     // Both instances' polls run the watch (which captures) while two people capture over HTTP.
     const answers = await Promise.all([
       call(`${host(0).url}/api/trains`, 'POST', {
@@ -325,6 +350,33 @@ describe('release trains through two dev hosts', () => {
     const listed = await call(`${host(1).url}/api/trains?set=web-stack`);
     const inTest = (listed.body.trains as TrainBody[]).filter((t) => t.environment === 'Test');
     expect(inTest.map((t) => t.id)).toEqual([first.id]);
+
+    // Before the soak has passed nothing qualifies, and the dry runs and a real start say why.
+    const early = await call(`${host(0).url}/api/runs`, 'POST', {
+      promotion: 'ship-train',
+      dryRun: true,
+    });
+    expect((early.body.plan as { blockers: string[] }).blockers).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^no train of set web-stack has been verified in Test yet: train ${first.id} .*is still soaking`,
+        ),
+      ),
+    ]);
+    const refused = await call(`${host(0).url}/api/runs`, 'POST', { playbook: 'deploy-verified' });
+    expect(refused.status).toBe(409);
+    expect((refused.body.error as { code: string; message: string }).code).toBe('no_train');
+    const earlyPlaybook = await call(`${host(0).url}/api/runs`, 'POST', {
+      playbook: 'deploy-verified',
+      dryRun: true,
+    });
+    expect(
+      (earlyPlaybook.body.stages as { actions: { outcome: string; why: string }[] }[])[0]
+        ?.actions[0],
+    ).toMatchObject({
+      outcome: 'refuse',
+      why: expect.stringMatching(/no train of set web-stack has been verified/),
+    });
 
     const verified = await until('the train to be verified', async () => {
       const t = (await call(`${host(1).url}/api/trains/${first.id}`)).body as unknown as TrainBody;
@@ -415,7 +467,9 @@ describe('release trains through two dev hosts', () => {
       [first.id, '2.17.0', 'skip'],
     ]);
     expect(previewActions[1]?.release?.why).toMatch(
-      new RegExp(`2\\.17\\.0 of Web API in train ${first.id} is the newest verified train of set web-stack in Test`),
+      new RegExp(
+        `2\\.17\\.0 of Web API in train ${first.id} is the newest verified train of set web-stack in Test`,
+      ),
     );
     const again = await call(`${host(0).url}/api/runs`, 'POST', { playbook: 'deploy-verified' });
     expect(again.status).toBe(201);

@@ -8,7 +8,7 @@ import {
   type Scenario,
 } from '../../dev/octopus-sim/index.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
-import { immediateProcessingIdle } from '../../shared/events/process.js';
+import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { startPromotionNow } from '../../shared/promotion/schedule.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';

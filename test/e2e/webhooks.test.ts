@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
-import { immediateProcessingIdle } from '../../shared/events/process.js';
+import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { eventsTable } from '../../shared/events/store.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { pollOnce } from '../../shared/app/poll.js';

@@ -1,8 +1,8 @@
 // Run a Bash step template's script the way Octopus and Tentacle do, for tests against the dev host.
 // Variables go through Octostache's rules (test/helpers/octostache.ts): an unknown `#{…}` stays
 // literal, `#{if}` works; output variables are read by step name (`Octopus.Action[Step].Output.X`).
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { evaluateAll, type Variables } from './octostache.js';
@@ -98,10 +98,10 @@ export class OctopusDeploymentRun {
       'Octopus.Action.Name': stepName,
       'Octopus.Action.Id': `Actions-${stepName.length}`,
     });
-    const result = await runScript(
-      template.Properties['Octopus.Action.Script.ScriptBody'] ?? '',
-      evaluateAll(vars),
-    );
+    const body = template.Properties['Octopus.Action.Script.ScriptBody'] ?? '';
+    const result = file.endsWith('-powershell.json')
+      ? await runPowerShell(body, evaluateAll(vars))
+      : await runScript(body, evaluateAll(vars));
     for (const [name, value] of Object.entries(result.outputs)) {
       this.variables[`Octopus.Action[${stepName}].Output.${name}`] = value;
     }
@@ -128,6 +128,80 @@ export function runStepTemplate(
 }
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+/**
+ * PowerShell 7 (`pwsh`): PWSH, else the copy .ci/run installs (`.tools/pwsh/pwsh`, the NuGet dotnet
+ * tool PowerShell 7.6.9), else the PATH. `reason` says why there is none.
+ */
+export function findPwsh(): { path: string } | { reason: string } {
+  const candidates = [process.env.PWSH, resolve('.tools/pwsh/pwsh'), 'pwsh'].filter(
+    (c): c is string => !!c && (!c.includes('/') || existsSync(c)),
+  );
+  for (const candidate of candidates) {
+    try {
+      execFileSync(candidate, ['-NoLogo', '-NoProfile', '-Command', '$PSVersionTable.PSVersion'], {
+        stdio: 'ignore',
+        timeout: 60_000,
+      });
+      return { path: candidate };
+    } catch {
+      // not this one
+    }
+  }
+  return {
+    reason:
+      'pwsh not found: .ci/run installs it into .tools/pwsh (dotnet tool install --tool-path .tools/pwsh PowerShell --version 7.6.9), or set PWSH',
+  };
+}
+
+let pwshFound: ReturnType<typeof findPwsh> | undefined;
+
+/**
+ * Tentacle's PowerShell bootstrap, reduced: $OctopusParameters, Set-OctopusVariable (service message),
+ * Fail-Step (result message, exit 1); then the script, run by pwsh as a file.
+ */
+function runPowerShell(body: string, values: Variables): Promise<StepResult> {
+  pwshFound ??= findPwsh();
+  const pwsh = pwshFound;
+  if (!('path' in pwsh)) throw new Error(pwsh.reason);
+  const fromB64 = (v: string) =>
+    `[Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('${b64(v)}'))`;
+  const prelude = [
+    '$ErrorActionPreference = "Stop"',
+    '$OctopusParameters = New-Object "System.Collections.Generic.Dictionary[string,string]"',
+    ...Object.entries(values).map(([k, v]) => `$OctopusParameters[${fromB64(k)}] = ${fromB64(v)}`),
+    'function Set-OctopusVariable([string]$name, [string]$value) { $n = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($name)); $v = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($value)); Write-Host "##octopus[setVariable name=' +
+      "'$n' value='$v'" +
+      ']" }',
+    'function Fail-Step([string]$message) { $m = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($message)); Write-Host "##octopus[resultMessage message=' +
+      "'$m'" +
+      ']"; [Console]::Error.WriteLine($message); exit 1 }',
+  ].join('\n');
+  const dir = mkdtempSync(join(tmpdir(), 'step-template-ps-'));
+  const path = join(dir, 'script.ps1');
+  writeFileSync(path, `${prelude}\n${body}`);
+  return new Promise((done) => {
+    execFile(
+      pwsh.path,
+      ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', path],
+      { maxBuffer: 10 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const outputs: Record<string, string> = {};
+        const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
+        for (const m of stdout.matchAll(
+          /^##octopus\[setVariable name='([^']*)' value='([^']*)'\]\r?$/gm,
+        ))
+          outputs[unb64(m[1] ?? '')] = unb64(m[2] ?? '');
+        done({
+          code: err ? (typeof err.code === 'number' ? err.code : 1) : 0,
+          stdout,
+          stderr,
+          outputs,
+        });
+      },
+    );
+  });
+}
 
 /** Tentacle's Bash bootstrap, reduced: get_octopusvariable, set_octopusvariable (service messages), fail_step. */
 function runScript(body: string, values: Variables): Promise<StepResult> {

@@ -4,16 +4,20 @@
 import { createServer, type Server } from 'node:http';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { CoordinationConfig } from '../../shared/config/coordination/schema.js';
+import { QueueClient } from '@azure/storage-queue';
+import { defaultQueuesOptions, StorageQueueListener } from '../../dev/queueListener.js';
+import { processQueuedEvents } from '../../shared/app/eventsQueue.js';
 import { receiveOctopusEvent } from '../../shared/app/webhook.js';
+import { eventsQueueName, registerQueueProcessor } from '../../shared/events/queue.js';
 import { jsonApi } from '../../shared/http/handler.js';
 import type { OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { wireSimulatorToCoordinator } from '../../dev/wireSimulator.js';
 import { pollOnce } from '../../shared/app/poll.js';
-import { immediateProcessingIdle } from '../../shared/events/process.js';
+import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import type { OctopusClient } from '../../shared/octopus/client.js';
 import type { Deployment } from '../../shared/octopus/deployments.js';
 import { collect } from '../../shared/octopus/paging.js';
-import { silentLog, type Log } from '../../shared/runtime/log.js';
+import { consoleLog, silentLog, type Log } from '../../shared/runtime/log.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { RunStore } from '../../shared/runs/store.js';
 import { isTerminalRunStatus, type RunState } from '../../shared/runs/types.js';
@@ -25,7 +29,50 @@ export interface CoordinatorInstance {
   url: string;
   /** Status of every webhook answer this instance gave. */
   answers: number[];
+  /** This instance's listener of the events queue (as the host's queue trigger in Azure). */
+  listener: StorageQueueListener | undefined;
   stop(): Promise<void>;
+}
+
+/** The queue prefix tests use for a table prefix (each suite its own queues in the shared Azurite). */
+export function queuePrefixFor(tablePrefix: string): string {
+  return `${tablePrefix.toLowerCase().replace(/[^a-z0-9]/g, '')}-`;
+}
+
+/**
+ * Listen to a runtime's events queue in this process and process each message through the app's
+ * queue handler, with the host's semantics (dev/queueListener.ts). Registered for
+ * immediateProcessingIdle. Fast polling (maxPollingInterval 100 ms) so tests do not wait on backoff.
+ */
+export function startEventsQueueListener(
+  runtime: Runtime,
+  connectionString: string,
+  options: Partial<typeof defaultQueuesOptions> = {},
+): { listener: StorageQueueListener; stop(): Promise<void> } {
+  const name = runtime.queues.name(eventsQueueName);
+  const listener = new StorageQueueListener({
+    queue: new QueueClient(connectionString, name),
+    poisonQueue: new QueueClient(connectionString, `${name}-poison`),
+    options: { ...defaultQueuesOptions, maxPollingIntervalMs: 100, ...options },
+    invoke: async (d) => {
+      await processQueuedEvents(
+        runtime,
+        d.text,
+        { id: d.id, dequeueCount: d.dequeueCount },
+        consoleLog, // as the host keeps a queue invocation's log (tests watch warnings)
+      );
+    },
+    log: () => undefined,
+  });
+  const unregister = registerQueueProcessor(listener);
+  listener.start();
+  return {
+    listener,
+    stop: async () => {
+      unregister();
+      await listener.stop();
+    },
+  };
 }
 
 export async function startCoordinatorInstance(options: {
@@ -37,7 +84,12 @@ export async function startCoordinatorInstance(options: {
     env: options.env,
     config: options.config,
     tablePrefix: options.tablePrefix,
+    queuePrefix: queuePrefixFor(options.tablePrefix),
   });
+  const connection = options.env.AzureWebJobsStorage ?? '';
+  const queue = /QueueEndpoint=/i.test(connection)
+    ? startEventsQueueListener(runtime, connection)
+    : undefined;
   const handler = jsonApi((request) => receiveOctopusEvent(runtime, request, silentLog));
   const answers: number[] = [];
   const server: Server = createServer((req, res) => {
@@ -69,11 +121,14 @@ export async function startCoordinatorInstance(options: {
     runtime,
     url: `http://127.0.0.1:${port}`,
     answers,
-    stop: () =>
-      new Promise<void>((r) => {
+    listener: queue?.listener,
+    stop: async () => {
+      await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();
-      }),
+      });
+      await queue?.stop();
+    },
   };
 }
 

@@ -14,7 +14,7 @@ import {
   renewLock,
 } from '../../functions/locks.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
-import { immediateProcessingIdle } from '../../shared/events/process.js';
+import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { maxWebhookBodyBytes } from '../../shared/events/read.js';
 import { receiveOctopusEvent } from '../../shared/app/webhook.js';
 import { verifyWebhookSecret } from '../../shared/events/verify.js';

@@ -4,12 +4,17 @@
 // carries on from what is stored; captures of one combination from many places make one train.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  sampleScenario,
   startOctopusSimulator,
   type OctopusSimulator,
   type Scenario,
 } from '../../dev/octopus-sim/index.js';
 import { ManualClock } from '../../shared/clock.js';
-import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
+import {
+  coordinationConfigSchema,
+  type CoordinationConfig,
+} from '../../shared/config/coordination/schema.js';
+import { findPromotion, readPromotionPlan } from '../../shared/promotion/readPlan.js';
 import type { Mailer } from '../../shared/mail/mailer.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
@@ -17,6 +22,7 @@ import { takeStatusSnapshot } from '../../shared/status/snapshot.js';
 import { captureTrain } from '../../shared/trains/capture.js';
 import { observeTrains } from '../../shared/trains/consumers.js';
 import { combinationOf } from '../../shared/trains/soak.js';
+import type { Train } from '../../shared/trains/model.js';
 import { TrainStore } from '../../shared/trains/store.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
@@ -68,14 +74,18 @@ beforeEach(() => {
   sim.loadScenario(scenario);
 });
 
-function runtimeAt(clock: ManualClock, tablePrefix: string): Promise<Runtime> {
+function runtimeAt(
+  clock: ManualClock,
+  tablePrefix: string,
+  coordination: CoordinationConfig = config,
+): Promise<Runtime> {
   return createRuntime({
     env: {
       AzureWebJobsStorage: azuriteConnectionString(),
       OCTOPUS_URL: sim.url,
       OCTOPUS_API_KEY: sim.apiKey,
     },
-    config,
+    config: coordination,
     clock,
     mailer,
     tablePrefix,
@@ -88,6 +98,23 @@ async function poll(runtime: Runtime): Promise<void> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll until the train is verified (each poll a new reading), at most `ms`. */
+async function verifiedWithin(
+  runtime: Runtime,
+  store: TrainStore,
+  id: string,
+  ms: number,
+  set = 'web-stack',
+): Promise<Train | undefined> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    await poll(runtime);
+    const train = await store.get(set, id);
+    if (train?.state === 'verified' || Date.now() > deadline) return train;
+    await sleep(500);
+  }
+}
 
 async function deploy(runtime: Runtime, project: string, version: string): Promise<void> {
   const octopus = runtime.octopus;
@@ -110,7 +137,12 @@ async function deploy(runtime: Runtime, project: string, version: string): Promi
 describe('train soak', () => {
   it('is timed in storage time: an instance whose clock is hours ahead does not verify early, a restarted one carries on', async () => {
     const prefix = uniqueTablePrefix();
-    const a = await runtimeAt(new ManualClock(new Date()), prefix);
+    // A longer soak here, so that a loaded machine still reads the skewed poll inside it.
+    const longer = coordinationConfigSchema.parse({
+      space: 'Default',
+      projectSets: { 'web-stack': { projects: ['Database', 'Web API'], soakMinutes: 0.2 } },
+    });
+    const a = await runtimeAt(new ManualClock(new Date()), prefix, longer);
     // Eight instances capture at once: one train.
     const captured = await Promise.all(
       Array.from({ length: 8 }, () =>
@@ -122,23 +154,37 @@ describe('train soak', () => {
     const id = captured[0]?.train.id ?? '';
 
     // Clock skew: this instance thinks it is three hours later. The soak has not passed in storage time.
-    const skewed = await runtimeAt(new ManualClock(new Date(Date.now() + 3 * 3600_000)), prefix);
+    const skewed = await runtimeAt(
+      new ManualClock(new Date(Date.now() + 3 * 3600_000)),
+      prefix,
+      longer,
+    );
     await poll(skewed);
     const store = new TrainStore(a.tables);
     expect((await store.get('web-stack', id))?.state).toBe('soaking');
 
-    // A restarted instance (nothing in memory) verifies it once the soak has passed in storage time.
-    await sleep(soakMinutes * 60_000 + 2500);
-    const restarted = await runtimeAt(new ManualClock(new Date(Date.now() - 3600_000)), prefix);
-    await poll(restarted);
-    const train = await store.get('web-stack', id);
+    // A restarted instance (nothing in memory) verifies it once the soak has passed in storage time
+    // (a slow poll on a loaded machine may need another reading: the bound is conservative).
+    await sleep(0.2 * 60_000 + 2500);
+    const restarted = await runtimeAt(
+      new ManualClock(new Date(Date.now() - 3600_000)),
+      prefix,
+      longer,
+    );
+    const train = await verifiedWithin(restarted, store, id, 30_000);
     expect(train?.state).toBe('verified');
     expect(
       Date.parse(train?.verifiedAt ?? '') - Date.parse(train?.standingSince ?? ''),
-    ).toBeGreaterThanOrEqual(soakMinutes * 60_000);
+    ).toBeGreaterThanOrEqual(0.2 * 60_000);
     const live = [...(await store.liveRows()).values()];
     expect(live.map((r) => [r.trainId, r.state])).toEqual([[id, 'verified']]);
-  }, 60_000);
+
+    // What a poll costs the trains once nothing changes: one query of the live rows, nothing else.
+    const snapshot = await takeStatusSnapshot(restarted);
+    restarted.tables.roundTrips.reset();
+    await observeTrains(restarted, snapshot, silentLog);
+    expect(restarted.tables.roundTrips.count).toBe(1);
+  }, 90_000);
 
   it('is interrupted by a failed deployment of a member, and starts again from the redeployment', async () => {
     const prefix = uniqueTablePrefix();
@@ -166,12 +212,15 @@ describe('train soak', () => {
     expect(Date.parse(again?.standingSince ?? '')).toBeGreaterThan(
       Date.parse(train.standingSince ?? '') + soakMinutes * 60_000,
     );
-    await poll(runtime);
+    // A soaking train costs a poll one more read (the train, with the storage time), and no write.
+    const snapshot = await takeStatusSnapshot(runtime);
+    runtime.tables.roundTrips.reset();
+    await observeTrains(runtime, snapshot, silentLog);
+    expect(runtime.tables.roundTrips.count).toBe(2);
     expect((await store.get('web-stack', train.id))?.state).toBe('soaking');
     await sleep(soakMinutes * 60_000 + 2500);
-    await poll(runtime);
-    expect((await store.get('web-stack', train.id))?.state).toBe('verified');
-  }, 60_000);
+    expect((await verifiedWithin(runtime, store, train.id, 30_000))?.state).toBe('verified');
+  }, 90_000);
 
   it('times a train whose capture died after writing it and before updating the live row', async () => {
     const prefix = uniqueTablePrefix();
@@ -215,9 +264,71 @@ describe('train soak', () => {
       ).ok,
     ).toBe(true);
     await sleep(soakMinutes * 60_000 + 2500);
-    await poll(runtime);
-    expect((await store.get('web-stack', combination.id))?.state).toBe('verified');
+    expect((await verifiedWithin(runtime, store, combination.id, 30_000))?.state).toBe('verified');
     const live = (await store.liveRows()).get(before[0]);
     expect([live?.trainId, live?.state]).toEqual([combination.id, 'verified']);
-  }, 60_000);
+  }, 90_000);
+
+  it("keeps a tenanted set's trains per tenant, and a train promotion takes each tenant's own", async () => {
+    sim.loadScenario(sampleScenario);
+    const billing = coordinationConfigSchema.parse({
+      space: 'Default',
+      projectSets: {
+        billing: { projects: ['Billing Worker'], tenants: ['Acme Corp', 'Globex'], soakMinutes: 0 },
+      },
+      promotions: [
+        {
+          name: 'bill',
+          set: 'billing',
+          from: 'Test',
+          to: 'Production',
+          cron: '0 0 3 1 1 *',
+          source: 'train',
+        },
+      ],
+    });
+    const runtime = await runtimeAt(new ManualClock(new Date()), uniqueTablePrefix(), billing);
+    await expect(
+      captureTrain(runtime, { set: 'billing', environment: 'Test', by: 'test' }, silentLog),
+    ).rejects.toThrow(
+      /tenant: set billing is tenanted, so a train is per tenant; name one of Acme Corp, Globex/,
+    );
+    const { train } = await captureTrain(
+      runtime,
+      { set: 'billing', environment: 'Test', tenant: 'acme corp', by: 'test' },
+      silentLog,
+    );
+    expect([train.tenant, train.members.map((m) => [m.project, m.tenant, m.version])]).toEqual([
+      'Acme Corp',
+      [['Billing Worker', 'Acme Corp', '1.0.0']],
+    ]);
+    await sleep(3000);
+    const store = new TrainStore(runtime.tables);
+    expect((await verifiedWithin(runtime, store, train.id, 30_000, 'billing'))?.state).toBe(
+      'verified',
+    );
+
+    const octopus = runtime.octopus;
+    if (!octopus) throw new Error('no octopus');
+    const plan = await readPromotionPlan(
+      octopus,
+      billing,
+      findPromotion(billing, 'bill'),
+      new Date(),
+      { tables: runtime.tables, timeZone: 'UTC' },
+    );
+    expect(plan.trains?.map((t) => [t.tenant, t.id])).toEqual([
+      ['Acme Corp', train.id],
+      ['Globex', null],
+    ]);
+    expect(plan.blockers).toEqual([
+      'no train of set billing has been captured in Test for Globex (capture one with POST /api/trains, or set "captureTrains" on a watch of the set)',
+    ]);
+    const acme = plan.stages[0]?.items.find((i) => i.tenant === 'Acme Corp');
+    expect([acme?.action, acme?.release?.version, acme?.release?.train]).toEqual([
+      'deploy',
+      '1.0.0',
+      train.id,
+    ]);
+  }, 90_000);
 });

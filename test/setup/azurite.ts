@@ -1,11 +1,11 @@
-// Global test setup: one in-memory Azurite table service for the whole run, on a free port.
+// Global test setup: one in-memory Azurite (table and queue services) for the whole run, on free ports.
 import type { TestProject } from 'vitest/node';
 import { startAzuriteTable, type AzuriteTable } from '../../dev/azurite.js';
 
 let azurite: AzuriteTable | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
-  azurite = await startAzuriteTable();
+  azurite = await startAzuriteTable({ queue: true });
   process.env.AzureWebJobsStorage = azurite.connectionString;
   project.provide('azuriteConnectionString', azurite.connectionString);
 }

@@ -34,6 +34,7 @@ const layers: Record<string, number> = {
   conditions: 2,
   retention: 2,
   health: 2,
+  freezes: 2,
   ui: 2,
   trains: 2,
   // the composition root

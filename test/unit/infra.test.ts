@@ -210,9 +210,10 @@ describe('secrets in the Bicep template', () => {
   const params = mainParams();
   const secureParams = [...params.entries()].filter(([, p]) => p.secure).map(([name]) => name);
 
-  it('takes the four secrets as @secure() parameters with an empty default', () => {
+  it('takes the five secrets as @secure() parameters with an empty default', () => {
     expect(secureParams.sort()).toEqual([
       'approvalKey',
+      'coordinatorAdminKey',
       'octopusApiKey',
       'sendGridApiKey',
       'webhookSecret',
@@ -243,7 +244,7 @@ describe('secrets in the Bicep template', () => {
     const secretResources =
       vault.match(/resource\s+\w+\s+'Microsoft\.KeyVault\/vaults\/secrets@[^']+'\s*=\s*[^{]*/g) ??
       [];
-    expect(secretResources).toHaveLength(4);
+    expect(secretResources).toHaveLength(5);
     for (const header of secretResources) expect(header).toMatch(/=\s*if\s*\(!empty\(\w+\)\)/);
   });
 
@@ -307,9 +308,11 @@ describe('storage, identity and roles', () => {
     const guids = new Set(
       roles.match(/'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'/g) ?? [],
     );
-    const expected = [...Object.values(appRoles), ...Object.values(deployerRole)].map(
-      (id) => `'${id}'`,
-    );
+    const expected = [
+      ...Object.values(appRoles),
+      ...Object.values(deployerRole),
+      ...(usesQueue ? ['974c5e8b-45b9-4653-ba55-5f855dd0fb88'] : []),
+    ].map((id) => `'${id}'`);
     expect([...guids].sort()).toEqual(expected.sort());
     expect(roles.match(/Microsoft\.Authorization\/roleAssignments@/g)?.length).toBe(4);
   });

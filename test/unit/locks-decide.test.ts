@@ -109,29 +109,29 @@ function request(holder: string, more: Partial<AcquireRequest> = {}): AcquireReq
 const options: DecisionOptions = {
   lockName: 'deploy',
   waiterTtlSeconds: 120,
-  maxWaiters: 10,
   endedTasks: new Set(),
   newSecret: () => 'b'.repeat(24),
+  // A newcomer arrives now (storage µs): after every waiter of the fixtures.
+  newPlace: () => ({ key: waiterRowKey(0, now, 'n0'), ticket: now }),
 };
 
 const decide = (s: LockSnapshot, r: AcquireRequest, o: Partial<DecisionOptions> = {}) =>
   decideAcquire(s, r, { ...options, ...o });
 
 function place(d: AcquireDecision): string {
-  if (d.kind === 'queued') return `queued ${d.position}`;
+  if (d.kind === 'queued') return `queued ${d.ahead + 1}`;
   if (d.kind === 'grant') return `grant ${d.fence}`;
   return d.kind;
 }
 
 describe('decideAcquire', () => {
-  it('grants a free lock fence 1 in one batch: lock row, holder row, history row', () => {
+  it('grants a free lock fence 1 in one batch: lock row and holder row (history is kept elsewhere)', () => {
     const d = decide(snapshot(), request('a'));
     expect(d).toMatchObject({ kind: 'grant', fence: 1, permits: 1, reaped: [] });
     if (d.kind !== 'grant') return;
     expect(d.actions.map(([verb, e]) => `${verb} ${e.rowKey}`)).toEqual([
       `create ${lockRowKey}`,
       `create ${holderRowKey(1, 'b'.repeat(24))}`,
-      'create h-000000000000001',
     ]);
   });
 
@@ -145,7 +145,7 @@ describe('decideAcquire', () => {
     });
     expect(place(decide(busy, request('third')))).toBe('queued 3');
     const d = decide(busy, request('third'));
-    expect(d.kind === 'queued' && d.ticket).toBe(3);
+    expect(d.kind === 'queued' && d.ticket).toBe(now);
 
     const freed = snapshot({
       waiters: [
@@ -242,7 +242,13 @@ describe('decideAcquire', () => {
       ],
     });
     const again = decide(s, request('b'));
-    expect(again).toMatchObject({ kind: 'queued', position: 2, ticket: 2, actions: [] });
+    expect(again).toMatchObject({
+      kind: 'queued',
+      ahead: 1,
+      ticket: 2,
+      actions: [],
+      joined: false,
+    });
   });
 
   it('reaps an expired holder or one whose Octopus task ended, and grants in the same batch', () => {
@@ -261,18 +267,35 @@ describe('decideAcquire', () => {
     );
   });
 
-  it('refuses a new waiter when the queue is full, but not one already in it', () => {
-    const full = snapshot({
+  it('a newcomer joins by writing only its own rows (a waiter row and its index row), never the lock row', () => {
+    const busy = snapshot({
       holders: [{ holder: 'h', fence: 1 }],
       waiters: [1, 2, 3].map((t) => ({ holder: `w${t}`, ticket: t })),
     });
-    let err: unknown;
-    try {
-      decide(full, request('w4'), { maxWaiters: 3 });
-    } catch (e) {
-      err = e;
-    }
-    expect(isLockError(err, 'queue_full')).toBe(true);
-    expect(place(decide(full, request('w3'), { maxWaiters: 3 }))).toBe('queued 3');
+    const d = decide(busy, request('w4'));
+    expect(place(d)).toBe('queued 4');
+    if (d.kind !== 'queued') return;
+    expect(d.joined).toBe(true);
+    expect(d.actions.map(([verb, e]) => `${verb} ${e.rowKey.slice(0, 2)}`)).toEqual([
+      'create w-',
+      'create x-',
+    ]);
+    // Asking again with its place keeps it without writing anything while the place is fresh.
+    expect(place(decide(busy, request('w3')))).toBe('queued 3');
+  });
+
+  it('grants from a bounded read: holders and the head of the queue are enough', () => {
+    const head = snapshot({ waiters: [{ holder: 'first', ticket: 1 }] });
+    head.lock = snapshot({ holders: [{ holder: 'h', fence: 3 }] }).lock;
+    head.complete = false; // the read stopped after the first waiter (the queue goes on)
+    expect(place(decide(head, request('first')))).toBe('grant 4');
+    // A caller beyond the read (its place found through its index) is not granted.
+    expect(
+      place(
+        decide(head, request('tenth'), {
+          knownPlace: { key: waiterRowKey(0, now, 'x'), live: true, exists: true },
+        }),
+      ),
+    ).toBe('queued 2');
   });
 });

@@ -5,22 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { substitute } from '../helpers/octostache.js';
-import { readStepTemplate } from '../helpers/stepTemplate.js';
+import { findPwsh, readStepTemplate } from '../helpers/stepTemplate.js';
 
-/** PowerShell 7 (`pwsh`), from PWSH or the PATH; the PowerShell templates are parsed with it when present. */
-function findPwsh(): string | undefined {
-  for (const candidate of [process.env.PWSH, 'pwsh'].filter((c): c is string => !!c)) {
-    try {
-      execFileSync(candidate, ['-NoLogo', '-NoProfile', '-Command', '$PSVersionTable.PSVersion'], {
-        stdio: 'ignore',
-      });
-      return candidate;
-    } catch {
-      // not this one
-    }
-  }
-  return undefined;
-}
+// PowerShell 7: PWSH, .tools/pwsh (installed by .ci/run) or the PATH.
 const pwsh = findPwsh();
 
 const files = readdirSync('infra/octopus/step-templates').filter((f) => f.endsWith('.json'));
@@ -135,17 +122,17 @@ describe('step templates', () => {
           `${file} reads undeclared ${name}`,
         ).toBe(true);
       }
-      if (!pwsh) {
-        console.warn(`pwsh not found (set PWSH or put pwsh on the PATH): ${file} was not parsed`);
-        return;
-      }
+      if (!('path' in pwsh)) return; // the parse is reported skipped below, with the reason
       const path = join(mkdtempSync(join(tmpdir(), 'tpl-')), 'script.ps1');
       writeFileSync(path, body);
       const check = `$e = $null; [void][System.Management.Automation.Language.Parser]::ParseFile('${path}', [ref]$null, [ref]$e); if ($e.Count) { $e | ForEach-Object { Write-Output $_.ToString() }; exit 1 }`;
       expect(() =>
-        execFileSync(pwsh, ['-NoLogo', '-NoProfile', '-Command', check], { encoding: 'utf8' }),
+        execFileSync(pwsh.path, ['-NoLogo', '-NoProfile', '-Command', check], { encoding: 'utf8' }),
       ).not.toThrow();
     },
-    30_000,
+    120_000, // pwsh starts in about 10 s on a loaded machine
   );
+
+  // Without pwsh the PowerShell templates are only read as text: say so as a skipped test, with why.
+  if ('reason' in pwsh) it.skip(`PowerShell templates parse: ${pwsh.reason}`, () => undefined);
 });

@@ -1,4 +1,5 @@
 // `coordinator promote --promotion <name> [--dry-run] [--at <ISO time>]`: print a promotion's plan, or start it now.
+import { freezeChecker } from '../../freezes/check.js';
 import type { Command } from 'commander';
 import { UnknownNamesError } from '../../conditions/snapshot.js';
 import { describePlan } from '../../promotion/plan.js';
@@ -43,6 +44,7 @@ async function runPromote(options: PromoteOptions, io: CliIO): Promise<void> {
       const plan = await readPromotionPlan(runtime.octopus, runtime.config, promotion, at, {
         tables: runtime.tables,
         timeZone: runtime.settings.report.timeZone,
+        freezes: freezeChecker({ tables: runtime.tables, octopus: runtime.octopus, now: () => at }),
       });
       io.out(`Dry run: nothing is deployed.\n${describePlan(plan)}\n`);
     } catch (err) {

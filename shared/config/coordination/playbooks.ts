@@ -223,5 +223,10 @@ export const playbook = z.strictObject({
   concurrency,
   /** onFailure's redeployPrevious puts projects back in reverse dependency order (default) or all at once. */
   rollbackOrder: z.enum(['reverseDependency', 'parallel']).default('reverseDependency'),
+  /**
+   * While a freeze (POST /api/freezes, or an Octopus deployment freeze) covers a deploy's target: wait
+   * for it to end, saying why (default), or fail the action (and run onFailure).
+   */
+  onFreeze: z.enum(['wait', 'fail']).default('wait'),
 });
 export type Playbook = z.output<typeof playbook>;

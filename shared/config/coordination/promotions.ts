@@ -33,6 +33,11 @@ export const promotion = z.strictObject({
   rollbackOnFailure: z.boolean().default(false),
   /** rollbackOnFailure puts projects back in reverse dependency order (default) or all at once. */
   rollbackOrder: z.enum(['reverseDependency', 'parallel']).default('reverseDependency'),
+  /**
+   * While a freeze (POST /api/freezes, or an Octopus deployment freeze) covers a deploy's target: wait
+   * for it to end, saying why (default), or fail the action (and run onFailure).
+   */
+  onFreeze: z.enum(['wait', 'fail']).default('wait'),
   /** Which runs take turns with this promotion's runs, and what a second one does (default: queue). */
   concurrency,
   conditions: z.array(conditionRef).default([]),
