@@ -2,18 +2,14 @@
 // the status poll's events catch-up, and only once, whichever way the event comes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
-import { wireSimulatorToCoordinator } from '../../dev/wireSimulator.js';
 import { pollOnce } from '../../shared/app/poll.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { catchUpEvents } from '../../shared/events/catchUp.js';
 import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { silentLog } from '../../shared/runtime/log.js';
 import { RunStore } from '../../shared/runs/store.js';
-import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
-import {
-  startCoordinatorInstance,
-  type CoordinatorInstance,
-} from '../helpers/webhookCoordinator.js';
+import { uniqueTablePrefix } from '../helpers/storage.js';
+import { startWiredInstances, type CoordinatorInstance } from '../helpers/webhookCoordinator.js';
 
 const scenario = {
   environments: ['Test'],
@@ -64,27 +60,15 @@ afterAll(async () => {
 describe('the status poll catches up events a dropped webhook never brought', () => {
   it('starts the rule once from the poll (one events call per space), and later polls start nothing more', async () => {
     sim.loadScenario(scenario);
-    instance = await startCoordinatorInstance({
-      env: {
-        AzureWebJobsStorage: azuriteConnectionString(),
-        OCTOPUS_URL: sim.url,
-        OCTOPUS_API_KEY: sim.apiKey,
-        WEBHOOK_SECRET: 'catchup-secret',
-        WEBHOOK_SECRET_HEADER: 'X-Coordinator-Secret',
-        MAIL_OUTBOX_DIR: `/tmp/faults-outbox-${uniqueTablePrefix()}`,
-      },
+    [instance] = await startWiredInstances({
+      sim,
       config,
-      tablePrefix: uniqueTablePrefix(),
+      webhook: { secret: 'catchup-secret', header: 'X-Coordinator-Secret' },
+      env: { MAIL_OUTBOX_DIR: `/tmp/faults-outbox-${uniqueTablePrefix()}` },
+      subscriptionName: () => 'Catch-up',
     });
+    if (!instance) throw new Error('no instance');
     const runtime = instance.runtime;
-    await wireSimulatorToCoordinator({
-      simulatorUrl: sim.url,
-      apiKey: sim.apiKey,
-      coordinatorUrl: instance.url,
-      header: 'X-Coordinator-Secret',
-      secret: 'catchup-secret',
-      name: 'Catch-up',
-    });
     // The first poll sets the cursor (nothing happened yet).
     await pollOnce(runtime, silentLog);
     const octopus = runtime.octopus;

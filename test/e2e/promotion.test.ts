@@ -29,40 +29,17 @@ import { silentLog } from '../../shared/runtime/log.js';
 import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { advanceRun } from '../../shared/runs/advance.js';
 import { isTerminalRunStatus, type RunState } from '../../shared/runs/types.js';
+import { webStackScenario } from '../helpers/scenarios.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
-const scenario: Scenario = {
-  environments: ['Test', 'Production'],
-  lifecycles: [
-    {
-      name: 'Default Lifecycle',
-      phases: [{ environments: ['Test'] }, { environments: ['Production'] }],
-    },
-  ],
-  projects: [
-    { name: 'Database', steps: ['Back up', 'Migrate'] },
-    { name: 'Web API', steps: ['Deploy API', 'Smoke test'] },
-    { name: 'Web App', steps: ['Deploy app', 'Purge CDN', 'Smoke test'] },
-  ],
-  releases: [
-    { project: 'Database', version: '1.4.0' },
-    { project: 'Database', version: '1.5.0' },
-    { project: 'Web API', version: '2.16.0' },
-    { project: 'Web API', version: '2.17.0' },
-    { project: 'Web App', version: '3.2.0' },
-  ],
-  history: [
-    { project: 'Database', release: '1.4.0', environment: 'Test', minutesAgo: 300 },
-    { project: 'Database', release: '1.4.0', environment: 'Production', minutesAgo: 290 },
-    { project: 'Database', release: '1.5.0', environment: 'Test', minutesAgo: 100 },
-    { project: 'Web API', release: '2.16.0', environment: 'Test', minutesAgo: 300 },
-    { project: 'Web API', release: '2.16.0', environment: 'Production', minutesAgo: 290 },
-    { project: 'Web API', release: '2.17.0', environment: 'Test', minutesAgo: 90 },
-    { project: 'Web App', release: '3.2.0', environment: 'Test', minutesAgo: 200 },
-    { project: 'Web App', release: '3.2.0', environment: 'Production', minutesAgo: 150 },
-  ],
+const scenario: Scenario = webStackScenario({
+  steps: {
+    database: ['Back up', 'Migrate'],
+    webApi: ['Deploy API', 'Smoke test'],
+    webApp: ['Deploy app', 'Purge CDN', 'Smoke test'],
+  },
   stepDurationMs: 60,
-};
+});
 
 function configWith(
   promotion: Record<string, unknown> = {},

@@ -2,18 +2,19 @@
 // payloads to a coordinator instance on Azurite; runs deploy through the simulator.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
-import { wireSimulatorToCoordinator } from '../../dev/wireSimulator.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { collect } from '../../shared/octopus/paging.js';
 import { silentLog } from '../../shared/runtime/log.js';
-import { RunStore } from '../../shared/runs/store.js';
-import type { RunState } from '../../shared/runs/types.js';
-import { isTerminalRunStatus } from '../../shared/runs/types.js';
 import { pollOnce } from '../../shared/app/poll.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 import {
+  deployInOctopus,
+  octopusOf,
+  runsOf,
+  settle as settleAll,
   startCoordinatorInstance,
+  startWiredInstances,
   waitFor,
   type CoordinatorInstance,
 } from '../helpers/webhookCoordinator.js';
@@ -92,57 +93,22 @@ let subscribedAt = new Date();
 async function setUp(extra: Record<string, unknown> = {}): Promise<CoordinatorInstance> {
   sim.loadScenario(scenario);
   subscribedAt = new Date();
-  instance = await startCoordinatorInstance({
-    env: {
-      AzureWebJobsStorage: azuriteConnectionString(),
-      OCTOPUS_URL: sim.url,
-      OCTOPUS_API_KEY: sim.apiKey,
-      WEBHOOK_SECRET: secret,
-      WEBHOOK_SECRET_HEADER: header,
-    },
+  [instance] = await startWiredInstances({
+    sim,
     config: loopConfig(extra),
-    tablePrefix: uniqueTablePrefix(),
+    webhook: { secret, header },
   });
-  await wireSimulatorToCoordinator({
-    simulatorUrl: sim.url,
-    apiKey: sim.apiKey,
-    coordinatorUrl: instance.url,
-    header,
-    secret,
-  });
+  if (!instance) throw new Error('no instance');
   return instance;
-}
-
-function octopusOf(i: CoordinatorInstance) {
-  const octopus = i.runtime.octopus;
-  if (!octopus) throw new Error('no octopus');
-  return octopus;
 }
 
 /** A person deploys Database 1.1.0 to Development in Octopus (no coordinator marker). */
 async function manualDeploy(i: CoordinatorInstance): Promise<{ id: string; taskId: string }> {
-  const octopus = octopusOf(i);
-  const projectId = await octopus.resolve.projectId('Database');
-  const environmentId = await octopus.resolve.environmentId('Development');
-  const release = await octopus.releases.byVersion(projectId, '1.1.0');
-  if (!release) throw new Error('no release');
-  const d = await octopus.deployments.create({
-    ReleaseId: release.Id,
-    EnvironmentId: environmentId,
-    ProjectId: projectId,
-  });
+  const d = await deployInOctopus(i, 'Database', '1.1.0', 'Development');
   return { id: d.Id, taskId: d.TaskId };
 }
 
-async function runs(i: CoordinatorInstance): Promise<RunState[]> {
-  const store = new RunStore(i.runtime.tables);
-  const out: RunState[] = [];
-  for (const summary of await store.list()) {
-    const loaded = await store.get(summary.id);
-    if (loaded) out.push(loaded.state);
-  }
-  return out;
-}
+const runs = runsOf;
 
 /** What the coordinator logged, from the immediate pass (console) and the polls this test runs. */
 const warnings: string[] = [];
@@ -152,29 +118,8 @@ const pollLog = { info: () => {}, warn: (m: string) => void warnings.push(m), er
  * Deliver webhooks and poll until Octopus has nothing running, every run has ended and that stayed
  * so for a few rounds (a finished task's event is raised when the simulator next looks at it).
  */
-async function settle(i: CoordinatorInstance): Promise<void> {
-  let quietRounds = 0;
-  await waitFor(
-    async () => {
-      await sim.flushWebhooks();
-      await immediateProcessingIdle(i.runtime);
-      await pollOnce(i.runtime, pollLog);
-      const active = (sim.state().activeTasks as unknown[]).length;
-      const all = await runs(i);
-      const delivered = new Set(sim.webhookDeliveries().map((d) => d.eventId));
-      const raised = await collect(octopusOf(i).events.list({ from: subscribedAt }));
-      const quiet =
-        active === 0 &&
-        all.every((r) => isTerminalRunStatus(r.status)) &&
-        raised.every((e) => delivered.has(e.Id));
-      quietRounds = quiet ? quietRounds + 1 : 0;
-      if (quietRounds < 3) await new Promise((r) => setTimeout(r, 600));
-      return quietRounds >= 3;
-    },
-    'Octopus and the runs to go quiet',
-    90_000,
-  );
-}
+const settle = (i: CoordinatorInstance) =>
+  settleAll({ sim, instances: [i], since: subscribedAt, log: pollLog, pauseMs: 600 });
 
 async function deploymentCount(i: CoordinatorInstance): Promise<number> {
   return (await collect(octopusOf(i).deployments.list())).length;

@@ -2,7 +2,6 @@
 // one Azurite; emails go through the real SendGrid SDK to a local fake.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
-import { wireSimulatorToCoordinator } from '../../dev/wireSimulator.js';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import { immediateProcessingIdle } from '../../shared/events/queue.js';
 import { eventsTable } from '../../shared/events/store.js';
@@ -12,7 +11,9 @@ import { statusView } from '../../shared/ui/statusView.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 import {
+  deployInOctopus,
   startCoordinatorInstance,
+  startWiredInstances,
   waitFor,
   type CoordinatorInstance,
 } from '../helpers/webhookCoordinator.js';
@@ -96,23 +97,16 @@ async function setUp(
 ): Promise<CoordinatorInstance[]> {
   sim.loadScenario(scenario);
   mail.received.length = 0;
-  const tablePrefix = uniqueTablePrefix();
-  for (let n = 0; n < count; n++) {
-    const instance = await startCoordinatorInstance({
-      env: env(envOverrides),
+  instances.push(
+    ...(await startWiredInstances({
+      sim,
       config,
-      tablePrefix,
-    });
-    instances.push(instance);
-    await wireSimulatorToCoordinator({
-      simulatorUrl: sim.url,
-      apiKey: sim.apiKey,
-      coordinatorUrl: instance.url,
-      header,
-      secret,
-      name: `Coordinator ${n + 1}`,
-    });
-  }
+      webhook: { secret, header },
+      count,
+      mail,
+      env: envOverrides,
+    })),
+  );
   return instances;
 }
 
@@ -121,18 +115,7 @@ async function deploy(
   project: string,
   version: string,
 ): Promise<string> {
-  const octopus = instance.runtime.octopus;
-  if (!octopus) throw new Error('no octopus');
-  const projectId = await octopus.resolve.projectId(project);
-  const environmentId = await octopus.resolve.environmentId('Test');
-  const release = await octopus.releases.byVersion(projectId, version);
-  if (!release) throw new Error(`no release ${version}`);
-  const d = await octopus.deployments.create({
-    ReleaseId: release.Id,
-    EnvironmentId: environmentId,
-    ProjectId: projectId,
-  });
-  return d.TaskId;
+  return (await deployInOctopus(instance, project, version, 'Test')).TaskId;
 }
 
 async function finished(instance: CoordinatorInstance, taskId: string): Promise<void> {

@@ -1,5 +1,6 @@
 // A coordinator "instance" for webhook tests: its own runtime, serving the real webhook handler over
-// real HTTP, so the simulator's subscriptions POST to it exactly as Octopus would.
+// real HTTP, so the simulator's subscriptions POST to it exactly as Octopus would; and the set-up the
+// webhook e2e tests share (instances wired to the simulator, deploys, runs, waiting for quiet).
 import { createServer, type Server } from 'node:http';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { CoordinationConfig } from '../../shared/config/coordination/schema.js';
@@ -9,8 +10,19 @@ import { processQueuedEvents } from '../../shared/app/eventsQueue.js';
 import { receiveOctopusEvent } from '../../shared/app/webhook.js';
 import { eventsQueueName, registerQueueProcessor } from '../../shared/events/queue.js';
 import { jsonApi } from '../../shared/http/handler.js';
-import { consoleLog, silentLog } from '../../shared/runtime/log.js';
+import type { OctopusSimulator } from '../../dev/octopus-sim/index.js';
+import { wireSimulatorToCoordinator } from '../../dev/wireSimulator.js';
+import { pollOnce } from '../../shared/app/poll.js';
+import { immediateProcessingIdle } from '../../shared/events/queue.js';
+import type { OctopusClient } from '../../shared/octopus/client.js';
+import type { Deployment } from '../../shared/octopus/deployments.js';
+import { collect } from '../../shared/octopus/paging.js';
+import { consoleLog, silentLog, type Log } from '../../shared/runtime/log.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
+import { RunStore } from '../../shared/runs/store.js';
+import { isTerminalRunStatus, type RunState } from '../../shared/runs/types.js';
+import type { FakeSendGrid } from './fakeSendGrid.js';
+import { azuriteConnectionString, uniqueTablePrefix } from './storage.js';
 
 export interface CoordinatorInstance {
   runtime: Runtime;
@@ -130,4 +142,141 @@ export async function waitFor(
     if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** The webhook secret and its header, as the instances check them and the subscriptions send them. */
+export interface WebhookSecret {
+  secret: string;
+  header: string;
+}
+
+/**
+ * `count` coordinator instances on one Azurite table prefix (as several Function App instances share
+ * one storage account), all on the simulator, each with its own Octopus subscription (so Octopus
+ * delivers every event to each). With `mail`, email goes through the real SendGrid SDK to that fake.
+ */
+export async function startWiredInstances(options: {
+  sim: OctopusSimulator;
+  config: CoordinationConfig;
+  webhook: WebhookSecret;
+  count?: number;
+  mail?: FakeSendGrid;
+  /** More settings, or `undefined` to leave one out. */
+  env?: Record<string, string | undefined>;
+  tablePrefix?: string;
+  /** The subscription's name in Octopus, by instance number (from 1). */
+  subscriptionName?: (n: number) => string;
+}): Promise<CoordinatorInstance[]> {
+  const { sim, webhook } = options;
+  const tablePrefix = options.tablePrefix ?? uniqueTablePrefix();
+  const instances: CoordinatorInstance[] = [];
+  for (let n = 1; n <= (options.count ?? 1); n++) {
+    const instance = await startCoordinatorInstance({
+      env: {
+        AzureWebJobsStorage: azuriteConnectionString(),
+        OCTOPUS_URL: sim.url,
+        OCTOPUS_API_KEY: sim.apiKey,
+        WEBHOOK_SECRET: webhook.secret,
+        WEBHOOK_SECRET_HEADER: webhook.header,
+        ...(options.mail
+          ? {
+              SENDGRID_API_KEY: 'SG.fake-key',
+              SENDGRID_API_URL: options.mail.url,
+              MAIL_FROM: 'coordinator@example.com',
+            }
+          : {}),
+        ...options.env,
+      },
+      config: options.config,
+      tablePrefix,
+    });
+    instances.push(instance);
+    await wireSimulatorToCoordinator({
+      simulatorUrl: sim.url,
+      apiKey: sim.apiKey,
+      coordinatorUrl: instance.url,
+      header: webhook.header,
+      secret: webhook.secret,
+      name: options.subscriptionName?.(n) ?? `Coordinator ${n}`,
+    });
+  }
+  return instances;
+}
+
+/** The instance's Octopus client (the instances above always have one). */
+export function octopusOf(instance: CoordinatorInstance): OctopusClient {
+  const octopus = instance.runtime.octopus;
+  if (!octopus) throw new Error('the instance has no Octopus client');
+  return octopus;
+}
+
+/** Every run the instances' storage holds, with its full state. */
+export async function runsOf(instance: CoordinatorInstance): Promise<RunState[]> {
+  const store = new RunStore(instance.runtime.tables);
+  const out: RunState[] = [];
+  for (const summary of await store.list()) {
+    const loaded = await store.get(summary.id);
+    if (loaded) out.push(loaded.state);
+  }
+  return out;
+}
+
+/** A person deploys `project` `version` to `environment` in Octopus (no coordinator marker). */
+export async function deployInOctopus(
+  instance: CoordinatorInstance,
+  project: string,
+  version: string,
+  environment: string,
+): Promise<Deployment> {
+  const octopus = octopusOf(instance);
+  const projectId = await octopus.resolve.projectId(project);
+  const release = await octopus.releases.byVersion(projectId, version);
+  if (!release) throw new Error(`no release ${version} of ${project}`);
+  return octopus.deployments.create({
+    ReleaseId: release.Id,
+    EnvironmentId: await octopus.resolve.environmentId(environment),
+    ProjectId: projectId,
+  });
+}
+
+/**
+ * Deliver webhooks to every instance (each event while it happens, as Octopus sends them) and let
+ * every instance poll, until Octopus has nothing running, every run has ended and every event raised
+ * since `since` was delivered, and that stayed so for three rounds (a finished task's event is raised
+ * when the simulator next looks at it).
+ */
+export async function settle(options: {
+  sim: OctopusSimulator;
+  instances: readonly CoordinatorInstance[];
+  since: Date;
+  /** The polls' log (default silent). */
+  log?: Log;
+  /** Pause between rounds that are not yet quiet. */
+  pauseMs?: number;
+  timeoutMs?: number;
+}): Promise<void> {
+  const { sim, instances } = options;
+  const [first] = instances;
+  if (!first) throw new Error('no instance');
+  let quietRounds = 0;
+  await waitFor(
+    async () => {
+      await sim.flushWebhooks();
+      for (const i of instances) await immediateProcessingIdle(i.runtime);
+      for (const i of instances) await pollOnce(i.runtime, options.log ?? silentLog);
+      const active = (sim.state().activeTasks as unknown[]).length;
+      const all = await runsOf(first);
+      const delivered = new Set(sim.webhookDeliveries().map((d) => d.eventId));
+      const raised = await collect(octopusOf(first).events.list({ from: options.since }));
+      const quiet =
+        active === 0 &&
+        all.every((r) => isTerminalRunStatus(r.status)) &&
+        raised.every((e) => delivered.has(e.Id));
+      quietRounds = quiet ? quietRounds + 1 : 0;
+      if (quietRounds < 3) await new Promise((r) => setTimeout(r, options.pauseMs ?? 200));
+      return quietRounds >= 3;
+    },
+    'Octopus, the runs and the webhooks to go quiet',
+    options.timeoutMs ?? 90_000,
+  );
 }
