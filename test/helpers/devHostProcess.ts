@@ -7,7 +7,7 @@ import { freePort } from '../../dev/azurite.js';
 
 export interface DevHostProcess {
   url: string;
-  ports: { app: number; azurite: number; simulator: number };
+  ports: { app: number; azurite: number; azuriteQueue: number; simulator: number };
   dataDir: string;
   outboxDir: string;
   child: ChildProcess;
@@ -35,13 +35,20 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 export async function startDevHostProcess(
   options: { env?: Record<string, string>; args?: string[]; waitForHealth?: boolean } = {},
 ): Promise<DevHostProcess> {
-  const ports = { app: await freePort(), azurite: await freePort(), simulator: await freePort() };
+  // Every port chosen here: dev hosts started together must not race for the defaults (10001, 10002…).
+  const ports = {
+    app: await freePort(),
+    azurite: await freePort(),
+    azuriteQueue: await freePort(),
+    simulator: await freePort(),
+  };
   const dataDir = mkdtempSync(join(tmpdir(), 'coordinator-data-'));
   const outboxDir = join(dataDir, 'outbox');
   const child = spawn(process.execPath, [resolve('dist/dev/start.js'), ...(options.args ?? [])], {
     env: cleanEnv({
       PORT: String(ports.app),
       AZURITE_TABLE_PORT: String(ports.azurite),
+      AZURITE_QUEUE_PORT: String(ports.azuriteQueue),
       SIMULATOR_PORT: String(ports.simulator),
       DEV_DATA_DIR: dataDir,
       MAIL_OUTBOX_DIR: outboxDir,

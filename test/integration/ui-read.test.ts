@@ -107,12 +107,13 @@ beforeAll(async () => {
 });
 
 describe('readStatusPage', () => {
-  it('reads sets, the live trains, locks and job history in five storage queries and no Octopus call', async () => {
+  it('reads sets, the live trains, runs, locks and their forced releases, job history and freezes in seven storage queries and no Octopus call', async () => {
     await readStatusPage(runtime, { refreshSeconds: 30 }); // creates the tables once per process
     const octopusBefore = runtime.octopus?.calls.total ?? 0;
     runtime.tables.roundTrips.reset();
     const model = await readStatusPage(runtime, { refreshSeconds: 30 });
-    expect(runtime.tables.roundTrips.count).toBe(5);
+    // sets, live trains, runs, locks, forced releases (lock history), job history, freezes in force
+    expect(runtime.tables.roundTrips.count).toBe(7);
     expect(runtime.octopus?.calls.total ?? 0).toBe(octopusBefore);
 
     expect(model.sets.ok && model.sets.value.sets[0]?.cells).toEqual([
