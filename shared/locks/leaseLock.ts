@@ -212,6 +212,9 @@ interface Attempt {
   fence: number;
 }
 
+/** Beyond this distance between a new place's estimated arrival and its row's storage time, re-key it. */
+const rekeyMicros = 100_000;
+
 export class LeaseLocks {
   readonly wakeups: LockWakeups;
   readonly stats: LockReadStats;
@@ -300,9 +303,6 @@ export class LeaseLocks {
     const client = await this.table();
     const pk = encodeKey(name);
     const cacheKey = this.placeCacheKey(pk, request);
-    // A new place is written with a new index row: if that row exists, this request already has a
-    // place (a retry, or another instance's call of the same request), looked up on the next try.
-    let lookUpPlace = false;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const cached = this.places.get(cacheKey);
       const snapshot = await this.readFor(client, pk, request, cached);
@@ -321,14 +321,9 @@ export class LeaseLocks {
           decision = decideAcquire(snapshot, request, options);
         }
       }
-      if (
-        decision.kind === 'queued' &&
-        decision.joined &&
-        snapshot.complete === false &&
-        (lookUpPlace || cached)
-      ) {
-        // Not granted, the read stopped before the end, and this request has a place further back
-        // (this process wrote it, or its index row refused a new one): find it rather than join again.
+      if (decision.kind === 'queued' && decision.joined && snapshot.complete === false) {
+        // Not granted, and the read stopped before the end: this request may have a place further
+        // back. Look it up (this process's memory, else the index row) before taking a new one.
         const knownPlace = await this.findPlace(client, pk, request, snapshot, cached);
         if (knownPlace) decision = decideAcquire(snapshot, request, { ...options, knownPlace });
       }
@@ -339,7 +334,6 @@ export class LeaseLocks {
       } catch (err) {
         if (!isConflict(err)) throw err;
         this.places.delete(cacheKey);
-        if (decision.kind === 'queued' && decision.joined) lookUpPlace = true;
       }
       // Somebody else wrote first: re-read at once, then back off a little as contention goes on.
       if (attempt > 0) await sleep(jitter(Math.min(50, 2 * attempt)));
@@ -475,8 +469,8 @@ export class LeaseLocks {
         };
       }
       case 'queued': {
-        const key = decision.key;
-        const ticket = decision.ticket;
+        let key = decision.key;
+        let ticket = decision.ticket;
         const ttl = this.waiterTtlSeconds;
         const sentAt = performance.now();
         if (decision.actions.length > 0) {
@@ -484,9 +478,13 @@ export class LeaseLocks {
           if (decision.joined) {
             const etag = response.subResponses.find((s) => s.rowKey === key)?.etag;
             const stamp = timestampFromEtag(etag);
-            // Arrival keys are storage time as this process estimates it (to within half a round
-            // trip once calibrated): FIFO across instances to that precision, exact within one.
-            if (stamp !== undefined) this.clock.observeStamp(stamp, sentAt, performance.now());
+            if (stamp !== undefined) {
+              this.clock.observeStamp(stamp, sentAt, performance.now());
+              if (Math.abs(stamp - ticket) > rekeyMicros) {
+                const moved = await this.rekey(client, pk, request, key, stamp);
+                if (moved) ({ key, ticket } = moved);
+              }
+            }
           }
           this.places.set(cacheKey, { key, writtenAt: sentAt, ttlSeconds: ttl });
         } else if (decision.unchecked) {
@@ -603,6 +601,45 @@ export class LeaseLocks {
           : { reason },
       at,
     }));
+  }
+
+  /** Move a new place to the key its row's storage time says (the estimate was off by > 100 ms). */
+  private async rekey(
+    client: TableClient,
+    pk: string,
+    request: AcquireRequest,
+    key: string,
+    stamp: Micros,
+  ): Promise<{ key: string; ticket: number } | undefined> {
+    const row = await getOrUndefined<Record<string, unknown>>(client, pk, key);
+    if (!row) return undefined;
+    const newKey = waiterRowKey(request.priority, stamp, newWaiterNonce());
+    const { etag: _etag, timestamp: _timestamp, partitionKey: _pk, rowKey: _rk, ...data } = row;
+    try {
+      await client.submitTransaction([
+        ['delete', { partitionKey: pk, rowKey: key }],
+        [
+          'create',
+          {
+            ...data,
+            partitionKey: pk,
+            rowKey: newKey,
+            ticket: stamp,
+            queuedAt: formatMicros(stamp),
+          },
+        ],
+        [
+          'update',
+          { partitionKey: pk, rowKey: indexRowKey(request), waiter: newKey },
+          'Replace',
+          { etag: '*' },
+        ],
+      ]);
+      return { key: newKey, ticket: stamp };
+    } catch (err) {
+      if (isConflict(err)) return undefined;
+      throw err;
+    }
   }
 
   /** Live waiters ahead of `key`, and live waiters other than `key` in the whole queue. */
@@ -751,11 +788,11 @@ export class LeaseLocks {
         const position = result.position ?? 1;
         estimate = { position, fence: attempt.fence };
         // Near the front (its own row was in the read): by position. Further back: less and less
-        // often, up to every 2 s (a release in this process wakes the first waiter here anyway).
+        // often, up to once a second (a release in this process wakes the first waiter here anyway).
         farPolls = attempt.exact ? 0 : farPolls + 1;
         const interval = attempt.exact
           ? pollIntervalMs(position, result.permits)
-          : Math.min(2000, 150 * 2 ** (farPolls - 1));
+          : Math.min(1000, 150 * 2 ** (farPolls - 1));
         const timer = sleep(Math.min(left, jitter(interval)));
         await Promise.race([timer, wake.promise]);
       } finally {

@@ -68,24 +68,6 @@ describe('queues that cost O(permits)', () => {
     });
   });
 
-  it('a retried acquire on another instance finds its place deep in the queue (same place, same ticket)', async () => {
-    const prefix = `retry${Date.now() % 100000}`;
-    const first = locksOn(prefix).locks;
-    const other = locksOn(prefix).locks;
-    granted(await first.acquire('r', { holder: 'H', ttlSeconds: 120 }));
-    const places = [];
-    for (let i = 0; i < 10; i++)
-      places.push(await first.acquire('r', { holder: `w${i}`, requestId: `req-${i}` }));
-    const again = await other.acquire('r', { holder: 'w7', requestId: 'req-7' });
-    expect(again).toMatchObject({
-      granted: false,
-      position: 8,
-      ticket: places[7]?.granted === false ? places[7].ticket : -1,
-    });
-    expect((await other.poll('r', { holder: 'w7', requestId: 'req-7' })).granted).toBe(false);
-    expect((await first.inspect('r'))?.waiters).toHaveLength(10);
-  });
-
   it('keeps history out of the lock’s partition', async () => {
     const { store, locks } = locksOn();
     for (let i = 0; i < 5; i++) {
