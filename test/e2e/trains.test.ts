@@ -282,7 +282,10 @@ describe('release trains through two dev hosts', () => {
         set: 'web-stack',
         environment: 'Production',
       });
-      return answer.status === 409 ? answer : undefined;
+      // While the deployment runs the set is incomplete too ("is Executing"): wait for the failure.
+      return answer.status === 409 && /is Failed/.test(JSON.stringify(answer.body))
+        ? answer
+        : undefined;
     });
     const error = refused.body.error as {
       code: string;
