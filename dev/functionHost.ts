@@ -605,25 +605,8 @@ export class FunctionHost {
         /chunked/i.test(String(req.headers['transfer-encoding'] ?? ''));
       const read = await readBody(req);
       const body = chunked ? Buffer.alloc(0) : read;
-      const headers: Record<string, string> = {};
-      for (const k in req.headers) {
-        const v = req.headers[k];
-        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-      }
-      // As Azure's front end does: the caller's address:port appended to X-Forwarded-For.
-      const peer = req.socket.remoteAddress;
-      if (peer) {
-        const hop = peer.includes(':')
-          ? `[${peer}]:${req.socket.remotePort ?? 0}`
-          : `${peer}:${req.socket.remotePort ?? 0}`;
-        headers['x-forwarded-for'] = headers['x-forwarded-for']
-          ? `${headers['x-forwarded-for']}, ${hop}`
-          : hop;
-      }
-      const query: Record<string, string> = {};
-      url.searchParams.forEach((v, k) => {
-        query[k] = v;
-      });
+      const headers = forwardedHeaders(req);
+      const query = Object.fromEntries(url.searchParams);
       const result = await this.invoke(
         fn,
         { http: { method, url: url.toString(), headers, query, params, body: { bytes: body } } },
@@ -664,25 +647,8 @@ export class FunctionHost {
     httpUri: string,
   ): Promise<void> {
     const invocationId = randomUUID();
-    const headers: Record<string, string> = {};
-    for (const k in req.headers) {
-      const v = req.headers[k];
-      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    }
-    // As Azure's front end does: the caller's address:port appended to X-Forwarded-For.
-    const peer = req.socket.remoteAddress;
-    if (peer) {
-      const hop = peer.includes(':')
-        ? `[${peer}]:${req.socket.remotePort ?? 0}`
-        : `${peer}:${req.socket.remotePort ?? 0}`;
-      headers['x-forwarded-for'] = headers['x-forwarded-for']
-        ? `${headers['x-forwarded-for']}, ${hop}`
-        : hop;
-    }
-    const query: Record<string, string> = {};
-    url.searchParams.forEach((v, k) => {
-      query[k] = v;
-    });
+    const headers = forwardedHeaders(req);
+    const query = Object.fromEntries(url.searchParams);
     const triggerMetadata: Record<string, unknown> = {
       Headers: { json: JSON.stringify(headers) },
       Query: { json: JSON.stringify(query) },
@@ -762,4 +728,25 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify(body));
+}
+
+/**
+ * The request's headers as the worker receives them, with the caller's address:port appended to
+ * X-Forwarded-For as Azure's front end does (buffered and streamed invocations alike).
+ */
+function forwardedHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const k in req.headers) {
+    const v = req.headers[k];
+    if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  const peer = req.socket.remoteAddress;
+  if (peer) {
+    const port = req.socket.remotePort ?? 0;
+    const hop = peer.includes(':') ? `[${peer}]:${port}` : `${peer}:${port}`;
+    headers['x-forwarded-for'] = headers['x-forwarded-for']
+      ? `${headers['x-forwarded-for']}, ${hop}`
+      : hop;
+  }
+  return headers;
 }
