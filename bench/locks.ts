@@ -138,8 +138,19 @@ async function contended(
     tripsPerGrant: (totalTrips - releaseTrips) / grants.length,
     gapMedian: quantile(gaps, 0.5),
     gapP90: quantile(gaps, 0.9),
-    overlaps: (await services[0]?.checkOverlaps(lock))?.overlaps.length ?? -1,
+    overlaps: await overlapsOf(services[0], lock),
   };
+}
+
+/** Overlapping grants in `lock`'s history; the first few are printed, since there must be none. */
+async function overlapsOf(locks: LeaseLocks | undefined, lock: string): Promise<number> {
+  const report = await locks?.checkOverlaps(lock);
+  if (!report) return -1;
+  if (report.overlaps.length > 0)
+    console.log(
+      `${lock}: ${report.overlaps.length} overlaps, first: ${JSON.stringify(report.overlaps.slice(0, 3))}`,
+    );
+  return report.overlaps.length;
 }
 
 /** Rows read by one poll of the head, the middle and the back of a queue of `waiters` behind a holder. */
