@@ -197,6 +197,11 @@ function taskLinks(
   };
 }
 
+/** A state the report counts: not queued, executing or cancelling. */
+function isFinished(state: string): boolean {
+  return state !== 'Queued' && state !== 'Executing' && state !== 'Cancelling';
+}
+
 /** Finished Deploy tasks whose completion lies in [start, end). */
 async function finishedTasks(
   client: OctopusClient,
@@ -216,16 +221,18 @@ async function finishedTasks(
     pageSize,
     fields: TASK_FIELDS,
   });
-  for await (const task of list) {
-    const completed = time(task.CompletedTime);
-    if (completed === undefined || completed < start || completed >= end) continue;
-    if (task.State === 'Queued' || task.State === 'Executing' || task.State === 'Cancelling')
-      continue;
-    const row = rowFromTask(task, space);
-    row.taskUrl = link(row.taskId, task.Links?.Web);
-    tasks.rows.push(row);
-    tasks.project.push(tasks.projectIds.code(task.ProjectId));
-    tasks.queued.push(time(task.QueueTime) ?? time(task.StartTime) ?? Number.NaN);
+  // A page at a time: an await per page, not one per task.
+  for await (const page of list.byPage()) {
+    for (const task of page.items) {
+      const completed = time(task.CompletedTime);
+      if (completed === undefined || completed < start || completed >= end) continue;
+      if (!isFinished(task.State)) continue;
+      const row = rowFromTask(task, space);
+      row.taskUrl = link(row.taskId, task.Links?.Web);
+      tasks.rows.push(row);
+      tasks.project.push(tasks.projectIds.code(task.ProjectId));
+      tasks.queued.push(time(task.QueueTime) ?? time(task.StartTime) ?? Number.NaN);
+    }
   }
   return tasks;
 }
@@ -246,16 +253,17 @@ async function tallyFinishedTasks(
     pageSize,
     fields: TASK_TOTALS_FIELDS,
   });
-  for await (const task of list) {
-    const completed = time(task.CompletedTime);
-    if (completed === undefined || completed < start || completed >= end) continue;
-    if (task.State === 'Queued' || task.State === 'Executing' || task.State === 'Cancelling')
-      continue;
-    const started = time(task.StartTime);
-    tally.add(
-      outcomeOf(task.State),
-      started === undefined ? undefined : Math.max(0, completed - started),
-    );
+  for await (const page of list.byPage()) {
+    for (const task of page.items) {
+      const completed = time(task.CompletedTime);
+      if (completed === undefined || completed < start || completed >= end) continue;
+      if (!isFinished(task.State)) continue;
+      const started = time(task.StartTime);
+      tally.add(
+        outcomeOf(task.State),
+        started === undefined ? undefined : Math.max(0, completed - started),
+      );
+    }
   }
 }
 
