@@ -445,12 +445,16 @@ async function deploymentsOf(
   if (unseen.size === 0) return facts;
   const spaceId = await client.spaceId();
   const floorCap = start - LOOKBACK_MS;
+  // The earliest unseen queue time after each page: slots in queue order, and a cursor past the
+  // seen ones (scanning every unseen slot per page would be quadratic in the day's size).
+  const byQueued = [...slotQueued.keys()].sort(
+    (a, b) => (slotQueued[a] ?? 0) - (slotQueued[b] ?? 0),
+  );
+  let cursor = 0;
   const floor = (): number => {
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const slot of unseen.values()) {
-      const queued = slotQueued[slot] ?? Number.POSITIVE_INFINITY;
-      if (queued < earliest) earliest = queued;
-    }
+    while (cursor < byQueued.length && facts.project[byQueued[cursor] ?? 0] !== NONE) cursor += 1;
+    const next = byQueued[cursor];
+    const earliest = next === undefined ? Number.POSITIVE_INFINITY : (slotQueued[next] ?? 0);
     return Math.max(floorCap, earliest - CREATED_SLACK_MS);
   };
   let skip = 0;
