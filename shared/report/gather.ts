@@ -416,7 +416,8 @@ class DeploymentFacts {
 async function deploymentsOf(
   client: OctopusClient,
   tasks: FinishedTasks,
-  wanted: readonly number[],
+  /** Positions of the tasks to join; undefined for all. */
+  wanted: readonly number[] | undefined,
   window: DayWindow,
   pageSize: number,
   idsPerCall: number,
@@ -426,9 +427,11 @@ async function deploymentsOf(
   const end = window.end.getTime();
   // One slot per distinct deployment id; a task's deployment is unseen until a page names it.
   const slotById = new Map<string, number>();
+  const count = wanted?.length ?? tasks.rows.length;
   const slotOf = new Int32Array(tasks.rows.length).fill(NONE);
-  const slotQueued: number[] = [];
-  for (const task of wanted) {
+  const slotQueued = new Float64Array(count);
+  for (let w = 0; w < count; w++) {
+    const task = wanted ? (wanted[w] ?? 0) : w;
     const row = tasks.rows[task];
     if (!row || row.deploymentId === '') continue;
     let slot = slotById.get(row.deploymentId);
@@ -441,15 +444,15 @@ async function deploymentsOf(
     slotQueued[slot] = Number.isNaN(queued) ? (row.started ?? row.completed) : queued;
   }
   const facts = new DeploymentFacts(slotOf, slotById.size);
-  const unseen = new Map(slotById);
-  if (unseen.size === 0) return facts;
+  let unseen = slotById.size;
+  if (unseen === 0) return facts;
   const spaceId = await client.spaceId();
   const floorCap = start - LOOKBACK_MS;
   // The earliest unseen queue time after each page: slots in queue order, and a cursor past the
   // seen ones (scanning every unseen slot per page would be quadratic in the day's size).
-  const byQueued = [...slotQueued.keys()].sort(
-    (a, b) => (slotQueued[a] ?? 0) - (slotQueued[b] ?? 0),
-  );
+  const byQueued = new Int32Array(unseen);
+  for (let slot = 0; slot < byQueued.length; slot++) byQueued[slot] = slot;
+  byQueued.sort((a, b) => (slotQueued[a] ?? 0) - (slotQueued[b] ?? 0));
   let cursor = 0;
   const floor = (): number => {
     while (cursor < byQueued.length && facts.project[byQueued[cursor] ?? 0] !== NONE) cursor += 1;
@@ -458,7 +461,7 @@ async function deploymentsOf(
     return Math.max(floorCap, earliest - CREATED_SLACK_MS);
   };
   let skip = 0;
-  for (let pageNumber = 0; unseen.size > 0; pageNumber++) {
+  for (let pageNumber = 0; unseen > 0; pageNumber++) {
     const page = await client.getLink(
       `/api/${spaceId}/deployments{?skip,take,projects}`,
       { skip, take: pageSize, projects: projects ? [...projects] : undefined },
@@ -471,9 +474,9 @@ async function deploymentsOf(
     }
     let oldest = Number.POSITIVE_INFINITY;
     for (const d of page.Items) {
-      const slot = unseen.get(d.Id);
-      if (slot !== undefined) {
-        unseen.delete(d.Id);
+      const slot = slotById.get(d.Id);
+      if (slot !== undefined && facts.project[slot] === NONE) {
+        unseen -= 1;
         facts.set(slot, d);
       }
       const created = time(d.Created);
@@ -501,8 +504,10 @@ async function deploymentsOf(
       skip = Math.max(skip, count - Math.floor(pageSize / 20));
     }
   }
-  if (unseen.size > 0) {
-    const stragglers = await inBatches([...unseen.keys()], idsPerCall, async (batch) =>
+  if (unseen > 0) {
+    const ids: string[] = [];
+    for (const [id, slot] of slotById) if (facts.project[slot] === NONE) ids.push(id);
+    const stragglers = await inBatches(ids, idsPerCall, async (batch) =>
       collect(client.deployments.list({ ids: batch, pageSize: batch.length })),
     );
     for (const d of stragglers) {
@@ -542,12 +547,19 @@ async function versionsOf(
   return versions;
 }
 
-/** Positions of the tasks whose ProjectId (when the server gives one) is in the filter. */
-function tasksInProjects(tasks: FinishedTasks, filter: Set<string> | undefined): number[] {
+/**
+ * Positions of the tasks whose ProjectId (when the server gives one) is in the filter; undefined
+ * (all of them) without a filter, so an unscoped day of 50,000 builds no list of positions.
+ */
+function tasksInProjects(
+  tasks: FinishedTasks,
+  filter: Set<string> | undefined,
+): number[] | undefined {
+  if (!filter) return undefined;
   const wanted: number[] = [];
   for (let i = 0; i < tasks.rows.length; i++) {
     const projectId = tasks.projectIds.values[tasks.project[i] ?? NONE];
-    if (!filter || !projectId || filter.has(projectId)) wanted.push(i);
+    if (!projectId || filter.has(projectId)) wanted.push(i);
   }
   return wanted;
 }
@@ -578,7 +590,12 @@ export async function gatherSpace(
   if (tasksResult.status === 'rejected') throw tasksResult.reason;
   if (namesResult.status === 'rejected') throw namesResult.reason;
   const tasks = tasksResult.value;
-  const rowsOf = (positions: readonly number[]): ReportDeployment[] => {
+  // Positions of tasks: a list, or undefined for all of them.
+  type Positions = readonly number[] | undefined;
+  const countOf = (positions: Positions): number => positions?.length ?? tasks.rows.length;
+  const at = (positions: Positions, w: number): number => (positions ? (positions[w] ?? 0) : w);
+  const rowsOf = (positions: Positions): ReportDeployment[] => {
+    if (!positions) return tasks.rows;
     const rows: ReportDeployment[] = [];
     for (const i of positions) {
       const row = tasks.rows[i];
@@ -601,7 +618,7 @@ export async function gatherSpace(
   if (
     options.totalsOnly &&
     !environmentFilter &&
-    !inProjects.some((i) => projectFilter && !projectIdOf(i))
+    !(projectFilter && inProjects?.some((i) => !projectIdOf(i)))
   ) {
     return { rows: rowsOf(inProjects), notes };
   }
@@ -609,7 +626,7 @@ export async function gatherSpace(
   // The deployments list is filtered by project only when every task is known to be in scope:
   // a task missing from a filtered list could not be told apart from one created long ago.
   const listProjects =
-    projectFilter && projectFilter.size > 0 && inProjects.every((i) => projectIdOf(i))
+    projectFilter && projectFilter.size > 0 && inProjects?.every((i) => projectIdOf(i))
       ? projectFilter
       : undefined;
   const facts = await deploymentsOf(
@@ -621,14 +638,18 @@ export async function gatherSpace(
     idsPerCall,
     listProjects,
   );
-  const wantedTasks = inProjects.filter((i) => {
-    const slot = facts.readSlot(i);
-    if (slot === NONE) return !projectFilter && !environmentFilter;
-    return (
-      (!projectFilter || projectFilter.has(facts.value(facts.project, slot) as string)) &&
-      (!environmentFilter || environmentFilter.has(facts.value(facts.environment, slot) as string))
-    );
-  });
+  const wantedTasks: Positions =
+    !projectFilter && !environmentFilter
+      ? inProjects
+      : Array.from({ length: countOf(inProjects) }, (_, w) => at(inProjects, w)).filter((i) => {
+          const slot = facts.readSlot(i);
+          if (slot === NONE) return false;
+          return (
+            (!projectFilter || projectFilter.has(facts.value(facts.project, slot) as string)) &&
+            (!environmentFilter ||
+              environmentFilter.has(facts.value(facts.environment, slot) as string))
+          );
+        });
   if (options.totalsOnly || !names) return { rows: rowsOf(wantedTasks), notes };
 
   // Each distinct id once: codes of the deployments' fields, then the values they stand for.
@@ -639,7 +660,9 @@ export async function gatherSpace(
     releases: new Set<number>(),
   };
   const taskProjects = new Set<string>();
-  for (const i of wantedTasks) {
+  const wantedCount = countOf(wantedTasks);
+  for (let w = 0; w < wantedCount; w++) {
+    const i = at(wantedTasks, w);
     const slot = facts.readSlot(i);
     if (slot !== NONE) {
       usedCodes.projects.add(facts.project[slot] ?? NONE);
@@ -670,8 +693,8 @@ export async function gatherSpace(
   const projectName = (id: string): string => names.get('projects', id)?.name ?? id;
   const byCode = new Map<number, { name: string; order: number }>();
   let missing = 0;
-  const rows: ReportDeployment[] = [];
-  for (const i of wantedTasks) {
+  for (let w = 0; w < wantedCount; w++) {
+    const i = at(wantedTasks, w);
     const row = tasks.rows[i];
     if (!row) continue;
     const slot = facts.readSlot(i);
@@ -701,14 +724,14 @@ export async function gatherSpace(
       row.version = versions.get(releaseId) ?? releaseId;
       row.deployedBy = facts.value(facts.deployedBy, slot) ?? 'unknown';
     }
-    rows.push(row);
   }
   if (missing > 0) {
     notes.push(
       `${missing} deployment${missing === 1 ? '' : 's'} in space ${space} could not be read (deleted by retention?); they are listed with what their task records.`,
     );
   }
-  return { rows, notes };
+  // The rows are filled in place: the day's rows are the tasks' own when nothing was left out.
+  return { rows: rowsOf(wantedTasks), notes };
 }
 
 /**
