@@ -3,7 +3,7 @@
 // and joined by deployment id, stragglers and releases by id in batches, names from the dashboard.
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import { collect, type ResourceCollection } from '../octopus/paging.js';
-import { octopusUrl, taskPageUrl } from '../octopus/links.js';
+import { taskPageUrls } from '../octopus/links.js';
 import { matchNamed } from '../octopus/resolver.js';
 import type { Deployment } from '../octopus/deployments.js';
 import type { OctopusClient } from '../octopus/client.js';
@@ -171,32 +171,6 @@ interface FinishedTasks {
   queued: number[];
 }
 
-/**
- * Links to tasks' web pages, the same as `taskPageUrl` gives: a link of the usual form is the one
- * shared prefix joined to the task id (no copy of the server URL or the task's `Links.Web` per row).
- */
-function taskLinks(
-  serverUrl: string,
-  spaceId: string,
-): (taskId: string, webLink: string | undefined) => string {
-  const path = `/app#/${spaceId}/tasks/`;
-  // octopusUrl(base, path + id) === octopusUrl(base, path) + id: the path starts with "/app#",
-  // which a base's directory (a URL path, no '#') never prefixes, so only the origin and
-  // directory are put in front of it either way.
-  const prefix = octopusUrl(serverUrl, path);
-  const plain = /^[\w.!~*'()-]*$/; // what encodeURIComponent leaves alone
-  return (taskId, webLink) => {
-    const usual =
-      !webLink ||
-      (webLink.length === path.length + taskId.length &&
-        webLink.startsWith(path) &&
-        webLink.endsWith(taskId));
-    return usual && plain.test(taskId)
-      ? prefix + taskId
-      : taskPageUrl(serverUrl, spaceId, taskId, webLink);
-  };
-}
-
 /** A state the report counts: not queued, executing or cancelling. */
 function isFinished(state: string): boolean {
   return state !== 'Queued' && state !== 'Executing' && state !== 'Cancelling';
@@ -212,7 +186,7 @@ async function finishedTasks(
   const start = window.start.getTime();
   const end = window.end.getTime();
   const tasks: FinishedTasks = { rows: [], project: [], projectIds: new Codes(), queued: [] };
-  const link = taskLinks(client.url, await client.spaceId());
+  const link = taskPageUrls(client.url, await client.spaceId());
   // Whether Octopus's date bounds are inclusive is unconfirmed: ask for the closed range, filter here.
   const list = client.tasks.list({
     name: 'Deploy',
