@@ -2,6 +2,7 @@
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { TableClient } from '@azure/data-tables';
 import type { Settings } from '../config/settings.js';
+import { storageCredential } from './credential.js';
 
 /** Counts HTTP round trips to Table Storage, so jobs, tests and benchmarks can report them. */
 export class RoundTripCounter {
@@ -106,11 +107,7 @@ export class TableStore {
             ),
         });
       case 'identity': {
-        const { DefaultAzureCredential, ManagedIdentityCredential } =
-          await import('@azure/identity');
-        const credential = this.storage.clientId
-          ? new ManagedIdentityCredential({ clientId: this.storage.clientId })
-          : new DefaultAzureCredential();
+        const credential = await storageCredential(this.storage.clientId);
         return new TableClient(this.storage.tableServiceUri, tableName, credential, options);
       }
       case 'none':
