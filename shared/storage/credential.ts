@@ -1,6 +1,6 @@
 // The app's one Entra credential for storage (managed identity), shared by every Table and queue client
 // of the process: one token cache, so the first webhook fetches one storage token, not one per client.
-import type { TokenCredential } from './queueRest.js';
+import type { TokenCredential } from './restTransport.js';
 
 const credentials = new Map<string, Promise<TokenCredential>>();
 

@@ -1,81 +1,26 @@
-// Sending to Storage queues over the REST API with @azure/core-rest-pipeline, which the Table SDK has
-// already loaded when the webhook sends (it stores the event first). The webhook's only queue
-// operation is Put Message; @azure/storage-queue (about 40 ms of CPU to load, as much again with its
-// storage-common and XML dependencies) would be loaded for that one call on every cold start.
-// Auth as the SDK does it: Shared Key from a connection string (signed per try, after the retry
-// policy), a SAS from a connection string, or an Entra token (managed identity) for
-// https://storage.azure.com/. Retries: the pipeline's default policy (3 tries: 408, 5xx but 501/505,
-// 429/503 with Retry-After, network errors), as the Table clients.
+// Sending to Storage queues over the REST API (restTransport.ts: @azure/core-rest-pipeline, which
+// the webhook has loaded for its Table insert by then). The webhook's only queue operation is Put
+// Message; @azure/storage-queue with storage-common, core-http-compat and an XML parser (about 40 ms
+// of CPU to load) would be loaded for that one call on every cold start. Auth as the SDK does it:
+// Shared Key (signed per try), a SAS, or an Entra token.
 // https://learn.microsoft.com/rest/api/storageservices/put-message
 // https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key
 import { createHmac } from 'node:crypto';
-import type {
-  BearerTokenAuthenticationPolicyOptions,
-  HttpClient,
-  Pipeline,
-  PipelinePolicy,
-  PipelineRequest,
-} from '@azure/core-rest-pipeline';
-
-/** An Entra credential (@azure/identity's credentials are these). */
-export type TokenCredential = NonNullable<BearerTokenAuthenticationPolicyOptions['credential']>;
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import {
+  StorageRequestError,
+  StorageTransport,
+  storageEndpointFromConnectionString,
+  type StorageEndpoint,
+  type TransportOptions,
+} from './restTransport.js';
 
 /** The REST API version sent (the one @azure/storage-queue 12.30 sends). */
 export const queueServiceVersion = '2026-04-06';
 
-/** Azurite's well-known development account (public, documented; not a secret). */
-const devAccount = {
-  name: 'devstoreaccount1',
-  key: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
-};
-
-export type QueueAuth =
-  | { kind: 'sharedKey'; accountName: string; accountKey: string }
-  | { kind: 'sas'; sas: string }
-  | { kind: 'token'; credential: TokenCredential };
-
-export interface QueueEndpoint {
-  /** The queue service's URL without a trailing slash (Azurite's includes the account: /devstoreaccount1). */
-  url: string;
-  auth: QueueAuth;
-}
-
-/**
- * The queue endpoint and credentials of a connection string, as @azure/storage-queue reads it:
- * `UseDevelopmentStorage=true`; AccountName and AccountKey with QueueEndpoint or the endpoint derived
- * from DefaultEndpointsProtocol and EndpointSuffix; or QueueEndpoint with SharedAccessSignature.
- */
-export function queueEndpointFromConnectionString(connectionString: string): QueueEndpoint {
-  const parts = new Map<string, string>();
-  for (const part of connectionString.split(';')) {
-    const at = part.indexOf('=');
-    if (at > 0) parts.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
-  }
-  if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') {
-    const proxy = parts.get('developmentstorageproxyuri');
-    const host = proxy ? proxy.replace(/\/+$/, '') : 'http://127.0.0.1';
-    return {
-      url: `${host}:10001/${devAccount.name}`,
-      auth: { kind: 'sharedKey', accountName: devAccount.name, accountKey: devAccount.key },
-    };
-  }
-  const sas = parts.get('sharedaccesssignature');
-  const accountName = parts.get('accountname');
-  const accountKey = parts.get('accountkey');
-  let url = parts.get('queueendpoint');
-  if (!url && accountName) {
-    const protocol = (parts.get('defaultendpointsprotocol') ?? 'https').toLowerCase();
-    const suffix = parts.get('endpointsuffix') ?? 'core.windows.net';
-    url = `${protocol}://${accountName}.queue.${suffix}`;
-  }
-  if (!url) throw new Error('The storage connection string names no queue endpoint');
-  url = url.replace(/\/+$/, '');
-  if (accountName && accountKey)
-    return { url, auth: { kind: 'sharedKey', accountName, accountKey } };
-  if (sas) return { url, auth: { kind: 'sas', sas: sas.replace(/^\?/, '') } };
-  throw new Error(
-    'The storage connection string has neither AccountName and AccountKey nor SharedAccessSignature',
-  );
+/** The queue endpoint and credentials of a connection string, as @azure/storage-queue reads it. */
+export function queueEndpointFromConnectionString(connectionString: string): StorageEndpoint {
+  return storageEndpointFromConnectionString(connectionString, 'queue');
 }
 
 /** The Shared Key signature's string to sign for a request (Blob, Queue and File services). */
@@ -142,107 +87,25 @@ function sharedKeyPolicy(accountName: string, accountKey: string): PipelinePolic
   };
 }
 
-/** A failed queue request: `statusCode` and `code` (x-ms-error-code) as the SDK's RestError has them. */
-export class QueueRequestError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string | undefined,
-    operation: string,
-  ) {
-    super(`${operation} failed: ${statusCode}${code ? ` ${code}` : ''}`);
-    this.name = 'QueueRequestError';
-  }
-}
-
-export interface QueueSenderOptions {
-  /** Called once per HTTP try (the round-trip counter). */
-  onRequest?: (request: PipelineRequest) => void;
-  /** First retry delay (the pipeline's default, 1 s, unless given; tests). */
-  retryDelayMs?: number;
-}
-
 /** Put Message and Create Queue, the two operations the coordinator needs. */
 export class QueueSender {
-  private constructor(
-    private readonly endpoint: QueueEndpoint,
-    private readonly pipeline: Pipeline,
-    private readonly http: HttpClient,
-    private readonly createRequest: (url: string, method: 'POST' | 'PUT') => PipelineRequest,
-  ) {}
+  private constructor(private readonly transport: StorageTransport) {}
 
   static async create(
-    endpoint: QueueEndpoint,
-    options: QueueSenderOptions = {},
+    endpoint: StorageEndpoint,
+    options: TransportOptions = {},
   ): Promise<QueueSender> {
-    const {
-      bearerTokenAuthenticationPolicy,
-      createDefaultHttpClient,
-      createHttpHeaders,
-      createPipelineFromOptions,
-      createPipelineRequest,
-    } = await import('@azure/core-rest-pipeline');
-    const pipeline = createPipelineFromOptions({
-      retryOptions: {
-        maxRetries: 2,
-        ...(options.retryDelayMs !== undefined ? { retryDelayInMs: options.retryDelayMs } : {}),
-      },
-    });
-    const { onRequest } = options;
-    if (onRequest)
-      pipeline.addPolicy(
-        {
-          name: 'coordinatorQueueRoundTripCounter',
-          sendRequest(request, next) {
-            onRequest(request);
-            return next(request);
-          },
-        },
-        { afterPhase: 'Retry' },
-      );
-    const auth = endpoint.auth;
-    if (auth.kind === 'sharedKey')
-      pipeline.addPolicy(sharedKeyPolicy(auth.accountName, auth.accountKey), { phase: 'Sign' });
-    else if (auth.kind === 'token')
-      pipeline.addPolicy(
-        bearerTokenAuthenticationPolicy({
-          credential: auth.credential,
-          scopes: 'https://storage.azure.com/.default',
-        }),
-        { phase: 'Sign' },
-      );
-    const insecure = endpoint.url.startsWith('http:');
-    const http = createDefaultHttpClient();
-    return new QueueSender(endpoint, pipeline, http, (url, method) =>
-      createPipelineRequest({
-        url: auth.kind === 'sas' ? `${url}?${auth.sas}` : url,
-        method,
-        headers: createHttpHeaders({ 'x-ms-version': queueServiceVersion }),
-        allowInsecureConnection: insecure,
-      }),
-    );
-  }
-
-  private async send(
-    method: 'POST' | 'PUT',
-    url: string,
-    body: string | undefined,
-  ): Promise<{ status: number; code: string | undefined }> {
-    const outgoing = this.createRequest(url, method);
-    if (body !== undefined) {
-      outgoing.body = body;
-      outgoing.headers.set('content-type', 'application/xml');
-      outgoing.headers.set('content-length', String(Buffer.byteLength(body)));
-    }
-    const response = await this.pipeline.sendRequest(this.http, outgoing);
-    return { status: response.status, code: response.headers.get('x-ms-error-code') };
+    return new QueueSender(await StorageTransport.create(endpoint, sharedKeyPolicy, options));
   }
 
   /** Create Queue: 201 created, 204 already there; 409 QueueAlreadyExists (other metadata) is there too. */
   async createQueue(queueName: string): Promise<void> {
-    const { status, code } = await this.send('PUT', this.queueUrl(queueName), undefined);
+    const { status, code } = await this.transport.send('PUT', this.queueUrl(queueName), {
+      'x-ms-version': queueServiceVersion,
+    });
     if (status === 201 || status === 204 || (status === 409 && code === 'QueueAlreadyExists'))
       return;
-    throw new QueueRequestError(status, code, `Creating queue ${queueName}`);
+    throw new StorageRequestError(status, code, `Creating queue ${queueName}`);
   }
 
   /**
@@ -252,17 +115,18 @@ export class QueueSender {
   async putMessage(queueName: string, messageText: string): Promise<void> {
     const body = `<?xml version="1.0" encoding="utf-8"?><QueueMessage><MessageText>${escapeXml(messageText)}</MessageText></QueueMessage>`;
     const url = `${this.queueUrl(queueName)}/messages`;
-    let { status, code } = await this.send('POST', url, body);
+    const headers = { 'x-ms-version': queueServiceVersion, 'content-type': 'application/xml' };
+    let { status, code } = await this.transport.send('POST', url, headers, body);
     if (status === 404 && code === 'QueueNotFound') {
       await this.createQueue(queueName);
-      ({ status, code } = await this.send('POST', url, body));
+      ({ status, code } = await this.transport.send('POST', url, headers, body));
     }
     if (status !== 201)
-      throw new QueueRequestError(status, code, `Sending a message to queue ${queueName}`);
+      throw new StorageRequestError(status, code, `Sending a message to queue ${queueName}`);
   }
 
   private queueUrl(queueName: string): string {
-    return `${this.endpoint.url}/${encodeURIComponent(queueName)}`;
+    return `${this.transport.endpoint.url}/${encodeURIComponent(queueName)}`;
   }
 }
 

@@ -4,7 +4,8 @@
 // the REST API (queueRest.ts) instead of loading @azure/storage-queue on every cold start.
 import type { Settings } from '../config/settings.js';
 import { storageCredential } from './credential.js';
-import type { QueueEndpoint, QueueSender } from './queueRest.js';
+import type { QueueSender } from './queueRest.js';
+import type { StorageEndpoint } from './restTransport.js';
 import { RoundTripCounter } from './tableStore.js';
 
 /** Azure's limit on one message (as sent, after base64): 64 KiB. */
@@ -76,7 +77,7 @@ export class QueueStore {
   private async createSender(): Promise<QueueSender> {
     // Loaded lazily: registering functions at start needs none of it (cold start).
     const { QueueSender, queueEndpointFromConnectionString } = await import('./queueRest.js');
-    let endpoint: QueueEndpoint;
+    let endpoint: StorageEndpoint;
     switch (this.queues.kind) {
       case 'connectionString':
         endpoint = queueEndpointFromConnectionString(this.queues.connectionString);
