@@ -14,7 +14,7 @@ const appRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const stub = resolve(appRoot, 'dev/functions-core-stub.cjs');
 const runs = Number(process.env.COLD_START_RUNS ?? 15);
 
-function measure(script: string): { ms: number; heapMb: number; functions: number } {
+function measure(script: string): { ms: number; cpuMs: number; heapMb: number; functions: number } {
   // performance.now() counts from the process's start, so Node's own boot is in both figures.
   const out = execFileSync(
     process.execPath,
@@ -26,6 +26,7 @@ function measure(script: string): { ms: number; heapMb: number; functions: numbe
   );
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
     ms: number;
+    cpuMs: number;
     heapMb: number;
     functions: number;
   };
@@ -33,7 +34,8 @@ function measure(script: string): { ms: number; heapMb: number; functions: numbe
 
 const report = `
   const used = process.memoryUsage().heapUsed / 1048576;
-  console.log(JSON.stringify({ ms: performance.now(), heapMb: used, functions: globalThis.__coordinatorFunctionRegistry.functions.length }));`;
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ ms: performance.now(), cpuMs: (cpu.user + cpu.system) / 1000, heapMb: used, functions: globalThis.__coordinatorFunctionRegistry.functions.length }));`;
 
 const files = mainFiles(appRoot).filter((f) => existsSync(f));
 const appScript = `${files.map((f) => `await import(${JSON.stringify(`file://${f}`)});`).join('\n')}${report}`;
@@ -61,6 +63,8 @@ const webhookScript = resolve(appRoot, 'dist/bench/coldStartWebhook.js');
 
 interface FirstWebhook {
   importMs: number;
+  /** CPU time of the process (user + system) when the answer was read. */
+  answerCpuMs: number;
   readyMs: number;
   answerMs: number;
   status: string;
@@ -81,6 +85,8 @@ function firstWebhook(): FirstWebhook {
 const app: number[] = [];
 const base: number[] = [];
 const answers: number[] = [];
+const baseCpu: number[] = [];
+const answerCpu: number[] = [];
 const webhookImports: number[] = [];
 const afterReady: number[] = [];
 const requests = new Set<string>();
@@ -99,6 +105,8 @@ try {
     base.push(b.ms);
     app.push(a.ms);
     answers.push(w.answerMs);
+    baseCpu.push(b.cpuMs);
+    answerCpu.push(w.answerCpuMs);
     webhookImports.push(w.importMs);
     afterReady.push(w.answerMs - w.readyMs);
     requests.add(`${w.tableRequests} Table, ${w.queueRequests} queue`);
@@ -113,6 +121,7 @@ try {
 }
 const ratio = median(app) / median(base);
 const answerRatio = median(answers) / median(base);
+const cpuRatio = median(answerCpu) / median(baseCpu);
 console.log(
   `cold start (${runs} alternating runs, median; ${files.length} files, ${functions} functions registered)`,
 );
@@ -127,6 +136,9 @@ console.log(
 );
 console.log(
   `    of which: the app's import ${median(webhookImports).toFixed(1)} ms; the request after the worker's start-up ${median(afterReady).toFixed(1)} ms; storage requests ${[...requests].join(' / ')}`,
+);
+console.log(
+  `  CPU time (user + system, from process start; less disturbed by other load than wall time): baseline ${median(baseCpu).toFixed(1)} ms, first webhook answered ${median(answerCpu).toFixed(1)} ms, ratio ${cpuRatio.toFixed(2)}`,
 );
 console.log(
   `  ratio app / baseline: ${ratio.toFixed(2)} (target <= 1.5) ${ratio <= 1.5 ? 'OK' : 'OVER TARGET'}`,

@@ -6,7 +6,7 @@
 // through the library's invocation model with one new event, as the host does for the first request:
 // with streaming, the request itself goes to the proxy tagged with the invocation id and the answer
 // comes back through it (as dev/functionHost.ts handleStreamed); without, the body rides in the
-// invocation. Prints `{ importMs, readyMs, answerMs, status, functions, tableRequests, queueRequests }`,
+// invocation. Prints `{ importMs, readyMs, answerMs, answerCpuMs, status, functions, tableRequests, queueRequests }`,
 // times from the process's start (readyMs: the worker's start-up done, the proxy listening).
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
@@ -141,6 +141,8 @@ if (httpUri) {
   status = await invoke();
 }
 const answerMs = performance.now();
+const cpu = process.cpuUsage();
+const answerCpuMs = (cpu.user + cpu.system) / 1000;
 // After the figure: what the first answer cost in storage requests (the queue's count shows the event
 // was handed to the events queue, as in Azure). The runtime module is the one the app already loaded.
 const { getRuntime } = await import('../shared/runtime/runtime.js');
@@ -150,6 +152,7 @@ console.log(
     importMs,
     readyMs,
     answerMs,
+    answerCpuMs,
     status,
     functions: registry.functions.length,
     tableRequests: runtime.tables.roundTrips.count,
