@@ -2,6 +2,7 @@
 // first insert, the row reads back as sent with the etag the insert returned, a second insert of the
 // same keys is `exists`, and a wrong key is refused (Azurite checks the Shared Key Lite signature).
 import { randomBytes } from 'node:crypto';
+import { AzureNamedKeyCredential, generateAccountSas } from '@azure/data-tables';
 import { describe, expect, it } from 'vitest';
 import { updateIfMatch } from '../../shared/storage/conditional.js';
 import { TableStore } from '../../shared/storage/tableStore.js';
@@ -56,5 +57,37 @@ describe('TableStore.insertIfAbsent over REST (Azurite)', () => {
     await expect(
       store.insertIfAbsent('events', { partitionKey: 'p', rowKey: 'r', value: 'x' }),
     ).rejects.toMatchObject({ statusCode: 403 });
+  });
+
+  it('inserts with a SAS connection string', async () => {
+    const connection = azuriteConnectionString();
+    const account = /AccountName=([^;]+)/.exec(connection)?.[1] ?? '';
+    const key = /AccountKey=([^;]+)/.exec(connection)?.[1] ?? '';
+    const endpoint = /TableEndpoint=([^;]+)/.exec(connection)?.[1] ?? '';
+    const sas = generateAccountSas(new AzureNamedKeyCredential(account, key), {
+      expiresOn: new Date(Date.now() + 3_600_000),
+      permissions: { add: true, query: true, write: true, list: true },
+      resourceTypes: 'sco',
+    });
+    const prefix = uniqueTablePrefix();
+    const store = new TableStore(
+      {
+        kind: 'connectionString',
+        connectionString: `TableEndpoint=${endpoint};SharedAccessSignature=${sas}`,
+      },
+      prefix,
+    );
+    const outcome = await store.insertIfAbsent('events', {
+      partitionKey: 'p',
+      rowKey: 'r',
+      value: 'with a sas',
+    });
+    expect(outcome.ok).toBe(true);
+    const reader = new TableStore(
+      { kind: 'connectionString', connectionString: connection },
+      prefix,
+    );
+    const row = await (await reader.table('events')).getEntity<{ value: string }>('p', 'r');
+    expect(row.value).toBe('with a sas');
   });
 });
