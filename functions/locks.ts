@@ -187,7 +187,8 @@ export async function getLock(
   if (!view) throw notFound(`No lock named "${name}" has been used yet.`);
   if (query.history !== 'true' && query.history !== '1') return { status: 200, jsonBody: view };
   const history = await locks.history(name);
-  const { overlaps, fenceOrderViolations } = await locks.checkOverlaps(name);
+  const { overlaps, fenceOrderViolations, unended, endedBeforeGranted, missingFences } =
+    await locks.checkOverlaps(name);
   return {
     status: 200,
     jsonBody: {
@@ -200,6 +201,10 @@ export async function getLock(
       })),
       overlaps,
       fenceOrderViolations,
+      // History that is incomplete (lost records) or whose times disagree: not overlaps.
+      unended,
+      endedBeforeGranted,
+      missingFences,
     },
   };
 }

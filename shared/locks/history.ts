@@ -55,6 +55,23 @@ export interface OverlapReport {
   overlaps: Overlap[];
   /** Pairs where a later grant carried a smaller fence (must never happen). */
   fenceOrderViolations: { earlier: number; later: number }[];
+  /**
+   * Grants with no end record and no holder row (the end's history write was lost and the tombstone
+   * pruned): when they ended is unknown. Each counts as held until the first later grant that
+   * would otherwise exceed the permits, not forever, so one lost record does not turn every later
+   * grant into an overlap. A grant that started while a holder with a known end still held is
+   * reported as an overlap whatever its own end.
+   */
+  unended: number[];
+  /**
+   * Grants whose end record is earlier than their grant (storage clocks, not the locks): counted
+   * as held at the instant of their grant. An end at the same microsecond is not listed (Azurite
+   * stamps a write with the millisecond its request arrived; a release answered within it shares
+   * its grant's time).
+   */
+  endedBeforeGranted: number[];
+  /** Fences between the first and last grant in the history with no grant record (lost or pruned). */
+  missingFences: number;
 }
 
 type Row = Record<string, unknown> & { rowKey?: string; timestamp?: string; partitionKey?: string };
@@ -225,32 +242,61 @@ export async function readHistory(
 /**
  * Sweep the grants in time order and report every instant where more grants were held than the
  * permits of the newest one allowed. Intervals are [grantedAt, endedAt): an end and a start at the
- * same instant do not overlap. A grant with no known end counts as held forever (the strict reading).
+ * same instant do not overlap. A grant that ended at (or, by the record, before) its own grant time
+ * is held at that instant only: its end is never taken before its start, which would leave it held
+ * forever. A grant with no known end (`unended`) is held until a later grant needs its permit.
  */
 export function findOverlaps(grants: readonly GrantRecord[]): OverlapReport {
   type Event = { at: Micros; start: boolean; grant: GrantRecord };
   const events: Event[] = [];
+  const unended: number[] = [];
+  const endedBeforeGranted: number[] = [];
+  /** Grants held for an instant only: taken out again right after their start is counted. */
+  const instants = new Set<GrantRecord>();
   for (const grant of grants) {
     events.push({ at: grant.grantedAt, start: true, grant });
-    if (grant.endedAt !== undefined) events.push({ at: grant.endedAt, start: false, grant });
+    if (grant.endedAt === undefined) unended.push(grant.fence);
+    else if (grant.endedAt > grant.grantedAt)
+      events.push({ at: grant.endedAt, start: false, grant });
+    else {
+      instants.add(grant);
+      if (grant.endedAt < grant.grantedAt) endedBeforeGranted.push(grant.fence);
+    }
   }
-  events.sort((a, b) => a.at - b.at || (a.start === b.start ? 0 : a.start ? 1 : -1));
+  // Ends before starts at the same instant; starts at the same instant in fence (grant) order.
+  events.sort(
+    (a, b) =>
+      a.at - b.at || (a.start === b.start ? a.grant.fence - b.grant.fence : a.start ? 1 : -1),
+  );
   const active = new Set<GrantRecord>();
   const overlaps: Overlap[] = [];
   for (const event of events) {
+    const grant = event.grant;
     if (!event.start) {
-      active.delete(event.grant);
+      active.delete(grant);
       continue;
     }
-    active.add(event.grant);
-    if (active.size > event.grant.permits) {
+    active.add(grant);
+    if (active.size > grant.permits) {
+      // Grants of unknown end, granted before this one, ended no later than it (oldest first): an
+      // unknown is not evidence of a second holder.
+      const unknown = [...active]
+        .filter((g) => g.endedAt === undefined && g.fence < grant.fence)
+        .sort((a, b) => a.fence - b.fence);
+      for (const g of unknown) {
+        if (active.size <= grant.permits) break;
+        active.delete(g);
+      }
+    }
+    if (active.size > grant.permits) {
       overlaps.push({
-        fence: event.grant.fence,
+        fence: grant.fence,
         heldTogether: [...active].map((g) => g.fence).sort((a, b) => a - b),
-        permits: event.grant.permits,
+        permits: grant.permits,
         at: formatMicros(event.at),
       });
     }
+    if (instants.has(grant)) active.delete(grant);
   }
   const byTime = [...grants].sort((a, b) => a.grantedAt - b.grantedAt || a.fence - b.fence);
   const fenceOrderViolations: OverlapReport['fenceOrderViolations'] = [];
@@ -260,7 +306,22 @@ export function findOverlaps(grants: readonly GrantRecord[]): OverlapReport {
     if (earlier && later && later.fence <= earlier.fence)
       fenceOrderViolations.push({ earlier: earlier.fence, later: later.fence });
   }
-  return { grants: grants.length, overlaps, fenceOrderViolations };
+  const fences = new Set(grants.map((g) => g.fence));
+  let lowest = Infinity;
+  let highest = -Infinity;
+  for (const fence of fences) {
+    lowest = Math.min(lowest, fence);
+    highest = Math.max(highest, fence);
+  }
+  const missingFences = fences.size === 0 ? 0 : highest - lowest + 1 - fences.size;
+  return {
+    grants: grants.length,
+    overlaps,
+    fenceOrderViolations,
+    unended,
+    endedBeforeGranted,
+    missingFences,
+  };
 }
 
 /** Delete `keys` of one partition, 100 to a batch (one by one when a batch finds a row gone). */
