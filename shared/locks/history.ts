@@ -214,7 +214,12 @@ export async function readHistory(
       if (row.kind === 'grant') {
         const at = typeof row.grantedAt === 'string' ? parseStorageTime(row.grantedAt) : timestamp;
         addGrant(row, at);
-      } else if (row.kind === 'end') addEnd(row, timestamp);
+      } else if (row.kind === 'end') {
+        addEnd(row, timestamp);
+        // An end copied from a tombstone of a reaped or forced lease names its grant too.
+        if (typeof row.heldSince === 'string' && !fallbackGrants.has(Number(row.fence)))
+          fallbackGrants.set(Number(row.fence), row);
+      }
     }
   }
   for (const [fence, row] of fallbackGrants) {
@@ -352,6 +357,79 @@ async function deleteKeys(
   return deleted;
 }
 
+/** What a tombstone says about an end (and, for a reaped or forced lease, its grant). */
+const endFields = [
+  'fence',
+  'reason',
+  'endedAt',
+  'by',
+  'why',
+  'holder',
+  'ttlSeconds',
+  'heldSince',
+  'octopusTaskId',
+];
+
+/**
+ * For tombstones about to be pruned: write the history's end row of each whose end is within the
+ * retention and has none; the grant and end rows of the others are past the retention: deleted.
+ */
+async function keepEnds(
+  place: HistoryPlace,
+  pk: string,
+  rows: readonly Row[],
+  retainedFrom: Micros,
+  deletePast: (keys: string[]) => Promise<unknown>,
+): Promise<void> {
+  const hpk = place.partition(pk);
+  const endOf = (row: Row): Micros =>
+    typeof row.endedAt === 'string'
+      ? parseStorageTime(row.endedAt)
+      : parseStorageTime(row.timestamp ?? '');
+  // The grant and end rows there are of these tombstones' fences (two keys-only range reads).
+  const fences = rows.map((r) => Number(r.fence)).sort((a, b) => a - b);
+  const lowest = fences[0] ?? 0;
+  const highest = fences[fences.length - 1] ?? 0;
+  const known = new Set<string>();
+  for (const [from, to] of [
+    [endKey(lowest), endKey(highest)],
+    [grantKey(lowest), grantKey(highest)],
+  ] as const) {
+    for await (const row of place.client.listEntities<Row>({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${hpk} and RowKey ge ${from} and RowKey le ${to}`,
+        select: ['RowKey'],
+      },
+    }))
+      known.add(String(row.rowKey ?? ''));
+  }
+  const past = rows
+    .filter((r) => endOf(r) < retainedFrom)
+    .flatMap((r) => [grantKey(Number(r.fence)), endKey(Number(r.fence))])
+    .filter((key) => known.has(key));
+  if (past.length > 0) await deletePast(past);
+  const kept = rows.filter((r) => endOf(r) >= retainedFrom);
+  const missing = kept.filter((r) => !known.has(endKey(Number(r.fence))));
+  for (let i = 0; i < missing.length; i += 100) {
+    await place.client.submitTransaction(
+      missing.slice(i, i + 100).map((row) => {
+        const entity: TableEntity<Record<string, unknown>> = {
+          partitionKey: hpk,
+          rowKey: endKey(Number(row.fence)),
+          kind: 'end',
+          fence: Number(row.fence),
+          reason: String(row.reason),
+          endedAt: formatMicros(endOf(row)),
+        };
+        for (const field of ['by', 'why', 'holder', 'heldSince', 'octopusTaskId'])
+          if (typeof row[field] === 'string') entity[field] = row[field];
+        if (typeof row.ttlSeconds === 'number') entity.ttlSeconds = row.ttlSeconds;
+        return ['upsert', entity, 'Merge'];
+      }),
+    );
+  }
+}
+
 /**
  * Delete history of grants that ended before `olderThan` (grants still held are kept), and the
  * tombstones in lock partitions older than `tombstonesBefore`. Returns rows deleted.
@@ -386,13 +464,26 @@ export async function pruneHistory(
     list.push(key);
     old.set(pk, list);
   };
+  const tombstones = new Map<string, Row[]>();
   for await (const row of locks.listEntities<Row>({
     queryOptions: {
       filter: odata`RowKey ge ${endPrefix} and Timestamp lt ${tombstonesBefore}`,
-      select: ['PartitionKey', 'RowKey'],
+      select: ['PartitionKey', 'RowKey', 'Timestamp', ...endFields],
     },
-  }))
-    add(String(row.partitionKey ?? ''), String(row.rowKey ?? ''));
+  })) {
+    const pk = String(row.partitionKey ?? '');
+    add(pk, String(row.rowKey ?? ''));
+    const list = tombstones.get(pk) ?? [];
+    list.push(row);
+    tombstones.set(pk, list);
+  }
+  // A tombstone is the end's durable record (written with the holder row's deletion); the end row
+  // in the history is written after the answer and may have been lost. Before a tombstone goes,
+  // its end is copied to the history where missing, or (past the retention) its grant goes too.
+  for (const [pk, rows] of tombstones)
+    await keepEnds(place, pk, rows, olderThan.getTime() * 1000, (keys) =>
+      deleteKeys(place.client, place.partition(pk), keys).then((n) => (deleted += n)),
+    );
   for await (const row of locks.listEntities<Row>({
     queryOptions: {
       filter: odata`RowKey ge ${legacyHistoryPrefix} and RowKey lt ${'i'} and kind eq ${'end'} and Timestamp lt ${olderThan}`,

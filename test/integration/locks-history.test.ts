@@ -89,4 +89,34 @@ describe('lock history writes', () => {
     await locks.historyWritten();
     expect(locks.historyWrites).toEqual({ written: 1, retried: 0, failed: 1 });
   });
+
+  it('an end row that was lost is written from its tombstone before the prune deletes the tombstone', async () => {
+    const history = failingHistoryTable(403);
+    const locks = locksForTest({ historyTable: history.client });
+    await history.client();
+    const a = granted(await locks.acquire('h/pruned', { holder: 'A' }));
+    await locks.historyWritten();
+    history.failNext(1);
+    await locks.release('h/pruned', a.leaseId);
+    await locks.historyWritten();
+    expect(locks.historyWrites.failed).toBe(1);
+    // Tombstones go (all of them: before a minute from now), history is kept (from a day ago).
+    const now = Date.now();
+    await locks.pruneHistory(new Date(now - 86_400_000), new Date(now + 60_000));
+    const b = granted(await locks.acquire('h/pruned', { holder: 'B' }));
+    await locks.release('h/pruned', b.leaseId);
+    expect((await locks.history('h/pruned')).map((g) => [g.fence, g.holder, g.state])).toEqual([
+      [1, 'A', 'released'],
+      [2, 'B', 'released'],
+    ]);
+    expect(await locks.checkOverlaps('h/pruned')).toMatchObject({ overlaps: [], unended: [] });
+    // Past the retention, the grant goes with its tombstone (it has no end row to be pruned by).
+    const c = granted(await locks.acquire('h/pruned', { holder: 'C' }));
+    await locks.historyWritten();
+    history.failNext(1);
+    await locks.release('h/pruned', c.leaseId);
+    await locks.historyWritten();
+    await locks.pruneHistory(new Date(now + 60_000));
+    expect(await locks.history('h/pruned')).toEqual([]);
+  });
 });
