@@ -124,6 +124,7 @@ async function contended(
   const elapsed = (performance.now() - started) / 1000;
   await Promise.all(services.map((s) => s.historyWritten()));
   const totalTrips = store.roundTrips.reset();
+  const historyLost = services.reduce((n, s) => n + s.historyWrites.failed, 0);
   grants.sort((a, b) => a.fence - b.fence);
   const gaps: number[] = [];
   for (let i = 1; i < grants.length; i++) {
@@ -138,19 +139,31 @@ async function contended(
     tripsPerGrant: (totalTrips - releaseTrips) / grants.length,
     gapMedian: quantile(gaps, 0.5),
     gapP90: quantile(gaps, 0.9),
-    overlaps: await overlapsOf(services[0], lock),
+    historyLost,
+    ...(await overlapsOf(services[0], lock)),
   };
 }
 
-/** Overlapping grants in `lock`'s history; the first few are printed, since there must be none. */
-async function overlapsOf(locks: LeaseLocks | undefined, lock: string): Promise<number> {
+/**
+ * Overlapping grants in `lock`'s history, and its gaps (grants without an end, fences without a
+ * grant record, ends before grants); the first few are printed, since there must be none.
+ */
+async function overlapsOf(
+  locks: LeaseLocks | undefined,
+  lock: string,
+): Promise<{ overlaps: number; gaps: number }> {
   const report = await locks?.checkOverlaps(lock);
-  if (!report) return -1;
+  if (!report) return { overlaps: -1, gaps: -1 };
   if (report.overlaps.length > 0)
     console.log(
       `${lock}: ${report.overlaps.length} overlaps, first: ${JSON.stringify(report.overlaps.slice(0, 3))}`,
     );
-  return report.overlaps.length;
+  const gaps = report.unended.length + report.missingFences + report.endedBeforeGranted.length;
+  if (gaps > 0)
+    console.log(
+      `${lock}: history gaps: unended ${JSON.stringify(report.unended.slice(0, 5))}, missing fences ${report.missingFences}, ended before granted ${JSON.stringify(report.endedBeforeGranted.slice(0, 5))}`,
+    );
+  return { overlaps: report.overlaps.length, gaps };
 }
 
 /** Rows read by one poll of the head, the middle and the back of a queue of `waiters` behind a holder. */
@@ -327,6 +340,10 @@ try {
     [
       'overlapping grants found in the history (must be 0)',
       String(woken.overlaps + polled.overlaps + hundred.overlaps + hundredPolled.overlaps),
+    ],
+    [
+      '  history records lost after retries / gaps in the history (must be 0)',
+      `${woken.historyLost + polled.historyLost + hundred.historyLost + hundredPolled.historyLost} / ${woken.gaps + polled.gaps + hundred.gaps + hundredPolled.gaps}`,
     ],
   ];
   const width = Math.max(...lines.map(([k]) => k.length));
