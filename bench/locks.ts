@@ -270,6 +270,11 @@ try {
   );
   const raw = await rawConditionalWrites(store);
   const alone = await uncontended(store, 'bench/uncontended');
+  // A release answered within its grant's millisecond gets the grant's Timestamp on Azurite: such a
+  // grant was once counted as held forever (every later grant an overlap). Counted here, and checked.
+  const aloneHistory = await service(store).history('bench/uncontended');
+  const sameInstant = aloneHistory.filter((g) => g.endedAt === g.grantedAt).length;
+  const aloneChecked = await overlapsOf(service(store), 'bench/uncontended');
   const woken = await contended(
     new TableStore(storage, 'benchwake'),
     'bench/contended-wake',
@@ -340,11 +345,21 @@ try {
     ],
     [
       'overlapping grants found in the history (must be 0)',
-      String(woken.overlaps + polled.overlaps + hundred.overlaps + hundredPolled.overlaps),
+      String(
+        aloneChecked.overlaps +
+          woken.overlaps +
+          polled.overlaps +
+          hundred.overlaps +
+          hundredPolled.overlaps,
+      ),
+    ],
+    [
+      '  uncontended grants ended in the microsecond of their grant (Azurite timestamps)',
+      `${sameInstant} of ${aloneHistory.length}`,
     ],
     [
       '  history records lost after retries / gaps in the history (must be 0)',
-      `${woken.historyLost + polled.historyLost + hundred.historyLost + hundredPolled.historyLost} / ${woken.gaps + polled.gaps + hundred.gaps + hundredPolled.gaps}`,
+      `${woken.historyLost + polled.historyLost + hundred.historyLost + hundredPolled.historyLost} / ${aloneChecked.gaps + woken.gaps + polled.gaps + hundred.gaps + hundredPolled.gaps}`,
     ],
   ];
   const width = Math.max(...lines.map(([k]) => k.length));
