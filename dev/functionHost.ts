@@ -221,6 +221,9 @@ export function decodeRouteValue(raw: string): string {
     .join('');
 }
 
+/** The real host's forwarder gives up on a streamed answer after this long without a byte (240 s). */
+export const hostProxyActivityTimeoutMs = 240_000;
+
 /** The real host buffers a request body up to this size before the function runs; larger ones get 413. */
 export const hostMaxRequestBodyBytes = 100 * 1024 * 1024;
 
@@ -331,7 +334,17 @@ export class FunctionHost {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.log(`dev host: request failed: ${(err as Error).stack ?? String(err)}`);
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        if (res.headersSent) {
+          // The function failed after its answer began (a streamed body that broke off). The real
+          // host's forwarder (YARP) gets no end of the body from the worker's proxy and gives up
+          // after its activity timeout, aborting the caller's connection: the caller sees a
+          // truncated answer, never a completed one.
+          const abort = setTimeout(() => res.destroy(), hostProxyActivityTimeoutMs);
+          abort.unref();
+          res.once('close', () => clearTimeout(abort));
+          return;
+        }
+        res.writeHead(500, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify({
             error: { code: 'host_error', message: 'The dev host failed to run the function.' },

@@ -1,6 +1,9 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
+import { escapeHtml } from '../shared/html/html.js';
 import { readQuery } from '../shared/http/body.js';
+import { redactedError } from '../shared/http/handler.js';
+import { chunkedBody } from '../shared/http/stream.js';
 import { commonResponses, registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
 import { parseReportDate, parseTimeZone, ReportDateError } from '../shared/report/dayWindow.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
@@ -28,10 +31,10 @@ export const dailyReportQuery = z.object({
 /** GET /api/reports/daily?date=YYYY-MM-DD[&zone=…]: the day's full report as HTML (default: yesterday). */
 export async function dailyReportPage(
   request: HttpRequest,
-  _context: InvocationContext,
+  context: InvocationContext,
 ): Promise<HttpResponseInit> {
   // The report builder is loaded on first use rather than at start (cold start).
-  const [{ buildReportFor }, { renderHtml }] = await Promise.all([
+  const [{ buildReportFor }, { renderHtml, renderHtmlChunks }] = await Promise.all([
     import('../shared/report/tick.js'),
     import('../shared/report/renderHtml.js'),
   ]);
@@ -42,9 +45,34 @@ export async function dailyReportPage(
   const report = await buildReportFor(runtime, day, reportZone);
   return {
     status: 200,
+    // No Content-Length either way: with HTTP streaming the library sends every body chunked.
     headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
-    body: renderHtml(report),
+    body:
+      report.totals.deployments > STREAM_ABOVE_DEPLOYMENTS
+        ? chunkedBody(renderHtmlChunks(report), {
+            failedText: () => stoppedNote(context.invocationId),
+            onError: (err) =>
+              context.error(
+                `The daily report failed after its first part was sent; the reader sees where it stopped: ${redactedError(err)}`,
+              ),
+          })
+        : renderHtml(report),
   };
+}
+
+/**
+ * Above this many deployments the page (about 480 bytes a row) is sent as it is rendered, a batch
+ * of rows at a time (`renderHtmlChunks`), instead of being built whole first: at 50,000 the whole
+ * page is an 11-million-character string built from about 11 MB of row strings.
+ */
+export const STREAM_ABOVE_DEPLOYMENTS = 1000;
+
+/**
+ * Ends a page whose render failed after its first chunk was sent (the 200 is out by then; see
+ * `chunkedBody`). Wherever the page stopped, a browser shows this in red.
+ */
+export function stoppedNote(invocationId: string): string {
+  return `<p style="margin:12px 0;font:bold 14px sans-serif;color:#c62828">The report stops here: the coordinator failed while writing it. Its log has the error under invocation ${escapeHtml(invocationId)}.</p>`;
 }
 
 export const routes: RouteDeclaration[] = [

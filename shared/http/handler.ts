@@ -94,6 +94,14 @@ function octopusErrorAnswer(err: OctopusError): {
   };
 }
 
+/** An unexpected error's stack (or text) for the log, with the app's secrets redacted. */
+export function redactedError(err: unknown): string {
+  return redactSecrets(
+    err instanceof Error ? (err.stack ?? err.message) : String(err),
+    secretsForRedaction,
+  );
+}
+
 export function toErrorResponse(err: unknown, context?: InvocationContext): HttpResponseInit {
   if (err instanceof HttpError) {
     return errorResponse(err.status, err.code, err.message, err.details, err.headers);
@@ -116,11 +124,7 @@ export function toErrorResponse(err: unknown, context?: InvocationContext): Http
   if (err instanceof EntityTooLargeError) {
     return errorResponse(413, 'too_large', err.message);
   }
-  const message = redactSecrets(
-    err instanceof Error ? (err.stack ?? err.message) : String(err),
-    secretsForRedaction,
-  );
-  context?.error(`Unhandled error: ${message}`);
+  context?.error(`Unhandled error: ${redactedError(err)}`);
   return errorResponse(
     500,
     'internal_error',

@@ -167,22 +167,26 @@ function failureHtml(d: ReportDeployment, zone: string): string {
   );
 }
 
-function failuresHtml(report: DailyReport, listing: EmailListing, options: RenderOptions): string {
-  if (report.failures.length === 0) return '';
-  const items = listing.failures.map((d) => failureHtml(d, report.zone)).join('');
+/** After the listed failures: how many are not listed, and the section's end. */
+function failuresEnd(report: DailyReport, listing: EmailListing, options: RenderOptions): string {
   const hidden = report.failures.length - listing.failures.length;
   const more =
     hidden > 0
       ? `<p class="more">${hidden} more failure${hidden === 1 ? ' is' : 's are'} not listed here to keep this email small.${moreLink(options)}</p>`
       : '';
-  return section('failures', `Failures (${report.failures.length})`, items + more);
+  return more + SECTION_END;
 }
 
-function section(id: string, title: string, body: string): string {
+function sectionStart(id: string, title: string): string {
   return (
     `<tr><td id="${id}" class="f" style="padding:16px 20px 4px">` +
-    `<h2 style="margin:0 0 8px;font-size:16px;color:#222">${e(title)}</h2>${body}</td></tr>`
+    `<h2 style="margin:0 0 8px;font-size:16px;color:#222">${e(title)}</h2>`
   );
+}
+const SECTION_END = '</td></tr>';
+
+function section(id: string, title: string, body: string): string {
+  return sectionStart(id, title) + body + SECTION_END;
 }
 
 // Content widths; with 4 px padding each side the six columns fill exactly 560 px.
@@ -360,22 +364,95 @@ export function omittedSentence(listing: EmailListing): string {
   return `${listing.omitted} more deployment${listing.omitted === 1 ? ' is' : 's are'} not listed here${projects} to keep this email small; the totals and chart above count them.`;
 }
 
-function groupsHtml(report: DailyReport, listing: EmailListing, options: RenderOptions): string {
-  const parts: string[] = [];
-  for (const env of report.groups) {
-    const rows: string[] = [];
-    for (const project of env.projects) {
-      if (!listing.shown(project)) continue;
-      rows.push(projectHtml(project));
-      for (const d of listing.listed(project))
-        rows.push(listing.rendered.get(d) ?? rowHtml(d, report.zone));
+/**
+ * The document as chunks: the head, totals and the first failures in one, then failures and rows a
+ * batch of `rowsPerChunk` (counted together) at a time, the last batch with the notes and footer.
+ * Joined, the chunks are the one document whatever the batch size (`renderHtml` joins them, with
+ * `Infinity`: one chunk).
+ */
+function* documentChunks(
+  report: DailyReport,
+  listing: EmailListing,
+  options: RenderOptions,
+  lists: boolean,
+  rowsPerChunk: number,
+): Generator<string, void, undefined> {
+  const t = report.totals;
+  const title = `Deployments on ${longDate(report.date)}`;
+  const header =
+    `<tr><td class="f" style="padding:20px 20px 8px">` +
+    `<h1 style="margin:0;font-size:20px;color:#222">${e(title)}</h1>` +
+    `<p class="w" style="margin:4px 0 0;font-size:12px;color:#666">${e(report.zone)}, ${report.window.hours} hours` +
+    `${report.window.hours !== 24 ? ' (clocks changed)' : ''} · ${e(report.scope)}</p></td></tr>`;
+  let out: string[] = [
+    `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+      `<title>${e(title)}</title><style>${STYLE}</style></head>` +
+      `<body style="margin:0;padding:0;background:#f4f5f7">` +
+      `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" bgcolor="#f4f5f7" style="width:100%;background:#f4f5f7"><tr><td align="center" style="padding:12px 0">` +
+      `<table id="report" role="presentation" width="600" cellpadding="0" cellspacing="0" bgcolor="#ffffff" style="width:600px;max-width:600px;table-layout:fixed;border-collapse:collapse;background:#ffffff">` +
+      header,
+  ];
+  // Failures and rows since the last chunk.
+  let batch = 0;
+  if (t.deployments === 0) {
+    out.push(
+      section(
+        'empty',
+        'No deployments',
+        `<p style="margin:0;font-size:14px;color:#222">No deployments finished on ${e(longDate(report.date))} (${e(report.zone)}) in ${e(report.scope)}.` +
+          (report.previous ? ` The day before had ${report.previous.deployments}.` : '') +
+          `</p>`,
+      ),
+    );
+  } else {
+    out.push(`<tr><td id="totals" style="padding:8px 20px">${totalsHtml(report)}</td></tr>`);
+    if (lists && report.failures.length > 0) {
+      out.push(sectionStart('failures', `Failures (${report.failures.length})`));
+      for (const d of listing.failures) {
+        out.push(failureHtml(d, report.zone));
+        if (++batch >= rowsPerChunk) {
+          yield out.join('');
+          out = [];
+          batch = 0;
+        }
+      }
+      out.push(failuresEnd(report, listing, options));
     }
-    if (rows.length > 0)
-      parts.push(environmentHtml(env.environment, env.count) + rows.join('') + ENVIRONMENT_END);
+    out.push(section('chart', 'Deployments per hour', chartHtml(report.hours)));
+    if (lists) {
+      out.push(sectionStart('by-environment', 'By environment and project'));
+      for (const env of report.groups) {
+        if (!env.projects.some(listing.shown)) continue;
+        out.push(environmentHtml(env.environment, env.count));
+        for (const project of env.projects) {
+          if (!listing.shown(project)) continue;
+          out.push(projectHtml(project));
+          for (const d of listing.listed(project)) {
+            out.push(listing.rendered.get(d) ?? rowHtml(d, report.zone));
+            if (++batch >= rowsPerChunk) {
+              yield out.join('');
+              out = [];
+              batch = 0;
+            }
+          }
+        }
+        out.push(ENVIRONMENT_END);
+      }
+      if (listing.omitted > 0)
+        out.push(`<p class="more">${omittedSentence(listing)}${moreLink(options)}</p>`);
+      out.push(SECTION_END);
+    }
   }
-  if (listing.omitted > 0)
-    parts.push(`<p class="more">${omittedSentence(listing)}${moreLink(options)}</p>`);
-  return section('by-environment', 'By environment and project', parts.join(''));
+  if (report.notes.length > 0)
+    out.push(
+      `<tr><td class="f w" style="padding:8px 20px;font-size:12px;color:#8a6d00">${report.notes.map((n) => `<p style="margin:0 0 4px">${e(n)}</p>`).join('')}</td></tr>`,
+    );
+  out.push(
+    `<tr><td class="f" style="padding:12px 20px 20px;font-size:11px;color:#888">` +
+      `Generated ${e(report.generatedAt.toISOString().replace('T', ' ').slice(0, 16))} UTC by Octopus Coordinator from ${report.octopusCalls} Octopus requests.</td></tr>`,
+    `</table></td></tr></table></body></html>`,
+  );
+  yield out.join('');
 }
 
 function documentHtml(
@@ -384,47 +461,23 @@ function documentHtml(
   options: RenderOptions,
   lists = true,
 ): string {
-  const t = report.totals;
-  const title = `Deployments on ${longDate(report.date)}`;
-  const header =
-    `<tr><td class="f" style="padding:20px 20px 8px">` +
-    `<h1 style="margin:0;font-size:20px;color:#222">${e(title)}</h1>` +
-    `<p class="w" style="margin:4px 0 0;font-size:12px;color:#666">${e(report.zone)}, ${report.window.hours} hours` +
-    `${report.window.hours !== 24 ? ' (clocks changed)' : ''} · ${e(report.scope)}</p></td></tr>`;
-  const body =
-    t.deployments === 0
-      ? section(
-          'empty',
-          'No deployments',
-          `<p style="margin:0;font-size:14px;color:#222">No deployments finished on ${e(longDate(report.date))} (${e(report.zone)}) in ${e(report.scope)}.` +
-            (report.previous ? ` The day before had ${report.previous.deployments}.` : '') +
-            `</p>`,
-        )
-      : [
-          `<tr><td id="totals" style="padding:8px 20px">${totalsHtml(report)}</td></tr>`,
-          lists ? failuresHtml(report, listing, options) : '',
-          section('chart', 'Deployments per hour', chartHtml(report.hours)),
-          lists ? groupsHtml(report, listing, options) : '',
-        ].join('');
-  const notes =
-    report.notes.length > 0
-      ? `<tr><td class="f w" style="padding:8px 20px;font-size:12px;color:#8a6d00">${report.notes.map((n) => `<p style="margin:0 0 4px">${e(n)}</p>`).join('')}</td></tr>`
-      : '';
-  const footer =
-    `<tr><td class="f" style="padding:12px 20px 20px;font-size:11px;color:#888">` +
-    `Generated ${e(report.generatedAt.toISOString().replace('T', ' ').slice(0, 16))} UTC by Octopus Coordinator from ${report.octopusCalls} Octopus requests.</td></tr>`;
-  return (
-    `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-    `<title>${e(title)}</title><style>${STYLE}</style></head>` +
-    `<body style="margin:0;padding:0;background:#f4f5f7">` +
-    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" bgcolor="#f4f5f7" style="width:100%;background:#f4f5f7"><tr><td align="center" style="padding:12px 0">` +
-    `<table id="report" role="presentation" width="600" cellpadding="0" cellspacing="0" bgcolor="#ffffff" style="width:600px;max-width:600px;table-layout:fixed;border-collapse:collapse;background:#ffffff">` +
-    header +
-    body +
-    notes +
-    footer +
-    `</table></td></tr></table></body></html>`
-  );
+  return [...documentChunks(report, listing, options, lists, Number.POSITIVE_INFINITY)].join('');
+}
+
+/** Deployment rows per chunk of `renderHtmlChunks`: about 110 KB of HTML at 50,000 rows. */
+export const ROWS_PER_CHUNK = 500;
+
+/**
+ * The same document as `renderHtml`, as chunks of text: rows are rendered a batch at a time when the
+ * next chunk is asked for, so the whole page is never held. The full report (HTTP route, CLI) is
+ * written this way; a chunk may end in the middle of an element.
+ */
+export function renderHtmlChunks(
+  report: DailyReport,
+  options: RenderOptions = {},
+  rowsPerChunk = ROWS_PER_CHUNK,
+): Generator<string, void, undefined> {
+  return documentChunks(report, emailListing(report, options), options, true, rowsPerChunk);
 }
 
 export function renderHtml(report: DailyReport, options: RenderOptions = {}): string {

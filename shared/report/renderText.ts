@@ -18,9 +18,25 @@ function withChange(value: string, change: string): string {
 }
 
 export function renderText(report: DailyReport, options: RenderOptions = {}): string {
+  return [...renderTextChunks(report, options, Number.POSITIVE_INFINITY)].join('');
+}
+
+/** Deployment lines per chunk of `renderTextChunks`. */
+export const LINES_PER_CHUNK = 1000;
+
+/**
+ * The same text as `renderText`, as chunks of whole lines (each ending in a newline), the
+ * deployments `linesPerChunk` at a time: the CLI prints the full report this way.
+ */
+export function* renderTextChunks(
+  report: DailyReport,
+  options: RenderOptions = {},
+  linesPerChunk = LINES_PER_CHUNK,
+): Generator<string, void, undefined> {
   const t = report.totals;
   const p = report.previous;
-  const lines: string[] = [];
+  let lines: string[] = [];
+  let batch = 0;
   lines.push(`Deployments on ${longDate(report.date)}`);
   lines.push(
     `${report.zone}, ${report.window.hours} hours${report.window.hours !== 24 ? ' (clocks changed)' : ''} · ${report.scope}`,
@@ -70,6 +86,11 @@ export function renderText(report: DailyReport, options: RenderOptions = {}): st
           `  Started by ${d.deployedBy} at ${localTime(d.started, report.zone)}, ran ${formatDuration(d.durationMs)}`,
         );
         if (d.taskUrl) lines.push(`  ${d.taskUrl}`);
+        if (++batch >= linesPerChunk) {
+          yield `${lines.join('\n')}\n`;
+          lines = [];
+          batch = 0;
+        }
       }
       const hidden = report.failures.length - shown.length;
       if (hidden > 0) {
@@ -102,6 +123,11 @@ export function renderText(report: DailyReport, options: RenderOptions = {}): st
           lines.push(
             `    ${d.version || '–'}${tenant} · ${localTime(d.started, report.zone)} · ${formatDuration(d.durationMs)} · ${d.deployedBy} · ${outcomeLabel(d.outcome, d.state)}`,
           );
+          if (++batch >= linesPerChunk) {
+            yield `${lines.join('\n')}\n`;
+            lines = [];
+            batch = 0;
+          }
         }
       }
     }
@@ -118,5 +144,5 @@ export function renderText(report: DailyReport, options: RenderOptions = {}): st
     '',
     `Generated ${report.generatedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC by Octopus Coordinator from ${report.octopusCalls} Octopus requests.`,
   );
-  return `${lines.join('\n')}\n`;
+  yield `${lines.join('\n')}\n`;
 }

@@ -7,8 +7,8 @@ import { createCliRuntime } from '../cliRuntime.js';
 import { EMAIL_LIMITS } from '../../report/dailyReportJob.js';
 import { buildReportFor, fullReportUrl } from '../../report/tick.js';
 import { parseReportDate, parseTimeZone, ReportDateError } from '../../report/dayWindow.js';
-import { renderHtml } from '../../report/renderHtml.js';
-import { renderText } from '../../report/renderText.js';
+import { renderHtmlChunks } from '../../report/renderHtml.js';
+import { renderTextChunks } from '../../report/renderText.js';
 import { subjectOf } from '../../report/format.js';
 import { CliUsageError, type CliCommand, type CliIO } from '../command.js';
 
@@ -52,12 +52,22 @@ async function runReport(options: ReportOptions, io: CliIO): Promise<void> {
         `Subject: ${subjectOf(date, report.totals)}\n\n`,
     );
   }
-  io.out(renderText(report, renderOptions));
+  // The full report of a busy day is tens of MB of text: printed and written a batch of rows at a
+  // time, never held whole.
+  for (const chunk of renderTextChunks(report, renderOptions)) io.out(chunk);
   if (options.out) {
     const path = resolve(options.out);
-    const html = renderHtml(report, renderOptions);
-    await writeFile(path, html, 'utf8');
-    io.err(`Wrote the HTML report (${Math.round(Buffer.byteLength(html) / 1024)} KB) to ${path}\n`);
+    let bytes = 0;
+    function* encoded(): Generator<Buffer, void, undefined> {
+      for (const chunk of renderHtmlChunks(report, renderOptions)) {
+        const buffer = Buffer.from(chunk, 'utf8');
+        bytes += buffer.length;
+        yield buffer;
+      }
+    }
+    // writeFile writes an iterable chunk by chunk, each written before the next is asked for.
+    await writeFile(path, encoded());
+    io.err(`Wrote the HTML report (${Math.round(bytes / 1024)} KB) to ${path}\n`);
   }
 }
 
