@@ -1,9 +1,12 @@
 // Daily report benchmark: build time (wall and CPU), peak memory, Octopus calls and email size for
-// days of 1,000, 10,000 and 50,000 deployments, each against its target (issue 16). The simulator runs in a child process, so the CPU and memory measured
+// days of 1,000, 10,000 and 50,000 deployments, each against its target (issue 16). The heap window
+// covers the job's path (gather, email) and the full report streamed as the HTTP route sends it. The simulator runs in a child process, so the CPU and memory measured
 // here are the coordinator's alone. Run: `npm run build && node dist/bench/report.js [sizes...]`.
 import { fork, type ChildProcess } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
+import functions from '@azure/functions';
 import { startOctopusSimulator, type Scenario } from '../dev/octopus-sim/index.js';
 import { systemClock } from '../shared/clock.js';
 import { createOctopusClient } from '../shared/octopus/client.js';
@@ -12,8 +15,9 @@ import { dayWindow } from '../shared/report/dayWindow.js';
 import { addDays, localDateOf } from '../shared/time/zones.js';
 import { EMAIL_LIMITS } from '../shared/report/dailyReportJob.js';
 import { IDS_PER_CALL, TASK_PAGE_SIZE } from '../shared/report/gather.js';
-import { renderHtml } from '../shared/report/renderHtml.js';
-import { renderText } from '../shared/report/renderText.js';
+import { chunkedBody } from '../shared/http/stream.js';
+import { renderHtml, renderHtmlChunks } from '../shared/report/renderHtml.js';
+import { renderText, renderTextChunks } from '../shared/report/renderText.js';
 
 const zone = 'UTC';
 const PROJECTS = 50;
@@ -110,6 +114,11 @@ interface Figures {
   buildCpuMs: number;
   renderMs: number;
   fullRenderCpuMs: number;
+  fullRenderWallMs: number;
+  htmlChunks: number;
+  largestChunkKb: number;
+  externalGrowthMb: number;
+  jobExternalGrowthMb: number;
   peakHeapMb: number;
   heapGrowthMb: number;
   jobHeapGrowthMb: number;
@@ -151,17 +160,25 @@ async function measure(perDay: number, date: string): Promise<Figures> {
     // The heap's used size alone (what process.memoryUsage().heapUsed reports, without reading the
     // process's RSS from /proc each time); the sampler's own time is counted and printed, since it
     // falls inside the CPU measured below.
-    const heapUsed = (): number => getHeapStatistics().used_heap_size;
+    // External memory (Buffers: the streamed chunks once encoded) is sampled beside it.
+    const externalBefore = getHeapStatistics().external_memory;
+    let externalPeak = externalBefore;
+    const heapUsed = (): number => {
+      const stats = getHeapStatistics();
+      externalPeak = Math.max(externalPeak, stats.external_memory);
+      return stats.used_heap_size;
+    };
     const heapBefore = heapUsed();
     let peak = heapBefore;
     let samples = 0;
     let samplerMs = 0;
-    const sampler = setInterval(() => {
+    const sample = (): void => {
       const s0 = performance.now();
       peak = Math.max(peak, heapUsed());
       samples += 1;
       samplerMs += performance.now() - s0;
-    }, 50);
+    };
+    const sampler = setInterval(sample, 50);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const report = await buildDailyReport(
@@ -177,12 +194,50 @@ async function measure(perDay: number, date: string): Promise<Figures> {
     const t1 = performance.now();
     const cpu = process.cpuUsage(cpu0);
     // The job's path ends here (gather and email); the full render below is the HTTP route's and CLI's.
-    const peakJob = Math.max(peak, heapUsed());
-    // The full report (the HTTP route and the CLI, not the email): measured apart.
+    peak = Math.max(peak, heapUsed());
+    const peakJob = peak;
+    const externalJob = externalPeak;
+    // The full report (the HTTP route and the CLI, not the email): measured apart, consumed as the
+    // route's answer is. The handler's body goes into the library's HttpResponse, whose proxy writes
+    // each chunk to the host's socket as it is read, without waiting for the socket to drain; here
+    // the socket is a sink that drops each chunk when written, so what is measured is what this
+    // process holds, not a client's buffer. The heap is also sampled after every chunk (the render
+    // yields to the event loop between chunks, so the 50 ms sampler runs during it too). Then the
+    // full text part, as the CLI prints it, a chunk at a time to the same sink.
+    const sink = new Writable({
+      write(_chunk, _encoding, done) {
+        done();
+      },
+    });
     const full0 = process.cpuUsage();
-    const html = renderHtml(report);
-    renderText(report);
+    const fullT0 = performance.now();
+    const response = new functions.HttpResponse({
+      status: 200,
+      headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+      body: chunkedBody(renderHtmlChunks(report), {
+        failedText: () => '',
+        onError: (err) => {
+          throw err;
+        },
+      }),
+    });
+    let htmlBytes = 0;
+    let htmlChunks = 0;
+    let largestChunk = 0;
+    for await (const chunk of response.body?.values() ?? []) {
+      const bytes = (chunk as Uint8Array).byteLength;
+      htmlBytes += bytes;
+      htmlChunks += 1;
+      largestChunk = Math.max(largestChunk, bytes);
+      sink.write(chunk);
+      sample();
+    }
+    for (const chunk of renderTextChunks(report)) {
+      sink.write(chunk);
+      sample();
+    }
     const fullCpu = process.cpuUsage(full0);
+    const fullWall = performance.now() - fullT0;
     clearInterval(sampler);
     peak = Math.max(peak, heapUsed());
     if (report.totals.deployments !== perDay) {
@@ -208,6 +263,11 @@ async function measure(perDay: number, date: string): Promise<Figures> {
       buildCpuMs: (buildCpu.user + buildCpu.system) / 1000,
       renderMs: t1 - r0,
       fullRenderCpuMs: (fullCpu.user + fullCpu.system) / 1000,
+      fullRenderWallMs: fullWall,
+      htmlChunks,
+      largestChunkKb: largestChunk / 1024,
+      externalGrowthMb: (externalPeak - externalBefore) / 1048576,
+      jobExternalGrowthMb: (externalJob - externalBefore) / 1048576,
       peakHeapMb: peak / 1048576,
       heapGrowthMb: (peak - heapBefore) / 1048576,
       jobHeapGrowthMb: (peakJob - heapBefore) / 1048576,
@@ -215,7 +275,7 @@ async function measure(perDay: number, date: string): Promise<Figures> {
       callsStoredPrevious: job.calls.total,
       target: 2 * Math.ceil(perDay / TASK_PAGE_SIZE) + 3,
       byEndpoint: job.calls.byEndpoint(),
-      htmlKb: Buffer.byteLength(html) / 1024,
+      htmlKb: htmlBytes / 1024,
       emailHtmlKb: Buffer.byteLength(emailHtml) / 1024,
       emailTextKb: Buffer.byteLength(emailText) / 1024,
       samples,
@@ -236,12 +296,13 @@ async function main(): Promise<void> {
     `Daily report benchmark: ${date} (${zone}), tasks and deployments paged ${TASK_PAGE_SIZE} at a time, ${IDS_PER_CALL} ids per call, node ${process.version}`,
   );
   console.log(
-    '| deployments | wall | CPU: gather + email | of which gather | full report render CPU | peak heap (growth; before the full render) | Octopus calls (day before read / stored) | HTML full / email (text part) |',
+    '| deployments | wall | CPU: gather + email | of which gather | full report render CPU (streamed) | peak heap (growth; before the full render) | Octopus calls (day before read / stored) | HTML full / email (text part) |',
   );
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
   const endpoints: string[] = [];
   const targets: string[] = [];
   const samplerLines: string[] = [];
+  const renderLines: string[] = [];
   const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
   for (const n of sizes.length > 0 ? sizes : [1_000, 10_000, 50_000]) {
     const f = await measure(n, date);
@@ -252,6 +313,9 @@ async function main(): Promise<void> {
       `${n}: ${Object.entries(f.byEndpoint)
         .map(([e, c]) => `${e} ×${c}`)
         .join(', ')}`,
+    );
+    renderLines.push(
+      `${n}: ${f.htmlChunks} chunks, the largest ${f.largestChunkKb.toFixed(0)} KB; ${f.fullRenderWallMs.toFixed(0)} ms wall, ${f.fullRenderCpuMs.toFixed(0)} ms CPU (HTML and text); external memory (Buffers, outside the heap) peak growth +${f.externalGrowthMb.toFixed(1)} MB over the whole window, +${f.jobExternalGrowthMb.toFixed(1)} MB before the full render`,
     );
     samplerLines.push(
       `${n}: ${f.samples} heap samples took ${f.samplerMs.toFixed(1)} ms of the measured CPU`,
@@ -274,7 +338,13 @@ async function main(): Promise<void> {
   for (const line of targets) console.log(line);
   console.log('\nCalls per endpoint (stored day-before totals):');
   for (const line of endpoints) console.log(`  ${line}`);
-  console.log('\nThe peak heap sampler (every 50 ms, inside the measured CPU):');
+  console.log(
+    '\nThe full report streamed as the HTTP route sends it (to a sink that drops each chunk), then its text as the CLI prints it:',
+  );
+  for (const line of renderLines) console.log(`  ${line}`);
+  console.log(
+    '\nThe peak heap sampler (every 50 ms and after each streamed chunk, inside the measured CPU):',
+  );
   for (const line of samplerLines) console.log(`  ${line}`);
 }
 
