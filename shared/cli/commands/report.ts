@@ -52,8 +52,8 @@ async function runReport(options: ReportOptions, io: CliIO): Promise<void> {
         `Subject: ${subjectOf(date, report.totals)}\n\n`,
     );
   }
-  // The full report of a busy day is tens of MB of text: printed and written a batch of rows at a
-  // time, never held whole.
+  // The full report of a busy day is large (50,000 deployments: about 4 MB of text, 12 MB of HTML):
+  // printed and written a batch of rows at a time, never held whole.
   for (const chunk of renderTextChunks(report, renderOptions)) io.out(chunk);
   if (options.out) {
     const path = resolve(options.out);
