@@ -49,6 +49,7 @@ process.on('message', (message: unknown) => {
     send({
       cpu: process.cpuUsage(),
       tableRequests: runtime.tables.roundTrips.count,
+      tableKinds: Object.fromEntries(runtime.tables.roundTrips.byKind),
       queueRequestsApp: runtime.queues.roundTrips.count,
       queueRequestsHost: [...host.listeners.values()].reduce((n, l) => n + l.requests, 0),
     });

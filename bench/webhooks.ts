@@ -80,6 +80,7 @@ interface AppProcess {
   usage(): Promise<{
     cpuMs: number;
     tableRequests: number;
+    tableKinds: Record<string, number>;
     queueRequestsApp: number;
     queueRequestsHost: number;
   }>;
@@ -140,6 +141,7 @@ async function startApp(env: NodeJS.ProcessEnv): Promise<AppProcess> {
           ? (m as {
               cpu: NodeJS.CpuUsage;
               tableRequests: number;
+              tableKinds: Record<string, number>;
               queueRequestsApp: number;
               queueRequestsHost: number;
             })
@@ -149,6 +151,7 @@ async function startApp(env: NodeJS.ProcessEnv): Promise<AppProcess> {
       return answer.then((m) => ({
         cpuMs: cpuMsOf(m.cpu),
         tableRequests: m.tableRequests,
+        tableKinds: m.tableKinds,
         queueRequestsApp: m.queueRequestsApp,
         queueRequestsHost: m.queueRequestsHost,
       }));
@@ -164,7 +167,8 @@ async function startApp(env: NodeJS.ProcessEnv): Promise<AppProcess> {
 async function intake(): Promise<void> {
   // Table and queue services, each its own process (the events queue and its trigger).
   const azurite = await startAzuriteTable({ queue: true });
-  const azuriteCpuMs = () => procCpuMs(azurite.process.pid) + procCpuMs(azurite.queueProcess?.pid);
+  const azuriteTableCpuMs = () => procCpuMs(azurite.process.pid);
+  const azuriteQueueCpuMs = () => procCpuMs(azurite.queueProcess?.pid);
   // Octopus configured as in production (the runs step reads the active runs); nothing in the bench
   // names a run's task, so the simulator is not called while events are processed.
   const sim = await startOctopusSimulator({ port: 0 });
@@ -224,15 +228,25 @@ async function intake(): Promise<void> {
      */
     const phase = async (work: () => Promise<number>) => {
       const appBefore = await app.usage();
-      const before = [cpuMsOf(process.cpuUsage()), appBefore.cpuMs, azuriteCpuMs()];
+      const before = [
+        cpuMsOf(process.cpuUsage()),
+        appBefore.cpuMs,
+        azuriteTableCpuMs(),
+        azuriteQueueCpuMs(),
+      ];
       const started = performance.now();
       const rate = await work();
       const answered = performance.now();
       await app.idle();
       const done = performance.now();
       const appAfter = await app.usage();
-      const after = [cpuMsOf(process.cpuUsage()), appAfter.cpuMs, azuriteCpuMs()];
-      const [bench = NaN, appCpu = NaN, store = NaN] = after.map(
+      const after = [
+        cpuMsOf(process.cpuUsage()),
+        appAfter.cpuMs,
+        azuriteTableCpuMs(),
+        azuriteQueueCpuMs(),
+      ];
+      const [bench = NaN, appCpu = NaN, tableCpu = NaN, queueCpu = NaN] = after.map(
         (a, i) => (a - (before[i] ?? NaN)) / events,
       );
       return {
@@ -240,11 +254,16 @@ async function intake(): Promise<void> {
         endToEnd: events / ((done - started) / 1000),
         drainMs: done - answered,
         tableRequests: (appAfter.tableRequests - appBefore.tableRequests) / events,
+        tableKinds: Object.entries(appAfter.tableKinds)
+          .map(([k, n]) => [k, n - (appBefore.tableKinds[k] ?? 0)] as const)
+          .filter(([, n]) => n > 0),
         queueRequestsApp: (appAfter.queueRequestsApp - appBefore.queueRequestsApp) / events,
         queueRequestsHost: (appAfter.queueRequestsHost - appBefore.queueRequestsHost) / events,
         bench,
         app: appCpu,
-        azurite: store,
+        azurite: tableCpu + queueCpu,
+        azuriteTable: tableCpu,
+        azuriteQueue: queueCpu,
       };
     };
     type Phase = Awaited<ReturnType<typeof phase>>;
@@ -269,9 +288,9 @@ async function intake(): Promise<void> {
     const rates = (xs: Phase[], k: 'rate' | 'endToEnd' = 'rate') =>
       xs.map((x) => x[k].toFixed(0)).join(', ');
     const cpu = (xs: Phase[]) => {
-      const mean = (k: 'bench' | 'app' | 'azurite') =>
+      const mean = (k: 'bench' | 'app' | 'azurite' | 'azuriteTable' | 'azuriteQueue') =>
         (xs.reduce((sum, x) => sum + x[k], 0) / xs.length).toFixed(2);
-      return `bench process ${mean('bench')}, app process ${mean('app')}, Azurite ${mean('azurite')}`;
+      return `bench process ${mean('bench')}, app process ${mean('app')}, Azurite ${mean('azurite')} (table ${mean('azuriteTable')}, queue ${mean('azuriteQueue')})`;
     };
     const ratios = (k: 'rate' | 'endToEnd') =>
       webhookRuns.map((w, i) => (w[k] / (rawRuns[i]?.rate ?? NaN)).toFixed(2)).join(', ');
@@ -300,6 +319,9 @@ async function intake(): Promise<void> {
     );
     console.log(
       `target: Table requests per event end to end ≤ 1.05: ${perEvent.toFixed(3)} (worst round; rounds ${webhookRuns.map((w) => w.tableRequests.toFixed(3)).join(', ')}), ${verdict(perEvent <= 1.05)}`,
+    );
+    console.log(
+      `Table requests by kind, per round: ${webhookRuns.map((w) => w.tableKinds.map(([k, n]) => `${k} ×${n}`).join(', ')).join('; ')}`,
     );
     console.log(
       `Queue requests per event (counted apart from Table requests): app sends ${webhookRuns.map((w) => w.queueRequestsApp.toFixed(3)).join(', ')}; host listener (polls, deletes) ${webhookRuns.map((w) => w.queueRequestsHost.toFixed(3)).join(', ')}`,

@@ -89,7 +89,9 @@ class Enqueuer {
   }
 
   private async flush(): Promise<void> {
-    await Promise.resolve(); // requests of the same tick join the first message
+    // Requests answered in the same turn of the event loop (an insert transaction's events resume
+    // one after another, a few promise hops each) join the first message.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.waiting.length > 0) {
         const batch: Waiting[] = [];

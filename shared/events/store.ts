@@ -8,11 +8,12 @@ import {
   getOrUndefined,
   storageStatus,
   updateIfMatch,
+  type WriteOutcome,
 } from '../storage/conditional.js';
 import { deadLetterRow, isPoisonError } from '../storage/deadLetters.js';
 import { pruneMatching, type PruneBudget, type PruneResult } from '../storage/prune.js';
 import { encodeKey, paddedNumberKey } from '../storage/keys.js';
-import { maxStringPropertyChars } from '../storage/limits.js';
+import { assertEntityFits, maxStringPropertyChars } from '../storage/limits.js';
 import type { TableStore } from '../storage/tableStore.js';
 import { octopusEventSchema, type OctopusWebhookEvent } from './payload.js';
 
@@ -117,7 +118,128 @@ function eventJson(event: OctopusWebhookEvent): { json: string; stored: OctopusW
 
 export type StoreOutcome = { kind: 'stored'; stored: StoredEvent } | { kind: 'duplicate' };
 
-/** Insert the event unless a row with its id exists: one round trip, atomic across instances. */
+type EventEntity = EventRow & { partitionKey: string; rowKey: string };
+
+interface PendingInsert {
+  entity: EventEntity;
+  chars: number;
+  resolve(outcome: WriteOutcome): void;
+  reject(err: unknown): void;
+}
+
+/** At most this many rows per insert transaction (Table Storage's limit is 100). */
+export const maxInsertBatchRows = 100;
+/** ...and about this many characters of JSON (the limit is 4 MiB per transaction). */
+const maxInsertBatchChars = 1024 * 1024;
+
+/**
+ * Group commit of event inserts into one table: while one request is out, the events stored
+ * meanwhile wait and go together in the next, as one transaction (they share a partition). A lone
+ * event is one plain insert, as before. A transaction is all or nothing, so when one is refused
+ * (an event already there, one storage refuses) its events are inserted one by one, each getting
+ * exactly the answer a lone insert gets; an outage fails them all, as it would each alone.
+ */
+class EventInserter {
+  private waiting: PendingInsert[] = [];
+  private sending: Promise<void> | undefined;
+
+  constructor(private readonly table: TableClient) {}
+
+  insert(entity: EventEntity): Promise<WriteOutcome> {
+    return new Promise((resolve, reject) => {
+      try {
+        assertEntityFits(this.table.tableName, entity as unknown as Record<string, unknown>);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      this.waiting.push({ entity, chars: entity.event.length + 1024, resolve, reject });
+      // The flush starts with an await, so `sending` is set before it can be cleared.
+      this.sending ??= this.flush();
+    });
+  }
+
+  private take(): PendingInsert[] {
+    const batch: PendingInsert[] = [];
+    const keys = new Set<string>();
+    const rest: PendingInsert[] = [];
+    let chars = 0;
+    for (const next of this.waiting) {
+      const full =
+        batch.length >= maxInsertBatchRows ||
+        (batch.length > 0 && chars + next.chars > maxInsertBatchChars);
+      // The same event twice (a retry racing the first): the second goes in a later request,
+      // where it is found to be there already.
+      if (full || keys.has(next.entity.rowKey)) {
+        rest.push(next);
+        continue;
+      }
+      batch.push(next);
+      keys.add(next.entity.rowKey);
+      chars += next.chars;
+    }
+    this.waiting = rest;
+    return batch;
+  }
+
+  private async flush(): Promise<void> {
+    // Inserts asked for in the same turn of the event loop (requests read together) join the first.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.take();
+        if (batch.length === 1) await this.one(batch[0] as PendingInsert);
+        else await this.many(batch);
+      }
+    } finally {
+      // No await between the empty check and here, so nothing can be added unseen.
+      this.sending = undefined;
+    }
+  }
+
+  private async one(p: PendingInsert): Promise<void> {
+    try {
+      p.resolve(await createIfAbsent(this.table, p.entity));
+    } catch (err) {
+      p.reject(err);
+    }
+  }
+
+  private async many(batch: PendingInsert[]): Promise<void> {
+    try {
+      const answer = await this.table.submitTransaction(
+        batch.map((p): TransactionAction => ['create', { ...p.entity }]),
+      );
+      batch.forEach((p, i) =>
+        p.resolve({ ok: true, etag: answer.subResponses[i]?.etag ?? '*', date: undefined }),
+      );
+      return;
+    } catch (err) {
+      // An outage (no answer from storage) fails each of them as it would fail alone.
+      if (storageStatus(err) === undefined && !isPoisonError(err)) {
+        for (const p of batch) p.reject(err);
+        return;
+      }
+    }
+    await Promise.all(batch.map((p) => this.one(p)));
+  }
+}
+
+const inserters = new WeakMap<TableClient, EventInserter>();
+
+function insertEvent(table: TableClient, entity: EventEntity): Promise<WriteOutcome> {
+  let inserter = inserters.get(table);
+  if (!inserter) {
+    inserter = new EventInserter(table);
+    inserters.set(table, inserter);
+  }
+  return inserter.insert(entity);
+}
+
+/**
+ * Insert the event unless a row with its id exists: atomic across instances. Events stored at the
+ * same moment in one process share one request (a transaction; see EventInserter).
+ */
 export async function storeEventOnce(
   tables: TableStore,
   event: OctopusWebhookEvent,
@@ -128,7 +250,7 @@ export async function storeEventOnce(
   // What the consumers see is what was stored: an event reduced to fit is processed reduced, so
   // the immediate pass and the poll's retry act on the same thing.
   const { json, stored: storedEvent } = eventJson(event);
-  const outcome = await createIfAbsent<EventRow>(table, {
+  const outcome = await insertEvent(table, {
     partitionKey: eventPartition,
     rowKey,
     eventId: fitText(event.Id, maxEventIdChars),
