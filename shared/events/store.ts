@@ -2,7 +2,7 @@
 // Rows are keyed by the event's number (ids grow with insertion), so "what is not processed yet"
 // is a key-range read after a watermark rather than a scan of every event ever received.
 import { createHash } from 'node:crypto';
-import type { TableClient, TransactionAction } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import {
   createIfAbsent,
   getOrUndefined,
@@ -15,6 +15,7 @@ import { pruneMatching, type PruneBudget, type PruneResult } from '../storage/pr
 import { encodeKey, paddedNumberKey } from '../storage/keys.js';
 import { assertEntityFits, maxStringPropertyChars } from '../storage/limits.js';
 import type { TableStore } from '../storage/tableStore.js';
+import { submitBatch, type BatchAction } from '../storage/transaction.js';
 import { octopusEventSchema, type OctopusWebhookEvent } from './payload.js';
 
 export const eventsTable = 'events';
@@ -118,7 +119,11 @@ function eventJson(event: OctopusWebhookEvent): { json: string; stored: OctopusW
 
 export type StoreOutcome = { kind: 'stored'; stored: StoredEvent } | { kind: 'duplicate' };
 
-type EventEntity = EventRow & { partitionKey: string; rowKey: string };
+/** A new event's row: every property a string, so it can go in a transaction of our own (transaction.ts). */
+type EventEntity = Omit<EventRow, 'processedAt' | 'attempts' | 'lastError' | 'setAside'> & {
+  partitionKey: string;
+  rowKey: string;
+};
 
 interface PendingInsert {
   entity: EventEntity;
@@ -207,11 +212,12 @@ class EventInserter {
 
   private async many(batch: PendingInsert[]): Promise<void> {
     try {
-      const answer = await this.table.submitTransaction(
-        batch.map((p): TransactionAction => ['create', { ...p.entity }]),
+      const answer = await submitBatch(
+        this.table,
+        batch.map((p) => ({ kind: 'create', entity: { ...p.entity } })),
       );
       batch.forEach((p, i) =>
-        p.resolve({ ok: true, etag: answer.subResponses[i]?.etag ?? '*', date: undefined }),
+        p.resolve({ ok: true, etag: answer.etags[i] ?? '*', date: undefined }),
       );
       return;
     } catch (err) {
@@ -431,13 +437,12 @@ export async function markEventsProcessed(
   const setAside: string[] = [];
   for (let i = 0; i < rowKeys.length; i += 100) {
     const chunk = rowKeys.slice(i, i + 100);
-    const actions: TransactionAction[] = chunk.map((rowKey) => [
-      'update',
-      { partitionKey: eventPartition, rowKey, processedAt: at.toISOString() },
-      'Merge',
-    ]);
+    const actions: BatchAction[] = chunk.map((rowKey) => ({
+      kind: 'merge',
+      entity: { partitionKey: eventPartition, rowKey, processedAt: at.toISOString() },
+    }));
     try {
-      await table.submitTransaction(actions);
+      await submitBatch(table, actions);
       continue;
     } catch (err) {
       // An outage fails the pass (retried next poll); anything else is found row by row below.
