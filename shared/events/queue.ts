@@ -18,7 +18,7 @@ import { maxQueueMessageBytes } from '../storage/queueStore.js';
 import type { EventConsumer } from './consumers.js';
 import { octopusEventSchema } from './payload.js';
 import { processStoredEvents } from './process.js';
-import { readEventStates, readStoredEvent, type StoredEvent } from './store.js';
+import { readEventStates, readStoredEvent, settledWithin, type StoredEvent } from './store.js';
 
 /** The queue the webhook hands events to (the queue trigger in functions/octopusEventsQueue.ts). */
 export const eventsQueueName = 'octopus-events';
@@ -53,6 +53,9 @@ export function queuedEvent(stored: StoredEvent): QueuedEvent {
     e: stored.event,
   };
 }
+
+/** How long the enqueuer waits for one send before it sends the next message anyway. */
+export const sendWaitMs = 2000;
 
 interface Waiting {
   json: string;
@@ -104,12 +107,19 @@ class Enqueuer {
           this.waiting.shift();
         }
         const text = `{"v":1,"events":[${batch.map((b) => b.json).join(',')}]}`;
-        try {
-          await this.runtime.queues.send(eventsQueueName, text);
-          for (const b of batch) b.resolve();
-        } catch (err) {
-          for (const b of batch) b.reject(err);
-        }
+        // A send the queue never answers must not hold back every later message (each caller
+        // has its own deadline, enqueueBudgetMs): past sendWaitMs the next goes anyway.
+        await settledWithin(
+          this.runtime.queues.send(eventsQueueName, text).then(
+            () => {
+              for (const b of batch) b.resolve();
+            },
+            (err: unknown) => {
+              for (const b of batch) b.reject(err);
+            },
+          ),
+          sendWaitMs,
+        );
       }
     } finally {
       // No await between the empty check and here, so nothing can be added unseen.

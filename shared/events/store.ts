@@ -193,8 +193,12 @@ class EventInserter {
     try {
       while (this.waiting.length > 0) {
         const batch = this.take();
-        if (batch.length === 1) await this.one(batch[0] as PendingInsert);
-        else await this.many(batch);
+        // A request storage never answers must not hold back every later event (each caller has
+        // its own deadline, storeBudgetMs): past insertWaitMs the next request goes anyway.
+        await settledWithin(
+          batch.length === 1 ? this.one(batch[0] as PendingInsert) : this.many(batch),
+          insertWaitMs,
+        );
       }
     } finally {
       // No await between the empty check and here, so nothing can be added unseen.
@@ -229,6 +233,21 @@ class EventInserter {
     }
     await Promise.all(batch.map((p) => this.one(p)));
   }
+}
+
+/** How long the inserter waits for one request before it sends the next anyway. */
+export const insertWaitMs = 2000;
+
+/** Resolves when `work` settles or `ms` pass, whichever is first (`work` itself goes on). */
+export function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    work.then(done, done);
+  });
 }
 
 const inserters = new WeakMap<TableClient, EventInserter>();

@@ -1,5 +1,7 @@
 // Events stored at the same moment share one insert transaction (group commit), and each caller still
 // gets the answer a lone insert gives it: stored, duplicate, or the storage refusal of its own event.
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import { setTimeout as pause } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
 import {
@@ -11,6 +13,7 @@ import {
 } from '../../shared/events/store.js';
 import type { OctopusWebhookEvent } from '../../shared/events/payload.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
+import { TableStore } from '../../shared/storage/tableStore.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
 let nextId = 8_100_000;
@@ -86,4 +89,59 @@ describe('storing events together', () => {
     for (const e of [...fresh, twice])
       expect((await readStoredEvent(rt.tables, eventRowKey(e.Id)))?.event.Id).toBe(e.Id);
   });
+
+  it('an insert storage never answers does not hold back the events stored after it', async () => {
+    // A proxy in front of Azurite that swallows the first insert into the events table.
+    const target = new URL(/TableEndpoint=([^;]+)/.exec(azuriteConnectionString())?.[1] ?? '');
+    let swallow = false;
+    let swallowed: IncomingMessage | undefined;
+    const proxy = createServer((req, res) => {
+      if (swallow && req.method === 'POST' && /events/.test(req.url ?? '')) {
+        swallow = false;
+        swallowed = req;
+        return;
+      }
+      const forward = httpRequest(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 500, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.pipe(forward);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const address = proxy.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const tables = new TableStore(
+      {
+        kind: 'connectionString',
+        connectionString: azuriteConnectionString().replace(
+          /TableEndpoint=[^;]+/,
+          `TableEndpoint=http://127.0.0.1:${port}${target.pathname}`,
+        ),
+      },
+      uniqueTablePrefix(),
+    );
+    try {
+      await tables.table(eventsTable);
+      swallow = true;
+      const hung = storeEventOnce(tables, event(), receipt()).catch(() => 'failed');
+      while (!swallowed) await pause(10);
+      const later = event();
+      expect((await storeEventOnce(tables, later, receipt())).kind).toBe('stored');
+      expect((await readStoredEvent(tables, eventRowKey(later.Id)))?.event.Id).toBe(later.Id);
+      proxy.closeAllConnections();
+      await hung;
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
+  }, 30_000);
 });
