@@ -51,7 +51,10 @@ export async function captureTrainHandler(
   };
 }
 
-/** GET /api/trains[?set=&limit=]: newest capture first. */
+/**
+ * GET /api/trains[?set=&limit=]: newest capture first. Without `set`, the configured sets' trains:
+ * one query of each set's partition, never a scan of the whole table.
+ */
 export async function listTrainsHandler(
   request: HttpRequest,
   _context: InvocationContext,
@@ -67,11 +70,11 @@ export async function listTrainsHandler(
       `There is no project set "${query.set}" in the coordination config (sets: ${Object.keys(runtime.config.projectSets).join(', ') || 'none'}).`,
     );
   const store = new TrainStore(runtime.tables);
-  const trains = query.set === undefined ? await store.listAll() : await store.listSet(query.set);
-  return {
-    status: 200,
-    jsonBody: { trains: trains.slice(0, query.limit).map((t) => trainView(runtime, t)) },
-  };
+  const trains = await store.listSets(
+    query.set === undefined ? Object.keys(runtime.config.projectSets) : [query.set],
+    query.limit,
+  );
+  return { status: 200, jsonBody: { trains: trains.map((t) => trainView(runtime, t)) } };
 }
 
 /** GET /api/trains/{id}. */
@@ -121,8 +124,14 @@ export const routes: RouteDeclaration[] = [
     route: 'trains',
     auth: 'function',
     query: trainsQuery,
-    summary: 'Release trains, newest capture first, with their soak and verification',
-    responses: { '200': 'The trains', '404': 'No such project set', ...commonResponses },
+    summary:
+      'Release trains of one set (`set`) or of every configured set, newest capture first, at most `limit` (default 50, at most 500), with their soak and verification; reads one partition per set, never the whole table',
+    responses: {
+      '200':
+        'The newest `limit` trains; trains of sets no longer in the config are not listed (GET /api/trains/{id} still shows one until retention deletes it)',
+      '404': 'No such project set',
+      ...commonResponses,
+    },
     handler: listTrainsHandler,
   },
   {

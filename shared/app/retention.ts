@@ -7,12 +7,41 @@ import { lockHistoryPrunePartition } from '../locks/consumers.js';
 import { SlotStore } from '../promotion/slotStore.js';
 import { REPORT_PARTITION } from '../report/dailyReportJob.js';
 import { retentionPrunePartition } from '../retention/dailyPrune.js';
-import type { PrunePhase } from '../retention/prunePass.js';
+import type { PruneContext, PrunePhase } from '../retention/prunePass.js';
 import { RunStore } from '../runs/store.js';
-import { pruneDayClaims } from '../storage/prune.js';
+import { pruneDayClaims, type PruneBudget, type PruneResult } from '../storage/prune.js';
+import type { TableStore } from '../storage/tableStore.js';
+import { trainIdsIn } from '../trains/model.js';
+import { TrainStore } from '../trains/store.js';
 
 /** Claims-table partitions keyed by day: the daily report's days and the daily prunes' claims. */
 const dayClaimPartitions = [REPORT_PARTITION, lockHistoryPrunePartition, retentionPrunePartition];
+
+/**
+ * Trains past their retention that nothing names (TrainStore.prune keeps the newest verified per set ×
+ * environment × tenant and those live somewhere): here, what only the composition root can see is
+ * added, the trains named by runs that still have work (deploys taken from a train, approval rounds)
+ * and by the config's playbooks (`"release": { "train": "<id>" }`). Without the config, nothing goes.
+ */
+async function pruneTrains(
+  tables: TableStore,
+  before: Date,
+  budget: PruneBudget,
+  context: PruneContext,
+): Promise<PruneResult> {
+  const { config } = context;
+  if (!config) return { deleted: 0, complete: true };
+  return new TrainStore(tables).prune(before, budget, async () => {
+    const runs = new RunStore(tables);
+    const named = trainIdsIn(config);
+    for (const summary of await runs.list({ active: true })) {
+      budget.examined += 1;
+      const run = await runs.get(summary.id);
+      if (run) trainIdsIn(run.state, named);
+    }
+    return named;
+  });
+}
 
 /**
  * Ensure-deployed claims come before runs (a claim must never outlive its run). Slot rows are kept
@@ -44,4 +73,5 @@ export const retentionPhases: readonly PrunePhase[] = [
       return { deleted, complete: true };
     },
   },
+  { name: 'trains', keptFor: 'trainDays', prune: pruneTrains },
 ];

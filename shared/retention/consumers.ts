@@ -14,6 +14,7 @@ export function retentionStatusConsumer(phases: readonly PrunePhase[]): StatusCo
         clock: runtime.clock,
         instanceId: runtime.instanceId,
         phases,
+        config: runtime.config,
       });
       if (outcome.kind !== 'pruned') return;
       const { pass } = outcome;

@@ -2,6 +2,7 @@
 // as the lock history prune does), and each poll does one bounded pass until nothing is left. A
 // pass that ran out of budget leaves the day's row "running", and the next poll (any instance)
 // continues; once a pass finishes, the row says "done" and later polls that day do nothing.
+import type { CoordinationConfig } from '../config/coordination/schema.js';
 import { claimOnce, updateIfMatch } from '../storage/conditional.js';
 import type { Clock } from '../clock.js';
 import type { TableStore } from '../storage/tableStore.js';
@@ -20,6 +21,8 @@ export interface DailyPruneDeps {
   policy?: RetentionPolicy;
   /** The stores' pruning, in order (shared/app/retention.ts). */
   phases: readonly PrunePhase[];
+  /** The coordination config, for phases that keep what it names (without it they delete nothing). */
+  config?: CoordinationConfig;
 }
 
 export type DailyPruneOutcome =
@@ -84,7 +87,9 @@ export async function runDailyPrune(deps: DailyPruneDeps): Promise<DailyPruneOut
   }
 
   // A pass that throws leaves the row "running" under its lease: a later poll retries after it.
-  const pass = await prunePass(deps.tables, now, policy, deps.phases);
+  const pass = await prunePass(deps.tables, now, policy, deps.phases, {
+    ...(deps.config ? { config: deps.config } : {}),
+  });
   const finished = deps.clock.now().toISOString();
   await updateIfMatch<Partial<ClaimRow>>(
     table,

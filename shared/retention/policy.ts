@@ -10,6 +10,12 @@ export const retentionDefaults = {
   jobSlotDays: 90,
   /** Ensure-deployed claims whose run has finished (the next call replaces them anyway). */
   ensureClaimDays: 7,
+  /**
+   * Release trains last touched (captured, standing, verified or interrupted) this long ago, unless
+   * something may still take them: the newest verified train of each set × environment × tenant, a
+   * train live somewhere, and any train an active run or a configured playbook names (shared/app/retention.ts).
+   */
+  trainDays: 90,
   /** At most this many rows deleted per status poll; the rest waits for the next poll. */
   maxDeletesPerPoll: 1000,
   /** At most this many rows read per status poll (candidates that turn out to be kept count too). */
@@ -32,6 +38,7 @@ export const retentionFloors = {
   processedEventDays: 1,
   jobSlotDays: slotLookbackDays + 1,
   ensureClaimDays: 1,
+  trainDays: 1,
 } as const;
 
 /** The defaults with `overrides`, each period raised to its floor (and runs kept at least as long as events). */
@@ -42,6 +49,7 @@ export function retentionPolicy(overrides: Partial<RetentionPolicy> = {}): Reten
   p.finishedRunDays = Math.max(p.finishedRunDays, p.processedEventDays);
   p.jobSlotDays = Math.max(p.jobSlotDays, retentionFloors.jobSlotDays);
   p.ensureClaimDays = Math.max(p.ensureClaimDays, retentionFloors.ensureClaimDays);
+  p.trainDays = Math.max(p.trainDays, retentionFloors.trainDays);
   p.maxDeletesPerPoll = Math.max(1, Math.floor(p.maxDeletesPerPoll));
   p.maxExaminedPerPoll = Math.max(p.maxDeletesPerPoll, Math.floor(p.maxExaminedPerPoll));
   return p;

@@ -1,20 +1,32 @@
 // One bounded prune pass: each store prunes its own rows (shared/storage/prune.ts), in the order the
 // composition root lists them (shared/app/retention.ts), under one budget; retention only decides how
 // far back each goes (policy.ts) and stops where the budget runs out.
+import type { CoordinationConfig } from '../config/coordination/schema.js';
 import { PruneBudget, type PruneResult } from '../storage/prune.js';
 import type { TableStore } from '../storage/tableStore.js';
 import type { RetentionPolicy } from './policy.js';
 
 /** The policy periods, in days, a phase can be kept for. */
 export type RetentionPeriod =
-  'processedEventDays' | 'finishedRunDays' | 'jobSlotDays' | 'ensureClaimDays';
+  'processedEventDays' | 'finishedRunDays' | 'jobSlotDays' | 'ensureClaimDays' | 'trainDays';
+
+/** What a phase may need besides storage: the coordination config (what playbooks name). */
+export interface PruneContext {
+  /** Absent (a caller that has none): a phase that needs it to know what is still referenced deletes nothing. */
+  config?: CoordinationConfig;
+}
 
 /** One store's pruning, as retention runs it: rows older than `keptFor` days go. */
 export interface PrunePhase {
   /** Names the rows it deletes, for logs and results. */
   name: string;
   keptFor: RetentionPeriod;
-  prune(tables: TableStore, before: Date, budget: PruneBudget): Promise<PruneResult>;
+  prune(
+    tables: TableStore,
+    before: Date,
+    budget: PruneBudget,
+    context: PruneContext,
+  ): Promise<PruneResult>;
 }
 
 export interface PassResult {
@@ -32,12 +44,13 @@ export async function prunePass(
   now: Date,
   policy: RetentionPolicy,
   phases: readonly PrunePhase[],
+  context: PruneContext = {},
 ): Promise<PassResult> {
   const budget = new PruneBudget(policy.maxDeletesPerPoll, policy.maxExaminedPerPoll);
   const result: PassResult = { deleted: {}, total: 0, examined: 0, complete: true };
   for (const phase of phases) {
     const before = new Date(now.getTime() - policy[phase.keptFor] * 86_400_000);
-    const outcome = await phase.prune(tables, before, budget);
+    const outcome = await phase.prune(tables, before, budget, context);
     result.deleted[phase.name] = outcome.deleted;
     result.total += outcome.deleted;
     if (!outcome.complete) {

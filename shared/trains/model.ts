@@ -101,3 +101,20 @@ export function wentLiveAt(train: Pick<Train, 'members'>): string | null {
 export function describeTrain(train: Pick<Train, 'id' | 'members'>): string {
   return `${train.id} (${train.members.map((m) => `${m.project}${m.tenant ? ` [${m.tenant}]` : ''} ${m.version}`).join(', ')})`;
 }
+
+/**
+ * Every train id a stored or configured object names: the strings under a `train` key, at any depth
+ * (a deploy's release, an approval round's items, a playbook's release selector).
+ */
+export function trainIdsIn(value: unknown, into: Set<string> = new Set()): Set<string> {
+  if (Array.isArray(value)) {
+    for (const item of value) trainIdsIn(item, into);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === 'train' && typeof inner === 'string' && trainIdPattern.test(inner))
+        into.add(inner);
+      else trainIdsIn(inner, into);
+    }
+  }
+  return into;
+}

@@ -4,6 +4,7 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import {
   createIfAbsent,
+  deleteIfMatch,
   getOrUndefined,
   listPartition,
   updateIfMatch,
@@ -11,6 +12,7 @@ import {
 } from '../storage/conditional.js';
 import { fromJsonParts, jsonParts } from '../storage/jsonParts.js';
 import { encodeKey } from '../storage/keys.js';
+import type { PruneBudget, PruneResult } from '../storage/prune.js';
 import { storageStatus } from '../storage/conditional.js';
 import { tableNames } from '../storage/tables.js';
 import type { TableStore } from '../storage/tableStore.js';
@@ -207,15 +209,19 @@ export class TrainStore {
       .sort((a, b) => b.capturedAt.localeCompare(a.capturedAt));
   }
 
-  /** Every train of every set (one query of the table), newest capture first. */
-  async listAll(): Promise<Train[]> {
+  /**
+   * The newest `limit` trains of the given sets, newest capture first: one query of each set's
+   * partition (a few at a time), never a scan of the table, so rows of other sets (sets no longer
+   * configured) and the live rows cost nothing.
+   */
+  async listSets(sets: readonly string[], limit: number): Promise<Train[]> {
     const out: Train[] = [];
-    const filter = odata`kind eq ${'train'}`;
-    for await (const row of (await this.table()).listEntities<TrainRow>({
-      queryOptions: { filter },
-    }))
-      out.push(fromRow(row));
-    return out.sort((a, b) => b.capturedAt.localeCompare(a.capturedAt));
+    const parallel = 8;
+    for (let i = 0; i < sets.length; i += parallel) {
+      const lists = await Promise.all(sets.slice(i, i + parallel).map((set) => this.listSet(set)));
+      for (const list of lists) out.push(...list.slice(0, limit));
+    }
+    return out.sort((a, b) => b.capturedAt.localeCompare(a.capturedAt)).slice(0, limit);
   }
 
   /**
@@ -265,5 +271,96 @@ export class TrainStore {
     const entity = { partitionKey: livePartition, rowKey, ...row };
     const table = await this.table();
     return etag ? updateIfMatch(table, entity, etag) : createIfAbsent(table, entity);
+  }
+
+  /**
+   * Delete the trains nothing needs any more (retention): last touched (captured, standing, verified,
+   * interrupted) before `before`, and none of these: the newest verified train of its set ×
+   * environment × tenant (what a promotion or `latestVerified` takes), a train a live row names (it
+   * stands somewhere, perhaps soaking), or one of `pinned` (what active runs and the config name).
+   * Kept rows count as examined only, so they never use up the deletes; each delete is ETag-checked,
+   * so a train that stood again since it was read is kept.
+   */
+  async prune(
+    before: Date,
+    budget: PruneBudget,
+    pinned: () => Promise<ReadonlySet<string>>,
+  ): Promise<PruneResult> {
+    if (budget.exhausted) return { deleted: 0, complete: false };
+    const table = await this.table();
+    const at = before.toISOString();
+    // '' (never stood, never verified, never interrupted) is less than any time.
+    const filter = odata`kind eq ${'train'} and capturedAt lt ${at} and standingSince lt ${at} and verifiedAt lt ${at} and interruptedAt lt ${at}`;
+    let keep: ReadonlySet<string> | undefined;
+    const newestVerified = new Map<string, Promise<string | undefined>>();
+    const newestIn = (set: string, environmentId: string, tenantId: string) => {
+      const key = JSON.stringify([set, environmentId, tenantId]);
+      let found = newestVerified.get(key);
+      if (!found) {
+        found = this.newestVerifiedId(set, environmentId, tenantId, budget);
+        newestVerified.set(key, found);
+      }
+      return found;
+    };
+    const doomed: { partitionKey: string; rowKey: string; etag: string }[] = [];
+    let complete = true;
+    for await (const row of table.listEntities<
+      Pick<TrainRow, 'id' | 'set' | 'environmentId' | 'tenantId' | 'verifiedAt'>
+    >({
+      queryOptions: {
+        filter,
+        select: ['PartitionKey', 'RowKey', 'id', 'set', 'environmentId', 'tenantId', 'verifiedAt'],
+      },
+    })) {
+      budget.examined += 1;
+      if (!keep) {
+        const named = new Set(await pinned());
+        for (const live of (await this.liveRows()).values())
+          if (live.trainId) named.add(live.trainId);
+        keep = named;
+      }
+      const isNewestVerified =
+        row.verifiedAt !== '' &&
+        (await newestIn(row.set, row.environmentId, row.tenantId)) === row.id;
+      if (!keep.has(row.id) && !isNewestVerified)
+        doomed.push({
+          partitionKey: row.partitionKey ?? '',
+          rowKey: row.rowKey ?? '',
+          etag: row.etag ?? '*',
+        });
+      if (doomed.length >= budget.deletesLeft || budget.examined >= budget.maxExamined) {
+        complete = false;
+        break;
+      }
+    }
+    budget.deleted += doomed.length;
+    let deleted = 0;
+    for (const d of doomed)
+      if ((await deleteIfMatch(table, d.partitionKey, d.rowKey, d.etag)).ok) deleted += 1;
+    return { deleted, complete };
+  }
+
+  /** The id of the newest verified train of one set × environment × tenant (one query of the set's partition). */
+  private async newestVerifiedId(
+    set: string,
+    environmentId: string,
+    tenantId: string,
+    budget: PruneBudget,
+  ): Promise<string | undefined> {
+    const filter = odata`PartitionKey eq ${trainPartition(set)} and environmentId eq ${environmentId} and tenantId eq ${tenantId} and verifiedAt ne ${''}`;
+    let newest: { id: string; verifiedAt: string } | undefined;
+    for await (const row of (await this.table()).listEntities<Pick<TrainRow, 'id' | 'verifiedAt'>>({
+      queryOptions: { filter, select: ['id', 'verifiedAt'] },
+    })) {
+      budget.examined += 1;
+      // The order verifiedIn chooses by: newest verification, then the greater id.
+      if (
+        !newest ||
+        row.verifiedAt > newest.verifiedAt ||
+        (row.verifiedAt === newest.verifiedAt && row.id > newest.id)
+      )
+        newest = { id: row.id, verifiedAt: row.verifiedAt };
+    }
+    return newest?.id;
   }
 }

@@ -4,11 +4,10 @@
 // release that arrives after the approval, a tampered or expired link, an instance that dies between
 // recording a decision and moving the run on.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { azuriteConnectionString } from '../../dev/azurite.js';
 import {
   sampleScenario,
   startOctopusSimulator,
@@ -19,7 +18,8 @@ import { recordApprovalDecision } from '../../shared/runs/decisions.js';
 import { createRuntime } from '../../shared/runtime/runtime.js';
 import type { Browser } from 'playwright-core';
 import { haveChromium, launchChromium, warnIfNoChromium } from '../helpers/browser.js';
-import { startDevHostProcess, type DevHostProcess } from '../helpers/devHostProcess.js';
+import { DevHostPair } from '../helpers/devHostPair.js';
+import type { DevHostProcess } from '../helpers/devHostProcess.js';
 
 warnIfNoChromium('approval page');
 
@@ -74,31 +74,21 @@ const rawConfig = {
 coordinationConfigSchema.parse(rawConfig);
 
 let sim: OctopusSimulator;
-let hosts: DevHostProcess[] = [];
-let storage = '';
+const pair = new DevHostPair();
+const { host } = pair;
 
 beforeAll(async () => {
   sim = await startOctopusSimulator({ port: 0 });
-  const dir = mkdtempSync(join(tmpdir(), 'approvals-'));
-  const path = join(dir, 'coordination.json');
-  writeFileSync(path, JSON.stringify(rawConfig));
-  const env: Record<string, string> = {
-    OCTOPUS_URL: sim.url,
-    OCTOPUS_API_KEY: sim.apiKey,
-    COORDINATION_CONFIG: path,
-    STATUS_POLL_SCHEDULE: '*/1 * * * * *',
-    DAILY_REPORT_SCHEDULE: '0 0 0 1 1 *',
-    REPORT_TIME_ZONE: 'Europe/Berlin',
-  };
-  const first = await startDevHostProcess({ env });
-  hosts.push(first);
-  storage = azuriteConnectionString('127.0.0.1', first.ports.azurite);
-  hosts.push(await startDevHostProcess({ env: { ...env, AzureWebJobsStorage: storage } }));
+  await pair.start({
+    name: 'approvals',
+    sim,
+    config: rawConfig,
+    env: { REPORT_TIME_ZONE: 'Europe/Berlin' },
+  });
 }, 240_000);
 
 afterAll(async () => {
-  for (const h of hosts) await h.stop();
-  hosts = [];
+  await pair.stop();
   await sim.stop();
 });
 
@@ -118,12 +108,6 @@ afterEach(async () => {
       await post(host(0), `/api/runs/${r.id}/cancel`, { by: 'test cleanup' });
   await Promise.all(runs.map((r) => waitForRun(r.id, (x) => terminal.includes(x.status))));
 }, 120_000);
-
-function host(i: number): DevHostProcess {
-  const h = hosts[i];
-  if (!h) throw new Error(`no host ${i}`);
-  return h;
-}
 
 interface ApprovalBody {
   actionId: string;
@@ -220,7 +204,7 @@ interface Mail {
 /** Every email in both hosts' outboxes (whichever instance advanced the run sent it). */
 function outbox(): Mail[] {
   const mails: Mail[] = [];
-  for (const h of hosts) {
+  for (const h of pair.hosts) {
     let files: string[] = [];
     try {
       files = readdirSync(h.outboxDir).filter((f) => f.endsWith('.eml'));
@@ -518,7 +502,7 @@ describe('approvals through two dev hosts', () => {
     // What a host does before it advances the run, then dies: the decision is in the row, nothing more.
     const runtime = await createRuntime({
       env: {
-        AzureWebJobsStorage: storage,
+        AzureWebJobsStorage: pair.storage,
         OCTOPUS_URL: sim.url,
         OCTOPUS_API_KEY: sim.apiKey,
         MAIL_OUTBOX_DIR: join(tmpdir(), 'approvals-crash-outbox'),

@@ -2,20 +2,18 @@
 // on one Azurite and the Octopus simulator. The first stage's deployment runs on; the next stage creates
 // nothing while the freeze lasts and says why; ensure-deployed answers 409; the status page shows the
 // banner; after the lift the promotion finishes, each deployment created once.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { azuriteConnectionString } from '../../dev/azurite.js';
 import {
   sampleScenario,
   startOctopusSimulator,
   type OctopusSimulator,
 } from '../../dev/octopus-sim/index.js';
-import { startDevHostProcess, type DevHostProcess } from '../helpers/devHostProcess.js';
+import { DevHostPair } from '../helpers/devHostPair.js';
+import type { DevHostProcess } from '../helpers/devHostProcess.js';
 
 let sim: OctopusSimulator;
-const hosts: DevHostProcess[] = [];
+const pair = new DevHostPair();
+const { host, until } = pair;
 
 const config = {
   projectSets: {
@@ -51,33 +49,12 @@ interface RunBody {
   stages: { name: string; status: string; actions: ActionBody[] }[];
 }
 
-function host(i: number): DevHostProcess {
-  const h = hosts[i];
-  if (!h) throw new Error(`no host ${i}`);
-  return h;
-}
-
 async function json(res: Response): Promise<Record<string, unknown>> {
   return (await res.json()) as Record<string, unknown>;
 }
 
 async function getRun(h: DevHostProcess, id: string): Promise<RunBody> {
   return (await (await fetch(`${h.url}/api/runs/${encodeURIComponent(id)}`)).json()) as RunBody;
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 120_000,
-): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > until)
-      throw new Error(`timed out waiting for ${what}\n${host(0).output().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 async function productionDeployments(
@@ -106,28 +83,10 @@ async function productionDeployments(
 beforeAll(async () => {
   sim = await startOctopusSimulator({ port: 0 });
   sim.loadScenario({ ...sampleScenario, stepDurationMs: 1500, webhookBatchIntervalMs: 60_000 });
-  const path = join(mkdtempSync(join(tmpdir(), 'freezes-e2e-')), 'coordination.json');
-  writeFileSync(path, JSON.stringify(config));
-  const env: Record<string, string> = {
-    OCTOPUS_URL: sim.url,
-    OCTOPUS_API_KEY: sim.apiKey,
-    COORDINATION_CONFIG: path,
-    STATUS_POLL_SCHEDULE: '*/1 * * * * *',
-    DAILY_REPORT_SCHEDULE: '0 0 0 1 1 *',
-  };
-  const first = await startDevHostProcess({ env });
-  hosts.push(first);
-  hosts.push(
-    await startDevHostProcess({
-      env: {
-        ...env,
-        AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', first.ports.azurite),
-      },
-    }),
-  );
+  await pair.start({ name: 'freezes-e2e', sim, config });
 }, 300_000);
 afterAll(async () => {
-  for (const h of hosts) await h.stop();
+  await pair.stop();
   await sim?.stop();
 });
 
@@ -149,7 +108,7 @@ describe('a freeze set during a running promotion', () => {
     expect(plan.stages.length).toBeGreaterThanOrEqual(2);
 
     // The first stage's deployment is running in Octopus: set the freeze now, from both hosts at once.
-    await waitFor('the first stage to run', async () => {
+    await until('the first stage to run', async () => {
       const run = await getRun(host(0), runId);
       return run.stages[0]?.actions.some((a) => a.taskId) ? run : undefined;
     });
@@ -174,7 +133,7 @@ describe('a freeze set during a running promotion', () => {
     const freezeId = ids[0] ?? '';
 
     // The next stage waits, naming the freeze, and creates nothing.
-    const waiting = await waitFor('the next stage to wait on the freeze', async () => {
+    const waiting = await until('the next stage to wait on the freeze', async () => {
       const run = await getRun(host(1), runId);
       return run.stages.some((s) => s.actions.some((a) => a.frozen)) ? run : undefined;
     });
@@ -210,7 +169,7 @@ describe('a freeze set during a running promotion', () => {
       await fetch(`${host(0).url}/api/freezes/${freezeId}`, { method: 'DELETE' }),
     );
     expect(again.alreadyLifted).toBe(true);
-    const done = await waitFor(
+    const done = await until(
       'the promotion to finish',
       async () => {
         const run = await getRun(host(0), runId);

@@ -3,58 +3,31 @@
 // capture it over HTTP from both instances at once, the status poll verifies it after the set's soak, and
 // a train-sourced promotion moves exactly that train to Production, although a newer release arrived in
 // Test meanwhile; the instance that started the promotion is killed in the middle and the other finishes it.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { azuriteConnectionString } from '../../dev/azurite.js';
-import {
-  startOctopusSimulator,
-  type OctopusSimulator,
-  type Scenario,
-} from '../../dev/octopus-sim/index.js';
-import { startDevHostProcess, type DevHostProcess } from '../helpers/devHostProcess.js';
+import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
+import { DevHostPair } from '../helpers/devHostPair.js';
+import { webStackScenario } from '../helpers/scenarios.js';
 
 /** Long enough that the newer train cannot be verified while the test promotes (see below). */
 const soakMinutes = 1;
 
-const scenario: Scenario = {
-  environments: ['Test', 'Production'],
-  lifecycles: [
-    {
-      name: 'Default Lifecycle',
-      phases: [{ environments: ['Test'] }, { environments: ['Production'] }],
-    },
-  ],
-  projects: [
-    { name: 'Database', steps: ['Migrate'] },
-    { name: 'Web API', steps: ['Deploy API', 'Smoke test'] },
-  ],
-  releases: [
-    { project: 'Database', version: '1.4.0' },
-    { project: 'Database', version: '1.5.0' },
-    { project: 'Web API', version: '2.16.0' },
-    { project: 'Web API', version: '2.17.0' },
-  ],
-  history: [
-    { project: 'Database', release: '1.4.0', environment: 'Test', minutesAgo: 300 },
-    { project: 'Database', release: '1.4.0', environment: 'Production', minutesAgo: 290 },
-    { project: 'Database', release: '1.5.0', environment: 'Test', minutesAgo: 100 },
-    { project: 'Web API', release: '2.16.0', environment: 'Test', minutesAgo: 300 },
-    { project: 'Web API', release: '2.16.0', environment: 'Production', minutesAgo: 290 },
-    { project: 'Web API', release: '2.17.0', environment: 'Test', minutesAgo: 90 },
-    // Its last deployment to Test failed: nothing is live there (and no train) until the test redeploys it.
-    {
-      project: 'Web API',
-      release: '2.17.0',
-      environment: 'Test',
-      minutesAgo: 80,
-      outcome: 'Failed',
-    },
-  ],
+const scenario = webStackScenario({
+  steps: { database: ['Migrate'], webApi: ['Deploy API', 'Smoke test'] },
+  extra: {
+    history: [
+      // Its last deployment to Test failed: nothing is live there (and no train) until the test redeploys it.
+      {
+        project: 'Web API',
+        release: '2.17.0',
+        environment: 'Test',
+        minutesAgo: 80,
+        outcome: 'Failed',
+      },
+    ],
+  },
   stepDurationMs: 300,
   webhookBatchIntervalMs: 600_000,
-};
+});
 
 const config = {
   space: 'Default',
@@ -119,34 +92,17 @@ const config = {
 };
 
 let sim: OctopusSimulator;
-const hosts: DevHostProcess[] = [];
-
-function host(i: number): DevHostProcess {
-  const h = hosts[i];
-  if (!h) throw new Error(`no host ${i}`);
-  return h;
-}
+const pair = new DevHostPair();
+const { host, until } = pair;
 
 beforeAll(async () => {
   sim = await startOctopusSimulator({ port: 0 });
   sim.loadScenario(scenario);
-  const path = join(mkdtempSync(join(tmpdir(), 'trains-')), 'coordination.json');
-  writeFileSync(path, JSON.stringify(config));
-  const env: Record<string, string> = {
-    OCTOPUS_URL: sim.url,
-    OCTOPUS_API_KEY: sim.apiKey,
-    COORDINATION_CONFIG: path,
-    STATUS_POLL_SCHEDULE: '*/1 * * * * *',
-    DAILY_REPORT_SCHEDULE: '0 0 0 1 1 *',
-  };
-  const first = await startDevHostProcess({ env });
-  hosts.push(first);
-  const storage = azuriteConnectionString('127.0.0.1', first.ports.azurite);
-  hosts.push(await startDevHostProcess({ env: { ...env, AzureWebJobsStorage: storage } }));
+  await pair.start({ name: 'trains', sim, config });
 }, 240_000);
 
 afterAll(async () => {
-  for (const h of hosts.reverse()) await h.stop();
+  await pair.stop();
   await sim?.stop();
 });
 
@@ -173,21 +129,6 @@ interface TrainBody {
   soakMinutes: number;
   environment: string;
   members: { project: string; version: string; deployedBy: string | null; wentLiveAt: string }[];
-}
-
-async function until<T>(
-  what: string,
-  read: () => Promise<T | undefined>,
-  ms = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}\n${host(0).output().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 const octopus = async <T>(path: string, init?: RequestInit): Promise<T> =>

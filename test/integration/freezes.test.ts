@@ -4,11 +4,7 @@
 // through a freeze with priority, ensure-deployed's 409 and a promotion slot blocked by a freeze.
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  startOctopusSimulator,
-  type OctopusSimulator,
-  type Scenario,
-} from '../../dev/octopus-sim/index.js';
+import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { ensureDeployedHandler } from '../../functions/ensureDeployed.js';
 import {
   liftFreezeHandler,
@@ -27,36 +23,13 @@ import { createRuntime, setRuntime, type Runtime } from '../../shared/runtime/ru
 import { advanceRun, startRun } from '../../shared/runs/advance.js';
 import { planFromPlaybook } from '../../shared/runs/plan.js';
 import { isTerminalRunStatus, type RunState } from '../../shared/runs/types.js';
+import { webStackScenario } from '../helpers/scenarios.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
-const scenario: Scenario = {
-  environments: ['Test', 'Production'],
-  lifecycles: [
-    {
-      name: 'Default Lifecycle',
-      phases: [{ environments: ['Test'] }, { environments: ['Production'] }],
-    },
-  ],
-  projects: [
-    { name: 'Database', steps: ['Migrate'] },
-    { name: 'Web API', steps: ['Deploy API'] },
-  ],
-  releases: [
-    { project: 'Database', version: '1.4.0' },
-    { project: 'Database', version: '1.5.0' },
-    { project: 'Web API', version: '2.16.0' },
-    { project: 'Web API', version: '2.17.0' },
-  ],
-  history: [
-    { project: 'Database', release: '1.4.0', environment: 'Test', minutesAgo: 300 },
-    { project: 'Database', release: '1.4.0', environment: 'Production', minutesAgo: 290 },
-    { project: 'Database', release: '1.5.0', environment: 'Test', minutesAgo: 100 },
-    { project: 'Web API', release: '2.16.0', environment: 'Test', minutesAgo: 300 },
-    { project: 'Web API', release: '2.16.0', environment: 'Production', minutesAgo: 290 },
-    { project: 'Web API', release: '2.17.0', environment: 'Test', minutesAgo: 90 },
-  ],
+const scenario = webStackScenario({
+  steps: { database: ['Migrate'], webApi: ['Deploy API'] },
   stepDurationMs: 50,
-};
+});
 
 const config = coordinationConfigSchema.parse({
   projectSets: {

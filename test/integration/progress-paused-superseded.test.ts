@@ -2,30 +2,21 @@
 // paused on a manual intervention is "waiting for someone in Octopus" with the task link; one Octopus
 // superseded with a newer deployment to the same target names that deployment.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
+import type { OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { parseCoordinationConfig } from '../../shared/config/loadCoordinationConfig.js';
 import { deploymentProgress } from '../../shared/cooperation/progress.js';
-import { createOctopusClient, type OctopusClient } from '../../shared/octopus/client.js';
+import type { OctopusClient } from '../../shared/octopus/client.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
+import { startAppSimulator, type AppSimulator } from '../helpers/appSimulator.js';
 
 let sim: OctopusSimulator;
 let octopus: OctopusClient;
+let deploy: AppSimulator['deploy'];
 let runtime: Runtime;
 
 beforeAll(async () => {
-  sim = await startOctopusSimulator({
-    port: 0,
-    scenario: {
-      environments: ['Development'],
-      lifecycles: [{ name: 'Default', phases: [{ environments: ['Development'] }] }],
-      projects: [{ name: 'App', steps: ['Approve', 'Deploy'] }],
-      releases: ['1.0.0', '1.1.0', '1.2.0'].map((version) => ({ project: 'App', version })),
-      stepDurationMs: 1000,
-    },
-  });
-  sim.clock({ action: 'pause' });
-  octopus = createOctopusClient({ url: sim.url, apiKey: sim.apiKey, space: 'Default' });
+  ({ sim, octopus, deploy } = await startAppSimulator());
   runtime = await createRuntime({
     env: {
       AzureWebJobsStorage: azuriteConnectionString(),
@@ -41,17 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sim?.stop();
 });
-
-async function deploy(version: string): Promise<{ Id: string; TaskId: string }> {
-  const [project] = await octopus.projects.all();
-  const [environment] = await octopus.environments.all();
-  const release = await octopus.releases.byVersion(project?.Id ?? '', version);
-  return octopus.deployments.create({
-    ReleaseId: release?.Id ?? '',
-    ProjectId: project?.Id ?? '',
-    EnvironmentId: environment?.Id ?? '',
-  });
-}
 
 describe('progress of paused and superseded deployments', () => {
   it('says a paused deployment waits for someone in Octopus, with the link, and keeps waiting', async () => {

@@ -2,42 +2,22 @@
 // intervention) comes with its interruption types; a task Octopus cancelled because a newer deployment
 // to the same target superseded it comes with that deployment; a user's cancel does not.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
-import { createOctopusClient, type OctopusClient } from '../../shared/octopus/client.js';
+import type { OctopusSimulator } from '../../dev/octopus-sim/index.js';
+import type { OctopusClient } from '../../shared/octopus/client.js';
 import { observeTasks } from '../../shared/runs/executor.js';
+import { startAppSimulator, type AppSimulator } from '../helpers/appSimulator.js';
 
 let sim: OctopusSimulator;
 let octopus: OctopusClient;
+let deploy: AppSimulator['deploy'];
 
 beforeAll(async () => {
-  sim = await startOctopusSimulator({
-    port: 0,
-    scenario: {
-      environments: ['Development'],
-      lifecycles: [{ name: 'Default', phases: [{ environments: ['Development'] }] }],
-      projects: [{ name: 'App', steps: ['Approve', 'Deploy'] }],
-      releases: ['1.0.0', '1.1.0', '1.2.0'].map((version) => ({ project: 'App', version })),
-      stepDurationMs: 1000,
-    },
-  });
-  sim.clock({ action: 'pause' });
-  octopus = createOctopusClient({ url: sim.url, apiKey: sim.apiKey, space: 'Default' });
+  ({ sim, octopus, deploy } = await startAppSimulator());
 });
 
 afterAll(async () => {
   await sim?.stop();
 });
-
-async function deploy(version: string): Promise<{ Id: string; TaskId: string }> {
-  const [project] = await octopus.projects.all();
-  const [environment] = await octopus.environments.all();
-  const release = await octopus.releases.byVersion(project?.Id ?? '', version);
-  return octopus.deployments.create({
-    ReleaseId: release?.Id ?? '',
-    ProjectId: project?.Id ?? '',
-    EnvironmentId: environment?.Id ?? '',
-  });
-}
 
 describe('observeTasks', () => {
   it('reports a paused task with its interruption types', async () => {

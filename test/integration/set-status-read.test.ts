@@ -2,12 +2,11 @@
 // also when a set's JSON is too long for one Table property (over 32 K characters, split in parts).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCoordinationConfig } from '../../shared/config/loadCoordinationConfig.js';
-import type { DashboardItem } from '../../shared/octopus/dashboard.js';
-import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
+import type { Runtime } from '../../shared/runtime/runtime.js';
 import { recordSetStatus } from '../../shared/status/record.js';
 import { readStatusPage } from '../../shared/ui/readStatusPage.js';
 import { statusView } from '../../shared/ui/statusView.js';
-import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
+import { dashboardItem, runtimeWithoutOctopus } from '../helpers/statusReads.js';
 
 let runtime: Runtime;
 const names = Array.from(
@@ -15,37 +14,13 @@ const names = Array.from(
   (_, i) => `Platform ${String(i).padStart(3, '0')} ${'Long Service Name '.repeat(8)}`,
 );
 
-function deployment(n: number): DashboardItem {
-  return {
-    Id: `Deployments-${n}`,
-    DeploymentId: `Deployments-${n}`,
-    ProjectId: `Projects-${n}`,
-    EnvironmentId: 'Environments-2',
-    TenantId: null,
-    ReleaseId: `Releases-${n}`,
-    ReleaseVersion: `1.0.${n}`,
-    TaskId: `ServerTasks-${n}`,
-    State: 'Success',
-    Created: '2026-11-20T10:00:00Z',
-    IsCurrent: true,
-    IsPrevious: false,
-  };
-}
-
 beforeAll(async () => {
-  runtime = await createRuntime({
-    env: {
-      AzureWebJobsStorage: azuriteConnectionString(),
-      OCTOPUS_URL: 'http://127.0.0.1:9',
-      OCTOPUS_API_KEY: 'API-UITEST00000000000000000000000',
-      WEBHOOK_SECRET: 'x',
-    },
-    tablePrefix: uniqueTablePrefix(),
-    config: parseCoordinationConfig({
+  runtime = await runtimeWithoutOctopus(
+    parseCoordinationConfig({
       space: 'Default',
       projectSets: { platform: { projects: names } },
     }),
-  });
+  );
   await recordSetStatus(runtime, {
     takenAt: new Date('2026-11-20T10:05:00Z'),
     spaces: [],
@@ -64,7 +39,7 @@ beforeAll(async () => {
         projects: names.map((project, i) => ({
           project,
           projectId: `Projects-${i}`,
-          current: deployment(i),
+          current: dashboardItem(i),
           lastSuccessful: undefined,
         })),
       },

@@ -14,27 +14,14 @@ import {
   setStatusTable,
 } from '../../shared/status/record.js';
 import type { SetCell, SetCellState, StatusSnapshot } from '../../shared/status/snapshot.js';
+import { dashboardItem } from '../helpers/statusReads.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
 const sets = Array.from({ length: 100 }, (_, i) => `set${String(i).padStart(3, '0')}`);
 let runtime: Runtime;
 
-function item(n: number, state: DashboardItem['State']): DashboardItem {
-  return {
-    Id: `Deployments-${n}`,
-    DeploymentId: `Deployments-${n}`,
-    ProjectId: `Projects-${n}`,
-    EnvironmentId: 'Environments-1',
-    TenantId: null,
-    ReleaseId: `Releases-${n}`,
-    ReleaseVersion: `1.0.${n}`,
-    TaskId: `ServerTasks-${n}`,
-    State: state,
-    Created: '2026-11-20T10:00:00Z',
-    IsCurrent: true,
-    IsPrevious: false,
-  };
-}
+const item = (n: number, state: DashboardItem['State']): DashboardItem =>
+  dashboardItem(n, { EnvironmentId: 'Environments-1', State: state });
 
 function cell(set: string, environment: string, deployment: number, state: SetCellState): SetCell {
   return {

@@ -24,18 +24,13 @@ import { observeTrains } from '../../shared/trains/consumers.js';
 import { combinationOf } from '../../shared/trains/soak.js';
 import type { Train } from '../../shared/trains/model.js';
 import { TrainStore } from '../../shared/trains/store.js';
+import { testThenProduction } from '../helpers/scenarios.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
 const soakMinutes = 0.05; // 3 s
 
 const scenario: Scenario = {
-  environments: ['Test', 'Production'],
-  lifecycles: [
-    {
-      name: 'Default Lifecycle',
-      phases: [{ environments: ['Test'] }, { environments: ['Production'] }],
-    },
-  ],
+  ...testThenProduction,
   projects: [
     { name: 'Database', steps: ['Migrate'] },
     { name: 'Web API', steps: ['Deploy API'] },

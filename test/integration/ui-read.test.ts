@@ -6,41 +6,20 @@ import { recordJobRun } from '../../shared/jobs/jobHistory.js';
 import { LeaseLocks } from '../../shared/locks/leaseLock.js';
 import { locksTableName } from '../../shared/locks/rows.js';
 import type { DashboardItem } from '../../shared/octopus/dashboard.js';
-import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
+import type { Runtime } from '../../shared/runtime/runtime.js';
 import { recordSetStatus } from '../../shared/status/record.js';
 import { readStatusPage } from '../../shared/ui/readStatusPage.js';
-import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
+import { dashboardItem, runtimeWithoutOctopus } from '../helpers/statusReads.js';
 
 let runtime: Runtime;
 
-function deployment(version: string, state: DashboardItem['State'], n: number): DashboardItem {
-  return {
-    Id: `Deployments-${n}`,
-    DeploymentId: `Deployments-${n}`,
-    ProjectId: `Projects-${n}`,
-    EnvironmentId: 'Environments-2',
-    TenantId: null,
-    ReleaseId: `Releases-${n}`,
-    ReleaseVersion: version,
-    TaskId: `ServerTasks-${n}`,
-    State: state,
-    Created: '2026-11-20T10:00:00Z',
-    IsCurrent: true,
-    IsPrevious: false,
-  };
-}
+const deployment = (version: string, state: DashboardItem['State'], n: number) =>
+  dashboardItem(n, { ReleaseVersion: version, State: state });
 
 beforeAll(async () => {
-  runtime = await createRuntime({
-    env: {
-      AzureWebJobsStorage: azuriteConnectionString(),
-      // Nothing listens here: any Octopus call the page made would fail the read.
-      OCTOPUS_URL: 'http://127.0.0.1:9',
-      OCTOPUS_API_KEY: 'API-UITEST00000000000000000000000',
-      WEBHOOK_SECRET: 'x',
-    },
-    tablePrefix: uniqueTablePrefix(),
-    config: parseCoordinationConfig({
+  // Nothing answers at its Octopus URL: any Octopus call the page made would fail the read.
+  runtime = await runtimeWithoutOctopus(
+    parseCoordinationConfig({
       space: 'Default',
       projectSets: { 'web-stack': { projects: ['Database', 'Web API'] } },
       watches: [
@@ -52,7 +31,7 @@ beforeAll(async () => {
         },
       ],
     }),
-  });
+  );
   await recordSetStatus(runtime, {
     takenAt: new Date('2026-11-20T10:05:00Z'),
     spaces: [],

@@ -13,6 +13,7 @@ import type {
   RunPlan,
   RunState,
 } from '../../shared/runs/types.js';
+import { planDeploy } from '../helpers/runPlans.js';
 
 const t0 = new Date('2026-12-02T10:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
@@ -32,20 +33,7 @@ const octopusHit: FreezeHit = {
   allowsRollback: false,
 };
 
-function deploy(extra: Partial<PlanDeploy> = {}): PlanDeploy {
-  return {
-    type: 'deploy',
-    id: 'api',
-    project: 'Web API',
-    environment: 'Production',
-    tenant: null,
-    release: 'latest',
-    when: 'ifNotCurrent',
-    allowDowngrade: false,
-    rollback: false,
-    ...extra,
-  };
-}
+const deploy = (extra: Partial<PlanDeploy> = {}): PlanDeploy => planDeploy('api', 'Web API', extra);
 
 function resolution(hits: FreezeHit[] = []): DeployResolution {
   return {

@@ -7,25 +7,15 @@ import type {
   ApprovalItem,
   Command,
   Observation,
-  PlanDeploy,
   RunPlan,
   RunState,
 } from '../../shared/runs/types.js';
+import { planDeploy } from '../helpers/runPlans.js';
 
 const t0 = new Date('2026-11-21T10:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
 
-const deploy: PlanDeploy = {
-  type: 'deploy',
-  id: 'db',
-  project: 'Database',
-  environment: 'Production',
-  tenant: null,
-  release: 'latest',
-  when: 'ifNotCurrent',
-  allowDowngrade: false,
-  rollback: false,
-};
+const deploy = planDeploy('db', 'Database');
 
 const plan = (minApprovals = 1): RunPlan => ({
   kind: 'playbook',

@@ -7,46 +7,18 @@ import type {
   Command,
   DeployResolution,
   Observation,
-  PlanDeploy,
   RunPlan,
   RunState,
 } from '../../shared/runs/types.js';
 import { runView } from '../../shared/runs/view.js';
+import { planDeploy, webStackRunPlan } from '../helpers/runPlans.js';
 
 const t0 = new Date('2026-12-02T09:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
 
-function deploy(id: string, project: string, extra: Partial<PlanDeploy> = {}): PlanDeploy {
-  return {
-    type: 'deploy',
-    id,
-    project,
-    environment: 'Production',
-    tenant: null,
-    release: 'latest',
-    when: 'ifNotCurrent',
-    allowDowngrade: false,
-    rollback: false,
-    ...extra,
-  };
-}
-
-function plan(extra: Partial<RunPlan> = {}): RunPlan {
-  return {
-    kind: 'playbook',
-    name: 'release',
-    environment: 'Production',
-    stages: [
-      { name: 'Backend', actions: [deploy('db', 'Database'), deploy('api', 'Web API')] },
-      { name: 'Frontend', actions: [deploy('web', 'Web App')] },
-    ],
-    onFailure: [{ type: 'redeployPrevious', id: 'rollback', projects: ['Database', 'Web API'] }],
-    onFailureWhenCancelled: true,
-    timeoutMinutes: 10,
-    recipients: [],
-    ...extra,
-  };
-}
+const deploy = planDeploy;
+const plan = (extra: Partial<RunPlan> = {}): RunPlan =>
+  webStackRunPlan({ name: 'release', timeoutMinutes: 10, recipients: [], ...extra });
 
 function resolution(project: string, version: string): DeployResolution {
   return {

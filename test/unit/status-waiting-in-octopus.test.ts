@@ -5,25 +5,10 @@ import { describe, expect, it } from 'vitest';
 import type { DashboardItem } from '../../shared/octopus/dashboard.js';
 import { recordedProjects } from '../../shared/status/record.js';
 import { renderSets } from '../../shared/ui/renderSets.js';
+import { dashboardItem } from '../helpers/statusReads.js';
 
-function item(n: number, extra: Partial<DashboardItem> = {}): DashboardItem {
-  return {
-    Id: `Deployments-${n}`,
-    DeploymentId: `Deployments-${n}`,
-    ProjectId: `Projects-${n}`,
-    EnvironmentId: 'Environments-2',
-    TenantId: null,
-    ReleaseId: `Releases-${n}`,
-    ReleaseVersion: `1.0.${n}`,
-    TaskId: `ServerTasks-${n}`,
-    State: 'Success',
-    Created: '2026-12-02T09:00:00Z',
-    IsCurrent: true,
-    IsPrevious: false,
-    IsCompleted: true,
-    ...extra,
-  };
-}
+const item = (n: number, extra: Partial<DashboardItem> = {}): DashboardItem =>
+  dashboardItem(n, { Created: '2026-12-02T09:00:00Z', IsCompleted: true, ...extra });
 
 describe('a deployment waiting for someone in Octopus', () => {
   const cell = {
