@@ -18,7 +18,13 @@ import { maxQueueMessageBytes } from '../storage/queueStore.js';
 import type { EventConsumer } from './consumers.js';
 import { octopusEventSchema } from './payload.js';
 import { processStoredEvents } from './process.js';
-import { readEventStates, readStoredEvent, settledWithin, type StoredEvent } from './store.js';
+import {
+  eventInsertInFlight,
+  readEventStates,
+  readStoredEvent,
+  settledWithin,
+  type StoredEvent,
+} from './store.js';
 
 /** The queue the webhook hands events to (the queue trigger in functions/octopusEventsQueue.ts). */
 export const eventsQueueName = 'octopus-events';
@@ -53,6 +59,9 @@ export function queuedEvent(stored: StoredEvent): QueuedEvent {
     e: stored.event,
   };
 }
+
+/** How long a message waits for an insert request that is out, so that request's events join it. */
+export const joinInsertWaitMs = 50;
 
 /** How long the enqueuer waits for one send before it sends the next message anyway. */
 export const sendWaitMs = 2000;
@@ -97,6 +106,13 @@ class Enqueuer {
     await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.waiting.length > 0) {
+        // Events being inserted right now are answered in a moment: wait (briefly) for that
+        // request, so they go in this message rather than the next one.
+        const inserting = eventInsertInFlight(this.runtime.tables);
+        if (inserting) {
+          await settledWithin(inserting, joinInsertWaitMs);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         const batch: Waiting[] = [];
         let size = 20; // {"v":1,"events":[]}
         while (this.waiting.length > 0) {

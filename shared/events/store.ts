@@ -147,6 +147,8 @@ const maxInsertBatchChars = 1024 * 1024;
 class EventInserter {
   private waiting: PendingInsert[] = [];
   private sending: Promise<void> | undefined;
+  /** The request out now, if any (the enqueuer waits for it, so its events share a message). */
+  inFlight: Promise<void> | undefined;
 
   constructor(private readonly table: TableClient) {}
 
@@ -195,10 +197,10 @@ class EventInserter {
         const batch = this.take();
         // A request storage never answers must not hold back every later event (each caller has
         // its own deadline, storeBudgetMs): past insertWaitMs the next request goes anyway.
-        await settledWithin(
-          batch.length === 1 ? this.one(batch[0] as PendingInsert) : this.many(batch),
-          insertWaitMs,
-        );
+        const work = batch.length === 1 ? this.one(batch[0] as PendingInsert) : this.many(batch);
+        this.inFlight = work;
+        await settledWithin(work, insertWaitMs);
+        this.inFlight = undefined;
       }
     } finally {
       // No await between the empty check and here, so nothing can be added unseen.
@@ -251,6 +253,13 @@ export function settledWithin(work: Promise<unknown>, ms: number): Promise<void>
 }
 
 const inserters = new WeakMap<TableClient, EventInserter>();
+const eventClients = new WeakMap<TableStore, TableClient>();
+
+/** The insert request this store has out now, if any: resolves when it is answered. */
+export function eventInsertInFlight(tables: TableStore): Promise<void> | undefined {
+  const client = eventClients.get(tables);
+  return client ? inserters.get(client)?.inFlight : undefined;
+}
 
 function insertEvent(table: TableClient, entity: EventEntity): Promise<WriteOutcome> {
   let inserter = inserters.get(table);
@@ -271,6 +280,7 @@ export async function storeEventOnce(
   receipt: ReceiptInfo,
 ): Promise<StoreOutcome> {
   const table = await tables.table(eventsTable);
+  eventClients.set(tables, table);
   const rowKey = eventRowKey(event.Id);
   // What the consumers see is what was stored: an event reduced to fit is processed reduced, so
   // the immediate pass and the poll's retry act on the same thing.
