@@ -312,7 +312,11 @@ async function intake(): Promise<void> {
     // ratios (each webhook round against the raw round just before it) is printed beside it.
     const medianRatio = (k: 'rate' | 'endToEnd') => {
       const xs = webhookRuns.map((w, i) => w[k] / (rawRuns[i]?.rate ?? NaN)).sort((a, b) => a - b);
-      return (xs[Math.floor(xs.length / 2)] ?? NaN).toFixed(2);
+      const mid = xs.length / 2;
+      const median = Number.isInteger(mid)
+        ? ((xs[mid - 1] ?? NaN) + (xs[mid] ?? NaN)) / 2
+        : (xs[Math.floor(mid)] ?? NaN);
+      return median.toFixed(2);
     };
     console.log(
       `Ratio per round, intake: ${ratios('rate')} (median ${medianRatio('rate')}); end to end: ${ratios('endToEnd')} (median ${medianRatio('endToEnd')})`,
