@@ -1,5 +1,6 @@
 // chunkedBody: a response body produced a chunk per read; a failure before the first byte throws to
 // the handler (an error status), one after it ends the body with a note and is logged.
+import type { ReadableStream } from 'node:stream/web';
 import { describe, expect, it } from 'vitest';
 import { chunkedBody } from '../../shared/http/stream.js';
 
