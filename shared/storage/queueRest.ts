@@ -1,5 +1,5 @@
-// Sending to Storage queues over the REST API (restTransport.ts: node:http(s) with the pipeline's
-// retries, or @azure/core-rest-pipeline for a token or a proxy). The webhook's only queue operation is Put
+// Sending to Storage queues over the REST API (restTransport.ts: @azure/core-rest-pipeline, which
+// the webhook has loaded for its Table insert by then). The webhook's only queue operation is Put
 // Message; @azure/storage-queue with storage-common, core-http-compat and an XML parser (about 40 ms
 // of CPU to load) would be loaded for that one call on every cold start. Auth as the SDK does it:
 // Shared Key (signed per try), a SAS, or an Entra token.

@@ -1,7 +1,6 @@
 // Inserting a Table Storage row over the REST API, for the webhook's path: storing an event is its one
 // Table operation, and @azure/data-tables (about 60-90 ms of CPU to load on top of
-// @azure/core-rest-pipeline) would be loaded for that one call on every cold start. It goes over
-// restTransport.ts (node:http(s) with the pipeline's retries; the pipeline for a token). The request is
+// @azure/core-rest-pipeline) would be loaded for that one call on every cold start. The request is
 // the one TableClient.createEntity sends (same API version, headers and JSON, string properties only);
 // auth as the SDK does it: Shared Key Lite (signed per try), a SAS, or an Entra token. Everything
 // else uses the SDK's clients (tableStore.ts).
