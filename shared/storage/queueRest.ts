@@ -6,10 +6,10 @@
 // https://learn.microsoft.com/rest/api/storageservices/put-message
 // https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key
 import { createHmac } from 'node:crypto';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import {
   StorageRequestError,
   StorageTransport,
-  type Signer,
   storageEndpointFromConnectionString,
   type StorageEndpoint,
   type TransportOptions,
@@ -69,17 +69,21 @@ export function sharedKeyStringToSign(
   return `${standard}\n${canonicalHeaders}${resource}`;
 }
 
-function sharedKeyPolicy(accountName: string, accountKey: string): Signer {
+function sharedKeyPolicy(accountName: string, accountKey: string): PipelinePolicy {
   const key = Buffer.from(accountKey, 'base64');
-  return (request) => {
-    // Signed on every try: the date is part of the signature.
-    request.headers.set('x-ms-date', new Date().toUTCString());
-    const toSign = sharedKeyStringToSign(accountName, request.method, request.url, {
-      get: (name) => request.headers.get(name),
-      [Symbol.iterator]: () => request.headers[Symbol.iterator](),
-    });
-    const signature = createHmac('sha256', key).update(toSign, 'utf8').digest('base64');
-    request.headers.set('authorization', `SharedKey ${accountName}:${signature}`);
+  return {
+    name: 'coordinatorQueueSharedKey',
+    sendRequest(request, next) {
+      // Signed on every try: the date is part of the signature.
+      request.headers.set('x-ms-date', new Date().toUTCString());
+      const toSign = sharedKeyStringToSign(accountName, request.method, request.url, {
+        get: (name) => request.headers.get(name),
+        [Symbol.iterator]: () => request.headers[Symbol.iterator](),
+      });
+      const signature = createHmac('sha256', key).update(toSign, 'utf8').digest('base64');
+      request.headers.set('authorization', `SharedKey ${accountName}:${signature}`);
+      return next(request);
+    },
   };
 }
 

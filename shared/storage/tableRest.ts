@@ -7,11 +7,11 @@
 // https://learn.microsoft.com/rest/api/storageservices/insert-entity
 // https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key#shared-key-lite-and-table-service-format-for-2009-09-19-and-later
 import { createHmac } from 'node:crypto';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { WriteOutcome } from './conditional.js';
 import {
   StorageRequestError,
   StorageTransport,
-  type Signer,
   type StorageEndpoint,
   type TransportOptions,
   type TransportResponse,
@@ -30,16 +30,20 @@ export function sharedKeyLiteStringToSign(accountName: string, date: string, url
   return `${date}\n/${accountName}${parsed.pathname || '/'}${comp ? `?comp=${comp}` : ''}`;
 }
 
-function sharedKeyLitePolicy(accountName: string, accountKey: string): Signer {
+function sharedKeyLitePolicy(accountName: string, accountKey: string): PipelinePolicy {
   const key = Buffer.from(accountKey, 'base64');
-  return (request) => {
-    // Signed on every try: the date is part of the signature.
-    const date = new Date().toUTCString();
-    request.headers.set('x-ms-date', date);
-    const signature = createHmac('sha256', key)
-      .update(sharedKeyLiteStringToSign(accountName, date, request.url), 'utf8')
-      .digest('base64');
-    request.headers.set('authorization', `SharedKeyLite ${accountName}:${signature}`);
+  return {
+    name: 'coordinatorTableSharedKeyLite',
+    sendRequest(request, next) {
+      // Signed on every try: the date is part of the signature.
+      const date = new Date().toUTCString();
+      request.headers.set('x-ms-date', date);
+      const signature = createHmac('sha256', key)
+        .update(sharedKeyLiteStringToSign(accountName, date, request.url), 'utf8')
+        .digest('base64');
+      request.headers.set('authorization', `SharedKeyLite ${accountName}:${signature}`);
+      return next(request);
+    },
   };
 }
 
