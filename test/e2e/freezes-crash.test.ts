@@ -1,9 +1,12 @@
 // End to end, with a crash: two dev hosts (`node dist/dev/start.js`) on one Azurite and the Octopus
-// simulator. The second host advances a promotion and is killed (SIGKILL) while it creates the
-// deployments, holding both deploy claims; a freeze is set at that moment. The first host takes the
-// run over: it searches Octopus for what the dead one created, checks the freezes again under the
-// claims, creates nothing, gives the claims back and waits; once the freeze is lifted it creates each
-// deployment exactly once and the run succeeds.
+// simulator; the second host advances a promotion and is killed (SIGKILL) at a chosen Octopus call as
+// a freeze is set, and the first host takes the run over.
+// 1. Killed at its create calls, holding both deploy claims: the first host searches Octopus for what
+//    the dead one created, checks the freezes again under the claims, creates nothing, gives the
+//    claims back and waits; once the freeze is lifted it creates each deployment exactly once.
+// 2. Killed just after taking the claims, before it recorded them (onFreeze: fail): the run fails on
+//    the freeze, and the claims the dead host took are given back, not left to lapse (15 minutes), so
+//    the next promotion deploys at once after the lift.
 //
 // The second host reaches Octopus through a pass-through (test/helpers/octopusGate.ts), so the test
 // stops it at its create call; the first host runs with --no-timers and advances the run only when the
@@ -12,7 +15,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { azuriteConnectionString } from '../../dev/azurite.js';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import {
@@ -25,7 +28,8 @@ import { webStackScenario } from '../helpers/scenarios.js';
 
 let sim: OctopusSimulator;
 let gate: OctopusGate;
-const hosts: DevHostProcess[] = [];
+let hosts: DevHostProcess[] = [];
+const everything: { stop(): Promise<unknown> }[] = [];
 
 const config = {
   projectSets: { 'web-stack': { projects: ['Database', 'Web API'] } },
@@ -37,6 +41,15 @@ const config = {
       to: 'Production',
       cron: '0 0 3 1 1 *',
       requireSuccessfulSource: false,
+    },
+    {
+      name: 'to-production-or-fail',
+      set: 'web-stack',
+      from: 'Test',
+      to: 'Production',
+      cron: '0 0 3 1 1 *',
+      requireSuccessfulSource: false,
+      onFreeze: 'fail',
     },
   ],
 };
@@ -106,8 +119,13 @@ async function deploymentsOfRun(runId: string): Promise<string[]> {
     .sort();
 }
 
-beforeAll(async () => {
+/**
+ * A fresh simulator, its pass-through, and the two hosts: the first with --no-timers on the simulator
+ * itself, the second (polling every second) on the first one's Azurite, through the pass-through.
+ */
+async function startWorld(): Promise<void> {
   sim = await startOctopusSimulator({ port: 0 });
+  everything.push(sim);
   sim.loadScenario(
     webStackScenario({
       steps: { database: ['Migrate'], webApi: ['Deploy API'] },
@@ -116,6 +134,7 @@ beforeAll(async () => {
     }),
   );
   gate = await startOctopusGate(sim.url);
+  everything.push(gate);
   const path = join(mkdtempSync(join(tmpdir(), 'freezes-crash-')), 'coordination.json');
   writeFileSync(path, JSON.stringify(config));
   const env = {
@@ -124,67 +143,84 @@ beforeAll(async () => {
     STATUS_POLL_SCHEDULE: '*/1 * * * * *',
     DAILY_REPORT_SCHEDULE: '0 0 0 1 1 *',
   };
-  hosts.push(
-    await startDevHostProcess({ args: ['--no-timers'], env: { ...env, OCTOPUS_URL: sim.url } }),
+  hosts = [];
+  const first = await startDevHostProcess({
+    args: ['--no-timers'],
+    env: { ...env, OCTOPUS_URL: sim.url },
+  });
+  hosts.push(first);
+  everything.push(first);
+  const second = await startDevHostProcess({
+    env: {
+      ...env,
+      OCTOPUS_URL: gate.url,
+      AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', first.ports.azurite),
+    },
+  });
+  hosts.push(second);
+  everything.push(second);
+}
+
+/** Start a promotion on the second host, which dies during the POST (it advances the run there). */
+async function startOnSecondHost(promotion: string): Promise<string> {
+  const started = await fetch(`${host(1).url}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ promotion }),
+  }).catch(() => undefined);
+  await until('the second host to die', async () =>
+    host(1).child.signalCode === 'SIGKILL' ? true : undefined,
   );
-  hosts.push(
-    await startDevHostProcess({
-      env: {
-        ...env,
-        OCTOPUS_URL: gate.url,
-        AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', host(0).ports.azurite),
-      },
+  expect(started?.status ?? 'no answer: the host died').not.toBe(500);
+  const list = (await (await fetch(`${host(0).url}/api/runs`)).json()) as {
+    runs: { id: string }[];
+  };
+  expect(list.runs).toHaveLength(1);
+  return list.runs[0]?.id ?? '';
+}
+
+/** Set a freeze on Production (through the first host), then kill the second host. */
+async function freezeAndKill(): Promise<string> {
+  const set = await fetch(`${host(0).url}/api/freezes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      environments: ['Production'],
+      reason: 'INC-9 payments down',
+      by: 'on-call',
     }),
-  );
-}, 300_000);
+  });
+  const id = ((await set.json()) as { freeze: { id: string } }).freeze.id;
+  host(1).child.kill('SIGKILL');
+  await waitForExit(host(1).child);
+  return id;
+}
+
+async function runEnded(runId: string): Promise<RunBody> {
+  return until('the run to end', async () => {
+    await pollOnFirstHost();
+    const run = await getRun(runId);
+    return ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
+  });
+}
 
 afterAll(async () => {
-  for (const h of [...hosts].reverse()) await h.stop();
-  await gate?.stop();
-  await sim?.stop();
+  for (const x of [...everything].reverse()) await x.stop();
 });
 
 describe('a host killed while it creates the deployments, a freeze set at that moment', () => {
   it('the other host creates nothing while frozen, gives the claims back, and deploys each project once after the lift', async () => {
-    // The second host's first create call: set the freeze, kill the host, and never let the call through.
-    let freezeId = '';
-    let crash: Promise<void> | undefined;
-    const freezeAndKill = async () => {
-      const set = await fetch(`${host(0).url}/api/freezes`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          environments: ['Production'],
-          reason: 'INC-9 payments down',
-          by: 'on-call',
-        }),
-      });
-      freezeId = ((await set.json()) as { freeze: { id: string } }).freeze.id;
-      host(1).child.kill('SIGKILL');
-      await waitForExit(host(1).child);
-    };
+    await startWorld();
+    // The second host's first create call: set the freeze, kill the host, never let the call through.
+    let crash: Promise<string> | undefined;
     gate.decide = async ({ method, path }) => {
       if (method !== 'POST' || !/\/deployments$/.test(path)) return 'forward';
       crash ??= freezeAndKill();
       await crash;
       return 'drop';
     };
-
-    // The host starts advancing the run inside the POST, so it dies before it answers.
-    const started = await fetch(`${host(1).url}/api/runs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ promotion: 'to-production' }),
-    }).catch(() => undefined);
-    await until('the second host to die at its create call', async () =>
-      host(1).child.signalCode === 'SIGKILL' ? true : undefined,
-    );
-    expect(started?.status ?? 'no answer: the host died').not.toBe(500);
-    const list = (await (await fetch(`${host(0).url}/api/runs`)).json()) as {
-      runs: { id: string }[];
-    };
-    expect(list.runs).toHaveLength(1);
-    const runId = list.runs[0]?.id ?? '';
+    const runId = await startOnSecondHost('to-production');
+    const freezeId = (await crash) ?? '';
     expect(freezeId).not.toBe('');
     // It died holding both claims, its creates recorded as intents whose outcome nobody knows.
     const atCrash = await getRun(runId);
@@ -212,13 +248,48 @@ describe('a host killed while it creates the deployments, a freeze set at that m
     // Lifted: the next check (within 30 s) deploys each project exactly once.
     const lift = await fetch(`${host(0).url}/api/freezes/${freezeId}`, { method: 'DELETE' });
     expect(lift.status).toBe(200);
-    const done = await until('the run to finish after the lift', async () => {
-      await pollOnFirstHost();
-      const run = await getRun(runId);
-      return ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
-    });
+    const done = await runEnded(runId);
     expect(done.status).toBe('succeeded');
     expect(await deploymentsOfRun(runId)).toEqual(['Database', 'Web API']);
     expect(await heldClaims()).toEqual([]);
+  }, 200_000);
+
+  it('killed just after taking the claims (onFreeze: fail): the run fails, the claims are given back, the next promotion deploys at once', async () => {
+    await startWorld();
+    // The second host's first Octopus read once it holds a deploy claim (the read again under the
+    // claim, before the claim is recorded on the run): set the freeze, kill the host.
+    let crash: Promise<string> | undefined;
+    gate.decide = async ({ method }) => {
+      if (!crash) {
+        if (method !== 'GET' || (await heldClaims()).length === 0) return 'forward';
+        crash ??= freezeAndKill();
+      }
+      await crash;
+      return 'drop';
+    };
+    const runId = await startOnSecondHost('to-production-or-fail');
+    const freezeId = (await crash) ?? '';
+    expect(freezeId).not.toBe('');
+    expect((await heldClaims()).length).toBeGreaterThan(0);
+
+    const failed = await runEnded(runId);
+    expect(failed.status).toBe('failed');
+    expect(await deploymentsOfRun(runId)).toEqual([]);
+    // Nothing holds the targets for a run that has ended.
+    expect(await heldClaims()).toEqual([]);
+
+    // After the lift, the promotion again: it deploys at once, each project once.
+    const lift = await fetch(`${host(0).url}/api/freezes/${freezeId}`, { method: 'DELETE' });
+    expect(lift.status).toBe(200);
+    const again = await fetch(`${host(0).url}/api/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ promotion: 'to-production' }),
+    });
+    expect(again.status).toBe(201);
+    const secondRun = String(((await again.json()) as { runId: string }).runId);
+    const done = await runEnded(secondRun);
+    expect(done.status).toBe('succeeded');
+    expect(await deploymentsOfRun(secondRun)).toEqual(['Database', 'Web API']);
   }, 200_000);
 });
