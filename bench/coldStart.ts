@@ -1,6 +1,7 @@
 // Cold start: time to import the compiled function app with all its registrations, and to the first
-// webhook answer (issue 16 item 5: Azurite and an Octopus simulator configured, as in production),
-// against importing @azure/functions and @azure/data-tables alone, alternately in fresh Node processes.
+// webhook answer (issue 16 item 5: Azurite's table and queue services and an Octopus simulator
+// configured, as in production, so the answer includes storing the event and queueing it), against
+// importing @azure/functions and @azure/data-tables alone, alternately in fresh Node processes.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,7 +14,7 @@ const appRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const stub = resolve(appRoot, 'dev/functions-core-stub.cjs');
 const runs = Number(process.env.COLD_START_RUNS ?? 15);
 
-function measure(script: string): { ms: number; heapMb: number; functions: number } {
+function measure(script: string): { ms: number; cpuMs: number; heapMb: number; functions: number } {
   // performance.now() counts from the process's start, so Node's own boot is in both figures.
   const out = execFileSync(
     process.execPath,
@@ -25,6 +26,7 @@ function measure(script: string): { ms: number; heapMb: number; functions: numbe
   );
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
     ms: number;
+    cpuMs: number;
     heapMb: number;
     functions: number;
   };
@@ -32,7 +34,8 @@ function measure(script: string): { ms: number; heapMb: number; functions: numbe
 
 const report = `
   const used = process.memoryUsage().heapUsed / 1048576;
-  console.log(JSON.stringify({ ms: performance.now(), heapMb: used, functions: globalThis.__coordinatorFunctionRegistry.functions.length }));`;
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ ms: performance.now(), cpuMs: (cpu.user + cpu.system) / 1000, heapMb: used, functions: globalThis.__coordinatorFunctionRegistry.functions.length }));`;
 
 const files = mainFiles(appRoot).filter((f) => existsSync(f));
 const appScript = `${files.map((f) => `await import(${JSON.stringify(`file://${f}`)});`).join('\n')}${report}`;
@@ -43,7 +46,9 @@ const median = (xs: number[]) => {
   return s[Math.floor(s.length / 2)] ?? NaN;
 };
 
-const azurite = await startAzuriteTable();
+// The queue service too: with it AzureWebJobsStorage names a queue endpoint, as in Azure, and the
+// webhook hands the stored event to the events queue before answering.
+const azurite = await startAzuriteTable({ queue: true });
 const sim = await startOctopusSimulator({ port: 0 });
 const webhookEnv = {
   ...process.env,
@@ -56,31 +61,43 @@ const webhookEnv = {
 };
 const webhookScript = resolve(appRoot, 'dist/bench/coldStartWebhook.js');
 
+interface FirstWebhook {
+  importMs: number;
+  /** CPU time of the process (user + system) when the answer was read. */
+  answerCpuMs: number;
+  readyMs: number;
+  answerMs: number;
+  status: string;
+  tableRequests: number;
+  queueRequests: number;
+}
+
 /** A fresh process that imports the app and answers one webhook (bench/coldStartWebhook.ts). */
-function firstWebhook(): { importMs: number; answerMs: number; status: string } {
+function firstWebhook(): FirstWebhook {
   const out = execFileSync(process.execPath, ['--require', stub, webhookScript], {
     cwd: appRoot,
     encoding: 'utf8',
     env: webhookEnv,
   });
-  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
-    importMs: number;
-    answerMs: number;
-    status: string;
-  };
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as FirstWebhook;
 }
 
-measure(baseScript); // warm the file system cache for all three
-measure(appScript);
-firstWebhook();
 const app: number[] = [];
 const base: number[] = [];
 const answers: number[] = [];
+const baseCpu: number[] = [];
+const answerCpu: number[] = [];
+const webhookImports: number[] = [];
+const afterReady: number[] = [];
+const requests = new Set<string>();
 const statuses = new Set<string>();
 let functions = 0;
 let appHeap = 0;
 let baseHeap = 0;
 try {
+  measure(baseScript); // warm the file system cache for all three
+  measure(appScript);
+  firstWebhook();
   for (let i = 0; i < runs; i++) {
     const b = measure(baseScript);
     const a = measure(appScript);
@@ -88,6 +105,11 @@ try {
     base.push(b.ms);
     app.push(a.ms);
     answers.push(w.answerMs);
+    baseCpu.push(b.cpuMs);
+    answerCpu.push(w.answerCpuMs);
+    webhookImports.push(w.importMs);
+    afterReady.push(w.answerMs - w.readyMs);
+    requests.add(`${w.tableRequests} Table, ${w.queueRequests} queue`);
     statuses.add(w.status);
     functions = a.functions;
     appHeap = a.heapMb;
@@ -99,6 +121,7 @@ try {
 }
 const ratio = median(app) / median(base);
 const answerRatio = median(answers) / median(base);
+const cpuRatio = median(answerCpu) / median(baseCpu);
 console.log(
   `cold start (${runs} alternating runs, median; ${files.length} files, ${functions} functions registered)`,
 );
@@ -110,6 +133,12 @@ console.log(
 );
 console.log(
   `  first webhook answered (import + first request, status ${[...statuses].join('/')}): ${median(answers).toFixed(1)} ms`,
+);
+console.log(
+  `    of which: the app's import ${median(webhookImports).toFixed(1)} ms; the request after the worker's start-up ${median(afterReady).toFixed(1)} ms; storage requests ${[...requests].join(' / ')}`,
+);
+console.log(
+  `  CPU time (user + system, from process start; less disturbed by other load than wall time): baseline ${median(baseCpu).toFixed(1)} ms, first webhook answered ${median(answerCpu).toFixed(1)} ms, ratio ${cpuRatio.toFixed(2)}`,
 );
 console.log(
   `  ratio app / baseline: ${ratio.toFixed(2)} (target <= 1.5) ${ratio <= 1.5 ? 'OK' : 'OVER TARGET'}`,

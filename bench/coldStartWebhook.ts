@@ -1,9 +1,15 @@
 // One cold start of the function app as the Functions worker does it, for bench/coldStart.ts: run in
 // a fresh Node process with the dev host's stand-in for the worker's core module. Imports every file
-// of the package's `main` glob (registration), then invokes the registered `octopusWebhook` through
-// the library's invocation model with one new event, as the worker would for the first request.
-// Prints `{ importMs, answerMs, status, functions }`, both times from the process's start.
+// of the package's `main` glob (registration), asks the programming model for its capabilities as the
+// worker does at start (with HTTP streaming on, app.setup({ enableHttpStream }) in functions/
+// appSetup.ts, this starts the library's HTTP proxy), then invokes the registered `octopusWebhook`
+// through the library's invocation model with one new event, as the host does for the first request:
+// with streaming, the request itself goes to the proxy tagged with the invocation id and the answer
+// comes back through it (as dev/functionHost.ts handleStreamed); without, the body rides in the
+// invocation. Prints `{ importMs, readyMs, answerMs, answerCpuMs, status, functions, tableRequests, queueRequests }`,
+// times from the process's start (readyMs: the worker's start-up done, the proxy listening).
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 
 interface Registered {
   metadata: { name: string; bindings: Record<string, { type: string; direction: string }> };
@@ -19,8 +25,20 @@ interface Invocation {
 }
 interface Registry {
   functions: Registered[];
-  programmingModel?: { getInvocationModel(coreCtx: unknown): Invocation };
+  programmingModel?: {
+    getInvocationModel(coreCtx: unknown): Invocation;
+    getCapabilities?(capabilities: Record<string, string>): Promise<Record<string, string>>;
+  };
 }
+
+// An invocation that waits for something that never comes (e.g. a streamed request that never
+// reaches the proxy) empties the event loop: Node then ends with 13 and, on Node 20, says nothing.
+process.on('exit', (code) => {
+  if (code === 13)
+    console.error(
+      'coldStartWebhook: the webhook was never answered (exit 13: the event loop emptied while the invocation was still waiting)',
+    );
+});
 
 const files = JSON.parse(process.env.COLD_START_FILES ?? '[]') as string[];
 for (const file of files) await import(`file://${file}`);
@@ -30,6 +48,7 @@ const registry = (globalThis as { __coordinatorFunctionRegistry?: Registry })
 const fn = registry?.functions.find((f) => f.metadata.name === 'octopusWebhook');
 const model = registry?.programmingModel;
 if (!fn || !model) throw new Error('octopusWebhook is not registered (run with the core stub)');
+const callback = fn.callback;
 const trigger =
   Object.entries(fn.metadata.bindings).find(([, b]) => b.type === 'httpTrigger')?.[0] ?? 'req';
 const id = `Events-${Date.now()}${Math.floor(Math.random() * 1000)}`;
@@ -55,44 +74,89 @@ const body = JSON.stringify({
     },
   },
 });
-const url = 'http://127.0.0.1:7071/api/octopus/events';
+const url = new URL('http://127.0.0.1:7071/api/octopus/events');
+const headers: Record<string, string> = {
+  'content-type': 'application/json',
+  'content-length': String(Buffer.byteLength(body)),
+  'x-coordinator-secret': process.env.WEBHOOK_SECRET ?? '',
+  'x-forwarded-for': '127.0.0.1:50000',
+};
+// As the worker does at start, before any invocation.
+const httpUri = (await model.getCapabilities?.({}))?.HttpUri;
+const readyMs = performance.now();
+const invocationId = randomUUID();
+const http = { method: 'POST', url: url.toString(), headers, query: {}, params: {} };
 const invocation = model.getInvocationModel({
-  invocationId: randomUUID(),
+  invocationId,
   metadata: fn.metadata,
   request: {
     inputData: [
       {
         name: trigger,
-        data: {
-          http: {
-            method: 'POST',
-            url,
-            headers: {
-              'content-type': 'application/json',
-              'x-coordinator-secret': process.env.WEBHOOK_SECRET ?? '',
-            },
-            query: {},
-            params: {},
-            body: { bytes: Buffer.from(body) },
-          },
-        },
+        data: { http: httpUri ? http : { ...http, body: { bytes: Buffer.from(body) } } },
       },
     ],
-    triggerMetadata: {},
+    triggerMetadata: httpUri
+      ? { Headers: { json: JSON.stringify(headers) }, Query: { json: JSON.stringify({}) } }
+      : {},
   },
   log: () => undefined,
   state: undefined,
 });
-const { context, inputs } = await invocation.getArguments();
-const result = await invocation.invokeFunction(context, inputs, fn.callback);
-const response = await invocation.getResponse(context, result);
+
+/** With streaming: the host's side, forwarding the request to the proxy and reading the answer. */
+function forward(proxy: string): Promise<string> {
+  return new Promise((resolveStatus, reject) => {
+    const req = httpRequest(new URL(url.pathname, proxy), {
+      method: 'POST',
+      headers: {
+        ...headers,
+        'x-ms-invocation-id': invocationId,
+        'x-forwarded-host': url.host,
+        'x-forwarded-proto': 'http',
+      },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolveStatus(String(res.statusCode)));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function invoke(): Promise<string> {
+  const { context, inputs } = await invocation.getArguments();
+  const result = await invocation.invokeFunction(context, inputs, callback);
+  const response = await invocation.getResponse(context, result);
+  return response.returnValue?.http?.statusCode ?? '200';
+}
+
+let status: string;
+if (httpUri) {
+  const [answered] = await Promise.all([forward(httpUri), invoke()]);
+  status = answered;
+} else {
+  status = await invoke();
+}
 const answerMs = performance.now();
+const cpu = process.cpuUsage();
+const answerCpuMs = (cpu.user + cpu.system) / 1000;
+// After the figure: what the first answer cost in storage requests (the queue's count shows the event
+// was handed to the events queue, as in Azure). The runtime module is the one the app already loaded.
+const { getRuntime } = await import('../shared/runtime/runtime.js');
+const runtime = await getRuntime();
 console.log(
   JSON.stringify({
     importMs,
+    readyMs,
     answerMs,
-    status: response.returnValue?.http?.statusCode ?? '200',
+    answerCpuMs,
+    status,
     functions: registry.functions.length,
+    tableRequests: runtime.tables.roundTrips.count,
+    queueRequests: runtime.queues.roundTrips.count,
   }),
 );
 // After-answer work is not part of the figure; end the process without waiting for it.

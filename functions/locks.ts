@@ -187,7 +187,8 @@ export async function getLock(
   if (!view) throw notFound(`No lock named "${name}" has been used yet.`);
   if (query.history !== 'true' && query.history !== '1') return { status: 200, jsonBody: view };
   const history = await locks.history(name);
-  const { overlaps, fenceOrderViolations } = await locks.checkOverlaps(name);
+  const { overlaps, fenceOrderViolations, unended, endedBeforeGranted, missingFences } =
+    await locks.checkOverlaps(name);
   return {
     status: 200,
     jsonBody: {
@@ -200,6 +201,10 @@ export async function getLock(
       })),
       overlaps,
       fenceOrderViolations,
+      // History that is incomplete (lost records) or whose times disagree: not overlaps.
+      unended,
+      endedBeforeGranted,
+      missingFences,
     },
   };
 }
@@ -211,7 +216,8 @@ export async function listLocks(
 ): Promise<HttpResponseInit> {
   const locks = await lockService();
   const [list, deadlocks] = await Promise.all([locks.list(), locks.deadlocks()]);
-  return { status: 200, jsonBody: { locks: list, deadlocks } };
+  // This instance's history writes since it started: retried, and lost after the retries.
+  return { status: 200, jsonBody: { locks: list, deadlocks, historyWrites: locks.historyWrites } };
 }
 
 /** POST /api/locks/acquire-any → 200 granted (naming the lock), or 202 with the place in the pool's queue. */
@@ -395,7 +401,7 @@ export const routes: RouteDeclaration[] = [
     route: 'locks',
     auth: 'function',
     summary:
-      'Every lock with holders and waiters, and `deadlocks`: task-bound holders each waiting for a lock another holds',
+      "Every lock with holders and waiters, `deadlocks`: task-bound holders each waiting for a lock another holds, and `historyWrites`: this instance's lock history writes (written, retried, failed = lost after retries)",
     responses: { '200': 'The locks', '401': commonResponses['401'] },
     handler: listLocks,
   },

@@ -123,12 +123,12 @@ export async function storeEventOnce(
   event: OctopusWebhookEvent,
   receipt: ReceiptInfo,
 ): Promise<StoreOutcome> {
-  const table = await tables.table(eventsTable);
   const rowKey = eventRowKey(event.Id);
   // What the consumers see is what was stored: an event reduced to fit is processed reduced, so
   // the immediate pass and the poll's retry act on the same thing.
   const { json, stored: storedEvent } = eventJson(event);
-  const outcome = await createIfAbsent<EventRow>(table, {
+  // createIfAbsent without the Table SDK: the webhook's one Table request (cold start).
+  const outcome = await tables.insertIfAbsent(eventsTable, {
     partitionKey: eventPartition,
     rowKey,
     eventId: fitText(event.Id, maxEventIdChars),
@@ -139,7 +139,7 @@ export async function storeEventOnce(
     receivedBy: receipt.receivedBy,
     batchId: fitText(receipt.batchId ?? '', 200),
     event: json,
-  });
+  } satisfies EventRow & { partitionKey: string; rowKey: string });
   if (!outcome.ok) return { kind: 'duplicate' };
   return {
     kind: 'stored',

@@ -55,6 +55,23 @@ export interface OverlapReport {
   overlaps: Overlap[];
   /** Pairs where a later grant carried a smaller fence (must never happen). */
   fenceOrderViolations: { earlier: number; later: number }[];
+  /**
+   * Grants with no end record and no holder row (the end's history write was lost and the tombstone
+   * pruned): when they ended is unknown. Each counts as held until the first later grant that
+   * would otherwise exceed the permits, not forever, so one lost record does not turn every later
+   * grant into an overlap. A grant that started while a holder with a known end still held is
+   * reported as an overlap whatever its own end.
+   */
+  unended: number[];
+  /**
+   * Grants whose end record is earlier than their grant (storage clocks, not the locks): counted
+   * as held at the instant of their grant. An end at the same microsecond is not listed (Azurite
+   * stamps a write with the millisecond its request arrived; a release answered within it shares
+   * its grant's time).
+   */
+  endedBeforeGranted: number[];
+  /** Fences between the first and last grant in the history with no grant record (lost or pruned). */
+  missingFences: number;
 }
 
 type Row = Record<string, unknown> & { rowKey?: string; timestamp?: string; partitionKey?: string };
@@ -197,7 +214,12 @@ export async function readHistory(
       if (row.kind === 'grant') {
         const at = typeof row.grantedAt === 'string' ? parseStorageTime(row.grantedAt) : timestamp;
         addGrant(row, at);
-      } else if (row.kind === 'end') addEnd(row, timestamp);
+      } else if (row.kind === 'end') {
+        addEnd(row, timestamp);
+        // An end copied from a tombstone of a reaped or forced lease names its grant too.
+        if (typeof row.heldSince === 'string' && !fallbackGrants.has(Number(row.fence)))
+          fallbackGrants.set(Number(row.fence), row);
+      }
     }
   }
   for (const [fence, row] of fallbackGrants) {
@@ -225,32 +247,61 @@ export async function readHistory(
 /**
  * Sweep the grants in time order and report every instant where more grants were held than the
  * permits of the newest one allowed. Intervals are [grantedAt, endedAt): an end and a start at the
- * same instant do not overlap. A grant with no known end counts as held forever (the strict reading).
+ * same instant do not overlap. A grant that ended at (or, by the record, before) its own grant time
+ * is held at that instant only: its end is never taken before its start, which would leave it held
+ * forever. A grant with no known end (`unended`) is held until a later grant needs its permit.
  */
 export function findOverlaps(grants: readonly GrantRecord[]): OverlapReport {
   type Event = { at: Micros; start: boolean; grant: GrantRecord };
   const events: Event[] = [];
+  const unended: number[] = [];
+  const endedBeforeGranted: number[] = [];
+  /** Grants held for an instant only: taken out again right after their start is counted. */
+  const instants = new Set<GrantRecord>();
   for (const grant of grants) {
     events.push({ at: grant.grantedAt, start: true, grant });
-    if (grant.endedAt !== undefined) events.push({ at: grant.endedAt, start: false, grant });
+    if (grant.endedAt === undefined) unended.push(grant.fence);
+    else if (grant.endedAt > grant.grantedAt)
+      events.push({ at: grant.endedAt, start: false, grant });
+    else {
+      instants.add(grant);
+      if (grant.endedAt < grant.grantedAt) endedBeforeGranted.push(grant.fence);
+    }
   }
-  events.sort((a, b) => a.at - b.at || (a.start === b.start ? 0 : a.start ? 1 : -1));
+  // Ends before starts at the same instant; starts at the same instant in fence (grant) order.
+  events.sort(
+    (a, b) =>
+      a.at - b.at || (a.start === b.start ? a.grant.fence - b.grant.fence : a.start ? 1 : -1),
+  );
   const active = new Set<GrantRecord>();
   const overlaps: Overlap[] = [];
   for (const event of events) {
+    const grant = event.grant;
     if (!event.start) {
-      active.delete(event.grant);
+      active.delete(grant);
       continue;
     }
-    active.add(event.grant);
-    if (active.size > event.grant.permits) {
+    active.add(grant);
+    if (active.size > grant.permits) {
+      // Grants of unknown end, granted before this one, ended no later than it (oldest first): an
+      // unknown is not evidence of a second holder.
+      const unknown = [...active]
+        .filter((g) => g.endedAt === undefined && g.fence < grant.fence)
+        .sort((a, b) => a.fence - b.fence);
+      for (const g of unknown) {
+        if (active.size <= grant.permits) break;
+        active.delete(g);
+      }
+    }
+    if (active.size > grant.permits) {
       overlaps.push({
-        fence: event.grant.fence,
+        fence: grant.fence,
         heldTogether: [...active].map((g) => g.fence).sort((a, b) => a - b),
-        permits: event.grant.permits,
+        permits: grant.permits,
         at: formatMicros(event.at),
       });
     }
+    if (instants.has(grant)) active.delete(grant);
   }
   const byTime = [...grants].sort((a, b) => a.grantedAt - b.grantedAt || a.fence - b.fence);
   const fenceOrderViolations: OverlapReport['fenceOrderViolations'] = [];
@@ -260,7 +311,22 @@ export function findOverlaps(grants: readonly GrantRecord[]): OverlapReport {
     if (earlier && later && later.fence <= earlier.fence)
       fenceOrderViolations.push({ earlier: earlier.fence, later: later.fence });
   }
-  return { grants: grants.length, overlaps, fenceOrderViolations };
+  const fences = new Set(grants.map((g) => g.fence));
+  let lowest = Infinity;
+  let highest = -Infinity;
+  for (const fence of fences) {
+    lowest = Math.min(lowest, fence);
+    highest = Math.max(highest, fence);
+  }
+  const missingFences = fences.size === 0 ? 0 : highest - lowest + 1 - fences.size;
+  return {
+    grants: grants.length,
+    overlaps,
+    fenceOrderViolations,
+    unended,
+    endedBeforeGranted,
+    missingFences,
+  };
 }
 
 /** Delete `keys` of one partition, 100 to a batch (one by one when a batch finds a row gone). */
@@ -289,6 +355,79 @@ async function deleteKeys(
     }
   }
   return deleted;
+}
+
+/** What a tombstone says about an end (and, for a reaped or forced lease, its grant). */
+const endFields = [
+  'fence',
+  'reason',
+  'endedAt',
+  'by',
+  'why',
+  'holder',
+  'ttlSeconds',
+  'heldSince',
+  'octopusTaskId',
+];
+
+/**
+ * For tombstones about to be pruned: write the history's end row of each whose end is within the
+ * retention and has none; the grant and end rows of the others are past the retention: deleted.
+ */
+async function keepEnds(
+  place: HistoryPlace,
+  pk: string,
+  rows: readonly Row[],
+  retainedFrom: Micros,
+  deletePast: (keys: string[]) => Promise<unknown>,
+): Promise<void> {
+  const hpk = place.partition(pk);
+  const endOf = (row: Row): Micros =>
+    typeof row.endedAt === 'string'
+      ? parseStorageTime(row.endedAt)
+      : parseStorageTime(row.timestamp ?? '');
+  // The grant and end rows there are of these tombstones' fences (two keys-only range reads).
+  const fences = rows.map((r) => Number(r.fence)).sort((a, b) => a - b);
+  const lowest = fences[0] ?? 0;
+  const highest = fences[fences.length - 1] ?? 0;
+  const known = new Set<string>();
+  for (const [from, to] of [
+    [endKey(lowest), endKey(highest)],
+    [grantKey(lowest), grantKey(highest)],
+  ] as const) {
+    for await (const row of place.client.listEntities<Row>({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${hpk} and RowKey ge ${from} and RowKey le ${to}`,
+        select: ['RowKey'],
+      },
+    }))
+      known.add(String(row.rowKey ?? ''));
+  }
+  const past = rows
+    .filter((r) => endOf(r) < retainedFrom)
+    .flatMap((r) => [grantKey(Number(r.fence)), endKey(Number(r.fence))])
+    .filter((key) => known.has(key));
+  if (past.length > 0) await deletePast(past);
+  const kept = rows.filter((r) => endOf(r) >= retainedFrom);
+  const missing = kept.filter((r) => !known.has(endKey(Number(r.fence))));
+  for (let i = 0; i < missing.length; i += 100) {
+    await place.client.submitTransaction(
+      missing.slice(i, i + 100).map((row) => {
+        const entity: TableEntity<Record<string, unknown>> = {
+          partitionKey: hpk,
+          rowKey: endKey(Number(row.fence)),
+          kind: 'end',
+          fence: Number(row.fence),
+          reason: String(row.reason),
+          endedAt: formatMicros(endOf(row)),
+        };
+        for (const field of ['by', 'why', 'holder', 'heldSince', 'octopusTaskId'])
+          if (typeof row[field] === 'string') entity[field] = row[field];
+        if (typeof row.ttlSeconds === 'number') entity.ttlSeconds = row.ttlSeconds;
+        return ['upsert', entity, 'Merge'];
+      }),
+    );
+  }
 }
 
 /**
@@ -325,13 +464,26 @@ export async function pruneHistory(
     list.push(key);
     old.set(pk, list);
   };
+  const tombstones = new Map<string, Row[]>();
   for await (const row of locks.listEntities<Row>({
     queryOptions: {
       filter: odata`RowKey ge ${endPrefix} and Timestamp lt ${tombstonesBefore}`,
-      select: ['PartitionKey', 'RowKey'],
+      select: ['PartitionKey', 'RowKey', 'Timestamp', ...endFields],
     },
-  }))
-    add(String(row.partitionKey ?? ''), String(row.rowKey ?? ''));
+  })) {
+    const pk = String(row.partitionKey ?? '');
+    add(pk, String(row.rowKey ?? ''));
+    const list = tombstones.get(pk) ?? [];
+    list.push(row);
+    tombstones.set(pk, list);
+  }
+  // A tombstone is the end's durable record (written with the holder row's deletion); the end row
+  // in the history is written after the answer and may have been lost. Before a tombstone goes,
+  // its end is copied to the history where missing, or (past the retention) its grant goes too.
+  for (const [pk, rows] of tombstones)
+    await keepEnds(place, pk, rows, olderThan.getTime() * 1000, (keys) =>
+      deleteKeys(place.client, place.partition(pk), keys).then((n) => (deleted += n)),
+    );
   for await (const row of locks.listEntities<Row>({
     queryOptions: {
       filter: odata`RowKey ge ${legacyHistoryPrefix} and RowKey lt ${'i'} and kind eq ${'end'} and Timestamp lt ${olderThan}`,

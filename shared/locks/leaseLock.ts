@@ -187,6 +187,26 @@ export type AcquireAnyResult = Grant | (NotGranted & { names: string[] });
 
 const maxAttempts = 60;
 
+/**
+ * History writes (off the answers) that fail transiently are tried again after about 0.1, 0.4 and
+ * 1.6 s (the SDK's own two retries come first): about 2 s in all, bounded.
+ */
+const historyRetryDelaysMs = [100, 400, 1600];
+
+/** Storage errors worth another try: no answer (network), timeouts, throttling, server errors. */
+const isTransient = (err: unknown): boolean => {
+  const status = storageStatus(err);
+  return status === undefined || status === 408 || status === 429 || status >= 500;
+};
+
+/** History writes of this instance: how many were retried, and how many were finally lost. */
+export interface HistoryWriteStats {
+  written: number;
+  retried: number;
+  /** Given up (after the retries, or a failure that is not transient): the history lacks a record. */
+  failed: number;
+}
+
 const isConflict = (err: unknown): boolean => [404, 409, 412].includes(storageStatus(err) ?? 0);
 
 function jitter(ms: number): number {
@@ -231,6 +251,8 @@ export class LeaseLocks {
   private readonly places = new Map<string, KnownPlace>();
   private readonly permitsSeen = new Map<string, number>();
   private readonly pendingHistory = new Set<Promise<void>>();
+  /** History writes of this instance (grant and end records), retried and lost. */
+  readonly historyWrites: HistoryWriteStats = { written: 0, retried: 0, failed: 0 };
 
   constructor(private readonly options: LeaseLocksOptions) {
     this.wakeups = options.wakeups ?? new LockWakeups();
@@ -565,9 +587,9 @@ export class LeaseLocks {
     grantedAt: Micros,
     readDate: Micros,
   ): Promise<void> {
-    try {
-      const place = await this.historyPlace();
-      await recordGrant(
+    // The grant stands whatever happens here; its tombstone (when it ends) says how it ended.
+    await this.writeHistory((place) =>
+      recordGrant(
         place,
         pk,
         {
@@ -578,11 +600,33 @@ export class LeaseLocks {
           ...(request.octopusTaskId ? { octopusTaskId: request.octopusTaskId } : {}),
         },
         grantedAt,
+      ),
+    );
+    if (decision.reaped.length > 0)
+      await this.writeHistory((place) =>
+        recordEnds(place, pk, this.reapedEnds(decision.reaped, readDate)),
       );
-      if (decision.reaped.length > 0)
-        await recordEnds(place, pk, this.reapedEnds(decision.reaped, readDate));
-    } catch {
-      // The grant stands; its tombstone (when it ends) still says how it ended.
+  }
+
+  /**
+   * One history write, tried again while it fails transiently (bounded, see historyRetryDelaysMs).
+   * Never throws: a write finally lost is counted in `historyWrites.failed`.
+   */
+  private async writeHistory(write: (place: HistoryPlace) => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await write(await this.historyPlace());
+        this.historyWrites.written += 1;
+        return;
+      } catch (err) {
+        const delay = historyRetryDelaysMs[attempt];
+        if (delay === undefined || !isTransient(err)) {
+          this.historyWrites.failed += 1;
+          return;
+        }
+        this.historyWrites.retried += 1;
+        await sleep(jitter(delay));
+      }
     }
   }
 
@@ -871,7 +915,7 @@ export class LeaseLocks {
     this.wakeups.notify(pk, 1);
     // The tombstone in the lock's partition already says it was released.
     this.inBackground(
-      this.historyPlace().then((place) => recordEnds(place, pk, [{ fence: lease.fence, end, at }])),
+      this.writeHistory((place) => recordEnds(place, pk, [{ fence: lease.fence, end, at }])),
     );
     return { released: true, fence: lease.fence, alreadyReleased: false };
   }
@@ -927,15 +971,14 @@ export class LeaseLocks {
       }
       const freed = holders.slice(0, 49);
       this.wakeups.notify(pk, freed.length);
-      try {
-        await recordEnds(
-          await this.historyPlace(),
+      // The tombstones in the lock's partition say it too.
+      await this.writeHistory((place) =>
+        recordEnds(
+          place,
           pk,
           freed.map((h) => ({ fence: h.data.fence, end, at })),
-        );
-      } catch {
-        // The tombstones in the lock's partition say it.
-      }
+        ),
+      );
       return {
         lock: name,
         released: freed.map((h) => ({
@@ -1062,6 +1105,7 @@ export class LeaseLocks {
     while (this.pendingHistory.size > 0) await Promise.allSettled([...this.pendingHistory]);
   }
 
+  /** A history write off the answer (writeHistory: it retries, counts and never throws). */
   private inBackground(write: Promise<void>): void {
     const tracked = write.catch(() => undefined).finally(() => this.pendingHistory.delete(tracked));
     this.pendingHistory.add(tracked);
@@ -1107,9 +1151,7 @@ export class LeaseLocks {
         released += 1;
         this.wakeups.notify(pk, 1);
         const at = timestampFromEtag(response.subResponses[1]?.etag) ?? Date.now() * 1000;
-        await recordEnds(await this.historyPlace(), pk, this.reapedEnds(reaped, at)).catch(
-          () => undefined,
-        );
+        await this.writeHistory((place) => recordEnds(place, pk, this.reapedEnds(reaped, at)));
       } catch (err) {
         // Renewed or released meanwhile: the next poll looks again.
         if (!isConflict(err)) throw err;

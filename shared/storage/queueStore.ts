@@ -1,9 +1,11 @@
-// The one place that makes Storage queue clients: connection string (Azurite, tests) or managed identity.
+// The one place that talks to Storage queues: connection string (Azurite, tests) or managed identity.
 // Messages are written base64-encoded, which is what a Functions queue trigger expects by default
-// (host.json extensions.queues.messageEncoding "base64").
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import type { QueueClient } from '@azure/storage-queue';
+// (host.json extensions.queues.messageEncoding "base64"). The webhook only sends, so this sends over
+// the REST API (queueRest.ts) instead of loading @azure/storage-queue on every cold start.
 import type { Settings } from '../config/settings.js';
+import { storageCredential } from './credential.js';
+import type { QueueSender } from './queueRest.js';
+import type { StorageEndpoint } from './restTransport.js';
 import { RoundTripCounter } from './tableStore.js';
 
 /** Azure's limit on one message (as sent, after base64): 64 KiB. */
@@ -17,7 +19,7 @@ export function validQueueName(name: string): boolean {
 export class QueueStore {
   /** HTTP requests the app makes to the queue service (counted apart from Table requests). */
   readonly roundTrips = new RoundTripCounter();
-  private readonly clients = new Map<string, Promise<QueueClient>>();
+  private sender: Promise<QueueSender> | undefined;
 
   constructor(
     private readonly queues: Settings['queues'],
@@ -47,74 +49,53 @@ export class QueueStore {
     }
   }
 
-  /** The client for a queue, created (idempotently) on first use. */
-  queue(base: string): Promise<QueueClient> {
+  /**
+   * Send one message (text is base64-encoded here, as the queue trigger decodes it). The queue is
+   * created when the service says it does not exist yet (then the message is sent again).
+   */
+  async send(base: string, text: string): Promise<void> {
     const fullName = this.name(base);
     if (!validQueueName(fullName))
       throw new Error(
         `Invalid queue name "${fullName}": use 3-63 lowercase letters, digits and single hyphens`,
       );
-    let client = this.clients.get(fullName);
-    if (!client) {
-      client = this.createClient(fullName).then(async (c) => {
-        await c.createIfNotExists();
-        return c;
+    const sender = await this.getSender();
+    await sender.putMessage(fullName, Buffer.from(text, 'utf8').toString('base64'));
+  }
+
+  private getSender(): Promise<QueueSender> {
+    if (!this.sender) {
+      const created = this.createSender();
+      created.catch(() => {
+        if (this.sender === created) this.sender = undefined;
       });
-      client.catch(() => this.clients.delete(fullName));
-      this.clients.set(fullName, client);
+      this.sender = created;
     }
-    return client;
+    return this.sender;
   }
 
-  /** Send one message (text is base64-encoded here, as the queue trigger decodes it). */
-  async send(base: string, text: string): Promise<void> {
-    const client = await this.queue(base);
-    await client.sendMessage(Buffer.from(text, 'utf8').toString('base64'));
-  }
-
-  private async createClient(queueName: string): Promise<QueueClient> {
+  private async createSender(): Promise<QueueSender> {
     // Loaded lazily: registering functions at start needs none of it (cold start).
-    const { QueueClient } = await import('@azure/storage-queue');
-    const counter = this.roundTrips;
-    const countingPolicy: PipelinePolicy = {
-      name: 'coordinatorQueueRoundTripCounter',
-      async sendRequest(request, next) {
-        counter.count += 1;
-        return next(request);
-      },
-    };
-    const options = {
-      retryOptions: { maxTries: 3 },
-    };
-    let client: QueueClient;
+    const { QueueSender, queueEndpointFromConnectionString } = await import('./queueRest.js');
+    let endpoint: StorageEndpoint;
     switch (this.queues.kind) {
       case 'connectionString':
-        client = new QueueClient(this.queues.connectionString, queueName, options);
+        endpoint = queueEndpointFromConnectionString(this.queues.connectionString);
         break;
-      case 'identity': {
-        const { DefaultAzureCredential, ManagedIdentityCredential } =
-          await import('@azure/identity');
-        const credential = this.queues.clientId
-          ? new ManagedIdentityCredential({ clientId: this.queues.clientId })
-          : new DefaultAzureCredential();
-        client = new QueueClient(
-          `${this.queues.queueServiceUri.replace(/\/+$/, '')}/${queueName}`,
-          credential,
-          options,
-        );
+      case 'identity':
+        endpoint = {
+          url: this.queues.queueServiceUri.replace(/\/+$/, ''),
+          auth: { kind: 'token', credential: await storageCredential(this.queues.clientId) },
+        };
         break;
-      }
       case 'none':
         throw new Error(
           'The Storage queue service is not configured: AzureWebJobsStorage must name a queue endpoint (or use AzureWebJobsStorage__accountName)',
         );
     }
-    // The storage SDK's pipeline takes extra policies after it is built.
-    (
-      client as unknown as {
-        storageClientContext?: { pipeline?: { addPolicy(p: PipelinePolicy): void } };
-      }
-    ).storageClientContext?.pipeline?.addPolicy(countingPolicy);
-    return client;
+    const counter = this.roundTrips;
+    return QueueSender.create(endpoint, {
+      onRequest: (request) => counter.add(request.method, request.url),
+    });
   }
 }

@@ -2,6 +2,11 @@
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { TableClient } from '@azure/data-tables';
 import type { Settings } from '../config/settings.js';
+import type { WriteOutcome } from './conditional.js';
+import { storageCredential } from './credential.js';
+import { assertEntityFits } from './limits.js';
+import type { StorageEndpoint } from './restTransport.js';
+import type { StringRow, TableInserter } from './tableRest.js';
 
 /** Counts HTTP round trips to Table Storage, so jobs, tests and benchmarks can report them. */
 export class RoundTripCounter {
@@ -32,6 +37,7 @@ export class RoundTripCounter {
 export class TableStore {
   readonly roundTrips = new RoundTripCounter();
   private readonly clients = new Map<string, Promise<TableClient>>();
+  private inserter: Promise<TableInserter> | undefined;
 
   constructor(
     private readonly storage: Settings['storage'],
@@ -61,14 +67,20 @@ export class TableStore {
     return this.storage.kind !== 'none';
   }
 
-  /** The client for a table, created (idempotently) on first use. */
-  table(name: string): Promise<TableClient> {
+  /** The full name of a table, checked: 3-63 letters and digits, starting with a letter. */
+  private fullName(name: string): string {
     const fullName = `${this.tablePrefix}${name}`;
     if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(fullName)) {
       throw new Error(
         `Invalid table name "${fullName}": use 3-63 letters and digits, starting with a letter`,
       );
     }
+    return fullName;
+  }
+
+  /** The client for a table, created (idempotently) on first use. */
+  table(name: string): Promise<TableClient> {
+    const fullName = this.fullName(name);
     let client = this.clients.get(fullName);
     if (!client) {
       client = this.createClient(fullName).then(async (c) => {
@@ -79,6 +91,55 @@ export class TableStore {
       this.clients.set(fullName, client);
     }
     return client;
+  }
+
+  /**
+   * Insert a row of strings unless one with its keys exists: what createIfAbsent on `table(name)` does
+   * (same checks, request and outcomes), over the REST API, so the webhook's path loads no Table SDK
+   * (cold start). The table is created when the insert finds none.
+   */
+  async insertIfAbsent(name: string, row: StringRow): Promise<WriteOutcome> {
+    const fullName = this.fullName(name);
+    assertEntityFits(fullName, row);
+    const inserter = await this.getInserter();
+    return inserter.insertIfAbsent(fullName, row);
+  }
+
+  private getInserter(): Promise<TableInserter> {
+    if (!this.inserter) {
+      const created = this.createInserter();
+      created.catch(() => {
+        if (this.inserter === created) this.inserter = undefined;
+      });
+      this.inserter = created;
+    }
+    return this.inserter;
+  }
+
+  private async createInserter(): Promise<TableInserter> {
+    const { TableInserter } = await import('./tableRest.js');
+    let endpoint: StorageEndpoint;
+    switch (this.storage.kind) {
+      case 'connectionString': {
+        const { storageEndpointFromConnectionString } = await import('./restTransport.js');
+        endpoint = storageEndpointFromConnectionString(this.storage.connectionString, 'table');
+        break;
+      }
+      case 'identity':
+        endpoint = {
+          url: this.storage.tableServiceUri.replace(/\/+$/, ''),
+          auth: { kind: 'token', credential: await storageCredential(this.storage.clientId) },
+        };
+        break;
+      case 'none':
+        throw new Error(
+          'Table Storage is not configured: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName (managed identity)',
+        );
+    }
+    const counter = this.roundTrips;
+    return TableInserter.create(endpoint, {
+      onRequest: (request) => counter.add(request.method, request.url),
+    });
   }
 
   private async createClient(tableName: string): Promise<TableClient> {
@@ -106,11 +167,7 @@ export class TableStore {
             ),
         });
       case 'identity': {
-        const { DefaultAzureCredential, ManagedIdentityCredential } =
-          await import('@azure/identity');
-        const credential = this.storage.clientId
-          ? new ManagedIdentityCredential({ clientId: this.storage.clientId })
-          : new DefaultAzureCredential();
+        const credential = await storageCredential(this.storage.clientId);
         return new TableClient(this.storage.tableServiceUri, tableName, credential, options);
       }
       case 'none':
