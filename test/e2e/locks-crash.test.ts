@@ -110,6 +110,7 @@ describe('force-release when an instance dies', () => {
       requestId: 'r-4712',
       wait: 60,
     });
+    waiter.catch(() => undefined); // awaited below; a failed test must not leave it unhandled
     await until('the waiter to queue', async () =>
       (await waitersOf(lock)) === 1 ? true : undefined,
     );
@@ -172,6 +173,7 @@ describe('force-release when an instance dies', () => {
       requestId: 'r-5002',
       wait: 60,
     });
+    next.catch(() => undefined); // awaited below; a failed test must not leave it unhandled
     await until('the second waiter to queue', async () =>
       (await waitersOf(lock)) === 2 ? true : undefined,
     );
