@@ -1,6 +1,7 @@
 // Force-release with a crash, through dev-host processes on one Azurite: the instance the holder talks
 // to dies (SIGKILL) and an admin frees the lease from the other one; a waiter's instance dies while the
-// lock is force-released. In both: never two holders at once (the lock's grant history), the next
+// lock is force-released; the instance handling the force-release dies mid-call and the admin asks
+// again. In each: never two holders at once (the lock's grant history), the next
 // waiter granted exactly once (a repeated acquire with its requestId gets the same lease), and the
 // former holder, when it comes back, gets 409 naming who force-released it and why.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -221,6 +222,55 @@ describe('force-release when an instance dies', () => {
       [1, 'deploy 5000', 'forced'],
       [2, 'deploy 5001', 'released'],
       [3, 'deploy 5002', 'held'],
+    ]);
+  });
+
+  it('the instance doing the force-release dies mid-call: the admin asks again on the other, the lease is freed once, the waiter granted once', async () => {
+    const lock = 'db/test';
+    const path = encodeURIComponent(lock);
+    const second = await startSecond();
+    const held = await api(first, `locks/${path}/acquire`, {
+      holder: 'deploy 6000',
+      requestId: 'r-6000',
+      ttlSeconds: 600,
+    });
+    expect(held.status).toBe(200);
+    const waiter = api(first, `locks/${path}/acquire`, {
+      holder: 'deploy 6001',
+      requestId: 'r-6001',
+      wait: 60,
+    });
+    waiter.catch(() => undefined); // awaited below; a failed test must not leave it unhandled
+    await until('the waiter to queue', async () =>
+      (await waitersOf(lock)) === 1 ? true : undefined,
+    );
+
+    // The force-release goes to the second instance, which is killed while it handles it (its answer
+    // lost either way); the admin asks again on the first.
+    const [lostAnswer] = await Promise.all([
+      forceRelease(second, lock).catch(() => undefined),
+      kill(second),
+    ]);
+    const retried = await forceRelease(first, lock);
+    expect(retried.status).toBe(200);
+    const freed = [
+      ...((lostAnswer?.json.released as unknown[] | undefined) ?? []),
+      ...(retried.json.released as unknown[]),
+    ];
+    expect(freed).toEqual([expect.objectContaining({ holder: 'deploy 6000', fence: 1 })]);
+
+    const granted = await waiter;
+    expect(granted.status).toBe(200);
+    expect(granted.json.fence).toBe(2);
+    const renew = await api(first, `locks/${path}/renew`, { leaseId: String(held.json.leaseId) });
+    expect(renew.status).toBe(409);
+    expect(JSON.stringify(renew.json)).toMatch(forcedReason);
+
+    const history = await historyOf(lock);
+    expect(history.overlaps).toEqual([]);
+    expect(history.history.map((h) => [h.fence, h.holder, h.state])).toEqual([
+      [1, 'deploy 6000', 'forced'],
+      [2, 'deploy 6001', 'held'],
     ]);
   });
 });
