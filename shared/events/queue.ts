@@ -18,7 +18,13 @@ import { maxQueueMessageBytes } from '../storage/queueStore.js';
 import type { EventConsumer } from './consumers.js';
 import { octopusEventSchema } from './payload.js';
 import { processStoredEvents } from './process.js';
-import { readEventStates, readStoredEvent, type StoredEvent } from './store.js';
+import {
+  eventInsertInFlight,
+  readEventStates,
+  readStoredEvent,
+  settledWithin,
+  type StoredEvent,
+} from './store.js';
 
 /** The queue the webhook hands events to (the queue trigger in functions/octopusEventsQueue.ts). */
 export const eventsQueueName = 'octopus-events';
@@ -53,6 +59,12 @@ export function queuedEvent(stored: StoredEvent): QueuedEvent {
     e: stored.event,
   };
 }
+
+/** How long a message waits for an insert request that is out, so that request's events join it. */
+export const joinInsertWaitMs = 50;
+
+/** How long the enqueuer waits for one send before it sends the next message anyway. */
+export const sendWaitMs = 2000;
 
 interface Waiting {
   json: string;
@@ -89,9 +101,18 @@ class Enqueuer {
   }
 
   private async flush(): Promise<void> {
-    await Promise.resolve(); // requests of the same tick join the first message
+    // Requests answered in the same turn of the event loop (an insert transaction's events resume
+    // one after another, a few promise hops each) join the first message.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.waiting.length > 0) {
+        // Events being inserted right now are answered in a moment: wait (briefly) for that
+        // request, so they go in this message rather than the next one.
+        const inserting = eventInsertInFlight(this.runtime.tables);
+        if (inserting) {
+          await settledWithin(inserting, joinInsertWaitMs);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         const batch: Waiting[] = [];
         let size = 20; // {"v":1,"events":[]}
         while (this.waiting.length > 0) {
@@ -102,12 +123,19 @@ class Enqueuer {
           this.waiting.shift();
         }
         const text = `{"v":1,"events":[${batch.map((b) => b.json).join(',')}]}`;
-        try {
-          await this.runtime.queues.send(eventsQueueName, text);
-          for (const b of batch) b.resolve();
-        } catch (err) {
-          for (const b of batch) b.reject(err);
-        }
+        // A send the queue never answers must not hold back every later message (each caller
+        // has its own deadline, enqueueBudgetMs): past sendWaitMs the next goes anyway.
+        await settledWithin(
+          this.runtime.queues.send(eventsQueueName, text).then(
+            () => {
+              for (const b of batch) b.resolve();
+            },
+            (err: unknown) => {
+              for (const b of batch) b.reject(err);
+            },
+          ),
+          sendWaitMs,
+        );
       }
     } finally {
       // No await between the empty check and here, so nothing can be added unseen.
