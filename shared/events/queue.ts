@@ -13,7 +13,7 @@
 import { setTimeout as pause } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Log } from '../runtime/log.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { CoreRuntime, Runtime } from '../runtime/runtime.js';
 import { maxQueueMessageBytes } from '../storage/queueStore.js';
 import type { EventConsumer } from './consumers.js';
 import { octopusEventSchema } from './payload.js';
@@ -78,7 +78,7 @@ class Enqueuer {
   private waiting: Waiting[] = [];
   private sending: Promise<void> | undefined;
 
-  constructor(private readonly runtime: Runtime) {}
+  constructor(private readonly runtime: CoreRuntime) {}
 
   add(entry: QueuedEvent): Promise<void> {
     let json = JSON.stringify(entry);
@@ -144,10 +144,10 @@ class Enqueuer {
   }
 }
 
-const enqueuers = new WeakMap<Runtime, Enqueuer>();
+const enqueuers = new WeakMap<CoreRuntime, Enqueuer>();
 
 /** Hand a stored event to the events queue; resolves when the message holding it is in the queue. */
-export function enqueueStoredEvent(runtime: Runtime, stored: StoredEvent): Promise<void> {
+export function enqueueStoredEvent(runtime: CoreRuntime, stored: StoredEvent): Promise<void> {
   let enqueuer = enqueuers.get(runtime);
   if (!enqueuer) {
     enqueuer = new Enqueuer(runtime);
@@ -157,7 +157,7 @@ export function enqueueStoredEvent(runtime: Runtime, stored: StoredEvent): Promi
 }
 
 /** Resolves when this runtime has no message being sent (tests, benchmarks). */
-export function enqueueIdle(runtime: Runtime): Promise<void> {
+export function enqueueIdle(runtime: CoreRuntime): Promise<void> {
   return enqueuers.get(runtime)?.idle() ?? Promise.resolve();
 }
 
