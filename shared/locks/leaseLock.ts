@@ -339,6 +339,10 @@ export class LeaseLocks {
     const client = await this.table();
     const pk = encodeKey(name);
     const cacheKey = this.placeCacheKey(pk, request);
+    // A new place's batch creates the request's index row: one already there (the request has a
+    // place, taken by another instance or before a lost answer) refuses it (409), and only then is
+    // the index row read. Saves that read on every first join.
+    let joinRefused = false;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const cached = this.places.get(cacheKey);
       const snapshot = await this.readFor(client, pk, request, cached);
@@ -357,7 +361,12 @@ export class LeaseLocks {
           decision = decideAcquire(snapshot, request, options);
         }
       }
-      if (decision.kind === 'queued' && decision.joined && snapshot.complete === false) {
+      if (
+        decision.kind === 'queued' &&
+        decision.joined &&
+        snapshot.complete === false &&
+        (cached !== undefined || joinRefused || (snapshot.lock?.data.ticket ?? 0) > 0)
+      ) {
         // Not granted, and the read stopped before the end: this request may have a place further
         // back. Look it up (this process's memory, else the index row) before taking a new one.
         const knownPlace = await this.findPlace(client, pk, request, snapshot, cached);
@@ -370,6 +379,7 @@ export class LeaseLocks {
       } catch (err) {
         if (!isConflict(err)) throw err;
         this.places.delete(cacheKey);
+        if (decision.kind === 'queued' && decision.joined) joinRefused = true;
       }
       // Somebody else wrote first: re-read at once, then back off a little as contention goes on.
       if (attempt > 0) await sleep(jitter(Math.min(50, 2 * attempt)));
