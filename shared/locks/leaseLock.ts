@@ -370,9 +370,16 @@ export class LeaseLocks {
         // Not granted, and the read stopped before the end: this request may have a place further
         // back. Look it up (this process's memory, else the index row) before taking a new one.
         const knownPlace = await this.findPlace(client, pk, request, snapshot, cached);
-        if (knownPlace) decision = decideAcquire(snapshot, request, { ...options, knownPlace });
+        if (knownPlace) {
+          options = { ...options, knownPlace };
+          decision = decideAcquire(snapshot, request, options);
+        }
       }
-      if (decision.kind === 'queued' && decision.joined) await this.calibrate(client);
+      // A new place's arrival is estimated when deciding: after a calibration's round trip the
+      // estimate is that much older (and the clock better), so decide again for a fresh one rather
+      // than re-keying the place after its write.
+      if (decision.kind === 'queued' && decision.joined && (await this.calibrate(client)))
+        decision = decideAcquire(snapshot, request, options);
       try {
         const outcome = await this.carryOut(client, name, snapshot, request, decision, mode);
         if (outcome) return outcome;
@@ -400,8 +407,9 @@ export class LeaseLocks {
    * Before a new place is written: make sure this process knows storage time to a few milliseconds
    * (one write of a row of its own, no contention), so arrivals from several instances order truly.
    */
-  private async calibrate(client: TableClient): Promise<void> {
-    if (this.clock.uncertainty() <= 20_000) return;
+  /** Whether it waited for a calibration. */
+  private async calibrate(client: TableClient): Promise<boolean> {
+    if (this.clock.uncertainty() <= 20_000) return false;
     this.calibrating ??= (async () => {
       try {
         const sentAt = performance.now();
@@ -416,6 +424,7 @@ export class LeaseLocks {
       }
     })();
     await this.calibrating.catch(() => undefined);
+    return true;
   }
 
   /** This request's place beyond the read: from memory, the index row, or (old rows) a search. */
