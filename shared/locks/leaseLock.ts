@@ -877,6 +877,8 @@ export class LeaseLocks {
    * Acquire, waiting up to `waitMs` for a grant and answering as soon as it is granted. The place in
    * the queue is kept by asking again: every 50 ms near the front, less often further back, and
    * at once when a lease of this lock is released in this process and this waiter is first here.
+   * While every permit is held by leases granted here (or goes to waiters here), only that wake-up
+   * moves the queue here: waiters then ask only as a backstop (see `frontBackstopMs`).
    */
   async acquireWaiting(
     name: string,
