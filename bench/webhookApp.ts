@@ -24,6 +24,7 @@ const env: NodeJS.ProcessEnv = {
     ? { OCTOPUS_URL: process.env.OCTOPUS_URL, OCTOPUS_API_KEY: process.env.OCTOPUS_API_KEY }
     : {}),
 };
+const problems = { count: 0, first: [] as string[] };
 const runtime = await createRuntime({
   env,
   config: coordinationConfigSchema.parse({}),
@@ -35,7 +36,13 @@ const host = new FunctionHost({
   port: 0,
   env: { ...env, ...settingDefaults },
   timers: false,
-  log: () => undefined,
+  // Warnings and errors are counted (and the first few kept), so a run that held events in memory
+  // or failed to queue them says so instead of looking like a fast run.
+  log: (line) => {
+    if (!/error|warn|failed/i.test(line)) return;
+    problems.count += 1;
+    if (problems.first.length < 3) problems.first.push(line.slice(0, 300));
+  },
 });
 await host.load();
 await host.start();
@@ -49,6 +56,8 @@ process.on('message', (message: unknown) => {
     send({
       cpu: process.cpuUsage(),
       tableRequests: runtime.tables.roundTrips.count,
+      tableKinds: Object.fromEntries(runtime.tables.roundTrips.byKind),
+      problems,
       queueRequestsApp: runtime.queues.roundTrips.count,
       queueRequestsHost: [...host.listeners.values()].reduce((n, l) => n + l.requests, 0),
     });

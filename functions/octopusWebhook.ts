@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { subscriptionPayloadSchema } from '../shared/events/payload.js';
 import { registerRoutes, type RouteDeclaration } from '../shared/http/routes.js';
-import { getRuntime } from '../shared/runtime/runtime.js';
+import { getCoreRuntime } from '../shared/runtime/runtime.js';
 
 /** POST /api/octopus/events: an Octopus subscription webhook. Stored once, queued, answered; processed from the queue. */
 export async function octopusWebhook(
@@ -9,7 +9,7 @@ export async function octopusWebhook(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const { receiveOctopusEvent } = await import('../shared/app/webhook.js');
-  return receiveOctopusEvent(await getRuntime(), request, context);
+  return receiveOctopusEvent(await getCoreRuntime(), request, context);
 }
 
 export const routes: RouteDeclaration[] = [

@@ -2,11 +2,11 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { receiveOctopusEvent as receive } from '../events/receive.js';
 import type { Log } from '../runtime/log.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { CoreRuntime } from '../runtime/runtime.js';
 
 /** Verify, store once, enqueue, answer: the webhook loads none of the consumers (cold start). */
 export function receiveOctopusEvent(
-  runtime: Runtime,
+  runtime: CoreRuntime,
   request: HttpRequest,
   log: Log,
 ): Promise<HttpResponseInit> {

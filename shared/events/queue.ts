@@ -13,12 +13,18 @@
 import { setTimeout as pause } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Log } from '../runtime/log.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { CoreRuntime, Runtime } from '../runtime/runtime.js';
 import { maxQueueMessageBytes } from '../storage/queueStore.js';
 import type { EventConsumer } from './consumers.js';
 import { octopusEventSchema } from './payload.js';
 import { processStoredEvents } from './process.js';
-import { readEventStates, readStoredEvent, type StoredEvent } from './store.js';
+import {
+  eventInsertInFlight,
+  readEventStates,
+  readStoredEvent,
+  settledWithin,
+  type StoredEvent,
+} from './store.js';
 
 /** The queue the webhook hands events to (the queue trigger in functions/octopusEventsQueue.ts). */
 export const eventsQueueName = 'octopus-events';
@@ -54,6 +60,12 @@ export function queuedEvent(stored: StoredEvent): QueuedEvent {
   };
 }
 
+/** How long a message waits for an insert request that is out, so that request's events join it. */
+export const joinInsertWaitMs = 50;
+
+/** How long the enqueuer waits for one send before it sends the next message anyway. */
+export const sendWaitMs = 2000;
+
 interface Waiting {
   json: string;
   bytes: number;
@@ -66,7 +78,7 @@ class Enqueuer {
   private waiting: Waiting[] = [];
   private sending: Promise<void> | undefined;
 
-  constructor(private readonly runtime: Runtime) {}
+  constructor(private readonly runtime: CoreRuntime) {}
 
   add(entry: QueuedEvent): Promise<void> {
     let json = JSON.stringify(entry);
@@ -89,9 +101,18 @@ class Enqueuer {
   }
 
   private async flush(): Promise<void> {
-    await Promise.resolve(); // requests of the same tick join the first message
+    // Requests answered in the same turn of the event loop (an insert transaction's events resume
+    // one after another, a few promise hops each) join the first message.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.waiting.length > 0) {
+        // Events being inserted right now are answered in a moment: wait (briefly) for that
+        // request, so they go in this message rather than the next one.
+        const inserting = eventInsertInFlight(this.runtime.tables);
+        if (inserting) {
+          await settledWithin(inserting, joinInsertWaitMs);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         const batch: Waiting[] = [];
         let size = 20; // {"v":1,"events":[]}
         while (this.waiting.length > 0) {
@@ -102,12 +123,19 @@ class Enqueuer {
           this.waiting.shift();
         }
         const text = `{"v":1,"events":[${batch.map((b) => b.json).join(',')}]}`;
-        try {
-          await this.runtime.queues.send(eventsQueueName, text);
-          for (const b of batch) b.resolve();
-        } catch (err) {
-          for (const b of batch) b.reject(err);
-        }
+        // A send the queue never answers must not hold back every later message (each caller
+        // has its own deadline, enqueueBudgetMs): past sendWaitMs the next goes anyway.
+        await settledWithin(
+          this.runtime.queues.send(eventsQueueName, text).then(
+            () => {
+              for (const b of batch) b.resolve();
+            },
+            (err: unknown) => {
+              for (const b of batch) b.reject(err);
+            },
+          ),
+          sendWaitMs,
+        );
       }
     } finally {
       // No await between the empty check and here, so nothing can be added unseen.
@@ -116,10 +144,10 @@ class Enqueuer {
   }
 }
 
-const enqueuers = new WeakMap<Runtime, Enqueuer>();
+const enqueuers = new WeakMap<CoreRuntime, Enqueuer>();
 
 /** Hand a stored event to the events queue; resolves when the message holding it is in the queue. */
-export function enqueueStoredEvent(runtime: Runtime, stored: StoredEvent): Promise<void> {
+export function enqueueStoredEvent(runtime: CoreRuntime, stored: StoredEvent): Promise<void> {
   let enqueuer = enqueuers.get(runtime);
   if (!enqueuer) {
     enqueuer = new Enqueuer(runtime);
@@ -129,7 +157,7 @@ export function enqueueStoredEvent(runtime: Runtime, stored: StoredEvent): Promi
 }
 
 /** Resolves when this runtime has no message being sent (tests, benchmarks). */
-export function enqueueIdle(runtime: Runtime): Promise<void> {
+export function enqueueIdle(runtime: CoreRuntime): Promise<void> {
   return enqueuers.get(runtime)?.idle() ?? Promise.resolve();
 }
 

@@ -2,7 +2,7 @@
 // the answer: the queue-triggered function processes the event (queue.ts), the status poll is the net.
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { Log } from '../runtime/log.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { CoreRuntime } from '../runtime/runtime.js';
 import { storageAnswerWithin } from '../storage/answerWithin.js';
 import { parseSubscriptionPayload } from './parse.js';
 import { enqueueStoredEvent } from './queue.js';
@@ -50,7 +50,7 @@ export const enqueueBudgetMs = 3000;
 
 /** Verify, store once, enqueue, answer. The queue trigger processes the event (shared/events/queue.ts). */
 export async function receiveOctopusEvent(
-  runtime: Runtime,
+  runtime: CoreRuntime,
   request: HttpRequest,
   log: Log,
 ): Promise<HttpResponseInit> {
@@ -115,7 +115,7 @@ export async function receiveOctopusEvent(
 
 /** Storage refuses the event for itself even reduced: record it with the reason (a dead letter). */
 async function setAside(
-  runtime: Runtime,
+  runtime: CoreRuntime,
   event: OctopusWebhookEvent,
   err: unknown,
   log: Log,

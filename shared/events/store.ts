@@ -2,18 +2,20 @@
 // Rows are keyed by the event's number (ids grow with insertion), so "what is not processed yet"
 // is a key-range read after a watermark rather than a scan of every event ever received.
 import { createHash } from 'node:crypto';
-import type { TableClient, TransactionAction } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import {
   createIfAbsent,
   getOrUndefined,
   storageStatus,
   updateIfMatch,
+  type WriteOutcome,
 } from '../storage/conditional.js';
 import { deadLetterRow, isPoisonError } from '../storage/deadLetters.js';
 import { pruneMatching, type PruneBudget, type PruneResult } from '../storage/prune.js';
 import { encodeKey, paddedNumberKey } from '../storage/keys.js';
-import { maxStringPropertyChars } from '../storage/limits.js';
+import { assertEntityFits, maxStringPropertyChars } from '../storage/limits.js';
 import type { TableStore } from '../storage/tableStore.js';
+import { submitBatch, type BatchAction } from '../storage/transaction.js';
 import { octopusEventSchema, type OctopusWebhookEvent } from './payload.js';
 
 export const eventsTable = 'events';
@@ -117,7 +119,161 @@ function eventJson(event: OctopusWebhookEvent): { json: string; stored: OctopusW
 
 export type StoreOutcome = { kind: 'stored'; stored: StoredEvent } | { kind: 'duplicate' };
 
-/** Insert the event unless a row with its id exists: one round trip, atomic across instances. */
+/** A new event's row: every property a string, so it can go in a transaction of our own (transaction.ts). */
+type EventEntity = Omit<EventRow, 'processedAt' | 'attempts' | 'lastError' | 'setAside'> & {
+  partitionKey: string;
+  rowKey: string;
+};
+
+interface PendingInsert {
+  entity: EventEntity;
+  chars: number;
+  resolve(outcome: WriteOutcome): void;
+  reject(err: unknown): void;
+}
+
+/** At most this many rows per insert transaction (Table Storage's limit is 100). */
+export const maxInsertBatchRows = 100;
+/** ...and about this many characters of JSON (the limit is 4 MiB per transaction). */
+const maxInsertBatchChars = 1024 * 1024;
+
+/**
+ * Group commit of event inserts into one table: while one request is out, the events stored
+ * meanwhile wait and go together in the next, as one transaction (they share a partition). A lone
+ * event is one plain insert, as before. A transaction is all or nothing, so when one is refused
+ * (an event already there, one storage refuses) its events are inserted one by one, each getting
+ * exactly the answer a lone insert gets; an outage fails them all, as it would each alone.
+ */
+class EventInserter {
+  private waiting: PendingInsert[] = [];
+  private sending: Promise<void> | undefined;
+  /** The request out now, if any (the enqueuer waits for it, so its events share a message). */
+  inFlight: Promise<void> | undefined;
+
+  constructor(private readonly tables: TableStore) {}
+
+  insert(entity: EventEntity): Promise<WriteOutcome> {
+    return new Promise((resolve, reject) => {
+      try {
+        assertEntityFits(eventsTable, entity as unknown as Record<string, unknown>);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      this.waiting.push({ entity, chars: entity.event.length + 1024, resolve, reject });
+      // The flush starts with an await, so `sending` is set before it can be cleared.
+      this.sending ??= this.flush();
+    });
+  }
+
+  private take(): PendingInsert[] {
+    const batch: PendingInsert[] = [];
+    const keys = new Set<string>();
+    const rest: PendingInsert[] = [];
+    let chars = 0;
+    for (const next of this.waiting) {
+      const full =
+        batch.length >= maxInsertBatchRows ||
+        (batch.length > 0 && chars + next.chars > maxInsertBatchChars);
+      // The same event twice (a retry racing the first): the second goes in a later request,
+      // where it is found to be there already.
+      if (full || keys.has(next.entity.rowKey)) {
+        rest.push(next);
+        continue;
+      }
+      batch.push(next);
+      keys.add(next.entity.rowKey);
+      chars += next.chars;
+    }
+    this.waiting = rest;
+    return batch;
+  }
+
+  private async flush(): Promise<void> {
+    // Inserts asked for in the same turn of the event loop (requests read together) join the first.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.take();
+        // A request storage never answers must not hold back every later event (each caller has
+        // its own deadline, storeBudgetMs): past insertWaitMs the next request goes anyway.
+        const work = batch.length === 1 ? this.one(batch[0] as PendingInsert) : this.many(batch);
+        this.inFlight = work;
+        await settledWithin(work, insertWaitMs);
+        this.inFlight = undefined;
+      }
+    } finally {
+      // No await between the empty check and here, so nothing can be added unseen.
+      this.sending = undefined;
+    }
+  }
+
+  private async one(p: PendingInsert): Promise<void> {
+    try {
+      // A lone insert without the Table SDK (tableRest.ts): the first webhook after a cold start
+      // loads no SDK; a transaction below loads it when events arrive together.
+      p.resolve(await this.tables.insertIfAbsent(eventsTable, p.entity));
+    } catch (err) {
+      p.reject(err);
+    }
+  }
+
+  private async many(batch: PendingInsert[]): Promise<void> {
+    try {
+      const answer = await submitBatch(
+        await this.tables.table(eventsTable),
+        batch.map((p) => ({ kind: 'create', entity: { ...p.entity } })),
+      );
+      batch.forEach((p, i) =>
+        p.resolve({ ok: true, etag: answer.etags[i] ?? '*', date: undefined }),
+      );
+      return;
+    } catch (err) {
+      // An outage (no answer from storage) fails each of them as it would fail alone.
+      if (storageStatus(err) === undefined && !isPoisonError(err)) {
+        for (const p of batch) p.reject(err);
+        return;
+      }
+    }
+    await Promise.all(batch.map((p) => this.one(p)));
+  }
+}
+
+/** How long the inserter waits for one request before it sends the next anyway. */
+export const insertWaitMs = 2000;
+
+/** Resolves when `work` settles or `ms` pass, whichever is first (`work` itself goes on). */
+export function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    work.then(done, done);
+  });
+}
+
+const inserters = new WeakMap<TableStore, EventInserter>();
+
+/** The insert request this store has out now, if any: resolves when it is answered. */
+export function eventInsertInFlight(tables: TableStore): Promise<void> | undefined {
+  return inserters.get(tables)?.inFlight;
+}
+
+function insertEvent(tables: TableStore, entity: EventEntity): Promise<WriteOutcome> {
+  let inserter = inserters.get(tables);
+  if (!inserter) {
+    inserter = new EventInserter(tables);
+    inserters.set(tables, inserter);
+  }
+  return inserter.insert(entity);
+}
+
+/**
+ * Insert the event unless a row with its id exists: atomic across instances. Events stored at the
+ * same moment in one process share one request (a transaction; see EventInserter).
+ */
 export async function storeEventOnce(
   tables: TableStore,
   event: OctopusWebhookEvent,
@@ -127,8 +283,7 @@ export async function storeEventOnce(
   // What the consumers see is what was stored: an event reduced to fit is processed reduced, so
   // the immediate pass and the poll's retry act on the same thing.
   const { json, stored: storedEvent } = eventJson(event);
-  // createIfAbsent without the Table SDK: the webhook's one Table request (cold start).
-  const outcome = await tables.insertIfAbsent(eventsTable, {
+  const outcome = await insertEvent(tables, {
     partitionKey: eventPartition,
     rowKey,
     eventId: fitText(event.Id, maxEventIdChars),
@@ -139,7 +294,7 @@ export async function storeEventOnce(
     receivedBy: receipt.receivedBy,
     batchId: fitText(receipt.batchId ?? '', 200),
     event: json,
-  } satisfies EventRow & { partitionKey: string; rowKey: string });
+  });
   if (!outcome.ok) return { kind: 'duplicate' };
   return {
     kind: 'stored',
@@ -309,13 +464,12 @@ export async function markEventsProcessed(
   const setAside: string[] = [];
   for (let i = 0; i < rowKeys.length; i += 100) {
     const chunk = rowKeys.slice(i, i + 100);
-    const actions: TransactionAction[] = chunk.map((rowKey) => [
-      'update',
-      { partitionKey: eventPartition, rowKey, processedAt: at.toISOString() },
-      'Merge',
-    ]);
+    const actions: BatchAction[] = chunk.map((rowKey) => ({
+      kind: 'merge',
+      entity: { partitionKey: eventPartition, rowKey, processedAt: at.toISOString() },
+    }));
     try {
-      await table.submitTransaction(actions);
+      await submitBatch(table, actions);
       continue;
     } catch (err) {
       // An outage fails the pass (retried next poll); anything else is found row by row below.

@@ -6,7 +6,7 @@
 // Only outages land here: an event storage refuses for itself (too large, a key it cannot take) is
 // reduced or set aside by the store and never waits in this buffer (see store.ts).
 import type { Log } from '../runtime/log.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { CoreRuntime } from '../runtime/runtime.js';
 import { deadLetterRow, isPoisonError } from '../storage/deadLetters.js';
 import type { OctopusWebhookEvent } from './payload.js';
 import { enqueueStoredEvent } from './queue.js';
@@ -40,9 +40,9 @@ class HeldBuffer {
   draining: Promise<number> | undefined;
 }
 
-const buffers = new WeakMap<Runtime, HeldBuffer>();
+const buffers = new WeakMap<CoreRuntime, HeldBuffer>();
 
-function bufferOf(runtime: Runtime): HeldBuffer {
+function bufferOf(runtime: CoreRuntime): HeldBuffer {
   let buffer = buffers.get(runtime);
   if (!buffer) {
     buffer = new HeldBuffer();
@@ -64,7 +64,7 @@ function sizeOf(event: OctopusWebhookEvent): number {
  * caller must then refuse the event (503), since it could not keep what it acknowledged.
  */
 export function holdUnstoredEvent(
-  runtime: Runtime,
+  runtime: CoreRuntime,
   event: OctopusWebhookEvent,
   receipt: ReceiptInfo,
 ): boolean {
@@ -79,12 +79,12 @@ export function holdUnstoredEvent(
 }
 
 /** Note a storage outage: for a moment events are held without waiting on storage again. */
-export function noteStorageOutage(runtime: Runtime): void {
+export function noteStorageOutage(runtime: CoreRuntime): void {
   bufferOf(runtime).failedAt = performance.now();
 }
 
 /** True while a recent outage says storage is down and it is not yet time to probe it again. */
-export function storageRecentlyFailed(runtime: Runtime): boolean {
+export function storageRecentlyFailed(runtime: CoreRuntime): boolean {
   const buffer = buffers.get(runtime);
   if (buffer?.failedAt === undefined) return false;
   if (performance.now() - buffer.failedAt < outageProbeIntervalMs) return true;
@@ -100,7 +100,7 @@ export const heldDrainBudgetMs = 1000;
  * Storage answered: clear the outage and write what is held, within this invocation and for at most
  * `heldDrainBudgetMs` (the next request or poll writes the rest), then queue what was written.
  */
-export async function noteStorageAnswered(runtime: Runtime, log: Log): Promise<void> {
+export async function noteStorageAnswered(runtime: CoreRuntime, log: Log): Promise<void> {
   const buffer = buffers.get(runtime);
   if (!buffer) return;
   buffer.failedAt = undefined;
@@ -111,12 +111,12 @@ export async function noteStorageAnswered(runtime: Runtime, log: Log): Promise<v
     });
 }
 
-export function unstoredEventCount(runtime: Runtime): number {
+export function unstoredEventCount(runtime: CoreRuntime): number {
   return buffers.get(runtime)?.events.size ?? 0;
 }
 
 /** How many events this instance holds and their size, for health. */
-export function heldEventStats(runtime: Runtime): { count: number; bytes: number } {
+export function heldEventStats(runtime: CoreRuntime): { count: number; bytes: number } {
   const buffer = buffers.get(runtime);
   return { count: buffer?.events.size ?? 0, bytes: buffer?.bytes ?? 0 };
 }
@@ -127,7 +127,7 @@ export function heldEventStats(runtime: Runtime): { count: number; bytes: number
  * blocks the events behind it. One pass at a time per runtime.
  */
 export function storeHeldEvents(
-  runtime: Runtime,
+  runtime: CoreRuntime,
   log: Log,
   /** `deadline`: performance.now() after which the pass stops; `enqueue`: queue what it wrote. */
   options: { deadline?: number; enqueue?: boolean } = {},
@@ -141,7 +141,7 @@ export function storeHeldEvents(
 }
 
 async function drain(
-  runtime: Runtime,
+  runtime: CoreRuntime,
   buffer: HeldBuffer,
   log: Log,
   options: { deadline?: number; enqueue?: boolean },

@@ -86,3 +86,30 @@ export function taskPageUrl(
   if (webLink) return linkToUrl(serverUrl, webLink);
   return octopusUrl(serverUrl, `/app#/${spaceId}/tasks/${encodeURIComponent(taskId)}`);
 }
+
+/**
+ * taskPageUrl for many tasks of one space, as a function giving the same text: a link of the usual
+ * form (`Links.Web` absent or `/app#/{spaceId}/tasks/{taskId}`) is one shared prefix joined to the
+ * task id, so a report of 50,000 rows parses the server URL once and keeps no copy of it per row.
+ */
+export function taskPageUrls(
+  serverUrl: string,
+  spaceId: string,
+): (taskId: string, webLink?: string) => string {
+  const path = `/app#/${spaceId}/tasks/`;
+  // octopusUrl(base, path + id) === octopusUrl(base, path) + id: the path starts with "/app#",
+  // which a base's directory (a URL path, no '#') never prefixes, so only the origin and the
+  // directory are put in front of it either way.
+  const prefix = octopusUrl(serverUrl, path);
+  const plain = /^[\w.!~*'()-]*$/; // what encodeURIComponent leaves as it is
+  return (taskId, webLink) => {
+    const usual =
+      !webLink ||
+      (webLink.length === path.length + taskId.length &&
+        webLink.startsWith(path) &&
+        webLink.endsWith(taskId));
+    return usual && plain.test(taskId)
+      ? prefix + taskId
+      : taskPageUrl(serverUrl, spaceId, taskId, webLink);
+  };
+}

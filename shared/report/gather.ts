@@ -3,7 +3,7 @@
 // and joined by deployment id, stragglers and releases by id in batches, names from the dashboard.
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import { collect, type ResourceCollection } from '../octopus/paging.js';
-import { taskPageUrl } from '../octopus/links.js';
+import { taskPageUrls } from '../octopus/links.js';
 import { matchNamed } from '../octopus/resolver.js';
 import type { Deployment } from '../octopus/deployments.js';
 import type { OctopusClient } from '../octopus/client.js';
@@ -13,7 +13,7 @@ import { pageShape } from '../octopus/context.js';
 import type { JsonShape } from '../octopus/selectJson.js';
 import type { DayWindow } from './dayWindow.js';
 import type { Outcome, ReportDeployment } from './model.js';
-import { outcomeOf } from './summarize.js';
+import { outcomeOf, type TotalsTally } from './summarize.js';
 
 /** Items per page of tasks and of deployments: a busy day is a handful of calls (~1 KB an item). */
 export const TASK_PAGE_SIZE = 1000;
@@ -35,7 +35,6 @@ const CREATED_SLACK_MS = 5 * 60_000;
 /** What the report reads of each task: the rest of a page (~1.5 KB a task) is never decoded. */
 const TASK_FIELDS: JsonShape = {
   Id: true,
-  Name: true,
   State: true,
   Arguments: { DeploymentId: true },
   ErrorMessage: true,
@@ -45,6 +44,8 @@ const TASK_FIELDS: JsonShape = {
   ProjectId: true,
   Links: { Web: true },
 };
+/** What the day before's totals read of each task. */
+const TASK_TOTALS_FIELDS: JsonShape = { State: true, StartTime: true, CompletedTime: true };
 /** What the report reads of each deployment. */
 const DEPLOYMENT_FIELDS: JsonShape = {
   Id: true,
@@ -133,51 +134,46 @@ function deploymentIdOf(task: ServerTask): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
-/** What the report keeps of a task: raw pages are dropped as they are read, so a busy day stays small. */
-interface FinishedTask {
-  row: ReportDeployment;
-  projectId: string | undefined;
-  webLink: string | undefined;
-  /** Epoch ms the task was queued (its deployment was created then or earlier). */
-  queued: number | undefined;
-}
-
-/** What the report keeps of a deployment. */
-interface DeploymentFacts {
-  projectId: string;
-  environmentId: string;
-  tenantId: string | null | undefined;
-  releaseId: string;
-  deployedBy: string | undefined;
-}
-
 /**
- * One copy of each repeated value (ids of projects, environments, tenants and releases, user
- * names): each parsed page brings its own copies, and a day of 50,000 deployments would keep
- * 250,000 of them.
+ * A small number for each distinct value (ids of projects, environments, tenants and releases, user
+ * names), so a day of 50,000 deployments keeps 50,000 integers per field instead of objects
+ * holding each page's own copies of the strings.
  */
-class Interned {
-  private readonly values = new Map<string, string>();
-  of(value: string): string;
-  of(value: string | null | undefined): string | null | undefined;
-  of(value: string | null | undefined): string | null | undefined {
-    if (typeof value !== 'string') return value;
-    const known = this.values.get(value);
-    if (known !== undefined) return known;
-    this.values.set(value, value);
-    return value;
+class Codes {
+  private readonly index = new Map<string | null | undefined, number>();
+  readonly values: (string | null | undefined)[] = [];
+
+  code(value: string | null | undefined): number {
+    let code = this.index.get(value);
+    if (code === undefined) {
+      code = this.values.length;
+      this.values.push(value);
+      this.index.set(value, code);
+    }
+    return code;
   }
 }
 
-/** Only the fields the report needs: the rest of the parsed deployment is garbage at once. */
-function factsOf(d: Deployment, interned: Interned): DeploymentFacts {
-  return {
-    projectId: interned.of(d.ProjectId),
-    environmentId: interned.of(d.EnvironmentId),
-    tenantId: interned.of(d.TenantId),
-    releaseId: interned.of(d.ReleaseId),
-    deployedBy: interned.of(d.DeployedBy) ?? undefined,
-  };
+/** In a code column: no value. */
+const NONE = -1;
+
+/**
+ * The finished tasks of a day, by position: the rows the report shows (with the task's own facts)
+ * and, beside them, the project id and queue time that joining and scoping need. Plain arrays of
+ * numbers hold unboxed doubles and small integers, not one object per task.
+ */
+interface FinishedTasks {
+  rows: ReportDeployment[];
+  /** Code of the task's ProjectId (newer servers), in `projectIds`. */
+  project: number[];
+  projectIds: Codes;
+  /** Epoch ms the task was queued (its deployment was created then or earlier), else NaN. */
+  queued: number[];
+}
+
+/** A state the report counts: not queued, executing or cancelling. */
+function isFinished(state: string): boolean {
+  return state !== 'Queued' && state !== 'Executing' && state !== 'Cancelling';
 }
 
 /** Finished Deploy tasks whose completion lies in [start, end). */
@@ -186,11 +182,11 @@ async function finishedTasks(
   space: string,
   window: DayWindow,
   pageSize: number,
-): Promise<FinishedTask[]> {
+): Promise<FinishedTasks> {
   const start = window.start.getTime();
   const end = window.end.getTime();
-  const tasks: FinishedTask[] = [];
-  const interned = new Interned();
+  const tasks: FinishedTasks = { rows: [], project: [], projectIds: new Codes(), queued: [] };
+  const link = taskPageUrls(client.url, await client.spaceId());
   // Whether Octopus's date bounds are inclusive is unconfirmed: ask for the closed range, filter here.
   const list = client.tasks.list({
     name: 'Deploy',
@@ -199,19 +195,50 @@ async function finishedTasks(
     pageSize,
     fields: TASK_FIELDS,
   });
-  for await (const task of list) {
-    const completed = time(task.CompletedTime);
-    if (completed === undefined || completed < start || completed >= end) continue;
-    if (task.State === 'Queued' || task.State === 'Executing' || task.State === 'Cancelling')
-      continue;
-    tasks.push({
-      row: rowFromTask(task, space),
-      projectId: interned.of(task.ProjectId) ?? undefined,
-      webLink: task.Links?.Web,
-      queued: time(task.QueueTime) ?? time(task.StartTime),
-    });
+  // A page at a time: an await per page, not one per task.
+  for await (const page of list.byPage()) {
+    for (const task of page.items) {
+      const completed = time(task.CompletedTime);
+      if (completed === undefined || completed < start || completed >= end) continue;
+      if (!isFinished(task.State)) continue;
+      const row = rowFromTask(task, space);
+      row.taskUrl = link(row.taskId, task.Links?.Web);
+      tasks.rows.push(row);
+      tasks.project.push(tasks.projectIds.code(task.ProjectId));
+      tasks.queued.push(time(task.QueueTime) ?? time(task.StartTime) ?? Number.NaN);
+    }
   }
   return tasks;
+}
+
+/** Outcomes and durations of the finished Deploy tasks in [start, end), without keeping the tasks. */
+async function tallyFinishedTasks(
+  client: OctopusClient,
+  window: DayWindow,
+  pageSize: number,
+  tally: TotalsTally,
+): Promise<void> {
+  const start = window.start.getTime();
+  const end = window.end.getTime();
+  const list = client.tasks.list({
+    name: 'Deploy',
+    fromCompletedDate: window.start,
+    toCompletedDate: window.end,
+    pageSize,
+    fields: TASK_TOTALS_FIELDS,
+  });
+  for await (const page of list.byPage()) {
+    for (const task of page.items) {
+      const completed = time(task.CompletedTime);
+      if (completed === undefined || completed < start || completed >= end) continue;
+      if (!isFinished(task.State)) continue;
+      const started = time(task.StartTime);
+      tally.add(
+        outcomeOf(task.State),
+        started === undefined ? undefined : Math.max(0, completed - started),
+      );
+    }
+  }
 }
 
 interface Named {
@@ -309,6 +336,51 @@ function isDeploymentPage(value: unknown): value is ResourceCollection<Deploymen
 }
 
 /**
+ * What the report keeps of the deployments of a day's tasks, by slot (one per distinct deployment
+ * id): codes of the project, environment, tenant, release and deployer, NONE where unread.
+ */
+class DeploymentFacts {
+  readonly slotOf: Int32Array;
+  readonly project: Int32Array;
+  readonly environment: Int32Array;
+  readonly tenant: Int32Array;
+  readonly release: Int32Array;
+  readonly deployedBy: Int32Array;
+  readonly ids = new Codes();
+
+  constructor(
+    /** Slot of each task (by position), NONE for a task without a deployment id. */
+    slotOf: Int32Array,
+    slots: number,
+  ) {
+    this.slotOf = slotOf;
+    this.project = new Int32Array(slots).fill(NONE);
+    this.environment = new Int32Array(slots).fill(NONE);
+    this.tenant = new Int32Array(slots).fill(NONE);
+    this.release = new Int32Array(slots).fill(NONE);
+    this.deployedBy = new Int32Array(slots).fill(NONE);
+  }
+
+  set(slot: number, d: Deployment): void {
+    this.project[slot] = this.ids.code(d.ProjectId);
+    this.environment[slot] = this.ids.code(d.EnvironmentId);
+    this.tenant[slot] = this.ids.code(d.TenantId);
+    this.release[slot] = this.ids.code(d.ReleaseId);
+    this.deployedBy[slot] = this.ids.code(d.DeployedBy);
+  }
+
+  /** The slot of a task whose deployment was read, else NONE. */
+  readSlot(task: number): number {
+    const slot = this.slotOf[task] ?? NONE;
+    return slot === NONE || this.project[slot] === NONE ? NONE : slot;
+  }
+
+  value(column: Int32Array, slot: number): string | null | undefined {
+    return this.ids.values[column[slot] ?? NONE];
+  }
+}
+
+/**
  * The deployments of these tasks. Pages the deployments list (newest first by `Created`) until
  * every task's deployment has been seen or the list reaches deployments created before the floor
  * (the earliest unseen task's queue time less a little, but no earlier than LOOKBACK_MS before the
@@ -317,31 +389,53 @@ function isDeploymentPage(value: unknown): value is ResourceCollection<Deploymen
  */
 async function deploymentsOf(
   client: OctopusClient,
-  tasks: readonly FinishedTask[],
+  tasks: FinishedTasks,
+  /** Positions of the tasks to join; undefined for all. */
+  wanted: readonly number[] | undefined,
   window: DayWindow,
   pageSize: number,
   idsPerCall: number,
   projects: Set<string> | undefined,
-): Promise<Map<string, DeploymentFacts>> {
-  const facts = new Map<string, DeploymentFacts>();
-  const interned = new Interned();
+): Promise<DeploymentFacts> {
   const start = window.start.getTime();
   const end = window.end.getTime();
-  const unseen = new Map<string, number>();
-  for (const t of tasks) {
-    if (t.row.deploymentId !== '')
-      unseen.set(t.row.deploymentId, t.queued ?? t.row.started ?? t.row.completed);
+  // One slot per distinct deployment id; a task's deployment is unseen until a page names it.
+  const slotById = new Map<string, number>();
+  const count = wanted?.length ?? tasks.rows.length;
+  const slotOf = new Int32Array(tasks.rows.length).fill(NONE);
+  const slotQueued = new Float64Array(count);
+  for (let w = 0; w < count; w++) {
+    const task = wanted ? (wanted[w] ?? 0) : w;
+    const row = tasks.rows[task];
+    if (!row || row.deploymentId === '') continue;
+    let slot = slotById.get(row.deploymentId);
+    if (slot === undefined) {
+      slot = slotById.size;
+      slotById.set(row.deploymentId, slot);
+    }
+    slotOf[task] = slot;
+    const queued = tasks.queued[task] ?? Number.NaN;
+    slotQueued[slot] = Number.isNaN(queued) ? (row.started ?? row.completed) : queued;
   }
-  if (unseen.size === 0) return facts;
+  const facts = new DeploymentFacts(slotOf, slotById.size);
+  let unseen = slotById.size;
+  if (unseen === 0) return facts;
   const spaceId = await client.spaceId();
   const floorCap = start - LOOKBACK_MS;
+  // The earliest unseen queue time after each page: slots in queue order, and a cursor past the
+  // seen ones (scanning every unseen slot per page would be quadratic in the day's size).
+  const byQueued = new Int32Array(unseen);
+  for (let slot = 0; slot < byQueued.length; slot++) byQueued[slot] = slot;
+  byQueued.sort((a, b) => (slotQueued[a] ?? 0) - (slotQueued[b] ?? 0));
+  let cursor = 0;
   const floor = (): number => {
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const queued of unseen.values()) if (queued < earliest) earliest = queued;
+    while (cursor < byQueued.length && facts.project[byQueued[cursor] ?? 0] !== NONE) cursor += 1;
+    const next = byQueued[cursor];
+    const earliest = next === undefined ? Number.POSITIVE_INFINITY : (slotQueued[next] ?? 0);
     return Math.max(floorCap, earliest - CREATED_SLACK_MS);
   };
   let skip = 0;
-  for (let pageNumber = 0; unseen.size > 0; pageNumber++) {
+  for (let pageNumber = 0; unseen > 0; pageNumber++) {
     const page = await client.getLink(
       `/api/${spaceId}/deployments{?skip,take,projects}`,
       { skip, take: pageSize, projects: projects ? [...projects] : undefined },
@@ -354,7 +448,11 @@ async function deploymentsOf(
     }
     let oldest = Number.POSITIVE_INFINITY;
     for (const d of page.Items) {
-      if (unseen.delete(d.Id)) facts.set(d.Id, factsOf(d, interned));
+      const slot = slotById.get(d.Id);
+      if (slot !== undefined && facts.project[slot] === NONE) {
+        unseen -= 1;
+        facts.set(slot, d);
+      }
       const created = time(d.Created);
       if (created !== undefined && created < oldest) oldest = created;
     }
@@ -380,11 +478,16 @@ async function deploymentsOf(
       skip = Math.max(skip, count - Math.floor(pageSize / 20));
     }
   }
-  if (unseen.size > 0) {
-    const stragglers = await inBatches([...unseen.keys()], idsPerCall, async (batch) =>
+  if (unseen > 0) {
+    const ids: string[] = [];
+    for (const [id, slot] of slotById) if (facts.project[slot] === NONE) ids.push(id);
+    const stragglers = await inBatches(ids, idsPerCall, async (batch) =>
       collect(client.deployments.list({ ids: batch, pageSize: batch.length })),
     );
-    for (const d of stragglers) facts.set(d.Id, factsOf(d, interned));
+    for (const d of stragglers) {
+      const slot = slotById.get(d.Id);
+      if (slot !== undefined) facts.set(slot, d);
+    }
   }
   return facts;
 }
@@ -419,6 +522,23 @@ async function versionsOf(
 }
 
 /**
+ * Positions of the tasks whose ProjectId (when the server gives one) is in the filter; undefined
+ * (all of them) without a filter, so an unscoped day of 50,000 builds no list of positions.
+ */
+function tasksInProjects(
+  tasks: FinishedTasks,
+  filter: Set<string> | undefined,
+): number[] | undefined {
+  if (!filter) return undefined;
+  const wanted: number[] = [];
+  for (let i = 0; i < tasks.rows.length; i++) {
+    const projectId = tasks.projectIds.values[tasks.project[i] ?? NONE];
+    if (!projectId || filter.has(projectId)) wanted.push(i);
+  }
+  return wanted;
+}
+
+/**
  * Reads one space's day. Calls: ceil(tasks / pageSize) + about ceil(deployments since the day's
  * first / pageSize) + ceil(stragglers / idsPerCall) + ceil(releases / idsPerCall) + 2 (dashboard,
  * space), plus one when reporting an earlier date and `/all` lists for names the dashboard lacks.
@@ -443,7 +563,20 @@ export async function gatherSpace(
   ]);
   if (tasksResult.status === 'rejected') throw tasksResult.reason;
   if (namesResult.status === 'rejected') throw namesResult.reason;
-  let tasks = tasksResult.value;
+  const tasks = tasksResult.value;
+  // Positions of tasks: a list, or undefined for all of them.
+  type Positions = readonly number[] | undefined;
+  const countOf = (positions: Positions): number => positions?.length ?? tasks.rows.length;
+  const at = (positions: Positions, w: number): number => (positions ? (positions[w] ?? 0) : w);
+  const rowsOf = (positions: Positions): ReportDeployment[] => {
+    if (!positions) return tasks.rows;
+    const rows: ReportDeployment[] = [];
+    for (const i of positions) {
+      const row = tasks.rows[i];
+      if (row) rows.push(row);
+    }
+    return rows;
+  };
 
   const projectFilter = names
     ? await names.resolve('projects', scope.projects, space, notes)
@@ -452,90 +585,147 @@ export async function gatherSpace(
     ? await names.resolve('environments', scope.environments, space, notes)
     : undefined;
   // Newer servers put ProjectId on the task: filter before any lookup.
-  if (projectFilter) tasks = tasks.filter((t) => !t.projectId || projectFilter.has(t.projectId));
+  const inProjects = tasksInProjects(tasks, projectFilter);
+  const projectIdOf = (i: number): string | null | undefined =>
+    tasks.projectIds.values[tasks.project[i] ?? NONE];
 
   if (
     options.totalsOnly &&
     !environmentFilter &&
-    !tasks.some((t) => projectFilter && !t.projectId)
+    !(projectFilter && inProjects?.some((i) => !projectIdOf(i)))
   ) {
-    return { rows: tasks.map((t) => t.row), notes };
+    return { rows: rowsOf(inProjects), notes };
   }
 
   // The deployments list is filtered by project only when every task is known to be in scope:
   // a task missing from a filtered list could not be told apart from one created long ago.
   const listProjects =
-    projectFilter && projectFilter.size > 0 && tasks.every((t) => t.projectId)
+    projectFilter && projectFilter.size > 0 && inProjects?.every((i) => projectIdOf(i))
       ? projectFilter
       : undefined;
-  const deploymentById = await deploymentsOf(
+  const facts = await deploymentsOf(
     client,
     tasks,
+    inProjects,
     window,
     pageSize,
     idsPerCall,
     listProjects,
   );
-  const wantedTasks = tasks.filter((t) => {
-    const d = deploymentById.get(t.row.deploymentId);
-    if (!d) return !projectFilter && !environmentFilter;
-    return (
-      (!projectFilter || projectFilter.has(d.projectId)) &&
-      (!environmentFilter || environmentFilter.has(d.environmentId))
-    );
-  });
-  if (options.totalsOnly || !names) return { rows: wantedTasks.map((t) => t.row), notes };
+  const wantedTasks: Positions =
+    !projectFilter && !environmentFilter
+      ? inProjects
+      : Array.from({ length: countOf(inProjects) }, (_, w) => at(inProjects, w)).filter((i) => {
+          const slot = facts.readSlot(i);
+          if (slot === NONE) return false;
+          return (
+            (!projectFilter || projectFilter.has(facts.value(facts.project, slot) as string)) &&
+            (!environmentFilter ||
+              environmentFilter.has(facts.value(facts.environment, slot) as string))
+          );
+        });
+  if (options.totalsOnly || !names) return { rows: rowsOf(wantedTasks), notes };
 
-  const used = {
-    projects: new Set<string>(),
-    environments: new Set<string>(),
-    tenants: new Set<string>(),
-    releases: new Set<string>(),
+  // Each distinct id once: codes of the deployments' fields, then the values they stand for.
+  const usedCodes = {
+    projects: new Set<number>(),
+    environments: new Set<number>(),
+    tenants: new Set<number>(),
+    releases: new Set<number>(),
   };
-  for (const t of wantedTasks) {
-    const d = deploymentById.get(t.row.deploymentId);
-    if (d) {
-      used.projects.add(d.projectId);
-      used.environments.add(d.environmentId);
-      if (d.tenantId) used.tenants.add(d.tenantId);
-      used.releases.add(d.releaseId);
-    } else if (t.projectId) used.projects.add(t.projectId);
+  const taskProjects = new Set<string>();
+  const wantedCount = countOf(wantedTasks);
+  for (let w = 0; w < wantedCount; w++) {
+    const i = at(wantedTasks, w);
+    const slot = facts.readSlot(i);
+    if (slot !== NONE) {
+      usedCodes.projects.add(facts.project[slot] ?? NONE);
+      usedCodes.environments.add(facts.environment[slot] ?? NONE);
+      if (facts.value(facts.tenant, slot)) usedCodes.tenants.add(facts.tenant[slot] ?? NONE);
+      usedCodes.releases.add(facts.release[slot] ?? NONE);
+    } else {
+      const projectId = projectIdOf(i);
+      if (projectId) taskProjects.add(projectId);
+    }
   }
+  const valuesOf = (codes: Set<number>): string[] =>
+    [...codes].map((code) => facts.ids.values[code] as string);
+  const used = {
+    projects: new Set([...valuesOf(usedCodes.projects), ...taskProjects]),
+    environments: valuesOf(usedCodes.environments),
+    tenants: valuesOf(usedCodes.tenants),
+    releases: valuesOf(usedCodes.releases),
+  };
   const [versions] = await Promise.all([
     versionsOf(client, used.releases, names.versions, idsPerCall),
     names.ensure('projects', used.projects),
     names.ensure('environments', used.environments),
     names.ensure('tenants', used.tenants),
   ]);
-  const spaceId = await client.spaceId();
 
+  // Names by code, each looked up once.
+  const projectName = (id: string): string => names.get('projects', id)?.name ?? id;
+  const byCode = new Map<number, { name: string; order: number }>();
   let missing = 0;
-  const rows = wantedTasks.map((task) => {
-    const row = task.row;
-    const d = deploymentById.get(row.deploymentId);
-    if (!d) {
+  for (let w = 0; w < wantedCount; w++) {
+    const i = at(wantedTasks, w);
+    const row = tasks.rows[i];
+    if (!row) continue;
+    const slot = facts.readSlot(i);
+    if (slot === NONE) {
       missing += 1;
-      if (task.projectId)
-        row.project = names.get('projects', task.projectId)?.name ?? task.projectId;
+      const projectId = projectIdOf(i);
+      if (projectId) row.project = projectName(projectId);
     } else {
-      row.project = names.get('projects', d.projectId)?.name ?? d.projectId;
-      const env = names.get('environments', d.environmentId);
-      row.environment = env?.name ?? d.environmentId;
-      row.environmentOrder = env?.order ?? Number.MAX_SAFE_INTEGER;
-      row.tenant = d.tenantId ? (names.get('tenants', d.tenantId)?.name ?? d.tenantId) : undefined;
-      row.version = versions.get(d.releaseId) ?? d.releaseId;
-      row.deployedBy = d.deployedBy ?? 'unknown';
+      const projectId = facts.value(facts.project, slot) as string;
+      row.project = projectName(projectId);
+      const envCode = facts.environment[slot] ?? NONE;
+      let env = byCode.get(envCode);
+      if (!env) {
+        const environmentId = facts.ids.values[envCode] as string;
+        const named = names.get('environments', environmentId);
+        env = {
+          name: named?.name ?? environmentId,
+          order: named?.order ?? Number.MAX_SAFE_INTEGER,
+        };
+        byCode.set(envCode, env);
+      }
+      row.environment = env.name;
+      row.environmentOrder = env.order;
+      const tenantId = facts.value(facts.tenant, slot);
+      row.tenant = tenantId ? (names.get('tenants', tenantId)?.name ?? tenantId) : undefined;
+      const releaseId = facts.value(facts.release, slot) as string;
+      row.version = versions.get(releaseId) ?? releaseId;
+      row.deployedBy = facts.value(facts.deployedBy, slot) ?? 'unknown';
     }
-    // Links and own paths go through the one URL builder (virtual directories included).
-    row.taskUrl = taskPageUrl(client.url, spaceId, row.taskId, task.webLink);
-    return row;
-  });
+  }
   if (missing > 0) {
     notes.push(
       `${missing} deployment${missing === 1 ? '' : 's'} in space ${space} could not be read (deleted by retention?); they are listed with what their task records.`,
     );
   }
-  return { rows, notes };
+  // The rows are filled in place: the day's rows are the tasks' own when nothing was left out.
+  return { rows: rowsOf(wantedTasks), notes };
+}
+
+/**
+ * Totals of one space's day (for the day before's change). Without a project or environment scope
+ * only the tasks are read, and none is kept; a scoped day is read as gatherSpace does.
+ */
+export async function tallySpace(
+  client: OctopusClient,
+  space: string,
+  window: DayWindow,
+  scope: ReportScope,
+  tally: TotalsTally,
+  options: Pick<GatherOptions, 'pageSize' | 'idsPerCall'> = {},
+): Promise<void> {
+  if (scope.projects.length === 0 && scope.environments.length === 0) {
+    await tallyFinishedTasks(client, window, options.pageSize ?? TASK_PAGE_SIZE, tally);
+    return;
+  }
+  const day = await gatherSpace(client, space, window, scope, { ...options, totalsOnly: true });
+  for (const row of day.rows) tally.add(row.outcome, row.durationMs);
 }
 
 function rowFromTask(task: ServerTask, space: string): ReportDeployment {

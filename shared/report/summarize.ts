@@ -27,37 +27,54 @@ export function isFailure(outcome: Outcome): boolean {
   return outcome === 'Failed' || outcome === 'TimedOut';
 }
 
+/**
+ * Counts outcomes and keeps durations one at a time, so a day can be totalled without holding a row
+ * per deployment (the day before, read only for the change).
+ */
+export class TotalsTally {
+  private deployments = 0;
+  private succeeded = 0;
+  private failed = 0;
+  private canceled = 0;
+  /** Unboxed doubles: a plain array of numbers only. */
+  private readonly durations: number[] = [];
+
+  add(outcome: Outcome, durationMs: number | undefined): void {
+    this.deployments += 1;
+    if (outcome === 'Success') this.succeeded += 1;
+    else if (isFailure(outcome)) this.failed += 1;
+    else if (outcome === 'Canceled') this.canceled += 1;
+    if (durationMs !== undefined) this.durations.push(durationMs);
+  }
+
+  totals(): ReportTotals {
+    const durations = [...this.durations].sort((a, b) => a - b);
+    const mid = Math.floor(durations.length / 2);
+    const median =
+      durations.length === 0
+        ? undefined
+        : durations.length % 2 === 1
+          ? durations[mid]
+          : ((durations[mid - 1] ?? 0) + (durations[mid] ?? 0)) / 2;
+    return {
+      deployments: this.deployments,
+      succeeded: this.succeeded,
+      failed: this.failed,
+      canceled: this.canceled,
+      successRate: this.deployments === 0 ? undefined : this.succeeded / this.deployments,
+      medianDurationMs: median,
+      longestDurationMs: durations.length === 0 ? undefined : durations[durations.length - 1],
+    };
+  }
+}
+
 /** Totals from outcomes and durations (durations may be missing, e.g. a task that timed out in the queue). */
 export function totalsOf(
   rows: readonly { outcome: Outcome; durationMs: number | undefined }[],
 ): ReportTotals {
-  let succeeded = 0;
-  let failed = 0;
-  let canceled = 0;
-  const durations: number[] = [];
-  for (const row of rows) {
-    if (row.outcome === 'Success') succeeded += 1;
-    else if (isFailure(row.outcome)) failed += 1;
-    else if (row.outcome === 'Canceled') canceled += 1;
-    if (row.durationMs !== undefined) durations.push(row.durationMs);
-  }
-  durations.sort((a, b) => a - b);
-  const mid = Math.floor(durations.length / 2);
-  const median =
-    durations.length === 0
-      ? undefined
-      : durations.length % 2 === 1
-        ? durations[mid]
-        : ((durations[mid - 1] ?? 0) + (durations[mid] ?? 0)) / 2;
-  return {
-    deployments: rows.length,
-    succeeded,
-    failed,
-    canceled,
-    successRate: rows.length === 0 ? undefined : succeeded / rows.length,
-    medianDurationMs: median,
-    longestDurationMs: durations.length === 0 ? undefined : durations[durations.length - 1],
-  };
+  const tally = new TotalsTally();
+  for (const row of rows) tally.add(row.outcome, row.durationMs);
+  return tally.totals();
 }
 
 /** Deployments per hour of the day (by the hour they finished), success against failure. */

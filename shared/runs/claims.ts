@@ -5,7 +5,16 @@
 // active in one place, whichever runs, groups or instances want them.
 import { deployDecision } from './deployDecision.js';
 import { addMs, allActions, backoffMs, leaseId, type Ctx } from './stepContext.js';
-import { isFinishedAction, type ActionState, type Observation } from './types.js';
+import {
+  isFinishedAction,
+  type ActionState,
+  type DeployResolution,
+  type Observation,
+} from './types.js';
+
+/** The lock of one project × environment × tenant, by Octopus ids (names have aliases; ids do not). */
+export const deployClaimLock = (r: DeployResolution): string =>
+  `deploy/${r.projectId}/${r.environmentId}/${r.tenantId ?? '-'}`;
 
 /** How soon a deploy waiting for another run's deployment reads its target again (a release there wakes it at once). */
 export const claimRecheckMs = 5_000;

@@ -29,6 +29,7 @@ import { supersedingOf } from './superseded.js';
 import { runApiUrl } from '../html/publicLinks.js';
 import { appVersion } from '../version.js';
 import { allActions } from './stepContext.js';
+import { deployClaimLock } from './claims.js';
 import {
   irreversibleCommands,
   isChosenRelease,
@@ -380,9 +381,7 @@ export async function capturePrevious(
   };
 }
 
-/** The lock of one project × environment × tenant, by Octopus ids (names have aliases; ids do not). */
-export const deployClaimLock = (r: DeployResolution): string =>
-  `deploy/${r.projectId}/${r.environmentId}/${r.tenantId ?? '-'}`;
+export { deployClaimLock };
 const claimRequestId = (runId: string, actionId: string): string => `${runId}/${actionId}`;
 /** While another run's deployment of the same release is being created, look again this often, this many times. */
 const joinLookMs = 250;
@@ -655,11 +654,28 @@ async function perform(
           if (!isLockError(err, 'not_holder')) throw err;
         });
       } else {
-        await ports.claims
-          .leave(command.lock, { requestId: claimRequestId(run.id, command.actionId) })
+        const requestId = claimRequestId(run.id, command.actionId);
+        const holds = await ports.claims
+          .leave(command.lock, { requestId })
+          .then(() => false)
           .catch((err: unknown) => {
             if (!isLockError(err, 'holds_lease')) throw err;
+            return true;
           });
+        // A claim granted to this action whose lease the run never recorded (the instance that asked
+        // died before it could): the same request id names that grant again; give it back.
+        if (holds) {
+          const again = await ports.claims.acquire(command.lock, {
+            holder: `run ${run.id} action ${command.actionId}`,
+            requestId,
+            ttlSeconds: groupTtlSeconds,
+            queue: false,
+          });
+          if (again.granted)
+            await ports.claims.release(command.lock, again.leaseId).catch((err: unknown) => {
+              if (!isLockError(err, 'not_holder')) throw err;
+            });
+        }
       }
       const wake = (await nextInLine(ports.claims, command.lock)).filter((id) => id !== run.id);
       return [{ kind: 'claimReleased', actionId: command.actionId, lock: command.lock, wake }];

@@ -2,7 +2,7 @@
 import { isFinishedTaskState } from '../octopus/enums.js';
 import { createDeploymentCommand } from './actionCommands.js';
 import { applyApprovalMailSent, applyApprovalPlan } from './approval.js';
-import { applyClaimWaiting } from './claims.js';
+import { applyClaimWaiting, deployClaimLock } from './claims.js';
 import { applyFailure } from './commandFailures.js';
 import { deployDecision } from './deployDecision.js';
 import { cellKey } from './plan.js';
@@ -113,7 +113,10 @@ function applyDeployResolved(
         return;
       }
       if (!a.claim?.leaseId) {
-        // Claim the target first; the executor reads it again under the claim (see claims.ts).
+        // Claim the target first; the executor reads it again under the claim (see claims.ts). The
+        // claim is noted before it is asked for: if this instance dies before the answer is
+        // recorded, whoever carries on gives back what the claim may have been granted.
+        a.claim ??= { lock: deployClaimLock(o.resolution) };
         issue(ctx, a, {
           kind: 'claimDeploy',
           actionId: a.id,

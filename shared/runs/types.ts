@@ -358,7 +358,10 @@ export interface ApprovalState {
 
 export interface DeployClaim {
   lock: string;
-  /** Held under this lease; absent while queued. */
+  /**
+   * Held under this lease; absent while queued, and while the claim is being asked for (a grant whose
+   * answer was lost with the instance that asked is found again by the action's request id).
+   */
   leaseId?: string;
   /** A release (or leave) was issued under this advancing lease and its answer is awaited. */
   releaseIssuedUnder?: string;

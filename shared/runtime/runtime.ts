@@ -11,7 +11,12 @@ import type { OctopusClient } from '../octopus/client.js';
 import { QueueStore } from '../storage/queueStore.js';
 import { TableStore } from '../storage/tableStore.js';
 
-export interface Runtime {
+/**
+ * What the webhook needs: settings, config, storage, clock, identity. Built first and on its own, so
+ * the first webhook of a cold start does not load or build mail and the Octopus client (the full
+ * runtime is the same object with those added: state kept per runtime is shared).
+ */
+export interface CoreRuntime {
   settings: Settings;
   config: CoordinationConfig;
   /** Where the config came from: a file path, or a note that there was none. */
@@ -19,12 +24,15 @@ export interface Runtime {
   tables: TableStore;
   /** Storage queues (webhook events are handed to a queue-triggered function). */
   queues: QueueStore;
-  mailer: Mailer;
   clock: Clock;
-  /** The Octopus client, or undefined when OCTOPUS_URL is not set. */
-  octopus: OctopusClient | undefined;
   /** Identifies this process in lock holders and logs. */
   instanceId: string;
+}
+
+export interface Runtime extends CoreRuntime {
+  mailer: Mailer;
+  /** The Octopus client, or undefined when OCTOPUS_URL is not set. */
+  octopus: OctopusClient | undefined;
 }
 
 export interface RuntimeOptions {
@@ -40,14 +48,16 @@ export interface RuntimeOptions {
 }
 
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  return completeRuntime(await createCoreRuntime(options), options.mailer);
+}
+
+/** Settings and config (validated: a bad one is reported here), storage, clock; no mail, no Octopus. */
+export async function createCoreRuntime(options: RuntimeOptions = {}): Promise<CoreRuntime> {
   // Loaded here, not at import: registering functions at start needs none of them (cold start).
-  const [{ loadSettings }, { loadCoordinationConfig }, { createMailer }, { createOctopusClient }] =
-    await Promise.all([
-      import('../config/settings.js'),
-      import('../config/loadCoordinationConfig.js'),
-      import('../mail/createMailer.js'),
-      import('../octopus/client.js'),
-    ]);
+  const [{ loadSettings }, { loadCoordinationConfig }] = await Promise.all([
+    import('../config/settings.js'),
+    import('../config/loadCoordinationConfig.js'),
+  ]);
   const settings = loadSettings(options.env ?? process.env);
   setSecretsForRedaction(settings.secrets);
   let config = options.config;
@@ -61,15 +71,38 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       ? `none (${settings.coordinationConfigPath} not found: no sets, watches, promotions or playbooks)`
       : settings.coordinationConfigPath;
   }
-  const clock = options.clock ?? systemClock;
-  return {
+  const core: CoreRuntime = {
     settings,
     config,
     configSource,
     tables: new TableStore(settings.storage, options.tablePrefix ?? ''),
     queues: new QueueStore(settings.queues, options.queuePrefix ?? ''),
-    mailer: options.mailer ?? createMailer(settings.mail),
-    clock,
+    clock: options.clock ?? systemClock,
+    instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`,
+  };
+  if (options.mailer) (core as Partial<Runtime>).mailer = options.mailer;
+  return core;
+}
+
+function isComplete(runtime: CoreRuntime): runtime is Runtime {
+  return 'mailer' in runtime && 'octopus' in runtime;
+}
+
+/**
+ * Adds mail and the Octopus client to a core runtime, in place (the same object, so whatever is kept
+ * per runtime, e.g. held events, is shared with the webhook). Their settings were validated with the
+ * rest, so building them cannot fail for configuration.
+ */
+async function completeRuntime(core: CoreRuntime, mailer?: Mailer): Promise<Runtime> {
+  if (isComplete(core)) return core;
+  const [{ createMailer }, { createOctopusClient }] = await Promise.all([
+    import('../mail/createMailer.js'),
+    import('../octopus/client.js'),
+  ]);
+  if (isComplete(core)) return core;
+  const { settings } = core;
+  const parts: Pick<Runtime, 'mailer' | 'octopus'> = {
+    mailer: mailer ?? (core as Partial<Runtime>).mailer ?? createMailer(settings.mail),
     octopus: settings.octopus
       ? createOctopusClient({
           url: settings.octopus.url,
@@ -78,15 +111,46 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
           maxRequestsPerMinute: settings.octopus.maxRequestsPerMinute,
         })
       : undefined,
-    instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`,
   };
+  return Object.assign(core, parts);
 }
 
+let currentCore: Promise<CoreRuntime> | undefined;
 let current: Promise<Runtime> | undefined;
-/** Settings that were unresolved Key Vault references when `current` was built from process.env. */
+/** Settings that were unresolved Key Vault references when `currentCore` was built from process.env. */
 let awaiting: string[] = [];
 
 const keyVaultReference = /^\s*@Microsoft\.KeyVault\(/i;
+
+/**
+ * What the webhook needs of the process-wide runtime (getRuntime), without mail and the Octopus client:
+ * the same object getRuntime completes, built on first use from process.env with the same settings and
+ * config checks (a bad setting or config fails here as it does in getRuntime).
+ */
+export function getCoreRuntime(): Promise<CoreRuntime> {
+  if (currentCore && awaiting.some((name) => !keyVaultReference.test(process.env[name] ?? ''))) {
+    currentCore = undefined;
+    current = undefined;
+  }
+  if (!currentCore) {
+    const created = createCoreRuntime();
+    currentCore = created;
+    current = undefined;
+    awaiting = [];
+    created.then(
+      (runtime) => {
+        if (currentCore === created) awaiting = runtime.settings.unresolved.map((u) => u.setting);
+      },
+      () => {
+        if (currentCore === created) {
+          currentCore = undefined;
+          current = undefined;
+        }
+      },
+    );
+  }
+  return currentCore;
+}
 
 /**
  * The process-wide runtime, created on first use from process.env. While a secret is an unresolved Key
@@ -94,21 +158,13 @@ const keyVaultReference = /^\s*@Microsoft\.KeyVault\(/i;
  * picks it up without a restart.
  */
 export function getRuntime(): Promise<Runtime> {
-  if (current && awaiting.some((name) => !keyVaultReference.test(process.env[name] ?? ''))) {
-    current = undefined;
-  }
+  const core = getCoreRuntime();
   if (!current) {
-    const created = createRuntime();
-    current = created;
-    awaiting = [];
-    created.then(
-      (runtime) => {
-        if (current === created) awaiting = runtime.settings.unresolved.map((u) => u.setting);
-      },
-      () => {
-        if (current === created) current = undefined;
-      },
-    );
+    const completed = core.then((c) => completeRuntime(c));
+    current = completed;
+    completed.catch(() => {
+      if (current === completed) current = undefined;
+    });
   }
   return current;
 }
@@ -125,6 +181,7 @@ export function unresolvedNeeds(runtime: Runtime, needs: readonly string[]): str
 export function setRuntime(runtime: Runtime | Promise<Runtime> | undefined): void {
   awaiting = [];
   current = runtime === undefined ? undefined : Promise.resolve(runtime);
+  currentCore = current;
 }
 
 /** The Octopus client, or a 503 that says how to configure it. */

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { expandLink, linkToUrl, stripLink } from '../../shared/octopus/links.js';
+import {
+  expandLink,
+  linkToUrl,
+  stripLink,
+  taskPageUrl,
+  taskPageUrls,
+} from '../../shared/octopus/links.js';
 
 describe('Links templates', () => {
   it('expands path and query expressions, leaving out missing values', () => {
@@ -27,5 +33,44 @@ describe('Links templates', () => {
     expect(linkToUrl('https://o.example.com/octopus', '/octopus/api/tasks/ServerTasks-9')).toBe(
       'https://o.example.com/octopus/api/tasks/ServerTasks-9',
     );
+  });
+});
+
+describe('taskPageUrls', () => {
+  it('gives the text taskPageUrl gives, for any base, space, task id and web link', () => {
+    const bases = [
+      'https://o.example.com',
+      'https://o.example.com/',
+      'https://o.example.com/octopus',
+      'https://o.example.com/octopus/',
+      'https://o.example.com/app',
+      'https://o.example.com/api',
+      'http://127.0.0.1:8065/a/b/',
+    ];
+    const spaces = ['Spaces-1', 'Spaces-42'];
+    const tasks = ['ServerTasks-9', 'ServerTasks-9621828400', 'task one', 'a/b', ''];
+    for (const base of bases)
+      for (const space of spaces) {
+        const many = taskPageUrls(base, space);
+        for (const task of tasks) {
+          const links = [
+            undefined,
+            '',
+            `/app#/${space}/tasks/${task}`,
+            `/octopus/app#/${space}/tasks/${task}`,
+            `/app#/${space}/tasks/${task}x`,
+            `/app#/Spaces-7/tasks/${task}`,
+            `https://elsewhere.example.com/app#/${space}/tasks/${task}`,
+          ];
+          for (const link of links)
+            expect([base, space, task, link, many(task, link)]).toEqual([
+              base,
+              space,
+              task,
+              link,
+              taskPageUrl(base, space, task, link),
+            ]);
+        }
+      }
   });
 });

@@ -36,4 +36,33 @@ describe('wall-clock time in IANA zones', () => {
     expect(addDays('2026-02-28', 1)).toBe('2026-03-01');
     expect(addDays('2026-01-01', -1)).toBe('2025-12-31');
   });
+
+  it('accepts exactly the zone names Intl.DateTimeFormat accepts (the fast path changes no answer)', () => {
+    const accepted = (zone: string): boolean => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const names = [
+      'UTC',
+      'utc',
+      'Etc/UTC',
+      'GMT',
+      'Europe/Berlin',
+      'europe/berlin',
+      'Asia/Kolkata',
+      'Asia/Calcutta',
+      'US/Eastern',
+      'America/Argentina/Buenos_Aires',
+      '+01:00',
+      'Mars/Olympus',
+      'Europe/Berlin ',
+      '',
+      ...Intl.supportedValuesOf('timeZone'),
+    ];
+    for (const name of names) expect([name, isTimeZone(name)]).toEqual([name, accepted(name)]);
+  });
 });

@@ -1,0 +1,295 @@
+// End to end, with a crash: two dev hosts (`node dist/dev/start.js`) on one Azurite and the Octopus
+// simulator; the second host advances a promotion and is killed (SIGKILL) at a chosen Octopus call as
+// a freeze is set, and the first host takes the run over.
+// 1. Killed at its create calls, holding both deploy claims: the first host searches Octopus for what
+//    the dead one created, checks the freezes again under the claims, creates nothing, gives the
+//    claims back and waits; once the freeze is lifted it creates each deployment exactly once.
+// 2. Killed just after taking the claims, before it recorded them (onFreeze: fail): the run fails on
+//    the freeze, and the claims the dead host took are given back, not left to lapse (15 minutes), so
+//    the next promotion deploys at once after the lift.
+//
+// The second host reaches Octopus through a pass-through (test/helpers/octopusGate.ts), so the test
+// stops it at its create call; the first host runs with --no-timers and advances the run only when the
+// test fires its status poll (POST /admin/functions/statusPoll), so the dead host is the only one that
+// acted before the crash.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { azuriteConnectionString } from '../../dev/azurite.js';
+import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
+import {
+  startDevHostProcess,
+  waitForExit,
+  type DevHostProcess,
+} from '../helpers/devHostProcess.js';
+import { startOctopusGate, type OctopusGate } from '../helpers/octopusGate.js';
+import { webStackScenario } from '../helpers/scenarios.js';
+
+let sim: OctopusSimulator;
+let gate: OctopusGate;
+let hosts: DevHostProcess[] = [];
+const everything: { stop(): Promise<unknown> }[] = [];
+
+const config = {
+  projectSets: { 'web-stack': { projects: ['Database', 'Web API'] } },
+  promotions: [
+    {
+      name: 'to-production',
+      set: 'web-stack',
+      from: 'Test',
+      to: 'Production',
+      cron: '0 0 3 1 1 *',
+      requireSuccessfulSource: false,
+    },
+    {
+      name: 'to-production-or-fail',
+      set: 'web-stack',
+      from: 'Test',
+      to: 'Production',
+      cron: '0 0 3 1 1 *',
+      requireSuccessfulSource: false,
+      onFreeze: 'fail',
+    },
+  ],
+};
+
+interface RunBody {
+  id: string;
+  status: string;
+  stages: {
+    actions: { id: string; status: string; project?: string; frozen?: { why: string } }[];
+  }[];
+}
+
+const host = (i: number): DevHostProcess => {
+  const h = hosts[i];
+  if (!h) throw new Error(`no host ${i}`);
+  return h;
+};
+
+async function until<T>(what: string, read: () => Promise<T | undefined>, ms = 90_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}\n${host(0).output().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function getRun(id: string): Promise<RunBody> {
+  return (await (
+    await fetch(`${host(0).url}/api/runs/${encodeURIComponent(id)}`)
+  ).json()) as RunBody;
+}
+
+/** The first host's status poll, once (it advances every active run it may). */
+async function pollOnFirstHost(): Promise<void> {
+  const res = await fetch(`${host(0).url}/admin/functions/statusPoll`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  await res.body?.cancel();
+}
+
+/** The deploy claims someone holds now (GET /api/locks: live holders only). */
+async function heldClaims(): Promise<string[]> {
+  const body = (await (await fetch(`${host(0).url}/api/locks`)).json()) as {
+    locks: { name: string; holders: string[] }[];
+  };
+  return body.locks.filter((l) => l.name.startsWith('deploy/')).flatMap((l) => l.holders);
+}
+
+/** Production deployments of the run (the coordinator marks each with its run id). */
+async function deploymentsOfRun(runId: string): Promise<string[]> {
+  const headers = { 'X-Octopus-ApiKey': sim.apiKey };
+  const read = async <T>(path: string) =>
+    (await (await fetch(`${sim.url}/api/Spaces-1/${path}`, { headers })).json()) as T;
+  const projects = await read<{ Id: string; Name: string }[]>('projects/all');
+  const environments = await read<{ Id: string; Name: string }[]>('environments/all');
+  const production = environments.find((e) => e.Name === 'Production')?.Id ?? '';
+  const page = await read<{ Items: { ProjectId: string; Comments?: string }[] }>(
+    `deployments?environments=${production}&take=100`,
+  );
+  return page.Items.filter((d) => (d.Comments ?? '').includes(runId))
+    .map((d) => projects.find((p) => p.Id === d.ProjectId)?.Name ?? d.ProjectId)
+    .sort();
+}
+
+/**
+ * A fresh simulator, its pass-through, and the two hosts: the first with --no-timers on the simulator
+ * itself, the second (polling every second) on the first one's Azurite, through the pass-through.
+ */
+async function startWorld(): Promise<void> {
+  sim = await startOctopusSimulator({ port: 0 });
+  everything.push(sim);
+  sim.loadScenario(
+    webStackScenario({
+      steps: { database: ['Migrate'], webApi: ['Deploy API'] },
+      stepDurationMs: 300,
+      webhookBatchIntervalMs: 60_000,
+    }),
+  );
+  gate = await startOctopusGate(sim.url);
+  everything.push(gate);
+  const path = join(mkdtempSync(join(tmpdir(), 'freezes-crash-')), 'coordination.json');
+  writeFileSync(path, JSON.stringify(config));
+  const env = {
+    OCTOPUS_API_KEY: sim.apiKey,
+    COORDINATION_CONFIG: path,
+    STATUS_POLL_SCHEDULE: '*/1 * * * * *',
+    DAILY_REPORT_SCHEDULE: '0 0 0 1 1 *',
+  };
+  hosts = [];
+  const first = await startDevHostProcess({
+    args: ['--no-timers'],
+    env: { ...env, OCTOPUS_URL: sim.url },
+  });
+  hosts.push(first);
+  everything.push(first);
+  const second = await startDevHostProcess({
+    env: {
+      ...env,
+      OCTOPUS_URL: gate.url,
+      AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', first.ports.azurite),
+    },
+  });
+  hosts.push(second);
+  everything.push(second);
+}
+
+/** Start a promotion on the second host, which dies during the POST (it advances the run there). */
+async function startOnSecondHost(promotion: string): Promise<string> {
+  const started = await fetch(`${host(1).url}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ promotion }),
+  }).catch(() => undefined);
+  await until('the second host to die', async () =>
+    host(1).child.signalCode === 'SIGKILL' ? true : undefined,
+  );
+  expect(started?.status ?? 'no answer: the host died').not.toBe(500);
+  const list = (await (await fetch(`${host(0).url}/api/runs`)).json()) as {
+    runs: { id: string }[];
+  };
+  expect(list.runs).toHaveLength(1);
+  return list.runs[0]?.id ?? '';
+}
+
+/** Set a freeze on Production (through the first host), then kill the second host. */
+async function freezeAndKill(): Promise<string> {
+  const set = await fetch(`${host(0).url}/api/freezes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      environments: ['Production'],
+      reason: 'INC-9 payments down',
+      by: 'on-call',
+    }),
+  });
+  const id = ((await set.json()) as { freeze: { id: string } }).freeze.id;
+  host(1).child.kill('SIGKILL');
+  await waitForExit(host(1).child);
+  return id;
+}
+
+async function runEnded(runId: string): Promise<RunBody> {
+  return until('the run to end', async () => {
+    await pollOnFirstHost();
+    const run = await getRun(runId);
+    return ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
+  });
+}
+
+afterAll(async () => {
+  for (const x of [...everything].reverse()) await x.stop();
+});
+
+describe('a host killed while it creates the deployments, a freeze set at that moment', () => {
+  it('the other host creates nothing while frozen, gives the claims back, and deploys each project once after the lift', async () => {
+    await startWorld();
+    // The second host's first create call: set the freeze, kill the host, never let the call through.
+    let crash: Promise<string> | undefined;
+    gate.decide = async ({ method, path }) => {
+      if (method !== 'POST' || !/\/deployments$/.test(path)) return 'forward';
+      crash ??= freezeAndKill();
+      await crash;
+      return 'drop';
+    };
+    const runId = await startOnSecondHost('to-production');
+    const freezeId = (await crash) ?? '';
+    expect(freezeId).not.toBe('');
+    // It died holding both claims, its creates recorded as intents whose outcome nobody knows.
+    const atCrash = await getRun(runId);
+    const deploys = atCrash.stages.flatMap((s) => s.actions);
+    expect(deploys.map((a) => a.status).sort()).toEqual(['starting', 'starting']);
+    expect((await heldClaims()).length).toBe(2);
+
+    // The first host takes over once the dead one's run lease ends: both deploys wait on the freeze,
+    // their claims given back, nothing created.
+    const frozen = await until('the first host to hold both deploys on the freeze', async () => {
+      await pollOnFirstHost();
+      const run = await getRun(runId);
+      const actions = run.stages.flatMap((s) => s.actions);
+      if ((await deploymentsOfRun(runId)).length > 0) return run; // created during the freeze: fails below
+      return actions.every((a) => a.frozen) && (await heldClaims()).length === 0 ? run : undefined;
+    });
+    expect(await deploymentsOfRun(runId)).toEqual([]);
+    expect(frozen.status).toBe('running');
+    expect(frozen.stages.flatMap((s) => s.actions).map((a) => a.frozen?.why)).toEqual([
+      expect.stringContaining(freezeId),
+      expect.stringContaining(freezeId),
+    ]);
+    expect(await deploymentsOfRun(runId)).toEqual([]);
+
+    // Lifted: the next check (within 30 s) deploys each project exactly once.
+    const lift = await fetch(`${host(0).url}/api/freezes/${freezeId}`, { method: 'DELETE' });
+    expect(lift.status).toBe(200);
+    const done = await runEnded(runId);
+    expect(done.status).toBe('succeeded');
+    expect(await deploymentsOfRun(runId)).toEqual(['Database', 'Web API']);
+    expect(await heldClaims()).toEqual([]);
+  }, 200_000);
+
+  it('killed just after taking the claims (onFreeze: fail): the run fails, the claims are given back, the next promotion deploys at once', async () => {
+    await startWorld();
+    // The second host's first Octopus read once it holds a deploy claim (the read again under the
+    // claim, before the claim is recorded on the run): set the freeze, kill the host.
+    let crash: Promise<string> | undefined;
+    gate.decide = async ({ method }) => {
+      if (!crash) {
+        if (method !== 'GET' || (await heldClaims()).length === 0) return 'forward';
+        crash ??= freezeAndKill();
+      }
+      await crash;
+      return 'drop';
+    };
+    const runId = await startOnSecondHost('to-production-or-fail');
+    const freezeId = (await crash) ?? '';
+    expect(freezeId).not.toBe('');
+    expect((await heldClaims()).length).toBeGreaterThan(0);
+
+    const failed = await runEnded(runId);
+    expect(failed.status).toBe('failed');
+    expect(await deploymentsOfRun(runId)).toEqual([]);
+    // Nothing holds the targets for a run that has ended.
+    expect(await heldClaims()).toEqual([]);
+
+    // After the lift, the promotion again: it deploys at once, each project once.
+    const lift = await fetch(`${host(0).url}/api/freezes/${freezeId}`, { method: 'DELETE' });
+    expect(lift.status).toBe(200);
+    const again = await fetch(`${host(0).url}/api/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ promotion: 'to-production' }),
+    });
+    expect(again.status).toBe(201);
+    const secondRun = String(((await again.json()) as { runId: string }).runId);
+    const done = await runEnded(secondRun);
+    expect(done.status).toBe('succeeded');
+    expect(await deploymentsOfRun(secondRun)).toEqual(['Database', 'Web API']);
+  }, 200_000);
+});
