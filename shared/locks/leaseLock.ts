@@ -230,7 +230,21 @@ interface Attempt {
   exact: boolean;
   /** The lock's last fence as read (to estimate how far a place has moved). */
   fence: number;
+  /**
+   * Queued behind leases that were all granted in this process (so their release here wakes a
+   * waiter here): how long until the first of them runs out unrenewed, in ms.
+   */
+  heldHereMs?: number;
 }
+
+/**
+ * While every permit of a lock is held by a lease granted in this process, its release here wakes
+ * the waiter first here at once: waiters here then poll only as a backstop, for what happens
+ * elsewhere (such a lease released through another instance, forced free, run out). The waiter at
+ * the front here polls every `frontBackstopMs`, the others every `backstopMs`.
+ */
+const frontBackstopMs = 250;
+const backstopMs = 2000;
 
 /** Beyond this distance between a new place's estimated arrival and its row's storage time, re-key it. */
 const rekeyMicros = 100_000;
@@ -325,6 +339,10 @@ export class LeaseLocks {
     const client = await this.table();
     const pk = encodeKey(name);
     const cacheKey = this.placeCacheKey(pk, request);
+    // A new place's batch creates the request's index row: one already there (the request has a
+    // place, taken by another instance or before a lost answer) refuses it (409), and only then is
+    // the index row read. Saves that read on every first join.
+    let joinRefused = false;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const cached = this.places.get(cacheKey);
       const snapshot = await this.readFor(client, pk, request, cached);
@@ -343,19 +361,32 @@ export class LeaseLocks {
           decision = decideAcquire(snapshot, request, options);
         }
       }
-      if (decision.kind === 'queued' && decision.joined && snapshot.complete === false) {
+      if (
+        decision.kind === 'queued' &&
+        decision.joined &&
+        snapshot.complete === false &&
+        (cached !== undefined || joinRefused || (snapshot.lock?.data.ticket ?? 0) > 0)
+      ) {
         // Not granted, and the read stopped before the end: this request may have a place further
         // back. Look it up (this process's memory, else the index row) before taking a new one.
         const knownPlace = await this.findPlace(client, pk, request, snapshot, cached);
-        if (knownPlace) decision = decideAcquire(snapshot, request, { ...options, knownPlace });
+        if (knownPlace) {
+          options = { ...options, knownPlace };
+          decision = decideAcquire(snapshot, request, options);
+        }
       }
-      if (decision.kind === 'queued' && decision.joined) await this.calibrate(client);
+      // A new place's arrival is estimated when deciding: after a calibration's round trip the
+      // estimate is that much older (and the clock better), so decide again for a fresh one rather
+      // than re-keying the place after its write.
+      if (decision.kind === 'queued' && decision.joined && (await this.calibrate(client)))
+        decision = decideAcquire(snapshot, request, options);
       try {
         const outcome = await this.carryOut(client, name, snapshot, request, decision, mode);
         if (outcome) return outcome;
       } catch (err) {
         if (!isConflict(err)) throw err;
         this.places.delete(cacheKey);
+        if (decision.kind === 'queued' && decision.joined) joinRefused = true;
       }
       // Somebody else wrote first: re-read at once, then back off a little as contention goes on.
       if (attempt > 0) await sleep(jitter(Math.min(50, 2 * attempt)));
@@ -376,8 +407,9 @@ export class LeaseLocks {
    * Before a new place is written: make sure this process knows storage time to a few milliseconds
    * (one write of a row of its own, no contention), so arrivals from several instances order truly.
    */
-  private async calibrate(client: TableClient): Promise<void> {
-    if (this.clock.uncertainty() <= 20_000) return;
+  /** Whether it waited for a calibration. */
+  private async calibrate(client: TableClient): Promise<boolean> {
+    if (this.clock.uncertainty() <= 20_000) return false;
     this.calibrating ??= (async () => {
       try {
         const sentAt = performance.now();
@@ -392,6 +424,7 @@ export class LeaseLocks {
       }
     })();
     await this.calibrating.catch(() => undefined);
+    return true;
   }
 
   /** This request's place beyond the read: from memory, the index row, or (old rows) a search. */
@@ -462,8 +495,17 @@ export class LeaseLocks {
       }
       case 'grant': {
         const sentAt = performance.now();
-        const response = await client.submitTransaction(decision.actions);
         const holderKey = holderRowKey(decision.fence, decision.secret);
+        // Known here before the write lands, so a waiter here that reads the new holder row first
+        // already counts on this process's release to wake it.
+        this.wakeups.granted(pk, holderKey, request.ttlSeconds, this.places.get(cacheKey)?.key);
+        let response: Awaited<ReturnType<TableClient['submitTransaction']>>;
+        try {
+          response = await client.submitTransaction(decision.actions);
+        } catch (err) {
+          this.wakeups.ended(pk, holderKey);
+          throw err;
+        }
         const etag =
           response.subResponses.find((s) => s.rowKey === holderKey)?.etag ??
           response.subResponses[1]?.etag;
@@ -548,7 +590,9 @@ export class LeaseLocks {
         let position = ahead + 1;
         if (!exact && mode.estimate)
           position = Math.max(position, mode.estimate.position - (fence - mode.estimate.fence));
+        const heldHereMs = this.heldHereMs(snapshot);
         return {
+          ...(heldHereMs !== undefined ? { heldHereMs } : {}),
           result: {
             granted: false,
             lock: name,
@@ -735,6 +779,39 @@ export class LeaseLocks {
       });
   }
 
+  /**
+   * When every permit is held by leases granted in this process, or free and about to be granted
+   * to waiters of this process (see `frontBackstopMs`): the ms until the first of those leases runs
+   * out unrenewed, by this read (Infinity when none is held yet).
+   */
+  private heldHereMs(snapshot: LockSnapshot): number | undefined {
+    const live = lockState(snapshot, {
+      waiterTtlSeconds: defaultWaiterTtlSeconds,
+      endedTasks: new Set(),
+    }).live;
+    const pk = snapshot.partitionKey;
+    const permits = snapshot.lock?.data.permits ?? 1;
+    const leases = live.map((h) => h.rowKey);
+    if (leases.length > 0 && !this.wakeups.heldHere(pk, leases)) return undefined;
+    // Free permits go to the first live waiters ahead: they must be waiting in this process too
+    // (listening here, so their grant is made here and their release wakes the next one here).
+    const free = permits - live.length;
+    if (free > 0) {
+      const next = snapshot.waiters
+        .filter((w) => waiterLive(w, snapshot.readDate, defaultWaiterTtlSeconds))
+        .slice(0, free);
+      if (
+        next.length < free ||
+        !this.wakeups.listeningHere(
+          pk,
+          next.map((w) => w.rowKey),
+        )
+      )
+        return undefined;
+    }
+    return Math.min(Infinity, ...live.map((h) => (holderExpiresAt(h) - snapshot.readDate) / 1000));
+  }
+
   /** The live holders' names, for an answer that is not a grant. */
   private heldBy(snapshot: LockSnapshot): string[] {
     return lockState(snapshot, {
@@ -800,6 +877,8 @@ export class LeaseLocks {
    * Acquire, waiting up to `waitMs` for a grant and answering as soon as it is granted. The place in
    * the queue is kept by asking again: every 50 ms near the front, less often further back, and
    * at once when a lease of this lock is released in this process and this waiter is first here.
+   * While every permit is held by leases granted here (or goes to waiters here), only that wake-up
+   * moves the queue here: waiters then ask only as a backstop (see `frontBackstopMs`).
    */
   async acquireWaiting(
     name: string,
@@ -812,9 +891,10 @@ export class LeaseLocks {
     let key: string | undefined;
     let estimate: { position: number; fence: number } | undefined;
     let farPolls = 0;
+    let permits = request.permits ?? 1;
     for (;;) {
       // Subscribe before asking, so a release between our read and our sleep still wakes us.
-      const wake = this.wakeups.next(pk, wait.signal, key);
+      const wake = this.wakeups.next(pk, wait.signal, key, permits);
       try {
         const attempt = await this.attempt(name, request, {
           exact: false,
@@ -829,6 +909,9 @@ export class LeaseLocks {
         }
         if (key === undefined) wait.onQueued?.(result);
         key = attempt.key;
+        // A caller that has just joined is woken in its queue order from now on, not last.
+        wake.setKey(key);
+        permits = result.permits;
         const position = result.position ?? 1;
         estimate = { position, fence: attempt.fence };
         // Near the front (its own row was in the read): by position. Further back: less and less
@@ -837,6 +920,27 @@ export class LeaseLocks {
         const interval = attempt.exact
           ? pollIntervalMs(position, result.permits)
           : Math.min(1000, 150 * 2 ** (farPolls - 1));
+        // Every permit held by leases granted here: their release here wakes the first waiter here,
+        // so poll only as a backstop (never past the moment the first of them could run out, nor
+        // for longer than a third of this place's TTL).
+        const backstop = Math.min(backstopMs, (this.waiterTtlSeconds * 1000) / 3);
+        const here = attempt.heldHereMs;
+        if (here !== undefined && here > backstop + 2000) {
+          const until = performance.now() + Math.min(left, jitter(Math.max(interval, backstop)));
+          const front = () => Math.min(until - performance.now(), jitter(frontBackstopMs));
+          const far = wake.atFront() ? undefined : until - performance.now();
+          // Waiting behind other waiters here: when the one ahead is granted (or gives up), this
+          // one is at the front here and shortens its backstop, without a read.
+          const moved = await Promise.race([
+            sleep(far ?? front()).then(() => false),
+            wake.promise.then(() => false),
+            far === undefined
+              ? new Promise<boolean>(() => undefined)
+              : wake.promoted.then(() => true),
+          ]);
+          if (moved) await Promise.race([sleep(Math.max(0, front())), wake.promise]);
+          continue;
+        }
         const timer = sleep(Math.min(left, jitter(interval)));
         await Promise.race([timer, wake.promise]);
       } finally {
@@ -870,6 +974,7 @@ export class LeaseLocks {
         response.subResponses[0]?.etag;
       const base = timestampFromEtag(etag) ?? Date.now() * 1000;
       const ttl = ttlSeconds ?? (await this.ttlOf(client, pk, rowKey));
+      this.wakeups.renewed(pk, rowKey, ttl);
       return {
         leaseId,
         fence: lease.fence,
@@ -912,6 +1017,7 @@ export class LeaseLocks {
       throw await lostLeaseError(client, name, lease.fence, 'release', known);
     }
     // One permit is free: wake the first waiter of this process that could take it.
+    this.wakeups.ended(pk, holderRowKey(lease.fence, lease.secret));
     this.wakeups.notify(pk, 1);
     // The tombstone in the lock's partition already says it was released.
     this.inBackground(
