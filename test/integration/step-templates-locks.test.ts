@@ -186,13 +186,24 @@ describe.each(shells)('the lock templates ($shell)', ({ shell, acquire, release 
       api(`locks/${crowded}/acquire`, {
         holder: `waiter ${i}`,
         requestId: `${shell}-w${i}`,
-        wait: 15,
+        wait: 25,
       }),
     );
-    // Until the instance sheds: a probe answered 429 is not admitted, so it takes no place.
+    // Until every long-poll holds its place (so each is admitted and waiting: a probe sent before
+    // that could take a slot a long-poll then finds full, and the crowd would never fill), then
+    // until the instance sheds: a probe answered 429 is not admitted, so it takes no place.
+    const placed = Date.now() + 30_000;
+    for (;;) {
+      const view = await api(`locks/${crowded}`);
+      if ((view.json.waiters as unknown[] | undefined)?.length === lockAcquireAdmission.max) break;
+      if (Date.now() > placed)
+        throw new Error(`the long-polls never all queued: ${JSON.stringify(view.json)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     for (let shed = false; !shed;) {
       const probe = await api(`locks/${shell}-probe/acquire`, { holder: 'probe', ttlSeconds: 1 });
       shed = probe.status === 429;
+      if (!shed && Date.now() > placed) throw new Error('the instance never shed a probe');
       if (!shed) await new Promise((r) => setTimeout(r, 100));
     }
     const lock = { 'CoordinatorLock.Name': `${shell}-after-the-crowd` };
