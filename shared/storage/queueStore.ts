@@ -3,9 +3,7 @@
 // (host.json extensions.queues.messageEncoding "base64"). The webhook only sends, so this sends over
 // the REST API (queueRest.ts) instead of loading @azure/storage-queue on every cold start.
 import type { Settings } from '../config/settings.js';
-import { storageCredential } from './credential.js';
 import type { QueueSender } from './queueRest.js';
-import type { StorageEndpoint } from './restTransport.js';
 import { RoundTripCounter } from './tableStore.js';
 
 /** Azure's limit on one message (as sent, after base64): 64 KiB. */
@@ -76,23 +74,19 @@ export class QueueStore {
 
   private async createSender(): Promise<QueueSender> {
     // Loaded lazily: registering functions at start needs none of it (cold start).
-    const { QueueSender, queueEndpointFromConnectionString } = await import('./queueRest.js');
-    let endpoint: StorageEndpoint;
-    switch (this.queues.kind) {
-      case 'connectionString':
-        endpoint = queueEndpointFromConnectionString(this.queues.connectionString);
-        break;
-      case 'identity':
-        endpoint = {
-          url: this.queues.queueServiceUri.replace(/\/+$/, ''),
-          auth: { kind: 'token', credential: await storageCredential(this.queues.clientId) },
-        };
-        break;
-      case 'none':
-        throw new Error(
-          'The Storage queue service is not configured: AzureWebJobsStorage must name a queue endpoint (or use AzureWebJobsStorage__accountName)',
-        );
-    }
+    const { QueueSender } = await import('./queueRest.js');
+    const { restEndpoint } = await import('./credential.js');
+    const queues = this.queues;
+    const endpoint = await restEndpoint(
+      queues.kind === 'identity'
+        ? { kind: 'identity', serviceUri: queues.queueServiceUri, clientId: queues.clientId }
+        : queues,
+      'queue',
+    );
+    if (!endpoint)
+      throw new Error(
+        'The Storage queue service is not configured: AzureWebJobsStorage must name a queue endpoint (or use AzureWebJobsStorage__accountName)',
+      );
     const counter = this.roundTrips;
     return QueueSender.create(endpoint, {
       onRequest: (request) => counter.add(request.method, request.url),

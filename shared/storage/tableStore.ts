@@ -5,7 +5,6 @@ import type { Settings } from '../config/settings.js';
 import type { WriteOutcome } from './conditional.js';
 import { storageCredential } from './credential.js';
 import { assertEntityFits } from './limits.js';
-import type { StorageEndpoint } from './restTransport.js';
 import type { StringRow, TableInserter } from './tableRest.js';
 
 /** Counts HTTP round trips to Table Storage, so jobs, tests and benchmarks can report them. */
@@ -118,24 +117,18 @@ export class TableStore {
 
   private async createInserter(): Promise<TableInserter> {
     const { TableInserter } = await import('./tableRest.js');
-    let endpoint: StorageEndpoint;
-    switch (this.storage.kind) {
-      case 'connectionString': {
-        const { storageEndpointFromConnectionString } = await import('./restTransport.js');
-        endpoint = storageEndpointFromConnectionString(this.storage.connectionString, 'table');
-        break;
-      }
-      case 'identity':
-        endpoint = {
-          url: this.storage.tableServiceUri.replace(/\/+$/, ''),
-          auth: { kind: 'token', credential: await storageCredential(this.storage.clientId) },
-        };
-        break;
-      case 'none':
-        throw new Error(
-          'Table Storage is not configured: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName (managed identity)',
-        );
-    }
+    const { restEndpoint } = await import('./credential.js');
+    const storage = this.storage;
+    const endpoint = await restEndpoint(
+      storage.kind === 'identity'
+        ? { kind: 'identity', serviceUri: storage.tableServiceUri, clientId: storage.clientId }
+        : storage,
+      'table',
+    );
+    if (!endpoint)
+      throw new Error(
+        'Table Storage is not configured: set AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__accountName (managed identity)',
+      );
     const counter = this.roundTrips;
     return TableInserter.create(endpoint, {
       onRequest: (request) => counter.add(request.method, request.url),
