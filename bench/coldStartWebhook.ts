@@ -145,8 +145,8 @@ const cpu = process.cpuUsage();
 const answerCpuMs = (cpu.user + cpu.system) / 1000;
 // After the figure: what the first answer cost in storage requests (the queue's count shows the event
 // was handed to the events queue, as in Azure). The runtime module is the one the app already loaded.
-const { getRuntime } = await import('../shared/runtime/runtime.js');
-const runtime = await getRuntime();
+const { getCoreRuntime } = await import('../shared/runtime/runtime.js');
+const runtime = await getCoreRuntime();
 console.log(
   JSON.stringify({
     importMs,

@@ -15,7 +15,8 @@ export function storageStatus(err: unknown): number | undefined {
   return undefined;
 }
 
-function outcomeFor(err: unknown): WriteOutcome {
+/** A refused conditional write as its outcome (409 exists, 412 conflict, 404 missing); anything else is thrown. */
+export function outcomeFor(err: unknown): WriteOutcome {
   switch (storageStatus(err)) {
     case 409:
       return { ok: false, reason: 'exists' };
@@ -28,7 +29,11 @@ function outcomeFor(err: unknown): WriteOutcome {
   }
 }
 
-function written(response: { etag?: string; date?: Date }): WriteOutcome {
+/** A write storage answered with success. */
+export function written(response: {
+  etag?: string | undefined;
+  date?: Date | undefined;
+}): WriteOutcome {
   return { ok: true, etag: response.etag ?? '*', date: response.date };
 }
 

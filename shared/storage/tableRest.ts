@@ -8,7 +8,7 @@
 // https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key#shared-key-lite-and-table-service-format-for-2009-09-19-and-later
 import { createHmac } from 'node:crypto';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import type { WriteOutcome } from './conditional.js';
+import { outcomeFor, written, type WriteOutcome } from './conditional.js';
 import {
   StorageRequestError,
   StorageTransport,
@@ -123,20 +123,15 @@ export class TableInserter {
     const { status, code } = response;
     if (status === 204 || status === 201) {
       const date = response.header('date');
-      return {
-        ok: true,
-        etag: response.header('etag') ?? '*',
-        date: date ? new Date(date) : undefined,
-      };
+      return written({ etag: response.header('etag'), date: date ? new Date(date) : undefined });
     }
-    if (status === 409) return { ok: false, reason: 'exists' };
-    if (status === 412) return { ok: false, reason: 'conflict' };
-    if (status === 404) return { ok: false, reason: 'missing' };
-    throw new StorageRequestError(
-      status,
-      code,
-      `Inserting a row into table ${table}`,
-      serviceMessage(response),
+    return outcomeFor(
+      new StorageRequestError(
+        status,
+        code,
+        `Inserting a row into table ${table}`,
+        serviceMessage(response),
+      ),
     );
   }
 }

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { HttpClient } from '@azure/core-rest-pipeline';
+import { tableServiceVersion } from './tableRest.js';
 
 /** A row whose properties are all strings (what the events table writes in transactions). */
 export interface StringEntity {
@@ -107,7 +108,7 @@ export async function submitBatch(
     body,
     headers: createHttpHeaders({
       accept: 'application/json',
-      'x-ms-version': '2019-02-02',
+      'x-ms-version': tableServiceVersion,
       DataServiceVersion: '3.0;',
       MaxDataServiceVersion: '3.0;NetFx',
       'Content-Type': `multipart/mixed; boundary=${batch}`,
