@@ -107,6 +107,15 @@ function dateHeaderMs(value: string | null | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/** Newest verification first, then the greater id (code-unit order: ids and ISO times alike). */
+function newestVerificationFirst(
+  a: { id: string; verifiedAt?: string | null | undefined },
+  b: { id: string; verifiedAt?: string | null | undefined },
+): number {
+  const order = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  return order(b.verifiedAt ?? '', a.verifiedAt ?? '') || order(b.id, a.id);
+}
+
 export class TrainStore {
   constructor(private readonly tables: TableStore) {}
 
@@ -235,9 +244,7 @@ export class TrainStore {
       queryOptions: { filter },
     }))
       out.push(fromRow(row));
-    return out.sort(
-      (a, b) => (b.verifiedAt ?? '').localeCompare(a.verifiedAt ?? '') || b.id.localeCompare(a.id),
-    );
+    return out.sort(newestVerificationFirst);
   }
 
   /** The trains of a set in one environment (and tenant) that are not verified (for "why none qualifies"). */
@@ -353,12 +360,8 @@ export class TrainStore {
       queryOptions: { filter, select: ['id', 'verifiedAt'] },
     })) {
       budget.examined += 1;
-      // The order verifiedIn chooses by: newest verification, then the greater id.
-      if (
-        !newest ||
-        row.verifiedAt > newest.verifiedAt ||
-        (row.verifiedAt === newest.verifiedAt && row.id > newest.id)
-      )
+      // The order verifiedIn chooses by, so prune keeps the train promotions take.
+      if (!newest || newestVerificationFirst(row, newest) < 0)
         newest = { id: row.id, verifiedAt: row.verifiedAt };
     }
     return newest?.id;
