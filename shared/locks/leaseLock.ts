@@ -515,7 +515,12 @@ export class LeaseLocks {
         this.places.delete(cacheKey);
         this.permitsSeen.set(pk, decision.permits);
         // More permits freed than this grant took: wake that many more waiters here.
-        if (decision.reaped.length > 1) this.wakeups.notify(pk, decision.reaped.length - 1);
+        // (Reaped leases granted here are no longer held here either.)
+        this.wakeups.freed(
+          pk,
+          decision.reaped.map((r) => r.holder.rowKey),
+          decision.reaped.length - 1,
+        );
         this.inBackground(this.recordHistory(pk, decision, request, base, snapshot.readDate));
         return {
           result: {
@@ -1017,8 +1022,7 @@ export class LeaseLocks {
       throw await lostLeaseError(client, name, lease.fence, 'release', known);
     }
     // One permit is free: wake the first waiter of this process that could take it.
-    this.wakeups.ended(pk, holderRowKey(lease.fence, lease.secret));
-    this.wakeups.notify(pk, 1);
+    this.wakeups.freed(pk, [holderRowKey(lease.fence, lease.secret)]);
     // The tombstone in the lock's partition already says it was released.
     this.inBackground(
       this.writeHistory((place) => recordEnds(place, pk, [{ fence: lease.fence, end, at }])),
@@ -1076,7 +1080,10 @@ export class LeaseLocks {
         continue;
       }
       const freed = holders.slice(0, 49);
-      this.wakeups.notify(pk, freed.length);
+      this.wakeups.freed(
+        pk,
+        freed.map((h) => h.rowKey),
+      );
       // The tombstones in the lock's partition say it too.
       await this.writeHistory((place) =>
         recordEnds(
@@ -1255,7 +1262,7 @@ export class LeaseLocks {
       try {
         const response = await client.submitTransaction(reapActions(pk, reaped));
         released += 1;
-        this.wakeups.notify(pk, 1);
+        this.wakeups.freed(pk, [holder.rowKey]);
         const at = timestampFromEtag(response.subResponses[1]?.etag) ?? Date.now() * 1000;
         await this.writeHistory((place) => recordEnds(place, pk, this.reapedEnds(reaped, at)));
       } catch (err) {

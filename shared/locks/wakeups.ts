@@ -163,6 +163,15 @@ export class LockWakeups {
     return leases.every((key) => (held.get(key)?.end ?? 0) > now);
   }
 
+  /**
+   * Leases of this lock ended (released, forced, reaped): no longer held here, whoever ended them,
+   * and the first `count` waiters here are woken (one per freed permit unless given).
+   */
+  freed(partitionKey: string, leases: readonly string[], count = leases.length): void {
+    for (const lease of leases) this.ended(partitionKey, lease);
+    this.notify(partitionKey, count);
+  }
+
   /** Wake the first `count` waiters of this lock in queue order (all of them when omitted). */
   notify(partitionKey: string, count = Infinity): void {
     const set = this.listeners.get(partitionKey);

@@ -51,4 +51,21 @@ describe('LockWakeups', () => {
     expect(wakeups.heldHere('pk', ['h-1'])).toBe(false);
     expect(wakeups.listeningHere('pk', ['w-5-a'])).toBe(false);
   });
+
+  it('forgets leases freed by someone else (forced, reaped) as held here, and wakes one waiter per permit', async () => {
+    const wakeups = new LockWakeups();
+    wakeups.granted('pk', 'h-1', 60, 'w-1');
+    wakeups.granted('pk', 'h-2', 60, 'w-2');
+    const first = wakeups.next('pk', undefined, 'w-5-a');
+    const second = wakeups.next('pk', undefined, 'w-5-b');
+    const third = wakeups.next('pk', undefined, 'w-5-c');
+    wakeups.freed('pk', ['h-1', 'h-2']);
+    expect(wakeups.heldHere('pk', ['h-1'])).toBe(false);
+    expect(wakeups.heldHere('pk', ['h-2'])).toBe(false);
+    expect(wakeups.listeningHere('pk', ['w-1'])).toBe(false);
+    expect(await settled(first.promise)).toBe(true);
+    expect(await settled(second.promise)).toBe(true);
+    expect(await settled(third.promise)).toBe(false);
+    third.cancel();
+  });
 });
