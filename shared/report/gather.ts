@@ -13,7 +13,7 @@ import { pageShape } from '../octopus/context.js';
 import type { JsonShape } from '../octopus/selectJson.js';
 import type { DayWindow } from './dayWindow.js';
 import type { ReportDeployment } from './model.js';
-import { idNumber, RowTable } from './rowTable.js';
+import { Codes, idNumber, RowTable } from './rowTable.js';
 import { outcomeOf, type TotalsTally } from './summarize.js';
 
 /** Items per page of tasks and of deployments: a busy day is a handful of calls (~1 KB an item). */
@@ -133,26 +133,6 @@ function time(value: string | null | undefined): number | undefined {
 function deploymentIdOf(task: ServerTask): string | undefined {
   const id = task.Arguments?.DeploymentId;
   return typeof id === 'string' ? id : undefined;
-}
-
-/**
- * A small number for each distinct value (ids of projects, environments, tenants and releases, user
- * names), so a day of 50,000 deployments keeps 50,000 integers per field instead of objects
- * holding each page's own copies of the strings.
- */
-class Codes {
-  private readonly index = new Map<string | null | undefined, number>();
-  readonly values: (string | null | undefined)[] = [];
-
-  code(value: string | null | undefined): number {
-    let code = this.index.get(value);
-    if (code === undefined) {
-      code = this.values.length;
-      this.values.push(value);
-      this.index.set(value, code);
-    }
-    return code;
-  }
 }
 
 /** In a code column: no value. */
@@ -348,7 +328,7 @@ class DeploymentFacts {
   readonly tenant: Int32Array;
   readonly release: Int32Array;
   readonly deployedBy: Int32Array;
-  readonly ids = new Codes();
+  readonly ids = new Codes<string | null | undefined>();
 
   constructor(
     /** Slot of each task (by position), NONE for a task without a deployment id. */

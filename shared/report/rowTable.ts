@@ -61,12 +61,15 @@ function grown<T extends Float64Array | Int32Array | Uint8Array>(column: T, capa
   return next;
 }
 
-/** Distinct strings (and undefined) by a small code. */
-export class StringCodes {
-  private readonly index = new Map<string | undefined, number>();
-  readonly values: (string | undefined)[] = [];
+/**
+ * A small number for each distinct value (ids, names, versions, user names), so a day of 50,000
+ * deployments keeps 50,000 integers per field instead of a string (or a copy of one) per row.
+ */
+export class Codes<T> {
+  private readonly index = new Map<T, number>();
+  readonly values: T[] = [];
 
-  code(value: string | undefined): number {
+  code(value: T): number {
     let code = this.index.get(value);
     if (code === undefined) {
       code = this.values.length;
@@ -99,7 +102,7 @@ export class RowTable {
   private capacity: number;
   readonly taskIds: IdColumn;
   readonly deploymentIds: IdColumn;
-  readonly strings = new StringCodes();
+  readonly strings = new Codes<string | undefined>();
   private started: Float64Array;
   private completed: Float64Array;
   /** Epoch ms queued, NaN when unknown: what joining tasks to deployments needs. */
