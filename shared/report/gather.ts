@@ -369,7 +369,7 @@ const DEPLOYMENT_ID_PREFIX = 'Deployments-';
  * form are found by their number in a sorted array, others in a map: no string and no map entry per
  * deployment.
  */
-class DeploymentSlots {
+export class DeploymentSlots {
   /** Slot of each task (by position), NONE for a task without a deployment id. */
   readonly slotOf: Int32Array;
   private readonly numbers: Float64Array;
@@ -749,7 +749,7 @@ export async function gatherSpace(
       `${missing} deployment${missing === 1 ? '' : 's'} in space ${space} could not be read (deleted by retention?); they are listed with what their task records.`,
     );
   }
-  // The rows are filled in place: the day's rows are the tasks' own when nothing was left out.
+  // Views of the table's rows, filled in place above: one small object per row, the fields in columns.
   return { rows: rowsOf(wantedTasks), notes };
 }
 
