@@ -10,7 +10,7 @@
 // Node's built-ins stay outside the bundle. Anything else left external fails the build: the deployed
 // package has no node_modules (dev/package.ts), so nothing may be resolved there at run time.
 import { build, type Metafile, type Plugin } from 'esbuild';
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,6 +116,27 @@ function checkExternals(metafile: Metafile): void {
     throw new Error(
       `bundle: left outside the bundle: ${[...stray].join(', ')} (the deployed package has no node_modules: bundle it)`,
     );
+}
+
+/**
+ * A compiled file under dist/functions or dist/shared newer than the bundle (compiled with tsc alone,
+ * not bundled since): the app would run older code than was compiled. Undefined when the bundle is
+ * current or when there is nothing to compare.
+ */
+export function staleBundle(root: string): string | undefined {
+  const entry = join(root, 'dist', 'app', 'index.js');
+  if (!existsSync(entry)) return undefined;
+  const built = statSync(entry).mtimeMs;
+  const newer = (dir: string): string | undefined => {
+    if (!existsSync(dir)) return undefined;
+    for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+      if (!name.endsWith('.js')) continue;
+      const file = join(dir, name);
+      if (statSync(file).mtimeMs > built) return file;
+    }
+    return undefined;
+  };
+  return newer(join(root, 'dist', 'functions')) ?? newer(join(root, 'dist', 'shared'));
 }
 
 async function main(): Promise<void> {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoordinationConfigError } from '../shared/config/loadCoordinationConfig.js';
 import { SettingsError } from '../shared/config/settings.js';
+import { staleBundle } from './bundle.js';
 import { DevHostStartError, startDevHost } from './devHost.js';
 import { cliExports, parseStartArgs, startUsage, type StartFlags } from './startArgs.js';
 
@@ -18,6 +19,12 @@ if (flags.help) {
   console.log(startUsage);
   process.exit(0);
 }
+
+const stale = staleBundle(appRoot);
+if (stale)
+  console.warn(
+    `warning: ${stale} is newer than the bundle the app runs from (dist/app): run \`npm run build\` (npm start does), or the app runs older code`,
+  );
 
 try {
   const dev = await startDevHost({
