@@ -7,6 +7,9 @@
 // 2. Killed just after taking the claims, before it recorded them (onFreeze: fail): the run fails on
 //    the freeze, and the claims the dead host took are given back, not left to lapse (15 minutes), so
 //    the next promotion deploys at once after the lift.
+// 3. No freeze: Octopus creates its first deployment but the answer is lost and the host is killed
+//    before it hears of it: the first host finds that deployment by its marker and follows it, creates
+//    the other, and each project is deployed exactly once.
 //
 // The second host reaches Octopus through a pass-through (test/helpers/octopusGate.ts), so the test
 // stops it at its create call; the first host runs with --no-timers and advances the run only when the
@@ -58,7 +61,13 @@ interface RunBody {
   id: string;
   status: string;
   stages: {
-    actions: { id: string; status: string; project?: string; frozen?: { why: string } }[];
+    actions: {
+      id: string;
+      status: string;
+      project?: string;
+      deploymentId?: string;
+      frozen?: { why: string };
+    }[];
   }[];
 }
 
@@ -103,20 +112,26 @@ async function heldClaims(): Promise<string[]> {
   return body.locks.filter((l) => l.name.startsWith('deploy/')).flatMap((l) => l.holders);
 }
 
-/** Production deployments of the run (the coordinator marks each with its run id). */
-async function deploymentsOfRun(runId: string): Promise<string[]> {
+/** Production deployments of the run (the coordinator marks each with its run id): project, id. */
+async function productionDeployments(runId: string): Promise<{ project: string; id: string }[]> {
   const headers = { 'X-Octopus-ApiKey': sim.apiKey };
   const read = async <T>(path: string) =>
     (await (await fetch(`${sim.url}/api/Spaces-1/${path}`, { headers })).json()) as T;
   const projects = await read<{ Id: string; Name: string }[]>('projects/all');
   const environments = await read<{ Id: string; Name: string }[]>('environments/all');
   const production = environments.find((e) => e.Name === 'Production')?.Id ?? '';
-  const page = await read<{ Items: { ProjectId: string; Comments?: string }[] }>(
+  const page = await read<{ Items: { Id: string; ProjectId: string; Comments?: string }[] }>(
     `deployments?environments=${production}&take=100`,
   );
-  return page.Items.filter((d) => (d.Comments ?? '').includes(runId))
-    .map((d) => projects.find((p) => p.Id === d.ProjectId)?.Name ?? d.ProjectId)
-    .sort();
+  return page.Items.filter((d) => (d.Comments ?? '').includes(runId)).map((d) => ({
+    project: projects.find((p) => p.Id === d.ProjectId)?.Name ?? d.ProjectId,
+    id: d.Id,
+  }));
+}
+
+/** The projects of the run's Production deployments, one entry a deployment. */
+async function deploymentsOfRun(runId: string): Promise<string[]> {
+  return (await productionDeployments(runId)).map((d) => d.project).sort();
 }
 
 /**
@@ -193,9 +208,13 @@ async function freezeAndKill(): Promise<string> {
     }),
   });
   const id = ((await set.json()) as { freeze: { id: string } }).freeze.id;
+  await killSecond();
+  return id;
+}
+
+async function killSecond(): Promise<void> {
   host(1).child.kill('SIGKILL');
   await waitForExit(host(1).child);
-  return id;
 }
 
 async function runEnded(runId: string): Promise<RunBody> {
@@ -293,5 +312,57 @@ describe('a host killed while it creates the deployments, a freeze set at that m
     const done = await runEnded(secondRun);
     expect(done.status).toBe('succeeded');
     expect(await deploymentsOfRun(secondRun)).toEqual(['Database', 'Web API']);
+  }, 200_000);
+});
+
+describe('a host killed after Octopus created its deployment, before the answer came back', () => {
+  it('the other host finds that deployment and follows it, creates the other: each project deployed once, the run succeeds', async () => {
+    await startWorld();
+    // The second host's first create reaches Octopus; its answer is lost and the host killed before
+    // the gate lets the connection go. Anything it sends after that never reaches Octopus.
+    let lost = false;
+    let killed: Promise<void> | undefined;
+    let answered = 0;
+    gate.decide = async ({ method, path }) => {
+      if (!lost) {
+        if (method !== 'POST' || !/\/deployments$/.test(path)) return 'forward';
+        lost = true;
+        return 'forward then drop';
+      }
+      await until('the answer of the first create to be lost', async () =>
+        killed ? true : undefined,
+      );
+      await killed;
+      return 'drop';
+    };
+    gate.answerLost = async ({ status }) => {
+      answered = status;
+      killed = killSecond();
+      await killed;
+    };
+    const runId = await startOnSecondHost('to-production');
+    await killed;
+    expect(answered).toBe(201);
+    // Octopus holds exactly the one deployment whose answer was lost; the run says only that a create
+    // was begun (its outcome unknown to the run).
+    const created = await productionDeployments(runId);
+    expect(created).toHaveLength(1);
+    const atCrash = await getRun(runId);
+    const lostAction = atCrash.stages
+      .flatMap((s) => s.actions)
+      .find((a) => a.project === created[0]?.project);
+    expect(lostAction?.status).toBe('starting');
+    expect(lostAction?.deploymentId).toBeUndefined();
+
+    // The first host takes the run over: it follows the deployment Octopus created, and creates the
+    // other project's once.
+    const done = await runEnded(runId);
+    expect(done.status).toBe('succeeded');
+    expect(await deploymentsOfRun(runId)).toEqual(['Database', 'Web API']);
+    const followed = done.stages
+      .flatMap((s) => s.actions)
+      .find((a) => a.project === created[0]?.project);
+    expect(followed).toMatchObject({ status: 'succeeded', deploymentId: created[0]?.id });
+    expect(await heldClaims()).toEqual([]);
   }, 200_000);
 });
