@@ -58,6 +58,8 @@ const webhookEnv = {
   WEBHOOK_SECRET: 'cold-start-secret',
   MAIL_OUTBOX_DIR: '/tmp/bench-outbox',
   COLD_START_FILES: JSON.stringify(files),
+  COLD_START_TABLE_PORT: String(azurite.port),
+  COLD_START_QUEUE_PORT: String(azurite.queuePort ?? ''),
 };
 const webhookScript = resolve(appRoot, 'dist/bench/coldStartWebhook.js');
 

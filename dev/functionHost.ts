@@ -135,6 +135,12 @@ export interface FunctionHostOptions {
    * host was down runs once at start with isPastDue true. Without a file, nothing is ever past due.
    */
   timerStatusFile?: string;
+  /**
+   * Load these files instead of package.json's `main` (the bundle). Only for benches that must share
+   * module state with the app (bench/webhookApp.ts reads the app's request counters): everything else
+   * loads what is deployed.
+   */
+  files?: string[];
   log?: (line: string) => void;
 }
 
@@ -153,12 +159,16 @@ function loadStub(): Registry {
   return require(path) as Registry;
 }
 
-/** Expand the package.json `main` glob (e.g. dist/functions/*.js) into files. */
+/** The files of package.json `main`: one file (dist/app/index.js, the bundle) or a glob (dist/functions/*.js). */
 export function mainFiles(appRoot: string): string[] {
   const pkg = JSON.parse(readFileSync(join(appRoot, 'package.json'), 'utf8')) as { main?: string };
   const main = pkg.main ?? 'index.js';
   const star = main.lastIndexOf('*');
-  if (star < 0) return [join(appRoot, main)];
+  if (star < 0) {
+    const file = join(appRoot, main);
+    if (!existsSync(file)) throw new Error(`${file} does not exist: run \`npm run build\` first`);
+    return [file];
+  }
   const dir = join(appRoot, dirname(main));
   const base = main.slice(main.lastIndexOf('/') + 1);
   const [prefix = '', suffix = ''] = base.split('*');
@@ -277,7 +287,7 @@ export class FunctionHost {
     this.routePrefix = (hostJson.extensions?.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
     this.queuesOptions = queuesOptionsFrom(hostJson.extensions?.queues);
     const before = registry.functions.length;
-    for (const file of mainFiles(this.options.appRoot)) {
+    for (const file of this.options.files ?? mainFiles(this.options.appRoot)) {
       await import(pathToFileURL(file).href);
     }
     this.model = registry.programmingModel;

@@ -1,7 +1,7 @@
 // `npm run package`: builds exactly what is deployed to Azure into .package/app and zips it to
 // .package/octopus-coordinator.zip. The folder holds the app compiled from functions/ and shared/ only
-// (no dev/, bench/, test/ and no source maps), host.json, a package.json without scripts or
-// devDependencies, the production dependencies installed from package-lock.json, and coordination.json
+// and bundled with every dependency (dist/app, as dev/bundle.ts; no dev/, bench/, test/, no source maps
+// and no node_modules), host.json, a package.json without scripts or dependencies, and coordination.json
 // when it exists. azure.yaml deploys that folder (`dist: .package/app`), so what azd uploads is what the
 // package test loads.
 import { spawnSync } from 'node:child_process';
@@ -16,6 +16,7 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleApp } from './bundle.js';
 import { createZip, filesUnder } from './zip.js';
 
 export interface PackageResult {
@@ -53,15 +54,7 @@ function run(command: string, args: string[], cwd: string): void {
     throw new Error(`${[command, ...args].join(' ')} failed with exit code ${result.status}`);
 }
 
-/** Files under node_modules that no runtime reads: source maps and type declarations. */
-function removeUnneeded(dir: string): void {
-  for (const entry of filesUnder(dir)) {
-    if (/\.(js|mjs|cjs)\.map$|\.d\.(ts|mts|cts)$|\.d\.ts\.map$/.test(entry.name))
-      rmSync(join(dir, entry.name));
-  }
-}
-
-export function buildPackage(options: PackageOptions): PackageResult {
+export async function buildPackage(options: PackageOptions): Promise<PackageResult> {
   const root = resolve(options.root);
   const outDir = resolve(options.outDir ?? join(root, '.package'));
   const log = options.log ?? ((line: string) => console.log(line));
@@ -69,34 +62,29 @@ export function buildPackage(options: PackageOptions): PackageResult {
   rmSync(appDir, { recursive: true, force: true });
   mkdirSync(appDir, { recursive: true });
 
-  // 1. The app, compiled from functions/ and shared/ only, without source maps.
+  // 1. The app, compiled from functions/ and shared/ only, then bundled (dev/bundle.ts) without source
+  // maps: dist/app/index.js and its chunks are all of the app's own code that is deployed.
   log('package: compiling functions/ and shared/');
+  const compiled = join(outDir, 'compiled');
+  rmSync(compiled, { recursive: true, force: true });
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   run(
     process.execPath,
-    [tsc, '-p', join(root, 'tsconfig.package.json'), '--outDir', join(appDir, 'dist')],
+    [tsc, '-p', join(root, 'tsconfig.package.json'), '--outDir', compiled],
     root,
   );
+  log('package: bundling dist/app');
+  await bundleApp({
+    functionsDir: join(compiled, 'functions'),
+    outDir: join(appDir, 'dist', 'app'),
+    sourcemap: false,
+    nodeModules: join(root, 'node_modules'),
+  });
+  rmSync(compiled, { recursive: true, force: true });
 
-  // 2. Production dependencies, exactly as locked.
-  log('package: installing production dependencies (npm ci --omit=dev)');
-  copyFileSync(join(root, 'package.json'), join(appDir, 'package.json'));
-  copyFileSync(join(root, 'package-lock.json'), join(appDir, 'package-lock.json'));
-  const npmCli = process.env.npm_execpath;
-  const npmArgs = [
-    'ci',
-    '--omit=dev',
-    '--ignore-scripts',
-    '--no-audit',
-    '--no-fund',
-    '--prefer-offline',
-  ];
-  if (npmCli && /npm-cli\.js$/.test(npmCli)) run(process.execPath, [npmCli, ...npmArgs], appDir);
-  else run('npm', npmArgs, appDir);
-  rmSync(join(appDir, 'package-lock.json'));
-  removeUnneeded(join(appDir, 'node_modules'));
-
-  // 3. package.json as the worker needs it: main glob, module type, engines, dependencies.
+  // 2. package.json as the worker needs it: main, module type, engines. No dependencies and no
+  // node_modules: the bundle holds every module the app loads (dev/bundle.ts refuses to leave one out),
+  // so nothing is installed at deployment and the package is a few files instead of thousands.
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson;
   const deployed: PackageJson = {
     name: pkg.name,
@@ -105,7 +93,6 @@ export function buildPackage(options: PackageOptions): PackageResult {
     type: pkg.type,
     main: pkg.main,
     engines: pkg.engines,
-    dependencies: pkg.dependencies,
   };
   writeFileSync(join(appDir, 'package.json'), `${JSON.stringify(deployed, null, 2)}\n`);
   copyFileSync(join(root, 'host.json'), join(appDir, 'host.json'));
@@ -118,7 +105,7 @@ export function buildPackage(options: PackageOptions): PackageResult {
       'package: warning: no coordination.json, so the package coordinates nothing (azd refuses to deploy it)',
     );
 
-  // 4. One zip of that folder.
+  // 3. One zip of that folder.
   const entries = filesUnder(appDir);
   const zipPath = join(outDir, 'octopus-coordinator.zip');
   writeFileSync(zipPath, createZip(entries));
@@ -126,9 +113,9 @@ export function buildPackage(options: PackageOptions): PackageResult {
   return { appDir, zipPath, zipBytes, fileCount: entries.length, coordinationConfig };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const result = buildPackage({ root });
+  const result = await buildPackage({ root });
   const mb = (result.zipBytes / 1024 / 1024).toFixed(1);
   console.log(
     `package: ${relative(process.cwd(), result.zipPath) || result.zipPath} ${mb} MB (${result.zipBytes} bytes, ${result.fileCount} files)`,
@@ -137,10 +124,8 @@ function main(): void {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  try {
-    main();
-  } catch (err) {
+  main().catch((err: unknown) => {
     console.error(`package: ${(err as Error).message}`);
     process.exitCode = 1;
-  }
+  });
 }

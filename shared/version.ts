@@ -2,8 +2,9 @@
 import { readFileSync } from 'node:fs';
 
 function readVersion(): string {
-  // From dist/shared/ (compiled) or shared/ (tests), the package file is two or one level up.
-  for (const path of ['../../package.json', '../package.json']) {
+  // The nearest package.json of this app above this module: from shared/ (tests), dist/shared/
+  // (compiled), or dist/app/ and dist/app/chunks/ (the bundle, dev/bundle.ts).
+  for (let path = '../package.json', up = 0; up < 4; path = `../${path}`, up += 1) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as {
         name?: string;
@@ -11,7 +12,7 @@ function readVersion(): string {
       };
       if (pkg.name === 'octopus-coordinator') return pkg.version ?? '0.0.0';
     } catch {
-      // try the next candidate
+      // try the next folder up
     }
   }
   return '0.0.0';

@@ -1,5 +1,4 @@
 // Mail through SendGrid's v3 API with the official SDK. Each recipient gets their own copy.
-import { createRequire } from 'node:module';
 import type { Client } from '@sendgrid/client';
 import type { MailService } from '@sendgrid/mail';
 import {
@@ -34,12 +33,16 @@ export class SendGridMailer implements Mailer {
 
   private async getService(): Promise<MailService> {
     this.service ??= (async () => {
-      // The SDK's typings declare only its singletons; the classes are exported at run time too.
-      const require = createRequire(import.meta.url);
-      const { MailService: Service } = require('@sendgrid/mail') as {
-        MailService: new () => MailService;
-      };
-      const { Client: ClientClass } = require('@sendgrid/client') as { Client: new () => Client };
+      // The SDK's typings declare only its singletons; the classes are exported at run time too (as
+      // properties of the CommonJS exports, which an import sees as `default`). Loaded on the first
+      // send, so the paths that never mail do not load the SDK (a chunk of its own in the bundle).
+      const [mailModule, clientModule] = await Promise.all([
+        import('@sendgrid/mail'),
+        import('@sendgrid/client'),
+      ]);
+      const Service = (mailModule.default as unknown as { MailService: new () => MailService })
+        .MailService;
+      const ClientClass = (clientModule.default as unknown as { Client: new () => Client }).Client;
       const client = new ClientClass();
       client.setApiKey(this.options.apiKey);
       // setApiKey resets baseUrl, so the override must come after it.

@@ -1,8 +1,8 @@
-// The deployment package (`npm run package`) is unpacked into an empty folder with no other node_modules
-// reachable and every function entry of the package.json `main` glob is loaded in a fresh Node process,
-// the way the Functions worker loads the app: the real @azure/functions from the package's own
-// node_modules, with only `@azure/functions-core` supplied by the host (as the worker supplies it). A
-// missing runtime dependency, a dev-only import or a file left out of the package fails here, not in Azure.
+// The deployment package (`npm run package`) is unpacked into an empty folder with no node_modules
+// reachable and the package.json `main` (the bundle, dev/bundle.ts) is loaded in a fresh Node process, the
+// way the Functions worker loads the app, with only `@azure/functions-core` supplied by the host (as the
+// worker supplies it). Every module the app loads must come from the bundle: a dependency left outside
+// it, a dev-only import or a file left out of the package fails here, not in Azure.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,8 +40,10 @@ const core = {
   Disposable: class { static from() { return { dispose() {} }; } },
 };
 const resolve = Module._resolveFilename;
+const outside = [];
 Module._resolveFilename = function (request, ...rest) {
   if (request === '@azure/functions-core') return request;
+  if (!Module.isBuiltin(request)) outside.push(request);
   return resolve.call(this, request, ...rest);
 };
 const entry = new Module('@azure/functions-core');
@@ -53,14 +55,14 @@ require.cache['@azure/functions-core'] = entry;
 (async () => {
   const main = JSON.parse(readFileSync(join(appRoot, 'package.json'), 'utf8')).main;
   const dir = join(appRoot, dirname(main));
-  const [prefix, suffix] = main.slice(main.lastIndexOf('/') + 1).split('*');
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith(suffix)).sort() : [];
+  const base = main.slice(main.lastIndexOf('/') + 1);
+  const [prefix, suffix] = base.includes('*') ? base.split('*') : [base, ''];
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => base.includes('*') ? f.startsWith(prefix) && f.endsWith(suffix) : f === base).sort() : [];
   for (const f of files) {
     current = f;
     await import(pathToFileURL(join(dir, f)).href);
   }
-  const functionsPath = require.resolve('@azure/functions', { paths: [appRoot] });
-  process.stdout.write(JSON.stringify({ files, registered, perFile, functionsPath }));
+  process.stdout.write(JSON.stringify({ files, registered, perFile, outside }));
 })().catch((err) => {
   process.stderr.write(String(err && err.stack || err));
   process.exit(3);
@@ -73,7 +75,8 @@ interface LoadResult {
   files: string[];
   registered: string[];
   perFile: Record<string, number>;
-  functionsPath: string;
+  /** Bare requires that were resolved outside the bundle (Node's built-ins and the host's module aside). */
+  outside: string[];
 }
 
 function loadApp(appDir: string, loaderPath: string): LoadResult {
@@ -89,7 +92,7 @@ function loadApp(appDir: string, loaderPath: string): LoadResult {
     files: parsed?.files ?? [],
     registered: parsed?.registered ?? [],
     perFile: parsed?.perFile ?? {},
-    functionsPath: parsed?.functionsPath ?? '',
+    outside: parsed?.outside ?? [],
   };
 }
 
@@ -100,9 +103,9 @@ describe('npm run package', () => {
   let names: string[];
   let loaderPath: string;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'coordinator-package-'));
-    result = buildPackage({ root, outDir: join(work, 'out'), log: () => {} });
+    result = await buildPackage({ root, outDir: join(work, 'out'), log: () => {} });
     unpacked = join(work, 'unpacked');
     names = extractZip(result.zipPath, unpacked);
     loaderPath = join(work, 'loader.cjs');
@@ -120,21 +123,15 @@ describe('npm run package', () => {
     }
   });
 
-  it('holds exactly what is deployed: the compiled app, production dependencies, host.json, package.json', () => {
+  it('holds exactly what is deployed: the bundled app, host.json, package.json', () => {
     expect(names).toContain('host.json');
     expect(names).toContain('package.json');
-    expect(names.some((n) => n.startsWith('dist/functions/') && n.endsWith('.js'))).toBe(true);
-    expect(names.some((n) => n.startsWith('node_modules/@azure/functions/'))).toBe(true);
+    expect(names).toContain('dist/app/index.js');
+    expect(names.some((n) => n.startsWith('dist/app/chunks/') && n.endsWith('.js'))).toBe(true);
     const unwanted = names.filter(
       (n) =>
-        /^dist\/(dev|bench|test)\//.test(n) ||
-        /^dist\/.*\.map$/.test(n) ||
-        /^(functions|shared|dev|test|bench|infra|docs)\//.test(n) ||
-        /^node_modules\/(typescript|vitest|azurite|playwright-core|eslint|prettier|@types)\//.test(
-          n,
-        ) ||
-        /^(?!node_modules\/).*\.ts$/.test(n) ||
-        /^(local\.settings\.json|tsconfig.*\.json|package-lock\.json)$/.test(n),
+        !/^dist\/app\/(index|chunks\/[\w-]+)\.js$/.test(n) &&
+        !/^(host\.json|package\.json|coordination\.json)$/.test(n),
     );
     expect(unwanted).toEqual([]);
     const pkg = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8')) as Record<
@@ -142,8 +139,9 @@ describe('npm run package', () => {
       unknown
     >;
     expect(pkg.devDependencies).toBeUndefined();
+    expect(pkg.dependencies).toBeUndefined();
     expect(pkg.scripts).toBeUndefined();
-    expect(pkg.main).toBe('dist/functions/*.js');
+    expect(pkg.main).toBe('dist/app/index.js');
     expect(result.coordinationConfig).toBe(existsSync(join(root, 'coordination.json')));
     expect(names.includes('coordination.json')).toBe(result.coordinationConfig);
   });
@@ -152,14 +150,12 @@ describe('npm run package', () => {
     expect(result.zipBytes).toBeLessThan(25 * 1024 * 1024);
   });
 
-  it('loads every function entry alone, with the real @azure/functions from the package', async () => {
+  it('loads the bundle alone, with nothing resolved outside it, registering what the sources register', async () => {
     const loaded = loadApp(unpacked, loaderPath);
     expect(loaded.stderr).toBe('');
     expect(loaded.status).toBe(0);
-    expect(
-      loaded.functionsPath.startsWith(join(unpacked, 'node_modules', '@azure', 'functions')),
-    ).toBe(true);
-    expect(loaded.files.length).toBeGreaterThan(0);
+    expect(loaded.files).toEqual(['index.js']);
+    expect(loaded.outside).toEqual([]);
     // The same functions as the sources register (routes come from their declarations, timers and
     // queue triggers from app.timer/app.storageQueue), loaded here with the dev host's stand-in.
     const fromSources = (await loadRegistrations()).map((r) => r.name).sort();
@@ -167,10 +163,13 @@ describe('npm run package', () => {
     expect([...loaded.registered].sort()).toEqual(fromSources);
   });
 
-  it('fails the load when a runtime dependency is missing (the check can fail)', () => {
-    rmSync(join(unpacked, 'node_modules', 'zod'), { recursive: true, force: true });
+  it('fails the load when a file of the bundle is missing (the check can fail)', () => {
+    const entry = readFileSync(join(unpacked, 'dist', 'app', 'index.js'), 'utf8');
+    const chunk = /from "\.\/(chunks\/[\w-]+\.js)"/.exec(entry)?.[1];
+    expect(chunk).toBeDefined();
+    rmSync(join(unpacked, 'dist', 'app', chunk ?? ''));
     const loaded = loadApp(unpacked, loaderPath);
     expect(loaded.status).not.toBe(0);
-    expect(loaded.stderr).toMatch(/zod/);
+    expect(loaded.stderr).toContain(chunk);
   });
 });
