@@ -15,23 +15,16 @@
 // stops it at its create call; the first host runs with --no-timers and advances the run only when the
 // test fires its status poll (POST /admin/functions/statusPoll), so the dead host is the only one that
 // acted before the crash.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { azuriteConnectionString } from '../../dev/azurite.js';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
-import {
-  startDevHostProcess,
-  waitForExit,
-  type DevHostProcess,
-} from '../helpers/devHostProcess.js';
+import { DevHostPair } from '../helpers/devHostPair.js';
+import { waitForExit, type DevHostProcess } from '../helpers/devHostProcess.js';
 import { startOctopusGate, type OctopusGate } from '../helpers/octopusGate.js';
 import { webStackScenario } from '../helpers/scenarios.js';
 
 let sim: OctopusSimulator;
 let gate: OctopusGate;
-let hosts: DevHostProcess[] = [];
+let pair: DevHostPair;
 const everything: { stop(): Promise<unknown> }[] = [];
 
 const config = {
@@ -71,22 +64,9 @@ interface RunBody {
   }[];
 }
 
-const host = (i: number): DevHostProcess => {
-  const h = hosts[i];
-  if (!h) throw new Error(`no host ${i}`);
-  return h;
-};
-
-async function until<T>(what: string, read: () => Promise<T | undefined>, ms = 90_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}\n${host(0).output().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const host = (i: number): DevHostProcess => pair.host(i);
+const until = <T>(what: string, read: () => Promise<T | undefined>): Promise<T> =>
+  pair.until(what, read);
 
 async function getRun(id: string): Promise<RunBody> {
   return (await (
@@ -150,30 +130,15 @@ async function startWorld(): Promise<void> {
   );
   gate = await startOctopusGate(sim.url);
   everything.push(gate);
-  const path = join(mkdtempSync(join(tmpdir(), 'freezes-crash-')), 'coordination.json');
-  writeFileSync(path, JSON.stringify(config));
-  const env = {
-    OCTOPUS_API_KEY: sim.apiKey,
-    COORDINATION_CONFIG: path,
-    STATUS_POLL_SCHEDULE: '*/1 * * * * *',
-    DAILY_REPORT_SCHEDULE: '0 0 0 1 1 *',
-  };
-  hosts = [];
-  const first = await startDevHostProcess({
-    args: ['--no-timers'],
-    env: { ...env, OCTOPUS_URL: sim.url },
+  pair = new DevHostPair();
+  everything.push(pair);
+  await pair.start({
+    name: 'freezes-crash',
+    sim,
+    config,
+    first: { args: ['--no-timers'] },
+    second: { env: { OCTOPUS_URL: gate.url } },
   });
-  hosts.push(first);
-  everything.push(first);
-  const second = await startDevHostProcess({
-    env: {
-      ...env,
-      OCTOPUS_URL: gate.url,
-      AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', first.ports.azurite),
-    },
-  });
-  hosts.push(second);
-  everything.push(second);
 }
 
 /** Start a promotion on the second host, which dies during the POST (it advances the run there). */

@@ -10,34 +10,31 @@
 // (test/helpers/octopusGate.ts), which kills it when its write to the locks table arrives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { azuriteConnectionString } from '../../dev/azurite.js';
-import {
-  startDevHostProcess,
-  waitForExit,
-  type DevHostProcess,
-} from '../helpers/devHostProcess.js';
+import { DevHostPair } from '../helpers/devHostPair.js';
+import { waitForExit, type DevHostProcess } from '../helpers/devHostProcess.js';
 import { startOctopusGate, type OctopusGate } from '../helpers/octopusGate.js';
 
 const adminKey = 'e2e-admin-key-crash-0123456789';
+/** The first instance, with a second one started anew by each test (the tests kill it). */
+const pair = new DevHostPair();
 let first: DevHostProcess;
-const others: DevHostProcess[] = [];
 const gates: OctopusGate[] = [];
+const until = <T>(what: string, read: () => Promise<T | undefined>): Promise<T> =>
+  pair.until(what, read);
 
 /**
  * A second instance on the first one's Azurite (a new process each time: the tests kill it), through
  * `gate` when given.
  */
 async function startSecond(gate?: OctopusGate): Promise<DevHostProcess> {
-  const h = await startDevHostProcess({
+  return pair.addHost({
     args: ['--no-timers'],
-    env: {
-      COORDINATOR_ADMIN_KEY: adminKey,
-      AzureWebJobsStorage: gate
-        ? azuriteConnectionString('127.0.0.1', Number(new URL(gate.url).port))
-        : azuriteConnectionString('127.0.0.1', first.ports.azurite),
-    },
+    env: gate
+      ? {
+          AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', Number(new URL(gate.url).port)),
+        }
+      : {},
   });
-  others.push(h);
-  return h;
 }
 
 /** A pass-through to the first instance's Azurite (its table service), stopped after the tests. */
@@ -58,16 +55,18 @@ async function kill(h: DevHostProcess): Promise<void> {
 }
 
 beforeAll(async () => {
-  first = await startDevHostProcess({
-    args: ['--no-timers'],
+  await pair.start({
+    name: 'locks-crash',
     env: { COORDINATOR_ADMIN_KEY: adminKey },
+    first: { args: ['--no-timers'] },
+    second: false,
   });
+  first = pair.host(0);
 }, 180_000);
 
 afterAll(async () => {
-  for (const h of others) await h.stop();
+  await pair.stop();
   for (const g of gates) await g.stop();
-  await first?.stop();
 });
 
 type Answer = { status: number; json: Record<string, unknown> };
@@ -84,17 +83,6 @@ async function api(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
-
-async function until<T>(what: string, read: () => Promise<T | undefined>, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}\n${first.output().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 interface LockHistory {
