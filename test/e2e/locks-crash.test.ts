@@ -106,6 +106,32 @@ const forceRelease = (h: DevHostProcess, lock: string) =>
 
 const forcedReason = /force-released by alice \(on call\).*its deploy hangs/;
 
+/**
+ * For the cases where the force-release's instance dies: a second instance behind a storage gate;
+ * `deploy <n>` holds `lock` and `deploy <n+1>` waits for it, both through the first instance.
+ */
+async function forceReleaseSetup(lock: string, n: number) {
+  const path = encodeURIComponent(lock);
+  const gate = await storageGate();
+  const second = await startSecond(gate);
+  const held = await api(first, `locks/${path}/acquire`, {
+    holder: `deploy ${n}`,
+    requestId: `r-${n}`,
+    ttlSeconds: 600,
+  });
+  expect(held.status).toBe(200);
+  const waiter = api(first, `locks/${path}/acquire`, {
+    holder: `deploy ${n + 1}`,
+    requestId: `r-${n + 1}`,
+    wait: 60,
+  });
+  waiter.catch(() => undefined); // awaited by the test; a failed test must not leave it unhandled
+  await until('the waiter to queue', async () =>
+    (await waitersOf(lock)) === 1 ? true : undefined,
+  );
+  return { gate, second, held, waiter };
+}
+
 describe('force-release when an instance dies', () => {
   it('the holder’s instance dies: the admin frees the lease on the other, the waiter gets it once, the holder gets 409 when it comes back', async () => {
     const lock = 'db/prod';
@@ -240,23 +266,7 @@ describe('force-release when an instance dies', () => {
   it('the instance doing the force-release dies mid-call: the admin asks again on the other, the lease is freed once, the waiter granted once', async () => {
     const lock = 'db/test';
     const path = encodeURIComponent(lock);
-    const gate = await storageGate();
-    const second = await startSecond(gate);
-    const held = await api(first, `locks/${path}/acquire`, {
-      holder: 'deploy 6000',
-      requestId: 'r-6000',
-      ttlSeconds: 600,
-    });
-    expect(held.status).toBe(200);
-    const waiter = api(first, `locks/${path}/acquire`, {
-      holder: 'deploy 6001',
-      requestId: 'r-6001',
-      wait: 60,
-    });
-    waiter.catch(() => undefined); // awaited below; a failed test must not leave it unhandled
-    await until('the waiter to queue', async () =>
-      (await waitersOf(lock)) === 1 ? true : undefined,
-    );
+    const { gate, second, held, waiter } = await forceReleaseSetup(lock, 6000);
 
     // The force-release goes to the second instance, which is killed when its write to the locks
     // table reaches the pass-through: it has read the lock and is writing; storage never gets the
@@ -298,23 +308,7 @@ describe('force-release when an instance dies', () => {
   it('the instance doing the force-release dies after storage applied its write, its answer lost: the lease is freed, recorded as forced by the admin, the waiter granted once', async () => {
     const lock = 'db/qa';
     const path = encodeURIComponent(lock);
-    const gate = await storageGate();
-    const second = await startSecond(gate);
-    const held = await api(first, `locks/${path}/acquire`, {
-      holder: 'deploy 7000',
-      requestId: 'r-7000',
-      ttlSeconds: 600,
-    });
-    expect(held.status).toBe(200);
-    const waiter = api(first, `locks/${path}/acquire`, {
-      holder: 'deploy 7001',
-      requestId: 'r-7001',
-      wait: 60,
-    });
-    waiter.catch(() => undefined); // awaited below; a failed test must not leave it unhandled
-    await until('the waiter to queue', async () =>
-      (await waitersOf(lock)) === 1 ? true : undefined,
-    );
+    const { gate, second, held, waiter } = await forceReleaseSetup(lock, 7000);
 
     // Its write to the locks table reaches storage and is applied; the instance is killed before
     // the answer reaches it, so it neither answers the admin nor writes the history's end row nor
