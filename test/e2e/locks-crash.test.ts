@@ -1,7 +1,8 @@
 // Force-release with a crash, through dev-host processes on one Azurite: the instance the holder talks
 // to dies (SIGKILL) and an admin frees the lease from the other one; a waiter's instance dies while the
-// lock is force-released; the instance handling the force-release dies mid-call (at its write to the
-// locks table: before storage applied it, or after, with the answer lost) and the admin asks again.
+// lock is force-released; the instance handling the force-release dies mid-call, at its write to the
+// locks table: before storage applied it (the admin asks again on the other), or after (its answer
+// lost; asking again would free the next holder too, so the admin reads the lock instead).
 // In each: never two holders at once (the lock's grant history), the next waiter granted exactly
 // once (a repeated acquire with its requestId gets the same lease), and the former holder, when it
 // comes back, gets 409 naming who force-released it and why.
