@@ -10,6 +10,8 @@
 // 3. No freeze: Octopus creates its first deployment but the answer is lost and the host is killed
 //    before it hears of it: the first host finds that deployment by its marker and follows it, creates
 //    the other, and each project is deployed exactly once.
+// 4. The same lost answer, the host lives on: it checks Octopus before it creates again, finds the
+//    deployment, follows it, and each project is deployed exactly once.
 //
 // The second host reaches Octopus through a pass-through (test/helpers/octopusGate.ts), so the test
 // stops it at its create call; the first host runs with --no-timers and advances the run only when the
@@ -328,6 +330,43 @@ describe('a host killed after Octopus created its deployment, before the answer 
       .flatMap((s) => s.actions)
       .find((a) => a.project === created[0]?.project);
     expect(followed).toMatchObject({ status: 'succeeded', deploymentId: created[0]?.id });
+    expect(await heldClaims()).toEqual([]);
+  }, 200_000);
+
+  it('the host lives on: it finds the deployment before creating again, follows it, each project deployed once', async () => {
+    await startWorld();
+    // The second host's first create reaches Octopus; the answer is lost (the connection breaks).
+    // Only the second host advances the run (the first one's status poll is never fired).
+    let lost = false;
+    let created = '';
+    gate.decide = ({ method, path }) => {
+      if (lost || method !== 'POST' || !/\/deployments$/.test(path)) return 'forward';
+      lost = true;
+      return 'forward then drop';
+    };
+    gate.answerLost = ({ status, body }) => {
+      expect(status).toBe(201);
+      created = (JSON.parse(body) as { Id: string }).Id;
+    };
+    const started = await fetch(`${host(1).url}/api/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ promotion: 'to-production' }),
+    });
+    expect(started.status).toBe(201);
+    const runId = String(((await started.json()) as { runId: string }).runId);
+    expect(created).not.toBe('');
+
+    const done = await until('the run to end', async () => {
+      const run = await getRun(runId);
+      return ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
+    });
+    expect(done.status).toBe('succeeded');
+    expect(await deploymentsOfRun(runId)).toEqual(['Database', 'Web API']);
+    const followed = done.stages
+      .flatMap((s) => s.actions)
+      .filter((a) => a.deploymentId === created);
+    expect(followed).toEqual([expect.objectContaining({ status: 'succeeded' })]);
     expect(await heldClaims()).toEqual([]);
   }, 200_000);
 });

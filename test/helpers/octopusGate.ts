@@ -24,7 +24,13 @@ export interface OctopusGate {
    * For 'forward then drop': runs once Octopus has answered, before the client's connection is
    * destroyed (the gate waits for it), e.g. to kill the client so that it never hears of the call.
    */
-  answerLost?: (request: { method: string; path: string; status: number }) => Promise<void> | void;
+  answerLost?: (lost: {
+    method: string;
+    path: string;
+    status: number;
+    /** The answer's body as text. */
+    body: string;
+  }) => Promise<void> | void;
   stop(): Promise<void>;
 }
 
@@ -62,7 +68,12 @@ export async function startOctopusGate(target: string): Promise<OctopusGate> {
       });
       const out = Buffer.from(await answer.arrayBuffer());
       if (decision === 'forward then drop') {
-        await gate.answerLost?.({ method, path, status: answer.status });
+        await gate.answerLost?.({
+          method,
+          path,
+          status: answer.status,
+          body: out.toString('utf8'),
+        });
         request.socket.destroy();
         return;
       }
