@@ -143,6 +143,17 @@ async function startWorld(): Promise<void> {
   });
 }
 
+/** Start a promotion on `h` (answered 201); its run id. */
+async function startRun(h: DevHostProcess, promotion: string): Promise<string> {
+  const started = await fetch(`${h.url}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ promotion }),
+  });
+  expect(started.status).toBe(201);
+  return String(((await started.json()) as { runId: string }).runId);
+}
+
 /** Start a promotion on the second host, which dies during the POST (it advances the run there). */
 async function startOnSecondHost(promotion: string): Promise<string> {
   const started = await fetch(`${host(1).url}/api/runs`, {
@@ -269,21 +280,15 @@ describe('a host killed while it creates the deployments, a freeze set at that m
     // After the lift, the promotion again: it deploys at once, each project once.
     const lift = await fetch(`${host(0).url}/api/freezes/${freezeId}`, { method: 'DELETE' });
     expect(lift.status).toBe(200);
-    const again = await fetch(`${host(0).url}/api/runs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ promotion: 'to-production' }),
-    });
-    expect(again.status).toBe(201);
-    const secondRun = String(((await again.json()) as { runId: string }).runId);
+    const secondRun = await startRun(host(0), 'to-production');
     const done = await runEnded(secondRun);
     expect(done.status).toBe('succeeded');
     expect(await deploymentsOfRun(secondRun)).toEqual(['Database', 'Web API']);
   }, 200_000);
 });
 
-describe('a host killed after Octopus created its deployment, before the answer came back', () => {
-  it('the other host finds that deployment and follows it, creates the other: each project deployed once, the run succeeds', async () => {
+describe('Octopus created the deployment, the answer was lost', () => {
+  it('the host is killed before it hears of it: the other host finds that deployment and follows it, creates the other: each project deployed once, the run succeeds', async () => {
     await startWorld();
     // The second host's first create reaches Octopus; its answer is lost and the host killed before
     // the gate lets the connection go. Anything it sends after that never reaches Octopus.
@@ -338,6 +343,7 @@ describe('a host killed after Octopus created its deployment, before the answer 
     // The second host's first create reaches Octopus; the answer is lost (the connection breaks).
     // Only the second host advances the run (the first one's status poll is never fired).
     let lost = false;
+    let answered = 0;
     let created = '';
     gate.decide = ({ method, path }) => {
       if (lost || method !== 'POST' || !/\/deployments$/.test(path)) return 'forward';
@@ -345,16 +351,11 @@ describe('a host killed after Octopus created its deployment, before the answer 
       return 'forward then drop';
     };
     gate.answerLost = ({ status, body }) => {
-      expect(status).toBe(201);
+      answered = status;
       created = (JSON.parse(body) as { Id: string }).Id;
     };
-    const started = await fetch(`${host(1).url}/api/runs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ promotion: 'to-production' }),
-    });
-    expect(started.status).toBe(201);
-    const runId = String(((await started.json()) as { runId: string }).runId);
+    const runId = await startRun(host(1), 'to-production');
+    expect(answered).toBe(201);
     expect(created).not.toBe('');
 
     const done = await until('the run to end', async () => {

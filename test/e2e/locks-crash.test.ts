@@ -107,6 +107,23 @@ const forceRelease = (h: DevHostProcess, lock: string) =>
 
 const forcedReason = /force-released by alice \(on call\).*its deploy hangs/;
 
+/** The waiter's acquire was granted fence 2, and asking again with its requestId gets the same lease. */
+async function grantedOnce(
+  lock: string,
+  waiter: Promise<Answer>,
+  holder: string,
+  requestId: string,
+): Promise<void> {
+  const granted = await waiter;
+  expect(granted.status).toBe(200);
+  expect(granted.json.fence).toBe(2);
+  const again = await api(first, `locks/${encodeURIComponent(lock)}/acquire`, {
+    holder,
+    requestId,
+  });
+  expect(again.json.leaseId).toBe(granted.json.leaseId);
+}
+
 /**
  * For the cases where the force-release's instance dies: a second instance behind a storage gate;
  * `deploy <n>` holds `lock` and `deploy <n+1>` waits for it, both through the first instance.
@@ -164,14 +181,7 @@ describe('force-release when an instance dies', () => {
     expect(forced.json).toMatchObject({ released: [{ holder: 'deploy 4711', fence: 1 }] });
 
     // The waiter is granted, once: its repeated acquire gets the same lease.
-    const granted = await waiter;
-    expect(granted.status).toBe(200);
-    expect(granted.json.fence).toBe(2);
-    const again = await api(first, `locks/${path}/acquire`, {
-      holder: 'deploy 4712',
-      requestId: 'r-4712',
-    });
-    expect(again.json.leaseId).toBe(granted.json.leaseId);
+    await grantedOnce(lock, waiter, 'deploy 4712', 'r-4712');
 
     // The holder comes back through the surviving instance: told who freed its lease and why.
     const renew = await api(first, `locks/${path}/renew`, { leaseId });
@@ -336,14 +346,7 @@ describe('force-release when an instance dies', () => {
     // free whatever holds the lock by then, the waiter's new lease too).
     const view = await api(first, `locks/${path}`);
     expect(JSON.stringify(view.json.holders)).not.toContain('deploy 7000');
-    const granted = await waiter;
-    expect(granted.status).toBe(200);
-    expect(granted.json.fence).toBe(2);
-    const again = await api(first, `locks/${path}/acquire`, {
-      holder: 'deploy 7001',
-      requestId: 'r-7001',
-    });
-    expect(again.json.leaseId).toBe(granted.json.leaseId);
+    await grantedOnce(lock, waiter, 'deploy 7001', 'r-7001');
     const renew = await api(first, `locks/${path}/renew`, { leaseId: String(held.json.leaseId) });
     expect(renew.status).toBe(409);
     expect(JSON.stringify(renew.json)).toMatch(forcedReason);
