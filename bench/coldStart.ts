@@ -3,7 +3,7 @@
 // configured, as in production, so the answer includes storing the event and queueing it), against
 // importing @azure/functions and @azure/data-tables alone, alternately in fresh Node processes.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAzuriteTable } from '../dev/azurite.js';
@@ -74,12 +74,21 @@ interface FirstWebhook {
   queueRequests: number;
 }
 
+/**
+ * The same app as compiled modules, without the bundle (what package.json's `main` loaded until the
+ * app was bundled): measured alongside so every run shows what the bundle saves, in the same run.
+ */
+const unbundled = readdirSync(resolve(appRoot, 'dist/functions'))
+  .filter((f) => f.endsWith('.js'))
+  .sort()
+  .map((f) => resolve(appRoot, 'dist/functions', f));
+
 /** A fresh process that imports the app and answers one webhook (bench/coldStartWebhook.ts). */
-function firstWebhook(): FirstWebhook {
+function firstWebhook(appFiles = files): FirstWebhook {
   const out = execFileSync(process.execPath, ['--require', stub, webhookScript], {
     cwd: appRoot,
     encoding: 'utf8',
-    env: webhookEnv,
+    env: { ...webhookEnv, COLD_START_FILES: JSON.stringify(appFiles) },
   });
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as FirstWebhook;
 }
@@ -91,6 +100,8 @@ const baseCpu: number[] = [];
 const answerCpu: number[] = [];
 const webhookImports: number[] = [];
 const afterReady: number[] = [];
+const unbundledAnswers: number[] = [];
+const unbundledCpu: number[] = [];
 const requests = new Set<string>();
 const statuses = new Set<string>();
 let functions = 0;
@@ -100,10 +111,14 @@ try {
   measure(baseScript); // warm the file system cache for all three
   measure(appScript);
   firstWebhook();
+  firstWebhook(unbundled);
   for (let i = 0; i < runs; i++) {
     const b = measure(baseScript);
     const a = measure(appScript);
     const w = firstWebhook();
+    const u = firstWebhook(unbundled);
+    unbundledAnswers.push(u.answerMs);
+    unbundledCpu.push(u.answerCpuMs);
     base.push(b.ms);
     app.push(a.ms);
     answers.push(w.answerMs);
@@ -141,6 +156,9 @@ console.log(
 );
 console.log(
   `  CPU time (user + system, from process start; less disturbed by other load than wall time): baseline ${median(baseCpu).toFixed(1)} ms, first webhook answered ${median(answerCpu).toFixed(1)} ms, ratio ${cpuRatio.toFixed(2)}`,
+);
+console.log(
+  `  the same app unbundled (dist/functions/*.js, as before the bundle): first webhook answered ${median(unbundledAnswers).toFixed(1)} ms (${(median(unbundledAnswers) / median(base)).toFixed(2)} × baseline), CPU ${median(unbundledCpu).toFixed(1)} ms (${(median(unbundledCpu) / median(baseCpu)).toFixed(2)} ×)`,
 );
 console.log(
   `  ratio app / baseline: ${ratio.toFixed(2)} (target <= 1.5) ${ratio <= 1.5 ? 'OK' : 'OVER TARGET'}`,

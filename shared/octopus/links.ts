@@ -96,20 +96,35 @@ export function taskPageUrls(
   serverUrl: string,
   spaceId: string,
 ): (taskId: string, webLink?: string) => string {
+  const links = taskPageLinks(serverUrl, spaceId);
+  return (taskId, webLink) => links.unusual(taskId, webLink) ?? links.prefix + taskId;
+}
+
+/**
+ * The parts of `taskPageUrls`: `prefix` + the task id is a task's page, unless `unusual` gives its
+ * page instead (a `Links.Web` of another form, or an id to encode). A caller can keep the id alone.
+ */
+export function taskPageLinks(
+  serverUrl: string,
+  spaceId: string,
+): { prefix: string; unusual: (taskId: string, webLink?: string) => string | undefined } {
   const path = `/app#/${spaceId}/tasks/`;
   // octopusUrl(base, path + id) === octopusUrl(base, path) + id: the path starts with "/app#",
   // which a base's directory (a URL path, no '#') never prefixes, so only the origin and the
   // directory are put in front of it either way.
   const prefix = octopusUrl(serverUrl, path);
   const plain = /^[\w.!~*'()-]*$/; // what encodeURIComponent leaves as it is
-  return (taskId, webLink) => {
-    const usual =
-      !webLink ||
-      (webLink.length === path.length + taskId.length &&
-        webLink.startsWith(path) &&
-        webLink.endsWith(taskId));
-    return usual && plain.test(taskId)
-      ? prefix + taskId
-      : taskPageUrl(serverUrl, spaceId, taskId, webLink);
+  return {
+    prefix,
+    unusual: (taskId, webLink) => {
+      const usual =
+        !webLink ||
+        (webLink.length === path.length + taskId.length &&
+          webLink.startsWith(path) &&
+          webLink.endsWith(taskId));
+      return usual && plain.test(taskId)
+        ? undefined
+        : taskPageUrl(serverUrl, spaceId, taskId, webLink);
+    },
   };
 }

@@ -45,6 +45,38 @@ export function capRows(
   return { listed: (project) => listed.get(project) ?? [], omitted };
 }
 
+/**
+ * Parts of a document since its last chunk, and how many listed items (rows, failures) are among
+ * them: the renderers push parts and, after each item, take a chunk when the batch is full.
+ */
+export class ChunkBuffer {
+  private parts: string[] = [];
+  private items = 0;
+
+  constructor(
+    private readonly itemsPerChunk: number,
+    /** The chunk's text from its parts. */
+    private readonly join: (parts: string[]) => string,
+  ) {}
+
+  push(...parts: string[]): void {
+    for (const part of parts) this.parts.push(part);
+  }
+
+  /** After a listed item: the chunk when this one fills the batch, else undefined. */
+  item(): string | undefined {
+    return ++this.items >= this.itemsPerChunk ? this.take() : undefined;
+  }
+
+  /** Everything since the last chunk, as a chunk. */
+  take(): string {
+    const chunk = this.join(this.parts);
+    this.parts = [];
+    this.items = 0;
+    return chunk;
+  }
+}
+
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined) return '–';
   const seconds = Math.round(ms / 1000);

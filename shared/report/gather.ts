@@ -3,7 +3,7 @@
 // and joined by deployment id, stragglers and releases by id in batches, names from the dashboard.
 import type { CoordinationConfig } from '../config/coordination/schema.js';
 import { collect, type ResourceCollection } from '../octopus/paging.js';
-import { taskPageUrls } from '../octopus/links.js';
+import { taskPageLinks } from '../octopus/links.js';
 import { matchNamed } from '../octopus/resolver.js';
 import type { Deployment } from '../octopus/deployments.js';
 import type { OctopusClient } from '../octopus/client.js';
@@ -12,7 +12,8 @@ import type { ServerTask } from '../octopus/tasks.js';
 import { pageShape } from '../octopus/context.js';
 import type { JsonShape } from '../octopus/selectJson.js';
 import type { DayWindow } from './dayWindow.js';
-import type { Outcome, ReportDeployment } from './model.js';
+import type { ReportDeployment } from './model.js';
+import { Codes, idNumber, RowTable } from './rowTable.js';
 import { outcomeOf, type TotalsTally } from './summarize.js';
 
 /** Items per page of tasks and of deployments: a busy day is a handful of calls (~1 KB an item). */
@@ -134,81 +135,76 @@ function deploymentIdOf(task: ServerTask): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
-/**
- * A small number for each distinct value (ids of projects, environments, tenants and releases, user
- * names), so a day of 50,000 deployments keeps 50,000 integers per field instead of objects
- * holding each page's own copies of the strings.
- */
-class Codes {
-  private readonly index = new Map<string | null | undefined, number>();
-  readonly values: (string | null | undefined)[] = [];
-
-  code(value: string | null | undefined): number {
-    let code = this.index.get(value);
-    if (code === undefined) {
-      code = this.values.length;
-      this.values.push(value);
-      this.index.set(value, code);
-    }
-    return code;
-  }
-}
-
 /** In a code column: no value. */
 const NONE = -1;
-
-/**
- * The finished tasks of a day, by position: the rows the report shows (with the task's own facts)
- * and, beside them, the project id and queue time that joining and scoping need. Plain arrays of
- * numbers hold unboxed doubles and small integers, not one object per task.
- */
-interface FinishedTasks {
-  rows: ReportDeployment[];
-  /** Code of the task's ProjectId (newer servers), in `projectIds`. */
-  project: number[];
-  projectIds: Codes;
-  /** Epoch ms the task was queued (its deployment was created then or earlier), else NaN. */
-  queued: number[];
-}
 
 /** A state the report counts: not queued, executing or cancelling. */
 function isFinished(state: string): boolean {
   return state !== 'Queued' && state !== 'Executing' && state !== 'Cancelling';
 }
 
-/** Finished Deploy tasks whose completion lies in [start, end). */
-async function finishedTasks(
+/**
+ * Each finished Deploy task whose completion lies in [start, end), with its completion time and the
+ * list's total (read a page at a time: one await per page, not one per task).
+ */
+async function eachFinishedTask(
   client: OctopusClient,
-  space: string,
   window: DayWindow,
   pageSize: number,
-): Promise<FinishedTasks> {
+  fields: JsonShape,
+  visit: (task: ServerTask, completed: number, total: number | undefined) => void,
+): Promise<void> {
   const start = window.start.getTime();
   const end = window.end.getTime();
-  const tasks: FinishedTasks = { rows: [], project: [], projectIds: new Codes(), queued: [] };
-  const link = taskPageUrls(client.url, await client.spaceId());
   // Whether Octopus's date bounds are inclusive is unconfirmed: ask for the closed range, filter here.
   const list = client.tasks.list({
     name: 'Deploy',
     fromCompletedDate: window.start,
     toCompletedDate: window.end,
     pageSize,
-    fields: TASK_FIELDS,
+    fields,
   });
-  // A page at a time: an await per page, not one per task.
   for await (const page of list.byPage()) {
     for (const task of page.items) {
       const completed = time(task.CompletedTime);
       if (completed === undefined || completed < start || completed >= end) continue;
       if (!isFinished(task.State)) continue;
-      const row = rowFromTask(task, space);
-      row.taskUrl = link(row.taskId, task.Links?.Web);
-      tasks.rows.push(row);
-      tasks.project.push(tasks.projectIds.code(task.ProjectId));
-      tasks.queued.push(time(task.QueueTime) ?? time(task.StartTime) ?? Number.NaN);
+      visit(task, completed, page.totalResults);
     }
   }
-  return tasks;
+}
+
+/**
+ * Finished Deploy tasks whose completion lies in [start, end): the day's rows, by position, with
+ * the project id and queue time that joining and scoping need (see RowTable).
+ */
+async function finishedTasks(
+  client: OctopusClient,
+  space: string,
+  window: DayWindow,
+  pageSize: number,
+): Promise<RowTable> {
+  const links = taskPageLinks(client.url, await client.spaceId());
+  const table = new RowTable(space, links.prefix);
+  await eachFinishedTask(client, window, pageSize, TASK_FIELDS, (task, completed, total) => {
+    // The list's total is known with its first page: the columns are allocated once.
+    if (table.length === 0 && total !== undefined) table.reserve(total);
+    const started = time(task.StartTime);
+    const outcome = outcomeOf(task.State);
+    table.add({
+      taskId: task.Id,
+      deploymentId: deploymentIdOf(task) ?? '',
+      state: task.State,
+      outcome,
+      started,
+      completed,
+      queued: time(task.QueueTime) ?? started ?? Number.NaN,
+      error: outcome === 'Success' ? '' : (task.ErrorMessage ?? ''),
+      projectId: task.ProjectId ?? undefined,
+      taskUrl: links.unusual(task.Id, task.Links?.Web),
+    });
+  });
+  return table;
 }
 
 /** Outcomes and durations of the finished Deploy tasks in [start, end), without keeping the tasks. */
@@ -218,27 +214,13 @@ async function tallyFinishedTasks(
   pageSize: number,
   tally: TotalsTally,
 ): Promise<void> {
-  const start = window.start.getTime();
-  const end = window.end.getTime();
-  const list = client.tasks.list({
-    name: 'Deploy',
-    fromCompletedDate: window.start,
-    toCompletedDate: window.end,
-    pageSize,
-    fields: TASK_TOTALS_FIELDS,
+  await eachFinishedTask(client, window, pageSize, TASK_TOTALS_FIELDS, (task, completed) => {
+    const started = time(task.StartTime);
+    tally.add(
+      outcomeOf(task.State),
+      started === undefined ? undefined : Math.max(0, completed - started),
+    );
   });
-  for await (const page of list.byPage()) {
-    for (const task of page.items) {
-      const completed = time(task.CompletedTime);
-      if (completed === undefined || completed < start || completed >= end) continue;
-      if (!isFinished(task.State)) continue;
-      const started = time(task.StartTime);
-      tally.add(
-        outcomeOf(task.State),
-        started === undefined ? undefined : Math.max(0, completed - started),
-      );
-    }
-  }
 }
 
 interface Named {
@@ -346,7 +328,7 @@ class DeploymentFacts {
   readonly tenant: Int32Array;
   readonly release: Int32Array;
   readonly deployedBy: Int32Array;
-  readonly ids = new Codes();
+  readonly ids = new Codes<string | null | undefined>();
 
   constructor(
     /** Slot of each task (by position), NONE for a task without a deployment id. */
@@ -380,6 +362,84 @@ class DeploymentFacts {
   }
 }
 
+const DEPLOYMENT_ID_PREFIX = 'Deployments-';
+
+/**
+ * One slot per distinct deployment id of the tasks to join, and each task's slot. Ids of the usual
+ * form are found by their number in a sorted array, others in a map: no string and no map entry per
+ * deployment.
+ */
+export class DeploymentSlots {
+  /** Slot of each task (by position), NONE for a task without a deployment id. */
+  readonly slotOf: Int32Array;
+  private readonly numbers: Float64Array;
+  private readonly others = new Map<string, number>();
+  /** Ids of the other form, by slot less the numbers' count. */
+  private readonly otherIds: string[] = [];
+  readonly size: number;
+
+  constructor(table: RowTable, count: number, at: (w: number) => number) {
+    const ids = table.deploymentIds;
+    const all = new Float64Array(count);
+    let n = 0;
+    for (let w = 0; w < count; w++) {
+      const number = ids.number(at(w));
+      if (!Number.isNaN(number)) all[n++] = number;
+    }
+    const sorted = all.subarray(0, n).sort();
+    let distinct = 0;
+    for (let k = 0; k < n; k++) {
+      const number = sorted[k] ?? 0;
+      if (distinct === 0 || number !== sorted[distinct - 1]) sorted[distinct++] = number;
+    }
+    this.numbers = sorted.slice(0, distinct);
+    this.slotOf = new Int32Array(table.length).fill(NONE);
+    for (let w = 0; w < count; w++) {
+      const task = at(w);
+      const number = ids.number(task);
+      let slot: number | undefined;
+      if (!Number.isNaN(number)) slot = this.search(number);
+      else {
+        const id = ids.get(task);
+        if (id === '') continue;
+        slot = this.others.get(id);
+        if (slot === undefined) {
+          slot = distinct + this.others.size;
+          this.others.set(id, slot);
+          this.otherIds.push(id);
+        }
+      }
+      this.slotOf[task] = slot;
+    }
+    this.size = distinct + this.others.size;
+  }
+
+  private search(number: number): number {
+    let lo = 0;
+    let hi = this.numbers.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const at = this.numbers[mid] ?? 0;
+      if (at === number) return mid;
+      if (at < number) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return NONE;
+  }
+
+  /** The slot of a deployment id, NONE when no task names it. */
+  find(id: string): number {
+    const number = idNumber(DEPLOYMENT_ID_PREFIX, id);
+    return Number.isNaN(number) ? (this.others.get(id) ?? NONE) : this.search(number);
+  }
+
+  /** The deployment id of a slot. */
+  idOf(slot: number): string {
+    if (slot < this.numbers.length) return DEPLOYMENT_ID_PREFIX + String(this.numbers[slot]);
+    return this.otherIds[slot - this.numbers.length] ?? '';
+  }
+}
+
 /**
  * The deployments of these tasks. Pages the deployments list (newest first by `Created`) until
  * every task's deployment has been seen or the list reaches deployments created before the floor
@@ -389,7 +449,7 @@ class DeploymentFacts {
  */
 async function deploymentsOf(
   client: OctopusClient,
-  tasks: FinishedTasks,
+  tasks: RowTable,
   /** Positions of the tasks to join; undefined for all. */
   wanted: readonly number[] | undefined,
   window: DayWindow,
@@ -400,25 +460,21 @@ async function deploymentsOf(
   const start = window.start.getTime();
   const end = window.end.getTime();
   // One slot per distinct deployment id; a task's deployment is unseen until a page names it.
-  const slotById = new Map<string, number>();
-  const count = wanted?.length ?? tasks.rows.length;
-  const slotOf = new Int32Array(tasks.rows.length).fill(NONE);
-  const slotQueued = new Float64Array(count);
+  const count = wanted?.length ?? tasks.length;
+  const at = (w: number): number => (wanted ? (wanted[w] ?? 0) : w);
+  const slots = new DeploymentSlots(tasks, count, at);
+  const slotQueued = new Float64Array(slots.size);
   for (let w = 0; w < count; w++) {
-    const task = wanted ? (wanted[w] ?? 0) : w;
-    const row = tasks.rows[task];
-    if (!row || row.deploymentId === '') continue;
-    let slot = slotById.get(row.deploymentId);
-    if (slot === undefined) {
-      slot = slotById.size;
-      slotById.set(row.deploymentId, slot);
-    }
-    slotOf[task] = slot;
+    const task = at(w);
+    const slot = slots.slotOf[task] ?? NONE;
+    if (slot === NONE) continue;
     const queued = tasks.queued[task] ?? Number.NaN;
-    slotQueued[slot] = Number.isNaN(queued) ? (row.started ?? row.completed) : queued;
+    slotQueued[slot] = Number.isNaN(queued)
+      ? (tasks.startedOf(task) ?? tasks.completedOf(task))
+      : queued;
   }
-  const facts = new DeploymentFacts(slotOf, slotById.size);
-  let unseen = slotById.size;
+  const facts = new DeploymentFacts(slots.slotOf, slots.size);
+  let unseen = slots.size;
   if (unseen === 0) return facts;
   const spaceId = await client.spaceId();
   const floorCap = start - LOOKBACK_MS;
@@ -448,8 +504,8 @@ async function deploymentsOf(
     }
     let oldest = Number.POSITIVE_INFINITY;
     for (const d of page.Items) {
-      const slot = slotById.get(d.Id);
-      if (slot !== undefined && facts.project[slot] === NONE) {
+      const slot = slots.find(d.Id);
+      if (slot !== NONE && facts.project[slot] === NONE) {
         unseen -= 1;
         facts.set(slot, d);
       }
@@ -480,13 +536,14 @@ async function deploymentsOf(
   }
   if (unseen > 0) {
     const ids: string[] = [];
-    for (const [id, slot] of slotById) if (facts.project[slot] === NONE) ids.push(id);
+    for (let slot = 0; slot < slots.size; slot++)
+      if (facts.project[slot] === NONE) ids.push(slots.idOf(slot));
     const stragglers = await inBatches(ids, idsPerCall, async (batch) =>
       collect(client.deployments.list({ ids: batch, pageSize: batch.length })),
     );
     for (const d of stragglers) {
-      const slot = slotById.get(d.Id);
-      if (slot !== undefined) facts.set(slot, d);
+      const slot = slots.find(d.Id);
+      if (slot !== NONE) facts.set(slot, d);
     }
   }
   return facts;
@@ -525,14 +582,11 @@ async function versionsOf(
  * Positions of the tasks whose ProjectId (when the server gives one) is in the filter; undefined
  * (all of them) without a filter, so an unscoped day of 50,000 builds no list of positions.
  */
-function tasksInProjects(
-  tasks: FinishedTasks,
-  filter: Set<string> | undefined,
-): number[] | undefined {
+function tasksInProjects(tasks: RowTable, filter: Set<string> | undefined): number[] | undefined {
   if (!filter) return undefined;
   const wanted: number[] = [];
-  for (let i = 0; i < tasks.rows.length; i++) {
-    const projectId = tasks.projectIds.values[tasks.project[i] ?? NONE];
+  for (let i = 0; i < tasks.length; i++) {
+    const projectId = tasks.taskProjectId(i);
     if (!projectId || filter.has(projectId)) wanted.push(i);
   }
   return wanted;
@@ -566,17 +620,9 @@ export async function gatherSpace(
   const tasks = tasksResult.value;
   // Positions of tasks: a list, or undefined for all of them.
   type Positions = readonly number[] | undefined;
-  const countOf = (positions: Positions): number => positions?.length ?? tasks.rows.length;
+  const countOf = (positions: Positions): number => positions?.length ?? tasks.length;
   const at = (positions: Positions, w: number): number => (positions ? (positions[w] ?? 0) : w);
-  const rowsOf = (positions: Positions): ReportDeployment[] => {
-    if (!positions) return tasks.rows;
-    const rows: ReportDeployment[] = [];
-    for (const i of positions) {
-      const row = tasks.rows[i];
-      if (row) rows.push(row);
-    }
-    return rows;
-  };
+  const rowsOf = (positions: Positions): ReportDeployment[] => tasks.rows(positions);
 
   const projectFilter = names
     ? await names.resolve('projects', scope.projects, space, notes)
@@ -586,8 +632,7 @@ export async function gatherSpace(
     : undefined;
   // Newer servers put ProjectId on the task: filter before any lookup.
   const inProjects = tasksInProjects(tasks, projectFilter);
-  const projectIdOf = (i: number): string | null | undefined =>
-    tasks.projectIds.values[tasks.project[i] ?? NONE];
+  const projectIdOf = (i: number): string | undefined => tasks.taskProjectId(i);
 
   if (
     options.totalsOnly &&
@@ -669,16 +714,14 @@ export async function gatherSpace(
   let missing = 0;
   for (let w = 0; w < wantedCount; w++) {
     const i = at(wantedTasks, w);
-    const row = tasks.rows[i];
-    if (!row) continue;
     const slot = facts.readSlot(i);
     if (slot === NONE) {
       missing += 1;
       const projectId = projectIdOf(i);
-      if (projectId) row.project = projectName(projectId);
+      if (projectId) tasks.setProject(i, projectName(projectId));
     } else {
       const projectId = facts.value(facts.project, slot) as string;
-      row.project = projectName(projectId);
+      tasks.setProject(i, projectName(projectId));
       const envCode = facts.environment[slot] ?? NONE;
       let env = byCode.get(envCode);
       if (!env) {
@@ -690,13 +733,15 @@ export async function gatherSpace(
         };
         byCode.set(envCode, env);
       }
-      row.environment = env.name;
-      row.environmentOrder = env.order;
       const tenantId = facts.value(facts.tenant, slot);
-      row.tenant = tenantId ? (names.get('tenants', tenantId)?.name ?? tenantId) : undefined;
       const releaseId = facts.value(facts.release, slot) as string;
-      row.version = versions.get(releaseId) ?? releaseId;
-      row.deployedBy = facts.value(facts.deployedBy, slot) ?? 'unknown';
+      tasks.setDeployment(i, {
+        environment: env.name,
+        environmentOrder: env.order,
+        tenant: tenantId ? (names.get('tenants', tenantId)?.name ?? tenantId) : undefined,
+        version: versions.get(releaseId) ?? releaseId,
+        deployedBy: facts.value(facts.deployedBy, slot) ?? 'unknown',
+      });
     }
   }
   if (missing > 0) {
@@ -704,7 +749,7 @@ export async function gatherSpace(
       `${missing} deployment${missing === 1 ? '' : 's'} in space ${space} could not be read (deleted by retention?); they are listed with what their task records.`,
     );
   }
-  // The rows are filled in place: the day's rows are the tasks' own when nothing was left out.
+  // Views of the table's rows, filled in place above: one small object per row, the fields in columns.
   return { rows: rowsOf(wantedTasks), notes };
 }
 
@@ -726,29 +771,4 @@ export async function tallySpace(
   }
   const day = await gatherSpace(client, space, window, scope, { ...options, totalsOnly: true });
   for (const row of day.rows) tally.add(row.outcome, row.durationMs);
-}
-
-function rowFromTask(task: ServerTask, space: string): ReportDeployment {
-  const started = time(task.StartTime);
-  const completed = time(task.CompletedTime) ?? 0;
-  const outcome: Outcome = outcomeOf(task.State);
-  return {
-    space,
-    deploymentId: deploymentIdOf(task) ?? '',
-    taskId: task.Id,
-    project: 'unknown project',
-    environment: 'unknown environment',
-    environmentOrder: Number.MAX_SAFE_INTEGER,
-    tenant: undefined,
-    version: '',
-    outcome,
-    // The outcome's literal when they agree: one string for every row, not one per parsed task.
-    state: outcome === 'Other' ? task.State : outcome,
-    started,
-    completed,
-    durationMs: started === undefined ? undefined : Math.max(0, completed - started),
-    deployedBy: 'unknown',
-    error: outcome === 'Success' ? '' : (task.ErrorMessage ?? ''),
-    taskUrl: undefined,
-  };
 }

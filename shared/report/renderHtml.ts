@@ -4,6 +4,7 @@
 import { escapeHtml } from '../html/html.js';
 import {
   capRows,
+  ChunkBuffer,
   formatChange,
   formatDuration,
   formatDurationChange,
@@ -384,16 +385,15 @@ function* documentChunks(
     `<h1 style="margin:0;font-size:20px;color:#222">${e(title)}</h1>` +
     `<p class="w" style="margin:4px 0 0;font-size:12px;color:#666">${e(report.zone)}, ${report.window.hours} hours` +
     `${report.window.hours !== 24 ? ' (clocks changed)' : ''} · ${e(report.scope)}</p></td></tr>`;
-  let out: string[] = [
+  const out = new ChunkBuffer(rowsPerChunk, (parts) => parts.join(''));
+  out.push(
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
       `<title>${e(title)}</title><style>${STYLE}</style></head>` +
       `<body style="margin:0;padding:0;background:#f4f5f7">` +
       `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" bgcolor="#f4f5f7" style="width:100%;background:#f4f5f7"><tr><td align="center" style="padding:12px 0">` +
       `<table id="report" role="presentation" width="600" cellpadding="0" cellspacing="0" bgcolor="#ffffff" style="width:600px;max-width:600px;table-layout:fixed;border-collapse:collapse;background:#ffffff">` +
       header,
-  ];
-  // Failures and rows since the last chunk.
-  let batch = 0;
+  );
   if (t.deployments === 0) {
     out.push(
       section(
@@ -410,11 +410,8 @@ function* documentChunks(
       out.push(sectionStart('failures', `Failures (${report.failures.length})`));
       for (const d of listing.failures) {
         out.push(failureHtml(d, report.zone));
-        if (++batch >= rowsPerChunk) {
-          yield out.join('');
-          out = [];
-          batch = 0;
-        }
+        const chunk = out.item();
+        if (chunk !== undefined) yield chunk;
       }
       out.push(failuresEnd(report, listing, options));
     }
@@ -429,11 +426,8 @@ function* documentChunks(
           out.push(projectHtml(project));
           for (const d of listing.listed(project)) {
             out.push(listing.rendered.get(d) ?? rowHtml(d, report.zone));
-            if (++batch >= rowsPerChunk) {
-              yield out.join('');
-              out = [];
-              batch = 0;
-            }
+            const chunk = out.item();
+            if (chunk !== undefined) yield chunk;
           }
         }
         out.push(ENVIRONMENT_END);
@@ -452,7 +446,7 @@ function* documentChunks(
       `Generated ${e(report.generatedAt.toISOString().replace('T', ' ').slice(0, 16))} UTC by Octopus Coordinator from ${report.octopusCalls} Octopus requests.</td></tr>`,
     `</table></td></tr></table></body></html>`,
   );
-  yield out.join('');
+  yield out.take();
 }
 
 function documentHtml(

@@ -1,5 +1,6 @@
 // The report as plain text: the same facts as the HTML part, for clients that show text only.
 import {
+  ChunkBuffer,
   formatChange,
   formatDuration,
   formatDurationChange,
@@ -35,8 +36,7 @@ export function* renderTextChunks(
 ): Generator<string, void, undefined> {
   const t = report.totals;
   const p = report.previous;
-  let lines: string[] = [];
-  let batch = 0;
+  const lines = new ChunkBuffer(linesPerChunk, (parts) => `${parts.join('\n')}\n`);
   lines.push(`Deployments on ${longDate(report.date)}`);
   lines.push(
     `${report.zone}, ${report.window.hours} hours${report.window.hours !== 24 ? ' (clocks changed)' : ''} · ${report.scope}`,
@@ -86,11 +86,8 @@ export function* renderTextChunks(
           `  Started by ${d.deployedBy} at ${localTime(d.started, report.zone)}, ran ${formatDuration(d.durationMs)}`,
         );
         if (d.taskUrl) lines.push(`  ${d.taskUrl}`);
-        if (++batch >= linesPerChunk) {
-          yield `${lines.join('\n')}\n`;
-          lines = [];
-          batch = 0;
-        }
+        const chunk = lines.item();
+        if (chunk !== undefined) yield chunk;
       }
       const hidden = report.failures.length - shown.length;
       if (hidden > 0) {
@@ -123,11 +120,8 @@ export function* renderTextChunks(
           lines.push(
             `    ${d.version || '–'}${tenant} · ${localTime(d.started, report.zone)} · ${formatDuration(d.durationMs)} · ${d.deployedBy} · ${outcomeLabel(d.outcome, d.state)}`,
           );
-          if (++batch >= linesPerChunk) {
-            yield `${lines.join('\n')}\n`;
-            lines = [];
-            batch = 0;
-          }
+          const chunk = lines.item();
+          if (chunk !== undefined) yield chunk;
         }
       }
     }
@@ -144,5 +138,5 @@ export function* renderTextChunks(
     '',
     `Generated ${report.generatedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC by Octopus Coordinator from ${report.octopusCalls} Octopus requests.`,
   );
-  yield `${lines.join('\n')}\n`;
+  yield lines.take();
 }

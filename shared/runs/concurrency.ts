@@ -146,11 +146,39 @@ export async function endTurn(
       if (!isLockError(err, 'not_holder')) throw err;
     }
   } else {
-    await locks.leave(c.lock, { requestId: runId }).catch((err: unknown) => {
-      if (!isLockError(err, 'holds_lease')) throw err;
+    await leaveOrGiveBack(locks, c.lock, {
+      holder: holderName(runId),
+      requestId: runId,
+      ttlSeconds: groupTtlSeconds,
     });
   }
   return (await nextInLine(locks, c.lock)).slice(0, 1);
+}
+
+/**
+ * Give up what a request may have on a lock when its lease was never recorded: its place in the
+ * queue, or a grant made to it whose answer was lost (the instance that asked died before recording
+ * it). The same request id names that grant again, so it is taken (not queued) and released at once
+ * rather than left to lapse after its TTL and hold up everyone behind it.
+ */
+export async function leaveOrGiveBack(
+  locks: LeaseLocks,
+  lock: string,
+  request: { holder: string; requestId: string; ttlSeconds: number },
+): Promise<void> {
+  const holds = await locks
+    .leave(lock, { requestId: request.requestId })
+    .then(() => false)
+    .catch((err: unknown) => {
+      if (!isLockError(err, 'holds_lease')) throw err;
+      return true;
+    });
+  if (!holds) return;
+  const again = await locks.acquire(lock, { ...request, queue: false });
+  if (again.granted)
+    await locks.release(lock, again.leaseId).catch((err: unknown) => {
+      if (!isLockError(err, 'not_holder')) throw err;
+    });
 }
 
 /** The first run waiting for a lock, to be advanced now rather than at the next poll. */

@@ -17,7 +17,7 @@ import { isLockError } from '../locks/errors.js';
 import type { LeaseLocks } from '../locks/leaseLock.js';
 import { resolveTarget } from '../octopus/target.js';
 import type { Log } from '../runtime/log.js';
-import { groupTtlSeconds, nextInLine, runIds } from './concurrency.js';
+import { groupTtlSeconds, leaveOrGiveBack, nextInLine, runIds } from './concurrency.js';
 import { deployDecision } from './deployDecision.js';
 import { lifecycleVerdict, releaseTemplates, type ReleaseTemplates } from './lifecycle.js';
 import { notifyMail, runFinishedMail, type RunMailContext } from './mail.js';
@@ -654,28 +654,13 @@ async function perform(
           if (!isLockError(err, 'not_holder')) throw err;
         });
       } else {
-        const requestId = claimRequestId(run.id, command.actionId);
-        const holds = await ports.claims
-          .leave(command.lock, { requestId })
-          .then(() => false)
-          .catch((err: unknown) => {
-            if (!isLockError(err, 'holds_lease')) throw err;
-            return true;
-          });
         // A claim granted to this action whose lease the run never recorded (the instance that asked
-        // died before it could): the same request id names that grant again; give it back.
-        if (holds) {
-          const again = await ports.claims.acquire(command.lock, {
-            holder: `run ${run.id} action ${command.actionId}`,
-            requestId,
-            ttlSeconds: groupTtlSeconds,
-            queue: false,
-          });
-          if (again.granted)
-            await ports.claims.release(command.lock, again.leaseId).catch((err: unknown) => {
-              if (!isLockError(err, 'not_holder')) throw err;
-            });
-        }
+        // died before it could) is given back too.
+        await leaveOrGiveBack(ports.claims, command.lock, {
+          holder: `run ${run.id} action ${command.actionId}`,
+          requestId: claimRequestId(run.id, command.actionId),
+          ttlSeconds: groupTtlSeconds,
+        });
       }
       const wake = (await nextInLine(ports.claims, command.lock)).filter((id) => id !== run.id);
       return [{ kind: 'claimReleased', actionId: command.actionId, lock: command.lock, wake }];
