@@ -117,31 +117,60 @@ export async function recordGrant(
   await place.client.upsertEntity(entity, 'Replace');
 }
 
+/** How one grant ended, for its end row in the history. */
+interface HistoryEnd {
+  fence: number;
+  end: EndRecord;
+  /** When it ended, where `end.endedAt` is unset. */
+  at: Micros;
+  /** A tombstone copied to the history: what it says of the grant goes into the end row too. */
+  tombstone?: Row;
+}
+
+/** The history's end row of a grant (the one builder for recordEnds and keepEnds). */
+function endRow(
+  partitionKey: string,
+  { fence, end, at, tombstone }: HistoryEnd,
+): TableEntity<Record<string, unknown>> {
+  const entity: TableEntity<Record<string, unknown>> = {
+    partitionKey,
+    rowKey: endKey(fence),
+    kind: 'end',
+    fence,
+    reason: end.reason,
+    endedAt: end.endedAt ?? formatMicros(at),
+    ...(end.by !== undefined ? { by: end.by } : {}),
+    ...(end.why !== undefined ? { why: end.why } : {}),
+  };
+  if (tombstone) {
+    for (const field of ['holder', 'heldSince', 'octopusTaskId'])
+      if (typeof tombstone[field] === 'string') entity[field] = tombstone[field];
+    if (typeof tombstone.ttlSeconds === 'number') entity.ttlSeconds = tombstone.ttlSeconds;
+  }
+  return entity;
+}
+
+/** Upsert end rows of one lock, 100 to a batch. */
+async function writeEnds(
+  place: HistoryPlace,
+  pk: string,
+  ends: readonly HistoryEnd[],
+  mode: 'Replace' | 'Merge',
+): Promise<void> {
+  for (let i = 0; i < ends.length; i += 100) {
+    await place.client.submitTransaction(
+      ends.slice(i, i + 100).map((end) => ['upsert', endRow(place.partition(pk), end), mode]),
+    );
+  }
+}
+
 /** Record how grants ended (one batch per lock; the tombstones already say it in the lock's partition). */
-export async function recordEnds(
+export function recordEnds(
   place: HistoryPlace,
   pk: string,
   ends: readonly { fence: number; end: EndRecord; at: Micros }[],
 ): Promise<void> {
-  for (let i = 0; i < ends.length; i += 100) {
-    const chunk = ends.slice(i, i + 100);
-    await place.client.submitTransaction(
-      chunk.map(({ fence, end, at }) => [
-        'upsert',
-        {
-          partitionKey: place.partition(pk),
-          rowKey: endKey(fence),
-          kind: 'end',
-          fence,
-          reason: end.reason,
-          endedAt: end.endedAt ?? formatMicros(at),
-          ...(end.by !== undefined ? { by: end.by } : {}),
-          ...(end.why !== undefined ? { why: end.why } : {}),
-        },
-        'Replace',
-      ]),
-    );
-  }
+  return writeEnds(place, pk, ends, 'Replace');
 }
 
 /** Every grant of one lock still in the history, oldest fence first. */
@@ -410,24 +439,21 @@ async function keepEnds(
   if (past.length > 0) await deletePast(past);
   const kept = rows.filter((r) => endOf(r) >= retainedFrom);
   const missing = kept.filter((r) => !known.has(endKey(Number(r.fence))));
-  for (let i = 0; i < missing.length; i += 100) {
-    await place.client.submitTransaction(
-      missing.slice(i, i + 100).map((row) => {
-        const entity: TableEntity<Record<string, unknown>> = {
-          partitionKey: hpk,
-          rowKey: endKey(Number(row.fence)),
-          kind: 'end',
-          fence: Number(row.fence),
-          reason: String(row.reason),
-          endedAt: formatMicros(endOf(row)),
-        };
-        for (const field of ['by', 'why', 'holder', 'heldSince', 'octopusTaskId'])
-          if (typeof row[field] === 'string') entity[field] = row[field];
-        if (typeof row.ttlSeconds === 'number') entity.ttlSeconds = row.ttlSeconds;
-        return ['upsert', entity, 'Merge'];
-      }),
-    );
-  }
+  await writeEnds(
+    place,
+    pk,
+    missing.map((row) => ({
+      fence: Number(row.fence),
+      end: {
+        reason: String(row.reason) as EndReason,
+        ...(typeof row.by === 'string' ? { by: row.by } : {}),
+        ...(typeof row.why === 'string' ? { why: row.why } : {}),
+      },
+      at: endOf(row),
+      tombstone: row,
+    })),
+    'Merge',
+  );
 }
 
 /**

@@ -7,28 +7,26 @@
 // 2. Killed just after taking the claims, before it recorded them (onFreeze: fail): the run fails on
 //    the freeze, and the claims the dead host took are given back, not left to lapse (15 minutes), so
 //    the next promotion deploys at once after the lift.
+// 3. No freeze: Octopus creates its first deployment but the answer is lost and the host is killed
+//    before it hears of it: the first host finds that deployment by its marker and follows it, creates
+//    the other, and each project is deployed exactly once.
+// 4. The same lost answer, the host lives on: it checks Octopus before it creates again, finds the
+//    deployment, follows it, and each project is deployed exactly once.
 //
 // The second host reaches Octopus through a pass-through (test/helpers/octopusGate.ts), so the test
 // stops it at its create call; the first host runs with --no-timers and advances the run only when the
 // test fires its status poll (POST /admin/functions/statusPoll), so the dead host is the only one that
 // acted before the crash.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { azuriteConnectionString } from '../../dev/azurite.js';
 import { startOctopusSimulator, type OctopusSimulator } from '../../dev/octopus-sim/index.js';
-import {
-  startDevHostProcess,
-  waitForExit,
-  type DevHostProcess,
-} from '../helpers/devHostProcess.js';
+import { DevHostPair } from '../helpers/devHostPair.js';
+import { waitForExit, type DevHostProcess } from '../helpers/devHostProcess.js';
 import { startOctopusGate, type OctopusGate } from '../helpers/octopusGate.js';
 import { webStackScenario } from '../helpers/scenarios.js';
 
 let sim: OctopusSimulator;
 let gate: OctopusGate;
-let hosts: DevHostProcess[] = [];
+let pair: DevHostPair;
 const everything: { stop(): Promise<unknown> }[] = [];
 
 const config = {
@@ -58,26 +56,19 @@ interface RunBody {
   id: string;
   status: string;
   stages: {
-    actions: { id: string; status: string; project?: string; frozen?: { why: string } }[];
+    actions: {
+      id: string;
+      status: string;
+      project?: string;
+      deploymentId?: string;
+      frozen?: { why: string };
+    }[];
   }[];
 }
 
-const host = (i: number): DevHostProcess => {
-  const h = hosts[i];
-  if (!h) throw new Error(`no host ${i}`);
-  return h;
-};
-
-async function until<T>(what: string, read: () => Promise<T | undefined>, ms = 90_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}\n${host(0).output().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const host = (i: number): DevHostProcess => pair.host(i);
+const until = <T>(what: string, read: () => Promise<T | undefined>): Promise<T> =>
+  pair.until(what, read);
 
 async function getRun(id: string): Promise<RunBody> {
   return (await (
@@ -103,20 +94,26 @@ async function heldClaims(): Promise<string[]> {
   return body.locks.filter((l) => l.name.startsWith('deploy/')).flatMap((l) => l.holders);
 }
 
-/** Production deployments of the run (the coordinator marks each with its run id). */
-async function deploymentsOfRun(runId: string): Promise<string[]> {
+/** Production deployments of the run (the coordinator marks each with its run id): project, id. */
+async function productionDeployments(runId: string): Promise<{ project: string; id: string }[]> {
   const headers = { 'X-Octopus-ApiKey': sim.apiKey };
   const read = async <T>(path: string) =>
     (await (await fetch(`${sim.url}/api/Spaces-1/${path}`, { headers })).json()) as T;
   const projects = await read<{ Id: string; Name: string }[]>('projects/all');
   const environments = await read<{ Id: string; Name: string }[]>('environments/all');
   const production = environments.find((e) => e.Name === 'Production')?.Id ?? '';
-  const page = await read<{ Items: { ProjectId: string; Comments?: string }[] }>(
+  const page = await read<{ Items: { Id: string; ProjectId: string; Comments?: string }[] }>(
     `deployments?environments=${production}&take=100`,
   );
-  return page.Items.filter((d) => (d.Comments ?? '').includes(runId))
-    .map((d) => projects.find((p) => p.Id === d.ProjectId)?.Name ?? d.ProjectId)
-    .sort();
+  return page.Items.filter((d) => (d.Comments ?? '').includes(runId)).map((d) => ({
+    project: projects.find((p) => p.Id === d.ProjectId)?.Name ?? d.ProjectId,
+    id: d.Id,
+  }));
+}
+
+/** The projects of the run's Production deployments, one entry a deployment. */
+async function deploymentsOfRun(runId: string): Promise<string[]> {
+  return (await productionDeployments(runId)).map((d) => d.project).sort();
 }
 
 /**
@@ -135,30 +132,26 @@ async function startWorld(): Promise<void> {
   );
   gate = await startOctopusGate(sim.url);
   everything.push(gate);
-  const path = join(mkdtempSync(join(tmpdir(), 'freezes-crash-')), 'coordination.json');
-  writeFileSync(path, JSON.stringify(config));
-  const env = {
-    OCTOPUS_API_KEY: sim.apiKey,
-    COORDINATION_CONFIG: path,
-    STATUS_POLL_SCHEDULE: '*/1 * * * * *',
-    DAILY_REPORT_SCHEDULE: '0 0 0 1 1 *',
-  };
-  hosts = [];
-  const first = await startDevHostProcess({
-    args: ['--no-timers'],
-    env: { ...env, OCTOPUS_URL: sim.url },
+  pair = new DevHostPair();
+  everything.push(pair);
+  await pair.start({
+    name: 'freezes-crash',
+    sim,
+    config,
+    first: { args: ['--no-timers'] },
+    second: { env: { OCTOPUS_URL: gate.url } },
   });
-  hosts.push(first);
-  everything.push(first);
-  const second = await startDevHostProcess({
-    env: {
-      ...env,
-      OCTOPUS_URL: gate.url,
-      AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', first.ports.azurite),
-    },
+}
+
+/** Start a promotion on `h` (answered 201); its run id. */
+async function startRun(h: DevHostProcess, promotion: string): Promise<string> {
+  const started = await fetch(`${h.url}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ promotion }),
   });
-  hosts.push(second);
-  everything.push(second);
+  expect(started.status).toBe(201);
+  return String(((await started.json()) as { runId: string }).runId);
 }
 
 /** Start a promotion on the second host, which dies during the POST (it advances the run there). */
@@ -193,9 +186,13 @@ async function freezeAndKill(): Promise<string> {
     }),
   });
   const id = ((await set.json()) as { freeze: { id: string } }).freeze.id;
+  await killSecond();
+  return id;
+}
+
+async function killSecond(): Promise<void> {
   host(1).child.kill('SIGKILL');
   await waitForExit(host(1).child);
-  return id;
 }
 
 async function runEnded(runId: string): Promise<RunBody> {
@@ -283,15 +280,94 @@ describe('a host killed while it creates the deployments, a freeze set at that m
     // After the lift, the promotion again: it deploys at once, each project once.
     const lift = await fetch(`${host(0).url}/api/freezes/${freezeId}`, { method: 'DELETE' });
     expect(lift.status).toBe(200);
-    const again = await fetch(`${host(0).url}/api/runs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ promotion: 'to-production' }),
-    });
-    expect(again.status).toBe(201);
-    const secondRun = String(((await again.json()) as { runId: string }).runId);
+    const secondRun = await startRun(host(0), 'to-production');
     const done = await runEnded(secondRun);
     expect(done.status).toBe('succeeded');
     expect(await deploymentsOfRun(secondRun)).toEqual(['Database', 'Web API']);
+  }, 200_000);
+});
+
+describe('Octopus created the deployment, the answer was lost', () => {
+  it('the host is killed before it hears of it: the other host finds that deployment and follows it, creates the other: each project deployed once, the run succeeds', async () => {
+    await startWorld();
+    // The second host's first create reaches Octopus; its answer is lost and the host killed before
+    // the gate lets the connection go. Anything it sends after that never reaches Octopus.
+    let lost = false;
+    let killed: Promise<void> | undefined;
+    let answered = 0;
+    gate.decide = async ({ method, path }) => {
+      if (!lost) {
+        if (method !== 'POST' || !/\/deployments$/.test(path)) return 'forward';
+        lost = true;
+        return 'forward then drop';
+      }
+      await until('the answer of the first create to be lost', async () =>
+        killed ? true : undefined,
+      );
+      await killed;
+      return 'drop';
+    };
+    gate.answerLost = async ({ status }) => {
+      answered = status;
+      killed = killSecond();
+      await killed;
+    };
+    const runId = await startOnSecondHost('to-production');
+    await killed;
+    expect(answered).toBe(201);
+    // Octopus holds exactly the one deployment whose answer was lost; the run says only that a create
+    // was begun (its outcome unknown to the run).
+    const created = await productionDeployments(runId);
+    expect(created).toHaveLength(1);
+    const atCrash = await getRun(runId);
+    const lostAction = atCrash.stages
+      .flatMap((s) => s.actions)
+      .find((a) => a.project === created[0]?.project);
+    expect(lostAction?.status).toBe('starting');
+    expect(lostAction?.deploymentId).toBeUndefined();
+
+    // The first host takes the run over: it follows the deployment Octopus created, and creates the
+    // other project's once.
+    const done = await runEnded(runId);
+    expect(done.status).toBe('succeeded');
+    expect(await deploymentsOfRun(runId)).toEqual(['Database', 'Web API']);
+    const followed = done.stages
+      .flatMap((s) => s.actions)
+      .find((a) => a.project === created[0]?.project);
+    expect(followed).toMatchObject({ status: 'succeeded', deploymentId: created[0]?.id });
+    expect(await heldClaims()).toEqual([]);
+  }, 200_000);
+
+  it('the host lives on: it finds the deployment before creating again, follows it, each project deployed once', async () => {
+    await startWorld();
+    // The second host's first create reaches Octopus; the answer is lost (the connection breaks).
+    // Only the second host advances the run (the first one's status poll is never fired).
+    let lost = false;
+    let answered = 0;
+    let created = '';
+    gate.decide = ({ method, path }) => {
+      if (lost || method !== 'POST' || !/\/deployments$/.test(path)) return 'forward';
+      lost = true;
+      return 'forward then drop';
+    };
+    gate.answerLost = ({ status, body }) => {
+      answered = status;
+      created = (JSON.parse(body) as { Id: string }).Id;
+    };
+    const runId = await startRun(host(1), 'to-production');
+    expect(answered).toBe(201);
+    expect(created).not.toBe('');
+
+    const done = await until('the run to end', async () => {
+      const run = await getRun(runId);
+      return ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : undefined;
+    });
+    expect(done.status).toBe('succeeded');
+    expect(await deploymentsOfRun(runId)).toEqual(['Database', 'Web API']);
+    const followed = done.stages
+      .flatMap((s) => s.actions)
+      .filter((a) => a.deploymentId === created);
+    expect(followed).toEqual([expect.objectContaining({ status: 'succeeded' })]);
+    expect(await heldClaims()).toEqual([]);
   }, 200_000);
 });

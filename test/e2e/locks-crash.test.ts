@@ -1,33 +1,54 @@
 // Force-release with a crash, through dev-host processes on one Azurite: the instance the holder talks
 // to dies (SIGKILL) and an admin frees the lease from the other one; a waiter's instance dies while the
-// lock is force-released; the instance handling the force-release dies mid-call and the admin asks
-// again. In each: never two holders at once (the lock's grant history), the next
-// waiter granted exactly once (a repeated acquire with its requestId gets the same lease), and the
-// former holder, when it comes back, gets 409 naming who force-released it and why.
+// lock is force-released; the instance handling the force-release dies mid-call, at its write to the
+// locks table: before storage applied it (the admin asks again on the other), or after (its answer
+// lost; asking again would free the next holder too, so the admin reads the lock instead).
+// In each: never two holders at once (the lock's grant history), the next waiter granted exactly
+// once (a repeated acquire with its requestId gets the same lease), and the former holder, when it
+// comes back, gets 409 naming who force-released it and why.
+//
+// For the mid-call cases the second instance reaches Azurite through a pass-through
+// (test/helpers/octopusGate.ts), which kills it when its write to the locks table arrives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { azuriteConnectionString } from '../../dev/azurite.js';
-import {
-  startDevHostProcess,
-  waitForExit,
-  type DevHostProcess,
-} from '../helpers/devHostProcess.js';
+import { DevHostPair } from '../helpers/devHostPair.js';
+import { waitForExit, type DevHostProcess } from '../helpers/devHostProcess.js';
+import { startOctopusGate, type OctopusGate } from '../helpers/octopusGate.js';
 
 const adminKey = 'e2e-admin-key-crash-0123456789';
+/** The first instance, with a second one started anew by each test (the tests kill it). */
+const pair = new DevHostPair();
 let first: DevHostProcess;
-const others: DevHostProcess[] = [];
+const gates: OctopusGate[] = [];
+const until = <T>(what: string, read: () => Promise<T | undefined>): Promise<T> =>
+  pair.until(what, read);
 
-/** A second instance on the first one's Azurite (a new process each time: the tests kill it). */
-async function startSecond(): Promise<DevHostProcess> {
-  const h = await startDevHostProcess({
+/**
+ * A second instance on the first one's Azurite (a new process each time: the tests kill it), through
+ * `gate` when given.
+ */
+async function startSecond(gate?: OctopusGate): Promise<DevHostProcess> {
+  return pair.addHost({
     args: ['--no-timers'],
-    env: {
-      COORDINATOR_ADMIN_KEY: adminKey,
-      AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', first.ports.azurite),
-    },
+    env: gate
+      ? {
+          AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', Number(new URL(gate.url).port)),
+        }
+      : {},
   });
-  others.push(h);
-  return h;
 }
+
+/** A pass-through to the first instance's Azurite (its table service), stopped after the tests. */
+async function storageGate(): Promise<OctopusGate> {
+  const gate = await startOctopusGate(`http://127.0.0.1:${first.ports.azurite}`);
+  gates.push(gate);
+  return gate;
+}
+
+/** A write to the locks table: one entity, or a batch (which names its table only in its body). */
+const writesLocks = (r: { method: string; path: string; body: string }): boolean =>
+  r.method !== 'GET' &&
+  (/\/locks\(/.test(r.path) || (/\/\$batch$/.test(r.path) && /\/locks\(/.test(r.body)));
 
 async function kill(h: DevHostProcess): Promise<void> {
   h.child.kill('SIGKILL');
@@ -35,15 +56,18 @@ async function kill(h: DevHostProcess): Promise<void> {
 }
 
 beforeAll(async () => {
-  first = await startDevHostProcess({
-    args: ['--no-timers'],
+  await pair.start({
+    name: 'locks-crash',
     env: { COORDINATOR_ADMIN_KEY: adminKey },
+    first: { args: ['--no-timers'] },
+    second: false,
   });
+  first = pair.host(0);
 }, 180_000);
 
 afterAll(async () => {
-  for (const h of others) await h.stop();
-  await first?.stop();
+  await pair.stop();
+  for (const g of gates) await g.stop();
 });
 
 type Answer = { status: number; json: Record<string, unknown> };
@@ -60,17 +84,6 @@ async function api(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
-
-async function until<T>(what: string, read: () => Promise<T | undefined>, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}\n${first.output().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 interface LockHistory {
@@ -93,6 +106,49 @@ const forceRelease = (h: DevHostProcess, lock: string) =>
   );
 
 const forcedReason = /force-released by alice \(on call\).*its deploy hangs/;
+
+/** The waiter's acquire was granted fence 2, and asking again with its requestId gets the same lease. */
+async function grantedOnce(
+  lock: string,
+  waiter: Promise<Answer>,
+  holder: string,
+  requestId: string,
+): Promise<void> {
+  const granted = await waiter;
+  expect(granted.status).toBe(200);
+  expect(granted.json.fence).toBe(2);
+  const again = await api(first, `locks/${encodeURIComponent(lock)}/acquire`, {
+    holder,
+    requestId,
+  });
+  expect(again.json.leaseId).toBe(granted.json.leaseId);
+}
+
+/**
+ * For the cases where the force-release's instance dies: a second instance behind a storage gate;
+ * `deploy <n>` holds `lock` and `deploy <n+1>` waits for it, both through the first instance.
+ */
+async function forceReleaseSetup(lock: string, n: number) {
+  const path = encodeURIComponent(lock);
+  const gate = await storageGate();
+  const second = await startSecond(gate);
+  const held = await api(first, `locks/${path}/acquire`, {
+    holder: `deploy ${n}`,
+    requestId: `r-${n}`,
+    ttlSeconds: 600,
+  });
+  expect(held.status).toBe(200);
+  const waiter = api(first, `locks/${path}/acquire`, {
+    holder: `deploy ${n + 1}`,
+    requestId: `r-${n + 1}`,
+    wait: 60,
+  });
+  waiter.catch(() => undefined); // awaited by the test; a failed test must not leave it unhandled
+  await until('the waiter to queue', async () =>
+    (await waitersOf(lock)) === 1 ? true : undefined,
+  );
+  return { gate, second, held, waiter };
+}
 
 describe('force-release when an instance dies', () => {
   it('the holder’s instance dies: the admin frees the lease on the other, the waiter gets it once, the holder gets 409 when it comes back', async () => {
@@ -125,14 +181,7 @@ describe('force-release when an instance dies', () => {
     expect(forced.json).toMatchObject({ released: [{ holder: 'deploy 4711', fence: 1 }] });
 
     // The waiter is granted, once: its repeated acquire gets the same lease.
-    const granted = await waiter;
-    expect(granted.status).toBe(200);
-    expect(granted.json.fence).toBe(2);
-    const again = await api(first, `locks/${path}/acquire`, {
-      holder: 'deploy 4712',
-      requestId: 'r-4712',
-    });
-    expect(again.json.leaseId).toBe(granted.json.leaseId);
+    await grantedOnce(lock, waiter, 'deploy 4712', 'r-4712');
 
     // The holder comes back through the surviving instance: told who freed its lease and why.
     const renew = await api(first, `locks/${path}/renew`, { leaseId });
@@ -228,29 +277,22 @@ describe('force-release when an instance dies', () => {
   it('the instance doing the force-release dies mid-call: the admin asks again on the other, the lease is freed once, the waiter granted once', async () => {
     const lock = 'db/test';
     const path = encodeURIComponent(lock);
-    const second = await startSecond();
-    const held = await api(first, `locks/${path}/acquire`, {
-      holder: 'deploy 6000',
-      requestId: 'r-6000',
-      ttlSeconds: 600,
-    });
-    expect(held.status).toBe(200);
-    const waiter = api(first, `locks/${path}/acquire`, {
-      holder: 'deploy 6001',
-      requestId: 'r-6001',
-      wait: 60,
-    });
-    waiter.catch(() => undefined); // awaited below; a failed test must not leave it unhandled
-    await until('the waiter to queue', async () =>
-      (await waitersOf(lock)) === 1 ? true : undefined,
-    );
+    const { gate, second, held, waiter } = await forceReleaseSetup(lock, 6000);
 
-    // The force-release goes to the second instance, which is killed while it handles it (its answer
-    // lost either way); the admin asks again on the first.
-    const [lostAnswer] = await Promise.all([
-      forceRelease(second, lock).catch(() => undefined),
-      kill(second),
-    ]);
+    // The force-release goes to the second instance, which is killed when its write to the locks
+    // table reaches the pass-through: it has read the lock and is writing; storage never gets the
+    // write. The admin asks again on the first.
+    let killed: Promise<void> | undefined;
+    gate.decide = async (request) => {
+      if (killed || !writesLocks(request)) return 'forward';
+      killed = kill(second);
+      await killed;
+      return 'drop';
+    };
+    const lostAnswer = await forceRelease(second, lock).catch(() => undefined);
+    await killed;
+    expect(killed).toBeDefined();
+    expect(second.child.signalCode).toBe('SIGKILL');
     const retried = await forceRelease(first, lock);
     expect(retried.status).toBe(200);
     const freed = [
@@ -271,6 +313,49 @@ describe('force-release when an instance dies', () => {
     expect(history.history.map((h) => [h.fence, h.holder, h.state])).toEqual([
       [1, 'deploy 6000', 'forced'],
       [2, 'deploy 6001', 'held'],
+    ]);
+  });
+
+  it('the instance doing the force-release dies after storage applied its write, its answer lost: the lease is freed, recorded as forced by the admin, the waiter granted once', async () => {
+    const lock = 'db/qa';
+    const path = encodeURIComponent(lock);
+    const { gate, second, held, waiter } = await forceReleaseSetup(lock, 7000);
+
+    // Its write to the locks table reaches storage and is applied; the instance is killed before
+    // the answer reaches it, so it neither answers the admin nor writes the history's end row nor
+    // wakes anyone.
+    let applied = 0;
+    let killed: Promise<void> | undefined;
+    gate.decide = (request) => {
+      if (applied !== 0 || !writesLocks(request)) return 'forward';
+      applied = -1;
+      return 'forward then drop';
+    };
+    gate.answerLost = async ({ status }) => {
+      applied = status;
+      killed = kill(second);
+      await killed;
+    };
+    const lostAnswer = await forceRelease(second, lock).catch(() => undefined);
+    await killed;
+    expect(lostAnswer).toBeUndefined();
+    expect(second.child.signalCode).toBe('SIGKILL');
+    expect(applied).toBe(202); // a batch: storage's answer to the whole of it
+
+    // The admin does not ask again: the lock says fence 1 is gone (a second force-release would
+    // free whatever holds the lock by then, the waiter's new lease too).
+    const view = await api(first, `locks/${path}`);
+    expect(JSON.stringify(view.json.holders)).not.toContain('deploy 7000');
+    await grantedOnce(lock, waiter, 'deploy 7001', 'r-7001');
+    const renew = await api(first, `locks/${path}/renew`, { leaseId: String(held.json.leaseId) });
+    expect(renew.status).toBe(409);
+    expect(JSON.stringify(renew.json)).toMatch(forcedReason);
+
+    const history = await historyOf(lock);
+    expect(history.overlaps).toEqual([]);
+    expect(history.history.map((h) => [h.fence, h.holder, h.state, h.forcedBy])).toEqual([
+      [1, 'deploy 7000', 'forced', 'alice (on call)'],
+      [2, 'deploy 7001', 'held', undefined],
     ]);
   });
 });

@@ -9,40 +9,68 @@ import { azuriteConnectionString } from '../../dev/azurite.js';
 import type { OctopusSimulator } from '../../dev/octopus-sim/index.js';
 import { startDevHostProcess, type DevHostProcess } from './devHostProcess.js';
 
+/** One host's own arguments and env, on top of what the pair gives every host. */
+export interface PairHostOptions {
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+function writeConfig(name: string, config: unknown): string {
+  const path = join(mkdtempSync(join(tmpdir(), `${name}-`)), 'coordination.json');
+  writeFileSync(path, JSON.stringify(config));
+  return path;
+}
+
 export class DevHostPair {
   hosts: DevHostProcess[] = [];
   /** The connection string of the Azurite both hosts use. */
   storage = '';
+  /** What every host of the pair starts with (the second and later ones also get `storage`). */
+  private env: Record<string, string> = {};
 
   /**
    * Start both hosts with `config` written to a temporary coordination.json (its folder named after
-   * `name`), the status poll every second, the daily report far away, and `env` on top.
+   * `name`), on `sim`, the status poll every second, the daily report far away, and `env` on top;
+   * `first` and `second` add a host's own arguments and env (second: false starts the first only).
+   * Without `config` or `sim`, a host has no coordination config or starts its own simulator.
    */
   async start(options: {
     name: string;
-    sim: OctopusSimulator;
-    config: unknown;
+    sim?: OctopusSimulator;
+    config?: unknown;
     env?: Record<string, string>;
+    first?: PairHostOptions;
+    second?: PairHostOptions | false;
   }): Promise<void> {
-    const path = join(mkdtempSync(join(tmpdir(), `${options.name}-`)), 'coordination.json');
-    writeFileSync(path, JSON.stringify(options.config));
-    const env: Record<string, string> = {
-      OCTOPUS_URL: options.sim.url,
-      OCTOPUS_API_KEY: options.sim.apiKey,
-      COORDINATION_CONFIG: path,
+    this.env = {
+      ...(options.sim ? { OCTOPUS_URL: options.sim.url, OCTOPUS_API_KEY: options.sim.apiKey } : {}),
+      ...(options.config === undefined
+        ? {}
+        : { COORDINATION_CONFIG: writeConfig(options.name, options.config) }),
       STATUS_POLL_SCHEDULE: '*/1 * * * * *',
       DAILY_REPORT_SCHEDULE: '0 0 0 1 1 *',
       ...options.env,
     };
-    const first = await startDevHostProcess({ env });
+    const first = await startDevHostProcess({
+      args: options.first?.args,
+      env: { ...this.env, ...options.first?.env },
+    });
     this.hosts.push(first);
     this.storage = azuriteConnectionString('127.0.0.1', first.ports.azurite);
-    this.hosts.push(
-      await startDevHostProcess({ env: { ...env, AzureWebJobsStorage: this.storage } }),
-    );
+    if (options.second !== false) await this.addHost(options.second);
   }
 
-  /** The second host first: it uses the first one's Azurite. */
+  /** One more host on the first one's Azurite (the pair's env, then `options` on top). */
+  async addHost(options: PairHostOptions = {}): Promise<DevHostProcess> {
+    const host = await startDevHostProcess({
+      args: options.args,
+      env: { ...this.env, AzureWebJobsStorage: this.storage, ...options.env },
+    });
+    this.hosts.push(host);
+    return host;
+  }
+
+  /** The later hosts first: they use the first one's Azurite. */
   async stop(): Promise<void> {
     for (const h of [...this.hosts].reverse()) await h.stop();
     this.hosts = [];

@@ -32,15 +32,29 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
+/** Ports this process has given a dev host: the system may offer a port again once it is closed. */
+const given = new Set<number>();
+
+/** A free port not given to a dev host of this process before (two hosts' ports, or one's two). */
+async function unusedPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!given.has(port)) {
+      given.add(port);
+      return port;
+    }
+  }
+}
+
 export async function startDevHostProcess(
   options: { env?: Record<string, string>; args?: string[]; waitForHealth?: boolean } = {},
 ): Promise<DevHostProcess> {
   // Every port chosen here: dev hosts started together must not race for the defaults (10001, 10002…).
   const ports = {
-    app: await freePort(),
-    azurite: await freePort(),
-    azuriteQueue: await freePort(),
-    simulator: await freePort(),
+    app: await unusedPort(),
+    azurite: await unusedPort(),
+    azuriteQueue: await unusedPort(),
+    simulator: await unusedPort(),
   };
   const dataDir = mkdtempSync(join(tmpdir(), 'coordinator-data-'));
   const outboxDir = join(dataDir, 'outbox');

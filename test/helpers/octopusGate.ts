@@ -1,16 +1,36 @@
-// A pass-through in front of the Octopus simulator for one coordinator instance, so that a test
-// knows which instance makes which call and can stop one at a chosen call: every request is forwarded
-// as it is, unless `decide` (set by the test) answers 'drop' for it, in which case it never reaches
-// Octopus and its connection is closed (as when the process that sent it dies mid-call).
+// A pass-through in front of the Octopus simulator (or Azurite) for one coordinator instance, so that
+// a test knows which instance makes which call and can stop one at a chosen call: every request is
+// forwarded as it is, unless `decide` (set by the test) answers
+// - 'drop': it never reaches Octopus and its connection is closed (as when the process that sent it
+//   dies mid-call);
+// - 'forward then drop': it reaches Octopus, which acts on it and answers, but the answer is lost:
+//   `answerLost` (if set) runs, then the client's connection is destroyed without an answer (as when
+//   Octopus created a deployment and the connection broke, or the sender died, before the answer).
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type GateDecision = 'forward' | 'drop';
+export type GateDecision = 'forward' | 'drop' | 'forward then drop';
 
 export interface OctopusGate {
   url: string;
   /** Asked about each request before it is forwarded; may take its time (the request waits). */
-  decide?: (request: { method: string; path: string }) => Promise<GateDecision> | GateDecision;
+  decide?: (request: {
+    method: string;
+    path: string;
+    /** The request body as text (a storage batch names its table only there). */
+    body: string;
+  }) => Promise<GateDecision> | GateDecision;
+  /**
+   * For 'forward then drop': runs once Octopus has answered, before the client's connection is
+   * destroyed (the gate waits for it), e.g. to kill the client so that it never hears of the call.
+   */
+  answerLost?: (lost: {
+    method: string;
+    path: string;
+    status: number;
+    /** The answer's body as text. */
+    body: string;
+  }) => Promise<void> | void;
   stop(): Promise<void>;
 }
 
@@ -27,7 +47,9 @@ export async function startOctopusGate(target: string): Promise<OctopusGate> {
       const method = request.method ?? 'GET';
       const path = request.url ?? '/';
       const body = await readBody(request);
-      const decision = gate.decide ? await gate.decide({ method, path }) : 'forward';
+      const decision = gate.decide
+        ? await gate.decide({ method, path, body: body.toString('utf8') })
+        : 'forward';
       if (decision === 'drop') {
         request.socket.destroy();
         return;
@@ -45,6 +67,16 @@ export async function startOctopusGate(target: string): Promise<OctopusGate> {
         redirect: 'manual',
       });
       const out = Buffer.from(await answer.arrayBuffer());
+      if (decision === 'forward then drop') {
+        await gate.answerLost?.({
+          method,
+          path,
+          status: answer.status,
+          body: out.toString('utf8'),
+        });
+        request.socket.destroy();
+        return;
+      }
       const outHeaders: Record<string, string> = {};
       answer.headers.forEach((value, name) => {
         if (

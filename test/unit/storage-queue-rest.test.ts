@@ -2,8 +2,7 @@
 // webhook's path: connection strings read as the SDK reads them, the Shared Key signature computed as
 // the SDK computes it (checked on requests the SDK itself sends), retries and queue creation.
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { QueueClient } from '@azure/storage-queue';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -11,48 +10,12 @@ import {
   queueEndpointFromConnectionString,
   sharedKeyStringToSign,
 } from '../../shared/storage/queueRest.js';
+import { closeRecorders, recorder } from '../helpers/storageRecorder.js';
 
 const devKey =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-let server: Server | undefined;
-afterEach(async () => {
-  const s = server;
-  server = undefined;
-  if (s) await new Promise<void>((r) => s.close(() => r()));
-});
-
-/** A local HTTP server that records requests and answers each with the next of `answers`. */
-async function recorder(
-  answers: { status: number; code?: string }[],
-): Promise<{ url: string; seen: Seen[] }> {
-  const seen: Seen[] = [];
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      seen.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      });
-      const answer = answers[Math.min(seen.length - 1, answers.length - 1)] ?? { status: 500 };
-      res.writeHead(answer.status, answer.code ? { 'x-ms-error-code': answer.code } : {});
-      res.end();
-    });
-  });
-  const s = server;
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, seen };
-}
+afterEach(closeRecorders);
 
 function headerMap(headers: IncomingMessage['headers']) {
   const entries: [string, string][] = Object.entries(headers).map(([k, v]) => [

@@ -2,68 +2,16 @@
 // path: the request is the one TableClient.createEntity sends (checked against requests the SDK
 // itself sends to a recorder), signed as the SDK signs it, with the SDK's outcomes and retries.
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { afterEach, describe, expect, it } from 'vitest';
 import { storageEndpointFromConnectionString } from '../../shared/storage/restTransport.js';
 import { sharedKeyLiteStringToSign, TableInserter } from '../../shared/storage/tableRest.js';
+import { closeRecorders, recorder } from '../helpers/storageRecorder.js';
 
 const devKey =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-let server: Server | undefined;
-afterEach(async () => {
-  const s = server;
-  server = undefined;
-  if (s) await new Promise<void>((r) => s.close(() => r()));
-});
-
-interface Answer {
-  status: number;
-  code?: string;
-  headers?: Record<string, string>;
-  body?: string;
-}
-
-/** Records requests; answers each with the next of `answers`, or what `answers` says for it. */
-async function recorder(
-  answers: Answer[] | ((request: Seen, seen: Seen[]) => Answer),
-): Promise<{ url: string; seen: Seen[] }> {
-  const seen: Seen[] = [];
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const request = {
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      };
-      seen.push(request);
-      const a =
-        typeof answers === 'function'
-          ? answers(request, seen)
-          : (answers[Math.min(seen.length - 1, answers.length - 1)] ?? { status: 500 });
-      res.writeHead(a.status, {
-        ...(a.code ? { 'x-ms-error-code': a.code } : {}),
-        ...(a.headers ?? {}),
-      });
-      res.end(a.body ?? '');
-    });
-  });
-  const s = server;
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, seen };
-}
+afterEach(closeRecorders);
 
 const connection = (url: string) =>
   `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${devKey};TableEndpoint=${url}/devstoreaccount1;`;
