@@ -91,6 +91,11 @@ export const forceReleaseBody = z.strictObject({
     .trim()
     .min(1, 'is required: who takes it (a person, shown in the history)')
     .max(256),
+  fence: z
+    .number()
+    .int('must be a whole number')
+    .positive('must be a lease fence (1 or more)')
+    .optional(),
 });
 
 /** The lock service, loaded on first use rather than at start (cold start). */
@@ -345,9 +350,10 @@ export const routes: RouteDeclaration[] = [
     params: lockNameParam,
     body: forceReleaseBody,
     summary:
-      'Free every lease on a lock now (operators: needs the admin key in `x-coordinator-admin-key` besides the function key); the holders’ next renew or release gets 409 with who and why',
+      'Free every lease on a lock now (operators: needs the admin key in `x-coordinator-admin-key` besides the function key); the holders’ next renew or release gets 409 with who and why. With `fence`, only the leases granted at or before it: a retry after a lost answer then never frees a lease granted since',
     responses: {
-      '200': '`{ lock, released: [{ holder, fence }], by, reason, at, lastFence }`',
+      '200':
+        '`{ lock, released: [{ holder, fence }], kept?: [{ holder, fence }], by, reason, at, lastFence }` (`kept`: with `fence`, the leases granted after it, left alone)',
       '401': 'No function key, or no `x-coordinator-admin-key` header (`admin_key_required`)',
       '403': 'Wrong admin key (`admin_key_refused`)',
       '404': 'No such lock',

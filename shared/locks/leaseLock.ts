@@ -174,6 +174,8 @@ export interface ForceReleaseResult {
   lock: string;
   /** The leases that were freed (none when nobody held the lock). */
   released: { holder: string; fence: number; octopusTaskId?: string }[];
+  /** With `fence`: the leases granted after it, which were left alone. */
+  kept?: { holder: string; fence: number }[];
   by: string;
   reason: string;
   /** Storage time of the release. */
@@ -1034,10 +1036,14 @@ export class LeaseLocks {
    * Free every lease on a lock now (an operator's decision): the holders' next renew or release is
    * told who did it and why (409), the fence counter is kept (the next grant gets a higher fence),
    * and the history records it. Nobody holding it is not an error (`released` is empty).
+   *
+   * With `fence`, only the leases granted at or before it are freed (those the operator saw): asking
+   * again after a lost answer then never frees a lease granted since, such as the waiter's that the
+   * first, applied, call let in. Leases granted after it are listed as `kept`.
    */
   async forceRelease(
     name: string,
-    by: { by: string; reason: string },
+    by: { by: string; reason: string; fence?: number | undefined },
   ): Promise<ForceReleaseResult | undefined> {
     const client = await this.table();
     const pk = encodeKey(name);
@@ -1050,11 +1056,22 @@ export class LeaseLocks {
       });
       const lock = snapshot.lock;
       if (!lock) return undefined;
-      const holders = snapshot.holders;
+      const upTo = by.fence;
+      const holders =
+        upTo === undefined
+          ? snapshot.holders
+          : snapshot.holders.filter((h) => h.data.fence <= upTo);
+      const kept =
+        upTo === undefined
+          ? undefined
+          : snapshot.holders
+              .filter((h) => h.data.fence > upTo)
+              .map((h) => ({ holder: h.data.holder, fence: h.data.fence }));
       if (holders.length === 0) {
         return {
           lock: name,
           released: [],
+          ...(kept ? { kept } : {}),
           by: by.by,
           reason: by.reason,
           at: null,
@@ -1099,6 +1116,7 @@ export class LeaseLocks {
           fence: h.data.fence,
           ...(h.data.octopusTaskId ? { octopusTaskId: h.data.octopusTaskId } : {}),
         })),
+        ...(kept ? { kept } : {}),
         by: by.by,
         reason: by.reason,
         at: formatMicros(at),

@@ -97,11 +97,11 @@ const historyOf = async (lock: string): Promise<LockHistory> =>
 const waitersOf = async (lock: string): Promise<number> =>
   ((await api(first, `locks/${encodeURIComponent(lock)}`)).json.waiters as unknown[]).length;
 
-const forceRelease = (h: DevHostProcess, lock: string) =>
+const forceRelease = (h: DevHostProcess, lock: string, fence?: number) =>
   api(
     h,
     `locks/${encodeURIComponent(lock)}/force-release`,
-    { by: 'alice (on call)', reason: 'its deploy hangs' },
+    { by: 'alice (on call)', reason: 'its deploy hangs', ...(fence ? { fence } : {}) },
     { 'x-coordinator-admin-key': adminKey },
   );
 
@@ -342,11 +342,16 @@ describe('force-release when an instance dies', () => {
     expect(second.child.signalCode).toBe('SIGKILL');
     expect(applied).toBe(202); // a batch: storage's answer to the whole of it
 
-    // The admin does not ask again: the lock says fence 1 is gone (a second force-release would
-    // free whatever holds the lock by then, the waiter's new lease too).
+    // The admin asks again on the other instance, naming the fence it saw (1): the waiter's lease,
+    // granted since (fence 2), is left alone (without the fence it would be freed too).
+    await grantedOnce(lock, waiter, 'deploy 7001', 'r-7001');
+    const again = await forceRelease(first, lock, 1);
+    expect(again.status).toBe(200);
+    expect(again.json.released).toEqual([]);
+    expect(again.json.kept).toEqual([{ holder: 'deploy 7001', fence: 2 }]);
     const view = await api(first, `locks/${path}`);
     expect(JSON.stringify(view.json.holders)).not.toContain('deploy 7000');
-    await grantedOnce(lock, waiter, 'deploy 7001', 'r-7001');
+    expect(JSON.stringify(view.json.holders)).toContain('deploy 7001');
     const renew = await api(first, `locks/${path}/renew`, { leaseId: String(held.json.leaseId) });
     expect(renew.status).toBe(409);
     expect(JSON.stringify(renew.json)).toMatch(forcedReason);

@@ -74,6 +74,14 @@ describe('force-release on two instances', () => {
       'x-coordinator-admin-key': 'not-the-key-at-all',
     });
     expect(wrong.status).toBe(403);
+    const badFence = await api(
+      1,
+      'locks/db%2Fprod/force-release',
+      { ...body, fence: 0 },
+      { 'x-coordinator-admin-key': adminKey },
+    );
+    expect(badFence.status).toBe(400);
+    expect(JSON.stringify(badFence.json)).toMatch(/fence.*must be a lease fence/);
     const forced = await api(1, 'locks/db%2Fprod/force-release', body, {
       'x-coordinator-admin-key': adminKey,
     });

@@ -149,6 +149,26 @@ describe('force-release', () => {
     expect((await locks.checkOverlaps('db')).overlaps).toEqual([]);
     expect(await locks.forceRelease('never used', { by: 'x', reason: 'y' })).toBeUndefined();
   });
+
+  it('with a fence, frees only the leases granted up to it: asked again after a lost answer, it spares the lease granted since', async () => {
+    const { locks } = locksOn();
+    const a = granted(await locks.acquire('mig', { holder: 'A', ttlSeconds: 30, permits: 2 }));
+    const b = granted(await locks.acquire('mig', { holder: 'B', ttlSeconds: 30, permits: 2 }));
+    expect([a.fence, b.fence]).toEqual([1, 2]);
+    // The operator saw A (fence 1) hang, and frees it; B, granted after, goes on.
+    const first = await locks.forceRelease('mig', { by: 'ops: bob', reason: 'A hangs', fence: 1 });
+    expect(first?.released.map((r) => r.holder)).toEqual(['A']);
+    expect(first?.kept).toEqual([{ holder: 'B', fence: 2 }]);
+    // The answer was lost; meanwhile C takes the freed permit. The operator asks again.
+    const c = granted(await locks.acquire('mig', { holder: 'C', ttlSeconds: 30, permits: 2 }));
+    const again = await locks.forceRelease('mig', { by: 'ops: bob', reason: 'A hangs', fence: 1 });
+    expect(again?.released).toEqual([]);
+    expect(again?.kept?.map((k) => k.holder).sort()).toEqual(['B', 'C']);
+    await locks.renew('mig', b.leaseId);
+    await locks.renew('mig', c.leaseId);
+    await expect(locks.renew('mig', a.leaseId)).rejects.toThrow(/force-released by ops: bob/);
+    expect((await locks.checkOverlaps('mig')).overlaps).toEqual([]);
+  });
 });
 
 describe('pools', () => {
