@@ -36,17 +36,17 @@ const coreApi = {
   },
 };
 
+// Served the way the worker serves it (azure-functions-nodejs-worker, setupCoreModule.ts): a Proxy on
+// Module.prototype.require that answers this one name, nothing on Module._load or _resolveFilename. So
+// the module is reachable exactly where it is in Azure: through a CommonJS require (in the bundle, the
+// createRequire banner of dev/bundle.ts), never through an ES import or a resolve.
 const stubId = '@azure/functions-core';
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  if (request === stubId) return stubId;
-  return resolve.call(this, request, ...rest);
-};
-const entry = new Module(stubId);
-entry.filename = stubId;
-entry.loaded = true;
-entry.exports = coreApi;
-require.cache[stubId] = entry;
+Module.prototype.require = new Proxy(Module.prototype.require, {
+  apply(target, thisArg, argArray) {
+    if (argArray[0] === stubId) return coreApi;
+    return Reflect.apply(target, thisArg, argArray);
+  },
+});
 
 globalThis.__coordinatorFunctionRegistry = registry;
 module.exports = registry;

@@ -25,6 +25,7 @@ const appRoot = process.cwd();
 const registered = [];
 let current = '';
 const perFile = {};
+let model;
 const core = {
   version: '3.10.1',
   hostVersion: '4.1037.0.0',
@@ -33,24 +34,26 @@ const core = {
     perFile[current] = (perFile[current] || 0) + 1;
     return { dispose() {} };
   },
-  setProgrammingModel() {},
-  getProgrammingModel() { return undefined; },
+  setProgrammingModel(m) { model = m; },
+  getProgrammingModel() { return model; },
   registerHook() { return { dispose() {} }; },
   log() {},
   Disposable: class { static from() { return { dispose() {} }; } },
 };
-const resolve = Module._resolveFilename;
+// As the worker serves it (setupCoreModule.ts): a Proxy on Module.prototype.require answering this one
+// name, and nothing else; every other bare require resolved outside the bundle is recorded.
 const outside = [];
+const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
-  if (request === '@azure/functions-core') return request;
   if (!Module.isBuiltin(request)) outside.push(request);
   return resolve.call(this, request, ...rest);
 };
-const entry = new Module('@azure/functions-core');
-entry.filename = '@azure/functions-core';
-entry.loaded = true;
-entry.exports = core;
-require.cache['@azure/functions-core'] = entry;
+Module.prototype.require = new Proxy(Module.prototype.require, {
+  apply(target, thisArg, args) {
+    if (args[0] === '@azure/functions-core') return core;
+    return Reflect.apply(target, thisArg, args);
+  },
+});
 
 (async () => {
   const main = JSON.parse(readFileSync(join(appRoot, 'package.json'), 'utf8')).main;
@@ -62,7 +65,12 @@ require.cache['@azure/functions-core'] = entry;
     current = f;
     await import(pathToFileURL(join(dir, f)).href);
   }
-  process.stdout.write(JSON.stringify({ files, registered, perFile, outside }));
+  // As the worker does at start: the app's programming model (not the worker's default) answers the
+  // capabilities, and with HTTP streaming names its proxy; then the proxy is closed so the process ends.
+  const capabilities = model ? await model.getCapabilities({}) : {};
+  const modelName = model ? model.name : '';
+  process.stdout.write(JSON.stringify({ files, registered, perFile, outside, modelName, httpUri: capabilities.HttpUri || '' }));
+  process.exit(0);
 })().catch((err) => {
   process.stderr.write(String(err && err.stack || err));
   process.exit(3);
@@ -77,6 +85,9 @@ interface LoadResult {
   perFile: Record<string, number>;
   /** Bare requires that were resolved outside the bundle (Node's built-ins and the host's module aside). */
   outside: string[];
+  /** The programming model the app set, and the HTTP proxy its capabilities name (streaming). */
+  modelName: string;
+  httpUri: string;
 }
 
 function loadApp(appDir: string, loaderPath: string): LoadResult {
@@ -93,6 +104,8 @@ function loadApp(appDir: string, loaderPath: string): LoadResult {
     registered: parsed?.registered ?? [],
     perFile: parsed?.perFile ?? {},
     outside: parsed?.outside ?? [],
+    modelName: parsed?.modelName ?? '',
+    httpUri: parsed?.httpUri ?? '',
   };
 }
 
@@ -156,6 +169,8 @@ describe('npm run package', () => {
     expect(loaded.status).toBe(0);
     expect(loaded.files).toEqual(['index.js']);
     expect(loaded.outside).toEqual([]);
+    expect(loaded.modelName).toBe('@azure/functions');
+    expect(loaded.httpUri).toMatch(/^http:\/\/localhost:\d+\/$/);
     // The same functions as the sources register (routes come from their declarations, timers and
     // queue triggers from app.timer/app.storageQueue), loaded here with the dev host's stand-in.
     const fromSources = (await loadRegistrations()).map((r) => r.name).sort();
