@@ -46,9 +46,49 @@ async function unusedPort(): Promise<number> {
   }
 }
 
+/** The ports the banner says the dev host really took (`npm start` falls back when one is busy). */
+function portsInBanner(output: string): {
+  app?: number;
+  azurite?: number;
+  queue?: number;
+  sim?: number;
+} {
+  const num = (re: RegExp) => {
+    const m = re.exec(output);
+    return m ? Number(m[1]) : undefined;
+  };
+  return {
+    app: num(/is running at http:\/\/[^:\s]+:(\d+)/),
+    azurite: num(/Azurite table service on [^:\s]+:(\d+)/),
+    queue: num(/queue service on port (\d+)/),
+    sim: num(/octopus:\s+simulator at http:\/\/[^:\s]+:(\d+)/),
+  };
+}
+
 export async function startDevHostProcess(
   options: { env?: Record<string, string>; args?: string[]; waitForHealth?: boolean } = {},
 ): Promise<DevHostProcess> {
+  // Ports are chosen here and checked free, but another test process may take one before the dev host
+  // binds it: the dev host then exits (its app port) or falls back to another port (Azurite, the
+  // simulator), and a test would talk to somebody else's app, storage or simulator. So the banner is
+  // read for the ports really taken, and a start that did not get every chosen port is tried again.
+  for (let attempt = 1; ; attempt++) {
+    const started = await startOnce(options);
+    if (!(options.waitForHealth ?? true)) return started.handle;
+    if (started.ok) return started.handle;
+    await started.handle.stop();
+    if (attempt >= 3)
+      throw new Error(
+        `dev host did not get its ports in ${attempt} attempts (${started.why}):\n${started.handle.output()}`,
+      );
+  }
+}
+
+async function startOnce(options: {
+  env?: Record<string, string>;
+  args?: string[];
+  waitForHealth?: boolean;
+}): Promise<{ handle: DevHostProcess; ok: boolean; why?: string }> {
   // Every port chosen here: dev hosts started together must not race for the defaults (10001, 10002…).
   const ports = {
     app: await unusedPort(),
@@ -87,26 +127,51 @@ export async function startDevHostProcess(
       return exited;
     },
   };
-  if (options.waitForHealth ?? true) {
-    // Azurite alone may take up to 120 s to start on a loaded machine (dev/azurite.ts).
-    const deadline = Date.now() + 150_000;
-    for (;;) {
-      if (child.exitCode !== null)
-        throw new Error(`dev host exited with ${child.exitCode}:\n${output}`);
-      try {
-        const res = await fetch(`${url}/api/health`);
-        if (res.status === 200) break;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) {
-        await handle.stop();
-        throw new Error(`dev host did not answer /api/health with 200 within 60 s:\n${output}`);
-      }
-      await new Promise((r) => setTimeout(r, 250));
+  if (!(options.waitForHealth ?? true)) return { handle, ok: true };
+  // Azurite alone may take up to 120 s to start on a loaded machine (dev/azurite.ts).
+  const deadline = Date.now() + 150_000;
+  // The banner first (printed once the app listens): it names the ports this child really took.
+  for (;;) {
+    if (child.exitCode !== null) {
+      if (/is busy/.test(output)) return { handle, ok: false, why: 'a chosen port was taken' };
+      throw new Error(`dev host exited with ${child.exitCode}:\n${output}`);
     }
+    if (output.includes('Press Ctrl-C to stop.')) break;
+    if (Date.now() > deadline) {
+      await handle.stop();
+      throw new Error(`dev host did not print its banner within 150 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
-  return handle;
+  const taken = portsInBanner(output);
+  const simulatorStarted = /octopus:\s+simulator at/.test(output);
+  if (
+    taken.app !== ports.app ||
+    (taken.azurite !== undefined && taken.azurite !== ports.azurite) ||
+    (taken.queue !== undefined && taken.queue !== ports.azuriteQueue) ||
+    (simulatorStarted && taken.sim !== ports.simulator)
+  )
+    return {
+      handle,
+      ok: false,
+      why: `chose ${JSON.stringify(ports)}, took ${JSON.stringify(taken)}`,
+    };
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`dev host exited with ${child.exitCode}:\n${output}`);
+    try {
+      const res = await fetch(`${url}/api/health`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await handle.stop();
+      throw new Error(`dev host did not answer /api/health with 200 within 150 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { handle, ok: true };
 }
 
 export async function isListening(port: number): Promise<boolean> {
