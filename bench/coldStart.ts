@@ -3,10 +3,11 @@
 // configured, as in production, so the answer includes storing the event and queueing it), against
 // importing @azure/functions and @azure/data-tables alone, alternately in fresh Node processes.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAzuriteTable } from '../dev/azurite.js';
+import { compiledFunctionFiles } from '../dev/bundle.js';
 import { mainFiles } from '../dev/functionHost.js';
 import { startOctopusSimulator } from '../dev/octopus-sim/index.js';
 
@@ -78,10 +79,7 @@ interface FirstWebhook {
  * The same app as compiled modules, without the bundle (what package.json's `main` loaded until the
  * app was bundled): measured alongside so every run shows what the bundle saves, in the same run.
  */
-const unbundled = readdirSync(resolve(appRoot, 'dist/functions'))
-  .filter((f) => f.endsWith('.js'))
-  .sort()
-  .map((f) => resolve(appRoot, 'dist/functions', f));
+const unbundled = compiledFunctionFiles(resolve(appRoot, 'dist/functions'));
 
 /** A fresh process that imports the app and answers one webhook (bench/coldStartWebhook.ts). */
 function firstWebhook(appFiles = files): FirstWebhook {

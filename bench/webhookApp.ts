@@ -3,9 +3,9 @@
 // it sends `{ url }` when serving and answers `idle` (the events queue drained: found empty by the
 // host's listener on its own schedule, nothing in flight), `cpu` (its CPU time, Table requests and
 // queue requests so far, for the per-event breakdown) and `stop`.
-import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compiledFunctionFiles } from '../dev/bundle.js';
 import { FunctionHost } from '../dev/functionHost.js';
 import { coordinationConfigSchema } from '../shared/config/coordination/schema.js';
 import { settingDefaults } from '../shared/config/settings.js';
@@ -38,10 +38,7 @@ setRuntime(runtime);
 // cold-start bench measures the bundle as deployed.
 const host = new FunctionHost({
   appRoot,
-  files: readdirSync(join(appRoot, 'dist', 'functions'))
-    .filter((f) => f.endsWith('.js'))
-    .sort()
-    .map((f) => join(appRoot, 'dist', 'functions', f)),
+  files: compiledFunctionFiles(join(appRoot, 'dist', 'functions')),
   port: 0,
   env: { ...env, ...settingDefaults },
   timers: false,

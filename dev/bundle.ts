@@ -43,11 +43,20 @@ const allowedExternal = (path: string): boolean =>
 
 const entryName = 'coordinator-functions';
 
+/**
+ * The compiled function files (functions/*.js), full paths in file-name order: the bundle's entry
+ * imports them in this order, as the worker loaded the `main` glob `dist/functions/*.js`.
+ */
+export function compiledFunctionFiles(functionsDir: string): string[] {
+  return readdirSync(functionsDir)
+    .filter((f) => f.endsWith('.js'))
+    .sort()
+    .map((f) => join(functionsDir, f));
+}
+
 /** The entry: every compiled function file, imported in file-name order as the `main` glob did. */
 function entryPlugin(functionsDir: string): Plugin {
-  const files = readdirSync(functionsDir)
-    .filter((f) => f.endsWith('.js'))
-    .sort();
+  const files = compiledFunctionFiles(functionsDir);
   if (files.length === 0) throw new Error(`${functionsDir} holds no compiled functions`);
   return {
     name: 'coordinator-entry',
@@ -57,7 +66,7 @@ function entryPlugin(functionsDir: string): Plugin {
         namespace: 'coordinator-entry',
       }));
       b.onLoad({ filter: /.*/, namespace: 'coordinator-entry' }, () => ({
-        contents: files.map((f) => `import ${JSON.stringify(`./${f}`)};`).join('\n'),
+        contents: files.map((f) => `import ${JSON.stringify(f)};`).join('\n'),
         resolveDir: functionsDir,
         loader: 'js',
       }));
