@@ -80,7 +80,6 @@ export async function createCoreRuntime(options: RuntimeOptions = {}): Promise<C
     clock: options.clock ?? systemClock,
     instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 6)}`,
   };
-  if (options.mailer) (core as Partial<Runtime>).mailer = options.mailer;
   return core;
 }
 
@@ -102,7 +101,7 @@ async function completeRuntime(core: CoreRuntime, mailer?: Mailer): Promise<Runt
   if (isComplete(core)) return core;
   const { settings } = core;
   const parts: Pick<Runtime, 'mailer' | 'octopus'> = {
-    mailer: mailer ?? (core as Partial<Runtime>).mailer ?? createMailer(settings.mail),
+    mailer: mailer ?? createMailer(settings.mail),
     octopus: settings.octopus
       ? createOctopusClient({
           url: settings.octopus.url,
