@@ -9,7 +9,9 @@
 // Only `@azure/functions-core` (the worker's built-in module: the worker serves it to `require`) and
 // Node's built-ins stay outside the bundle. Anything else left external fails the build: the deployed
 // package has no node_modules (dev/package.ts), so nothing may be resolved there at run time.
-import { build, type Metafile, type Plugin } from 'esbuild';
+// Types only at the top: dev/start.ts imports staleBundle from here, and a dev host start need not load
+// esbuild (bundleApp loads it when it builds).
+import type { Metafile, Plugin } from 'esbuild';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -66,6 +68,7 @@ function entryPlugin(functionsDir: string): Plugin {
 export async function bundleApp(options: BundleOptions): Promise<BundleResult> {
   const outDir = resolve(options.outDir);
   rmSync(outDir, { recursive: true, force: true });
+  const { build } = await import('esbuild');
   const result = await build({
     entryPoints: { index: entryName },
     plugins: [entryPlugin(resolve(options.functionsDir))],

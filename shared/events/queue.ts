@@ -14,6 +14,7 @@ import { setTimeout as pause } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Log } from '../runtime/log.js';
 import type { CoreRuntime, Runtime } from '../runtime/runtime.js';
+import { settledWithin } from '../storage/answerWithin.js';
 import { maxQueueMessageBytes } from '../storage/queueStore.js';
 import type { EventConsumer } from './consumers.js';
 import { octopusEventSchema } from './payload.js';
@@ -22,7 +23,6 @@ import {
   eventInsertInFlight,
   readEventStates,
   readStoredEvent,
-  settledWithin,
   type StoredEvent,
 } from './store.js';
 

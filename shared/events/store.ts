@@ -10,6 +10,7 @@ import {
   updateIfMatch,
   type WriteOutcome,
 } from '../storage/conditional.js';
+import { settledWithin } from '../storage/answerWithin.js';
 import { deadLetterRow, isPoisonError } from '../storage/deadLetters.js';
 import { pruneMatching, type PruneBudget, type PruneResult } from '../storage/prune.js';
 import { encodeKey, paddedNumberKey } from '../storage/keys.js';
@@ -241,18 +242,6 @@ class EventInserter {
 
 /** How long the inserter waits for one request before it sends the next anyway. */
 export const insertWaitMs = 2000;
-
-/** Resolves when `work` settles or `ms` pass, whichever is first (`work` itself goes on). */
-export function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    work.then(done, done);
-  });
-}
 
 const inserters = new WeakMap<TableStore, EventInserter>();
 

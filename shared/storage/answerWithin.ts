@@ -1,4 +1,4 @@
-// A deadline on a Table Storage call, for callers that must answer in time even when storage hangs.
+// Deadlines on storage calls, for callers that must answer (or go on) in time even when storage hangs.
 
 /**
  * `work`'s result, or a rejection once `ms` pass without one. The call itself is not cancelled
@@ -20,5 +20,17 @@ export function storageAnswerWithin<T>(work: Promise<T>, ms: number): Promise<T>
         reject(e instanceof Error ? e : new Error(String(e)));
       },
     );
+  });
+}
+
+/** Resolves when `work` settles or `ms` pass, whichever is first (`work` itself goes on). */
+export function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    work.then(done, done);
   });
 }

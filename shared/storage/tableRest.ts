@@ -16,9 +16,7 @@ import {
   type TransportOptions,
   type TransportResponse,
 } from './restTransport.js';
-
-/** The REST API version @azure/data-tables 13 sends. */
-export const tableServiceVersion = '2019-02-02';
+import { tableServiceVersion } from './transaction.js';
 
 /** A row of string properties (what the webhook stores); the keys as the SDK names them. */
 export type StringRow = { partitionKey: string; rowKey: string } & Record<string, string>;

@@ -3,7 +3,6 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { TableClient } from '@azure/data-tables';
 import type { Settings } from '../config/settings.js';
 import type { WriteOutcome } from './conditional.js';
-import { storageCredential } from './credential.js';
 import { assertEntityFits } from './limits.js';
 import type { StringRow, TableInserter } from './tableRest.js';
 
@@ -160,6 +159,8 @@ export class TableStore {
             ),
         });
       case 'identity': {
+        // Lazily, as the REST senders load it: start-up needs neither it nor restTransport.ts.
+        const { storageCredential } = await import('./credential.js');
         const credential = await storageCredential(this.storage.clientId);
         return new TableClient(this.storage.tableServiceUri, tableName, credential, options);
       }

@@ -9,7 +9,13 @@
 import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { HttpClient } from '@azure/core-rest-pipeline';
-import { tableServiceVersion } from './tableRest.js';
+
+/**
+ * The REST API version @azure/data-tables 13 sends (also tableRest.ts's). Kept here, not in
+ * tableRest.ts: the events store loads this module at start, and importing the constant from there
+ * put the webhook's lazily loaded REST senders (tableRest.ts, restTransport.ts) on the start-up graph.
+ */
+export const tableServiceVersion = '2019-02-02';
 
 /** A row whose properties are all strings (what the events table writes in transactions). */
 export interface StringEntity {
