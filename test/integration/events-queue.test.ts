@@ -38,6 +38,7 @@ import { listDeadLetters } from '../../shared/storage/deadLetters.js';
 import { defaultQueuesOptions, StorageQueueListener } from '../../dev/queueListener.js';
 import { queuePrefixFor } from '../helpers/webhookCoordinator.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
+import { deploySucceededEvent } from '../helpers/webhookEvents.js';
 
 const secret = 'events-queue-secret';
 const header = 'X-Coordinator-Secret';
@@ -57,16 +58,7 @@ async function runtime(connectionString = azuriteConnectionString()): Promise<Ru
   });
 }
 
-function event(id = `Events-${nextId++}`) {
-  return {
-    Id: id,
-    Category: 'DeploymentSucceeded',
-    Occurred: '2026-12-01T10:00:00Z',
-    RelatedDocumentIds: ['Deployments-1', 'Projects-1', 'Environments-1'],
-    SpaceId: 'Spaces-1',
-    Message: 'Deploy succeeded',
-  };
-}
+const event = (id = `Events-${nextId++}`) => deploySucceededEvent(id);
 
 function payload(e = event()): string {
   return JSON.stringify({

@@ -15,6 +15,7 @@ import type { OctopusWebhookEvent } from '../../shared/events/payload.js';
 import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { TableStore } from '../../shared/storage/tableStore.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
+import { deploySucceededEvent } from '../helpers/webhookEvents.js';
 
 let nextId = 8_100_000;
 
@@ -26,16 +27,8 @@ function runtime(): Promise<Runtime> {
   });
 }
 
-function event(id = `Events-${nextId++}`, message = 'Deploy succeeded'): OctopusWebhookEvent {
-  return {
-    Id: id,
-    Category: 'DeploymentSucceeded',
-    Occurred: '2026-12-01T10:00:00Z',
-    RelatedDocumentIds: ['Deployments-1', 'Projects-1', 'Environments-1'],
-    SpaceId: 'Spaces-1',
-    Message: message,
-  };
-}
+const event = (id = `Events-${nextId++}`, message?: string): OctopusWebhookEvent =>
+  deploySucceededEvent(id, message);
 
 const receipt = () => ({ receivedAt: new Date(), receivedBy: 'test' });
 

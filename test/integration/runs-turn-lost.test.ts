@@ -3,8 +3,7 @@
 // the same request id holds, not only a place in the queue; otherwise the group stays held by an ended
 // run until the grant lapses (900 s) and every run behind it waits that long. Real Azurite.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { coordinationConfigSchema } from '../../shared/config/coordination/schema.js';
-import { createRuntime, type Runtime } from '../../shared/runtime/runtime.js';
+import type { Runtime } from '../../shared/runtime/runtime.js';
 import {
   askForTurn,
   endTurn,
@@ -13,17 +12,13 @@ import {
   groupLockName,
 } from '../../shared/runs/concurrency.js';
 import type { RunPlan } from '../../shared/runs/types.js';
-import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 import { webStackRunPlan } from '../helpers/runPlans.js';
+import { azuriteRuntime } from '../helpers/runtime.js';
 
 let runtime: Runtime;
 
 beforeAll(async () => {
-  runtime = await createRuntime({
-    env: { AzureWebJobsStorage: azuriteConnectionString() },
-    config: coordinationConfigSchema.parse({}),
-    tablePrefix: uniqueTablePrefix(),
-  });
+  runtime = await azuriteRuntime();
 });
 
 function plan(group: string): RunPlan {

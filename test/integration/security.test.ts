@@ -34,6 +34,7 @@ import { runView } from '../../shared/runs/view.js';
 import type { RunState } from '../../shared/runs/types.js';
 import { appVersion } from '../../shared/version.js';
 import { startFakeSendGrid, type FakeSendGrid } from '../helpers/fakeSendGrid.js';
+import { azuriteRuntime } from '../helpers/runtime.js';
 import { azuriteConnectionString, uniqueTablePrefix } from '../helpers/storage.js';
 
 const webhookSecret = 'w3bhook-Secret-0123456789-abcdefghij';
@@ -303,11 +304,7 @@ describe('lock API', () => {
   let runtime: Runtime;
 
   beforeAll(async () => {
-    runtime = await createRuntime({
-      env: { AzureWebJobsStorage: azuriteConnectionString() },
-      config: coordinationConfigSchema.parse({}),
-      tablePrefix: uniqueTablePrefix(),
-    });
+    runtime = await azuriteRuntime();
     setRuntime(runtime);
   });
 

@@ -15,14 +15,15 @@ import { jsonApi } from '../../shared/http/handler.js';
 import { runDailyPrune, type DailyPruneOutcome } from '../../shared/retention/dailyPrune.js';
 import { retentionPolicy, type RetentionPolicy } from '../../shared/retention/policy.js';
 import type { PassResult } from '../../shared/retention/prunePass.js';
-import { createRuntime, setRuntime } from '../../shared/runtime/runtime.js';
+import { setRuntime } from '../../shared/runtime/runtime.js';
 import { newRunState } from '../../shared/runs/decide.js';
 import { RunStore } from '../../shared/runs/store.js';
 import type { RunPlan } from '../../shared/runs/types.js';
 import type { TableStore } from '../../shared/storage/tableStore.js';
 import { trainIdOf, type Train } from '../../shared/trains/model.js';
 import { liveRowKey, TrainStore } from '../../shared/trains/store.js';
-import { azuriteConnectionString, tableStoreForTest } from '../helpers/storage.js';
+import { azuriteRuntime } from '../helpers/runtime.js';
+import { tableStoreForTest } from '../helpers/storage.js';
 
 const today = '2026-06-15T12:00:00.000Z';
 const daysAgo = (n: number) => new Date(Date.parse(today) - n * 86_400_000).toISOString();
@@ -391,11 +392,7 @@ describe('GET /api/trains without a set', () => {
   afterAll(() => setRuntime(undefined));
 
   it('lists the configured sets’ trains, newest first, reading one partition per set and nothing else', async () => {
-    const runtime = await createRuntime({
-      env: { AzureWebJobsStorage: azuriteConnectionString() },
-      config: configNaming([]),
-      tablePrefix: `t${Math.random().toString(36).slice(2, 10)}`,
-    });
+    const runtime = await azuriteRuntime(configNaming([]));
     setRuntime(runtime);
     const { tables } = runtime;
     const web = [];
