@@ -13,6 +13,9 @@ export default tseslint.config(
       'test-artifacts/',
       'infra/octopus/',
       '.scratch*/',
+      // Build outputs: the deployment package (npm run package) and the CI tools folder.
+      '.package/',
+      '.tools/',
     ],
   },
   { languageOptions: { globals: { ...globals.node } } },
