@@ -597,7 +597,8 @@ export class LeaseLocks {
         let position = ahead + 1;
         if (!exact && mode.estimate)
           position = Math.max(position, mode.estimate.position - (fence - mode.estimate.fence));
-        const heldHereMs = this.heldHereMs(snapshot);
+        const live = liveHolders(snapshot);
+        const heldHereMs = this.heldHereMs(snapshot, live);
         return {
           ...(heldHereMs !== undefined ? { heldHereMs } : {}),
           result: {
@@ -607,7 +608,7 @@ export class LeaseLocks {
             position,
             ticket,
             permits: snapshot.lock?.data.permits ?? request.permits ?? 1,
-            heldBy: this.heldBy(snapshot),
+            heldBy: live.map((h) => h.data.holder),
           },
           key,
           exact,
@@ -622,7 +623,7 @@ export class LeaseLocks {
             queued: false,
             position: null,
             permits: snapshot.lock?.data.permits ?? request.permits ?? 1,
-            heldBy: this.heldBy(snapshot),
+            heldBy: liveHolders(snapshot).map((h) => h.data.holder),
           },
           exact: true,
           fence,
@@ -791,11 +792,7 @@ export class LeaseLocks {
    * to waiters of this process (see `frontBackstopMs`): the ms until the first of those leases runs
    * out unrenewed, by this read (Infinity when none is held yet).
    */
-  private heldHereMs(snapshot: LockSnapshot): number | undefined {
-    const live = lockState(snapshot, {
-      waiterTtlSeconds: defaultWaiterTtlSeconds,
-      endedTasks: new Set(),
-    }).live;
+  private heldHereMs(snapshot: LockSnapshot, live: Stored<HolderRow>[]): number | undefined {
     const pk = snapshot.partitionKey;
     const permits = snapshot.lock?.data.permits ?? 1;
     const leases = live.map((h) => h.rowKey);
@@ -817,14 +814,6 @@ export class LeaseLocks {
         return undefined;
     }
     return Math.min(Infinity, ...live.map((h) => (holderExpiresAt(h) - snapshot.readDate) / 1000));
-  }
-
-  /** The live holders' names, for an answer that is not a grant. */
-  private heldBy(snapshot: LockSnapshot): string[] {
-    return lockState(snapshot, {
-      waiterTtlSeconds: defaultWaiterTtlSeconds,
-      endedTasks: new Set(),
-    }).live.map((h) => h.data.holder);
   }
 
   /**
@@ -1479,4 +1468,10 @@ function pollIntervalMs(position: number, permits: number): number {
 export function poolPartition(names: readonly string[]): string {
   const sorted = [...new Set(names)].sort();
   return `%p:${createHash('sha256').update(sorted.join('\n')).digest('hex').slice(0, 40)}`;
+}
+
+/** The holders that count for an answer that is not a grant (expired ones excluded; task ends not looked up). */
+function liveHolders(snapshot: LockSnapshot): Stored<HolderRow>[] {
+  return lockState(snapshot, { waiterTtlSeconds: defaultWaiterTtlSeconds, endedTasks: new Set() })
+    .live;
 }
