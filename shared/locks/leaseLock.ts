@@ -25,6 +25,7 @@ import {
   type AcquireRequest,
   type DecisionOptions,
   type EndRecord,
+  type LockState,
   type Reaped,
 } from './acquireDecision.js';
 import { LockError } from './errors.js';
@@ -597,8 +598,8 @@ export class LeaseLocks {
         let position = ahead + 1;
         if (!exact && mode.estimate)
           position = Math.max(position, mode.estimate.position - (fence - mode.estimate.fence));
-        const live = liveHolders(snapshot);
-        const heldHereMs = this.heldHereMs(snapshot, live);
+        const state = answerState(snapshot);
+        const heldHereMs = this.heldHereMs(snapshot, state);
         return {
           ...(heldHereMs !== undefined ? { heldHereMs } : {}),
           result: {
@@ -608,7 +609,7 @@ export class LeaseLocks {
             position,
             ticket,
             permits: snapshot.lock?.data.permits ?? request.permits ?? 1,
-            heldBy: live.map((h) => h.data.holder),
+            heldBy: state.live.map((h) => h.data.holder),
           },
           key,
           exact,
@@ -623,7 +624,7 @@ export class LeaseLocks {
             queued: false,
             position: null,
             permits: snapshot.lock?.data.permits ?? request.permits ?? 1,
-            heldBy: liveHolders(snapshot).map((h) => h.data.holder),
+            heldBy: answerState(snapshot).live.map((h) => h.data.holder),
           },
           exact: true,
           fence,
@@ -792,18 +793,18 @@ export class LeaseLocks {
    * to waiters of this process (see `frontBackstopMs`): the ms until the first of those leases runs
    * out unrenewed, by this read (Infinity when none is held yet).
    */
-  private heldHereMs(snapshot: LockSnapshot, live: Stored<HolderRow>[]): number | undefined {
+  private heldHereMs(
+    snapshot: LockSnapshot,
+    { live, permits, waiters }: LockState,
+  ): number | undefined {
     const pk = snapshot.partitionKey;
-    const permits = snapshot.lock?.data.permits ?? 1;
     const leases = live.map((h) => h.rowKey);
     if (leases.length > 0 && !this.wakeups.heldHere(pk, leases)) return undefined;
     // Free permits go to the first live waiters ahead: they must be waiting in this process too
     // (listening here, so their grant is made here and their release wakes the next one here).
     const free = permits - live.length;
     if (free > 0) {
-      const next = snapshot.waiters
-        .filter((w) => waiterLive(w, snapshot.readDate, defaultWaiterTtlSeconds))
-        .slice(0, free);
+      const next = waiters.slice(0, free);
       if (
         next.length < free ||
         !this.wakeups.listeningHere(
@@ -1470,8 +1471,7 @@ export function poolPartition(names: readonly string[]): string {
   return `%p:${createHash('sha256').update(sorted.join('\n')).digest('hex').slice(0, 40)}`;
 }
 
-/** The holders that count for an answer that is not a grant (expired ones excluded; task ends not looked up). */
-function liveHolders(snapshot: LockSnapshot): Stored<HolderRow>[] {
-  return lockState(snapshot, { waiterTtlSeconds: defaultWaiterTtlSeconds, endedTasks: new Set() })
-    .live;
+/** The lock as an answer that is not a grant shows it (expired rows excluded; task ends not looked up). */
+function answerState(snapshot: LockSnapshot): LockState {
+  return lockState(snapshot, { waiterTtlSeconds: defaultWaiterTtlSeconds, endedTasks: new Set() });
 }
