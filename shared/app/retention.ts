@@ -32,12 +32,10 @@ async function pruneTrains(
   const { config } = context;
   if (!config) return { deleted: 0, complete: true };
   return new TrainStore(tables).prune(before, budget, async () => {
-    const runs = new RunStore(tables);
     const named = trainIdsIn(config);
-    for (const summary of await runs.list({ active: true })) {
+    for (const state of await new RunStore(tables).activeStates()) {
       budget.examined += 1;
-      const run = await runs.get(summary.id);
-      if (run) trainIdsIn(run.state, named);
+      trainIdsIn(state, named);
     }
     return named;
   });

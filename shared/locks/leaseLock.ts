@@ -25,6 +25,7 @@ import {
   type AcquireRequest,
   type DecisionOptions,
   type EndRecord,
+  type LockState,
   type Reaped,
 } from './acquireDecision.js';
 import { LockError } from './errors.js';
@@ -597,7 +598,8 @@ export class LeaseLocks {
         let position = ahead + 1;
         if (!exact && mode.estimate)
           position = Math.max(position, mode.estimate.position - (fence - mode.estimate.fence));
-        const heldHereMs = this.heldHereMs(snapshot);
+        const state = answerState(snapshot);
+        const heldHereMs = this.heldHereMs(snapshot, state);
         return {
           ...(heldHereMs !== undefined ? { heldHereMs } : {}),
           result: {
@@ -607,7 +609,7 @@ export class LeaseLocks {
             position,
             ticket,
             permits: snapshot.lock?.data.permits ?? request.permits ?? 1,
-            heldBy: this.heldBy(snapshot),
+            heldBy: state.live.map((h) => h.data.holder),
           },
           key,
           exact,
@@ -622,7 +624,7 @@ export class LeaseLocks {
             queued: false,
             position: null,
             permits: snapshot.lock?.data.permits ?? request.permits ?? 1,
-            heldBy: this.heldBy(snapshot),
+            heldBy: answerState(snapshot).live.map((h) => h.data.holder),
           },
           exact: true,
           fence,
@@ -791,22 +793,18 @@ export class LeaseLocks {
    * to waiters of this process (see `frontBackstopMs`): the ms until the first of those leases runs
    * out unrenewed, by this read (Infinity when none is held yet).
    */
-  private heldHereMs(snapshot: LockSnapshot): number | undefined {
-    const live = lockState(snapshot, {
-      waiterTtlSeconds: defaultWaiterTtlSeconds,
-      endedTasks: new Set(),
-    }).live;
+  private heldHereMs(
+    snapshot: LockSnapshot,
+    { live, permits, waiters }: LockState,
+  ): number | undefined {
     const pk = snapshot.partitionKey;
-    const permits = snapshot.lock?.data.permits ?? 1;
     const leases = live.map((h) => h.rowKey);
     if (leases.length > 0 && !this.wakeups.heldHere(pk, leases)) return undefined;
     // Free permits go to the first live waiters ahead: they must be waiting in this process too
     // (listening here, so their grant is made here and their release wakes the next one here).
     const free = permits - live.length;
     if (free > 0) {
-      const next = snapshot.waiters
-        .filter((w) => waiterLive(w, snapshot.readDate, defaultWaiterTtlSeconds))
-        .slice(0, free);
+      const next = waiters.slice(0, free);
       if (
         next.length < free ||
         !this.wakeups.listeningHere(
@@ -817,14 +815,6 @@ export class LeaseLocks {
         return undefined;
     }
     return Math.min(Infinity, ...live.map((h) => (holderExpiresAt(h) - snapshot.readDate) / 1000));
-  }
-
-  /** The live holders' names, for an answer that is not a grant. */
-  private heldBy(snapshot: LockSnapshot): string[] {
-    return lockState(snapshot, {
-      waiterTtlSeconds: defaultWaiterTtlSeconds,
-      endedTasks: new Set(),
-    }).live.map((h) => h.data.holder);
   }
 
   /**
@@ -1479,4 +1469,9 @@ function pollIntervalMs(position: number, permits: number): number {
 export function poolPartition(names: readonly string[]): string {
   const sorted = [...new Set(names)].sort();
   return `%p:${createHash('sha256').update(sorted.join('\n')).digest('hex').slice(0, 40)}`;
+}
+
+/** The lock as an answer that is not a grant shows it (expired rows excluded; task ends not looked up). */
+function answerState(snapshot: LockSnapshot): LockState {
+  return lockState(snapshot, { waiterTtlSeconds: defaultWaiterTtlSeconds, endedTasks: new Set() });
 }

@@ -115,6 +115,18 @@ export class RunStore {
     return { state: fromRow(row), etag: row.etag ?? '*' };
   }
 
+  /** The states of the runs that still have work (`active`): one query of whole rows. */
+  async activeStates(): Promise<RunState[]> {
+    const { odata } = await import('@azure/data-tables');
+    const filter = odata`PartitionKey eq ${partition}` + ' and active eq true';
+    const out: RunState[] = [];
+    for await (const row of (await this.table()).listEntities<Record<string, unknown>>({
+      queryOptions: { filter },
+    }))
+      out.push(fromRow(row));
+    return out;
+  }
+
   /**
    * Delete runs that finished before `before` and have no work left (`active` false: nothing to
    * advance, no "run finished" email pending), with their run lock's rows; finished runs are never
